@@ -1,0 +1,14 @@
+"""The exceptions the engine raises on purpose."""
+
+
+class FlypError(Exception):
+    """Bad input or an unmet precondition that the user can fix.
+
+    The message is one line that names the file, folder or option at fault and, where it
+    helps, what would fix it. The command line prints it and exits with code 2; the app
+    shows it inline on the page that caused it.
+    """
+
+
+class Cancelled(Exception):
+    """The user cancelled long work; whatever was saved so far stays on disk."""
