@@ -1,0 +1,134 @@
+"""Captions: templates with a `{}` placeholder, presets, and class display names.
+
+One convention: a template holds exactly one `{}` where the class name goes
+(`"a photo of a {}."`); literal braces are written `{{` and `}}`, as in Python's `str.format`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from functools import lru_cache
+from pathlib import Path
+
+from core.errors import FlypError
+from core.resources import resource_path
+
+
+def validate_template(template: str, where: str = "template") -> str:
+    """Return `template` stripped if it has exactly one `{}` placeholder, else raise FlypError."""
+    text = template.strip()
+    if not text:
+        raise FlypError(f"{where} is empty")
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError:
+        raise FlypError(f"{where} {text!r} has a stray brace; write literal braces as {{{{ or }}}}") from None
+    if fields != [""]:
+        if not fields:
+            raise FlypError(f"{where} {text!r} has no {{}} placeholder for the class name")
+        if len(fields) > 1:
+            raise FlypError(f"{where} {text!r} has {len(fields)} placeholders; use exactly one {{}}")
+        raise FlypError(f"{where} {text!r}: write the placeholder as {{}}, not {{{fields[0]}}}")
+    return text
+
+
+def validate_templates(templates: list[str], where: str = "template") -> list[str]:
+    """Validate every template (numbered in messages) and drop exact repeats."""
+    if not templates:
+        raise FlypError("no caption templates given")
+    checked = [validate_template(t, f"{where} {i}") for i, t in enumerate(templates, 1)]
+    return list(dict.fromkeys(checked))
+
+
+def fill(template: str, classname: str) -> str:
+    return template.format(classname)
+
+
+def captions_for(classname: str, templates: list[str]) -> list[str]:
+    return [fill(t, classname) for t in templates]
+
+
+@lru_cache(maxsize=1)
+def presets() -> dict[str, dict]:
+    """The shipped presets: {name: {"description": ..., "templates": [...]}}."""
+    return json.loads(resource_path("presets", "templates.json").read_text(encoding="utf-8"))
+
+
+def load_templates(spec: str | None) -> list[str]:
+    """Templates from a preset name, a text file (one per line, `#` comments) or a JSON list.
+
+    None means the "simple" preset. Raises FlypError naming the preset or file at fault.
+    """
+    if spec is None:
+        spec = "simple"
+    if spec in presets():
+        return list(presets()[spec]["templates"])
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise FlypError(f"--templates {spec!r} is neither a preset ({', '.join(presets())}) nor a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlypError(f"{path}: cannot read templates ({exc})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FlypError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        if isinstance(items, dict):
+            items = items.get("templates")
+        if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+            raise FlypError(f"{path}: expected a JSON list of template strings")
+    else:
+        items = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return validate_templates(items, where=f"{path.name}: template")
+
+
+def display_name(folder_name: str) -> str:
+    """A readable class name from a folder name: `golden_retriever` → `golden retriever`.
+
+    WordNet ids such as `n01440764` are kept as they are: only the user knows the name.
+    """
+    text = re.sub(r"[_\s]+", " ", folder_name).strip()
+    unnumbered = re.sub(r"^\d+[ .)]+", "", text)  # "03 cat", "3. cat" → "cat"
+    return unnumbered if re.search(r"[^\W\d]", unnumbered) else text
+
+
+def resolve_class_names(classes: list[str], names: dict[str, str] | None = None) -> list[str]:
+    """Display names for `classes` (folder names), overridden by `names`; checked non-empty."""
+    names = names or {}
+    resolved = []
+    for folder in classes:
+        name = (names.get(folder) or display_name(folder)).strip()
+        if not name:
+            raise FlypError(f"class folder {folder!r} gives an empty class name; set a display name for it")
+        resolved.append(name)
+    return resolved
+
+
+def load_class_names(path: str | Path) -> dict[str, str]:
+    """Read display names from JSON (`{"folder": "name"}`) or text lines `folder=name`."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlypError(f"{path}: cannot read class names ({exc})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FlypError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise FlypError(f"{path}: expected a JSON object mapping folder names to class names")
+        return data
+    names = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if "=" not in line:
+            raise FlypError(f"{path}:{n}: expected 'folder=class name'")
+        key, value = line.split("=", 1)
+        names[key.strip()] = value.strip()
+    return names

@@ -1,0 +1,286 @@
+"""Labelled image folders: scanning, problems found, the validation split, evaluation sets.
+
+A dataset is a folder of class folders (`train/tench/*.jpg`, nested folders allowed). Class
+keys are the folder names; display names for captions live in `core.captions`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from core.errors import FlypError
+from core.images import IMAGE_EXTENSIONS, load_rgb
+from core.progress import Progress, check_cancel, no_cancel, no_progress
+
+IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One usable image and the index of its class in the dataset's class list."""
+
+    path: Path
+    label: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file skipped, or something suspicious about a folder, with the reason in words."""
+
+    path: str
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass
+class FolderScan:
+    """What `scan_folder` found: usable images by class, and every file it skipped."""
+
+    root: Path
+    classes: list[str]
+    samples: list[Sample]
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    digests: dict[Path, str] = field(default_factory=dict, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(s.label for s in self.samples)
+        return {name: counted[i] for i, name in enumerate(self.classes)}
+
+    def check_usable(self) -> None:
+        """Raise FlypError unless at least two classes have usable images."""
+        if len(self.classes) < 2:
+            found = f"only {self.classes[0]!r}" if self.classes else "none"
+            raise FlypError(
+                f"{self.root}: needs at least two class folders with usable images (found {found}); "
+                "put each class's images in its own sub-folder"
+            )
+
+    def to_json(self) -> dict:
+        return {
+            "root": str(self.root),
+            "classes": self.counts(),
+            "images": len(self.samples),
+            "skipped": [p.to_json() for p in self.skipped],
+            "warnings": [p.to_json() for p in self.warnings],
+        }
+
+
+def scan_folder(
+    root: str | os.PathLike,
+    *,
+    verify: bool = True,
+    progress: Progress = no_progress,
+    cancel: Callable[[], bool] = no_cancel,
+) -> FolderScan:
+    """Find the class folders and images under `root` and check that each image decodes.
+
+    Unreadable, truncated, empty or oversized files, files outside class folders and files
+    that are not images are skipped with a reason; the scan keeps going. Symlinked folders
+    are not followed (no loops). Raises FlypError if `root` is not a readable folder.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FlypError(f"{root}: no such folder" if not root.exists() else f"{root}: not a folder")
+    skipped: list[Problem] = []
+    warnings: list[Problem] = []
+    candidates: dict[str, list[Path]] = {}
+    for entry in _listdir(root):
+        if entry.name.startswith(".") or entry.name in IGNORED_NAMES:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            candidates[entry.name] = _image_files(entry, skipped)
+        elif entry.is_file():
+            skipped.append(Problem(str(entry), "not inside a class folder"))
+    checked = _check_images([p for paths in candidates.values() for p in paths], verify, progress, cancel)
+    classes, samples, digests = [], [], {}
+    for name in sorted(candidates):
+        usable = []
+        for path in candidates[name]:
+            digest, reason = checked[path]
+            if reason:
+                skipped.append(Problem(str(path), reason))
+            else:
+                usable.append(path)
+                digests[path] = digest
+        if not usable:
+            warnings.append(Problem(str(root / name), f"class folder {name!r} has no usable images; left out"))
+            continue
+        samples += [Sample(path, len(classes)) for path in usable]
+        classes.append(name)
+    return FolderScan(root, classes, samples, skipped, warnings, digests)
+
+
+def _listdir(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except PermissionError:
+        raise FlypError(f"{folder}: folder is not readable (permission denied)") from None
+    except OSError as exc:
+        raise FlypError(f"{folder}: folder cannot be listed ({exc.strerror or exc})") from None
+
+
+def _image_files(class_dir: Path, skipped: list[Problem]) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(class_dir, onerror=lambda e: skipped.append(
+            Problem(str(e.filename), f"folder cannot be read ({e.strerror})"))):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.startswith(".") or name in IGNORED_NAMES:
+                continue
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                skipped.append(Problem(str(path), f"not an image file ({path.suffix or 'no extension'})"))
+            else:
+                files.append(path)
+    return files
+
+
+def _check_images(paths, verify, progress, cancel) -> dict[Path, tuple[str, str | None]]:
+    """Return {path: (content digest, reason it is unusable or None)}, decoding in threads."""
+    results: dict[Path, tuple[str, str | None]] = {}
+
+    def check(path: Path) -> tuple[str, str | None]:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+            return "", f"cannot read file ({reason})"
+        if not data:
+            return "", "empty file (0 bytes)"
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        if verify:
+            try:
+                load_rgb(path, draft_size=64, data=data)
+            except FlypError as exc:
+                return digest, str(exc).removeprefix(f"{path}: ")
+        return digest, None
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+        for i, (path, result) in enumerate(zip(paths, pool.map(check, paths))):
+            results[path] = result
+            if i % 64 == 0:
+                check_cancel(cancel)
+                progress(i, len(paths))
+    progress(len(paths), len(paths))
+    return results
+
+
+@dataclass
+class Datasets:
+    """The training set, its validation set and the named OOD evaluation sets."""
+
+    classes: list[str]
+    train: list[Sample]
+    val: list[Sample]
+    ood: dict[str, list[Sample]]
+    val_from_split: bool
+    problems: list[Problem]
+
+    def eval_sets(self) -> dict[str, list[Sample]]:
+        """The sets evaluated during training: "id" first, then each OOD set by name."""
+        return {"id": self.val, **self.ood}
+
+    def summary(self) -> dict:
+        return {
+            "classes": self.classes,
+            "train": len(self.train),
+            "val": len(self.val),
+            "val_from_split": self.val_from_split,
+            "ood": {name: len(s) for name, s in self.ood.items()},
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+def load_datasets(
+    train_dir: str | os.PathLike,
+    val_dir: str | os.PathLike | None = None,
+    ood_dirs: list[str | os.PathLike] = (),
+    *,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    progress: Progress = no_progress,
+    cancel: Callable[[], bool] = no_cancel,
+) -> Datasets:
+    """Scan the training folder and the evaluation folders and match their classes by name.
+
+    Without `val_dir`, a seeded stratified `val_fraction` of each class is held out. Images of
+    an evaluation folder whose class the training folder lacks are skipped with a reason.
+    Raises FlypError when the training folder has fewer than two usable classes.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise FlypError(f"--val-fraction must be between 0 and 1 (got {val_fraction})")
+    scan = scan_folder(train_dir, progress=progress, cancel=cancel)
+    scan.check_usable()
+    problems = scan.skipped + scan.warnings
+    if val_dir is not None:
+        val_scan = scan_folder(val_dir, cancel=cancel)
+        train, val = scan.samples, _match_classes(val_scan, scan.classes, problems)
+        problems += _duplicates(scan, val_scan)
+    else:
+        train, val = stratified_split(scan.samples, val_fraction, seed)
+        problems += [Problem(str(Path(train_dir) / c), f"class {c!r} has one image: none left for validation")
+                     for c, n in scan.counts().items() if n == 1]
+    ood: dict[str, list[Sample]] = {}
+    for folder in ood_dirs:
+        name = _unique_name(Path(folder).name or str(folder), ood)
+        ood[name] = _match_classes(scan_folder(folder, cancel=cancel), scan.classes, problems)
+    return Datasets(scan.classes, train, val, ood, val_dir is None, problems)
+
+
+def _match_classes(scan: FolderScan, classes: list[str], problems: list[Problem]) -> list[Sample]:
+    problems += scan.skipped + scan.warnings
+    index = {name: i for i, name in enumerate(classes)}
+    matched = []
+    for s in scan.samples:
+        name = scan.classes[s.label]
+        if name in index:
+            matched.append(Sample(s.path, index[name]))
+    unknown = [c for c in scan.classes if c not in index]
+    for c in unknown:
+        problems.append(Problem(str(scan.root / c), f"class {c!r} is not a training class; its images are skipped"))
+    missing = [c for c in classes if c not in scan.classes]
+    if missing:
+        problems.append(Problem(str(scan.root), f"no images for class(es) {', '.join(map(repr, missing))}"))
+    if not matched:
+        raise FlypError(f"{scan.root}: none of its class folders matches a training class "
+                        f"({', '.join(classes[:5])}{', …' if len(classes) > 5 else ''})")
+    return matched
+
+
+def _duplicates(train: FolderScan, val: FolderScan) -> list[Problem]:
+    seen = {d: p for p, d in train.digests.items()}
+    return [Problem(str(p), f"same image as {seen[d]} in the training folder")
+            for p, d in val.digests.items() if d in seen]
+
+
+def _unique_name(name: str, taken: dict) -> str:
+    candidate, i = name, 2
+    while candidate in taken or candidate == "id":
+        candidate, i = f"{name}-{i}", i + 1
+    return candidate
+
+
+def stratified_split(samples: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Split each class by `val_fraction` with a seeded shuffle; a class of one stays in train."""
+    by_class: dict[int, list[Sample]] = defaultdict(list)
+    for s in samples:
+        by_class[s.label].append(s)
+    rng = random.Random(seed)
+    train, val = [], []
+    for label in sorted(by_class):
+        items = sorted(by_class[label], key=lambda s: str(s.path))
+        rng.shuffle(items)
+        n_val = 0 if len(items) < 2 else min(len(items) - 1, max(1, round(len(items) * val_fraction)))
+        val += items[:n_val]
+        train += items[n_val:]
+    return train, val

@@ -1,0 +1,282 @@
+"""The embedded offline demo: a downstream task with a distribution shift, and the tiny CLIP.
+
+Real CLIP weights cannot be assumed offline, so FLYP Studio ships its own small CLIP,
+pretrained contrastively on the generated world of `core.world` (every shape, colour, style and
+background), and a downstream task built from the same world: classify the shape. The
+training and validation images are photos on plain or gradient backgrounds; the
+out-of-distribution sets are sketches and paintings on patterned backgrounds, which the
+pretrained model has seen but the finetuning data has not: the situation FLYP is made for.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Callable
+
+from core import world
+from core.atomic import atomic_path, save_safetensors, write_json
+from core.errors import Cancelled, FlypError
+
+DEMO_CLASSES: tuple[str, ...] = world.SHAPES
+ID_SCENES: dict = {"style": "photo", "background": ("plain", "gradient")}
+OOD_SHIFTS: dict[str, dict] = {
+    "sketch": {"style": "sketch"},
+    "painting": {"style": "painting", "background": ("striped", "dotted", "checkered")},
+}
+IMAGE_SIZE = 64
+MODEL_CONFIG: dict = {
+    "embed_dim": 128,
+    "vision_cfg": {"image_size": IMAGE_SIZE, "layers": 4, "width": 128, "patch_size": 8, "head_width": 32},
+    # The token table is vocab × width (49408 × 64 ≈ 3.2 M of the 4.2 M parameters): a narrow
+    # text tower keeps the shipped fp16 file small; the world has fewer than 100 words.
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 4},
+}
+PREPROCESS_CONFIG: dict = {
+    "size": IMAGE_SIZE,
+    "mean": [0.48145466, 0.4578275, 0.40821073],
+    "std": [0.26862954, 0.26130258, 0.27577711],
+    "interpolation": "bicubic",
+    "resize_mode": "shortest",
+}
+DEFAULT_STEPS = 2500
+PretrainStats = dict
+
+
+def _no_progress(done: int, total: int) -> None:
+    pass
+
+
+def _never() -> bool:
+    return False
+
+
+# --- the downstream task --------------------------------------------------------------------
+
+def split_scenes(split: str) -> dict:
+    """The scene attributes of a demo split: "train", "val" or "ood-<shift>"."""
+    if split in ("train", "val"):
+        return dict(ID_SCENES)
+    shift = split.removeprefix("ood-")
+    if not split.startswith("ood-") or shift not in OOD_SHIFTS:
+        known = ", ".join(["train", "val", *(f"ood-{s}" for s in OOD_SHIFTS)])
+        raise FlypError(f"unknown demo split {split!r}; known splits: {known}")
+    return dict(OOD_SHIFTS[shift])
+
+
+def split_image(seed: int, split: str, classname: str, index: int, size: int = IMAGE_SIZE):
+    """The `index`-th image of class `classname` in a demo split (a PIL RGB image).
+
+    Each (seed, split, class) is its own stream of the world, so the splits never share an
+    image and a split can be regenerated alone.
+    """
+    image, _, _ = world.example(f"demo:{seed}:{split}:{classname}", index, size,
+                                shape=classname, **split_scenes(split))
+    return image
+
+
+def demo_splits() -> list[str]:
+    """The demo data's folder names: train, val, then one ood-<shift> per shift."""
+    return ["train", "val", *(f"ood-{shift}" for shift in OOD_SHIFTS)]
+
+
+def write_demo_data(
+    out_dir: str | os.PathLike,
+    seed: int = 0,
+    train_per_class: int = 100,
+    val_per_class: int = 40,
+    ood_per_class: int = 40,
+    size: int = IMAGE_SIZE,
+    progress: Callable[[int, int], None] = _no_progress,
+    cancel: Callable[[], bool] = _never,
+) -> dict[str, int]:
+    """Write the demo task as labelled folders: `<split>/<class>/<nnnn>.png`.
+
+    Splits are `train` and `val` (photos on plain or gradient backgrounds) and `ood-sketch`,
+    `ood-painting` (the shifts); class folders are the shape names, so zero-shot captions work
+    as they are. Each file is written atomically; rerunning rewrites the same pixels.
+    Returns the number of images per split. Raises Cancelled when `cancel()` turns true.
+    """
+    counts = {"train": train_per_class, "val": val_per_class}
+    counts.update({split: ood_per_class for split in demo_splits()[2:]})
+    total = sum(counts.values()) * len(DEMO_CLASSES)
+    done = 0
+    out = Path(out_dir)
+    for split, per_class in counts.items():
+        for classname in DEMO_CLASSES:
+            for index in range(per_class):
+                if cancel():
+                    raise Cancelled(f"demo data cancelled after {done} of {total} images in {out}")
+                image = split_image(seed, split, classname, index, size)
+                with atomic_path(out / split / classname / f"{index:04d}.png") as tmp:
+                    image.save(tmp, format="PNG")
+                done += 1
+                progress(done, total)
+    return {split: per_class * len(DEMO_CLASSES) for split, per_class in counts.items()}
+
+
+# --- pretraining ----------------------------------------------------------------------------
+
+def _render_chunk(job: tuple[int, int, int, int]) -> tuple[bytes, list[world.Scene]]:
+    """Render world examples [start, start + count) as raw RGB bytes (runs in a worker)."""
+    seed, start, count, size = job
+    pixels, scenes = io.BytesIO(), []
+    for index in range(start, start + count):
+        image, _, scene = world.example(seed, index, size)
+        pixels.write(image.tobytes())
+        scenes.append(scene)
+    return pixels.getvalue(), scenes
+
+
+def _render_pool(seed: int, count: int, size: int, workers: int, report: Callable[[int], None],
+                 cancel: Callable[[], bool]):
+    """Render `count` world images into a uint8 N×3×S×S tensor, with their scenes.
+
+    Rendering costs about as much as a training step per image, so it is done once, in
+    parallel, and the pool is reused for several epochs with fresh captions each time.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    import torch
+
+    chunk = 500
+    jobs = [(seed, start, min(chunk, count - start), size) for start in range(0, count, chunk)]
+    blobs, scenes = [], []
+    # spawn, not fork: forking a process that has started torch's thread pool can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max(1, workers), mp_context=context) as pool:
+        for pixels, chunk_scenes in pool.map(_render_chunk, jobs):
+            if cancel():
+                pool.shutdown(cancel_futures=True)
+                raise Cancelled("demo pretraining cancelled while rendering its images")
+            blobs.append(pixels)
+            scenes.extend(chunk_scenes)
+            report(len(chunk_scenes))
+    images = torch.frombuffer(bytearray(b"".join(blobs)), dtype=torch.uint8)
+    return images.view(count, size, size, 3).permute(0, 3, 1, 2).contiguous(), scenes
+
+
+def _param_groups(model, weight_decay: float) -> list[dict]:
+    """open_clip's grouping: no decay on gains, biases and the temperature."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        skip = p.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
+    """Linear warmup, then cosine decay to zero."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
+def normalise(images, mean=PREPROCESS_CONFIG["mean"], std=PREPROCESS_CONFIG["std"]):
+    """uint8 N×3×H×W → float, normalised exactly as open_clip's preprocessing does."""
+    import torch
+
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (images.float() / 255 - m) / s
+
+
+def _train(model, images, scenes, seed: int, steps: int, batch_size: int, lr: float,
+           report: Callable[[int], None], cancel: Callable[[], bool]) -> list[float]:
+    """Contrastive pretraining on the pool; each view of an image gets a fresh caption."""
+    import open_clip
+    import torch
+
+    from core.losses import contrastive_loss
+
+    tokenizer = open_clip.SimpleTokenizer(context_length=MODEL_CONFIG["text_cfg"]["context_length"])
+    optimizer = torch.optim.AdamW(_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    order = torch.Generator().manual_seed(seed)
+    permutation, cursor, losses = torch.randperm(len(scenes), generator=order), 0, []
+    warmup = max(1, steps // 20)
+    model.train()
+    for step in range(steps):
+        if cancel():
+            raise Cancelled(f"demo pretraining cancelled at step {step} of {steps}")
+        if cursor + batch_size > len(scenes):  # a new epoch: a new order
+            permutation, cursor = torch.randperm(len(scenes), generator=order), 0
+        index = permutation[cursor:cursor + batch_size]
+        cursor += batch_size
+        rng = random.Random(f"demo-pretrain:{seed}:{step}")
+        texts = tokenizer([world.describe(scenes[i], rng) for i in index.tolist()])
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, steps, lr, warmup)
+        image_features, text_features, logit_scale = model(normalise(images[index]), texts)
+        loss = contrastive_loss(image_features, text_features, logit_scale)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():  # as open_clip's trainer: the scale stays at most 100
+            model.logit_scale.clamp_(0, math.log(100))
+        losses.append(loss.item())
+        report(batch_size)
+    model.eval()
+    return losses
+
+
+def save_model_dir(model, out_dir: str | os.PathLike) -> None:
+    """Write an open_clip local-dir folder: `open_clip_config.json` + fp16 safetensors.
+
+    fp16 halves the shipped file; open_clip copies the weights into fp32 parameters on load.
+    """
+    out = Path(out_dir)
+    state = {k: v.detach().half() for k, v in model.state_dict().items()}
+    save_safetensors(state, out / "open_clip_model.safetensors", metadata={"format": "pt"})
+    write_json(out / "open_clip_config.json", {"model_cfg": MODEL_CONFIG, "preprocess_cfg": PREPROCESS_CONFIG})
+
+
+def pretrain_demo_model(
+    out_dir: str | os.PathLike,
+    seed: int = 0,
+    steps: int = DEFAULT_STEPS,
+    batch_size: int = 128,
+    pool_size: int = 60_000,
+    lr: float = 5e-4,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] = _no_progress,
+    cancel: Callable[[], bool] = _never,
+) -> PretrainStats:
+    """Pretrain the demo CLIP from `seed` and write it to `out_dir` as an open_clip local-dir.
+
+    Random init, then `steps` AdamW steps (warmup + cosine) of CLIP's contrastive loss on
+    (image, caption) pairs of the world, `pool_size` images rendered once and re-captioned at
+    every view. The same seed, steps and thread count give the same weights. progress(done,
+    total) counts images rendered plus images trained on. Returns losses and timings.
+    Raises Cancelled when `cancel()` turns true (nothing is written then).
+    """
+    import open_clip
+    import torch
+
+    if steps < 1 or batch_size < 2 or pool_size < batch_size:
+        raise FlypError(f"pretraining needs steps ≥ 1 and pool_size ≥ batch_size ≥ 2 "
+                        f"(got steps={steps}, batch_size={batch_size}, pool_size={pool_size})")
+    total, done = pool_size + steps * batch_size, 0
+
+    def report(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+
+    started = time.perf_counter()
+    images, scenes = _render_pool(seed, pool_size, IMAGE_SIZE, workers or os.cpu_count() or 1, report, cancel)
+    rendered = time.perf_counter()
+    torch.manual_seed(seed)
+    model = open_clip.CLIP(**MODEL_CONFIG)
+    losses = _train(model, images, scenes, seed, steps, batch_size, lr, report, cancel)
+    save_model_dir(model, out_dir)
+    return {
+        "seed": seed, "steps": steps, "batch_size": batch_size, "pool_size": pool_size, "lr": lr,
+        "render_s": rendered - started, "train_s": time.perf_counter() - rendered,
+        "first_loss": losses[0], "final_loss": sum(losses[-50:]) / len(losses[-50:]), "losses": losses,
+    }

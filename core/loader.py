@@ -1,0 +1,86 @@
+"""Feeding images to the model: seeded training batches and cached evaluation sets."""
+
+from __future__ import annotations
+
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+import torch
+
+from core.data import Sample
+from core.images import load_rgb
+from core.transforms import eval_image, sample_rng, train_image
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    order = list(range(n))
+    random.Random(f"order/{seed}/{epoch}").shuffle(order)
+    return order
+
+
+class TrainImages(torch.utils.data.Dataset):
+    """Item `(epoch, i)` → (augmented uint8 image, label, template index), all seeded per item.
+
+    Keying the randomness by (seed, epoch, index) makes a batch the same whichever worker
+    builds it, and makes resume exact without saving any RNG state.
+    """
+
+    def __init__(self, samples: Sequence[Sample], size: int, n_templates: int, seed: int,
+                 interpolation: str = "bicubic"):
+        self.samples, self.size, self.n_templates = list(samples), size, n_templates
+        self.seed, self.interpolation = seed, interpolation
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, index = key
+        sample = self.samples[index]
+        rng = sample_rng(self.seed, epoch, index)
+        image = train_image(load_rgb(sample.path), self.size, rng, self.interpolation)
+        return image, sample.label, rng.randrange(self.n_templates)
+
+
+class EpochBatches(torch.utils.data.Sampler):
+    """Batches of `(epoch, index)` keys for one epoch, from batch `start` on (for resume)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.epoch, self.start = 0, 0
+
+    def steps_per_epoch(self) -> int:
+        return max(1, self.n // self.batch_size)
+
+    def __iter__(self):
+        order = epoch_order(self.n, self.seed, self.epoch)
+        size = min(self.batch_size, self.n)
+        for b in range(self.start, self.steps_per_epoch()):
+            yield [(self.epoch, i) for i in order[b * size:(b + 1) * size]]
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch() - self.start
+
+
+def train_loader(dataset: TrainImages, batches: EpochBatches, workers: int | None,
+                 pin_memory: bool) -> torch.utils.data.DataLoader:
+    if workers is None:
+        workers = min(4, max(0, (os.cpu_count() or 1) - 1))
+    return torch.utils.data.DataLoader(
+        dataset, batch_sampler=batches, num_workers=workers, pin_memory=pin_memory,
+        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
+
+
+class EvalImages:
+    """An evaluation set decoded once into uint8 tensors (the eval transform is deterministic)."""
+
+    def __init__(self, samples: Sequence[Sample], size: int, interpolation: str = "bicubic"):
+        self.samples = list(samples)
+        self.labels = [s.label for s in self.samples]
+        with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+            images = list(pool.map(lambda s: eval_image(load_rgb(s.path), size, interpolation), self.samples))
+        self.pixels = torch.stack(images) if images else torch.zeros(0, 3, size, size, dtype=torch.uint8)
+
+    def __len__(self) -> int:
+        return len(self.samples)

@@ -1,0 +1,257 @@
+"""Models: the embedded demo, any open_clip architecture + pretrained tag, or a local file.
+
+`load_model` returns the CLIP model with its tokenizer and preprocessing; the weights come
+from the Hugging Face cache first, and without network it fails at once with words that say
+how to get them. User files are never unpickled: safetensors, or `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import open_clip
+import torch
+
+from core.errors import FlypError
+from core.resources import resource_path
+
+DEMO = "demo"
+RANDOM = "none"  # `--pretrained none`: random initialisation, for tests and benchmarks
+NETWORK_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model: an open_clip architecture (or "demo") and where its weights come from.
+
+    `pretrained` is an open_clip tag (`openai`, `laion2b_s34b_b79k`), a local weights file,
+    "none" for random weights, or None for the demo model.
+    """
+
+    name: str
+    pretrained: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return self.name if self.pretrained is None else f"{self.name} ({self.pretrained})"
+
+
+@dataclass
+class LoadedModel:
+    """A CLIP model ready to use, with what is needed to feed it."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    preprocess: dict  # size, mean, std, interpolation, resize_mode (open_clip's PreprocessCfg)
+    spec: ModelSpec
+    open_clip_name: str  # what open_clip calls it: an architecture or "local-dir:PATH"
+    model_cfg: dict
+
+    @property
+    def image_size(self) -> int:
+        size = self.preprocess["size"]
+        return size if isinstance(size, int) else size[0]
+
+
+@lru_cache(maxsize=1)
+def _register_configs() -> None:
+    open_clip.add_model_config(resource_path("model_configs"))
+
+
+def demo_model_dir() -> Path:
+    return resource_path("models", "demo")
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """`auto` picks CUDA, then Apple's MPS, then the CPU; an unavailable choice is an error."""
+    preference = (preference or "auto").lower()
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if preference == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if preference.startswith("cuda") and not cuda:
+        raise FlypError(f"--device {preference}: no CUDA GPU is available to PyTorch here (use auto or cpu)")
+    if preference == "mps" and not mps:
+        raise FlypError("--device mps: Apple's MPS is not available here (use auto or cpu)")
+    try:
+        return torch.device(preference)
+    except RuntimeError:
+        raise FlypError(f"--device {preference!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+
+
+def list_architectures() -> list[str]:
+    _register_configs()
+    return open_clip.list_models()
+
+
+def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int = 0) -> LoadedModel:
+    """Create the model of `spec` with its weights. Raises FlypError with the reason and a fix."""
+    _register_configs()
+    name, weights, quick_gelu = _resolve(spec)
+    torch.manual_seed(seed)  # random initialisation (tests, `--pretrained none`) is reproducible
+    try:
+        model, _, _ = open_clip.create_model_and_transforms(
+            name, pretrained=None, force_quick_gelu=quick_gelu, device="cpu", weights_only=True)
+    except Exception as exc:  # open_clip reports unknown configs as RuntimeError/ValueError
+        raise FlypError(f"model {spec.name!r} could not be created: {_first_line(exc)}") from None
+    if weights is not None:
+        load_weights(model, weights)
+    model.to(device).eval()
+    return LoadedModel(
+        model=model,
+        tokenizer=open_clip.get_tokenizer(name),
+        preprocess=dict(open_clip.get_model_preprocess_cfg(model)),
+        spec=spec,
+        open_clip_name=name,
+        model_cfg=_model_config(name),
+    )
+
+
+def _resolve(spec: ModelSpec) -> tuple[str, Path | None, bool]:
+    """(open_clip model name, weights file or None, force QuickGELU) for a spec."""
+    if spec.name == DEMO:
+        folder = demo_model_dir()
+        if not (folder / "open_clip_config.json").is_file():
+            raise FlypError(f"the demo model is missing from {folder}; reinstall FLYP Studio or run `flyp demo pretrain`")
+        return f"local-dir:{folder}", None, False  # open_clip finds the weights in the folder
+    if spec.name.startswith("local-dir:"):
+        return spec.name, None, False
+    if spec.name not in list_architectures():
+        raise FlypError(f"--model {spec.name!r} is not an open_clip architecture (see `flyp models`)")
+    if spec.pretrained is None:
+        tags = open_clip.list_pretrained_tags_by_model(spec.name)
+        hint = f"a tag ({', '.join(tags[:6])}{', …' if len(tags) > 6 else ''}), " if tags else ""
+        raise FlypError(f"--model {spec.name} needs --pretrained: {hint}a weights file, or 'none' for random weights")
+    if spec.pretrained.lower() == RANDOM:
+        return spec.name, None, False
+    path = Path(spec.pretrained).expanduser()
+    if path.exists() or os.sep in spec.pretrained or path.suffix in (".safetensors", ".pt", ".pth", ".bin"):
+        if not path.is_file():
+            raise FlypError(f"--pretrained {spec.pretrained}: no such file")
+        return spec.name, path, False
+    return spec.name, cached_or_download(spec.name, spec.pretrained), _wants_quick_gelu(spec)
+
+
+def _wants_quick_gelu(spec: ModelSpec) -> bool:
+    # OpenAI's weights were trained with QuickGELU; open_clip v3 only warns when the plain
+    # architecture name is used with them, and then runs with the wrong activation.
+    cfg = open_clip.get_pretrained_cfg(spec.name, spec.pretrained) or {}
+    return bool(cfg.get("quick_gelu")) and "quickgelu" not in spec.name
+
+
+def cached_or_download(name: str, tag: str) -> Path:
+    """The weights file of `name` + `tag`: from the Hugging Face cache, else downloaded.
+
+    With no network (or HF_HUB_OFFLINE=1) and nothing cached, fail at once and say how to
+    provide the weights instead of retrying for a minute.
+    """
+    cfg = open_clip.get_pretrained_cfg(name, tag)
+    if not cfg:
+        tags = open_clip.list_pretrained_tags_by_model(name)
+        raise FlypError(f"--pretrained {tag!r} is not a known tag for {name} "
+                        f"(known: {', '.join(tags) or 'none'}; or give a weights file)")
+    hub = cfg.get("hf_hub", "")
+    if hub:
+        model_id, filename = os.path.split(hub)
+        cached = _hub_cache_lookup(model_id, filename or "open_clip_pytorch_model.bin")
+        if cached:
+            return cached
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    if offline or not _reachable(host):
+        where = f"https://huggingface.co/{model_id}" if hub else cfg.get("url", "its download address")
+        raise FlypError(
+            f"the weights of {name} ({tag}) are not in the local cache and "
+            f"{'offline mode is on (HF_HUB_OFFLINE)' if offline else f'{host} cannot be reached'}; "
+            f"download them from {where} on a machine with network and pass the file with --pretrained FILE, "
+            "or copy that machine's Hugging Face cache (~/.cache/huggingface) here")
+    try:
+        return Path(open_clip.download_pretrained(cfg))
+    except Exception as exc:
+        raise FlypError(f"downloading the weights of {name} ({tag}) failed: {_first_line(exc)}") from None
+
+
+def _hub_cache_lookup(model_id: str, filename: str) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    names = [filename]
+    if filename.endswith(".bin"):  # open_clip prefers the safetensors twin when it exists
+        names.insert(0, filename.replace("open_clip_pytorch_model.bin", "open_clip_model.safetensors"))
+    for candidate in names:
+        hit = try_to_load_from_cache(model_id, candidate)
+        if isinstance(hit, str):
+            return Path(hit)
+    return None
+
+
+def _reachable(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=NETWORK_TIMEOUT_S).close()
+        return True
+    except OSError:
+        return False
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of a weights file without executing code: safetensors, or a checked torch.load."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FlypError(f"{path}: no such file") from None
+    except Exception as exc:
+        text = str(exc)
+        if "weights_only" in text or "Unsupported global" in text or "Unpickler" in text:
+            raise FlypError(f"{path}: refused: the file holds pickled Python objects, not only tensors "
+                            "(it could run code); convert it to .safetensors where it was made") from None
+        raise FlypError(f"{path}: not a readable weights file ({_first_line(exc)})") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise FlypError(f"{path}: expected a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load a weights file into `model` strictly; a mismatch names the file and the keys."""
+    state = read_state_dict(path)
+    state = {k: v for k, v in state.items() if not k.startswith("flyp_head.")}
+    if "logit_scale" in state and state["logit_scale"].ndim != model.logit_scale.ndim:
+        state["logit_scale"] = state["logit_scale"].reshape(model.logit_scale.shape)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        missing, unexpected = _key_mismatch(model, state)
+        detail = f"missing {missing[:3]}, unexpected {unexpected[:3]}" if missing or unexpected else _first_line(exc)
+        raise FlypError(f"{path}: weights do not fit this architecture ({detail})") from None
+
+
+def _key_mismatch(model, state) -> tuple[list[str], list[str]]:
+    own = set(model.state_dict())
+    return sorted(own - set(state)), sorted(set(state) - own)
+
+
+def _model_config(name: str) -> dict:
+    if name.startswith("local-dir:"):
+        import json
+
+        return json.loads((Path(name.removeprefix("local-dir:")) / "open_clip_config.json").read_text())["model_cfg"]
+    return open_clip.get_model_config(name)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

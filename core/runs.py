@@ -1,0 +1,143 @@
+"""A run's folder on disk: config, metrics log, checkpoints and the state that makes resume exact.
+
+```
+run.json                 config, data/template snapshot, status, zero-shot and best scores
+metrics.jsonl            one JSON object per logged step or evaluation
+checkpoints/best.safetensors, checkpoints/last.safetensors   model weights (no pickles)
+state.safetensors        weights + optimiser moments + loop position, for `--resume`
+```
+Every file is written atomically; `metrics.jsonl` is appended and, on resume, cut back to
+the last saved state so that it never holds steps that are about to be redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from core import atomic
+from core.errors import FlypError
+
+FORMAT = 1
+
+
+class RunDir:
+    """Reading and writing one run folder."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).expanduser()
+
+    config_file = property(lambda self: self.path / "run.json")
+    metrics_file = property(lambda self: self.path / "metrics.jsonl")
+    state_file = property(lambda self: self.path / "state.safetensors")
+    best_file = property(lambda self: self.path / "checkpoints" / "best.safetensors")
+    last_file = property(lambda self: self.path / "checkpoints" / "last.safetensors")
+
+    def exists(self) -> bool:
+        return self.config_file.is_file()
+
+    # run.json -----------------------------------------------------------------------------
+    def read_info(self) -> dict:
+        if not self.exists():
+            raise FlypError(f"{self.path}: not a FLYP run folder (no run.json)")
+        try:
+            info = json.loads(self.config_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise FlypError(f"{self.config_file}: cannot be read ({exc}); the file is left as it is") from None
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            raise FlypError(f"{self.config_file}: not a run file of this FLYP Studio version")
+        return info
+
+    def write_info(self, info: dict) -> None:
+        atomic.write_json(self.config_file, {"format": FORMAT, **info})
+
+    def update_info(self, **changes: Any) -> dict:
+        info = self.read_info()
+        info.update(changes)
+        self.write_info(info)
+        return info
+
+    # metrics.jsonl --------------------------------------------------------------------------
+    def append_metrics(self, record: dict) -> None:
+        with open(self.metrics_file, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> list[dict]:
+        """Every complete record; a torn last line (a crash mid-write) is ignored."""
+        return list(_records(self.metrics_file))
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Keep only records up to `after_step` (the saved state) before resuming."""
+        kept = [r for r in self.read_metrics() if r.get("step", 0) <= after_step]
+        atomic.write_text(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+
+    # weights and state ----------------------------------------------------------------------
+    def save_weights(self, which: str, state_dict: dict[str, torch.Tensor], meta: dict) -> None:
+        path = self.best_file if which == "best" else self.last_file
+        atomic.save_safetensors(state_dict, path, {"flyp": json.dumps(meta)})
+
+    def weights_file(self, which: str) -> Path:
+        path = self.best_file if which == "best" else self.last_file
+        if not path.is_file():
+            raise FlypError(f"{self.path}: has no {which} checkpoint yet (has the run evaluated once?)")
+        return path
+
+    def save_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        atomic.save_safetensors(tensors, self.state_file, {"flyp": json.dumps(meta)})
+
+    def load_state(self) -> tuple[dict[str, torch.Tensor], dict] | None:
+        """(tensors, metadata) of the resumable state, or None if the run never saved one."""
+        if not self.state_file.is_file():
+            return None
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(self.state_file), framework="pt") as f:
+                meta = json.loads(f.metadata()["flyp"])
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as exc:
+            raise FlypError(f"{self.state_file}: damaged resume state ({exc}); "
+                            "start a new run, or delete the file to restart this one") from None
+        return tensors, meta
+
+
+def _records(path: Path) -> Iterator[dict]:
+    if not path.is_file():
+        return
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def split_optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """AdamW's state as flat tensors (safetensors) plus the JSON-able rest."""
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, per_param in sd["state"].items():
+        for key, value in per_param.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{index}.{key}"] = value
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def join_optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for name, value in meta["scalars"].items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}

@@ -1,0 +1,269 @@
+"""FLYP finetuning (and the CE baseline): the training loop, its evaluations and checkpoints.
+
+`train()` is the one entry point for the command line, the app and tests. It reports through
+`on_event(dict)` (the same records it appends to `metrics.jsonl`), stops at the next step
+boundary when `control` is cancelled (saving a resumable state), and waits while paused.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from core.captions import captions_for, resolve_class_names, validate_templates
+from core.classifier import Classifier
+from core.config import TrainConfig, lr_at
+from core.data import Datasets, load_datasets
+from core.errors import Cancelled, FlypError
+from core.loader import EpochBatches, EvalImages, TrainImages, train_loader
+from core.losses import contrastive_loss
+from core.models import ModelSpec, load_model, select_device
+from core.progress import RunControl
+from core.runs import RunDir, join_optimizer_state, split_optimizer_state
+
+Event = Callable[[dict], None]
+
+
+@dataclass
+class Session:
+    """What a run works with, prepared once (and again, identically, on resume)."""
+
+    config: TrainConfig
+    run: RunDir
+    data: Datasets
+    classifier: Classifier
+    eval_sets: dict[str, EvalImages]
+    device: torch.device
+
+
+def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: RunControl) -> Session:
+    """Scan the data, load the model and cache the evaluation images."""
+    device = select_device(config.device)
+    on_event({"type": "status", "message": "Scanning images…"})
+    data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,
+                         seed=config.seed, cancel=control)
+    class_names = resolve_class_names(data.classes, config.class_names)
+    templates = validate_templates(config.templates)
+    on_event({"type": "status", "message": f"Loading {config.model}…"})
+    loaded = load_model(ModelSpec(config.model, config.pretrained), device, seed=config.seed)
+    classifier = Classifier(loaded, class_names, templates)
+    on_event({"type": "status", "message": "Preparing evaluation images…"})
+    eval_sets = {name: EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"])
+                 for name, samples in data.eval_sets().items() if samples}
+    return Session(config, RunDir(run_dir), data, classifier, eval_sets, device)
+
+
+def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
+          on_event: Event | None = None, control: RunControl | None = None) -> dict:
+    """Train as `config` says into `run_dir`; return the final run info (run.json's content).
+
+    With `resume`, continue the run in `run_dir` exactly where its last state was saved (the
+    stored config wins over `config`, except device and workers). Raises FlypError on bad
+    input and Cancelled when stopped by `control` (the state is saved first).
+    """
+    on_event, control = on_event or (lambda e: None), control or RunControl()
+    run = RunDir(run_dir)
+    if resume:
+        config = _resumed_config(run, config)
+    elif run.exists():
+        raise FlypError(f"{run.path}: already holds a run; use --resume to continue it or choose another --out")
+    session = prepare(config, run_dir, on_event, control)
+    state = run.load_state() if resume else None
+    if state is None:
+        _start_run(session, on_event)
+    return _loop(session, state, on_event, control)
+
+
+def _resumed_config(run: RunDir, config: TrainConfig | None) -> TrainConfig:
+    stored = TrainConfig.from_json(run.read_info()["config"])
+    if config is not None:
+        stored.device, stored.workers = config.device, config.workers
+    return stored
+
+
+def _start_run(session: Session, on_event: Event) -> None:
+    """Write run.json and the zero-shot evaluation at step 0 (the baseline of every plot)."""
+    config, run, data, clf = session.config, session.run, session.data, session.classifier
+    run.path.mkdir(parents=True, exist_ok=True)
+    if run.metrics_file.exists():
+        run.metrics_file.unlink()
+    run.write_info({
+        "status": "running", "config": config.to_json(), "classes": data.classes,
+        "class_names": clf.class_names, "templates": clf.templates, "data": data.summary(),
+        "model": {"spec": clf.loaded.spec.to_json(), "open_clip_name": clf.loaded.open_clip_name,
+                  "model_cfg": clf.loaded.model_cfg, "preprocess": clf.loaded.preprocess},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    zero_shot = _evaluate(session, step=0, epoch=0)
+    run.append_metrics(zero_shot)
+    run.update_info(zeroshot=zero_shot["sets"])
+    on_event(zero_shot)
+
+
+def _evaluate(session: Session, step: int, epoch: float) -> dict:
+    session.classifier.invalidate()
+    sets = {name: session.classifier.evaluate(images).to_json() for name, images in session.eval_sets.items()}
+    return {"type": "eval", "step": step, "epoch": epoch, "sets": sets}
+
+
+class _Trainer:
+    """The mutable parts of a run: optimiser, head (CE), loop position, best score."""
+
+    def __init__(self, session: Session):
+        cfg, clf = session.config, session.classifier
+        self.session, self.cfg, self.clf = session, cfg, clf
+        if cfg.method == "ce":
+            clf.linear_head = clf.zero_shot_linear_head()
+            params = list(clf.model.visual.parameters()) + list(clf.linear_head.parameters())
+        else:
+            params = list(clf.model.parameters())
+        self.params = params
+        fused = session.device.type == "cuda"
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
+                                           weight_decay=cfg.weight_decay, fused=fused or None)
+        templates = clf.templates
+        captions = [c for name in clf.class_names for c in captions_for(name, templates)]
+        self.tokens = clf.loaded.tokenizer(captions).view(len(clf.class_names), len(templates), -1)
+        self.labels_of_class = torch.arange(len(clf.class_names))
+        self.step, self.best, self.best_step = 0, -1.0, 0
+        self.per_epoch = 1
+
+    def state(self) -> tuple[dict, dict]:
+        tensors, optim_meta = split_optimizer_state(self.optimizer)
+        tensors.update({f"model.{k}": v for k, v in self.clf.state_dict().items()})
+        return tensors, {"step": self.step, "best": self.best, "best_step": self.best_step, "optimizer": optim_meta}
+
+    def restore(self, tensors: dict, meta: dict) -> None:
+        self.clf.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.optimizer.load_state_dict(join_optimizer_state(tensors, meta["optimizer"]))
+        self.step, self.best, self.best_step = meta["step"], meta["best"], meta["best_step"]
+
+    def train_step(self, images, labels, template_ids, lr: float) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        model, device = self.clf.model, self.session.device
+        pixels = self.clf.normalize(images.to(device, non_blocking=True))
+        labels = labels.to(device)
+        image_features = F.normalize(model.encode_image(pixels), dim=-1)
+        if self.cfg.method == "ce":
+            loss = F.cross_entropy(self.clf.linear_head(image_features), labels)
+        else:
+            tokens = self.tokens[labels.cpu(), template_ids].to(device)
+            text_features = F.normalize(model.encode_text(tokens), dim=-1)
+            loss = contrastive_loss(image_features, text_features, model.logit_scale.exp(), labels,
+                                    self.cfg.mask_same_class)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.method == "ce":
+            torch.nn.utils.clip_grad_norm_(self.params, 1.0)  # wise-ft's FT recipe
+        self.optimizer.step()
+        return float(loss.detach())
+
+
+def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict:
+    cfg, run = session.config, session.run
+    trainer = _Trainer(session)
+    if state is not None:
+        trainer.restore(*state)
+        run.truncate_metrics(trainer.step)
+        run.update_info(status="running")
+    dataset = TrainImages(session.data.train, session.classifier.loaded.image_size, len(session.classifier.templates),
+                          cfg.seed, session.classifier.loaded.preprocess["interpolation"])
+    batches = EpochBatches(len(dataset), cfg.batch_size, cfg.seed)
+    per_epoch = trainer.per_epoch = batches.steps_per_epoch()
+    total = per_epoch * cfg.epochs
+    eval_steps = _eval_steps(per_epoch, cfg.epochs, cfg.evals_per_epoch)
+    warmup = cfg.warmup_steps(total)
+    loader = train_loader(dataset, batches, cfg.workers, session.device.type == "cuda")
+    on_event({"type": "start", "step": trainer.step, "total_steps": total, "steps_per_epoch": per_epoch,
+              "batch_size": min(cfg.batch_size, len(dataset)), "warmup": warmup, "train_images": len(dataset)})
+    session.classifier.model.train()
+    clock = _Clock(trainer.step, total)
+    last_saved = time.monotonic()
+    try:
+        while trainer.step < total:
+            batches.epoch, batches.start = divmod(trainer.step, per_epoch)
+            for images, labels, template_ids in loader:
+                if control.paused:
+                    _save(session, trainer)
+                    on_event({"type": "paused", "step": trainer.step})
+                    control.wait_while_paused()
+                    clock.restart(trainer.step)
+                    on_event({"type": "resumed", "step": trainer.step})
+                if control.cancelled():
+                    raise Cancelled()
+                lr = lr_at(trainer.step, cfg.lr, warmup, total)
+                loss = trainer.train_step(images, labels, template_ids, lr)
+                trainer.step += 1
+                if not math.isfinite(loss):
+                    _stop_on_nan(session, trainer, loss)
+                record = {"type": "step", "step": trainer.step, "epoch": trainer.step / per_epoch, "loss": loss,
+                          "lr": lr, **clock.tick(trainer.step, len(labels))}
+                run.append_metrics(record)
+                on_event(record)
+                if trainer.step in eval_steps:
+                    _evaluate_and_save(session, trainer, on_event)
+                    last_saved = time.monotonic()
+                elif time.monotonic() - last_saved > cfg.checkpoint_minutes * 60:
+                    _save(session, trainer)
+                    last_saved = time.monotonic()
+    except Cancelled:
+        _save(session, trainer)
+        run.update_info(status="cancelled")
+        on_event({"type": "done", "status": "cancelled", "step": trainer.step})
+        raise
+    info = run.update_info(status="finished")
+    on_event({"type": "done", "status": "finished", "step": trainer.step, "best": info.get("best")})
+    return info
+
+
+def _eval_steps(per_epoch: int, epochs: int, evals_per_epoch: int) -> set[int]:
+    n = min(evals_per_epoch, per_epoch)
+    return {e * per_epoch + round((k + 1) * per_epoch / n) for e in range(epochs) for k in range(n)}
+
+
+def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event) -> None:
+    record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch)
+    id_accuracy = record["sets"].get("id", {}).get("accuracy", 0.0)
+    record["best"] = id_accuracy > trainer.best
+    session.run.append_metrics(record)
+    if record["best"]:
+        trainer.best, trainer.best_step = id_accuracy, trainer.step
+        session.run.save_weights("best", session.classifier.state_dict(), {"step": trainer.step, "sets": record["sets"]})
+        session.run.update_info(best={"step": trainer.step, "id_accuracy": id_accuracy, "sets": record["sets"]})
+    _save(session, trainer)
+    on_event(record)
+
+
+def _save(session: Session, trainer: _Trainer) -> None:
+    session.run.save_weights("last", session.classifier.state_dict(), {"step": trainer.step})
+    session.run.save_state(*trainer.state())
+
+
+def _stop_on_nan(session: Session, trainer: _Trainer, loss: float) -> None:
+    session.run.update_info(status="failed", error=f"loss became {loss} at step {trainer.step}")
+    raise FlypError(f"the loss became {loss} at step {trainer.step}; the best checkpoint is kept in "
+                    f"{session.run.path} — try a lower --lr")
+
+
+class _Clock:
+    """Images per second and ETA over the steps since the (re)start."""
+
+    def __init__(self, step: int, total: int):
+        self.total = total
+        self.restart(step)
+
+    def restart(self, step: int) -> None:
+        self.start_step, self.start, self.images = step, time.monotonic(), 0
+
+    def tick(self, step: int, batch: int) -> dict:
+        self.images += batch
+        elapsed = time.monotonic() - self.start
+        per_step = elapsed / max(1, step - self.start_step)
+        return {"images_per_s": self.images / max(elapsed, 1e-9), "eta_s": per_step * (self.total - step)}

@@ -1,0 +1,388 @@
+"""A procedurally generated world of images and captions, the demo model's pretraining data.
+
+A scene is one object (shape, colour, size, position) on a background, rendered in a style
+("photo", "sketch", "painting", "cartoon", "pixel"). Every scene has a caption in plain words
+with varied phrasing that sometimes leaves attributes out, so that a contrastively trained
+model learns each word on its own. Everything is drawn with Pillow from a `random.Random`, so
+a seed fixes every pixel and every word.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from typing import Iterator
+
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
+
+SHAPES = ("circle", "square", "triangle", "star", "heart", "cross", "ring", "diamond", "hexagon", "crescent")
+COLOURS = {
+    "red": (205, 35, 35),
+    "orange": (240, 135, 25),
+    "yellow": (240, 215, 35),
+    "green": (45, 155, 55),
+    "blue": (35, 75, 205),
+    "purple": (125, 55, 175),
+    "pink": (240, 130, 185),
+    "brown": (115, 70, 35),
+}
+SIZES = ("small", "large")
+POSITIONS = ("middle", "left", "right", "top", "bottom")
+BACKGROUNDS = ("plain", "striped", "dotted", "checkered", "gradient")
+STYLES = ("photo", "sketch", "painting", "cartoon", "pixel")
+
+# Muted tones keep the object's colour the only saturated one, so colour words in a caption
+# always refer to the object.
+_BACKGROUND_TONES = (
+    (228, 228, 228), (236, 226, 204), (200, 210, 222), (190, 205, 185), (245, 244, 238),
+    (70, 70, 76), (45, 50, 72), (150, 150, 155), (215, 200, 215), (120, 110, 100),
+)
+_PAPER_TONES = ((250, 250, 246), (244, 238, 222), (236, 238, 240))
+_SUPERSAMPLE = 2  # drawn at twice the size, then downsampled: cheap anti-aliasing
+
+_CHOICES = {
+    "shape": SHAPES, "colour": tuple(COLOURS), "size": SIZES,
+    "position": POSITIONS, "background": BACKGROUNDS, "style": STYLES,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+    """The captionable attributes of one image; rendering details come from the rng."""
+
+    shape: str
+    colour: str
+    size: str
+    position: str
+    background: str
+    style: str
+
+
+def sample_scene(rng: random.Random, **fixed_attributes: str | tuple[str, ...]) -> Scene:
+    """Draw a scene uniformly over every attribute, except those fixed by keyword.
+
+    A fixed attribute is a single value (`style="photo"`) or a tuple to draw from
+    (`background=("plain", "gradient")`). Raises ValueError for an unknown attribute or value.
+    """
+    values = {}
+    for name, choices in _CHOICES.items():
+        fixed = fixed_attributes.pop(name, None)
+        allowed = (fixed,) if isinstance(fixed, str) else tuple(fixed) if fixed is not None else choices
+        unknown = [v for v in allowed if v not in choices]
+        if unknown or not allowed:
+            raise ValueError(f"{name}={fixed!r} is not valid; choose from {', '.join(choices)}")
+        values[name] = rng.choice(allowed)
+    if fixed_attributes:
+        raise ValueError(f"unknown scene attribute(s) {sorted(fixed_attributes)}; known: {', '.join(_CHOICES)}")
+    return Scene(**values)
+
+
+def render(scene: Scene, size: int, rng: random.Random) -> Image.Image:
+    """Draw `scene` as a `size`×`size` RGB image; the rng picks placement, tones and texture."""
+    w = size * _SUPERSAMPLE
+    background = _background(scene, w, rng)
+    mask = _shape_mask(scene, w, rng)
+    colour = _jitter(COLOURS[scene.colour], rng, 18)
+    image = _STYLE_PAINTERS[scene.style](background, mask, colour, rng)
+    return image.resize((size, size), Image.Resampling.BOX)
+
+
+def describe(scene: Scene, rng: random.Random) -> str:
+    """A caption for `scene`, in one of several phrasings, often leaving attributes out.
+
+    The shape is always named; style, colour, size, background and position each appear with
+    their own probability, so single words ("a photo of a star.") stay meaningful.
+    """
+    colour = scene.colour if rng.random() < 0.75 else ""
+    size = scene.size if rng.random() < 0.45 else ""
+    noun = " ".join(w for w in (size, colour, scene.shape) if w)
+    article = rng.choice(("a", "a", "the"))
+    if article == "a" and noun[0] in "aeiou":
+        article = "an"
+    thing = f"{article} {noun}"
+    extras = []
+    if rng.random() < 0.45:
+        extras.append(rng.choice(_BACKGROUND_PHRASES[scene.background]))
+    if rng.random() < 0.3:
+        extras.append(_POSITION_PHRASES[scene.position])
+    rng.shuffle(extras)
+    thing = " ".join([thing, *extras])
+    if rng.random() < 0.8:
+        frame = rng.choice(_STYLE_PHRASES[scene.style])
+    else:
+        frame = rng.choice(("{}", "an image of {}", "a picture of {}", "there is {}"))
+    caption = frame.format(thing)
+    return caption + ("." if rng.random() < 0.7 else "")
+
+
+def example(seed: int | str, index: int, size: int = 64, **fixed_attributes) -> tuple[Image.Image, str, Scene]:
+    """The `index`-th (image, caption, scene) of the world drawn from `seed`.
+
+    Each example has its own rng, derived from (seed, index), so any example can be redrawn
+    alone, in any order, in any process. A string seed names an independent stream
+    (the demo data uses one per split and class).
+    """
+    rng = random.Random(f"flyp-world:{seed}:{index}")
+    scene = sample_scene(rng, **fixed_attributes)
+    image = render(scene, size, rng)
+    return image, describe(scene, rng), scene
+
+
+def pairs(seed: int | str, size: int = 64, start: int = 0, count: int | None = None,
+          **fixed_attributes) -> Iterator[tuple[Image.Image, str]]:
+    """Yield (image, caption) pairs of the world drawn from `seed`, from `start` on.
+
+    Endless unless `count` is given; `fixed_attributes` restrict scenes as in `sample_scene`.
+    """
+    index = start
+    while count is None or index < start + count:
+        image, caption, _ = example(seed, index, size, **fixed_attributes)
+        yield image, caption
+        index += 1
+
+
+# --- captions -------------------------------------------------------------------------------
+
+_STYLE_PHRASES = {
+    "photo": ("a photo of {}", "a photo of {}", "a picture of {}", "a photograph of {}",
+              "a close-up photo of {}", "a bright photo of {}"),
+    "sketch": ("a sketch of {}", "a sketch of {}", "a drawing of {}", "a pencil sketch of {}",
+               "a line drawing of {}", "{}, sketched"),
+    "painting": ("a painting of {}", "a painting of {}", "art of {}", "an oil painting of {}",
+                 "{}, painted"),
+    "cartoon": ("a cartoon of {}", "a cartoon of {}", "a cartoon drawing of {}", "clip art of {}",
+                "{} in a video game"),
+    "pixel": ("a pixelated photo of {}", "pixel art of {}", "a low resolution photo of {}",
+              "a pixelated image of {}"),
+}
+_BACKGROUND_PHRASES = {
+    "plain": ("on a plain background", "on a blank background"),
+    "striped": ("on a striped background", "on stripes", "with stripes behind it"),
+    "dotted": ("on a dotted background", "on dots", "with dots behind it"),
+    "checkered": ("on a checkered background", "on a checkerboard"),
+    "gradient": ("on a gradient background", "on a smooth gradient"),
+}
+_POSITION_PHRASES = {
+    "middle": "in the middle", "left": "on the left", "right": "on the right",
+    "top": "at the top", "bottom": "at the bottom",
+}
+
+
+# --- backgrounds ----------------------------------------------------------------------------
+
+def _jitter(rgb: tuple[int, int, int], rng: random.Random, amount: int) -> tuple[int, int, int]:
+    return tuple(max(0, min(255, c + rng.randint(-amount, amount))) for c in rgb)
+
+
+def _shade(rgb: tuple[int, ...], factor: float) -> tuple[int, int, int]:
+    """Scale a colour towards black (factor < 1) or towards white (factor > 1)."""
+    if factor <= 1:
+        return tuple(int(c * factor) for c in rgb)
+    return tuple(int(c + (255 - c) * (factor - 1)) for c in rgb)
+
+
+def _two_tones(scene: Scene, rng: random.Random) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """Two background tones; sketches get paper, other styles muted tones of equal darkness."""
+    if scene.style == "sketch":
+        paper = rng.choice(_PAPER_TONES)
+        return paper, _shade(paper, rng.uniform(0.78, 0.9))
+    first, second = rng.sample(_BACKGROUND_TONES, 2)
+    return _jitter(first, rng, 10), _jitter(second, rng, 10)
+
+
+def _background(scene: Scene, w: int, rng: random.Random) -> Image.Image:
+    first, second = _two_tones(scene, rng)
+    image = Image.new("RGB", (w, w), first)
+    draw = ImageDraw.Draw(image)
+    kind = scene.background
+    if kind == "striped":
+        period = rng.randint(w // 12, w // 5)
+        horizontal = rng.random() < 0.5
+        for start in range(-period, w, period):
+            box = (0, start, w, start + period // 2) if horizontal else (start, 0, start + period // 2, w)
+            draw.rectangle(box, fill=second)
+    elif kind == "dotted":
+        step = rng.randint(w // 10, w // 5)
+        radius = max(1, step // rng.randint(4, 6))
+        offset = rng.randint(0, step)
+        for y in range(offset - step, w + step, step):
+            for x in range(offset - step, w + step, step):
+                draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=second)
+    elif kind == "checkered":
+        cell = rng.randint(w // 10, w // 4)
+        for row in range(w // cell + 1):
+            for col in range(row % 2, w // cell + 1, 2):
+                draw.rectangle((col * cell, row * cell, (col + 1) * cell - 1, (row + 1) * cell - 1), fill=second)
+    elif kind == "gradient":
+        # Rotate a ramp twice the canvas size and keep its centre, so no corner shows.
+        ramp = Image.linear_gradient("L").resize((2 * w, 2 * w), Image.Resampling.BILINEAR)
+        ramp = ramp.rotate(rng.uniform(0, 360), resample=Image.Resampling.BILINEAR).crop((w // 2, w // 2, 3 * w // 2, 3 * w // 2))
+        image = Image.composite(Image.new("RGB", (w, w), second), image, ramp)
+    return image
+
+
+# --- shapes ---------------------------------------------------------------------------------
+
+def _placement(scene: Scene, w: int, rng: random.Random) -> tuple[float, float, float]:
+    """Centre x, centre y and radius, in pixels of the supersampled canvas."""
+    radius = w * (rng.uniform(0.15, 0.21) if scene.size == "small" else rng.uniform(0.31, 0.38))
+    # Large objects move less, so they stay inside the frame.
+    shift = w * (0.26 if scene.size == "small" else 0.13) * rng.uniform(0.8, 1.1)
+    dx, dy = {"middle": (0, 0), "left": (-1, 0), "right": (1, 0), "top": (0, -1), "bottom": (0, 1)}[scene.position]
+    cx = w / 2 + dx * shift + rng.uniform(-0.03, 0.03) * w
+    cy = w / 2 + dy * shift + rng.uniform(-0.03, 0.03) * w
+    return cx, cy, radius
+
+
+def _polygon(points: list[tuple[float, float]], cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
+    """Unit-radius points, rotated by `angle` radians, scaled by r and moved to (cx, cy)."""
+    c, s = math.cos(angle), math.sin(angle)
+    return [(cx + r * (x * c - y * s), cy + r * (x * s + y * c)) for x, y in points]
+
+
+def _regular(n: int, phase: float = -math.pi / 2) -> list[tuple[float, float]]:
+    return [(math.cos(phase + 2 * math.pi * k / n), math.sin(phase + 2 * math.pi * k / n)) for k in range(n)]
+
+
+def _star() -> list[tuple[float, float]]:
+    return [(math.cos(-math.pi / 2 + math.pi * k / 5) * (1 if k % 2 == 0 else 0.42),
+             math.sin(-math.pi / 2 + math.pi * k / 5) * (1 if k % 2 == 0 else 0.42)) for k in range(10)]
+
+
+def _heart() -> list[tuple[float, float]]:
+    points = []
+    for k in range(40):
+        t = 2 * math.pi * k / 40
+        x = 16 * math.sin(t) ** 3
+        y = 13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t) - math.cos(4 * t)
+        points.append((x / 17, -y / 17 + 0.1))
+    return points
+
+
+_CROSS = [(-0.3, -0.9), (0.3, -0.9), (0.3, -0.3), (0.9, -0.3), (0.9, 0.3), (0.3, 0.3),
+          (0.3, 0.9), (-0.3, 0.9), (-0.3, 0.3), (-0.9, 0.3), (-0.9, -0.3), (-0.3, -0.3)]
+_POLYGONS = {
+    "square": [(-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8)],
+    "triangle": _regular(3),
+    "star": _star(),
+    "heart": _heart(),
+    "cross": _CROSS,
+    "diamond": [(0, -1), (0.62, 0), (0, 1), (-0.62, 0)],
+    "hexagon": _regular(6, 0),
+}
+
+
+def _shape_mask(scene: Scene, w: int, rng: random.Random) -> Image.Image:
+    """An "L" mask of the object: 255 inside, 0 outside."""
+    cx, cy, r = _placement(scene, w, rng)
+    angle = math.radians(rng.uniform(-12, 12))  # small, so a square never turns into a diamond
+    mask = Image.new("L", (w, w), 0)
+    draw = ImageDraw.Draw(mask)
+    if scene.shape in _POLYGONS:
+        draw.polygon(_polygon(_POLYGONS[scene.shape], cx, cy, r, angle), fill=255)
+    elif scene.shape == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
+    elif scene.shape == "ring":
+        inner = r * rng.uniform(0.5, 0.65)
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
+        draw.ellipse((cx - inner, cy - inner, cx + inner, cy + inner), fill=0)
+    elif scene.shape == "crescent":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
+        bite = rng.uniform(-0.6, 0.6) + (0 if rng.random() < 0.5 else math.pi)
+        ox, oy = cx + 0.5 * r * math.cos(bite), cy + 0.5 * r * math.sin(bite)
+        draw.ellipse((ox - 0.85 * r, oy - 0.85 * r, ox + 0.85 * r, oy + 0.85 * r), fill=0)
+    return mask
+
+
+# --- styles ---------------------------------------------------------------------------------
+
+def _noise(w: int, rng: random.Random, blur: float, amplitude: float) -> Image.Image:
+    """Blurred grey noise around 128 (Pillow's own noise is not seedable, so use the rng)."""
+    small = max(4, w // 4)
+    noise = Image.frombytes("L", (small, small), rng.randbytes(small * small))
+    noise = noise.resize((w, w), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(blur))
+    return noise.point(lambda v: int(128 + (v - 128) * amplitude))
+
+
+def _outline(mask: Image.Image, width: int) -> Image.Image:
+    """The band of `width` pixels just outside the mask's edge."""
+    return ImageChops.subtract(mask.filter(ImageFilter.MaxFilter(2 * width + 1)), mask)
+
+
+def _photo(background: Image.Image, mask: Image.Image, colour, rng: random.Random) -> Image.Image:
+    """Shaded fill lit from one side, a soft drop shadow, slight blur and sensor noise."""
+    w = background.width
+    shadow_mask = ImageChops.offset(mask, rng.randint(2, 5), rng.randint(2, 5)).filter(ImageFilter.GaussianBlur(4))
+    image = Image.composite(Image.eval(background, lambda v: int(v * 0.55)), background,
+                            shadow_mask.point(lambda v: int(v * 0.7)))
+    # A radial ramp centred up and to the left of the object: it looks lit, like a ball.
+    left, top, right, bottom = mask.getbbox() or (0, 0, w, w)
+    r = max(right - left, bottom - top) / 2
+    lx = (left + right) / 2 - r * rng.uniform(0.2, 0.5)
+    ly = (top + bottom) / 2 - r * rng.uniform(0.2, 0.5)
+    spot = Image.radial_gradient("L").resize((int(4 * r) + 2,) * 2, Image.Resampling.BILINEAR)
+    light = Image.new("L", (w, w), 255)
+    light.paste(spot, (int(lx - 2 * r), int(ly - 2 * r)))
+    fill = Image.composite(Image.new("RGB", (w, w), _shade(colour, 0.55)),
+                           Image.new("RGB", (w, w), _shade(colour, 1.35)), light)
+    image = Image.composite(fill, image, mask)
+    image = image.filter(ImageFilter.GaussianBlur(0.6))
+    grain = _noise(w, rng, 0.5, 0.06).convert("RGB")
+    return ImageChops.add(image, grain, scale=1.0, offset=-128)
+
+
+def _sketch(background: Image.Image, mask: Image.Image, colour, rng: random.Random) -> Image.Image:
+    """Pencil lines: a shaky double outline, sometimes hatching inside, on paper."""
+    w = background.width
+    ink = Image.new("RGB", (w, w), _shade(colour, 0.8))
+    lines = _outline(mask, 1)
+    second = ImageChops.offset(_outline(mask, 1), rng.randint(-2, 2), rng.randint(-2, 2))
+    lines = ImageChops.lighter(lines, second.point(lambda v: int(v * 0.7)))
+    if rng.random() < 0.5:
+        hatch = Image.new("L", (w, w), 0)
+        draw = ImageDraw.Draw(hatch)
+        step = rng.randint(5, 8)
+        for k in range(-w, w, step):
+            draw.line((k, w, k + w, 0), fill=150, width=1)
+        lines = ImageChops.lighter(lines, ImageChops.multiply(hatch, mask))
+    return Image.composite(ink, background, lines)
+
+
+def _painting(background: Image.Image, mask: Image.Image, colour, rng: random.Random) -> Image.Image:
+    """Brushy texture: blotchy colour, ragged edges, strokes, smeared by a mode filter."""
+    w = background.width
+    texture = _noise(w, rng, 3, 0.5).convert("RGB")
+    canvas = ImageChops.add(background, texture, scale=1.0, offset=-128)
+    ragged = ImageChops.add(mask.filter(ImageFilter.GaussianBlur(2)), _noise(w, rng, 1.5, 0.5), offset=-128)
+    ragged = ragged.point(lambda v: 255 if v > 120 else 0)
+    fill = ImageChops.add(Image.new("RGB", (w, w), colour), _noise(w, rng, 2, 0.5).convert("RGB"),
+                          offset=-128)
+    image = Image.composite(fill, canvas, ragged)
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randint(6, 14)):
+        x, y = rng.uniform(0, w), rng.uniform(0, w)
+        dx, dy = rng.uniform(-w / 6, w / 6), rng.uniform(-w / 12, w / 12)
+        tone = _shade(colour, rng.uniform(0.7, 1.3)) if mask.getpixel((int(x) % w, int(y) % w)) else \
+            _jitter(background.getpixel((int(x) % w, int(y) % w)), rng, 25)
+        draw.line((x, y, x + dx, y + dy), fill=tone, width=rng.randint(2, 4))
+    return image.filter(ImageFilter.ModeFilter(5))
+
+
+def _cartoon(background: Image.Image, mask: Image.Image, colour, rng: random.Random) -> Image.Image:
+    """Flat, saturated fill with a thick black outline."""
+    w = background.width
+    image = Image.composite(Image.new("RGB", (w, w), colour), background, mask)
+    edge = _outline(mask, rng.randint(2, 4))
+    return Image.composite(Image.new("RGB", (w, w), (15, 15, 15)), image, edge)
+
+
+def _pixel(background: Image.Image, mask: Image.Image, colour, rng: random.Random) -> Image.Image:
+    """Flat drawing reduced to a coarse grid of big square pixels."""
+    w = background.width
+    image = Image.composite(Image.new("RGB", (w, w), colour), background, mask)
+    cells = rng.choice((10, 12, 14, 16))
+    return image.resize((cells, cells), Image.Resampling.BOX).resize((w, w), Image.Resampling.NEAREST)
+
+
+_STYLE_PAINTERS = {"photo": _photo, "sketch": _sketch, "painting": _painting, "cartoon": _cartoon, "pixel": _pixel}

@@ -1,0 +1,59 @@
+"""Shared fixtures: generated labelled image folders and a tiny CLIP, all on the CPU."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a missing hub model must fail at once, not retry
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220)}
+TINY = "flyp-tiny"
+
+
+def make_image(colour: tuple[int, int, int], rng: random.Random, size: int = 48) -> Image.Image:
+    """A noisy background with a blob of `colour`: learnable, but not trivially constant."""
+    grey = rng.randint(60, 200)
+    image = Image.new("RGB", (size + rng.randint(0, 16), size), (grey, grey, grey))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y = rng.randint(0, size), rng.randint(0, size)
+        draw.point((x, y), fill=tuple(rng.randint(0, 255) for _ in range(3)))
+    x0, y0 = rng.randint(0, size // 3), rng.randint(0, size // 3)
+    jitter = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in colour)
+    draw.ellipse((x0, y0, x0 + size // 2 + rng.randint(0, 8), y0 + size // 2 + rng.randint(0, 8)), fill=jitter)
+    return image
+
+
+def write_class_folders(root: Path, per_class: int, seed: int, classes=tuple(COLOURS), fmt: str = "png") -> Path:
+    rng = random.Random(seed)
+    for name in classes:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            make_image(COLOURS[name], rng).save(folder / f"{name}_{i:03d}.{fmt}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def colour_data(tmp_path_factory) -> dict[str, Path]:
+    """train/ val/ ood/ folders of three colour classes (ood: JPEG, other seed)."""
+    root = tmp_path_factory.mktemp("colours")
+    return {
+        "train": write_class_folders(root / "train", 24, seed=1),
+        "val": write_class_folders(root / "val", 8, seed=2),
+        "ood": write_class_folders(root / "ood", 8, seed=3, fmt="jpg"),
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    from core.models import ModelSpec, load_model
+
+    return load_model(ModelSpec(TINY, "none"))
