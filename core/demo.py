@@ -10,11 +10,12 @@ pretrained model has seen but the finetuning data has not: the situation FLYP is
 
 from __future__ import annotations
 
+import contextlib
 import io
-import json
 import math
 import os
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -148,12 +149,17 @@ def _render_pool(seed: int, count: int, size: int, workers: int, report: Callabl
     chunk = 500
     jobs = [(seed, start, min(chunk, count - start), size) for start in range(0, count, chunk)]
     blobs, scenes = [], []
-    # spawn, not fork: forking a process that has started torch's thread pool can deadlock.
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max(1, workers), mp_context=context) as pool:
-        for pixels, chunk_scenes in pool.map(_render_chunk, jobs):
+    # Like torch's DataLoader: fork on Linux (the workers only run Pillow, never torch);
+    # spawn elsewhere, where the caller's script needs the usual `if __name__ == "__main__"`.
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(workers, mp_context=context))
+            results = pool.map(_render_chunk, jobs)
+        else:
+            results = map(_render_chunk, jobs)
+        for pixels, chunk_scenes in results:
             if cancel():
-                pool.shutdown(cancel_futures=True)
                 raise Cancelled("demo pretraining cancelled while rendering its images")
             blobs.append(pixels)
             scenes.extend(chunk_scenes)

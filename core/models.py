@@ -7,6 +7,7 @@ how to get them. User files are never unpickled: safetensors, or `torch.load(wei
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import urllib.parse
@@ -96,11 +97,14 @@ def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int
     _register_configs()
     name, weights, quick_gelu = _resolve(spec)
     torch.manual_seed(seed)  # random initialisation (tests, `--pretrained none`) is reproducible
+    logging.disable(logging.WARNING)  # open_clip warns "initialized randomly" before we load weights
     try:
         model, _, _ = open_clip.create_model_and_transforms(
             name, pretrained=None, force_quick_gelu=quick_gelu, device="cpu", weights_only=True)
     except Exception as exc:  # open_clip reports unknown configs as RuntimeError/ValueError
         raise FlypError(f"model {spec.name!r} could not be created: {_first_line(exc)}") from None
+    finally:
+        logging.disable(logging.NOTSET)
     if weights is not None:
         load_weights(model, weights)
     model.to(device).eval()
@@ -110,7 +114,7 @@ def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int
         preprocess=dict(open_clip.get_model_preprocess_cfg(model)),
         spec=spec,
         open_clip_name=name,
-        model_cfg=_model_config(name),
+        model_cfg={**_model_config(name), **({"quick_gelu": True} if quick_gelu else {})},
     )
 
 

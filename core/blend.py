@@ -1,0 +1,95 @@
+"""Weight ensembling of a finished run (WiSE-FT): any α, and the accuracy curve over α."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from core.classifier import HEAD_KEYS, Classifier, blend_states
+from core.data import load_datasets
+from core.errors import FlypError
+from core.loader import EvalImages
+from core.models import ModelSpec, load_model, read_state_dict
+from core.progress import Progress, check_cancel, no_cancel, no_progress
+from core.runs import RunDir
+
+
+@dataclass
+class BlendedRun:
+    """A run's zero-shot and finetuned weights, and a classifier that holds their blend."""
+
+    run: RunDir
+    info: dict
+    classifier: Classifier
+    zero_shot: dict[str, torch.Tensor]
+    finetuned: dict[str, torch.Tensor]
+    alpha: float = 1.0
+
+    def set_alpha(self, alpha: float) -> None:
+        """Load θ(α) into the classifier (α = 0: zero-shot, α = 1: finetuned)."""
+        if not 0.0 <= alpha <= 1.0:
+            raise FlypError(f"--alpha must be between 0 and 1 (got {alpha})")
+        self.classifier.load_state_dict(blend_states(self.zero_shot, self.finetuned, alpha))
+        self.alpha = alpha
+
+
+def open_run(run_dir: str | Path, which: str = "best", device: torch.device | str = "cpu") -> BlendedRun:
+    """Load a run's pretrained (zero-shot) model and its `best` or `last` finetuned weights."""
+    run = RunDir(run_dir)
+    info = run.read_info()
+    spec = ModelSpec(**info["model"]["spec"])
+    loaded = load_model(spec, device, seed=info["config"]["seed"])
+    classifier = Classifier(loaded, info["class_names"], info["templates"])
+    finetuned = read_state_dict(run.weights_file(which))
+    zero_shot = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
+    if HEAD_KEYS[0] in finetuned:  # a CE run: its zero-shot end is the zero-shot linear head
+        head = classifier.zero_shot_linear_head()
+        zero_shot[HEAD_KEYS[0]], zero_shot[HEAD_KEYS[1]] = head.weight.detach().clone(), head.bias.detach().clone()
+    blended = BlendedRun(run, info, classifier, zero_shot, finetuned)
+    blended.set_alpha(1.0)
+    return blended
+
+
+def run_eval_sets(info: dict, image_size: int, interpolation: str = "bicubic",
+                  cancel: Callable[[], bool] = no_cancel) -> dict[str, EvalImages]:
+    """The run's ID validation and OOD sets, found again from its config (same split seed)."""
+    config = info["config"]
+    data = load_datasets(config["train_dir"], config["val_dir"], config["ood_dirs"],
+                         val_fraction=config["val_fraction"], seed=config["seed"], cancel=cancel)
+    if data.classes != info["classes"]:
+        raise FlypError(f"{config['train_dir']}: its classes changed since the run was trained")
+    return {name: EvalImages(s, image_size, interpolation) for name, s in data.eval_sets().items() if s}
+
+
+def parse_alphas(text: str) -> list[float]:
+    """`0:1:0.1` (start:stop:step, stop included) or `0,0.5,1` → a list of α in [0, 1]."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            count = int(round((stop - start) / step)) + 1
+            alphas = [round(start + i * step, 10) for i in range(count)]
+        else:
+            alphas = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise FlypError(f"--alphas {text!r}: expected start:stop:step (0:1:0.1) or a list (0,0.5,1)") from None
+    if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
+        raise FlypError(f"--alphas {text!r}: every α must lie between 0 and 1")
+    return alphas
+
+
+def alpha_curve(blended: BlendedRun, sets: dict[str, EvalImages], alphas: Sequence[float],
+                progress: Progress = no_progress, cancel: Callable[[], bool] = no_cancel) -> list[dict]:
+    """Accuracy and macro-F1 of every set at every α: [{"alpha": a, "sets": {name: metrics}}]."""
+    curve = []
+    for i, alpha in enumerate(alphas):
+        check_cancel(cancel)
+        blended.set_alpha(alpha)
+        curve.append({"alpha": alpha, "sets": {name: blended.classifier.evaluate(images).to_json(full=True)
+                                               for name, images in sets.items()}})
+        progress(i + 1, len(alphas))
+    return curve

@@ -1,0 +1,160 @@
+"""Exporting a blended model as a self-contained bundle that verifies itself.
+
+A bundle folder holds `model.safetensors` + `open_clip_config.json` (plain open_clip loads it:
+`create_model_and_transforms("local-dir:BUNDLE")`, or for a built-in architecture
+`create_model_and_transforms(NAME, pretrained="BUNDLE/model.safetensors")`), the class head,
+`flyp.json` (classes, templates, α, preprocessing, metrics, provenance), a README model card and
+optionally `model.onnx`. It is written to a temporary folder, reloaded and compared with the
+model in memory, and only then moved into place.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from core import __version__, atomic
+from core.blend import BlendedRun
+from core.bundle import (BUNDLE_FORMAT, CARD_FILE, CONFIG_FILE, HEAD_FILE, INFO_FILE, MODEL_FILE,
+                         ONNX_FILE, load_bundle)
+from core.classifier import HEAD_KEYS
+from core.errors import FlypError
+
+VERIFY_IMAGES = 8
+TOLERANCE = 1e-4
+
+
+def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, metrics: dict | None = None,
+                  check_images: list[Path] | None = None) -> dict:
+    """Write the classifier at `blended.alpha` to folder `out`; return the self-check report.
+
+    `check_images` (default: a few of the run's validation images) are classified by the model
+    in memory and by the reloaded bundle; a disagreement aborts the export and leaves `out` as
+    it was.
+    """
+    out = Path(out).expanduser()
+    if out.exists() and not (out / INFO_FILE).is_file():
+        raise FlypError(f"{out}: exists and is not a FLYP bundle; choose a new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write(blended, staging, metrics or {})
+        if onnx:
+            from core.onnx_export import export_onnx
+
+            export_onnx(blended, staging / ONNX_FILE)
+        report = verify_bundle(blended, staging, check_images or _default_check_images(blended), onnx=onnx)
+        _replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"path": str(out), **report}
+
+
+def _write(blended: BlendedRun, folder: Path, metrics: dict) -> None:
+    clf, info = blended.classifier, blended.info
+    state = {k: v for k, v in clf.state_dict().items() if k not in HEAD_KEYS}
+    atomic.save_safetensors(state, folder / MODEL_FILE)
+    if clf.linear_head is not None:
+        head = {"weight": clf.linear_head.weight, "bias": clf.linear_head.bias, "scale": torch.tensor(1.0)}
+    else:
+        weight = clf.text_head()
+        head = {"weight": weight, "bias": torch.zeros(weight.shape[0]),
+                "scale": clf.model.logit_scale.detach().exp().reshape(())}
+    atomic.save_safetensors(head, folder / HEAD_FILE)
+    preprocess = clf.loaded.preprocess
+    atomic.write_json(folder / CONFIG_FILE, {"model_cfg": clf.loaded.model_cfg, "preprocess_cfg": preprocess})
+    flyp = {
+        "format": BUNDLE_FORMAT,
+        "model": info["model"]["spec"], "open_clip_name": info["model"]["open_clip_name"],
+        "class_names": clf.class_names, "class_folders": info["classes"], "templates": clf.templates,
+        "alpha": blended.alpha, "method": info["config"]["method"], "preprocess": preprocess,
+        "metrics": metrics,
+        "provenance": {"run": str(blended.run.path), "config": info["config"],
+                       "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "flyp_studio": __version__},
+    }
+    atomic.write_json(folder / INFO_FILE, flyp)
+    atomic.write_text(folder / CARD_FILE, model_card(flyp))
+
+
+def _default_check_images(blended: BlendedRun) -> list[Path]:
+    from core.data import load_datasets
+
+    config = blended.info["config"]
+    try:
+        data = load_datasets(config["train_dir"], config["val_dir"], [], val_fraction=config["val_fraction"],
+                             seed=config["seed"])
+    except FlypError:
+        return []
+    samples = data.val or data.train
+    step = max(1, len(samples) // VERIFY_IMAGES)
+    return [s.path for s in samples[::step][:VERIFY_IMAGES]]
+
+
+def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: bool = False) -> dict:
+    """Reload `folder` and compare its class probabilities with the model in memory."""
+    if not images:
+        raise FlypError("no images to verify the export with (the run's image folders are gone?)")
+    bundle = load_bundle(folder)
+    pixels = bundle.images(images)
+    expected = blended.classifier.logits_from_features(blended.classifier.features(pixels))
+    got = bundle.logits(pixels)
+    diff = float((expected.softmax(-1) - got.softmax(-1)).abs().max())
+    same = bool((expected.argmax(-1) == got.argmax(-1)).all())
+    report = {"verified_images": len(images), "max_probability_difference": diff, "same_predictions": same}
+    if onnx:
+        from core.onnx_export import onnx_logits
+
+        onnx_diff = float((onnx_logits(folder / ONNX_FILE, bundle.normalize(pixels)).softmax(-1) - got.softmax(-1)).abs().max())
+        report["onnx_max_probability_difference"] = onnx_diff
+        diff = max(diff, onnx_diff)
+    if not same or diff > TOLERANCE:
+        raise FlypError(f"the exported bundle does not reproduce the model (max probability difference {diff:.2g}); "
+                        "nothing was written")
+    return report
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    """Move the verified bundle into place; an older bundle at `out` is replaced only then."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def model_card(flyp: dict) -> str:
+    names = ", ".join(flyp["class_names"][:20]) + (" …" if len(flyp["class_names"]) > 20 else "")
+    lines = [
+        f"# Image classifier — {len(flyp['class_names'])} classes",
+        "",
+        f"Finetuned with FLYP Studio {flyp['provenance']['flyp_studio']} ({flyp['method']}) from "
+        f"`{flyp['model']['name']}`{' (' + flyp['model']['pretrained'] + ')' if flyp['model'].get('pretrained') else ''}, "
+        f"weight-ensembled with the pretrained model at α = {flyp['alpha']:g} "
+        "(0 = pretrained zero-shot, 1 = finetuned).",
+        "",
+        f"**Classes:** {names}",
+        "",
+        "**Caption templates:** " + "; ".join(f"`{t}`" for t in flyp["templates"][:10]),
+        "",
+    ]
+    if flyp["metrics"]:
+        lines += ["## Accuracy when exported", "", "| set | accuracy | macro-F1 | images |", "|---|---|---|---|"]
+        lines += [f"| {name} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
+        lines.append("")
+    lines += [
+        "## Use", "",
+        "```", "flyp predict THIS_FOLDER image.jpg --top-k 3", "```", "",
+        "In Python with plain open_clip (image features; the class head is in `class_head.safetensors`):", "",
+        "```python", "import open_clip",
+        "model, _, preprocess = open_clip.create_model_and_transforms('local-dir:THIS_FOLDER')", "```", "",
+        "The model was exported and then reloaded and compared with the model in memory.", "",
+    ]
+    return "\n".join(lines)

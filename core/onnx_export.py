@@ -1,0 +1,52 @@
+"""ONNX export of a blended classifier: normalised pixels (N×3×S×S) → class logits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from core.errors import FlypError
+
+
+class _ImageClassifier(torch.nn.Module):
+    def __init__(self, visual: torch.nn.Module, head: torch.Tensor, bias: torch.Tensor, scale: float):
+        super().__init__()
+        self.visual = visual
+        self.register_buffer("head", (scale * head).detach().clone())
+        self.register_buffer("bias", bias.detach().clone())
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        features = F.normalize(self.visual(pixels), dim=-1)
+        return features @ self.head.T + self.bias
+
+
+def export_onnx(blended, path: Path) -> None:
+    """Write the image tower and class head of `blended` at its α as one ONNX graph."""
+    try:
+        import onnx  # noqa: F401  (the exporter needs it; say so clearly if missing)
+    except ImportError:
+        raise FlypError("--onnx needs the onnx extra: pip install 'flyp-studio[onnx]'") from None
+    clf = blended.classifier
+    if clf.linear_head is not None:
+        head, bias, scale = clf.linear_head.weight, clf.linear_head.bias, 1.0
+    else:
+        head = clf.text_head()
+        bias, scale = torch.zeros(head.shape[0]), float(clf.model.logit_scale.detach().exp())
+    module = _ImageClassifier(clf.model.visual, head.float().cpu(), bias.float().cpu(), scale).cpu().eval()
+    size = clf.loaded.image_size
+    example = torch.zeros(2, 3, size, size)
+    with torch.no_grad():
+        torch.onnx.export(module, (example,), str(path), input_names=["pixels"], output_names=["logits"],
+                          dynamic_shapes={"pixels": {0: torch.export.Dim("batch", min=1)}}, dynamo=True,
+                          verbose=False, optimize=True, external_data=False)
+    clf.model.to(clf.device)
+
+
+def onnx_logits(path: Path, pixels: torch.Tensor) -> torch.Tensor:
+    """Run the exported graph with onnxruntime (CPU) on normalised pixels."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return torch.from_numpy(session.run(["logits"], {"pixels": pixels.numpy().astype("float32")})[0])
