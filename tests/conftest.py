@@ -57,3 +57,22 @@ def tiny_model():
     from core.models import ModelSpec, load_model
 
     return load_model(ModelSpec(TINY, "none"))
+
+
+def tiny_config(data: dict[str, Path], **overrides):
+    from core.config import TrainConfig
+
+    settings = dict(train_dir=str(data["train"]), val_dir=str(data["val"]), ood_dirs=[str(data["ood"])],
+                    model=TINY, pretrained="none", epochs=4, batch_size=12, lr=2e-3, workers=0,
+                    templates=["a photo of a {}.", "a {} thing."])
+    return TrainConfig(**(settings | overrides))
+
+
+@pytest.fixture(scope="session")
+def flyp_run(colour_data, tmp_path_factory) -> Path:
+    """A finished short FLYP run of the tiny model on the colour folders (shared, read-only)."""
+    from core.train import train
+
+    out = tmp_path_factory.mktemp("runs") / "flyp"
+    train(tiny_config(colour_data), out)
+    return out
