@@ -76,3 +76,30 @@ def flyp_run(colour_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "flyp"
     train(tiny_config(colour_data), out)
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left_behind(request):
+    """Fail any test that leaves a worker thread running (app tests use Qt's thread pool)."""
+    import threading
+
+    before = set(threading.enumerate())
+    yield
+    if "qtbot" in request.fixturenames or "window" in request.fixturenames:
+        from PySide6.QtCore import QThreadPool
+
+        assert QThreadPool.globalInstance().waitForDone(20000), "a worker was still running after the test"
+        QThreadPool.globalInstance().clear()
+    lingering = [t for t in set(threading.enumerate()) - before if t.is_alive() and not t.daemon]
+    for t in lingering:
+        t.join(timeout=10)
+    assert not [t for t in lingering if t.is_alive()], f"threads left running: {lingering}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_dirs(tmp_path_factory):
+    """Recent projects, the demo folders and default run folders go to a temporary home."""
+    home = tmp_path_factory.mktemp("home")
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+    yield home

@@ -1,0 +1,146 @@
+"""`flyp demo`: the whole FLYP story on the embedded demo, on the CPU, in a few minutes.
+
+Writes the demo folders (once), measures the demo model zero-shot, finetunes it with FLYP and
+with the cross-entropy baseline, computes both weight-ensembling curves on ID and OOD data, and
+prints a table. The app's demo project uses the same folders and settings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.errors import FlypError
+
+DEMO_SETTINGS = {"epochs": 4, "batch_size": 64, "lr": 1e-4, "weight_decay": 0.1, "seed": 0}
+DATA_MARKER = "demo-data.json"
+
+
+def default_root() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("FLYP Studio", appauthor=False) / "demo"
+
+
+def ensure_demo_data(folder: Path, seed: int = 0, progress=None, cancel=None) -> Path:
+    """Write the demo folders into `folder` unless a complete copy is already there."""
+    from core.demo import write_demo_data
+
+    marker = folder / DATA_MARKER
+    if marker.is_file():
+        try:
+            if json.loads(marker.read_text()).get("seed") == seed:
+                return folder
+        except (OSError, json.JSONDecodeError):
+            pass
+    kwargs = {k: v for k, v in (("progress", progress), ("cancel", cancel)) if v is not None}
+    counts = write_demo_data(folder, seed=seed, **kwargs)
+    from core.atomic import write_json
+
+    write_json(marker, {"seed": seed, "counts": counts})
+    return folder
+
+
+def demo_paths(data: Path) -> dict:
+    from core.demo import demo_splits
+
+    splits = demo_splits()
+    return {"train": data / "train", "val": data / "val", "ood": [data / s for s in splits if s.startswith("ood-")]}
+
+
+def demo_project_file(root: Path | None = None, progress=None, cancel=None) -> Path:
+    """The demo project file (its data written first if needed), for the app."""
+    from core.project import Project, save_project
+
+    root = root or default_root()
+    ensure_demo_data(root / "data", progress=progress, cancel=cancel)
+    path = root / "Demo.flyp.json"
+    if not path.is_file():
+        project = Project(name="Demo", train_dir="data/train", val_dir="data/val",
+                          ood_dirs=[f"data/{p.name}" for p in demo_paths(root / "data")["ood"]],
+                          model="demo", settings=dict(DEMO_SETTINGS))
+        save_project(project, path)
+    return path
+
+
+def main(args) -> int:
+    if args.action == "data":
+        if not args.dir:
+            raise FlypError("flyp demo data DIR: give the folder to write")
+        counts = ensure_demo_data(Path(args.dir), seed=args.seed)
+        print(f"demo folders written to {counts}")
+        return 0
+    if args.action == "pretrain":
+        from core.demo import pretrain_demo_model
+
+        if not args.dir:
+            raise FlypError("flyp demo pretrain DIR: give the folder for the new model")
+        pretrain_demo_model(args.dir, seed=args.seed)
+        print(f"demo model written to {args.dir}")
+        return 0
+    return run_story(Path(args.dir) if args.dir else default_root(), args)
+
+
+def run_story(root: Path, args) -> int:
+    """Zero-shot, FLYP, CE and the blends on the demo: print the table (and JSON with --json)."""
+    from core.blend import alpha_curve, open_run, parse_alphas, run_eval_sets
+    from core.config import TrainConfig
+    from core.train import train
+
+    start = time.monotonic()
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    say(f"Demo folders: {root / 'data'}")
+    paths = demo_paths(ensure_demo_data(root / "data"))
+    results = {}
+    for method in ("flyp", "ce"):
+        run_dir = root / "runs" / f"{method}-seed{args.seed}"
+        config = TrainConfig(train_dir=str(paths["train"]), val_dir=str(paths["val"]),
+                             ood_dirs=[str(p) for p in paths["ood"]], model="demo", method=method,
+                             device=args.device, **(DEMO_SETTINGS | {"seed": args.seed}))
+        say(f"Finetuning the demo model with {method.upper()}…")
+        if not (run_dir / "run.json").is_file():
+            train(config, run_dir)
+        elif json.loads((run_dir / "run.json").read_text()).get("status") != "finished":
+            train(config, run_dir, resume=True)
+        blended = open_run(run_dir)
+        sets = run_eval_sets(blended.info, blended.classifier.loaded.image_size)
+        results[method] = alpha_curve(blended, sets, parse_alphas("0:1:0.1"))
+    table = summary_table(results)
+    elapsed = time.monotonic() - start
+    if args.json:
+        print(json.dumps({"table": table, "curves": results, "seconds": elapsed}, indent=2))
+    else:
+        print(format_table(table, results))
+        print(f"\n({elapsed:.0f} s; runs in {root / 'runs'})")
+    return 0
+
+
+def _ood_mean(point: dict) -> float:
+    ood = [m["accuracy"] for name, m in point["sets"].items() if name != "id"]
+    return sum(ood) / len(ood) if ood else float("nan")
+
+
+def summary_table(results: dict) -> list[dict]:
+    """Rows: zero-shot, each method at α = 1, and each method's best blend (chosen on ID)."""
+    flyp = results["flyp"]
+    rows = [{"method": "zero-shot", "alpha": 0.0, "id": flyp[0]["sets"]["id"]["accuracy"], "ood": _ood_mean(flyp[0])}]
+    for method, curve in results.items():
+        label = {"flyp": "FLYP", "ce": "CE finetuning"}[method]
+        rows.append({"method": label, "alpha": 1.0, "id": curve[-1]["sets"]["id"]["accuracy"], "ood": _ood_mean(curve[-1])})
+        best = max(curve, key=lambda p: (p["sets"]["id"]["accuracy"], _ood_mean(p)))
+        rows.append({"method": f"{label} + best blend", "alpha": best["alpha"],
+                     "id": best["sets"]["id"]["accuracy"], "ood": _ood_mean(best)})
+    return rows
+
+
+def format_table(rows: list[dict], results: dict) -> str:
+    lines = ["| method | α | ID accuracy | OOD accuracy (mean) |", "|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['alpha']:.1f} | {r['id']:.1%} | {r['ood']:.1%} |" for r in rows]
+    lines += ["", "α curve (ID / OOD mean accuracy):", "", "| α | " + " | ".join(m.upper() for m in results) + " |",
+              "|---|" + "---|" * len(results)]
+    for i, point in enumerate(next(iter(results.values()))):
+        cells = [f"{c[i]['sets']['id']['accuracy']:.1%} / {_ood_mean(c[i]):.1%}" for c in results.values()]
+        lines.append(f"| {point['alpha']:.1f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""A FLYP Studio project: the user's folders, names, templates, settings and runs, in one file.
+
+The project file (`*.flyp.json`) is written atomically. A file that fails to parse is reported
+and never overwritten. A lock file beside it (`.NAME.lock`, holding the owner's PID and host)
+keeps two app instances from editing the same project; a lock whose process is gone is stale
+and taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from core import atomic
+from core.errors import FlypError
+
+SUFFIX = ".flyp.json"
+FORMAT = 1
+
+
+@dataclass
+class Project:
+    """Everything the user set. Paths are stored as given (absolute, or relative to the file)."""
+
+    name: str = "Untitled"
+    train_dir: str = ""
+    val_dir: str = ""
+    ood_dirs: list[str] = field(default_factory=list)
+    val_fraction: float = 0.2
+    class_names: dict[str, str] = field(default_factory=dict)
+    templates: list[str] = field(default_factory=lambda: ["a photo of a {}."])
+    model: str = "demo"
+    pretrained: str = ""
+    settings: dict = field(default_factory=dict)  # TrainConfig fields the user changed
+    runs: list[str] = field(default_factory=list)
+    current_run: str = ""
+    alpha: float = 0.5
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("path")
+        return {"format": FORMAT, **data}
+
+    @classmethod
+    def from_json(cls, data: dict, path: Path | None = None) -> "Project":
+        known = {f.name for f in fields(cls)} - {"path"}
+        project = cls(**{k: v for k, v in data.items() if k in known})
+        project.path = path
+        return project
+
+    def resolve(self, stored: str) -> Path:
+        """A stored path as an absolute path (relative ones are relative to the project file)."""
+        p = Path(stored).expanduser()
+        if not p.is_absolute() and self.path is not None:
+            p = self.path.parent / p
+        return p
+
+    def runs_dir(self) -> Path:
+        if self.path is None:
+            from platformdirs import user_data_path
+
+            return user_data_path("FLYP Studio", appauthor=False) / "runs"
+        return self.path.parent / f"{self.path.name.removesuffix(SUFFIX)}-runs"
+
+
+def load_project(path: str | os.PathLike) -> Project:
+    """Read a project file; a damaged one raises FlypError and is left untouched."""
+    path = Path(path).expanduser().resolve()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FlypError(f"{path}: no such project file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlypError(f"{path}: cannot be read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise FlypError(f"{path}: damaged project file (line {exc.lineno}: {exc.msg}); it was left as it is") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise FlypError(f"{path}: not a FLYP Studio project file")
+    try:
+        return Project.from_json(data, path)
+    except TypeError as exc:
+        raise FlypError(f"{path}: damaged project file ({exc})") from None
+
+
+def save_project(project: Project, path: str | os.PathLike | None = None) -> Path:
+    """Write the project atomically (to `path`, or where it came from)."""
+    target = Path(path or project.path or "").expanduser()
+    if not str(target) or target == Path("."):
+        raise FlypError("the project has no file yet; choose where to save it")
+    if not target.name.endswith(SUFFIX):
+        target = target.with_name(target.name + SUFFIX)
+    atomic.write_json(target, project.to_json())
+    project.path = target.resolve()
+    return project.path
+
+
+class ProjectLock:
+    """An advisory lock on a project file, held while the app has it open."""
+
+    def __init__(self, project_path: str | os.PathLike):
+        project_path = Path(project_path)
+        self.path = project_path.with_name(f".{project_path.name}.lock")
+        self.held = False
+
+    def acquire(self) -> None:
+        """Take the lock, or raise FlypError saying who holds it."""
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if owner is not None and not self._stale(owner):
+                    raise FlypError(f"{self.path.name[1:-5]} is already open in another FLYP Studio window "
+                                    f"(process {owner.get('pid')} on {owner.get('host')})") from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return
+        raise FlypError(f"{self.path}: could not take the project lock")
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def _owner(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    @staticmethod
+    def _stale(owner: dict) -> bool:
+        if owner.get("host") != socket.gethostname():
+            return False  # another machine (a shared drive): trust it
+        try:
+            os.kill(int(owner.get("pid", -1)), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError, TypeError):
+            return False
+        return False
+
+
+def recent_projects_file() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("FLYP Studio", appauthor=False) / "recent.json"
+
+
+def recent_projects(limit: int = 10) -> list[Path]:
+    try:
+        items = json.loads(recent_projects_file().read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    return [Path(p) for p in items if isinstance(p, str) and Path(p).is_file()][:limit]
+
+
+def remember_project(path: str | os.PathLike, limit: int = 10) -> None:
+    path = str(Path(path).resolve())
+    items = [str(p) for p in recent_projects(limit) if str(p) != path]
+    try:
+        atomic.write_json(recent_projects_file(), [path, *items][:limit])
+    except FlypError:
+        pass  # a read-only config folder must not stop the app

@@ -1,0 +1,34 @@
+"""`flyp-studio [PROJECT]` / `python -m flyp_app`: open the main window at once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flyp-studio", description="FLYP Studio desktop app")
+    parser.add_argument("project", nargs="?", help="a project file (*.flyp.json) to open")
+    parser.add_argument("--demo", action="store_true", help="open the demo project")
+    args = parser.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from flyp_app.theme import configure_plots, style_sheet
+    from flyp_app.window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("FLYP Studio")
+    app.setStyleSheet(style_sheet())
+    configure_plots()
+    window = MainWindow()
+    window.show()
+    if args.project:
+        window.open_project(args.project)
+    elif args.demo:
+        window.open_demo()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Page 2, Captions: templates that turn class names into captions, and the zero-shot baseline."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
+                               QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from core.captions import fill, presets, resolve_class_names, validate_templates
+from core.errors import FlypError
+from flyp_app import engine
+from flyp_app.pages.base import Page
+
+CUSTOM = "(custom)"
+
+
+class CaptionsPage(Page):
+    title = "Captions"
+    hint = ("Each class name becomes captions through templates; {} stands for the class name. FLYP "
+            "finetunes on these captions, and a class is recognised by how close an image is to them. "
+            "Measure the zero-shot accuracy: the baseline every later number is compared with.")
+
+    def __init__(self, state):
+        super().__init__(state)
+        self._edit_timer = QTimer(self, singleShot=True, interval=300)
+        self._edit_timer.timeout.connect(self._commit_edit)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self._editor())
+        splitter.addWidget(self._preview())
+        splitter.setSizes([520, 560])
+        self.layout_.addWidget(splitter, 1)
+        self.layout_.addWidget(self._zero_shot_box())
+        self.add_status_line()
+        state.project_changed.connect(self._load_project)
+        state.templates_changed.connect(self._refresh_preview)
+        state.scan_finished.connect(lambda _: self._refresh_preview())
+        state.settings_changed.connect(self._describe_model)
+
+    def _editor(self) -> QWidget:
+        box = QGroupBox("Templates, one per line")
+        layout = QVBoxLayout(box)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Preset:"))
+        self.preset = QComboBox()
+        self.preset.addItems([*presets(), CUSTOM])
+        self.preset.activated.connect(self._preset_chosen)
+        row.addWidget(self.preset, 1)
+        layout.addLayout(row)
+        self.preset_note = QLabel("", objectName="pageHint", wordWrap=True)
+        layout.addWidget(self.preset_note)
+        self.editor = QPlainTextEdit()
+        self.editor.textChanged.connect(self._edit_timer.start)
+        layout.addWidget(self.editor, 1)
+        self.validation = QLabel("", objectName="error", wordWrap=True)
+        layout.addWidget(self.validation)
+        return box
+
+    def _preview(self) -> QWidget:
+        box = QGroupBox("Captions per class")
+        layout = QVBoxLayout(box)
+        self.preview = QTreeWidget()
+        self.preview.setHeaderHidden(True)
+        layout.addWidget(self.preview)
+        return box
+
+    def _zero_shot_box(self) -> QWidget:
+        box = QGroupBox("Zero-shot baseline")
+        layout = QHBoxLayout(box)
+        self.model_label = QLabel("")
+        self.measure = QPushButton("Measure zero-shot accuracy", objectName="primary")
+        self.measure.clicked.connect(self.measure_zero_shot)
+        self.result = QLabel("Not measured yet.", objectName="bigNumber")
+        self.result.setTextFormat(Qt.RichText)
+        layout.addWidget(self.measure)
+        layout.addWidget(self.result, 1)
+        layout.addWidget(self.model_label)
+        return box
+
+    # Templates -------------------------------------------------------------------------------
+    def _load_project(self) -> None:
+        templates = self.state.project.templates
+        self.editor.blockSignals(True)
+        self.editor.setPlainText("\n".join(templates))
+        self.editor.blockSignals(False)
+        self._match_preset(templates)
+        self.validation.setText("")
+        self.result.setText("Not measured yet.")
+        self._describe_model()
+        self._refresh_preview()
+
+    def _match_preset(self, templates: list[str]) -> None:
+        name = next((n for n, p in presets().items() if p["templates"] == templates), CUSTOM)
+        self.preset.setCurrentText(name)
+        self.preset_note.setText(presets()[name]["description"] if name != CUSTOM else "Your own templates.")
+
+    def _preset_chosen(self) -> None:
+        name = self.preset.currentText()
+        if name == CUSTOM:
+            return
+        self.editor.setPlainText("\n".join(presets()[name]["templates"]))
+        self._commit_edit()
+
+    def _lines(self) -> list[str]:
+        return [line for line in self.editor.toPlainText().splitlines() if line.strip()]
+
+    def _commit_edit(self) -> None:
+        lines = self._lines()
+        try:
+            templates = validate_templates(lines, where="line")
+        except FlypError as exc:
+            self.validation.setText(str(exc))
+            return
+        self.validation.setText("")
+        self._match_preset(templates)
+        if templates != self.state.project.templates:
+            self.result.setText("Templates changed: measure again.")
+            self.state.set_templates(templates)
+
+    def _class_names(self) -> list[str]:
+        data = self.state.datasets
+        if data is None:
+            return []
+        return resolve_class_names(data.classes, self.state.project.class_names)
+
+    def _refresh_preview(self) -> None:
+        self.preview.clear()
+        try:
+            names = self._class_names()
+        except FlypError as exc:
+            self.show_error(str(exc))
+            return
+        templates = self.state.project.templates
+        for name in names:
+            parent = QTreeWidgetItem(self.preview, [f"{name}  ({len(templates)} captions)"])
+            for template in templates[:12]:
+                QTreeWidgetItem(parent, [fill(template, name)])
+            if len(templates) > 12:
+                QTreeWidgetItem(parent, [f"… and {len(templates) - 12} more"])
+        if self.preview.topLevelItemCount():
+            self.preview.topLevelItem(0).setExpanded(True)
+        else:
+            QTreeWidgetItem(self.preview, ["Choose a training folder on the Data page to see the captions."])
+
+    def _describe_model(self) -> None:
+        p = self.state.project
+        self.model_label.setText(f"model: {p.model}{' (' + p.pretrained + ')' if p.pretrained else ''} "
+                                 "· change it on the Train page")
+
+    # Zero-shot -------------------------------------------------------------------------------
+    def measure_zero_shot(self) -> None:
+        data = self.state.datasets
+        if data is None:
+            self.show_error(self.state.scan_error or "Choose a usable training folder on the Data page first.")
+            return
+        try:
+            names = self._class_names()
+        except FlypError as exc:
+            self.show_error(str(exc))
+            return
+        self.show_error("")
+        self.measure.setEnabled(False)
+        self.result.setText("Measuring… (the first time also loads the model)")
+        p = self.state.project
+        worker = self.run(engine.zero_shot, p.model, p.pretrained or None, data, names, list(p.templates),
+                          on_done=self._measured)
+        worker.signals.done.connect(lambda: self.measure.setEnabled(True))
+        worker.signals.failed.connect(lambda _: self.result.setText("Not measured."))
+
+    def _measured(self, results: dict) -> None:
+        self.zero_shot_results = results
+        parts = [f"{'validation' if name == 'id' else name}: {m['accuracy']:.1%}" for name, m in results.items()]
+        chance = 1 / max(1, len(self.state.datasets.classes))
+        self.result.setText("  ·  ".join(parts) + f"  <span style='font-size:12px;color:#666'>(chance {chance:.0%})</span>")

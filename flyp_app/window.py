@@ -1,0 +1,241 @@
+"""The main window: a welcome view, then the six pages behind a navigation bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QSize
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+
+from core.errors import FlypError
+from core.images import is_image_name
+from core.project import SUFFIX, Project, recent_projects
+from flyp_app import workers
+from flyp_app.pages.blend_page import BlendPage
+from flyp_app.pages.captions_page import CaptionsPage
+from flyp_app.pages.data_page import DataPage
+from flyp_app.pages.export_page import ExportPage
+from flyp_app.pages.train_page import TrainPage
+from flyp_app.pages.try_page import TryPage
+from flyp_app.state import AppState
+
+PAGES = (DataPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage)
+PROJECT_FILTER = f"FLYP Studio projects (*{SUFFIX})"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState | None = None, load_engine: bool = True):
+        super().__init__()
+        self.state = state or AppState()
+        self.setWindowTitle("FLYP Studio")
+        self.resize(1280, 800)
+        self.setAcceptDrops(True)
+        self.welcome = WelcomeView(self)
+        self.pages = [cls(self.state) for cls in PAGES]
+        self.nav = QListWidget(objectName="nav")
+        self.nav.setFixedWidth(170)
+        self.nav.setIconSize(QSize(18, 18))
+        for i, page in enumerate(self.pages, 1):
+            self.nav.addItem(QListWidgetItem(f"{i}  {page.title}"))
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        for page in self.pages:
+            self.stack.addWidget(page)
+        self.nav.currentRowChanged.connect(lambda row: self.stack.setCurrentIndex(row + 1) if row >= 0 else None)
+        body = QWidget()
+        row = QHBoxLayout(body)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(body)
+        self._menus()
+        self.engine_label = QLabel("Loading PyTorch in the background…")
+        self.statusBar().addPermanentWidget(self.engine_label)
+        self.state.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.state.project_changed.connect(self._project_opened)
+        self._show_welcome()
+        if load_engine:
+            self._engine_worker = workers.start(workers.Worker(workers.import_engine), on_done=self._engine_ready,
+                                                on_error=lambda e: self.engine_label.setText(f"PyTorch failed to load: {e}"))
+
+    def _menus(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        for text, shortcut, slot in (("&New project…", QKeySequence.New, self.new_project),
+                                     ("&Open project…", QKeySequence.Open, self.open_project_dialog),
+                                     ("Open the &demo project", None, self.open_demo),
+                                     ("Save project &as…", QKeySequence.SaveAs, self.save_as_dialog),
+                                     ("&Quit", QKeySequence.Quit, self.close)):
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+        self.recent_menu = self.menuBar().addMenu("&Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in recent_projects():
+            self.recent_menu.addAction(str(path), lambda p=path: self.open_project(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def _engine_ready(self, _=None) -> None:
+        from core.models import select_device
+
+        self.state.ready = True
+        self.engine_label.setText(f"Engine ready · {select_device('auto').type.upper()}")
+        self.state.engine_ready.emit()
+
+    # Projects --------------------------------------------------------------------------------
+    def _show_welcome(self) -> None:
+        self.nav.setEnabled(False)
+        self.nav.setCurrentRow(-1)
+        self.stack.setCurrentWidget(self.welcome)
+        self.welcome.refresh()
+
+    def _project_opened(self) -> None:
+        name = self.state.project.name
+        where = f" — {self.state.project.path}" if self.state.project.path else ""
+        self.setWindowTitle(f"{name}{where} · FLYP Studio")
+        self.nav.setEnabled(True)
+        self.nav.setCurrentRow(0)
+
+    def open_project(self, path: str | Path) -> bool:
+        try:
+            self.state.open(path)
+        except FlypError as exc:
+            self.welcome.show_error(str(exc))
+            self.statusBar().showMessage(str(exc), 10000)
+            return False
+        return True
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def new_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home() / f"My classifier{SUFFIX}"),
+                                              PROJECT_FILTER)
+        if path:
+            self.create_project(path)
+
+    def create_project(self, path: str | Path) -> None:
+        self.state.close_project()
+        self.state.project = Project(name=Path(path).name.removesuffix(SUFFIX).removesuffix(".flyp"))
+        try:
+            saved = self.state.save_as(path)
+        except FlypError as exc:
+            self.welcome.show_error(str(exc))
+            return
+        self.open_project(saved)
+
+    def save_as_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(Path.home()), PROJECT_FILTER)
+        if path:
+            try:
+                self.state.save_as(path)
+                self._project_opened()
+            except FlypError as exc:
+                self.statusBar().showMessage(str(exc), 10000)
+
+    def open_demo(self) -> None:
+        from flyp_app.demo import prepare_demo_project
+
+        self.welcome.show_info("Preparing the demo project (writing its images the first time)…")
+        workers.start(workers.Worker(prepare_demo_project), on_done=self.open_project,
+                      on_error=self.welcome.show_error)
+
+    # Drag and drop: folders go to the Data page, images to the Try page -------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        projects = [p for p in paths if p.name.endswith(SUFFIX)]
+        if projects:
+            self.open_project(projects[0])
+            return
+        if self.state.project.path is None:
+            return
+        folders = [p for p in paths if p.is_dir()]
+        images = [p for p in paths if p.is_file() and is_image_name(p)]
+        if images or (folders and self.stack.currentWidget() is self.pages[4]):
+            self.nav.setCurrentRow(4)
+            self.pages[4].add_paths(images + folders)
+        elif folders:
+            self.nav.setCurrentRow(0)
+            self.pages[0].add_folders(folders)
+        event.acceptProposedAction()
+
+    # Closing: never lose a run ---------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        train_page = self.pages[2]
+        if train_page.training():
+            answer = QMessageBox.question(
+                self, "Training is running",
+                "A training run is in progress. Stop it and close? It is saved and can be resumed later.")
+            if answer != QMessageBox.Yes:
+                event.ignore()
+                return
+            train_page.stop_and_wait()
+        for page in self.pages:
+            page.stop_workers()
+        self.state.close_project()
+        event.accept()
+
+
+class WelcomeView(QWidget):
+    """First screen: the demo project, a new or existing project, recent projects."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__()
+        self.setObjectName("page")
+        self.window_ = window
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(60, 50, 60, 40)
+        layout.addWidget(QLabel("FLYP Studio", objectName="pageTitle"))
+        layout.addWidget(QLabel("Turn folders of labelled images into a robust classifier: finetune CLIP "
+                                "like it was pretrained, blend it with the original, and export it.",
+                                objectName="pageHint", wordWrap=True))
+        demo = QPushButton("Open the demo project", objectName="primary")
+        demo.clicked.connect(window.open_demo)
+        new = QPushButton("New project…")
+        new.clicked.connect(window.new_project)
+        open_ = QPushButton("Open project…")
+        open_.clicked.connect(window.open_project_dialog)
+        buttons = QHBoxLayout()
+        for b in (demo, new, open_):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout.addSpacing(16)
+        layout.addLayout(buttons)
+        self.message = QLabel("", wordWrap=True)
+        layout.addWidget(self.message)
+        layout.addSpacing(16)
+        layout.addWidget(QLabel("<b>Recent projects</b>"))
+        self.recent = QListWidget()
+        self.recent.itemActivated.connect(lambda item: window.open_project(item.data(Qt.UserRole)))
+        layout.addWidget(self.recent, 1)
+
+    def refresh(self) -> None:
+        self.recent.clear()
+        for path in recent_projects():
+            item = QListWidgetItem(f"{path.name.removesuffix(SUFFIX)}    —    {path.parent}")
+            item.setData(Qt.UserRole, str(path))
+            self.recent.addItem(item)
+        if not self.recent.count():
+            self.recent.addItem("No recent projects yet.")
+
+    def show_error(self, text: str) -> None:
+        self.message.setStyleSheet("color: #c0392b;")
+        self.message.setText(text)
+
+    def show_info(self, text: str) -> None:
+        self.message.setStyleSheet("")
+        self.message.setText(text)

@@ -1,0 +1,77 @@
+"""Background work: one worker abstraction for everything that may take more than a moment.
+
+A `Worker` runs a plain function in Qt's thread pool. The function gets `progress` (a callable
+`(done, total)`), `control` (a `core.progress.RunControl`: cancel/pause flags, itself usable as
+the engine's `cancel=` callable) and `emit` (send any object to the UI thread). Results, engine
+errors (`FlypError`, in words) and cancellation come back as signals on the UI thread.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from core.errors import Cancelled, FlypError
+from core.progress import RunControl
+
+
+class WorkerSignals(QObject):
+    progress = Signal(int, int)
+    event = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    done = Signal()  # after any of finished / failed / cancelled
+
+
+class Worker(QRunnable):
+    """Run `fn(*args, progress=, control=, emit=, **kwargs)` off the UI thread."""
+
+    def __init__(self, fn: Callable[..., Any], *args, **kwargs):
+        super().__init__()
+        self.setAutoDelete(False)  # the owner keeps it to cancel it
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = WorkerSignals()
+        self.control = RunControl()
+        self.running = False
+
+    def run(self) -> None:
+        self.running = True
+        try:
+            result = self.fn(*self.args, progress=self.signals.progress.emit, control=self.control,
+                             emit=self.signals.event.emit, **self.kwargs)
+        except Cancelled:
+            self.signals.cancelled.emit()
+        except FlypError as exc:
+            self.signals.failed.emit(str(exc))
+        except Exception as exc:  # a bug: say it in words, keep the traceback for the terminal
+            traceback.print_exc(file=sys.stderr)
+            self.signals.failed.emit(f"Internal error: {type(exc).__name__}: {exc}")
+        else:
+            self.signals.finished.emit(result)
+        finally:
+            self.running = False
+            self.signals.done.emit()
+
+    def cancel(self) -> None:
+        self.control.cancel()
+
+
+def start(worker: Worker, *, on_done: Callable[[Any], None] | None = None,
+          on_error: Callable[[str], None] | None = None, pool: QThreadPool | None = None) -> Worker:
+    """Start `worker` in `pool` (the global pool by default) with optional callbacks."""
+    if on_done is not None:
+        worker.signals.finished.connect(on_done)
+    if on_error is not None:
+        worker.signals.failed.connect(on_error)
+    (pool or QThreadPool.globalInstance()).start(worker)
+    return worker
+
+
+def import_engine(progress=None, control=None, emit=None) -> None:
+    """Import torch, open_clip and the engine's heavy modules (run at start-up, in the background)."""
+    import core.classifier  # noqa: F401  (imports torch and open_clip)
+    import core.train  # noqa: F401

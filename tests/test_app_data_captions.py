@@ -1,0 +1,90 @@
+"""The app's first pages, driven as a user would: folders, scan, names, templates, zero-shot."""
+
+import json
+import time
+
+import pytest
+
+from core.project import load_project
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from flyp_app.window import MainWindow
+
+    win = MainWindow(load_engine=False)
+    qtbot.addWidget(win)
+    win.create_project(tmp_path / "Mine.flyp.json")
+    yield win
+    win.close()
+
+
+def wait_scan(qtbot, window):
+    with qtbot.waitSignal(window.state.scan_finished, timeout=20000) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def test_window_opens_fast_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import time, sys; t = time.perf_counter(); from PySide6.QtWidgets import QApplication; "
+            "from flyp_app.window import MainWindow; app = QApplication([]); w = MainWindow(load_engine=False); w.show(); "
+            "app.processEvents(); print(time.perf_counter() - t, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[1] == "False"  # torch is not needed to show the window
+    assert float(out[0]) < 1.5
+
+
+def test_data_page_scans_lists_problems_and_saves_names(qtbot, window, colour_data, tmp_path):
+    page = window.pages[0]
+    (colour_data["train"].parent / "broken").mkdir(exist_ok=True)
+    window.state.set_folders(train=str(colour_data["train"]), ood=[str(colour_data["ood"])])
+    page._load_project()
+    data = wait_scan(qtbot, window)
+    assert data.classes == ["blue", "green", "red"]
+    assert page.classes.rowCount() == 3 and page.classes.item(2, 2).text() == str(len([s for s in data.train if s.label == 2]))
+    assert page.classes.horizontalHeaderItem(4).text() == "ood"
+    page.classes.item(0, 1).setText("sky blue")
+    qtbot.waitUntil(lambda: load_project(tmp_path / "Mine.flyp.json").class_names.get("blue") == "sky blue", timeout=3000)
+    captions = window.pages[1]
+    assert "a photo of a sky blue." in [captions.preview.topLevelItem(0).child(i).text(0)
+                                        for i in range(captions.preview.topLevelItem(0).childCount())]
+
+
+def test_unusable_folder_is_explained_inline(qtbot, window, tmp_path):
+    (tmp_path / "one" / "cat").mkdir(parents=True)
+    window.state.set_folders(train=str(tmp_path / "one"))
+    window.pages[0]._load_project()
+    assert wait_scan(qtbot, window) is None
+    assert "at least two class folders" in window.pages[0].status.text()
+
+
+def test_template_editing_validates_inline_and_measures_zero_shot(qtbot, window, colour_data, tmp_path):
+    window.state.set_settings(model="flyp-tiny", pretrained="none")
+    window.state.set_folders(train=str(colour_data["train"]), val=str(colour_data["val"]))
+    window.pages[0]._load_project()
+    wait_scan(qtbot, window)
+    page = window.pages[1]
+    page.editor.setPlainText("a photo of a {}.\na drawing without placeholder")
+    page._commit_edit()
+    assert "no {} placeholder" in page.validation.text()
+    page.editor.setPlainText("a photo of a {}.\na {} thing.")
+    page._commit_edit()
+    assert window.state.project.templates == ["a photo of a {}.", "a {} thing."]
+    page.measure.click()
+    qtbot.waitUntil(lambda: "validation:" in page.result.text(), timeout=60000)
+    assert page.measure.isEnabled()
+    window.state.save_now()
+    assert json.loads((tmp_path / "Mine.flyp.json").read_text())["templates"][1] == "a {} thing."
+
+
+def test_second_window_cannot_open_the_same_project(qtbot, window, tmp_path):
+    from flyp_app.window import MainWindow
+
+    other = MainWindow(load_engine=False)
+    qtbot.addWidget(other)
+    assert not other.open_project(tmp_path / "Mine.flyp.json")
+    assert "already open" in other.welcome.message.text()
+    other.close()
