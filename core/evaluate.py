@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from core.captions import captions_for
+from core.fast_text import encode_text
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 
@@ -23,7 +24,7 @@ def zero_shot_head(model, tokenizer, class_names: Sequence[str], templates: Sequ
     chunks = []
     for start in range(0, len(captions), batch_size):
         tokens = tokenizer(captions[start:start + batch_size]).to(device)
-        chunks.append(F.normalize(model.encode_text(tokens).float(), dim=-1))
+        chunks.append(F.normalize(encode_text(model, tokens).float(), dim=-1))
     per_caption = torch.cat(chunks).view(len(class_names), len(templates), -1)
     return F.normalize(per_caption.mean(dim=1), dim=-1)
 

@@ -21,6 +21,7 @@ from core.classifier import Classifier
 from core.config import TrainConfig, lr_at
 from core.data import Datasets, load_datasets
 from core.errors import Cancelled, FlypError
+from core.fast_text import encode_text
 from core.loader import EpochBatches, EvalImages, TrainImages, train_loader
 from core.losses import contrastive_loss
 from core.models import ModelSpec, load_model, select_device
@@ -155,7 +156,7 @@ class _Trainer:
             loss = F.cross_entropy(self.clf.linear_head(image_features), labels)
         else:
             tokens = self.tokens[labels.cpu(), template_ids].to(device)
-            text_features = F.normalize(model.encode_text(tokens), dim=-1)
+            text_features = F.normalize(encode_text(model, tokens), dim=-1)
             loss = contrastive_loss(image_features, text_features, model.logit_scale.exp(), labels,
                                     self.cfg.mask_same_class)
         self.optimizer.zero_grad(set_to_none=True)
