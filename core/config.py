@@ -29,7 +29,10 @@ class TrainConfig:
     class_names: dict[str, str] = field(default_factory=dict)  # folder → display name
     method: str = "flyp"
     epochs: int = 10
-    batch_size: int = 32
+    batch_size: int = 32  # the global batch, whatever the number of processes (torchrun)
+    # Images per forward pass (per process): the batch is encoded in micro-batches with a
+    # feature cache (core.accumulate), same gradient in less memory. None: all at once.
+    micro_batch_size: int | None = None
     lr: float = 1e-5
     weight_decay: float = 0.1
     warmup: int | None = None  # steps; None: 10% of all steps, at most 500 (the paper's value)
@@ -39,6 +42,7 @@ class TrainConfig:
     evals_per_epoch: int = 1
     workers: int | None = None  # DataLoader workers; None: chosen from the CPU count
     checkpoint_minutes: float = 10.0
+    cache_images: bool = True  # decode training images once (core.image_cache)
 
     def __post_init__(self) -> None:
         self.ood_dirs = list(self.ood_dirs)
@@ -47,6 +51,8 @@ class TrainConfig:
             (self.method in METHODS, "method", f"one of {', '.join(METHODS)}"),
             (self.epochs >= 1, "epochs", "at least 1"),
             (self.batch_size >= 2, "batch-size", "at least 2 (a contrastive batch needs negatives)"),
+            (self.micro_batch_size is None or self.micro_batch_size >= 1, "micro-batch-size",
+             "at least 1 image (or unset: the whole batch in one pass)"),
             (math.isfinite(self.lr) and self.lr > 0, "lr", "a positive number"),
             (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight-decay", "zero or more"),
             (self.warmup is None or self.warmup >= 0, "warmup", "zero or more steps"),
@@ -73,7 +79,8 @@ class TrainConfig:
     # What a resumed run must share with the run it continues.
     def resume_key(self) -> dict:
         data = self.to_json()
-        for volatile in ("device", "workers", "checkpoint_minutes"):
+        for volatile in ("device", "workers", "checkpoint_minutes", "cache_images",
+                         "micro_batch_size"):  # memory use, not the gradient: may resume on a smaller GPU
             data.pop(volatile)
         return data
 

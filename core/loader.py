@@ -28,9 +28,10 @@ class TrainImages(torch.utils.data.Dataset):
     """
 
     def __init__(self, samples: Sequence[Sample], size: int, n_templates: int, seed: int,
-                 interpolation: str = "bicubic"):
+                 interpolation: str = "bicubic", decoded=None):
         self.samples, self.size, self.n_templates = list(samples), size, n_templates
         self.seed, self.interpolation = seed, interpolation
+        self.decoded = decoded  # a core.image_cache.DecodedImages, or None: decode every time
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -39,7 +40,8 @@ class TrainImages(torch.utils.data.Dataset):
         epoch, index = key
         sample = self.samples[index]
         rng = sample_rng(self.seed, epoch, index)
-        image = train_image(load_rgb(sample.path), self.size, rng, self.interpolation)
+        source = self.decoded.image(index) if self.decoded is not None else load_rgb(sample.path)
+        image = train_image(source, self.size, rng, self.interpolation)
         return image, sample.label, rng.randrange(self.n_templates)
 
 

@@ -16,14 +16,15 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from core import distributed
+from core.accumulate import ce_backward, flyp_backward
 from core.captions import captions_for, resolve_class_names, validate_templates
 from core.classifier import Classifier
 from core.config import TrainConfig, lr_at
 from core.data import Datasets, load_datasets
 from core.errors import Cancelled, FlypError
 from core.fast_text import encode_text
-from core.loader import EpochBatches, EvalImages, TrainImages, train_loader
-from core.losses import contrastive_loss
+from core.loader import EvalImages, TrainImages, train_loader
 from core.models import ModelSpec, load_model, select_device
 from core.progress import RunControl
 from core.runs import RunDir, join_optimizer_state, split_optimizer_state
@@ -41,11 +42,13 @@ class Session:
     classifier: Classifier
     eval_sets: dict[str, EvalImages]
     device: torch.device
+    ranks: distributed.Ranks = distributed.Ranks()  # several processes under torchrun
 
 
 def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: RunControl) -> Session:
     """Scan the data, load the model and cache the evaluation images."""
-    device = select_device(config.device)
+    ranks = distributed.current()
+    device = ranks.device or select_device(config.device)
     on_event({"type": "status", "message": "Scanning images…"})
     data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,
                          seed=config.seed, cancel=control)
@@ -56,8 +59,8 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     classifier = Classifier(loaded, class_names, templates)
     on_event({"type": "status", "message": "Preparing evaluation images…"})
     eval_sets = {name: EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"])
-                 for name, samples in data.eval_sets().items() if samples}
-    return Session(config, RunDir(run_dir), data, classifier, eval_sets, device)
+                 for name, samples in data.eval_sets().items() if samples and ranks.is_main}  # rank 0 evaluates
+    return Session(config, ranks.run_dir(run_dir), data, classifier, eval_sets, device, ranks)
 
 
 def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
@@ -72,11 +75,11 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     run = RunDir(run_dir)
     if resume:
         config = _resumed_config(run, config)
-    elif run.exists():
+    elif run.exists() and distributed.current().is_main:  # other ranks may see rank 0's new run
         raise FlypError(f"{run.path}: already holds a run; use --resume to continue it or choose another --out")
     session = prepare(config, run_dir, on_event, control)
     state = run.load_state() if resume else None
-    if state is None:
+    if state is None and session.ranks.is_main:
         _start_run(session, on_event)
     return _loop(session, state, on_event, control)
 
@@ -85,6 +88,8 @@ def _resumed_config(run: RunDir, config: TrainConfig | None) -> TrainConfig:
     stored = TrainConfig.from_json(run.read_info()["config"])
     if config is not None:
         stored.device, stored.workers = config.device, config.workers
+        if config.micro_batch_size is not None:  # None keeps the run's own
+            stored.micro_batch_size = config.micro_batch_size
     return stored
 
 
@@ -148,23 +153,30 @@ class _Trainer:
     def train_step(self, images, labels, template_ids, lr: float) -> float:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        model, device = self.clf.model, self.session.device
-        pixels = self.clf.normalize(images.to(device, non_blocking=True))
-        labels = labels.to(device)
-        image_features = F.normalize(model.encode_image(pixels), dim=-1)
+        device, ranks, micro = self.session.device, self.session.ranks, self.cfg.micro_batch_size
+        images, labels = images.to(device, non_blocking=True), labels.to(device)
+        self.optimizer.zero_grad(set_to_none=True)
         if self.cfg.method == "ce":
-            loss = F.cross_entropy(self.clf.linear_head(image_features), labels)
+            loss = ranks.mean(ce_backward(self._ce_logits, images, labels, micro_batch=micro))
         else:
             tokens = self.tokens[labels.cpu(), template_ids].to(device)
-            text_features = F.normalize(encode_text(model, tokens), dim=-1)
-            loss = contrastive_loss(image_features, text_features, model.logit_scale.exp(), labels,
-                                    self.cfg.mask_same_class)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+            loss = flyp_backward(self._encode, self.clf.model.logit_scale.exp(), images, tokens, labels,
+                                 micro_batch=micro, ranks=ranks, mask_same_class=self.cfg.mask_same_class)
+        ranks.average_gradients(self.params)
         if self.cfg.method == "ce":
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)  # wise-ft's FT recipe
         self.optimizer.step()
-        return float(loss.detach())
+        return float(loss)
+
+    def _encode(self, images, tokens) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised image and caption features of uint8 images and their tokens."""
+        model = self.clf.model
+        return (F.normalize(model.encode_image(self.clf.normalize(images)), dim=-1),
+                F.normalize(encode_text(model, tokens), dim=-1))
+
+    def _ce_logits(self, images) -> torch.Tensor:
+        features = F.normalize(self.clf.model.encode_image(self.clf.normalize(images)), dim=-1)
+        return self.clf.linear_head(features)
 
 
 def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict:
@@ -175,8 +187,9 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
         run.truncate_metrics(trainer.step)
         run.update_info(status="running")
     dataset = TrainImages(session.data.train, session.classifier.loaded.image_size, len(session.classifier.templates),
-                          cfg.seed, session.classifier.loaded.preprocess["interpolation"])
-    batches = EpochBatches(len(dataset), cfg.batch_size, cfg.seed)
+                          cfg.seed, session.classifier.loaded.preprocess["interpolation"],
+                          _decoded_images(session, on_event, control))
+    batches = distributed.ShardedBatches(len(dataset), cfg.batch_size, cfg.seed, session.ranks)
     per_epoch = trainer.per_epoch = batches.steps_per_epoch()
     total = per_epoch * cfg.epochs
     eval_steps = _eval_steps(per_epoch, cfg.epochs, cfg.evals_per_epoch)
@@ -197,7 +210,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
                     control.wait_while_paused()
                     clock.restart(trainer.step)
                     on_event({"type": "resumed", "step": trainer.step})
-                if control.cancelled():
+                if session.ranks.agree(control.cancelled()):  # all ranks stop at the same step
                     raise Cancelled()
                 lr = lr_at(trainer.step, cfg.lr, warmup, total)
                 loss = trainer.train_step(images, labels, template_ids, lr)
@@ -205,7 +218,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
                 if not math.isfinite(loss):
                     _stop_on_nan(session, trainer, loss)
                 record = {"type": "step", "step": trainer.step, "epoch": trainer.step / per_epoch, "loss": loss,
-                          "lr": lr, **clock.tick(trainer.step, len(labels))}
+                          "lr": lr, **clock.tick(trainer.step, len(labels) * session.ranks.size)}
                 run.append_metrics(record)
                 on_event(record)
                 if trainer.step in eval_steps:
@@ -222,6 +235,16 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
     info = run.update_info(status="finished")
     on_event({"type": "done", "status": "finished", "step": trainer.step, "best": info.get("best")})
     return info
+
+
+def _decoded_images(session: Session, on_event: Event, control: RunControl):
+    """The training images decoded once for all epochs (None when caching is off or too big)."""
+    if not session.config.cache_images:
+        return None
+    from core.image_cache import decoded_images
+
+    on_event({"type": "status", "message": "Preparing training images (decoded once for all epochs)…"})
+    return decoded_images([s.path for s in session.data.train], session.classifier.loaded.image_size, cancel=control)
 
 
 def _eval_steps(per_epoch: int, epochs: int, evals_per_epoch: int) -> set[int]:

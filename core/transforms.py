@@ -24,26 +24,28 @@ def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
     return random.Random(f"{seed}/{epoch}/{index}")
 
 
-def random_resized_crop_box(width: int, height: int, rng: random.Random) -> tuple[int, int, int, int]:
-    """torchvision's RandomResizedCrop.get_params, drawing from `rng`; returns (left, top, w, h)."""
+def random_resized_crop_box(width: int, height: int, rng: random.Random) -> tuple[float, float, float, float]:
+    """torchvision's RandomResizedCrop parameters drawn from `rng`, as a (left, top, w, h) box.
+
+    The box is continuous (PIL resamples fractional boxes), so the same draws give the same
+    relative crop of an image at any resolution — of the original or of the decoded cache.
+    """
     area = width * height
     log_ratio = (math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]))
     for _ in range(10):
         target = area * rng.uniform(*CROP_SCALE)
         ratio = math.exp(rng.uniform(*log_ratio))
-        w = int(round(math.sqrt(target * ratio)))
-        h = int(round(math.sqrt(target / ratio)))
-        if 0 < w <= width and 0 < h <= height:
-            return rng.randint(0, width - w), rng.randint(0, height - h), w, h
+        w, h = math.sqrt(target * ratio), math.sqrt(target / ratio)
+        if w <= width and h <= height:
+            return rng.random() * (width - w), rng.random() * (height - h), w, h
     # Fallback: the whole image, cropped to the allowed ratio range (as torchvision does).
     in_ratio = width / height
+    w, h = width, height
     if in_ratio < CROP_RATIO[0]:
-        w, h = width, int(round(width / CROP_RATIO[0]))
+        h = width / CROP_RATIO[0]
     elif in_ratio > CROP_RATIO[1]:
-        w, h = int(round(height * CROP_RATIO[1])), height
-    else:
-        w, h = width, height
-    return (width - w) // 2, (height - h) // 2, w, h
+        w = height * CROP_RATIO[1]
+    return (width - w) / 2, (height - h) / 2, w, h
 
 
 class Normalize:

@@ -102,4 +102,16 @@ def isolated_user_dirs(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     os.environ["XDG_DATA_HOME"] = str(home / "data")
+    os.environ["XDG_CACHE_HOME"] = str(home / "cache")
     yield home
+
+
+@pytest.fixture(scope="session")
+def flyp_bundle(flyp_run, tmp_path_factory) -> Path:
+    """`flyp_run` exported at α = 1 (shared, read-only: copy it before damaging it)."""
+    from core.blend import open_run
+    from core.export import export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "flyp"
+    export_bundle(open_run(flyp_run), out)
+    return out
