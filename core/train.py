@@ -113,9 +113,10 @@ def _start_run(session: Session, on_event: Event) -> None:
 
 
 def _evaluate(session: Session, step: int, epoch: float) -> dict:
+    started = time.monotonic()
     session.classifier.invalidate()
     sets = {name: session.classifier.evaluate(images).to_json() for name, images in session.eval_sets.items()}
-    return {"type": "eval", "step": step, "epoch": epoch, "sets": sets}
+    return {"type": "eval", "step": step, "epoch": epoch, "sets": sets, "seconds": time.monotonic() - started}
 
 
 class _Trainer:
@@ -222,7 +223,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
                 run.append_metrics(record)
                 on_event(record)
                 if trainer.step in eval_steps:
-                    _evaluate_and_save(session, trainer, on_event)
+                    clock.start += _evaluate_and_save(session, trainer, on_event)  # rates count training only
                     last_saved = time.monotonic()
                 elif time.monotonic() - last_saved > cfg.checkpoint_minutes * 60:
                     _save(session, trainer)
@@ -252,7 +253,8 @@ def _eval_steps(per_epoch: int, epochs: int, evals_per_epoch: int) -> set[int]:
     return {e * per_epoch + round((k + 1) * per_epoch / n) for e in range(epochs) for k in range(n)}
 
 
-def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event) -> None:
+def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event) -> float:
+    """Evaluate every set, keep the best and last weights; return the seconds it took."""
     record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch)
     id_accuracy = record["sets"].get("id", {}).get("accuracy", 0.0)
     record["best"] = id_accuracy > trainer.best
@@ -263,6 +265,7 @@ def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event) -> 
         session.run.update_info(best={"step": trainer.step, "id_accuracy": id_accuracy, "sets": record["sets"]})
     _save(session, trainer)
     on_event(record)
+    return record["seconds"]
 
 
 def _save(session: Session, trainer: _Trainer) -> None:
