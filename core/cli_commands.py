@@ -62,6 +62,9 @@ def add_train_args(p, model_args, caption_args) -> None:
     p.add_argument("--method", default="flyp", help="flyp (default) or ce (the cross-entropy FT baseline)")
     p.add_argument("--epochs", type=int, default=10, help="passes over the training images (10)")
     p.add_argument("--batch-size", type=int, default=32, help="images per step = contrastive negatives (32)")
+    p.add_argument("--micro-batch-size", type=int, default=None, metavar="M",
+                   help="encode each batch M images at a time (per process), with a feature cache: the same "
+                        "gradient as the whole batch in the memory of M images, for about 1.3× the time")
     p.add_argument("--lr", type=float, default=1e-5, help="peak learning rate (1e-5, the paper's)")
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (0.1)")
     p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 10%% of all, at most 500)")
@@ -82,7 +85,8 @@ def train(args) -> int:
     from core.train import train as run_training
 
     if args.resume:
-        config = TrainConfig(train_dir=args.train or ".", device=args.device, workers=args.workers)
+        config = TrainConfig(train_dir=args.train or ".", device=args.device, workers=args.workers,
+                             micro_batch_size=args.micro_batch_size)
     else:
         if not args.train:
             raise FlypError("--train DIR is required (or --resume to continue the run in --out)")
@@ -92,14 +96,19 @@ def train(args) -> int:
             class_names=load_class_names(args.class_names) if args.class_names else {}, method=args.method,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
             warmup=args.warmup, seed=args.seed, device=args.device, mask_same_class=args.mask_same_class,
-            evals_per_epoch=args.evals_per_epoch, workers=args.workers)
+            evals_per_epoch=args.evals_per_epoch, workers=args.workers, micro_batch_size=args.micro_batch_size)
     control = RunControl()
     interrupt_cancels(control)
-    display = _TrainDisplay(quiet=args.json)
-    try:
-        info = run_training(config, args.out, resume=args.resume, on_event=display, control=control)
-    finally:
-        display.close()
+    from core.distributed import launched
+
+    with launched(args.device) as ranks:  # several processes when started by torchrun
+        display = _TrainDisplay(quiet=args.json or not ranks.is_main)
+        try:
+            info = run_training(config, args.out, resume=args.resume, on_event=display, control=control)
+        finally:
+            display.close()
+    if not ranks.is_main:
+        return 0  # rank 0 reports for all
     best = info.get("best") or {}
     emit(args, {"run": args.out, "status": info["status"], "zeroshot": info.get("zeroshot"), "best": best},
          f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; run saved in {args.out}")
