@@ -51,7 +51,9 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    # A file name that is not valid UTF-8 (a lone surrogate in Python) is written as a \udcXX
+    # escape: in JSON that escape reads back as the same name.
+    write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

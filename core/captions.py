@@ -103,7 +103,8 @@ def resolve_class_names(classes: list[str], names: dict[str, str] | None = None)
     for folder in classes:
         name = (names.get(folder) or display_name(folder)).strip()
         if not name:
-            raise FlypError(f"class folder {folder!r} gives an empty class name; set a display name for it")
+            raise FlypError(f"class folder {folder!r} leaves no class name for captions; rename it or give it "
+                            "a display name (--class-names FILE with a line folder=name)")
         resolved.append(name)
     return resolved
 

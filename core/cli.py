@@ -19,6 +19,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
+    _escape_undecodable_names()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -38,6 +39,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flyp: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
               "(set FLYP_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _escape_undecodable_names() -> None:
+    """Print file names that are not valid UTF-8 as `\\udcXX` escapes instead of failing.
+
+    Python hands such names over with lone surrogates, which a strict UTF-8 stdout refuses.
+    Escaped, they stay valid JSON, and `os.fsencode(json.loads(...))` gives the exact bytes back.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def build_parser() -> argparse.ArgumentParser:

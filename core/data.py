@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from core.captions import display_name
 from core.errors import FlypError
 from core.images import IMAGE_EXTENSIONS, load_rgb
 from core.progress import Progress, check_cancel, no_cancel, no_progress
@@ -85,22 +86,19 @@ def scan_folder(
     """Find the class folders and images under `root` and check that each image decodes.
 
     Unreadable, truncated, empty or oversized files, files outside class folders and files
-    that are not images are skipped with a reason; the scan keeps going. Symlinked folders
-    are not followed (no loops). Raises FlypError if `root` is not a readable folder.
+    that are not images are skipped with a reason; the scan keeps going. Hidden files and
+    system files (`.DS_Store`, `Thumbs.db`) are ignored. Linked folders are followed, except a
+    link back to a folder already scanned (a loop), which is reported. Raises FlypError if
+    `root` is not a readable folder.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FlypError(f"{root}: no such folder" if not root.exists() else f"{root}: not a folder")
     skipped: list[Problem] = []
     warnings: list[Problem] = []
-    candidates: dict[str, list[Path]] = {}
-    for entry in _listdir(root):
-        if entry.name.startswith(".") or entry.name in IGNORED_NAMES:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            candidates[entry.name] = _image_files(entry, skipped)
-        elif entry.is_file():
-            skipped.append(Problem(str(entry), "not inside a class folder"))
+    seen = {os.path.realpath(root)}  # real paths of the folders scanned (or about to be)
+    class_dirs = _class_folders(root, skipped, seen)
+    candidates = {entry.name: _image_files(entry, skipped, seen) for entry in class_dirs}
     checked = _check_images([p for paths in candidates.values() for p in paths], verify, progress, cancel)
     classes, samples, digests = [], [], {}
     for name in sorted(candidates):
@@ -117,6 +115,8 @@ def scan_folder(
             continue
         samples += [Sample(path, len(classes)) for path in usable]
         classes.append(name)
+    warnings += [Problem(str(root / c), f"class folder {c!r} leaves no class name for captions; "
+                                        "rename it or give it a display name") for c in classes if not display_name(c)]
     return FolderScan(root, classes, samples, skipped, warnings, digests)
 
 
@@ -129,20 +129,56 @@ def _listdir(folder: Path) -> list[Path]:
         raise FlypError(f"{folder}: folder cannot be listed ({exc.strerror or exc})") from None
 
 
-def _image_files(class_dir: Path, skipped: list[Problem]) -> list[Path]:
+_LOOP = "link to a folder that is already scanned (a loop); not followed"
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith(".") or name in IGNORED_NAMES
+
+
+def _not_a_file(path: Path) -> str:
+    return "broken or looping symbolic link" if path.is_symlink() else "not a regular file"
+
+
+def _class_folders(root: Path, skipped: list[Problem], seen: set[str]) -> list[Path]:
+    """The folders directly under `root`; any other entry there is reported."""
+    folders = []
+    for entry in _listdir(root):
+        if _ignored(entry.name):
+            continue
+        if not entry.is_dir():
+            skipped.append(Problem(str(entry), "not inside a class folder" if entry.is_file() else _not_a_file(entry)))
+        elif _first_visit(entry, seen, skipped):
+            folders.append(entry)
+    return folders
+
+
+def _image_files(class_dir: Path, skipped: list[Problem], seen: set[str]) -> list[Path]:
+    """Image files under `class_dir`, following linked folders once (`seen`: real paths)."""
     files = []
-    for dirpath, dirnames, filenames in os.walk(class_dir, onerror=lambda e: skipped.append(
+    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True, onerror=lambda e: skipped.append(
             Problem(str(e.filename), f"folder cannot be read ({e.strerror})"))):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = [d for d in sorted(dirnames) if not _ignored(d) and _first_visit(Path(dirpath) / d, seen, skipped)]
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if name.startswith(".") or name in IGNORED_NAMES:
+            if _ignored(name):
                 continue
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
                 skipped.append(Problem(str(path), f"not an image file ({path.suffix or 'no extension'})"))
+            elif not path.is_file():  # never open a pipe or a device: reading it could block forever
+                skipped.append(Problem(str(path), _not_a_file(path)))
             else:
                 files.append(path)
     return files
+
+
+def _first_visit(folder: Path, seen: set[str], skipped: list[Problem]) -> bool:
+    real = os.path.realpath(folder)
+    if real in seen:
+        skipped.append(Problem(str(folder), _LOOP))
+        return False
+    seen.add(real)
+    return True
 
 
 def _check_images(paths, verify, progress, cancel) -> dict[Path, tuple[str, str | None]]:
@@ -228,6 +264,7 @@ def load_datasets(
         problems += _duplicates(scan, val_scan)
     else:
         train, val = stratified_split(scan.samples, val_fraction, seed)
+        problems += _split_duplicates(scan, train, val)
         problems += [Problem(str(Path(train_dir) / c), f"class {c!r} has one image: none left for validation")
                      for c, n in scan.counts().items() if n == 1]
     ood: dict[str, list[Sample]] = {}
@@ -261,6 +298,14 @@ def _duplicates(train: FolderScan, val: FolderScan) -> list[Problem]:
     seen = {d: p for p, d in train.digests.items()}
     return [Problem(str(p), f"same image as {seen[d]} in the training folder")
             for p, d in val.digests.items() if d in seen]
+
+
+def _split_duplicates(scan: FolderScan, train: list[Sample], val: list[Sample]) -> list[Problem]:
+    in_train = {}
+    for s in train:
+        in_train.setdefault(scan.digests[s.path], s.path)
+    return [Problem(str(s.path), f"same image as {in_train[scan.digests[s.path]]}, which the split put in training")
+            for s in val if scan.digests[s.path] in in_train]
 
 
 def _unique_name(name: str, taken: dict) -> str:

@@ -49,7 +49,8 @@ def _store_key(paths: Sequence[Path], input_size: int) -> str:
     digest = hashlib.blake2b(f"v1|{input_size}|{WORKING_SCALE}".encode(), digest_size=16)
     for path in paths:
         stat = os.stat(path)
-        digest.update(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        # surrogateescape: a file name that is not valid UTF-8 keys the store by its very bytes
+        digest.update(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 

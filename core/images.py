@@ -18,6 +18,11 @@ IMAGE_EXTENSIONS = frozenset(
 MAX_PIXELS = 89_478_485  # Pillow's own warning threshold (~0.25 GB of RGBA)
 MIN_SIDE = 2
 
+# `load_rgb` refuses images above MAX_PIXELS itself. Pillow's warning for them is silenced once
+# here rather than turned into an error per call: `warnings.catch_warnings` is not thread-safe,
+# and scanning decodes in threads.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 
 def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
@@ -34,22 +39,22 @@ def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data) if data is not None else path) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise FlypError(f"{path}: image is too large ({im.width}×{im.height} pixels)")
-                if draft_size and im.format == "JPEG":
-                    im.draft("RGB", (draft_size, draft_size))
-                im.load()
-                rgb = _to_rgb(ImageOps.exif_transpose(im))
+        with Image.open(io.BytesIO(data) if data is not None else path) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise FlypError(f"{path}: image is too large to decode safely ({im.width}×{im.height} pixels)")
+            if draft_size and im.format == "JPEG":
+                im.draft("RGB", (draft_size, draft_size))
+            im.load()
+            rgb = _to_rgb(ImageOps.exif_transpose(im))
     except FlypError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise FlypError(f"{path}: image is too large to decode safely") from None
     except UnidentifiedImageError:
         raise FlypError(f"{path}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except MemoryError:
+        raise FlypError(f"{path}: image is too large to decode with the memory available") from None
+    except Exception as exc:  # noqa: BLE001 — a damaged file can make any decoder fail in any way
         raise FlypError(f"{path}: unreadable image ({_reason(exc)})") from None
     if min(rgb.size) < MIN_SIDE:
         raise FlypError(f"{path}: image is too small ({rgb.width}×{rgb.height} pixels)")
@@ -59,16 +64,8 @@ def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None
 def _to_rgb(im: Image.Image) -> Image.Image:
     if im.mode == "RGB":
         return im.copy()
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: scale to 8 bits by the image's own range, not by clipping.
-        import numpy as np
-
-        a = np.asarray(im, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
-        return Image.fromarray(a.round().astype("uint8"), "L").convert("RGB")
-    if im.mode == "F":
-        return _to_rgb(im.convert("I"))
+    if im.mode.startswith("I") or im.mode == "F":
+        return _deep_grey_to_rgb(im)
     if im.mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
@@ -76,6 +73,26 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, im).convert("RGB")
     return im.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+
+
+def _deep_grey_to_rgb(im: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float grayscale → 8 bits, as image viewers show them.
+
+    16-bit values map 0…65535 → 0…255 (so a dark image stays dark: brightness can be what
+    tells classes apart), floats in [0, 1] map to 0…255; other ranges (32-bit counts, floats
+    of any scale) are stretched from their minimum to their maximum. Pillow's own conversion
+    would clip everything above 255 to white.
+    """
+    import numpy as np
+
+    a = np.asarray(im, dtype=np.float64)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi <= 65535):
+        lo, hi = 0.0, 65535.0
+    elif im.mode == "F" and lo >= 0 and hi <= 1:
+        lo, hi = 0.0, 1.0
+    a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    return Image.fromarray(np.clip(a.round(), 0, 255).astype("uint8"), "L").convert("RGB")
 
 
 def _reason(exc: BaseException) -> str:

@@ -45,5 +45,5 @@ def test_display_names_are_readable_and_editable():
     assert display_name("03_cat") == "cat"
     assert display_name("n01440764") == "n01440764"
     assert resolve_class_names(["n01440764", "dog"], {"n01440764": "tench"}) == ["tench", "dog"]
-    with pytest.raises(FlypError, match="empty class name"):
+    with pytest.raises(FlypError, match="no class name for captions"):
         resolve_class_names(["___"])
