@@ -40,24 +40,31 @@ class AppState(QObject):
     def open(self, path: str | Path) -> None:
         """Open a project file (FlypError when damaged or open in another window)."""
         project = load_project(path)
-        lock = ProjectLock(project.path)
-        lock.acquire()
-        self.close_project()
-        self.project, self._lock = project, lock
+        self._switch_lock(project.path)
+        if self._save_timer.isActive():
+            self._save_timer.stop()
+            self.save_now()
+        self.project = project
         remember_project(project.path)
         self.datasets, self.scan_error = None, ""
         self.project_changed.emit()
 
     def save_as(self, path: str | Path) -> Path:
+        """Write the project to a new file and keep working on that file."""
         saved = save_project(self.project, path)
-        if self._lock is None or self._lock.path != ProjectLock(saved).path:
-            self.close_lock()
-            lock = ProjectLock(saved)
-            lock.acquire()
-            self._lock = lock
+        self._switch_lock(saved)
         remember_project(saved)
         self.saved.emit()
         return saved
+
+    def _switch_lock(self, path: Path) -> None:
+        """Hold the lock of `path` (taken first, so a refusal leaves the current project open)."""
+        new = ProjectLock(path)
+        if self._lock is not None and self._lock.path == new.path:
+            return
+        new.acquire()
+        self.close_lock()
+        self._lock = new
 
     def changed(self) -> None:
         """Something the user set changed: save soon (coalesced), if the project has a file."""

@@ -125,10 +125,11 @@ class MainWindow(QMainWindow):
             self.create_project(path)
 
     def create_project(self, path: str | Path) -> None:
-        self.state.close_project()
-        self.state.project = Project(name=Path(path).name.removesuffix(SUFFIX).removesuffix(".flyp"))
+        from core.project import save_project
+
+        project = Project(name=Path(path).name.removesuffix(SUFFIX).removesuffix(".flyp"))
         try:
-            saved = self.state.save_as(path)
+            saved = save_project(project, path)
         except FlypError as exc:
             self.welcome.show_error(str(exc))
             return

@@ -66,11 +66,13 @@ class CaptionsPage(Page):
     def _zero_shot_box(self) -> QWidget:
         box = QGroupBox("Zero-shot baseline")
         layout = QHBoxLayout(box)
-        self.model_label = QLabel("")
+        self.model_label = QLabel("", objectName="pageHint", wordWrap=True)
+        self.model_label.setMaximumWidth(320)
         self.measure = QPushButton("Measure zero-shot accuracy", objectName="primary")
         self.measure.clicked.connect(self.measure_zero_shot)
-        self.result = QLabel("Not measured yet.", objectName="bigNumber")
+        self.result = QLabel("Not measured yet.", objectName="bigNumber", wordWrap=True)
         self.result.setTextFormat(Qt.RichText)
+        self.result.setMinimumWidth(200)
         layout.addWidget(self.measure)
         layout.addWidget(self.result, 1)
         layout.addWidget(self.model_label)
@@ -131,7 +133,8 @@ class CaptionsPage(Page):
             return
         templates = self.state.project.templates
         for name in names:
-            parent = QTreeWidgetItem(self.preview, [f"{name}  ({len(templates)} captions)"])
+            count = f"{len(templates)} caption{'' if len(templates) == 1 else 's'}"
+            parent = QTreeWidgetItem(self.preview, [f"{name}  ({count})"])
             for template in templates[:12]:
                 QTreeWidgetItem(parent, [fill(template, name)])
             if len(templates) > 12:
