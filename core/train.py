@@ -104,7 +104,7 @@ def _start_run(session: Session, on_event: Event) -> None:
         "class_names": clf.class_names, "templates": clf.templates, "data": data.summary(),
         "model": {"spec": clf.loaded.spec.to_json(), "open_clip_name": clf.loaded.open_clip_name,
                   "model_cfg": clf.loaded.model_cfg, "preprocess": clf.loaded.preprocess},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "processes": session.ranks.size,
     })
     zero_shot = _evaluate(session, step=0, epoch=0)
     run.append_metrics(zero_shot)
@@ -186,7 +186,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
     if state is not None:
         trainer.restore(*state)
         run.truncate_metrics(trainer.step)
-        run.update_info(status="running")
+        run.update_info(status="running", processes=session.ranks.size)
     dataset = TrainImages(session.data.train, session.classifier.loaded.image_size, len(session.classifier.templates),
                           cfg.seed, session.classifier.loaded.preprocess["interpolation"],
                           _decoded_images(session, on_event, control))
