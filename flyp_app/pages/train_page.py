@@ -1,18 +1,437 @@
-"""Page: Train (placeholder until the page is built)."""
+"""Page 3, Train: the model and settings, start / pause / resume / stop, live curves, past runs.
+
+Training runs in its own worker (`core.train.train`); its events reach the UI thread through
+the worker's `event` signal and are only recorded there. A timer draws them a few times a
+second, so a fast GPU run never floods the window with redraws.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QThreadPool, QTimer
+from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from core.errors import FlypError
+from flyp_app import workers
 from flyp_app.pages.base import Page
+from flyp_app.widgets.run_history import RunHistory, read_curves, read_run_summaries
+from flyp_app.widgets.train_plots import Curves, TrainingPlots, set_label
+from flyp_app.widgets.train_settings import HyperParameters, ModelPicker
+
+REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
+
+
+def run_training(config, run_dir: str, resume: bool = False, progress=None, control=None, emit=None) -> dict:
+    """Train in a worker; on resume, first send the run's earlier curves (read here, off the UI thread)."""
+    from core.train import train
+
+    def on_event(event: dict) -> None:
+        if resume and event.get("type") == "start":  # the metrics file is cut back to the saved step by now
+            from core.runs import RunDir
+
+            emit({"type": "history", "curves": Curves.from_records(RunDir(run_dir).read_metrics())})
+        emit(event)
+
+    return train(config, run_dir, resume=resume, on_event=on_event, control=control)
+
+
+def new_run_dir(runs_dir: Path, method: str) -> Path:
+    """A readable, unused folder name such as "2026-11-29 0712 flyp"."""
+    base = f"{time.strftime('%Y-%m-%d %H%M')} {method}"
+    candidate, n = runs_dir / base, 2
+    while candidate.exists():
+        candidate, n = runs_dir / f"{base} ({n})", n + 1
+    return candidate
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 60:
+        return "less than a minute"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class TrainPage(Page):
     title = "Train"
+    hint = ("Choose the model to start from and how to train it, then start. Every run is saved as it "
+            "goes: stop it, or close the window, and resume it later from the list of runs.")
 
+    def __init__(self, state):
+        super().__init__(state)
+        self._pool = QThreadPool(self, maxThreadCount=1)  # training never starves the shared pool
+        self._worker: workers.Worker | None = None
+        self._ended = threading.Event()
+        self._live_path = ""       # the run folder being trained ("" before its run.json exists)
+        self._pending_path = ""    # where the current run is being written
+        self._live: Curves | None = None
+        self._shown = ""           # the run whose curves are on screen
+        self._reading = 0          # generation of the last curve read, to drop stale answers
+        self._progress: dict = {}
+        self._dirty = False
+        self._writing = False
+        self.model_picker = ModelPicker()
+        self.params = HyperParameters()
+        self.plots = TrainingPlots()
+        self.history = RunHistory()
+        body = QHBoxLayout()
+        body.setSpacing(14)
+        body.addWidget(self._left_column())
+        body.addWidget(self._right_column(), 1)
+        self.layout_.addLayout(body, 1)
+        self._timer = QTimer(self, interval=REDRAW_MS)
+        self._timer.timeout.connect(self._tick)
+        self.model_picker.changed.connect(lambda model, pretrained: self._store(model=model, pretrained=pretrained))
+        self.params.changed.connect(lambda values: self._store(**values))
+        self.history.chosen.connect(self.state.select_run)
+        self.history.resume_requested.connect(self.resume_run)
+        state.project_changed.connect(self._load_project)
+        state.settings_changed.connect(self._load_settings)
+        state.runs_changed.connect(self._refresh_history)
+        state.run_selected.connect(self._run_selected)
+        state.engine_ready.connect(self.model_picker.engine_ready)
+        state.scan_finished.connect(lambda data: self.params.set_train_images(len(data.train) if data else None))
+        if state.ready:
+            self.model_picker.engine_ready()
+
+    # Layout -------------------------------------------------------------------------------------
+    def _left_column(self) -> QWidget:
+        settings = QWidget()
+        settings.setObjectName("page")
+        layout = QVBoxLayout(settings)
+        layout.setContentsMargins(0, 0, 6, 0)
+        layout.addWidget(self.model_picker)
+        layout.addWidget(self.params)
+        layout.addStretch(1)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(settings)
+        self.start_button = QPushButton("Start training", objectName="primary")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop and save the run; it can be resumed later")
+        self.stop_button.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 1)
+        buttons.addWidget(self.pause_button)
+        buttons.addWidget(self.stop_button)
+        column = QWidget()
+        column.setFixedWidth(380)
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.addWidget(scroll, 1)
+        column_layout.addLayout(buttons)
+        self._set_buttons()
+        return column
+
+    def _right_column(self) -> QWidget:
+        progress_box = QGroupBox("Progress")
+        layout = QVBoxLayout(progress_box)
+        self.message = QLabel("No run in progress.", wordWrap=True)
+        self.progress_bar = QProgressBar(textVisible=True)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.detail = QLabel("", objectName="pageHint")
+        layout.addWidget(self.message)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.status)  # errors in words, where the user is looking
+        self.shown_label = QLabel("", objectName="pageHint")
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(progress_box)
+        top_layout.addWidget(self.shown_label)
+        top_layout.addWidget(self.plots, 1)
+        splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)
+        splitter.addWidget(top)
+        splitter.addWidget(self.history)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([520, 150])
+        return splitter
+
+    # The project's settings ---------------------------------------------------------------------
+    def _load_project(self) -> None:
+        self._load_settings()
+        self._shown = ""
+        self.plots.show_curves(None)
+        self.shown_label.setText("")
+        if not self.training():
+            self.message.setText("No run in progress.")
+            self.detail.setText("")
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(0)
+            self.progress_bar.setTextVisible(False)
+            self.show_error("")
+        self._refresh_history()
+
+    def _load_settings(self) -> None:
+        if self._writing:
+            return
+        p = self.state.project
+        self.model_picker.load(p.model, p.pretrained)
+        self.params.load(p.settings)
+
+    def _store(self, **settings) -> None:
+        self._writing = True
+        try:
+            self.state.set_settings(**settings)
+        finally:
+            self._writing = False
+        self.params.load(self.state.project.settings)  # a preset fills several fields
+
+    # Starting, pausing, stopping ---------------------------------------------------------------
     def training(self) -> bool:
-        return False
+        return self._worker is not None
 
-    def stop_and_wait(self) -> None:
-        pass
+    def start(self) -> None:
+        """Start a new run with the project's data, model and settings."""
+        if self.training():
+            return
+        p = self.state.project
+        try:
+            if not p.train_dir:
+                raise FlypError("Choose a training folder on the Data page first.")
+            if self.state.scan_error:
+                raise FlypError(f"The data cannot be used yet: {self.state.scan_error}")
+            if problem := self.model_picker.problem():
+                raise FlypError(problem)
+            self.params.values()
+            config = self.state.train_config()
+        except FlypError as exc:
+            self.show_error(str(exc))
+            return
+        run_dir = new_run_dir(p.runs_dir(), config.method)
+        self._begin(config, run_dir, resume=False)
+
+    def resume_run(self, path: str) -> None:
+        """Continue a stopped or interrupted run exactly where its state was saved."""
+        if self.training() or not path:
+            return
+        try:
+            config = self.state.train_config()  # only its device and workers are used
+        except FlypError:
+            config = None  # the run's own stored config is enough
+        self._begin(config, Path(path), resume=True)
+
+    def _begin(self, config, run_dir: Path, resume: bool) -> None:
+        self.show_error("")
+        self._pending_path = str(run_dir)
+        self._live_path = str(run_dir) if resume else ""
+        self._live = Curves(total_steps=None)
+        self._progress = {"message": "Resuming…" if resume else "Starting…"}
+        self._shown = str(run_dir)
+        self.plots.show_curves(self._live)
+        self.shown_label.setText(f"Showing: {run_dir.name} (live)")
+        self.progress_bar.setRange(0, 0)  # busy until the engine knows the number of steps
+        self.progress_bar.setTextVisible(True)
+        self._ended.clear()
+        worker = workers.Worker(run_training, config, str(run_dir), resume=resume)
+        worker.signals.event.connect(self._on_event)
+        worker.signals.finished.connect(self._finished)
+        worker.signals.failed.connect(self._failed)
+        worker.signals.cancelled.connect(self._stopped)
+        worker.signals.done.connect(lambda: self._worker_done(worker))
+        worker.signals.done.connect(self._ended.set, Qt.DirectConnection)  # last: the others are queued by then
+        self._worker = worker
+        self._workers.add(worker)
+        workers.start(worker, pool=self._pool)
+        self.history.busy = True
+        self.history.set_live(self._live_path or None)
+        self._set_buttons()
+        self._timer.start()
+        self._tick()
+
+    def toggle_pause(self) -> None:
+        if not self.training():
+            return
+        control = self._worker.control
+        if control.paused:
+            control.resume()
+            self.pause_button.setText("Pause")
+            self._progress["message"] = "Resuming…"
+        else:
+            control.pause()
+            self.pause_button.setText("Pausing…")
+            self.pause_button.setEnabled(False)  # until the engine has saved and says "paused"
+            self._progress["message"] = "Pausing at the end of this step…"
+        self._dirty = True
+
+    def stop(self) -> None:
+        if self.training():
+            self._worker.cancel()
+            self._progress["message"] = "Stopping: saving the run so that it can be resumed…"
+            self._dirty = True
+            self._set_buttons()
+
+    def stop_and_wait(self, timeout: float = 300.0) -> None:
+        """Cancel the run and wait until the engine has saved its resumable state (window closing)."""
+        if self._worker is None:
+            return
+        self.stop()
+        deadline = time.monotonic() + timeout
+        while not self._ended.wait(0.05) and time.monotonic() < deadline:
+            # Keep painting (an evaluation of a big model can take a while) but take no clicks.
+            QCoreApplication.processEvents(QEventLoop.ExcludeUserInputEvents, 50)
+        QCoreApplication.processEvents(QEventLoop.ExcludeUserInputEvents)  # the worker's last signals
+
+    def _set_buttons(self) -> None:
+        training = self.training()
+        stopping = training and self._worker.control.cancelled()
+        self.start_button.setEnabled(not training)
+        self.pause_button.setEnabled(training and not stopping and self.pause_button.text() != "Pausing…")
+        self.stop_button.setEnabled(training and not stopping)
+        if not training:
+            self.pause_button.setText("Pause")
+
+    # Events from the engine (UI thread: record, and let the timer draw) -----------------------------
+    def _on_event(self, event: dict) -> None:
+        kind, live = event.get("type"), self._live
+        if kind == "step":
+            live.add(event)
+            self._progress.update(step=event["step"], eta=event.get("eta_s"), rate=event.get("images_per_s"))
+        elif kind == "eval":
+            live.add(event)
+            self._evaluated(event)
+        elif kind == "status":
+            self._progress["message"] = event["message"]
+        elif kind == "history":
+            self._live = event["curves"]
+            if self._shown == self._live_path:
+                self.plots.show_curves(self._live)
+        elif kind == "start":
+            self._started(event)
+        elif kind == "paused":
+            self._progress["message"] = f"Paused at step {event['step']} (saved). Press Resume to continue."
+            self.pause_button.setText("Resume")
+            self.pause_button.setEnabled(not self._worker.control.cancelled())
+        elif kind == "resumed":
+            self._progress["message"] = "Training…"
+        self._dirty = True
+
+    def _started(self, event: dict) -> None:
+        self._live.total_steps = event["total_steps"]
+        self._progress.update(step=event["step"], total=event["total_steps"], per_epoch=event["steps_per_epoch"],
+                              eta=None, rate=None, message=f"Training on {event['train_images']} images, "
+                              f"batch {event['batch_size']}, warmup {event['warmup']} steps.")
+
+    def _evaluated(self, event: dict) -> None:
+        scores = ", ".join(f"{set_label(name)} {m['accuracy']:.1%}" for name, m in event["sets"].items())
+        if event["step"] == 0:
+            self._progress["message"] = f"Zero-shot baseline: {scores}. Training starts…"
+            if not self._live_path:  # run.json exists now: the run joins the project
+                self._live_path = self._pending_path
+                self.history.set_live(self._live_path)
+                self.state.add_run(self._live_path)
+        else:
+            self._progress["message"] = f"Evaluated at step {event['step']}: {scores}."
+            self._refresh_history()
+
+    def _tick(self) -> None:
+        """Draw what arrived since the last tick (timer, a few times a second)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        if self._live is not None and self._shown and self._shown == (self._live_path or self._pending_path):
+            self.plots.redraw()
+        info = self._progress
+        self.message.setText(info.get("message", ""))
+        total, step = info.get("total"), info.get("step", 0)
+        if total:
+            self.progress_bar.setRange(0, total)
+            self.progress_bar.setValue(step)
+            parts = [f"step {step} of {total}",
+                     f"epoch {step / info['per_epoch']:.1f} of {total // info['per_epoch']}"]
+            if info.get("rate"):
+                parts.append(f"{info['rate']:.0f} images/s")
+            if self.training() and self._worker.control.paused:
+                parts.append("paused")
+            elif info.get("eta") is not None and step < total:
+                parts.append(f"about {duration_text(info['eta'])} left")
+            self.detail.setText(" · ".join(parts))
+
+    # How a run ends ------------------------------------------------------------------------------
+    def _finished(self, info: dict) -> None:
+        best, zero = info.get("best") or {}, (info.get("zeroshot") or {}).get("id", {}).get("accuracy")
+        text = "Finished."
+        if best:
+            text += f" Best validation accuracy {best['id_accuracy']:.1%} at step {best['step']}"
+            text += f" (zero-shot {zero:.1%})." if zero is not None else "."
+        self._progress["message"] = text + " Next: blend it with the zero-shot model on the Blend page."
+        self.show_info("")
+
+    def _stopped(self) -> None:
+        step = self._progress.get("step", 0)
+        self._progress["message"] = (f"Stopped at step {step}. The run is saved: select it below and press "
+                                     "Resume run to continue it." if self._live_path else "Stopped before training began.")
+
+    def _failed(self, text: str) -> None:
+        self._progress["message"] = "Training stopped with an error."
+        self.show_error(text)
+
+    def _worker_done(self, worker: workers.Worker) -> None:
+        self._workers.discard(worker)
+        if worker is not self._worker:
+            return
+        self._worker = None
+        self._timer.stop()
+        self._dirty = True
+        self._tick()
+        if self.progress_bar.maximum() == 0:
+            self.progress_bar.setRange(0, 1)
+        self.history.busy = False
+        self.history.set_live(None)
+        self._set_buttons()
+        if self._live_path:
+            self.state.runs_changed.emit()  # other pages reload the finished (or stopped) run
+        if self._shown == self._live_path:
+            self.shown_label.setText(f"Showing: {Path(self._shown).name}")
+
+    # Past runs ---------------------------------------------------------------------------------
+    def _run_paths(self) -> list[str]:
+        return [str(self.state.folder(r)) for r in self.state.project.runs]
+
+    def _refresh_history(self) -> None:
+        self.run(read_run_summaries, self._run_paths(), on_done=self._history_read)
+
+    def _history_read(self, summaries: list[dict]) -> None:
+        if [s["path"] for s in summaries] != self._run_paths():
+            return  # the project changed meanwhile: a newer read follows
+        self.history.set_runs(summaries)
+        current = self.state.project.current_run
+        current = str(self.state.folder(current)) if current else ""
+        if not self._shown and summaries:
+            self._show(current if current in self.history.summaries else summaries[-1]["path"])
+        if self._shown:
+            self.history.select(self._shown)
+
+    def _run_selected(self, path: str) -> None:
+        path = str(self.state.folder(path)) if path else ""
+        if path and path != self._shown:
+            self._show(path)
+        self.history.select(path)
+
+    def _show(self, path: str) -> None:
+        """Show a run's curves: the live ones, or read from its metrics file in a worker."""
+        self._shown = path
+        live = path == self._live_path and self._live is not None and self.training()
+        self.shown_label.setText(f"Showing: {Path(path).name}{' (live)' if live else ''}")
+        if live:
+            self.plots.show_curves(self._live)
+            return
+        self._reading += 1
+        generation = self._reading
+        self.run(read_curves, path, on_done=lambda result: self._curves_read(generation, *result))
+
+    def _curves_read(self, generation: int, path: str, curves: Curves) -> None:
+        if generation == self._reading and path == self._shown:
+            self.plots.show_curves(curves)
 
     def add_paths(self, paths) -> None:
         pass

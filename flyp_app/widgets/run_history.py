@@ -1,0 +1,166 @@
+"""The project's training runs: status and scores of each, and the buttons that act on one.
+
+Run folders are read in a worker (`read_run_summaries`, `read_curves`): core's run module
+brings torch with it, and a long run's metrics file is too big to parse on the UI thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from flyp_app.widgets.train_plots import Curves
+
+STATUS_WORDS = {"finished": "finished", "cancelled": "stopped — can be resumed", "failed": "failed",
+                "running": "interrupted — can be resumed", "missing": "folder missing", "unreadable": "unreadable"}
+RESUMABLE = ("cancelled", "running")
+
+
+def read_run_summaries(paths: list[str], progress=None, control=None, emit=None) -> list[dict]:
+    """For each run folder: name, model, method, status, zero-shot and best ID accuracy, error."""
+    from core.errors import FlypError
+    from core.runs import RunDir
+
+    summaries = []
+    for path in paths:
+        run = RunDir(path)
+        summary = {"path": path, "name": Path(path).name, "status": "missing", "model": "", "method": "",
+                   "zero_shot": None, "best": None, "error": ""}
+        try:
+            info = run.read_info()
+        except FlypError as exc:
+            summary.update(status="unreadable" if run.path.is_dir() else "missing", error=str(exc))
+        else:
+            config, best = info.get("config", {}), info.get("best") or {}
+            summary.update(status=info.get("status", "unreadable"), method=config.get("method", ""),
+                           model=_model_text(config.get("model", ""), config.get("pretrained")),
+                           zero_shot=(info.get("zeroshot") or {}).get("id", {}).get("accuracy"),
+                           best=best.get("id_accuracy"), error=info.get("error", ""))
+        summaries.append(summary)
+    return summaries
+
+
+def read_curves(path: str, progress=None, control=None, emit=None) -> tuple[str, Curves]:
+    from core.runs import RunDir
+
+    return path, Curves.from_records(RunDir(path).read_metrics())
+
+
+def _model_text(model: str, pretrained: str | None) -> str:
+    if not pretrained or model == "demo":
+        return model
+    tag = Path(pretrained).name if ("/" in pretrained or "\\" in pretrained) else pretrained
+    return f"{model} ({tag})"
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+class RunHistory(QWidget):
+    """A list of runs; selecting one asks the page to show it, Resume asks to continue it."""
+
+    chosen = Signal(str)            # a run folder the user selected
+    resume_requested = Signal(str)  # a run folder to continue
+
+    def __init__(self):
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        header = QHBoxLayout()
+        header.addWidget(QLabel("<b>Runs of this project</b>"))
+        header.addStretch(1)
+        self.resume = QPushButton("Resume run")
+        self.resume.setToolTip("Continue a stopped or interrupted run exactly where it was saved")
+        self.resume.clicked.connect(lambda: self.resume_requested.emit(self.current()))
+        self.open_folder = QPushButton("Open folder")
+        self.open_folder.clicked.connect(self._open_folder)
+        header.addWidget(self.resume)
+        header.addWidget(self.open_folder)
+        layout.addLayout(header)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Run", "Model", "Method", "Status", "Validation: zero-shot → best"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
+        header_view = self.tree.header()
+        header_view.setStretchLastSection(False)
+        header_view.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header_view.setSectionResizeMode(1, QHeaderView.Stretch)
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        layout.addWidget(self.tree)
+        self.summaries: dict[str, dict] = {}
+        self.live: str | None = None
+        self.busy = False  # a run is training: nothing else can be resumed meanwhile
+        self._update_buttons()
+
+    def set_runs(self, summaries: list[dict]) -> None:
+        """Show the runs (newest first), keeping the selection."""
+        current = self.current()
+        self.summaries = {s["path"]: s for s in summaries}
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        for summary in reversed(summaries):
+            item = QTreeWidgetItem(self.tree, self._columns(summary))
+            item.setData(0, Qt.UserRole, summary["path"])
+            item.setToolTip(0, summary["path"])
+            if summary["error"]:
+                item.setToolTip(3, summary["error"])
+            item.setTextAlignment(4, Qt.AlignRight | Qt.AlignVCenter)
+        self.tree.blockSignals(False)
+        if current:
+            self.select(current)
+        if not summaries:
+            QTreeWidgetItem(self.tree, ["No runs yet: press Start training."]).setFlags(Qt.NoItemFlags)
+        self._update_buttons()
+
+    def _columns(self, s: dict) -> list[str]:
+        status = "training…" if s["path"] == self.live else STATUS_WORDS.get(s["status"], s["status"])
+        scores = "" if s["zero_shot"] is None else f"{_percent(s['zero_shot'])} → {_percent(s['best'])}"
+        return [s["name"], s["model"], s["method"].upper() if s["method"] else "", status, scores]
+
+    def set_live(self, path: str | None) -> None:
+        self.live = path
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            path_i = item.data(0, Qt.UserRole)
+            if path_i in self.summaries:
+                item.setText(3, self._columns(self.summaries[path_i])[3])
+        self._update_buttons()
+
+    def select(self, path: str) -> None:
+        """Select `path` without emitting `chosen` (the page already shows it)."""
+        self.tree.blockSignals(True)
+        self.tree.clearSelection()
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(0, Qt.UserRole) == path:
+                item.setSelected(True)
+                self.tree.setCurrentItem(item)
+        self.tree.blockSignals(False)
+        self._update_buttons()
+
+    def current(self) -> str:
+        items = self.tree.selectedItems()
+        return items[0].data(0, Qt.UserRole) or "" if items else ""
+
+    def resumable(self, path: str) -> bool:
+        summary = self.summaries.get(path)
+        return bool(summary) and summary["status"] in RESUMABLE and path != self.live
+
+    def _selection_changed(self) -> None:
+        self._update_buttons()
+        if path := self.current():
+            self.chosen.emit(path)
+
+    def _update_buttons(self) -> None:
+        path = self.current()
+        self.resume.setEnabled(not self.busy and self.resumable(path))
+        self.open_folder.setEnabled(bool(path) and Path(path).is_dir())
+
+    def _open_folder(self) -> None:
+        if path := self.current():
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))

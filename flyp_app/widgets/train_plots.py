@@ -1,0 +1,247 @@
+"""The Train page's live plots: loss per step, ID/OOD accuracy per evaluation, learning rate.
+
+`Curves` is a plain record of one run (no Qt), filled from training events or from a run's
+`metrics.jsonl`, so a worker can build it off the UI thread. `TrainingPlots` draws a `Curves`
+when asked (`redraw`); the page calls it a few times a second, never per training step.
+pyqtgraph is imported when the plots are first needed, so the window opens without it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from flyp_app.theme import ID_COLOUR, LOSS_COLOUR, LR_COLOUR, ZERO_SHOT_COLOUR, ood_colour
+
+INK = "#333333"
+
+
+def set_label(name: str) -> str:
+    return "validation (ID)" if name == "id" else name
+
+
+class Curves:
+    """The points of one run: steps with loss and learning rate, evaluations per set."""
+
+    def __init__(self, total_steps: int | None = None):
+        self.steps: list[int] = []
+        self.loss: list[float] = []
+        self.smooth: list[float] = []
+        self.lr: list[float] = []
+        self.evals: dict[str, tuple[list[int], list[float]]] = {}  # set → (steps, accuracies); "id" first
+        self.baseline: dict[str, float] = {}  # the zero-shot accuracy (step-0 evaluation) per set
+        self.best: tuple[int, float] | None = None  # (step, ID accuracy) of the best evaluation
+        self.total_steps = total_steps
+        self._ema, self._weight = 0.0, 0.0
+
+    @classmethod
+    def from_records(cls, records: list[dict]) -> "Curves":
+        curves = cls(total_steps=sum(1 for r in records if r.get("type") == "step") or None)
+        for record in records:
+            curves.add(record)
+        return curves
+
+    @property
+    def beta(self) -> float:
+        """EMA decay: about a thirtieth of the run (3 to 100 steps) as the smoothing window."""
+        window = min(100.0, max(3.0, (self.total_steps or 90) / 30))
+        return 1 - 1 / window
+
+    def add(self, record: dict) -> None:
+        kind = record.get("type")
+        if kind == "step":
+            self._add_step(record["step"], float(record["loss"]), float(record["lr"]))
+        elif kind == "eval":
+            self._add_eval(record)
+
+    def _add_step(self, step: int, loss: float, lr: float) -> None:
+        beta = self.beta
+        self._ema = beta * self._ema + (1 - beta) * loss
+        self._weight = beta * self._weight + (1 - beta)
+        self.steps.append(step)
+        self.loss.append(loss)
+        self.smooth.append(self._ema / self._weight)  # debiased, as TensorBoard's smoothing
+        self.lr.append(lr)
+
+    def _add_eval(self, record: dict) -> None:
+        step = int(record["step"])
+        for name, metrics in record.get("sets", {}).items():
+            accuracy = 100.0 * float(metrics["accuracy"])
+            if step == 0:
+                self.baseline[name] = accuracy
+            steps, values = self.evals.setdefault(name, ([], []))
+            steps.append(step)
+            values.append(accuracy)
+        id_accuracy = record.get("sets", {}).get("id", {}).get("accuracy")
+        if step > 0 and id_accuracy is not None and (self.best is None or 100.0 * id_accuracy > self.best[1]):
+            self.best = (step, 100.0 * id_accuracy)
+
+    @property
+    def last_step(self) -> int:
+        return self.steps[-1] if self.steps else 0
+
+
+class TrainingPlots(QWidget):
+    """Accuracy (top, largest), loss and learning rate, sharing the step axis."""
+
+    def __init__(self):
+        super().__init__()
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.placeholder = QLabel("The curves of a run appear here.", objectName="pageHint")
+        self.layout_.addWidget(self.placeholder)
+        self.graphics = None
+        self.curves: Curves | None = None
+        self._set_items: dict[str, object] = {}
+        self._baseline_items: dict[str, object] = {}
+        self._new_run = True
+
+    # Building (on first use) ------------------------------------------------------------------
+    def ensure_built(self) -> None:
+        if self.graphics is not None:
+            return
+        import pyqtgraph as pg
+
+        self.pg = pg
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.ci.setSpacing(4)
+        self.accuracy = self._plot(0, "accuracy (%)")
+        self.loss = self._plot(1, "loss")
+        self.lr = self._plot(2, "learning rate", axis=_compact_axis(pg))
+        self.graphics.setToolTip("Accuracy on each evaluation set (dashed: zero-shot, before training); the loss "
+                                 "of every step (faint) and smoothed; the learning rate schedule.")
+        self.lr.getAxis("bottom").setLabel("training step", color=INK)
+        for plot in (self.accuracy, self.loss):
+            plot.getAxis("bottom").setStyle(showValues=False)
+        for plot in (self.loss, self.lr):
+            plot.setXLink(self.accuracy)
+        layout = self.graphics.ci.layout
+        for row, stretch in enumerate((6, 4, 3)):
+            layout.setRowStretchFactor(row, stretch)
+        self.legend = self.accuracy.addLegend(offset=(-8, -8), labelTextColor=INK, brush=(255, 255, 255, 200))
+        self.raw_loss = self._line(self.loss, (*_rgb(LOSS_COLOUR), 70), 1)
+        self.smooth_loss = self._line(self.loss, LOSS_COLOUR, 2)
+        self.lr_line = self._line(self.lr, LR_COLOUR, 2)
+        self.best_marker = pg.ScatterPlotItem(symbol="star", size=16, brush=ID_COLOUR, pen=pg.mkPen("w", width=1))
+        self.best_marker.setZValue(10)  # above the set's own point at that step
+        self.accuracy.addItem(self.best_marker)
+        self._best_in_legend = False
+        self.layout_.replaceWidget(self.placeholder, self.graphics)
+        self.placeholder.hide()
+
+    def _plot(self, row: int, label: str, axis=None):
+        plot = self.graphics.addPlot(row=row, col=0, axisItems={"left": axis} if axis else None)
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(INK)
+            axis.setTextPen(INK)
+        plot.getAxis("left").setWidth(64)  # equal widths keep the three step axes aligned
+        plot.setLabel("left", label, color=INK, **{"font-size": "9pt"})
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        return plot
+
+    def _line(self, plot, colour, width: float):
+        item = plot.plot(pen=self.pg.mkPen(colour, width=width))
+        item.setDownsampling(auto=True, method="peak")  # a long run stays cheap to draw
+        item.setClipToView(True)
+        item.setSkipFiniteCheck(True)
+        return item
+
+    # Drawing ----------------------------------------------------------------------------------
+    def show_curves(self, curves: Curves | None) -> None:
+        """Show another run (or none); drawn now if the plots are on screen, else when shown."""
+        self.curves = curves
+        self._new_run = True
+        self.redraw()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.graphics is None:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Push the current points to the plot items (cheap enough for a few times a second)."""
+        if self.graphics is None:
+            if not self.isVisible():
+                return  # nothing to see yet: pyqtgraph loads when the page is first shown
+            self.ensure_built()
+        if self._new_run:
+            for item in [*self._set_items.values(), *self._baseline_items.values()]:
+                self.accuracy.removeItem(item)
+            self.legend.clear()
+            self._set_items, self._baseline_items = {}, {}
+            self._new_run = self._best_in_legend = False
+        c = self.curves or Curves()
+        self.raw_loss.setData(c.steps, c.loss)
+        self.smooth_loss.setData(c.steps, c.smooth)
+        self.lr_line.setData(c.steps, c.lr)
+        for i, (name, (steps, values)) in enumerate(c.evals.items()):
+            self._set_item(name, i).setData(steps, values)
+        for i, (name, accuracy) in enumerate(c.baseline.items()):
+            if name not in self._baseline_items:
+                self._add_baseline(name, i, accuracy)
+        self.best_marker.setData(*([[c.best[0]], [c.best[1]]] if c.best else [[], []]))
+        if c.best and not self._best_in_legend:
+            self.legend.addItem(self.best_marker, "best: the checkpoint kept")
+            self._best_in_legend = True
+        self.accuracy.setXRange(0, max(c.total_steps or 0, c.last_step, 1), padding=0.02)
+        if c.evals:
+            values = [v for _, vs in c.evals.values() for v in vs]
+            low, high = min(values), max(values)
+            pad = max(2.0, 0.1 * (high - low))
+            self.accuracy.setYRange(max(0.0, low - pad), min(103.0, high + pad), padding=0)  # 100% stays visible
+
+    def _set_item(self, name: str, index: int):
+        if name not in self._set_items:
+            colour = ID_COLOUR if name == "id" else ood_colour(index - 1)
+            pg = self.pg
+            item = self.accuracy.plot(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
+                                      symbolBrush=colour, symbolPen=None, name=set_label(name))
+            self._set_items[name] = item
+        return self._set_items[name]
+
+    def _add_baseline(self, name: str, index: int, accuracy: float) -> None:
+        pg = self.pg
+        colour = ID_COLOUR if name == "id" else ood_colour(index - 1)
+        line = pg.InfiniteLine(pos=accuracy, angle=0, movable=False,
+                               pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine))
+        self.accuracy.addItem(line)
+        self._baseline_items[name] = line
+        if len(self._baseline_items) == 1:  # one legend entry explains every dashed line
+            sample = pg.PlotDataItem(pen=pg.mkPen(ZERO_SHOT_COLOUR, width=1.5, style=Qt.DashLine))
+            self.legend.addItem(sample, "zero-shot (dashed)")
+
+    # What tests and the page read ------------------------------------------------------------
+    def point_counts(self) -> dict[str, int]:
+        """Points drawn per item: loss, lr and each evaluation set."""
+        if self.graphics is None:
+            return {}
+        counts = {"loss": _count(self.raw_loss), "smooth": _count(self.smooth_loss), "lr": _count(self.lr_line)}
+        counts.update({f"acc:{name}": _count(item) for name, item in self._set_items.items()})
+        counts.update({f"zero-shot:{name}": 1 for name in self._baseline_items})
+        return counts
+
+
+def _compact_axis(pg):
+    """A left axis that writes 2e-05 rather than a scale factor nobody reads."""
+
+    class CompactAxis(pg.AxisItem):
+        def tickStrings(self, values, scale, spacing):
+            return [f"{v:.2g}" for v in values]
+
+    axis = CompactAxis(orientation="left")
+    axis.enableAutoSIPrefix(False)
+    return axis
+
+
+def _count(item) -> int:
+    x = item.getData()[0]
+    return 0 if x is None else len(x)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    colour = colour.lstrip("#")
+    return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)

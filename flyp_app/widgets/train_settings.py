@@ -1,0 +1,381 @@
+"""The Train page's settings: which model to start from, and the training hyperparameters.
+
+Both widgets show what the project holds (`load`) and report the user's edits as signals; the
+page stores them with `AppState.set_settings`. Values are checked with core's `TrainConfig`
+(cheap: no torch), and a bad one is explained under the form instead of being stored.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from core.config import METHODS, TrainConfig
+from core.demo_story import DEMO_SETTINGS
+from core.errors import FlypError
+
+DEMO, OPEN_CLIP, FILE = "demo", "open_clip", "file"
+SOURCES = {DEMO: "Built-in demo model", OPEN_CLIP: "open_clip model + pretrained weights",
+           FILE: "Weights file on this computer"}
+SOURCE_NOTES = {
+    DEMO: "A tiny CLIP shipped with FLYP Studio: it trains in minutes on a laptop CPU.",
+    OPEN_CLIP: "The weights are downloaded once into the Hugging Face cache. Bigger models learn more but "
+               "train slower (ViT-B-32 is a good start; on a CPU expect a few images per second).",
+    FILE: "A .safetensors file (or a state-dict .pt/.bin) holding weights for the chosen architecture.",
+}
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+DEFAULT_ARCH, DEFAULT_TAG = "ViT-B-32", "openai"
+METHOD_NAMES = {"flyp": "FLYP (recommended)", "ce": "Cross-entropy baseline (FT)"}
+DEVICES = {"auto": "auto (GPU if there is one)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}
+CUSTOM = "Custom"
+PAPER_BATCH = 512
+
+
+def model_source(model: str, pretrained: str) -> str:
+    if model == "demo":
+        return DEMO
+    looks_like_file = os.sep in pretrained or "/" in pretrained or pretrained.lower().endswith(WEIGHT_SUFFIXES)
+    return FILE if pretrained and looks_like_file else OPEN_CLIP
+
+
+def pretrained_tags(architecture: str) -> list[str]:
+    """The pretrained tags open_clip knows for `architecture` (open_clip is already imported by then)."""
+    import open_clip  # only called once the engine has loaded
+
+    return list(open_clip.list_pretrained_tags_by_model(architecture))
+
+
+class ModelPicker(QGroupBox):
+    """The demo model, an open_clip architecture + pretrained tag, or a local weights file."""
+
+    changed = Signal(str, str)  # model, pretrained ("" for none)
+
+    def __init__(self):
+        super().__init__("Model")
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.source = QComboBox()
+        for key, text in SOURCES.items():
+            self.source.addItem(text, key)
+        self.source.activated.connect(self._source_chosen)
+        form.addRow("Start from", self.source)
+        self.arch = QComboBox(editable=True, insertPolicy=QComboBox.NoInsert)
+        self.arch.lineEdit().setPlaceholderText("e.g. ViT-B-32")
+        self.arch.activated.connect(self._arch_chosen)
+        self.arch.lineEdit().editingFinished.connect(self._arch_chosen)
+        form.addRow("Architecture", self.arch)
+        self.tag = QComboBox(editable=True, insertPolicy=QComboBox.NoInsert)
+        self.tag.lineEdit().setPlaceholderText("e.g. openai")
+        self.tag.activated.connect(self._commit)
+        self.tag.lineEdit().editingFinished.connect(self._commit)
+        form.addRow("Pretrained", self.tag)
+        self.file = QLineEdit(placeholderText="choose a weights file…")
+        self.file.editingFinished.connect(self._commit)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        file_row = QWidget()
+        row = QHBoxLayout(file_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.file, 1)
+        row.addWidget(browse)
+        form.addRow("Weights", file_row)
+        self.note = QLabel("", objectName="pageHint", wordWrap=True)
+        form.addRow(self.note)
+        self.form, self.file_row = form, file_row
+        self._architectures: list[str] = []
+        self._show_rows(DEMO)
+
+    def load(self, model: str, pretrained: str) -> None:
+        source = model_source(model, pretrained)
+        self.source.setCurrentIndex(self.source.findData(source))
+        self.arch.setEditText("" if source == DEMO else model)
+        self.tag.setEditText(pretrained if source == OPEN_CLIP else "")
+        self.file.setText(pretrained if source == FILE else "")
+        self._fill_tags()
+        self._show_rows(source)
+
+    def engine_ready(self) -> None:
+        """Offer the architectures open_clip knows (and their tags) once the engine has loaded."""
+        from core.models import list_architectures
+
+        self._architectures = list_architectures()
+        text = self.arch.currentText()
+        self.arch.blockSignals(True)
+        self.arch.clear()
+        self.arch.addItems(self._architectures)
+        self.arch.setEditText(text)
+        self.arch.blockSignals(False)
+        self._fill_tags()
+
+    def _fill_tags(self) -> None:
+        if not self._architectures:
+            return
+        text = self.tag.currentText()
+        self.tag.blockSignals(True)
+        self.tag.clear()
+        arch = self.arch.currentText().strip()
+        self.tag.addItems([*(pretrained_tags(arch) if arch in self._architectures else []), "none"])
+        self.tag.setEditText(text)
+        self.tag.blockSignals(False)
+
+    def _show_rows(self, source: str) -> None:
+        self.form.setRowVisible(self.arch, source != DEMO)
+        self.form.setRowVisible(self.tag, source == OPEN_CLIP)
+        self.form.setRowVisible(self.file_row, source == FILE)
+        self.note.setText(SOURCE_NOTES[source])
+
+    def _source_chosen(self) -> None:
+        source = self.source.currentData()
+        if source != DEMO and not self.arch.currentText().strip():
+            self.arch.setEditText(DEFAULT_ARCH)
+        if source == OPEN_CLIP and not self.tag.currentText().strip():
+            self.tag.setEditText(DEFAULT_TAG)
+        self._fill_tags()
+        self._show_rows(source)
+        self._commit()
+
+    def _arch_chosen(self) -> None:
+        self._fill_tags()
+        self._commit()
+
+    def _browse(self) -> None:
+        start = str(Path(self.file.text()).parent) if self.file.text() else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Weights file", start,
+                                              "Weights (*.safetensors *.pt *.pth *.bin);;All files (*)")
+        if path:
+            self.file.setText(path)
+            self._commit()
+
+    def value(self) -> tuple[str, str]:
+        source = self.source.currentData()
+        if source == DEMO:
+            return "demo", ""
+        arch = self.arch.currentText().strip()
+        return arch, (self.tag.currentText().strip() if source == OPEN_CLIP else self.file.text().strip())
+
+    def problem(self) -> str:
+        """What is missing before this model can be loaded ("" when nothing)."""
+        source, (model, pretrained) = self.source.currentData(), self.value()
+        if source != DEMO and not model:
+            return "Choose an architecture for the model (Model → Architecture)."
+        if source == FILE and not pretrained:
+            return "Choose the weights file to start from (Model → Weights → Browse…)."
+        if source == OPEN_CLIP and not pretrained:
+            return "Choose the pretrained weights (Model → Pretrained), e.g. openai, or none for random weights."
+        return ""
+
+    def _commit(self) -> None:
+        self.changed.emit(*self.value())
+
+
+def config_defaults() -> dict:
+    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+
+
+def presets(train_images: int | None) -> dict[str, tuple[dict, str]]:
+    """{name: (settings, description)}; the paper's batch is capped for small training sets."""
+    batch = PAPER_BATCH
+    if train_images:
+        batch = max(2, min(PAPER_BATCH, 2 ** int(math.log2(max(2, train_images // 8)))))
+    capped = (f" (the paper's 512, capped at {batch} so that each epoch of your {train_images} images has "
+              "at least 8 steps)") if batch < PAPER_BATCH else ""
+    common = {"warmup": None, "evals_per_epoch": 1}
+    return {
+        "Quick try": ({**common, "epochs": 2, "batch_size": 32, "lr": 1e-5, "weight_decay": 0.1, "evals_per_epoch": 2},
+                      "A short run to see whether finetuning helps: 2 epochs, batch 32, learning rate 1e-5."),
+        "Paper defaults": ({**common, "epochs": 10, "batch_size": batch, "lr": 1e-5, "weight_decay": 0.1},
+                           f"The FLYP paper's recipe: 10 epochs, batch {batch}{capped}, learning rate 1e-5, "
+                           "weight decay 0.1, cosine schedule after a warmup."),
+        "Demo model": ({**common, **{k: v for k, v in DEMO_SETTINGS.items() if k != "seed"}},
+                       "For the small built-in demo model: 4 epochs, batch 64, learning rate 1e-4."),
+    }
+
+
+class HyperParameters(QGroupBox):
+    """A preset, and the advanced settings behind a toggle."""
+
+    changed = Signal(dict)  # the TrainConfig fields this widget sets, already checked
+
+    def __init__(self):
+        super().__init__("Training settings")
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Preset"))
+        self.preset = QComboBox()
+        self.preset.activated.connect(self._preset_chosen)
+        row.addWidget(self.preset, 1)
+        layout.addLayout(row)
+        self.preset_note = QLabel("", objectName="pageHint", wordWrap=True)
+        layout.addWidget(self.preset_note)
+        self.toggle = QToolButton(text="Advanced settings", checkable=True, toolButtonStyle=Qt.ToolButtonTextBesideIcon,
+                                  arrowType=Qt.RightArrow, autoRaise=True)
+        self.toggle.toggled.connect(self._toggle_advanced)
+        layout.addWidget(self.toggle)
+        self.advanced = QWidget()
+        self._advanced_form(QFormLayout(self.advanced))
+        self.advanced.hide()
+        layout.addWidget(self.advanced)
+        self.error = QLabel("", objectName="error", wordWrap=True)
+        self.error.hide()
+        layout.addWidget(self.error)
+        self._train_images: int | None = None
+        self._loading = False
+        self._fill_presets()
+
+    def _advanced_form(self, form: QFormLayout) -> None:
+        form.setContentsMargins(0, 0, 0, 0)
+        self.method = QComboBox()
+        for key in METHODS:
+            self.method.addItem(METHOD_NAMES.get(key, key), key)
+        self.method_note = QLabel("", objectName="pageHint", wordWrap=True)
+        self.epochs = QSpinBox(minimum=1, maximum=1000)
+        self.batch = QSpinBox(minimum=2, maximum=65536, singleStep=8)
+        self.batch.setToolTip("Images per step. In FLYP the other images of a batch are the negatives: "
+                              "bigger batches usually help.")
+        self.lr = QLineEdit()
+        self.lr.setToolTip("Learning rate, e.g. 1e-5 (the paper's value for CLIP models)")
+        self.weight_decay = QLineEdit()
+        self.warmup = QSpinBox(minimum=-1, maximum=1_000_000, specialValueText="auto")
+        self.warmup.setToolTip("Steps of linear warmup before the cosine decay; auto: 10% of all steps, at most 500")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.evals = QSpinBox(minimum=1, maximum=100)
+        self.mask = QCheckBox("Mask same-class negatives")
+        self.mask.setToolTip("An ablation: other images of the same class stop counting as negatives. "
+                             "The FLYP paper shows that this hurts; off by default.")
+        self.device = QComboBox()
+        for key, text in DEVICES.items():
+            self.device.addItem(text, key)
+        for label, widget in (("Method", self.method), ("", self.method_note), ("Epochs", self.epochs),
+                              ("Batch size", self.batch), ("Learning rate", self.lr),
+                              ("Weight decay", self.weight_decay), ("Warmup steps", self.warmup),
+                              ("Seed", self.seed), ("Evaluations per epoch", self.evals), ("", self.mask),
+                              ("Device", self.device)):
+            form.addRow(label, widget)
+        for combo in (self.method, self.device):
+            combo.activated.connect(self._edited)
+        for spin in (self.epochs, self.batch, self.warmup, self.seed, self.evals):
+            spin.valueChanged.connect(self._edited)
+        for edit in (self.lr, self.weight_decay):
+            edit.editingFinished.connect(self._edited)
+        self.mask.toggled.connect(self._edited)
+
+    # Showing the project's settings ---------------------------------------------------------
+    def load(self, settings: dict) -> None:
+        values = config_defaults() | settings
+        self._loading = True
+        self.method.setCurrentIndex(max(0, self.method.findData(values["method"])))
+        self.epochs.setValue(int(values["epochs"]))
+        self.batch.setValue(int(values["batch_size"]))
+        self.lr.setText(f"{float(values['lr']):g}")
+        self.weight_decay.setText(f"{float(values['weight_decay']):g}")
+        self.warmup.setValue(-1 if values["warmup"] is None else int(values["warmup"]))
+        self.seed.setValue(int(values["seed"]))
+        self.evals.setValue(int(values["evals_per_epoch"]))
+        self.mask.setChecked(bool(values["mask_same_class"]))
+        index = self.device.findData(str(values["device"]))
+        if index < 0:  # e.g. "cuda:1" typed into the project file: keep it selectable
+            self.device.addItem(str(values["device"]), str(values["device"]))
+            index = self.device.count() - 1
+        self.device.setCurrentIndex(index)
+        self._loading = False
+        self.method_note.setText(METHODS.get(values["method"], ""))
+        self._show_error("")
+        self._match_preset()
+
+    def set_train_images(self, count: int | None) -> None:
+        """The number of training images found (the paper preset's batch is capped by it)."""
+        if count != self._train_images:
+            self._train_images = count
+            self._fill_presets()
+            self._match_preset()
+
+    def _fill_presets(self) -> None:
+        self._presets = presets(self._train_images)
+        current = self.preset.currentText()
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        self.preset.addItems([*self._presets, CUSTOM])
+        self.preset.setCurrentText(current or CUSTOM)
+        self.preset.blockSignals(False)
+
+    def _match_preset(self) -> None:
+        try:
+            values = self.values()
+        except FlypError:
+            values = {}
+        name = next((n for n, (s, _) in self._presets.items() if all(values.get(k) == v for k, v in s.items())), CUSTOM)
+        self.preset.setCurrentText(name)
+        self.preset_note.setText(self._presets[name][1] if name != CUSTOM
+                                 else "Your own settings: open Advanced settings to see or change them.")
+
+    def _toggle_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+
+    # Reading and checking the user's values -------------------------------------------------
+    def values(self) -> dict:
+        """The settings shown, as TrainConfig fields; FlypError (in words) when one is not valid."""
+        values = {"method": self.method.currentData(), "epochs": self.epochs.value(),
+                  "batch_size": self.batch.value(), "lr": _number(self.lr.text(), "Learning rate", "1e-5"),
+                  "weight_decay": _number(self.weight_decay.text(), "Weight decay", "0.1"),
+                  "warmup": None if self.warmup.value() < 0 else self.warmup.value(), "seed": self.seed.value(),
+                  "evals_per_epoch": self.evals.value(), "mask_same_class": self.mask.isChecked(),
+                  "device": self.device.currentData()}
+        try:
+            TrainConfig(train_dir="", **values)
+        except FlypError as exc:  # core names the command-line option; say the field's name
+            raise FlypError(_plain(str(exc))) from None
+        return values
+
+    def _preset_chosen(self) -> None:
+        name = self.preset.currentText()
+        if name == CUSTOM:
+            self.toggle.setChecked(True)
+            return
+        self._emit(self._presets[name][0])
+
+    def _edited(self) -> None:
+        if self._loading:
+            return
+        self.method_note.setText(METHODS.get(self.method.currentData(), ""))
+        try:
+            values = self.values()
+        except FlypError as exc:
+            self._show_error(str(exc))
+            return
+        self._show_error("")
+        self._match_preset()
+        self._emit(values)
+
+    def _emit(self, values: dict) -> None:
+        self.changed.emit(dict(values))
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+
+def _number(text: str, name: str, example: str) -> float:
+    try:
+        return float(text.strip().replace(",", "."))
+    except ValueError:
+        raise FlypError(f"{name}: type a number such as {example} (got {text.strip()!r})") from None
+
+
+OPTION_NAMES = {"--lr": "Learning rate", "--weight-decay": "Weight decay", "--batch-size": "Batch size",
+                "--epochs": "Epochs", "--warmup": "Warmup steps", "--evals-per-epoch": "Evaluations per epoch",
+                "--mask-same-class": "Mask same-class negatives", "--method": "Method"}
+
+
+def _plain(text: str) -> str:
+    """Core names options as the command line does (--lr); say them as the form does."""
+    for option, name in OPTION_NAMES.items():
+        if text.startswith(option + ":"):
+            return name + text[len(option):]
+    return text
