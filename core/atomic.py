@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from core.errors import FlypError
+from core.errors import WriteError
 
 
 @contextlib.contextmanager
@@ -22,22 +23,31 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it over `path`.
 
     On any error the temporary file is removed and the old `path` is untouched; an OSError
-    (full disk, permissions) becomes a FlypError that names the file.
+    (full disk, permissions) becomes a WriteError (a FlypError) that names the file and says
+    that the previous version is kept.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         _fsync(tmp_path)
         os.replace(tmp_path, path)
     except OSError as exc:
-        raise FlypError(f"could not write {path}: {exc.strerror or exc}; the previous file is kept") from exc
+        raise _write_error(path, exc) from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp_path.unlink()
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    kept = "the previous version is kept" if path.exists() else "nothing was written"
+    return WriteError(path, exc.strerror or str(exc), kept)
 
 
 def _fsync(path: Path) -> None:
@@ -62,8 +72,16 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def save_safetensors(tensors: dict, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
     """Write a dict of tensors as safetensors, atomically (contiguous CPU copies are made)."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as exc:  # safetensors reports I/O errors (a full disk…) as its own type
+            found = re.search(r"\(os error (\d+)\)", str(exc))
+            if not found:
+                raise
+            code = int(found.group(1))
+            raise OSError(code, os.strerror(code)) from exc

@@ -64,16 +64,35 @@ def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
     for name in (MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE):
         if not (path / name).is_file():
             raise FlypError(f"{path}: not a FLYP bundle (missing {name})")
+    info = _read_info(path / INFO_FILE)
     try:
-        info = json.loads((path / INFO_FILE).read_text(encoding="utf-8"))
         head = load_file(str(path / HEAD_FILE))
     except Exception as exc:
-        raise FlypError(f"{path}: damaged bundle ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-    if info.get("format") != BUNDLE_FORMAT or not {"weight", "bias", "scale"} <= set(head):
-        raise FlypError(f"{path}: bundle of an unknown format")
+        raise FlypError(f"{path / HEAD_FILE}: damaged ({_first_line(exc)}); export the bundle again") from None
+    if not {"weight", "bias", "scale"} <= set(head) or head["weight"].shape[:1] != (len(info["class_names"]),):
+        raise FlypError(f"{path / HEAD_FILE}: does not hold a head for the bundle's {len(info['class_names'])} "
+                        "classes; export the bundle again")
     try:
         model = open_clip.create_model(f"local-dir:{path}", device="cpu", weights_only=True)
     except Exception as exc:
-        raise FlypError(f"{path / MODEL_FILE}: cannot be loaded ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+        raise FlypError(f"{path / MODEL_FILE}: cannot be loaded ({_first_line(exc)}); export the bundle again") from None
     model.to(device).eval()
     return Bundle(path, info, model, head["weight"].float(), head["bias"].float(), float(head["scale"]))
+
+
+def _read_info(file: Path) -> dict:
+    try:
+        info = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError and UnicodeDecodeError
+        raise FlypError(f"{file}: damaged ({_first_line(exc)}); export the bundle again") from None
+    if not isinstance(info, dict) or info.get("format") != BUNDLE_FORMAT:
+        raise FlypError(f"{file}: not a bundle of this FLYP Studio version")
+    missing = [key for key in ("class_names", "preprocess") if not isinstance(info.get(key), (list, dict))]
+    if missing:
+        raise FlypError(f"{file}: damaged, it lacks {', '.join(missing)}; export the bundle again")
+    return info
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, and the traceback when asked for
         if os.environ.get("FLYP_DEBUG"):
             raise
+        if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc):  # outside a training step
+            print(f"flyp: error: out of memory ({str(exc).splitlines()[0]}); try a smaller --model, "
+                  "--batch-size or --micro-batch-size, or --device cpu", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(f"flyp: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
               "(set FLYP_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
@@ -142,15 +146,16 @@ def emit(args, data, human: str) -> None:
         print(human)
 
 
-def interrupt_cancels(control) -> None:
-    """First Ctrl-C asks the engine to stop at the next step (saving); a second one kills."""
+def interrupt_cancels(control):
+    """First Ctrl-C (or SIGTERM) asks the engine to stop at the next step, saving; a second one
+    kills. Returns a function that puts the previous handlers back."""
     def handler(signum, frame):
         if control.cancelled():
             raise KeyboardInterrupt
         print("\nflyp: stopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
         control.cancel()
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, old) for sig, old in previous.items()]
 
 
 if __name__ == "__main__":

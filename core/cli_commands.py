@@ -74,6 +74,9 @@ def add_train_args(p, model_args, caption_args) -> None:
                    help="ablation: leave other images of the same class out of the negatives")
     p.add_argument("--evals-per-epoch", type=int, default=1)
     p.add_argument("--workers", type=int, default=None, help="image loading processes (default: auto)")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                   help="save the resumable state every STEPS steps too (default: after each evaluation "
+                        "and every 10 minutes)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write (or to resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
 
@@ -86,7 +89,7 @@ def train(args) -> int:
 
     if args.resume:
         config = TrainConfig(train_dir=args.train or ".", device=args.device, workers=args.workers,
-                             micro_batch_size=args.micro_batch_size)
+                             micro_batch_size=args.micro_batch_size, checkpoint_every=args.checkpoint_every)
     else:
         if not args.train:
             raise FlypError("--train DIR is required (or --resume to continue the run in --out)")
@@ -96,9 +99,10 @@ def train(args) -> int:
             class_names=load_class_names(args.class_names) if args.class_names else {}, method=args.method,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
             warmup=args.warmup, seed=args.seed, device=args.device, mask_same_class=args.mask_same_class,
-            evals_per_epoch=args.evals_per_epoch, workers=args.workers, micro_batch_size=args.micro_batch_size)
+            evals_per_epoch=args.evals_per_epoch, workers=args.workers, micro_batch_size=args.micro_batch_size,
+            checkpoint_every=args.checkpoint_every)
     control = RunControl()
-    interrupt_cancels(control)
+    restore_signals = interrupt_cancels(control)
     from core.distributed import launched
 
     with launched(args.device) as ranks:  # several processes when started by torchrun
@@ -107,6 +111,7 @@ def train(args) -> int:
             info = run_training(config, args.out, resume=args.resume, on_event=display, control=control)
         finally:
             display.close()
+            restore_signals()
     if not ranks.is_main:
         return 0  # rank 0 reports for all
     best = info.get("best") or {}

@@ -42,6 +42,7 @@ class TrainConfig:
     evals_per_epoch: int = 1
     workers: int | None = None  # DataLoader workers; None: chosen from the CPU count
     checkpoint_minutes: float = 10.0
+    checkpoint_every: int | None = None  # also save the resumable state every N steps (None: by time only)
     cache_images: bool = True  # decode training images once (core.image_cache)
 
     def __post_init__(self) -> None:
@@ -59,6 +60,8 @@ class TrainConfig:
             (0 < self.val_fraction < 1, "val-fraction", "between 0 and 1"),
             (self.evals_per_epoch >= 1, "evals-per-epoch", "at least 1"),
             (self.workers is None or self.workers >= 0, "workers", "zero or more"),
+            (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint-every",
+             "at least 1 step (or unset: every 10 minutes)"),
             (not (self.mask_same_class and self.method != "flyp"), "mask-same-class", "used with --method flyp only"),
         ]
         for ok, option, expected in checks:
@@ -79,7 +82,7 @@ class TrainConfig:
     # What a resumed run must share with the run it continues.
     def resume_key(self) -> dict:
         data = self.to_json()
-        for volatile in ("device", "workers", "checkpoint_minutes", "cache_images",
+        for volatile in ("device", "workers", "checkpoint_minutes", "checkpoint_every", "cache_images",
                          "micro_batch_size"):  # memory use, not the gradient: may resume on a smaller GPU
             data.pop(volatile)
         return data

@@ -12,3 +12,14 @@ class FlypError(Exception):
 
 class Cancelled(Exception):
     """The user cancelled long work; whatever was saved so far stays on disk."""
+
+
+class WriteError(FlypError):
+    """A file could not be written (full disk, no permission, I/O error).
+
+    Writes are atomic, so what was on disk before is still there; `kept` says what that is.
+    """
+
+    def __init__(self, path, reason: str, kept: str = "the previous version is kept"):
+        self.path, self.reason, self.kept = path, reason, kept
+        super().__init__(f"could not write {path}: {reason}; {kept}")

@@ -23,7 +23,7 @@ from core.blend import BlendedRun
 from core.bundle import (BUNDLE_FORMAT, CARD_FILE, CONFIG_FILE, HEAD_FILE, INFO_FILE, MODEL_FILE,
                          ONNX_FILE, load_bundle)
 from core.classifier import HEAD_KEYS
-from core.errors import FlypError
+from core.errors import FlypError, WriteError
 
 VERIFY_IMAGES = 8
 TOLERANCE = 1e-4
@@ -35,13 +35,17 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
 
     `check_images` (default: a few of the run's validation images) are classified by the model
     in memory and by the reloaded bundle; a disagreement aborts the export and leaves `out` as
-    it was.
+    it was. So does a write error (a full disk): it is a WriteError naming `out`.
     """
     out = Path(out).expanduser()
     if out.exists() and not (out / INFO_FILE).is_file():
         raise FlypError(f"{out}: exists and is not a FLYP bundle; choose a new folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    kept = "the previous bundle is kept" if out.exists() else "nothing was written"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise WriteError(out, exc.strerror or str(exc), kept) from None
     try:
         _write(blended, staging, metrics or {})
         if onnx:
@@ -50,6 +54,10 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
             export_onnx(blended, staging / ONNX_FILE)
         report = verify_bundle(blended, staging, check_images or _default_check_images(blended), onnx=onnx)
         _replace_folder(staging, out)
+    except WriteError as exc:  # name the bundle, not the temporary folder it was being written to
+        raise WriteError(out, f"{exc.reason} (writing {Path(exc.path).name})", kept) from None
+    except OSError as exc:
+        raise WriteError(out, exc.strerror or str(exc), kept) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"path": str(out), **report}
@@ -125,7 +133,12 @@ def _replace_folder(staging: Path, out: Path) -> None:
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         out.rename(old)
-    staging.rename(out)
+    try:
+        staging.rename(out)
+    except OSError:
+        if old is not None:
+            old.rename(out)  # put the previous bundle back
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import urllib.parse
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -196,13 +197,25 @@ def _hub_cache_lookup(model_id: str, filename: str) -> Path | None:
 
 
 def _reachable(host: str | None) -> bool:
+    """Whether `host` accepts a connection within NETWORK_TIMEOUT_S, name lookup included.
+
+    The socket timeout does not cover the DNS lookup, which can hang for many seconds on a
+    machine without network; the attempt runs in a daemon thread that is simply not awaited.
+    """
     if not host:
         return False
-    try:
-        socket.create_connection((host, 443), timeout=NETWORK_TIMEOUT_S).close()
-        return True
-    except OSError:
-        return False
+    answer: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=NETWORK_TIMEOUT_S).close()
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+    probe = threading.Thread(target=attempt, daemon=True, name="flyp-network-probe")
+    probe.start()
+    probe.join(NETWORK_TIMEOUT_S)
+    return bool(answer and answer[0])
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 
 from core import atomic
-from core.errors import FlypError
+from core.errors import FlypError, WriteError
 
 FORMAT = 1
+REQUIRED = ("status", "config", "classes", "class_names", "templates", "model")  # written when a run starts
 
 
 class RunDir:
@@ -47,9 +49,13 @@ class RunDir:
         try:
             info = json.loads(self.config_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FlypError(f"{self.config_file}: cannot be read ({exc}); the file is left as it is") from None
+            raise FlypError(f"{self.config_file}: damaged, cannot be read ({_first_line(exc)}); "
+                            "the file is left as it is") from None
         if not isinstance(info, dict) or info.get("format") != FORMAT:
-            raise FlypError(f"{self.config_file}: not a run file of this FLYP Studio version")
+            raise FlypError(f"{self.config_file}: not a run file of this FLYP Studio version; the file is left as it is")
+        missing = [key for key in REQUIRED if key not in info]
+        if missing:
+            raise FlypError(f"{self.config_file}: damaged, it lacks {', '.join(missing)}; the file is left as it is")
         return info
 
     def write_info(self, info: dict) -> None:
@@ -63,17 +69,29 @@ class RunDir:
 
     # metrics.jsonl --------------------------------------------------------------------------
     def append_metrics(self, record: dict) -> None:
-        with open(self.metrics_file, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(self.metrics_file, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            raise WriteError(self.metrics_file, exc.strerror or str(exc), "the records before it are kept") from None
 
     def read_metrics(self) -> list[dict]:
         """Every complete record; a torn last line (a crash mid-write) is ignored."""
         return list(_records(self.metrics_file))
 
-    def truncate_metrics(self, after_step: int) -> None:
-        """Keep only records up to `after_step` (the saved state) before resuming."""
+    def truncate_metrics(self, after_step: int) -> Path | None:
+        """Keep only records up to `after_step` (the saved state) before resuming.
+
+        A torn last line is what a crash leaves and is dropped. Damage anywhere else is not
+        the run's doing: the file is first copied aside, and the copy's path is returned.
+        """
+        copy = None
+        if _damaged_lines(self.metrics_file):
+            copy = self.metrics_file.with_name(f"metrics.damaged-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+            atomic.write_bytes(copy, self.metrics_file.read_bytes())
         kept = [r for r in self.read_metrics() if r.get("step", 0) <= after_step]
         atomic.write_text(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+        return copy
 
     # weights and state ----------------------------------------------------------------------
     def save_weights(self, which: str, state_dict: dict[str, torch.Tensor], meta: dict) -> None:
@@ -100,15 +118,15 @@ class RunDir:
                 meta = json.loads(f.metadata()["flyp"])
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as exc:
-            raise FlypError(f"{self.state_file}: damaged resume state ({exc}); "
-                            "start a new run, or delete the file to restart this one") from None
+            raise FlypError(f"{self.state_file}: damaged resume state ({_first_line(exc)}); the file is left as it "
+                            "is: start a new run, or move the file away to restart this one from step 0") from None
         return tensors, meta
 
 
 def _records(path: Path) -> Iterator[dict]:
     if not path.is_file():
         return
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:  # a damaged byte spoils its line only
         for line in f:
             try:
                 record = json.loads(line)
@@ -116,6 +134,28 @@ def _records(path: Path) -> Iterator[dict]:
                 continue
             if isinstance(record, dict):
                 yield record
+
+
+def _damaged_lines(path: Path) -> int:
+    """Lines that are not JSON objects, not counting a torn last line (a crash mid-append)."""
+    if not path.is_file():
+        return 0
+    lines = path.read_bytes().splitlines(keepends=True)
+    if lines and not lines[-1].endswith(b"\n"):
+        lines.pop()
+    return sum(1 for line in lines if line.strip() and not _is_record(line))
+
+
+def _is_record(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def split_optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

@@ -7,6 +7,7 @@ boundary when `control` is cancelled (saving a resumable state), and waits while
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -22,11 +23,11 @@ from core.captions import captions_for, resolve_class_names, validate_templates
 from core.classifier import Classifier
 from core.config import TrainConfig, lr_at
 from core.data import Datasets, load_datasets
-from core.errors import Cancelled, FlypError
+from core.errors import Cancelled, FlypError, WriteError
 from core.fast_text import encode_text
 from core.loader import EvalImages, TrainImages, train_loader
 from core.models import ModelSpec, load_model, select_device
-from core.progress import RunControl
+from core.progress import RunControl, no_cancel
 from core.runs import RunDir, join_optimizer_state, split_optimizer_state
 
 Event = Callable[[dict], None]
@@ -56,6 +57,8 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     templates = validate_templates(config.templates)
     on_event({"type": "status", "message": f"Loading {config.model}…"})
     loaded = load_model(ModelSpec(config.model, config.pretrained), device, seed=config.seed)
+    if control.cancelled():
+        raise Cancelled()
     classifier = Classifier(loaded, class_names, templates)
     on_event({"type": "status", "message": "Preparing evaluation images…"})
     eval_sets = {name: EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"])
@@ -80,20 +83,25 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     session = prepare(config, run_dir, on_event, control)
     state = run.load_state() if resume else None
     if state is None and session.ranks.is_main:
-        _start_run(session, on_event)
+        _start_run(session, on_event, control)
     return _loop(session, state, on_event, control)
 
 
 def _resumed_config(run: RunDir, config: TrainConfig | None) -> TrainConfig:
-    stored = TrainConfig.from_json(run.read_info()["config"])
+    try:
+        stored = TrainConfig.from_json(run.read_info()["config"])
+    except (TypeError, ValueError, AttributeError):  # edited by hand or damaged: values of the wrong type
+        raise FlypError(f"{run.config_file}: damaged, its config cannot be read; the file is left as it is") from None
     if config is not None:
         stored.device, stored.workers = config.device, config.workers
         if config.micro_batch_size is not None:  # None keeps the run's own
             stored.micro_batch_size = config.micro_batch_size
+        if config.checkpoint_every is not None:
+            stored.checkpoint_every = config.checkpoint_every
     return stored
 
 
-def _start_run(session: Session, on_event: Event) -> None:
+def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
     """Write run.json and the zero-shot evaluation at step 0 (the baseline of every plot)."""
     config, run, data, clf = session.config, session.run, session.data, session.classifier
     run.path.mkdir(parents=True, exist_ok=True)
@@ -106,16 +114,23 @@ def _start_run(session: Session, on_event: Event) -> None:
                   "model_cfg": clf.loaded.model_cfg, "preprocess": clf.loaded.preprocess},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "processes": session.ranks.size,
     })
-    zero_shot = _evaluate(session, step=0, epoch=0)
+    try:
+        zero_shot = _evaluate(session, step=0, epoch=0, cancel=control)
+    except Cancelled:
+        run.update_info(status="cancelled")
+        raise
     run.append_metrics(zero_shot)
     run.update_info(zeroshot=zero_shot["sets"])
     on_event(zero_shot)
 
 
-def _evaluate(session: Session, step: int, epoch: float) -> dict:
+def _evaluate(session: Session, step: int, epoch: float, cancel=no_cancel) -> dict:
     started = time.monotonic()
     session.classifier.invalidate()
-    sets = {name: session.classifier.evaluate(images).to_json() for name, images in session.eval_sets.items()}
+    if session.ranks.size > 1:  # the other ranks wait for rank 0's evaluation: it must not stop alone
+        cancel = no_cancel
+    sets = {name: session.classifier.evaluate(images, cancel=cancel).to_json()
+            for name, images in session.eval_sets.items()}
     return {"type": "eval", "step": step, "epoch": epoch, "sets": sets, "seconds": time.monotonic() - started}
 
 
@@ -140,6 +155,7 @@ class _Trainer:
         self.labels_of_class = torch.arange(len(clf.class_names))
         self.step, self.best, self.best_step = 0, -1.0, 0
         self.per_epoch = 1
+        self.updating = False  # True while the optimiser writes the weights
 
     def state(self) -> tuple[dict, dict]:
         tensors, optim_meta = split_optimizer_state(self.optimizer)
@@ -166,7 +182,9 @@ class _Trainer:
         ranks.average_gradients(self.params)
         if self.cfg.method == "ce":
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)  # wise-ft's FT recipe
+        self.updating = True  # an error from here on may leave the weights half-updated: not to be saved
         self.optimizer.step()
+        self.updating = False
         return float(loss)
 
     def _encode(self, images, tokens) -> tuple[torch.Tensor, torch.Tensor]:
@@ -185,7 +203,10 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
     trainer = _Trainer(session)
     if state is not None:
         trainer.restore(*state)
-        run.truncate_metrics(trainer.step)
+        damaged_copy = run.truncate_metrics(trainer.step)
+        if damaged_copy:
+            on_event({"type": "status", "message": f"{run.metrics_file} had damaged lines: they are left out, "
+                                                   f"and the file as it was is kept as {damaged_copy.name}"})
         run.update_info(status="running", processes=session.ranks.size)
     dataset = TrainImages(session.data.train, session.classifier.loaded.image_size, len(session.classifier.templates),
                           cfg.seed, session.classifier.loaded.preprocess["interpolation"],
@@ -202,6 +223,8 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
     clock = _Clock(trainer.step, total)
     last_saved = time.monotonic()
     try:
+        if state is not None and _evaluation_missed(run, trainer.step, eval_steps):  # stopped while evaluating
+            clock.start += _evaluate_and_save(session, trainer, on_event, control)
         while trainer.step < total:
             batches.epoch, batches.start = divmod(trainer.step, per_epoch)
             for images, labels, template_ids in loader:
@@ -223,9 +246,9 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
                 run.append_metrics(record)
                 on_event(record)
                 if trainer.step in eval_steps:
-                    clock.start += _evaluate_and_save(session, trainer, on_event)  # rates count training only
+                    clock.start += _evaluate_and_save(session, trainer, on_event, control)  # rates count training only
                     last_saved = time.monotonic()
-                elif time.monotonic() - last_saved > cfg.checkpoint_minutes * 60:
+                elif _checkpoint_due(cfg, trainer.step, last_saved):
                     _save(session, trainer)
                     last_saved = time.monotonic()
     except Cancelled:
@@ -233,6 +256,15 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
         run.update_info(status="cancelled")
         on_event({"type": "done", "status": "cancelled", "step": trainer.step})
         raise
+    except FlypError as exc:  # a NaN loss, a full disk: run.json says why, if it can still be written
+        if isinstance(exc, WriteError):
+            exc = FlypError(f"{exc}; once the disk has room (or the folder is writable), continue with --resume")
+        _mark_failed(run, str(exc))
+        raise exc from None
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
+        raise _stop_on_oom(session, trainer) from None
     info = run.update_info(status="finished")
     on_event({"type": "done", "status": "finished", "step": trainer.step, "best": info.get("best")})
     return info
@@ -253,9 +285,18 @@ def _eval_steps(per_epoch: int, epochs: int, evals_per_epoch: int) -> set[int]:
     return {e * per_epoch + round((k + 1) * per_epoch / n) for e in range(epochs) for k in range(n)}
 
 
-def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event) -> float:
+def _evaluation_missed(run: RunDir, step: int, eval_steps: set[int]) -> bool:
+    return step in eval_steps and not any(r.get("type") == "eval" and r.get("step") == step for r in run.read_metrics())
+
+
+def _checkpoint_due(cfg: TrainConfig, step: int, last_saved: float) -> bool:
+    every_steps = cfg.checkpoint_every is not None and step % cfg.checkpoint_every == 0
+    return every_steps or time.monotonic() - last_saved > cfg.checkpoint_minutes * 60
+
+
+def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, control: RunControl) -> float:
     """Evaluate every set, keep the best and last weights; return the seconds it took."""
-    record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch)
+    record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch, cancel=control)
     id_accuracy = record["sets"].get("id", {}).get("accuracy", 0.0)
     record["best"] = id_accuracy > trainer.best
     session.run.append_metrics(record)
@@ -274,9 +315,47 @@ def _save(session: Session, trainer: _Trainer) -> None:
 
 
 def _stop_on_nan(session: Session, trainer: _Trainer, loss: float) -> None:
-    session.run.update_info(status="failed", error=f"loss became {loss} at step {trainer.step}")
-    raise FlypError(f"the loss became {loss} at step {trainer.step}; the best checkpoint is kept in "
-                    f"{session.run.path} — try a lower --lr")
+    """Stop before anything of the diverged model is saved: the checkpoints on disk stay good."""
+    kept = (f"the best checkpoint (step {trainer.best_step}) is kept in {session.run.path}"
+            if session.run.best_file.is_file() else "no checkpoint had been saved yet")
+    raise FlypError(f"the loss became {loss} at step {trainer.step}; training stopped and {kept}; try a lower --lr")
+
+
+def _mark_failed(run: RunDir, reason: str) -> None:
+    with contextlib.suppress(FlypError):  # the disk may be the problem: the error itself says enough
+        run.update_info(status="failed", error=reason)
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
+
+
+def _stop_on_oom(session: Session, trainer: _Trainer) -> FlypError:
+    """Out of memory in a step: keep the steps done, and say which batch would fit."""
+    if session.device.type == "cuda":
+        torch.cuda.empty_cache()
+    cfg, saved = session.config, not trainer.updating
+    if saved:  # forward and backward passes leave the weights as they were
+        _save(session, trainer)
+    per_pass = cfg.micro_batch_size or cfg.batch_size
+    smaller = _power_of_two_below(per_pass)
+    if not smaller:
+        fix = "one image per pass does not fit: choose a smaller --model, or --device cpu"
+    elif cfg.micro_batch_size:
+        fix = f"continue with --resume --micro-batch-size {smaller}"
+    else:
+        fix = (f"continue with --resume --micro-batch-size {smaller} (the same batch in smaller passes: "
+               f"same results), or start again with --batch-size {smaller}")
+    kept = f"the run is saved at step {trainer.step}" if saved else "its last saved state is kept"
+    message = (f"out of {session.device.type.upper()} memory at step {trainer.step + 1} with {per_pass} images "
+               f"per pass; {kept}; {fix}")
+    _mark_failed(session.run, message)
+    return FlypError(message)
+
+
+def _power_of_two_below(n: int) -> int:
+    """The largest power of two below `n` (12 → 8, 32 → 16), or 0 when there is none."""
+    return 1 << ((n - 1).bit_length() - 1) if n > 1 else 0
 
 
 class _Clock:

@@ -1,0 +1,325 @@
+"""Faults during training: a killed process, a full disk, a NaN loss, GPU memory running out,
+and cancelling at any moment. Each ends in one line that says what happened, with nothing lost."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
+
+from conftest import TINY
+from core import train as train_module
+from core.captions import load_templates
+from core.cli import main
+from core.config import TrainConfig
+from core.errors import Cancelled, FlypError
+from core.progress import RunControl
+from core.runs import RunDir
+from core.train import train
+
+ENOSPC = SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+
+def cli_args(data) -> list[str]:
+    """`flyp train` arguments whose config equals `straight_config` (2 epochs × 6 steps)."""
+    return ["--model", TINY, "--pretrained", "none", "--train", str(data["train"]), "--val", str(data["val"]),
+            "--epochs", "2", "--batch-size", "12", "--lr", "2e-3", "--workers", "0"]
+
+
+def straight_config(data) -> TrainConfig:
+    return TrainConfig(train_dir=str(data["train"]), val_dir=str(data["val"]), model=TINY, pretrained="none",
+                       epochs=2, batch_size=12, lr=2e-3, workers=0, templates=load_templates(None))
+
+
+@pytest.fixture(scope="module")
+def straight(colour_data, tmp_path_factory) -> RunDir:
+    """The run the interrupted ones must reproduce, trained without interruption."""
+    out = tmp_path_factory.mktemp("straight") / "run"
+    train(straight_config(colour_data), out)
+    return RunDir(out)
+
+
+def assert_same_weights(run: RunDir, expected: RunDir) -> None:
+    for which in ("last_file", "best_file"):
+        a, b = load_file(str(getattr(expected, which))), load_file(str(getattr(run, which)))
+        for key in a:
+            torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-6, msg=f"{which} {key}")
+
+
+def state_step(run: RunDir) -> int:
+    with safe_open(str(run.state_file), framework="pt") as f:
+        return json.loads(f.metadata()["flyp"])["step"]
+
+
+def logged_steps(run: RunDir) -> list[int]:
+    return [r["step"] for r in run.read_metrics() if r["type"] == "step"]
+
+
+def one_error_line(code: int, err: str, *words: str) -> str:
+    assert code == 2 and "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("flyp: error:")]
+    assert len(lines) == 1, err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def start_cli_training(data, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "core.cli", "train", *cli_args(data), "--out", str(out), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_step(process: subprocess.Popen, run: RunDir, step: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(s >= step for s in logged_steps(run)):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run never reached the step"
+        time.sleep(0.01)
+
+
+# A killed process --------------------------------------------------------------------------
+
+def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_weights(colour_data, straight, tmp_path):
+    run = RunDir(tmp_path / "run")
+    process = start_cli_training(colour_data, run.path, "--checkpoint-every", "1")
+    wait_for_step(process, run, 4)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert run.read_info()["status"] == "running"  # it really died mid-run: nothing had the time to say so
+    assert 3 <= state_step(run) < 12
+    resumed = subprocess.run([sys.executable, "-m", "core.cli", "train", "--out", str(run.path), "--resume"],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert run.read_info()["status"] == "finished"
+    assert logged_steps(run) == list(range(1, 13))  # every step logged once
+    assert_same_weights(run, straight)
+
+
+def test_ctrl_c_stops_after_the_step_saves_and_exits_130(colour_data, tmp_path):
+    run = RunDir(tmp_path / "run")
+    process = start_cli_training(colour_data, run.path)
+    wait_for_step(process, run, 2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "flyp: cancelled"
+    assert "continue with the same command and --resume" in err
+    assert run.read_info()["status"] == "cancelled" and state_step(run) == logged_steps(run)[-1]
+
+
+# Cancelling at any moment ------------------------------------------------------------------
+
+@pytest.mark.parametrize("moment, run_written", [
+    ("Scanning images…", False),
+    ("Loading", False),
+    ("Preparing evaluation images…", True),  # then stops inside the zero-shot evaluation
+    ("step 3", True),
+])
+def test_cancelling_at_any_moment_stops_cleanly(colour_data, tmp_path, moment, run_written):
+    control, events = RunControl(), []
+
+    def on_event(event):
+        events.append(event)
+        text = event.get("message", "") if event["type"] == "status" else f"{event['type']} {event.get('step')}"
+        if text.startswith(moment):
+            control.cancel()
+    with pytest.raises(Cancelled):
+        train(straight_config(colour_data), tmp_path / "run", on_event=on_event, control=control)
+    run = RunDir(tmp_path / "run")
+    assert run.exists() == run_written
+    if run_written:
+        assert run.read_info()["status"] == "cancelled"
+    assert not [e for e in events if e["type"] == "step" and e["step"] > 3]
+
+
+def test_a_run_cancelled_while_evaluating_evaluates_again_on_resume(colour_data, straight, tmp_path):
+    control = RunControl()
+
+    def stop_at_the_evaluation(event):
+        if event["type"] == "step" and event["step"] == 6:  # the end of epoch 1: an evaluation follows
+            control.cancel()
+    with pytest.raises(Cancelled):
+        train(straight_config(colour_data), tmp_path / "run", on_event=stop_at_the_evaluation, control=control)
+    run = RunDir(tmp_path / "run")
+    assert [r["step"] for r in run.read_metrics() if r["type"] == "eval"] == [0]  # the evaluation was cut short
+    train(None, run.path, resume=True)
+    assert [r["step"] for r in run.read_metrics() if r["type"] == "eval"] == [0, 6, 12]
+    assert_same_weights(run, straight)
+
+
+# A full disk -------------------------------------------------------------------------------
+
+def fill_disk_for(monkeypatch, name: str, after: int = 0) -> dict:
+    """Writing a file called `name` fails with ENOSPC, from its (`after` + 1)-th write on;
+    `seen["before"]` holds the file's bytes as they were when the write failed."""
+    import safetensors.torch
+
+    seen = {"writes": 0}
+    real_save, real_write = safetensors.torch.save_file, Path.write_bytes
+
+    def failing(target: str) -> bool:
+        if not Path(target).name.startswith(f".{name}."):
+            return False
+        seen["writes"] += 1
+        if seen["writes"] <= after:
+            return False
+        final = Path(target).with_name(name)
+        seen["before"] = final.read_bytes() if final.exists() else None
+        return True
+
+    def save_file(tensors, filename, metadata=None):
+        if failing(filename):
+            raise ENOSPC
+        return real_save(tensors, filename, metadata=metadata)
+
+    def write_bytes(self, data):
+        if failing(str(self)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(self, data)
+    monkeypatch.setattr(safetensors.torch, "save_file", save_file)
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    return seen
+
+
+@pytest.mark.parametrize("name, write", [
+    ("run.json", lambda run: run.update_info(status="finished")),
+    ("last.safetensors", lambda run: run.save_weights("last", {"w": torch.ones(3)}, {"step": 99})),
+    ("state.safetensors", lambda run: run.save_state({"w": torch.ones(3)}, {"step": 99})),
+])
+def test_a_full_disk_keeps_the_previous_run_file(flyp_run, tmp_path, monkeypatch, name, write):
+    import shutil
+
+    run = RunDir(shutil.copytree(flyp_run, tmp_path / "run"))
+    path = next(run.path.rglob(name))
+    before = path.read_bytes()
+    fill_disk_for(monkeypatch, name)
+    with pytest.raises(FlypError) as error:
+        write(run)
+    assert str(error.value) == f"could not write {path}: No space left on device; the previous version is kept"
+    assert path.read_bytes() == before
+    assert not list(run.path.rglob("*.tmp"))  # no half-written leftovers
+
+
+def test_a_full_disk_keeps_the_metrics_log(flyp_run, tmp_path, monkeypatch):
+    import shutil
+
+    from core import runs
+
+    run = RunDir(shutil.copytree(flyp_run, tmp_path / "run"))
+    before = run.metrics_file.read_bytes()
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(runs, "open", no_space, raising=False)
+    with pytest.raises(FlypError, match=f"could not write {run.metrics_file}: No space left on device; "
+                                        "the records before it are kept"):
+        run.append_metrics({"type": "step", "step": 99})
+    assert run.metrics_file.read_bytes() == before
+
+
+def test_a_full_disk_during_export_keeps_the_previous_bundle(flyp_run, flyp_bundle, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    out = shutil.copytree(flyp_bundle, tmp_path / "bundle")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    fill_disk_for(monkeypatch, "model.safetensors")
+    code, _, err = run_cli(capsys, "export", "--run", flyp_run, "--alpha", "1", "--out", out)
+    one_error_line(code, err, f"could not write {out}: No space left on device (writing model.safetensors); "
+                              "the previous bundle is kept")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]  # the unfinished copy is gone
+
+
+def test_a_full_disk_during_training_stops_in_one_line_and_the_run_resumes(colour_data, tmp_path, monkeypatch, capsys):
+    run = RunDir(tmp_path / "run")
+    seen = fill_disk_for(monkeypatch, "state.safetensors", after=1)  # the second save (step 12) fails
+    code, _, err = run_cli(capsys, "train", *cli_args(colour_data), "--out", run.path)
+    one_error_line(code, err, f"could not write {run.state_file}: No space left on device",
+                   "the previous version is kept", "continue with --resume")
+    assert run.state_file.read_bytes() == seen["before"] and state_step(run) == 6
+    assert run.read_info()["status"] == "failed"
+    monkeypatch.undo()
+    assert run_cli(capsys, "train", "--out", run.path, "--resume")[0] == 0
+    assert run.read_info()["status"] == "finished"
+
+
+# A NaN loss --------------------------------------------------------------------------------
+
+def test_a_nan_loss_stops_in_one_line_and_keeps_the_best_checkpoint(colour_data, tmp_path, monkeypatch, capsys):
+    run, seen = RunDir(tmp_path / "run"), {}
+    real_step = train_module._Trainer.train_step
+
+    def diverging_step(self, *args):
+        if self.step == 7:  # the 8th step: poison a weight, as an exploding update would
+            seen["best"] = run.best_file.read_bytes()
+            with torch.no_grad():
+                self.clf.model.logit_scale.fill_(float("nan"))
+        return real_step(self, *args)
+    monkeypatch.setattr(train_module._Trainer, "train_step", diverging_step)
+    code, _, err = run_cli(capsys, "train", *cli_args(colour_data), "--out", run.path)
+    one_error_line(code, err, "the loss became nan at step 8", f"the best checkpoint (step 6) is kept in {run.path}",
+                   "try a lower --lr")
+    assert run.best_file.read_bytes() == seen["best"]
+    assert all(torch.isfinite(t).all() for t in load_file(str(run.best_file)).values())
+    info = run.read_info()
+    assert info["status"] == "failed" and "nan" in info["error"] and state_step(run) == 6
+
+
+# GPU memory running out --------------------------------------------------------------------
+
+def test_out_of_memory_in_a_step_saves_the_run_and_says_what_batch_fits(colour_data, tmp_path, monkeypatch, capsys):
+    run = RunDir(tmp_path / "run")
+    real_step = train_module._Trainer.train_step
+
+    def step_out_of_memory(self, *args):
+        if self.step == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self, *args)
+    monkeypatch.setattr(train_module._Trainer, "train_step", step_out_of_memory)
+    code, _, err = run_cli(capsys, "train", *cli_args(colour_data), "--out", run.path)
+    one_error_line(code, err, "out of CPU memory at step 4 with 12 images per pass", "the run is saved at step 3",
+                   "--resume --micro-batch-size 8", "--batch-size 8")
+    assert state_step(run) == 3 and run.read_info()["status"] == "failed"
+    monkeypatch.undo()
+    assert run_cli(capsys, "train", "--out", run.path, "--resume", "--micro-batch-size", "8")[0] == 0
+    assert run.read_info()["status"] == "finished" and logged_steps(run) == list(range(1, 13))
+
+
+@pytest.mark.parametrize("module", ["core.data", "core.image_cache"])
+def test_cancelling_stops_decoding_at_once_not_after_the_whole_folder(module, tmp_path, monkeypatch):
+    import importlib
+
+    from conftest import write_class_folders
+    from core.data import scan_folder
+    from core.image_cache import decoded_images
+
+    paths = sorted(write_class_folders(tmp_path / "d", 60, seed=0, classes=("red", "blue")).rglob("*.png"))
+    monkeypatch.setenv("FLYP_CACHE_DIR", str(tmp_path / "cache"))
+    target, decoded = importlib.import_module(module), []
+    real_load = target.load_rgb
+
+    def slow_load(path, **kwargs):
+        decoded.append(path)
+        time.sleep(0.02)
+        return real_load(path, **kwargs)
+    monkeypatch.setattr(target, "load_rgb", slow_load)
+    with pytest.raises(Cancelled):
+        if module == "core.data":
+            scan_folder(tmp_path / "d", cancel=lambda: True)
+        else:
+            decoded_images(paths, 32, cancel=lambda: True)
+    assert len(decoded) < len(paths) // 2
