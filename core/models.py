@@ -93,6 +93,11 @@ def list_architectures() -> list[str]:
     return open_clip.list_models()
 
 
+def pretrained_tags(architecture: str) -> list[str]:
+    """The pretrained weight tags open_clip knows for `architecture` (empty if none)."""
+    return list(open_clip.list_pretrained_tags_by_model(architecture))
+
+
 def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int = 0) -> LoadedModel:
     """Create the model of `spec` with its weights. Raises FlypError with the reason and a fix."""
     _register_configs()
