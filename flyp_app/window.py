@@ -105,6 +105,9 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(0)
 
     def open_project(self, path: str | Path) -> bool:
+        if self.pages[2].training():
+            self.statusBar().showMessage("A training run is in progress: stop it before opening another project.", 10000)
+            return False
         try:
             self.state.open(path)
         except FlypError as exc:

@@ -46,9 +46,9 @@ def model_source(model: str, pretrained: str) -> str:
 
 def pretrained_tags(architecture: str) -> list[str]:
     """The pretrained tags open_clip knows for `architecture` (open_clip is already imported by then)."""
-    from core.models import pretrained_tags  # only called once the engine has loaded
+    from core.models import pretrained_tags as tags_of  # only called once the engine has loaded
 
-    return pretrained_tags(architecture)
+    return tags_of(architecture)
 
 
 class ModelPicker(QGroupBox):
