@@ -129,7 +129,7 @@ def _listdir(folder: Path) -> list[Path]:
         raise FlypError(f"{folder}: folder cannot be listed ({exc.strerror or exc})") from None
 
 
-_LOOP = "link to a folder that is already scanned (a loop); not followed"
+_LOOP = "link to a folder that is scanned already (a loop, or a second link to it); not followed"
 
 
 def _ignored(name: str) -> bool:

@@ -93,7 +93,7 @@ def wait_for_step(process: subprocess.Popen, run: RunDir, step: int, timeout: fl
 
 # A killed process --------------------------------------------------------------------------
 
-def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_weights(colour_data, straight, tmp_path):
+def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_weights(colour_data, straight, tmp_path, capsys):
     run = RunDir(tmp_path / "run")
     process = start_cli_training(colour_data, run.path, "--checkpoint-every", "1")
     wait_for_step(process, run, 4)
@@ -101,9 +101,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_weights(colou
     process.communicate()
     assert run.read_info()["status"] == "running"  # it really died mid-run: nothing had the time to say so
     assert 3 <= state_step(run) < 12
-    resumed = subprocess.run([sys.executable, "-m", "core.cli", "train", "--out", str(run.path), "--resume"],
-                             capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    code, _, err = run_cli(capsys, "train", "--out", run.path, "--resume")
+    assert code == 0, err
     assert run.read_info()["status"] == "finished"
     assert logged_steps(run) == list(range(1, 13))  # every step logged once
     assert_same_weights(run, straight)
