@@ -71,10 +71,16 @@ class Ranks:
         """Every rank's `tensor` concatenated in rank order; this rank's part keeps its gradient."""
         if self.size == 1:
             return tensor
-        if tensor.requires_grad:
+        if tensor.requires_grad:  # backward: each rank receives the sum of its rows' gradients
+            import warnings
+
             import torch.distributed.nn.functional as dist_fn
 
-            return torch.cat(dist_fn.all_gather(tensor), dim=0)
+            with warnings.catch_warnings():
+                # Deprecated in favour of a private module; still the public differentiable
+                # all-gather (open_clip's ClipLoss uses it too).
+                warnings.simplefilter("ignore", FutureWarning)
+                return torch.cat(dist_fn.all_gather(tensor), dim=0)
         parts = [torch.empty_like(tensor) for _ in range(self.size)]
         dist.all_gather(parts, tensor.contiguous())
         return torch.cat(parts, dim=0)
