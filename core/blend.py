@@ -61,7 +61,7 @@ def run_eval_sets(info: dict, image_size: int, interpolation: str = "bicubic",
                          val_fraction=config["val_fraction"], seed=config["seed"], cancel=cancel)
     if data.classes != info["classes"]:
         raise FlypError(f"{config['train_dir']}: its classes changed since the run was trained")
-    return {name: EvalImages(s, image_size, interpolation) for name, s in data.eval_sets().items() if s}
+    return {name: EvalImages(s, image_size, interpolation, cancel) for name, s in data.eval_sets().items() if s}
 
 
 def parse_alphas(text: str) -> list[float]:

@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args) or EXIT_OK
     except FlypError as exc:
-        print(f"flyp: error: {exc}", file=sys.stderr)
+        # One line, even when the error crossed a DataLoader worker (which prepends a traceback).
+        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+        print(f"flyp: error: {lines[-1].removeprefix('core.errors.FlypError: ') if lines else exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (Cancelled, KeyboardInterrupt):
         print("flyp: cancelled", file=sys.stderr)

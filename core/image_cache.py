@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from core.errors import FlypError
 from core.images import load_rgb
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
@@ -103,10 +104,13 @@ def decoded_images(paths: Sequence[Path], input_size: int, *, progress: Progress
 
 
 def _upright_size(path: Path) -> tuple[int, int]:
-    with Image.open(path) as im:
-        width, height = im.size
-        if im.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF says the picture is turned 90°
-            width, height = height, width
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            if im.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF says the picture is turned 90°
+                width, height = height, width
+    except (OSError, ValueError) as exc:  # changed or removed since the folder was scanned
+        raise FlypError(f"{path}: can no longer be read ({exc.__class__.__name__}); scan the folder again") from None
     return width, height
 
 

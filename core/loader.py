@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import random
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
 from core.data import Sample
 from core.images import load_rgb
+from core.progress import check_cancel, no_cancel
 from core.transforms import eval_image, sample_rng, train_image
 
 
@@ -77,11 +78,16 @@ def train_loader(dataset: TrainImages, batches: EpochBatches, workers: int | Non
 class EvalImages:
     """An evaluation set decoded once into uint8 tensors (the eval transform is deterministic)."""
 
-    def __init__(self, samples: Sequence[Sample], size: int, interpolation: str = "bicubic"):
+    def __init__(self, samples: Sequence[Sample], size: int, interpolation: str = "bicubic",
+                 cancel: Callable[[], bool] = no_cancel):
         self.samples = list(samples)
         self.labels = [s.label for s in self.samples]
+
+        def decode(sample: Sample) -> torch.Tensor:
+            check_cancel(cancel)  # stops the remaining decodes soon after a cancel
+            return eval_image(load_rgb(sample.path), size, interpolation)
         with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-            images = list(pool.map(lambda s: eval_image(load_rgb(s.path), size, interpolation), self.samples))
+            images = list(pool.map(decode, self.samples))
         self.pixels = torch.stack(images) if images else torch.zeros(0, 3, size, size, dtype=torch.uint8)
 
     def __len__(self) -> int:

@@ -61,7 +61,7 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
         raise Cancelled()
     classifier = Classifier(loaded, class_names, templates)
     on_event({"type": "status", "message": "Preparing evaluation images…"})
-    eval_sets = {name: EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"])
+    eval_sets = {name: EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"], control)
                  for name, samples in data.eval_sets().items() if samples and ranks.is_main}  # rank 0 evaluates
     return Session(config, ranks.run_dir(run_dir), data, classifier, eval_sets, device, ranks)
 
