@@ -40,6 +40,8 @@ def test_the_data_page_lists_every_bad_file_with_its_reason(qtbot, window, tmp_p
     listed = {page.problems.topLevelItem(i).text(0): page.problems.topLevelItem(i).text(1)
               for i in range(page.problems.topLevelItemCount())}
     for relative, words in corpus.skipped.items():
+        if relative == corpus.unreadable and os.geteuid() == 0:
+            continue  # root reads a chmod-000 file (tests/test_bad_input.py simulates the refusal)
         path = str(corpus.train / relative)
         if not path.isprintable() or any(0xDC80 <= ord(c) <= 0xDCFF for c in path):
             continue  # a name that is not valid UTF-8: Qt shows it with replacement characters
