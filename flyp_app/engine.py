@@ -7,6 +7,7 @@ Each function takes plain values (never widgets) plus the worker's `progress`, `
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 _models: dict = {}
 _models_lock = threading.Lock()
@@ -45,3 +46,138 @@ def zero_shot(model: str, pretrained: str | None, datasets, class_names: list[st
         if progress:
             progress(i + 1, len(sets))
     return results
+
+
+# Blending a finished run: shared by the Blend, Try and Export pages --------------------------------
+CURVE_FILE = "blend_curve.json"
+CURVE_ALPHAS = tuple(i / 10 for i in range(11))  # α = 0, 0.1, …, 1
+THUMB_SIZE = 96
+_blend: dict = {}
+_blend_lock = threading.Lock()
+_curves: dict = {}
+_thumbs: dict = {}
+
+
+class BlendSession:
+    """A run opened for blending: one model whose weights are set to θ(α) on demand.
+
+    A worker holds `lock` from `at(alpha)` until it is done with the classifier, so pages that
+    want different α never see each other's weights. The evaluation sets decode on first use.
+    """
+
+    def __init__(self, blended):
+        self.blended = blended
+        self.lock = threading.RLock()
+        self._sets = None
+
+    def at(self, alpha: float):
+        """The classifier with θ(α) loaded (call with `lock` held)."""
+        if self.blended.alpha != alpha:
+            self.blended.set_alpha(alpha)
+        return self.blended.classifier
+
+    def eval_sets(self, cancel=None) -> dict:
+        """{set name: core.loader.EvalImages}: the run's validation and different-conditions sets."""
+        if self._sets is None:
+            from core.blend import run_eval_sets
+
+            loaded = self.blended.classifier.loaded
+            self._sets = run_eval_sets(self.blended.info, loaded.image_size, loaded.preprocess["interpolation"],
+                                       **({"cancel": cancel} if cancel is not None else {}))
+        return self._sets
+
+
+def weights_stamp(run_dir: str) -> list[int]:
+    """Size and modification time of the run's best weights: what a cached curve belongs to."""
+    from core.runs import RunDir
+
+    stat = RunDir(run_dir).weights_file("best").stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def blend_session(run_dir: str, device: str = "auto") -> BlendSession:
+    """The run's BlendSession (one in memory at a time; reopened when the run's weights change)."""
+    from core.blend import open_run
+    from core.models import select_device
+
+    key = (str(Path(run_dir).resolve()), device, tuple(weights_stamp(run_dir)))
+    with _blend_lock:
+        if key not in _blend:
+            _blend.clear()
+            blended = open_run(run_dir, "best", select_device(device))
+            # The checkpoint loads on the CPU; keep both ends where the model is, so that
+            # blending on a GPU does not mix devices.
+            target = blended.classifier.device
+            blended.finetuned = {k: v.to(target) for k, v in blended.finetuned.items()}
+            _blend[key] = BlendSession(blended)
+        return _blend[key]
+
+
+def blend_curve(run_dir: str, device: str = "auto", recompute: bool = False, cached_only: bool = False,
+                progress=None, control=None, emit=None) -> list[dict] | None:
+    """Metrics of every evaluation set at α = 0, 0.1, …, 1: [{"alpha", "sets": {name: metrics}}].
+
+    Kept in memory and in the run folder (`blend_curve.json`, tied to the run's best weights),
+    so reopening is instant. `cached_only` returns None instead of computing.
+    """
+    from core import atomic
+    from core.blend import alpha_curve
+    from core.errors import FlypError
+
+    stamp = weights_stamp(run_dir)
+    path = Path(run_dir) / CURVE_FILE
+    key = (str(path.resolve()), tuple(stamp))
+    if not recompute:
+        if key not in _curves and (cached := _read_curve(path, stamp)) is not None:
+            _curves[key] = cached
+        if key in _curves or cached_only:
+            return _curves.get(key)
+    if emit:
+        emit("Loading the run and its evaluation images…")
+    session = blend_session(run_dir, device)
+    with session.lock:
+        sets = session.eval_sets(cancel=control)
+        if emit:
+            emit(f"Evaluating {len(CURVE_ALPHAS)} blends (α = 0, 0.1, …, 1)…")
+        curve = alpha_curve(session.blended, sets, CURVE_ALPHAS, progress=progress or (lambda *_: None),
+                            cancel=control or (lambda: False))
+    for point in curve:
+        for metrics in point["sets"].values():
+            metrics.pop("confusion", None)  # C×C per set and α: too big to keep for many classes
+    try:
+        atomic.write_json(path, {"format": 1, "weights": stamp, "alphas": list(CURVE_ALPHAS), "curve": curve})
+    except FlypError:
+        pass  # a read-only run folder: the curve is still kept in memory for this session
+    _curves[key] = curve
+    return curve
+
+
+def _read_curve(path: Path, stamp: list[int]) -> list[dict] | None:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("weights") != stamp or data.get("alphas") != list(CURVE_ALPHAS):
+        return None
+    return data.get("curve")
+
+
+def thumbnail_png(path: str | Path | None = None, image=None, size: int = THUMB_SIZE) -> bytes:
+    """A small PNG of an image file (cached by path) or of a PIL image, for lists and galleries."""
+    import io
+
+    from core.images import load_rgb
+
+    if image is None and str(path) in _thumbs:
+        return _thumbs[str(path)]
+    picture = (image if image is not None else load_rgb(path, draft_size=size * 2)).copy()
+    picture.thumbnail((size, size))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    if image is None:
+        if len(_thumbs) > 4000:
+            _thumbs.clear()
+        _thumbs[str(path)] = buffer.getvalue()
+    return buffer.getvalue()

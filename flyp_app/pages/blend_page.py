@@ -1,18 +1,435 @@
-"""Page: Blend (placeholder until the page is built)."""
+"""Page 4, Blend: the WiSE-FT slider between the zero-shot (α = 0) and the finetuned (α = 1) model.
+
+The accuracy curve (α = 0, 0.1, …, 1) is computed once per run in the background and cached.
+Moving the slider only moves markers along that curve (interpolated), so it feels instant; the
+exact blend at the chosen α — per-class accuracy, the misclassified images — is evaluated in
+the background, debounced, and only the latest request's answer is shown.
+"""
 
 from __future__ import annotations
 
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFont, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSlider,
+                               QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from flyp_app import engine
 from flyp_app.pages.base import Page
+from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
+from flyp_app.widgets.blend_plots import AlphaPlot, RobustnessPlot
+from flyp_app.widgets.blend_run_picker import RunContent, RunPicker
+
+STEPS = 20           # the slider moves in steps of 0.05
+GALLERY_LIMIT = 120  # misclassified images shown per set (the most confident mistakes first)
+DEBOUNCE_MS = 200
+OOD_MEAN = "different conditions (mean)"
+
+
+def set_label(name: str) -> str:
+    return "validation" if name == "id" else name
+
+
+def evaluate_at(run_dir: str, device: str, alpha: float, progress=None, control=None, emit=None) -> dict:
+    """The exact blend at α on every evaluation set: metrics, and the misclassified images
+    (most confident mistakes first, with thumbnails)."""
+    from core.errors import Cancelled, FlypError
+
+    session = engine.blend_session(run_dir, device)
+    results = {}
+    with session.lock:
+        if control is not None and control.cancelled():  # a newer request came while this one waited
+            raise Cancelled()
+        sets = session.eval_sets(cancel=control)
+        classifier = session.at(alpha)
+        names = classifier.class_names
+        for name, images in sets.items():
+            metrics = classifier.evaluate(images, **({"cancel": control} if control is not None else {}))
+            wrong = [{"path": str(images.samples[i].path), "true": names[t], "predicted": names[p], "confidence": c}
+                     for i, (t, p, c) in enumerate(zip(metrics.labels, metrics.predictions, metrics.confidences))
+                     if t != p]
+            wrong.sort(key=lambda w: -w["confidence"])
+            summary = metrics.to_json(full=True)
+            summary.pop("confusion", None)
+            results[name] = {"metrics": summary, "wrong": wrong}
+    for result in results.values():  # thumbnails need no model: outside the lock
+        for item in result["wrong"][:GALLERY_LIMIT]:
+            if control is not None and control.cancelled():
+                raise Cancelled()
+            try:
+                item["thumb"] = engine.thumbnail_png(item["path"])
+            except FlypError:
+                item["thumb"] = None
+    return {"run": run_dir, "alpha": alpha, "sets": results}
 
 
 class BlendPage(Page):
     title = "Blend"
+    hint = ("Slide between the original model (zero-shot, α = 0) and your finetuned model (α = 1). A blend "
+            "often keeps most of the gain on your images and more of the original's robustness to different "
+            "conditions. The chosen α is used on the Try and Export pages.")
 
-    def training(self) -> bool:
-        return False
+    def __init__(self, state):
+        super().__init__(state)
+        self.picker = RunPicker(state)
+        self.progress = QProgressBar(maximumWidth=220, textVisible=False)
+        self.progress_label = QLabel("", objectName="pageHint")
+        self.recompute = QPushButton("Recompute curve")
+        self.recompute.setToolTip("Evaluate the blends again, e.g. after images in the run's folders changed")
+        self.recompute.clicked.connect(lambda: self.load_curve(recompute=True))
+        top = QHBoxLayout()
+        top.addWidget(self.picker, 1)
+        top.addWidget(self.progress_label)
+        top.addWidget(self.progress)
+        top.addWidget(self.recompute)
+        self.layout_.addLayout(top)
+        self.body = RunContent(self._content())
+        self.layout_.addWidget(self.body, 1)
+        self.add_status_line()
+        self._busy(False)
 
-    def stop_and_wait(self) -> None:
-        pass
+        self.curve: list[dict] | None = None
+        self.exact: dict | None = None       # the latest exact evaluation (its "alpha" may lag the slider)
+        self.alpha = state.project.alpha
+        self._curve_run = None                # the RunSummary whose curve is loaded or loading
+        self._curve_worker = self._exact_worker = None
+        self._exact_seq = 0
+        self._pixmaps: dict[str, QPixmap] = {}
+        self._table_set = None  # the set whose rows the table holds
+        self._exact_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._exact_timer.timeout.connect(self.request_exact)
+        self.picker.changed.connect(self._run_changed)
+        state.alpha_changed.connect(self._alpha_from_state)
+        state.project_changed.connect(lambda: self._alpha_from_state(state.project.alpha))
 
-    def add_paths(self, paths) -> None:
-        pass
+    # Layout ------------------------------------------------------------------------------------
+    def _content(self) -> QWidget:
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(self._slider_row())
+        self.alpha_plot = AlphaPlot()
+        self.alpha_plot.alpha_dragged.connect(lambda a: self.slider.setValue(round(a * STEPS)))
+        self.robust_plot = RobustnessPlot()
+        self.robust_note = QLabel("This run has no images of different conditions, so there is no robustness to "
+                                  "show. Add such folders on the Data page before training to see it.",
+                                  wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
+        self.robust_stack = QStackedWidget()
+        self.robust_stack.addWidget(self.robust_plot)
+        self.robust_stack.addWidget(self.robust_note)
+        plots = QSplitter(Qt.Horizontal)
+        plots.addWidget(self.alpha_plot)
+        plots.addWidget(self.robust_stack)
+        bottom = QSplitter(Qt.Horizontal)
+        bottom.addWidget(self._table_box())
+        bottom.addWidget(self._gallery_box())
+        bottom.setSizes([430, 650])
+        rows = QSplitter(Qt.Vertical)
+        rows.addWidget(plots)
+        rows.addWidget(bottom)
+        rows.setSizes([290, 300])
+        layout.addWidget(rows, 1)
+        return content
+
+    def _slider_row(self) -> QHBoxLayout:
+        self.slider = QSlider(Qt.Horizontal, minimum=0, maximum=STEPS, singleStep=1, pageStep=2)
+        self.slider.setTickPosition(QSlider.TicksBelow)
+        self.slider.setTickInterval(2)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.alpha_label = QLabel("α = 0.50", objectName="bigNumber")
+        self.alpha_label.setMinimumWidth(110)
+        self.numbers = QLabel("")
+        self.numbers.setTextFormat(Qt.RichText)
+        self.numbers.setMinimumWidth(360)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("zero-shot"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(QLabel("finetuned"))
+        row.addSpacing(16)
+        row.addWidget(self.alpha_label)
+        row.addWidget(self.numbers)
+        return row
+
+    def _table_box(self) -> QWidget:
+        box = QGroupBox("Accuracy per class")
+        layout = QVBoxLayout(box)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Images:"))
+        self.set_combo = QComboBox()
+        self.set_combo.currentIndexChanged.connect(self._set_chosen)
+        row.addWidget(self.set_combo, 1)
+        layout.addLayout(row)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Class", "Zero-shot", "Finetuned", "Blended"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.NoSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        layout.addWidget(self.table)
+        return box
+
+    def _gallery_box(self) -> QWidget:
+        box = QGroupBox("Misclassified images")
+        layout = QVBoxLayout(box)
+        self.gallery_label = QLabel("", objectName="pageHint", wordWrap=True)
+        layout.addWidget(self.gallery_label)
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListView.IconMode)
+        self.gallery.setIconSize(QSize(72, 72))
+        self.gallery.setGridSize(QSize(126, 126))
+        self.gallery.setResizeMode(QListView.Adjust)
+        self.gallery.setMovement(QListView.Static)
+        self.gallery.setWordWrap(True)
+        self.gallery.setUniformItemSizes(True)
+        self.gallery.setToolTip("Double-click an image to open it")
+        self.gallery.itemActivated.connect(
+            lambda item: QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(Qt.UserRole))))
+        layout.addWidget(self.gallery)
+        return box
+
+    def _busy(self, busy: bool, text: str = "") -> None:
+        self.progress.setVisible(busy)
+        self.progress_label.setText(text)
+        self.recompute.setVisible(not busy and self.body.currentIndex() == 1)
+
+    # The run and its curve -----------------------------------------------------------------------
+    def _device(self) -> str:
+        return str(self.state.project.settings.get("device", "auto"))
+
+    def _run_changed(self, run) -> None:
+        for worker in (self._curve_worker, self._exact_worker):
+            if worker is not None:
+                worker.cancel()
+        self.curve = self.exact = None
+        self._curve_run = self._table_set = None
+        self.table.setRowCount(0)
+        self.gallery.clear()
+        self.gallery_label.setText("")
+        self.show_error("")
+        usable = self.body.show_run(run)
+        self._busy(False)
+        if usable and self.isVisible():
+            self.load_curve()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        run = self.picker.current()
+        if run is not None and run.usable and self._curve_run != run:
+            self.load_curve()  # computed when first looked at, not whenever a project opens
+
+    def load_curve(self, recompute: bool = False) -> None:
+        run = self.picker.current()
+        if run is None or not run.usable:
+            return
+        if self._curve_worker is not None:
+            self._curve_worker.cancel()
+        self._curve_run = run
+        self.show_error("")
+        self.progress.setRange(0, 0)
+        self._busy(True, "Computing accuracy for each α…" if recompute else "Loading the α curve…")
+        worker = self.run(engine.blend_curve, run.path, self._device(), recompute,
+                          on_done=partial(self._curve_done, run), on_error=partial(self._curve_failed, run))
+        worker.signals.progress.connect(self._curve_progress)
+        worker.signals.event.connect(lambda text: self.progress_label.setText(str(text)))
+        worker.signals.cancelled.connect(lambda: self._busy(False) if self._curve_worker is worker else None)
+        self._curve_worker = worker
+
+    def _curve_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _curve_failed(self, run, text: str) -> None:
+        if run == self._curve_run:
+            self._busy(False)
+            self.show_error(text)
+
+    def _curve_done(self, run, curve: list[dict]) -> None:
+        if run != self._curve_run:
+            return
+        self._busy(False)
+        self.curve = curve
+        self.alphas = [p["alpha"] for p in curve]
+        names = list(curve[0]["sets"])
+        self.id_name = "id" if "id" in names else names[0]
+        self.ood_names = [n for n in names if n != self.id_name]
+        acc = {n: [p["sets"][n]["accuracy"] for p in curve] for n in names}
+        series = {"validation": (acc[self.id_name], ID_COLOUR, False)}
+        series |= {n: (acc[n], ood_colour(i), False) for i, n in enumerate(self.ood_names)}
+        self.ood_mean = [float(np.mean([acc[n][i] for n in self.ood_names])) for i in range(len(curve))] \
+            if self.ood_names else None
+        if len(self.ood_names) > 1:
+            series[OOD_MEAN] = (self.ood_mean, "#555555", True)
+        self.series = series
+        self._table_set = None
+        self.alpha_plot.set_curve(self.alphas, series)
+        if self.ood_mean is not None:
+            self.robust_plot.set_curve(acc[self.id_name], self.ood_mean)
+        self.robust_stack.setCurrentIndex(0 if self.ood_mean is not None else 1)
+        self.set_combo.blockSignals(True)
+        self.set_combo.clear()
+        for name in names:
+            self.set_combo.addItem(f"{set_label(name)} ({curve[0]['sets'][name]['n']} images)", name)
+        self.set_combo.blockSignals(False)
+        self._show_alpha(self.alpha)
+        self._exact_timer.start()  # let the new plots paint before the model competes for the GIL
+
+    # α ----------------------------------------------------------------------------------------
+    def _slider_moved(self, value: int) -> None:
+        alpha = value / STEPS
+        self._show_alpha(alpha)
+        self.state.set_alpha(alpha)
+        self._exact_timer.start()
+
+    def _alpha_from_state(self, alpha: float) -> None:
+        if self.slider.value() != round(alpha * STEPS):
+            self.slider.blockSignals(True)
+            self.slider.setValue(round(alpha * STEPS))
+            self.slider.blockSignals(False)
+        if alpha != self.alpha or self.curve is None:
+            self._show_alpha(alpha)
+            self._exact_timer.start()
+
+    def _exact_here(self) -> dict | None:
+        """The exact evaluation, if it is for the current α and run."""
+        run = self.picker.current()
+        if self.exact and run is not None and self.exact["alpha"] == self.alpha and self.exact["run"] == run.path:
+            return self.exact
+        return None
+
+    def _show_alpha(self, alpha: float) -> None:
+        """Move everything that is cheap to move: label, markers, numbers, the per-class estimate."""
+        self.alpha = alpha
+        self.alpha_label.setText(f"α = {alpha:.2f}")
+        if self.curve is None:
+            return
+        exact = self._exact_here()
+        values = []
+        for label, (series, _, _) in self.series.items():
+            if exact is not None and label in ("validation", *self.ood_names):
+                name = self.id_name if label == "validation" else label
+                values.append(exact["sets"][name]["metrics"]["accuracy"])
+            elif exact is not None and label == OOD_MEAN:
+                values.append(float(np.mean([exact["sets"][n]["metrics"]["accuracy"] for n in self.ood_names])))
+            else:
+                values.append(float(np.interp(alpha, self.alphas, series)))
+        self.alpha_plot.set_alpha(alpha, values)
+        id_at = values[0]
+        ood_at = (values[-1] if len(self.ood_names) > 1 else values[1]) if self.ood_names else None
+        if ood_at is not None:
+            self.robust_plot.set_alpha(alpha, id_at, ood_at)
+        approx = "" if exact is not None else "≈ "
+        text = f"validation <b>{approx}{id_at:.1%}</b>"
+        if ood_at is not None:
+            text += f" &nbsp;·&nbsp; different conditions <b>{approx}{ood_at:.1%}</b>"
+        self.numbers.setText(text)
+        self._fill_table()
+        if exact is None:
+            self.gallery_label.setText(f"Evaluating the blend at α = {alpha:.2f}…")
+
+    # The exact blend, in the background ---------------------------------------------------------
+    def request_exact(self) -> None:
+        """Evaluate the blend at the current α (a newer request cancels an older one)."""
+        self._exact_timer.stop()
+        run = self.picker.current()
+        if run is None or not run.usable or self.curve is None or self._exact_here() is not None:
+            return
+        if self._exact_worker is not None:
+            self._exact_worker.cancel()
+        self._exact_seq += 1
+        self._exact_worker = self.run(evaluate_at, run.path, self._device(), self.alpha,
+                                      on_done=partial(self._exact_done, self._exact_seq),
+                                      on_error=partial(self._exact_failed, self._exact_seq))
+
+    def _exact_failed(self, seq: int, text: str) -> None:
+        if seq == self._exact_seq:
+            self.gallery_label.setText("")
+            self.show_error(text)
+
+    def _exact_done(self, seq: int, result: dict) -> None:
+        if seq != self._exact_seq:
+            return  # an older α: a newer answer is on its way
+        self.exact = result
+        self._show_alpha(self.alpha)
+        self._fill_gallery()
+
+    def _set_chosen(self) -> None:
+        self._fill_table()
+        self._fill_gallery()
+
+    # Per-class table and gallery ---------------------------------------------------------------
+    def _fill_table(self) -> None:
+        """Zero-shot, finetuned and blended accuracy per class; on a new α only the last column changes."""
+        name = self.set_combo.currentData()
+        if self.curve is None or name is None:
+            return
+        exact = self._exact_here()
+        zero, tuned = self.curve[0]["sets"][name], self.curve[-1]["sets"][name]
+        if exact is not None:
+            blended = exact["sets"][name]["metrics"]
+            overall, per_class, approx = blended["accuracy"], blended["per_class"], ""
+        else:
+            interp = lambda values: float(np.interp(self.alpha, self.alphas, values))  # noqa: E731
+            overall = interp([p["sets"][name]["accuracy"] for p in self.curve])
+            per_class = {c: interp([p["sets"][name]["per_class"].get(c, 0.0) for p in self.curve])
+                         for c in tuned["per_class"]}
+            approx = "≈ "
+        self.table.horizontalHeaderItem(3).setText(f"Blended α = {self.alpha:.2f}")
+        rows = [("All images", zero["accuracy"], tuned["accuracy"], overall)]
+        rows += [(c, zero["per_class"].get(c, 0.0), acc, per_class.get(c, 0.0)) for c, acc in tuned["per_class"].items()]
+        if self._table_set != name or self.table.rowCount() != len(rows):
+            self._table_set = name
+            self._fill_fixed_columns(rows)
+        for r, (_, z, _, b) in enumerate(rows):
+            cell = self.table.item(r, 3)
+            cell.setText(f"{approx}{b:.1%}")
+            cell.setForeground(QBrush(QColor(OK_COLOUR if b > z + 1e-9 else ERROR_COLOUR if b < z - 1e-9 else "#333333")))
+            cell.setToolTip("estimated from the curve; the exact value follows" if approx else
+                            "green: better than zero-shot; red: worse")
+
+    def _fill_fixed_columns(self, rows: list[tuple]) -> None:
+        self.table.setRowCount(len(rows))
+        bold = QFont()
+        bold.setBold(True)
+        for r, (label, z, t, _) in enumerate(rows):
+            cells = [QTableWidgetItem(label), QTableWidgetItem(f"{z:.1%}"), QTableWidgetItem(f"{t:.1%}"),
+                     QTableWidgetItem("")]
+            for c, cell in enumerate(cells):
+                if c:
+                    cell.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if r == 0:
+                    cell.setFont(bold)
+                self.table.setItem(r, c, cell)
+
+    def _fill_gallery(self) -> None:
+        name = self.set_combo.currentData()
+        exact = self._exact_here()
+        if exact is None or name is None:
+            return
+        result = exact["sets"][name]
+        wrong, n = result["wrong"], result["metrics"]["n"]
+        shown = f"; the {GALLERY_LIMIT} most confident mistakes are shown" if len(wrong) > GALLERY_LIMIT else ""
+        self.gallery_label.setText(
+            f"{len(wrong)} of {n} {set_label(name)} images misclassified at α = {exact['alpha']:.2f}{shown}. "
+            "Labels read true → predicted." if wrong else
+            f"No {set_label(name)} image is misclassified at α = {exact['alpha']:.2f}.")
+        self.gallery.setUpdatesEnabled(False)
+        self.gallery.clear()
+        for item in wrong[:GALLERY_LIMIT]:
+            entry = QListWidgetItem(self._icon(item), f"{item['true']} → {item['predicted']}")
+            entry.setToolTip(f"{item['path']}\ntrue class: {item['true']}\n"
+                             f"predicted: {item['predicted']} ({item['confidence']:.0%} sure)")
+            entry.setData(Qt.UserRole, item["path"])
+            self.gallery.addItem(entry)
+        self.gallery.setUpdatesEnabled(True)
+
+    def _icon(self, item: dict) -> QIcon:
+        path = item["path"]
+        if path not in self._pixmaps and item.get("thumb"):
+            self._pixmaps[path] = QPixmap.fromImage(QImage.fromData(item["thumb"]))
+        return QIcon(self._pixmaps[path]) if path in self._pixmaps else QIcon()

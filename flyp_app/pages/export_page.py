@@ -1,18 +1,296 @@
-"""Page: Export (placeholder until the page is built)."""
+"""Page 6, Export: write the blended model as a bundle that checks itself, optionally with ONNX."""
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+
+from flyp_app import engine
 from flyp_app.pages.base import Page
+from flyp_app.widgets.blend_run_picker import RunContent, RunPicker
+
+NO_CURVE = "Accuracy at this α: open the Blend page (or press the button) to compute the α curve."
+
+
+def set_label(name: str) -> str:
+    return "validation" if name == "id" else name
+
+
+def export_model(run_dir: str, device: str, alpha: float, out: str, onnx: bool,
+                 progress=None, control=None, emit=None) -> dict:
+    """Measure the blend at α on the run's sets, then export and self-check it (core.export)."""
+    from core.errors import Cancelled
+    from core.export import export_bundle
+
+    session = engine.blend_session(run_dir, device)
+    with session.lock:
+        if emit:
+            emit(f"Measuring the blend at α = {alpha:.2f}…")
+        sets = session.eval_sets(cancel=control)
+        classifier = session.at(alpha)
+        metrics = {}
+        for name, images in sets.items():
+            m = classifier.evaluate(images, **({"cancel": control} if control is not None else {}))
+            metrics[name] = {"accuracy": m.accuracy, "macro_f1": m.macro_f1, "n": m.n}
+        if control is not None and control.cancelled():
+            raise Cancelled()
+        if emit:
+            emit("Writing the bundle" + (" and the ONNX file" if onnx else "") + ", then reloading it to check it…")
+        report = export_bundle(session.blended, out, onnx=onnx, metrics=metrics)
+    return report | {"alpha": alpha, "metrics": metrics}
+
+
+def _difference(value: float) -> str:
+    return "0 (identical)" if value == 0 else f"{value:.1e}"
+
+
+def describe_report(report: dict) -> str:
+    """The self-check in words (rich text)."""
+    text = (f"<b>Exported</b> the blend at α = {report['alpha']:.2f} to <b>{report['path']}</b>.<br>"
+            f"Self-check passed: the bundle was reloaded and classified {report['verified_images']} validation "
+            f"images {'with the same predictions as' if report['same_predictions'] else 'DIFFERENTLY from'} the "
+            f"model in memory; the largest difference in any class probability is "
+            f"{_difference(report['max_probability_difference'])}.")
+    if "onnx_max_probability_difference" in report:
+        text += (f"<br>ONNX (model.onnx) agrees too: largest probability difference "
+                 f"{_difference(report['onnx_max_probability_difference'])}.")
+    if report.get("metrics"):
+        text += "<br>Accuracy of the exported model: " + " · ".join(
+            f"{set_label(name)} {m['accuracy']:.1%}" for name, m in report["metrics"].items()) + "."
+    return text
 
 
 class ExportPage(Page):
     title = "Export"
+    hint = ("Save the blended model as a folder to share or deploy: weights, class head, class names, caption "
+            "templates, preprocessing, accuracy and a model card. It is reloaded and checked before it is kept. "
+            "Use it with “flyp predict FOLDER image.jpg”, or load it in plain open_clip.")
 
-    def training(self) -> bool:
-        return False
+    def __init__(self, state):
+        super().__init__(state)
+        self.picker = RunPicker(state)
+        self.layout_.addWidget(self.picker)
+        self.body = RunContent(self._content())
+        self.layout_.addWidget(self.body, 1)
+        self.add_status_line()
+        self.curve: list[dict] | None = None
+        self.report: dict | None = None
+        self._export_worker = None
+        self._out_edited = False
+        self.picker.changed.connect(self._run_changed)
+        state.alpha_changed.connect(self._alpha_from_state)
+        state.project_changed.connect(self._project_opened)
 
-    def stop_and_wait(self) -> None:
-        pass
+    def _content(self) -> QWidget:
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 4, 0, 0)
+        box = QGroupBox("What to export")
+        form = QFormLayout(box)
+        form.setHorizontalSpacing(16)
+        self.alpha = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
+        self.alpha.setToolTip("0 = the original zero-shot model, 1 = the finetuned model; shared with the Blend page")
+        self.alpha.valueChanged.connect(lambda value: self.state.set_alpha(round(value, 2)))
+        self.best = QPushButton("Use the α with the best validation accuracy")
+        self.best.clicked.connect(self.use_best_alpha)
+        row = QHBoxLayout()
+        row.addWidget(self.alpha)
+        row.addWidget(self.best)
+        row.addStretch(1)
+        form.addRow("Blend α", row)
+        self.accuracy = QLabel(NO_CURVE, objectName="pageHint", wordWrap=True)
+        form.addRow("", self.accuracy)
+        bundle = QCheckBox("Bundle folder: weights, class head, flyp.json, README model card (always)")
+        bundle.setChecked(True)
+        bundle.setEnabled(False)
+        self.onnx = QCheckBox("Also ONNX (model.onnx), for runtimes without PyTorch")
+        formats = QVBoxLayout()
+        formats.addWidget(bundle)
+        formats.addWidget(self.onnx)
+        form.addRow("Formats", formats)
+        self.out = QLineEdit(placeholderText="choose a folder for the bundle…")
+        self.out.textEdited.connect(self._out_changed)
+        choose = QPushButton("Choose…")
+        choose.clicked.connect(self._choose_out)
+        row = QHBoxLayout()
+        row.addWidget(self.out, 1)
+        row.addWidget(choose)
+        form.addRow("Save to", row)
+        self.out_note = QLabel("", objectName="pageHint")
+        form.addRow("", self.out_note)
+        layout.addWidget(box)
 
-    def add_paths(self, paths) -> None:
-        pass
+        self.export_button = QPushButton("Export", objectName="primary")
+        self.export_button.clicked.connect(self.export)
+        self.progress = QProgressBar(maximumWidth=200, textVisible=False)
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        self.stage = QLabel("", objectName="pageHint")
+        row = QHBoxLayout()
+        row.addWidget(self.export_button)
+        row.addWidget(self.progress)
+        row.addWidget(self.stage, 1)
+        layout.addLayout(row)
+        layout.addWidget(self._result_box())
+        layout.addStretch(1)
+        return content
+
+    def _result_box(self) -> QWidget:
+        result_box = QGroupBox("Result")
+        result_layout = QVBoxLayout(result_box)
+        self.result = QLabel("Nothing exported yet.", wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
+        self.result.setTextFormat(Qt.RichText)
+        self.open_folder = QPushButton("Open the folder")
+        self.open_folder.setEnabled(False)
+        self.open_folder.clicked.connect(self._open_folder)
+        result_layout.addWidget(self.result)
+        result_layout.addWidget(self.open_folder, 0, Qt.AlignLeft)
+        return result_box
+
+    # Project, run and α ------------------------------------------------------------------------
+    def _project_opened(self) -> None:
+        self._out_edited = False
+        self.report = None
+        self.result.setText("Nothing exported yet.")
+        self.open_folder.setEnabled(False)
+        self._alpha_from_state(self.state.project.alpha)
+        self._default_out()
+
+    def _default_out(self) -> None:
+        if self._out_edited:
+            return
+        p = self.state.project
+        base = p.path.parent if p.path is not None else Path.home()
+        name = p.path.name.removesuffix(".flyp.json") if p.path is not None else p.name
+        self.out.setText(str(base / f"{name}-model-alpha{p.alpha:.2f}"))
+        self._out_changed()
+
+    def _out_changed(self, edited: str | None = None) -> None:
+        if edited is not None:
+            self._out_edited = True
+        out = Path(self.out.text().strip()).expanduser() if self.out.text().strip() else None
+        if out is not None and out.exists():
+            note = ("A bundle is already there: exporting replaces it." if (out / "flyp.json").is_file() else
+                    "This folder exists and is not a bundle: choose a new folder.")
+        else:
+            note = ""
+        self.out_note.setText(note)
+        self.out_note.setVisible(bool(note))
+
+    def _choose_out(self) -> None:
+        start = self.out.text() or str(Path.home())
+        folder, _ = QFileDialog.getSaveFileName(self, "Save the bundle as (a new folder)", start)
+        if folder:
+            self.out.setText(folder)
+            self._out_changed(folder)
+
+    def _alpha_from_state(self, alpha: float) -> None:
+        if abs(self.alpha.value() - alpha) > 1e-9:
+            self.alpha.blockSignals(True)
+            self.alpha.setValue(alpha)
+            self.alpha.blockSignals(False)
+        self._default_out()
+        self._show_accuracy()
+
+    def _run_changed(self, run) -> None:
+        self.curve = None
+        self.body.show_run(run)
+        self._show_accuracy()
+        self._fetch_curve()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.curve is None:
+            self._fetch_curve()
+
+    def _fetch_curve(self) -> None:
+        """The curve, if the Blend page has computed it (no model is loaded for this)."""
+        run = self.picker.current()
+        if run is not None and run.usable:
+            self.run(engine.blend_curve, run.path, cached_only=True, on_done=partial(self._curve_done, run, False),
+                     on_error=lambda _: None)
+
+    def _curve_done(self, run, choose_best: bool, curve: list[dict] | None) -> None:
+        if run != self.picker.current() or curve is None:
+            return
+        self.curve = curve
+        self.best.setEnabled(True)
+        self._show_accuracy()
+        if choose_best:
+            self.use_best_alpha()
+
+    def _show_accuracy(self) -> None:
+        if self.curve is None:
+            self.accuracy.setText(NO_CURVE)
+            return
+        alphas = [p["alpha"] for p in self.curve]
+        parts = [f"{set_label(name)} ≈ {float(np.interp(self.alpha.value(), alphas, [p['sets'][name]['accuracy'] for p in self.curve])):.1%}"
+                 for name in self.curve[0]["sets"]]
+        self.accuracy.setText(f"At α = {self.alpha.value():.2f}: " + " · ".join(parts) + "  (from the Blend curve)")
+
+    def best_alpha(self) -> float | None:
+        """The α of the curve with the best validation accuracy; ties go to the smaller α, which keeps
+        more of the original model's robustness."""
+        if self.curve is None:
+            return None
+        name = "id" if "id" in self.curve[0]["sets"] else next(iter(self.curve[0]["sets"]))
+        return max(self.curve, key=lambda p: p["sets"][name]["accuracy"])["alpha"]
+
+    def use_best_alpha(self) -> None:
+        run = self.picker.current()
+        if self.curve is None:
+            if run is None or not run.usable:
+                return
+            self.best.setEnabled(False)
+            self.stage.setText("Computing the α curve first…")
+            worker = self.run(engine.blend_curve, run.path, str(self.state.project.settings.get("device", "auto")),
+                              on_done=partial(self._curve_done, run, True))
+            worker.signals.done.connect(lambda: (self.best.setEnabled(True), self.stage.setText("")))
+            return
+        self.state.set_alpha(self.best_alpha())
+
+    # Export ---------------------------------------------------------------------------------------
+    def export(self) -> None:
+        run = self.picker.current()
+        out = self.out.text().strip()
+        if run is None or not run.usable:
+            return
+        if not out:
+            self.show_error("Choose the folder to save the bundle to.")
+            return
+        self.show_error("")
+        self.export_button.setEnabled(False)
+        self.progress.show()
+        self.open_folder.setEnabled(False)
+        self.result.setText("Exporting…")
+        worker = self.run(export_model, run.path, str(self.state.project.settings.get("device", "auto")),
+                          round(self.alpha.value(), 2), str(Path(out).expanduser()), self.onnx.isChecked(),
+                          on_done=self._exported, on_error=self._failed)
+        worker.signals.event.connect(lambda text: self.stage.setText(str(text)))
+        worker.signals.done.connect(self._export_ended)
+        self._export_worker = worker
+
+    def _export_ended(self) -> None:
+        self.export_button.setEnabled(True)
+        self.progress.hide()
+        self.stage.setText("")
+        self._out_changed()
+
+    def _failed(self, text: str) -> None:
+        self.result.setText("Nothing was written.")
+        self.show_error(text)
+
+    def _exported(self, report: dict) -> None:
+        self.report = report
+        self.result.setText(describe_report(report))
+        self.open_folder.setEnabled(True)
+
+    def _open_folder(self) -> None:
+        if self.report:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.report["path"]))

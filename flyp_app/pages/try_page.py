@@ -1,18 +1,328 @@
-"""Page: Try (placeholder until the page is built)."""
+"""Page 5, Try: classify the user's own images with the current run blended at the current α.
+
+Images come from a drop on the window (`add_paths`), the clipboard (`paste`) or the open
+buttons. Each is decoded once (its preprocessed pixels are kept), so a new α or run only
+re-runs the model; results arrive a batch at a time, and answers for an α or run that is no
+longer current are dropped.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from flyp_app import engine
 from flyp_app.pages.base import Page
+from flyp_app.widgets.blend_run_picker import RunContent, RunPicker
+from flyp_app.widgets.try_results import TryResults, folder_text
+
+MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
+BATCH = 32
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif *.jfif *.ppm *.pgm);;All files (*)"
+
+
+@dataclass
+class TryItem:
+    key: str                 # the file's path, or "pasted image N"
+    name: str
+    path: str | None = None
+    data: bytes | None = None  # a pasted image's PNG bytes
+    thumb: bytes | None = None
+    pixels: object = None    # uint8 tensor at the model's input size, kept to re-predict quickly
+    probs: list[float] | None = None
+    classes: list[str] = field(default_factory=list)
+    target: tuple | None = None  # (run, weights, α) the probabilities belong to
+    error: str = ""
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        order = sorted(range(len(self.probs)), key=self.probs.__getitem__, reverse=True)[:k]
+        return [(self.classes[i], self.probs[i]) for i in order]
+
+
+def expand_paths(paths: list[str], progress=None, control=None, emit=None) -> tuple[list[str], list[tuple[str, str]]]:
+    """Files to classify: chosen files as they are, folders' image files (recursively, sorted).
+
+    Returns (files, [(path, reason)] for what cannot be used).
+    """
+    from core.images import is_image_name
+
+    files, rejected = [], []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and is_image_name(p))
+            files += found
+            if not found:
+                rejected.append((str(path), "no image files in this folder"))
+        elif path.is_file():
+            files.append(str(path))
+        else:
+            rejected.append((str(path), "no such file"))
+    return files, rejected
+
+
+def classify_items(run_dir: str, device: str, alpha: float, target: tuple, items: list[dict],
+                   progress=None, control=None, emit=None) -> None:
+    """Class probabilities of `items` at α, sent to the UI a batch at a time through `emit`.
+
+    An item is {"key", "name", "path", "data", "pixels", "has_thumb"}; each answer is
+    {"key", "probs"} plus "pixels" and "thumb" when the image was decoded now, or {"key", "error"}.
+    """
+    import torch
+
+    from core.errors import Cancelled, FlypError
+    from core.images import load_rgb
+    from core.transforms import eval_image
+
+    session = engine.blend_session(run_dir, device)
+    loaded = session.blended.classifier.loaded
+    size, interpolation = loaded.image_size, loaded.preprocess["interpolation"]
+    for start in range(0, len(items), BATCH):
+        if control is not None and control.cancelled():
+            raise Cancelled()
+        answers, good = [], []
+        for item in items[start:start + BATCH]:
+            answer = {"key": item["key"]}
+            answers.append(answer)
+            pixels = item["pixels"]
+            if pixels is None or tuple(pixels.shape[-2:]) != (size, size):
+                where = item["path"] or item["name"]
+                try:
+                    image = load_rgb(where, data=item["data"])
+                except FlypError as exc:
+                    answer["error"] = str(exc).removeprefix(f"{where}: ")
+                    continue
+                pixels = answer["pixels"] = eval_image(image, size, interpolation)
+                if not item["has_thumb"]:
+                    answer["thumb"] = engine.thumbnail_png(image=image)
+            good.append((answer, pixels))
+        if good:
+            with session.lock:
+                classifier = session.at(alpha)
+                features = classifier.features(torch.stack([p for _, p in good]))
+                probs = classifier.logits_from_features(features).softmax(-1).tolist()
+            for (answer, _), p in zip(good, probs):
+                answer["probs"] = p
+        if emit is not None:
+            emit({"target": target, "classes": list(session.blended.classifier.class_names), "answers": answers})
+        if progress is not None:
+            progress(min(len(items), start + BATCH), len(items))
 
 
 class TryPage(Page):
     title = "Try"
+    hint = ("Drop images or folders anywhere on the window, paste an image (Ctrl+V), or open files. Each image "
+            "gets the classes the model finds most likely, from the run and the α chosen on the Blend page.")
 
-    def training(self) -> bool:
-        return False
+    def __init__(self, state):
+        super().__init__(state)
+        self.picker = RunPicker(state)
+        self.layout_.addWidget(self.picker)
+        self.body = RunContent(self._content())
+        self.layout_.addWidget(self.body, 1)
+        self.add_status_line()
+        self.items: list[TryItem] = []
+        self._pasted = 0
+        self._worker = None
+        self._dirty = False
+        self._timer = QTimer(self, singleShot=True, interval=150)
+        self._timer.timeout.connect(self.classify_pending)
+        self.picker.changed.connect(self._run_changed)
+        state.alpha_changed.connect(lambda _: self._changed())
+        state.project_changed.connect(self.clear)
+        QShortcut(QKeySequence.Paste, self, activated=self.paste)
 
-    def stop_and_wait(self) -> None:
-        pass
+    def _content(self) -> QWidget:
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 4, 0, 0)
+        row = QHBoxLayout()
+        for text, slot in (("Open images…", self._open_files), ("Open folder…", self._open_folder),
+                           ("Paste", self.paste), ("Clear", self.clear)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        row.addSpacing(20)
+        self.model_label = QLabel("", objectName="pageHint")
+        row.addWidget(self.model_label, 1)
+        self.progress = QProgressBar(maximumWidth=180, textVisible=False)
+        self.progress.hide()
+        row.addWidget(self.progress)
+        row.addWidget(QLabel("Classes shown:"))
+        self.top_k = QSpinBox(minimum=1, maximum=10, value=3)
+        self.top_k.valueChanged.connect(self._render_all)
+        row.addWidget(self.top_k)
+        layout.addLayout(row)
+        self.results = TryResults()
+        self.drop_note = QLabel("Drop images or folders here\n\nor paste an image (Ctrl+V), or use Open images…",
+                                alignment=Qt.AlignCenter)
+        self.drop_note.setStyleSheet("border: 2px dashed #b8c2cf; border-radius: 12px; color: #5a6472; "
+                                     "font-size: 16px; background: white;")
+        self.inner = QStackedWidget()
+        self.inner.addWidget(self.drop_note)
+        self.inner.addWidget(self.results)
+        layout.addWidget(self.inner, 1)
+        return content
 
+    # Adding images -------------------------------------------------------------------------------
     def add_paths(self, paths) -> None:
-        pass
+        """Classify files and the images inside folders (what the window passes on a drop)."""
+        paths = [str(p) for p in paths]
+        if paths:
+            self.run(expand_paths, paths, on_done=self._expanded)
+
+    def _expanded(self, result) -> None:
+        files, rejected = result
+        known = {item.key for item in self.items}
+        room = max(0, MAX_IMAGES - len(self.items))
+        new = [f for f in files if f not in known]
+        if len(new) > room:
+            self.show_info(f"Showing the first {room} of {len(new)} new images (at most {MAX_IMAGES} at a time; "
+                           "Clear makes room).")
+        else:
+            self.show_error("")
+        added = [TryItem(f, Path(f).name, path=f) for f in new[:room]]
+        added += [TryItem(p, Path(p).name, path=p, error=reason) for p, reason in rejected if p not in known]
+        self._add(added)
+
+    def add_image_data(self, data: bytes, name: str | None = None) -> None:
+        """Classify an image given as file bytes (a pasted picture)."""
+        self._pasted += 1
+        name = name or f"pasted image {self._pasted}"
+        self._add([TryItem(name, name, data=data)])
+
+    def _add(self, added: list[TryItem]) -> None:
+        if not added:
+            return
+        first = len(self.items)
+        self.items += added
+        for row in range(first, len(self.items)):
+            self._render(row)
+        self.inner.setCurrentWidget(self.results)
+        self.results.scrollToItem(self.results.item(first, 1))
+        self._changed()
+
+    def paste(self) -> None:
+        """Ctrl+V: image data, or image files / folders copied in a file manager."""
+        mime = QGuiApplication.clipboard().mimeData()
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        text = mime.text().strip() if mime.hasText() else ""
+        if files:
+            self.add_paths(files)
+        elif mime.hasImage():
+            image = QGuiApplication.clipboard().image()
+            raw = QByteArray()
+            buffer = QBuffer(raw)
+            buffer.open(QIODevice.WriteOnly)
+            image.save(buffer, "PNG")
+            self.add_image_data(bytes(raw.data()))
+        elif text and "\n" not in text and Path(text).exists():
+            self.add_paths([text])
+        else:
+            self.show_error("The clipboard holds no image and no image file to classify.")
+
+    def _open_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Images to classify", str(Path.home()), IMAGE_FILTER)
+        self.add_paths(files)
+
+    def _open_folder(self) -> None:
+        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to classify", str(Path.home())):
+            self.add_paths([folder])
+
+    def clear(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        self.items = []
+        self.results.forget()
+        self.inner.setCurrentWidget(self.drop_note)
+        self.progress.hide()
+        self.show_error("")
+
+    # Classifying -----------------------------------------------------------------------------------
+    def _target(self) -> tuple | None:
+        run = self.picker.current()
+        if run is None or not run.usable:
+            return None
+        return (run.path, run.stamp, self.state.project.alpha)
+
+    def _run_changed(self, run) -> None:
+        self.body.show_run(run)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._describe()
+        self._timer.start()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self._dirty = False
+            self.classify_pending()
+
+    def _describe(self) -> None:
+        run = self.picker.current()
+        if run is not None:
+            self.model_label.setText(f"{run.name} blended at α = {self.state.project.alpha:.2f} "
+                                     "(set α on the Blend page)")
+
+    def classify_pending(self) -> None:
+        """Classify every image that has no answer for the current run and α (only while shown)."""
+        target = self._target()
+        if target is None:
+            return
+        if not self.isVisible():
+            self._dirty = True  # re-predicted when the page is next shown, not on every slider step
+            return
+        todo = [item for item in self.items if not item.error and item.target != target]
+        if not todo:
+            return
+        if self._worker is not None:
+            self._worker.cancel()
+        requests = [{"key": i.key, "name": i.name, "path": i.path, "data": i.data, "pixels": i.pixels,
+                     "has_thumb": i.thumb is not None} for i in todo]
+        self.progress.setRange(0, len(todo))
+        self.progress.setValue(0)
+        self.progress.show()
+        worker = self.run(classify_items, target[0], str(self.state.project.settings.get("device", "auto")),
+                          target[2], target, requests)
+        worker.signals.event.connect(self._answers)
+        worker.signals.progress.connect(lambda done, _: self.progress.setValue(done))
+        worker.signals.done.connect(lambda: self.progress.hide() if self._worker is worker else None)
+        self._worker = worker
+
+    def _answers(self, batch: dict) -> None:
+        if batch["target"] != self._target():
+            return  # for an α or run that is no longer current
+        rows = {item.key: row for row, item in enumerate(self.items)}
+        for answer in batch["answers"]:
+            row = rows.get(answer["key"])
+            if row is None:
+                continue  # cleared meanwhile
+            item = self.items[row]
+            if "error" in answer:
+                item.error = answer["error"]
+            else:
+                item.probs, item.classes, item.target = answer["probs"], batch["classes"], batch["target"]
+                item.pixels = answer.get("pixels", item.pixels)
+                item.thumb = answer.get("thumb", item.thumb)
+            self._render(row)
+
+    def _render(self, row: int) -> None:
+        item = self.items[row]
+        where = folder_text(item.path) if item.path else "pasted from the clipboard"
+        top, note = None, ""
+        if item.error:
+            note = item.error
+        elif item.probs is not None:
+            top = item.top(self.top_k.value())
+        else:
+            note = "Classifying…" if self._target() is not None else "Waiting for a finished run."
+        self.results.show_row(row, item.key, item.name, where, item.thumb, top, note, bool(item.error))
+
+    def _render_all(self) -> None:
+        for row in range(len(self.items)):
+            self._render(row)

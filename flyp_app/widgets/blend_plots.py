@@ -1,0 +1,141 @@
+"""The Blend page's plots: accuracy against α, and the ID-vs-OOD robustness plot.
+
+Both take a curve computed once (α = 0, 0.1, …, 1) and a cheap `set_alpha` that only moves
+markers, so dragging the slider redraws a handful of points.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+
+from flyp_app.theme import ACCENT, ID_COLOUR, ZERO_SHOT_COLOUR
+
+INK = "#333333"
+
+
+def _percent(values: Sequence[float]) -> list[float]:
+    return [100.0 * v for v in values]
+
+
+def _quiet(plot: pg.PlotWidget) -> None:
+    """A plot to read, not to explore: light, no mouse zoom, no context menu, a faint grid."""
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setPen(INK)
+        plot.getAxis(name).setTextPen(INK)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.setMinimumHeight(200)
+
+
+class PercentAxis(pg.AxisItem):
+    """Accuracy ticks: none beyond 0–100 %, however much room the view leaves for labels."""
+
+    def tickStrings(self, values, scale, spacing):
+        strings = super().tickStrings(values, scale, spacing)
+        return [s if -1e-9 <= v * scale <= 100 + 1e-9 else "" for v, s in zip(values, strings)]
+
+
+def _pad(low: float, high: float, share: float, floor: float = 2.0) -> tuple[float, float]:
+    span = max(high - low, floor)
+    return low - share * span, high + share * span
+
+
+class AlphaPlot(pg.PlotWidget):
+    """Accuracy (%) of each evaluation set against α, with a draggable line at the current α."""
+
+    alpha_dragged = Signal(float)
+
+    def __init__(self):
+        super().__init__(background="w", axisItems={"left": PercentAxis("left")})
+        _quiet(self)
+        self.setTitle("Accuracy as you blend", size="10pt", color=INK)
+        self.setLabel("bottom", "α   (0 = zero-shot, 1 = finetuned)")
+        self.setLabel("left", "accuracy (%)")
+        self.setXRange(0, 1, padding=0.03)
+        self.legend = self.addLegend(offset=(-8, -36), labelTextSize="9pt", labelTextColor=INK)
+        self.line = pg.InfiniteLine(angle=90, movable=True, bounds=(0, 1),
+                                    pen=pg.mkPen(ACCENT, width=1.5, style=Qt.DashLine),
+                                    hoverPen=pg.mkPen(ACCENT, width=3))
+        self.line.setToolTip("Drag to change α")
+        self.line.sigDragged.connect(lambda line: self.alpha_dragged.emit(float(line.value())))
+        self.addItem(self.line)
+        self.markers = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5))
+        self.markers.setZValue(10)
+        self.addItem(self.markers)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._colours: list[str] = []
+
+    def set_curve(self, alphas: Sequence[float], series: dict[str, tuple[Sequence[float], str, bool]]) -> None:
+        """`series`: {label: (accuracies, colour, dashed)} at `alphas`."""
+        for item in self.curves.values():
+            self.removeItem(item)
+        self.legend.clear()
+        self.curves, self._colours = {}, []
+        lows, highs = [], []
+        for label, (values, colour, dashed) in series.items():
+            pen = pg.mkPen(colour, width=2, style=Qt.DashLine if dashed else Qt.SolidLine)
+            self.curves[label] = self.plot(list(alphas), _percent(values), pen=pen, symbol="o", symbolSize=5,
+                                           symbolBrush=colour, symbolPen=None, name=label)
+            self._colours.append(colour)
+            lows.append(min(values))
+            highs.append(max(values))
+        if series:
+            self.setYRange(*_pad(100 * min(lows), 100 * max(highs), 0.12), padding=0)
+        self.markers.clear()
+
+    def set_alpha(self, alpha: float, values: Sequence[float]) -> None:
+        """Move the line and one marker per series to α (values: the accuracies there)."""
+        self.line.setValue(alpha)
+        self.markers.setData(x=[alpha] * len(values), y=_percent(values),
+                             brush=[pg.mkBrush(c) for c in self._colours[:len(values)]])
+
+
+class RobustnessPlot(pg.PlotWidget):
+    """Mean accuracy under different conditions (y) against validation accuracy (x), one point per α."""
+
+    def __init__(self):
+        super().__init__(background="w", axisItems={"left": PercentAxis("left"), "bottom": PercentAxis("bottom")})
+        _quiet(self)
+        self.setTitle("Robustness: validation vs different conditions", size="10pt", color=INK)
+        self.setLabel("bottom", "validation accuracy (%)")
+        self.setLabel("left", "different conditions (%)")
+        self.curve = self.plot([], [], pen=pg.mkPen("#9aa5b1", width=2), symbol="o", symbolSize=6,
+                               symbolBrush="#9aa5b1", symbolPen=None)
+        self.ends = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w", width=1.5))
+        self.addItem(self.ends)
+        # zero-shot below left of its end, finetuned above, the current α below right of the star
+        self.labels = [pg.TextItem("zero-shot", color=ZERO_SHOT_COLOUR, anchor=(1.05, -0.1)),
+                       pg.TextItem("finetuned", color=ID_COLOUR, anchor=(0.5, 1.25))]
+        for label in self.labels:
+            label.hide()  # an empty TextItem in an empty view repaints itself endlessly
+            self.addItem(label)
+        self.marker = pg.ScatterPlotItem(size=20, symbol="star", brush=pg.mkBrush(ACCENT), pen=pg.mkPen("w", width=1))
+        self.marker.setZValue(10)
+        self.addItem(self.marker)
+        self.marker_label = pg.TextItem("", color=ACCENT, anchor=(-0.12, -0.15))
+        self.marker_label.setZValue(10)
+        self.marker_label.hide()
+        self.addItem(self.marker_label)
+
+    def set_curve(self, id_accuracy: Sequence[float], ood_accuracy: Sequence[float]) -> None:
+        xs, ys = _percent(id_accuracy), _percent(ood_accuracy)
+        self.curve.setData(xs, ys)
+        self.ends.setData(x=[xs[0], xs[-1]], y=[ys[0], ys[-1]],
+                          brush=[pg.mkBrush(ZERO_SHOT_COLOUR), pg.mkBrush(ID_COLOUR)])
+        for label, x, y in zip(self.labels, (xs[0], xs[-1]), (ys[0], ys[-1])):
+            label.setPos(x, y)
+            label.show()
+        self.setXRange(*_pad(min(xs), max(xs), 0.18), padding=0)
+        self.setYRange(*_pad(min(ys), max(ys), 0.22), padding=0)
+
+    def set_alpha(self, alpha: float, id_accuracy: float, ood_accuracy: float) -> None:
+        x, y = 100 * id_accuracy, 100 * ood_accuracy
+        self.marker.setData(x=[x], y=[y])
+        self.marker_label.setText(f"α = {alpha:.2f}")
+        self.marker_label.setPos(x, y)
+        self.marker_label.show()

@@ -1,0 +1,242 @@
+"""The Blend, Try and Export pages, driven as a user would, on a finished tiny run."""
+
+import shutil
+import time
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
+
+BLEND, TRY, EXPORT = 3, 4, 5
+
+
+@pytest.fixture
+def run_copy(flyp_run, tmp_path):
+    """The finished run, copied: the pages write their α-curve cache into the run folder."""
+    return shutil.copytree(flyp_run, tmp_path / "runs" / "flyp")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, run_copy):
+    from flyp_app import engine
+    from flyp_app.window import MainWindow
+
+    engine._curves.clear()
+    win = MainWindow(load_engine=False)
+    qtbot.addWidget(win)
+    win.create_project(tmp_path / "Mine.flyp.json")
+    win.state.add_run(str(run_copy))
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture(scope="module")
+def reference(flyp_run):
+    """The run opened directly through the engine, to check what the pages show."""
+    from core.blend import open_run, run_eval_sets
+
+    blended = open_run(flyp_run)
+    loaded = blended.classifier.loaded
+    return blended, run_eval_sets(blended.info, loaded.image_size, loaded.preprocess["interpolation"])
+
+
+def open_blend(qtbot, window):
+    window.nav.setCurrentRow(BLEND)
+    page = window.pages[BLEND]
+    qtbot.waitUntil(lambda: page.curve is not None and page._exact_here() is not None, timeout=60000)
+    return page
+
+
+def table_column(page, col):
+    return [page.table.item(r, col).text().lstrip("≈ ") for r in range(page.table.rowCount())]
+
+
+def test_curve_is_computed_plotted_and_reopens_from_the_run_folder(qtbot, window, run_copy, reference):
+    page = open_blend(qtbot, window)
+    assert len(page.curve) == 11
+    for curve in page.alpha_plot.curves.values():
+        assert len(curve.getData()[0]) == 11
+    assert set(page.alpha_plot.curves) == {"validation", "ood"}
+    xs, ys = page.robust_plot.curve.getData()
+    assert len(xs) == 11 and len(ys) == 11
+    zero_shot = reference[0].info["zeroshot"]["id"]["accuracy"]
+    assert xs[0] == pytest.approx(100 * zero_shot)  # the zero-shot end is where training started
+    assert (run_copy / "blend_curve.json").is_file()
+
+    from flyp_app import engine
+
+    engine._curves.clear()  # a new session: only the file in the run folder is left
+    opened = []
+    real = engine.blend_session
+    engine.blend_session = lambda *a, **k: opened.append(a) or real(*a, **k)
+    try:
+        page.curve = None
+        started = time.perf_counter()
+        page.load_curve()
+        qtbot.waitUntil(lambda: page.curve is not None, timeout=5000)
+        assert time.perf_counter() - started < 1.0
+        assert not opened  # no model was needed to show the curve again
+    finally:
+        engine.blend_session = real
+
+
+class Heartbeat:
+    """A 10 ms timer on the UI thread: its longest gap is the longest time the window was frozen."""
+
+    def __init__(self):
+        self.longest, self.last = 0.0, time.perf_counter()
+        self.timer = QTimer(interval=10)
+        self.timer.timeout.connect(self.beat)
+        self.timer.start()
+
+    def beat(self):
+        now = time.perf_counter()
+        self.longest, self.last = max(self.longest, now - self.last), now
+
+
+def test_slider_moves_markers_at_once_then_exact_table_and_gallery_follow(qtbot, window, reference):
+    page = open_blend(qtbot, window)
+    heartbeat = Heartbeat()
+    for value in (16, 12, 8, 4, 0):  # a drag from α = 0.8 to 0
+        page.slider.setValue(value)
+        xs, ys = page.alpha_plot.markers.getData()
+        assert list(xs) == [value / 20] * 2  # the markers moved at once, before any evaluation
+        qtbot.wait(30)
+    assert window.state.project.alpha == 0.0
+    qtbot.waitUntil(lambda: page._exact_here() is not None, timeout=30000)
+    heartbeat.timer.stop()
+    assert heartbeat.longest < 0.1, f"the window froze for {heartbeat.longest:.2f} s"
+
+    blended, sets = reference
+    blended.set_alpha(0.0)
+    metrics = blended.classifier.evaluate(sets["id"])
+    wrong = sum(t != p for t, p in zip(metrics.labels, metrics.predictions))
+    assert page.set_combo.currentData() == "id"
+    assert table_column(page, 3) == table_column(page, 1)  # blended at α = 0 is the zero-shot model
+    assert table_column(page, 3)[0] == f"{metrics.accuracy:.1%}"
+    assert page.gallery.count() == min(wrong, 120)
+    assert "α = 0.00" in page.gallery_label.text()
+    ys = page.alpha_plot.markers.getData()[1]
+    assert ys[0] == pytest.approx(100 * metrics.accuracy)
+
+    page.slider.setValue(20)
+    qtbot.waitUntil(lambda: page._exact_here() is not None and page.exact["alpha"] == 1.0, timeout=30000)
+    assert table_column(page, 3) == table_column(page, 2)  # and at α = 1 the finetuned one
+    blended.set_alpha(1.0)
+    metrics = blended.classifier.evaluate(sets["id"])
+    assert page.gallery.count() == sum(t != p for t, p in zip(metrics.labels, metrics.predictions))
+    if page.gallery.count():
+        item = page.gallery.item(0)
+        assert "→" in item.text() and not item.icon().isNull()
+
+
+def drop(window, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(300, 300), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(event)
+
+
+def expected_top(reference, path, alpha):
+    from core.classifier import top_k
+    from core.images import load_rgb
+    from core.transforms import eval_image
+
+    blended = reference[0]
+    blended.set_alpha(alpha)
+    clf = blended.classifier
+    pixels = eval_image(load_rgb(path), clf.loaded.image_size, clf.loaded.preprocess["interpolation"])
+    return top_k(clf.logits_from_features(clf.features(pixels[None])), clf.class_names, 3)[0]
+
+
+def test_dropped_images_get_top_k_and_follow_alpha(qtbot, window, colour_data, reference, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not really a png")
+    images = [sorted((colour_data["val"] / c).glob("*.png"))[0] for c in ("red", "blue")]
+    window.state.set_alpha(0.5)
+    drop(window, [*images, broken])
+    page = window.pages[TRY]
+    assert window.stack.currentWidget() is page
+    qtbot.waitUntil(lambda: len(page.items) == 3 and all(i.probs or i.error for i in page.items), timeout=30000)
+
+    for row, path in enumerate(images):
+        item = page.items[row]
+        top = item.top(3)
+        assert len(top) == 3 and sum(p for _, p in top) <= 1 + 1e-6
+        expected = expected_top(reference, path, 0.5)
+        assert top[0][0] == expected[0][0] and top[0][1] == pytest.approx(expected[0][1], abs=1e-5)
+        bars = page.results.cellWidget(row, 2)
+        assert [name for name, _ in bars.rows] == [name for name, _ in top]
+    assert "not an image" in page.items[2].error
+    assert "not an image" in page.results.cellWidget(2, 2).text()
+
+    window.state.set_alpha(0.0)  # moving α on the Blend page re-predicts in the background
+    qtbot.waitUntil(lambda: page.items[0].target is not None and page.items[0].target[2] == 0.0, timeout=30000)
+    assert page.items[0].top(1)[0][0] == expected_top(reference, images[0], 0.0)[0][0]
+    page.top_k.setValue(1)
+    assert len(page.results.cellWidget(0, 2).rows) == 1
+
+
+def test_pasted_image_and_folders_are_classified(qtbot, window, colour_data):
+    window.nav.setCurrentRow(TRY)
+    page = window.pages[TRY]
+    image = QImage(str(sorted((colour_data["val"] / "green").glob("*.png"))[0]))
+    QGuiApplication.clipboard().setImage(image)
+    page.paste()
+    page.add_paths([colour_data["ood"] / "red"])
+    qtbot.waitUntil(lambda: len(page.items) == 9 and all(i.probs for i in page.items), timeout=30000)
+    assert page.items[0].name == "pasted image 1"
+    assert page.results.rowCount() == 9
+
+
+def test_export_writes_a_bundle_that_loads_and_reports_its_self_check(qtbot, window, tmp_path, colour_data):
+    from core.bundle import load_bundle
+
+    open_blend(qtbot, window)  # computes the curve, so the best α is known
+    window.nav.setCurrentRow(EXPORT)
+    page = window.pages[EXPORT]
+    qtbot.waitUntil(lambda: page.curve is not None, timeout=10000)
+    page.best.click()
+    best = max(page.curve, key=lambda p: p["sets"]["id"]["accuracy"])
+    assert window.state.project.alpha == best["alpha"] == page.alpha.value()
+    assert window.pages[BLEND].slider.value() == round(best["alpha"] * 20)
+    page.out.setText(str(tmp_path / "bundle"))
+    page.export_button.click()
+    qtbot.waitUntil(lambda: page.report is not None or page.status.isVisible(), timeout=60000)
+    assert page.report is not None, page.status.text()
+    bundle = load_bundle(tmp_path / "bundle")
+    assert bundle.info["alpha"] == best["alpha"]
+    assert bundle.info["metrics"]["id"]["accuracy"] == pytest.approx(best["sets"]["id"]["accuracy"])
+    assert "same predictions" in page.result.text() and "Self-check passed" in page.result.text()
+    assert page.open_folder.isEnabled()
+    image = sorted((colour_data["val"] / "red").glob("*.png"))[0]
+    assert bundle.predict([image], 1)[0][0][0] in bundle.class_names
+
+
+def test_pages_without_a_finished_run_say_what_to_do(qtbot, tmp_path):
+    from flyp_app.window import MainWindow
+
+    win = MainWindow(load_engine=False)
+    qtbot.addWidget(win)
+    win.create_project(tmp_path / "Empty.flyp.json")
+    for index in (BLEND, TRY, EXPORT):
+        page = win.pages[index]
+        assert page.body.currentIndex() == 0
+        assert "Train a model on the Train page first" in page.body.note.text()
+    win.close()
+
+
+def test_engine_errors_are_shown_inline(qtbot, window, run_copy, colour_data, tmp_path):
+    import json
+
+    info = json.loads((run_copy / "run.json").read_text())
+    moved = tmp_path / "gone"
+    info["config"]["val_dir"] = str(moved)
+    (run_copy / "run.json").write_text(json.dumps(info))
+    window.state.runs_changed.emit()
+    window.nav.setCurrentRow(BLEND)
+    page = window.pages[BLEND]
+    qtbot.waitUntil(lambda: page.status.isVisible(), timeout=30000)
+    assert str(moved) in page.status.text()
+    assert not page.progress.isVisible()
