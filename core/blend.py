@@ -43,7 +43,7 @@ def open_run(run_dir: str | Path, which: str = "best", device: torch.device | st
     spec = ModelSpec(**info["model"]["spec"])
     loaded = load_model(spec, device, seed=info["config"]["seed"])
     classifier = Classifier(loaded, info["class_names"], info["templates"])
-    finetuned = read_state_dict(run.weights_file(which))
+    finetuned = {k: v.to(loaded.model.logit_scale.device) for k, v in read_state_dict(run.weights_file(which)).items()}
     zero_shot = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     if HEAD_KEYS[0] in finetuned:  # a CE run: its zero-shot end is the zero-shot linear head
         head = classifier.zero_shot_linear_head()
