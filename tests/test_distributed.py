@@ -106,7 +106,7 @@ def test_torchrun_trains_like_one_process_and_writes_the_run_once(colour_data, f
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["status"] == "finished"  # one report, from rank 0 only
     expected, actual = RunDir(flyp_run), RunDir(out)
-    assert actual.read_info()["processes"] == 2
+    assert actual.read_info()["processes"] == 2 and actual.read_info()["config"]["micro_batch_size"] == 4
     steps = [r for r in actual.read_metrics() if r["type"] == "step"]
     assert [r["step"] for r in steps] == list(range(1, 25))  # each step logged once
     assert len([r for r in actual.read_metrics() if r["type"] == "eval"]) == 5  # zero-shot + 4 epochs
