@@ -64,7 +64,8 @@ def add_train_args(p, model_args, caption_args) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="images per step = contrastive negatives (32)")
     p.add_argument("--micro-batch-size", type=int, default=None, metavar="M",
                    help="encode each batch M images at a time (per process), with a feature cache: the same "
-                        "gradient as the whole batch in the memory of M images, for about 1.3× the time")
+                        "gradient as the whole batch in the memory of M images, for a second forward pass "
+                        "(about 1.4–1.5× the time)")
     p.add_argument("--lr", type=float, default=1e-5, help="peak learning rate (1e-5, the paper's)")
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (0.1)")
     p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 10%% of all, at most 500)")
