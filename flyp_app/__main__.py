@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+APP_ID = "org.flypstudio.FlypStudio"  # the .desktop, AppStream and icon name (packaging/linux)
+ICON_SIZES = (16, 32, 48, 64, 128, 256)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flyp-studio", description="FLYP Studio desktop app")
@@ -19,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("FLYP Studio")
+    app.setDesktopFileName(APP_ID)  # Wayland and the task bar match the window to its menu entry
+    app.setWindowIcon(app_icon())
     app.setStyleSheet(style_sheet())
     configure_plots()
     window = MainWindow()
@@ -28,6 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     elif args.demo:
         window.open_demo()
     return app.exec()
+
+
+def app_icon():
+    """The window and task-bar icon, in every size shipped under resources/icons."""
+    from PySide6.QtGui import QIcon
+
+    from core.resources import resource_path
+
+    icon = QIcon()
+    for size in ICON_SIZES:
+        icon.addFile(str(resource_path("icons", f"flyp-studio-{size}.png")))
+    return icon
 
 
 if __name__ == "__main__":
