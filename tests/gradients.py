@@ -1,9 +1,20 @@
 """Helpers for comparing gradients and trained weights that should agree up to float rounding."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 CLASSES = ["red", "green", "blue"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Run on one thread: a tiny model's many small kernels are faster so, and on a busy machine
+    two spinning threads per op made a micro-batched run 10× slower. Import it to use it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def tiny_batch(loaded, n: int = 12, seed: int = 0):

@@ -14,6 +14,7 @@ from core.models import ModelSpec, load_model
 from core.runs import RunDir
 from core.train import train
 from gradients import assert_same_gradients, assert_same_weights, encoder, gradients_of, tiny_batch
+from gradients import one_thread  # noqa: F401 (an autouse fixture: tiny models run fastest on one thread)
 
 
 def flyp_gradients(model, batch, **kwargs):

@@ -22,6 +22,7 @@ from core.progress import RunControl
 from core.runs import RunDir
 from core.train import train
 from gradients import assert_same_gradients, assert_same_weights, encoder, gradients_of, tiny_batch
+from gradients import one_thread  # noqa: F401 (an autouse fixture: tiny models run fastest on one thread)
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = {  # name: (method, micro-batch size, mask same-class negatives)
