@@ -179,16 +179,21 @@ def _backend(device: str, local_rank: int) -> str:
     return "nccl"
 
 
+def check_shares(batch_size: int, n: int, ranks: Ranks) -> None:
+    """Raise FlypError unless every rank can take an equal share of each batch of `n` images."""
+    batch = min(batch_size, n)
+    if batch % ranks.size:
+        raise FlypError(f"--batch-size {batch} cannot be shared equally by {ranks.size} processes: "
+                        f"use a multiple of {ranks.size}")
+
+
 class ShardedBatches(EpochBatches):
     """The global batches of `EpochBatches`, of which this rank yields its equal contiguous share."""
 
     def __init__(self, n: int, batch_size: int, seed: int, ranks: Ranks):
         super().__init__(n, batch_size, seed)
         self.ranks = ranks
-        batch = min(batch_size, n)
-        if batch % ranks.size:
-            raise FlypError(f"--batch-size {batch} cannot be shared equally by {ranks.size} processes: "
-                            f"use a multiple of {ranks.size}")
+        check_shares(batch_size, n, ranks)
 
     def __iter__(self):
         for keys in super().__iter__():

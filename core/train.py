@@ -53,6 +53,7 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     on_event({"type": "status", "message": "Scanning images…"})
     data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,
                          seed=config.seed, cancel=control)
+    distributed.check_shares(config.batch_size, len(data.train), ranks)  # before rank 0 writes anything
     class_names = resolve_class_names(data.classes, config.class_names)
     templates = validate_templates(config.templates)
     on_event({"type": "status", "message": f"Loading {config.model}…"})
