@@ -67,7 +67,9 @@ def flyp_backward(encode: Encode, logit_scale: torch.Tensor, images: torch.Tenso
     for part, state in zip(parts, rng_states):
         with _replayed_rng(state, images.device):
             part_image, part_text = encode(images[part], tokens[part])
-        torch.autograd.backward((part_image, part_text), (image.grad[part], text.grad[part]))
+        # A frozen tower (flyp-frozen-text) builds no graph: only what has one is backpropagated.
+        pairs = [(f, g[part]) for f, g in ((part_image, image.grad), (part_text, text.grad)) if f.requires_grad]
+        torch.autograd.backward([f for f, _ in pairs], [g for _, g in pairs])
     return loss.detach()
 
 

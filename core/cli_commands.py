@@ -59,7 +59,9 @@ def add_train_args(p, model_args, caption_args) -> None:
     p.add_argument("--ood", metavar="DIR", action="append", default=[],
                    help="an extra labelled folder for 'different conditions' (repeatable)")
     caption_args(p)
-    p.add_argument("--method", default="flyp", help="flyp (default) or ce (the cross-entropy FT baseline)")
+    p.add_argument("--method", default="flyp",
+                   help="flyp (default); baselines: ce (FT), lp (linear probe), lp-ft, l2sp; ablations: "
+                        "flyp-frozen-text, ce-both (see the README)")
     p.add_argument("--epochs", type=int, default=10, help="passes over the training images (10)")
     p.add_argument("--batch-size", type=int, default=32, help="images per step = contrastive negatives (32)")
     p.add_argument("--micro-batch-size", type=int, default=None, metavar="M",
@@ -73,6 +75,8 @@ def add_train_args(p, model_args, caption_args) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     p.add_argument("--mask-same-class", action="store_true",
                    help="ablation: leave other images of the same class out of the negatives")
+    p.add_argument("--l2sp-lambda", type=float, default=0.01, metavar="LAMBDA",
+                   help="--method l2sp: strength of λ·‖θ − θ_pretrained‖² on the image encoder (0.01)")
     p.add_argument("--evals-per-epoch", type=int, default=1)
     p.add_argument("--workers", type=int, default=None, help="image loading processes (default: auto)")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
@@ -100,6 +104,7 @@ def train(args) -> int:
             class_names=load_class_names(args.class_names) if args.class_names else {}, method=args.method,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
             warmup=args.warmup, seed=args.seed, device=args.device, mask_same_class=args.mask_same_class,
+            l2sp_lambda=args.l2sp_lambda,
             evals_per_epoch=args.evals_per_epoch, workers=args.workers, micro_batch_size=args.micro_batch_size,
             checkpoint_every=args.checkpoint_every)
     control = RunControl()

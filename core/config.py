@@ -10,7 +10,15 @@ from core.errors import FlypError
 METHODS = {
     "flyp": "FLYP: contrastive loss between images and their class captions, both encoders trained",
     "ce": "FT baseline: image encoder + linear head (initialised from the zero-shot head), cross-entropy",
+    "lp": "Linear probe: logistic regression on frozen image features, its L2 strength chosen on validation",
+    "lp-ft": "LP-FT: the linear probe's head first, then the image encoder and head finetuned with cross-entropy",
+    "l2sp": "L2-SP: cross-entropy finetuning, the image encoder pulled back towards its pretrained weights",
+    "flyp-frozen-text": "Ablation: FLYP with the text encoder frozen (only the image side and temperature train)",
+    "ce-both": "Ablation: cross-entropy against class captions (one random template per class), both encoders trained",
 }
+# Methods that classify with a trained linear head on image features (stored as flyp_head.*).
+HEAD_METHODS = ("ce", "lp", "lp-ft", "l2sp")
+CONTRASTIVE_METHODS = ("flyp", "flyp-frozen-text")  # the FLYP loss, where --mask-same-class applies
 
 
 @dataclass
@@ -39,6 +47,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     mask_same_class: bool = False
+    l2sp_lambda: float = 0.01  # --method l2sp: λ of λ·‖θ − θ_pretrained‖² over the image encoder
     evals_per_epoch: int = 1
     workers: int | None = None  # DataLoader workers; None: chosen from the CPU count
     checkpoint_minutes: float = 10.0
@@ -62,7 +71,9 @@ class TrainConfig:
             (self.workers is None or self.workers >= 0, "workers", "zero or more"),
             (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint-every",
              "at least 1 step (or unset: every 10 minutes)"),
-            (not (self.mask_same_class and self.method != "flyp"), "mask-same-class", "used with --method flyp only"),
+            (not (self.mask_same_class and self.method not in CONTRASTIVE_METHODS), "mask-same-class",
+             "used with --method flyp only (or flyp-frozen-text)"),
+            (math.isfinite(self.l2sp_lambda) and self.l2sp_lambda >= 0, "l2sp-lambda", "zero or more"),
         ]
         for ok, option, expected in checks:
             if not ok:

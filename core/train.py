@@ -1,4 +1,4 @@
-"""FLYP finetuning (and the CE baseline): the training loop, its evaluations and checkpoints.
+"""FLYP finetuning (and the baselines of `core.methods`): the training loop, its evaluations and checkpoints.
 
 `train()` is the one entry point for the command line, the app and tests. It reports through
 `on_event(dict)` (the same records it appends to `metrics.jsonl`), stops at the next step
@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from core import distributed
+from core import distributed, linear_probe, methods
 from core.accumulate import ce_backward, flyp_backward
 from core.captions import captions_for, resolve_class_names, validate_templates
 from core.classifier import Classifier
@@ -44,11 +44,18 @@ class Session:
     eval_sets: dict[str, EvalImages]
     device: torch.device
     ranks: distributed.Ranks = distributed.Ranks()  # several processes under torchrun
+    started: float = field(default_factory=time.monotonic)
+    seconds_before: float = 0.0  # time spent by the sessions this one resumes
+
+    def seconds(self) -> float:
+        """Wall-clock seconds the run has taken so far, over all its sessions."""
+        return self.seconds_before + time.monotonic() - self.started
 
 
 def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: RunControl) -> Session:
     """Scan the data, load the model and cache the evaluation images."""
     ranks = distributed.current()
+    methods.check_supported(config, ranks.size)
     device = ranks.device or select_device(config.device)
     on_event({"type": "status", "message": "Scanning images…"})
     data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,
@@ -81,10 +88,16 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         config = _resumed_config(run, config)
     elif run.exists() and distributed.current().is_main:  # other ranks may see rank 0's new run
         raise FlypError(f"{run.path}: already holds a run; use --resume to continue it or choose another --out")
+    started = time.monotonic()
     session = prepare(config, run_dir, on_event, control)
+    session.started = started
     state = run.load_state() if resume else None
+    if state is not None:
+        session.seconds_before = float(run.read_info().get("seconds") or 0.0)
     if state is None and session.ranks.is_main:
         _start_run(session, on_event, control)
+    if config.method == "lp":  # no training steps: one fit, in `core.linear_probe`
+        return linear_probe.run_linear_probe(session, on_event, control)
     return _loop(session, state, on_event, control)
 
 
@@ -136,19 +149,21 @@ def _evaluate(session: Session, step: int, epoch: float, cancel=no_cancel) -> di
 
 
 class _Trainer:
-    """The mutable parts of a run: optimiser, head (CE), loop position, best score."""
+    """The mutable parts of a run: optimiser, head (CE-trained methods), loop position, best score."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, fresh: bool = True, on_event: Event = lambda e: None,
+                 control: RunControl | None = None):
         cfg, clf = session.config, session.classifier
         self.session, self.cfg, self.clf = session, cfg, clf
-        if cfg.method == "ce":
-            clf.linear_head = clf.zero_shot_linear_head()
-            params = list(clf.model.visual.parameters()) + list(clf.linear_head.parameters())
-        else:
-            params = list(clf.model.parameters())
-        self.params = params
+        self.with_head = methods.uses_linear_head(cfg.method)
+        if self.with_head:  # a resumed run gets its trained head from the state: no probe to fit again
+            clf.linear_head = (self._probe_head(on_event, control or RunControl()) if cfg.method == "lp-ft" and fresh
+                               else clf.zero_shot_linear_head())
+        groups = methods.param_groups(clf, cfg)
+        self.params = params = [p for group in groups for p in group["params"]]
+        self.l2sp = methods.L2SP(clf.model.visual, cfg.l2sp_lambda) if cfg.method == "l2sp" else None
         fused = session.device.type == "cuda"
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
                                            weight_decay=cfg.weight_decay, fused=fused or None)
         templates = clf.templates
         captions = [c for name in clf.class_names for c in captions_for(name, templates)]
@@ -174,14 +189,20 @@ class _Trainer:
         device, ranks, micro = self.session.device, self.session.ranks, self.cfg.micro_batch_size
         images, labels = images.to(device, non_blocking=True), labels.to(device)
         self.optimizer.zero_grad(set_to_none=True)
-        if self.cfg.method == "ce":
+        if self.with_head:
             loss = ranks.mean(ce_backward(self._ce_logits, images, labels, micro_batch=micro))
+        elif self.cfg.method == "ce-both":
+            loss = ranks.mean(methods.ce_both_backward(self._encode_images, self._encode_texts,
+                                                       self.clf.model.logit_scale.exp, images, labels,
+                                                       self._class_tokens().to(device), micro_batch=micro))
         else:
             tokens = self.tokens[labels.cpu(), template_ids].to(device)
             loss = flyp_backward(self._encode, self.clf.model.logit_scale.exp(), images, tokens, labels,
                                  micro_batch=micro, ranks=ranks, mask_same_class=self.cfg.mask_same_class)
         ranks.average_gradients(self.params)
-        if self.cfg.method == "ce":
+        if self.l2sp is not None:
+            loss = loss + self.l2sp.add_gradient()
+        if self.with_head:
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)  # wise-ft's FT recipe
         self.updating = True  # an error from here on may leave the weights half-updated: not to be saved
         self.optimizer.step()
@@ -195,13 +216,38 @@ class _Trainer:
                 F.normalize(encode_text(model, tokens), dim=-1))
 
     def _ce_logits(self, images) -> torch.Tensor:
-        features = F.normalize(self.clf.model.encode_image(self.clf.normalize(images)), dim=-1)
-        return self.clf.linear_head(features)
+        return self.clf.linear_head(self._encode_images(images))
+
+    def _encode_images(self, images) -> torch.Tensor:
+        return F.normalize(self.clf.model.encode_image(self.clf.normalize(images)), dim=-1)
+
+    def _encode_texts(self, tokens) -> torch.Tensor:
+        return F.normalize(encode_text(self.clf.model, tokens), dim=-1)
+
+    def _class_tokens(self) -> torch.Tensor:
+        """One caption per class, its template drawn for this step (`ce-both`)."""
+        n_classes, n_templates = self.tokens.shape[:2]
+        chosen = methods.class_templates(self.cfg.seed, self.step, n_classes, n_templates)
+        return self.tokens[torch.arange(n_classes), torch.tensor(chosen)]
+
+    def _probe_head(self, on_event: Event, control: RunControl) -> torch.nn.Linear:
+        """LP-FT's starting head: the linear probe on the pretrained features, logged with the run."""
+        session = self.session
+        result = linear_probe.probe(self.clf, session.data.train, session.eval_sets,
+                                    batch_size=self.cfg.micro_batch_size or 128, on_event=on_event, cancel=control)
+        linear_probe.log_sweep(session.run, result)
+        on_event({"type": "status", "message": f"Linear probe done (L2 strength {result.l2:g}); finetuning…"})
+        return result.head
 
 
 def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict:
     cfg, run = session.config, session.run
-    trainer = _Trainer(session)
+    try:
+        trainer = _Trainer(session, fresh=state is None, on_event=on_event, control=control)
+    except Cancelled:  # while LP-FT fits its probe: nothing to save yet, --resume starts again
+        run.update_info(status="cancelled", seconds=session.seconds())
+        on_event({"type": "done", "status": "cancelled", "step": 0})
+        raise
     if state is not None:
         trainer.restore(*state)
         damaged_copy = run.truncate_metrics(trainer.step)
@@ -254,7 +300,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
                     last_saved = time.monotonic()
     except Cancelled:
         _save(session, trainer)
-        run.update_info(status="cancelled")
+        run.update_info(status="cancelled", seconds=session.seconds())
         on_event({"type": "done", "status": "cancelled", "step": trainer.step})
         raise
     except FlypError as exc:  # a NaN loss, a full disk: run.json says why, if it can still be written
@@ -266,7 +312,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
         if not _out_of_memory(exc):
             raise
         raise _stop_on_oom(session, trainer) from None
-    info = run.update_info(status="finished")
+    info = run.update_info(status="finished", seconds=session.seconds())
     on_event({"type": "done", "status": "finished", "step": trainer.step, "best": info.get("best")})
     return info
 
