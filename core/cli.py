@@ -108,6 +108,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("models", c.models, "list the open_clip architectures and their pretrained tags")
 
+    from core import cli_compare
+
+    p = verb("soup", cli_compare.soup, "average the weights of finetuned runs of one model into a new run")
+    p.add_argument("--runs", required=True, nargs="+", metavar="RUN_DIR", help="run folders to average")
+    p.add_argument("--out", required=True, metavar="SOUP_RUN", help="run folder to write the soup into")
+    p.add_argument("--greedy", action="store_true",
+                   help="greedy soup: add runs, best first, only while ID validation accuracy does not drop "
+                        "(default: uniform, every run)")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best", help="weights of each run (best)")
+    p.add_argument("--device", default="auto")
+
+    p = verb("compare", cli_compare.compare, "runs side by side: method, settings, ID and OOD accuracy, best α, time")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or a folder of runs, e.g. a project's NAME-runs)")
+    p.add_argument("--cached-only", action="store_true",
+                   help="use the α curves already cached in the run folders; compute none")
+    p.add_argument("--device", default="auto")
+
     p = verb("demo", c.demo, "the embedded demo: `flyp demo` runs the whole story on the CPU")
     p.add_argument("action", nargs="?", choices=["run", "data", "pretrain"], default="run",
                    help="run (default): the whole story; data DIR: write the demo folders; "

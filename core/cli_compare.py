@@ -1,0 +1,40 @@
+"""The `flyp soup` and `flyp compare` verbs (parsing lives in `core.cli`)."""
+
+from __future__ import annotations
+
+import sys
+
+from core.cli import emit
+
+
+def soup(args) -> int:
+    from core.models import select_device
+    from core.soups import make_soup
+
+    say = (lambda e: None) if args.json else \
+        (lambda e: print(e["message"], file=sys.stderr) if e.get("type") == "status" else None)
+    info = make_soup(args.runs, args.out, greedy=args.greedy, which=args.checkpoint,
+                     device=select_device(args.device), on_event=say)
+    soup_info, best = info["soup"], info["best"]
+    scores = "  ".join(f"{name} {m['accuracy']:.1%}" for name, m in best["sets"].items())
+    emit(args, {"run": args.out, "soup": soup_info, "zeroshot": info["zeroshot"], "best": best},
+         f"{soup_info['kind']} soup of {len(soup_info['ingredients'])} of {len(soup_info['runs'])} run(s): {scores}\n"
+         f"saved in {args.out} (blend, evaluate, export it as any run)")
+    return 0
+
+
+def compare(args) -> int:
+    from core.compare import compare_runs, expand_runs, format_table
+    from core.models import select_device
+
+    runs = expand_runs(args.runs)
+    rows = compare_runs(runs, select_device(args.device), compute=not args.cached_only,
+                        progress=_progress(args, len(runs)))
+    emit(args, {"runs": rows}, format_table(rows))
+    return 0
+
+
+def _progress(args, total: int):
+    if args.json or not sys.stderr.isatty():
+        return lambda done, total: None
+    return lambda done, total: print(f"\r{done}/{total} runs", end="\n" if done == total else "", file=sys.stderr)
