@@ -1,4 +1,4 @@
-"""The main window: a welcome view, then the six pages behind a navigation bar."""
+"""The main window: a welcome view, then the pages behind a navigation bar."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from core.project import SUFFIX, Project, recent_projects
 from flyp_app import workers
 from flyp_app.pages.blend_page import BlendPage
 from flyp_app.pages.captions_page import CaptionsPage
+from flyp_app.pages.compare_page import ComparePage
 from flyp_app.pages.data_page import DataPage
 from flyp_app.pages.export_page import ExportPage
 from flyp_app.pages.train_page import TrainPage
 from flyp_app.pages.try_page import TryPage
 from flyp_app.state import AppState
 
-PAGES = (DataPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage)
+PAGES = (DataPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage, ComparePage)  # indices are used below
 PROJECT_FILTER = f"FLYP Studio projects (*{SUFFIX})"
 
 

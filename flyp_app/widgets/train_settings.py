@@ -31,7 +31,10 @@ SOURCE_NOTES = {
 }
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 DEFAULT_ARCH, DEFAULT_TAG = "ViT-B-32", "openai"
-METHOD_NAMES = {"flyp": "FLYP (recommended)", "ce": "Cross-entropy baseline (FT)"}
+METHOD_NAMES = {"flyp": "FLYP (recommended)", "ce": "Cross-entropy baseline (FT)", "lp": "Linear probe (LP)",
+                "lp-ft": "Linear probe, then finetune (LP-FT)", "l2sp": "Finetune near the start (L2-SP)",
+                "flyp-frozen-text": "FLYP, text encoder frozen (ablation)",
+                "ce-both": "Cross-entropy on captions, both encoders (ablation)"}
 DEVICES = {"auto": "auto (GPU if there is one)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}
 CUSTOM = "Custom"
 PAPER_BATCH = 512
@@ -248,6 +251,9 @@ class HyperParameters(QGroupBox):
         self.mask = QCheckBox("Mask same-class negatives")
         self.mask.setToolTip("An ablation: other images of the same class stop counting as negatives. "
                              "The FLYP paper shows that this hurts; off by default.")
+        self.l2sp = QLineEdit()
+        self.l2sp.setToolTip("L2-SP: λ of λ·‖θ − θ_pretrained‖² on the image encoder; larger stays closer to "
+                             "the pretrained model")
         self.device = QComboBox()
         for key, text in DEVICES.items():
             self.device.addItem(text, key)
@@ -255,13 +261,14 @@ class HyperParameters(QGroupBox):
                               ("Batch size", self.batch), ("Learning rate", self.lr),
                               ("Weight decay", self.weight_decay), ("Warmup steps", self.warmup),
                               ("Seed", self.seed), ("Evaluations per epoch", self.evals), ("", self.mask),
-                              ("Device", self.device)):
+                              ("L2-SP strength", self.l2sp), ("Device", self.device)):
             form.addRow(label, widget)
+        self._form = form
         for combo in (self.method, self.device):
             combo.activated.connect(self._edited)
         for spin in (self.epochs, self.batch, self.warmup, self.seed, self.evals):
             spin.valueChanged.connect(self._edited)
-        for edit in (self.lr, self.weight_decay):
+        for edit in (self.lr, self.weight_decay, self.l2sp):
             edit.editingFinished.connect(self._edited)
         self.mask.toggled.connect(self._edited)
 
@@ -278,13 +285,14 @@ class HyperParameters(QGroupBox):
         self.seed.setValue(int(values["seed"]))
         self.evals.setValue(int(values["evals_per_epoch"]))
         self.mask.setChecked(bool(values["mask_same_class"]))
+        self.l2sp.setText(f"{float(values['l2sp_lambda']):g}")
         index = self.device.findData(str(values["device"]))
         if index < 0:  # e.g. "cuda:1" typed into the project file: keep it selectable
             self.device.addItem(str(values["device"]), str(values["device"]))
             index = self.device.count() - 1
         self.device.setCurrentIndex(index)
         self._loading = False
-        self.method_note.setText(METHODS.get(values["method"], ""))
+        self._method_shown(values["method"])
         self._show_error("")
         self._match_preset()
 
@@ -326,6 +334,7 @@ class HyperParameters(QGroupBox):
                   "weight_decay": _number(self.weight_decay.text(), "Weight decay", "0.1"),
                   "warmup": None if self.warmup.value() < 0 else self.warmup.value(), "seed": self.seed.value(),
                   "evals_per_epoch": self.evals.value(), "mask_same_class": self.mask.isChecked(),
+                  "l2sp_lambda": _number(self.l2sp.text(), "L2-SP strength", "0.01"),
                   "device": self.device.currentData()}
         try:
             TrainConfig(train_dir="", **values)
@@ -343,7 +352,7 @@ class HyperParameters(QGroupBox):
     def _edited(self) -> None:
         if self._loading:
             return
-        self.method_note.setText(METHODS.get(self.method.currentData(), ""))
+        self._method_shown(self.method.currentData())
         try:
             values = self.values()
         except FlypError as exc:
@@ -352,6 +361,11 @@ class HyperParameters(QGroupBox):
         self._show_error("")
         self._match_preset()
         self._emit(values)
+
+    def _method_shown(self, method: str) -> None:
+        """The method's one-line description, and only the settings that apply to it."""
+        self.method_note.setText(METHODS.get(method, ""))
+        self._form.setRowVisible(self.l2sp, method == "l2sp")
 
     def _emit(self, values: dict) -> None:
         self.changed.emit(dict(values))
@@ -370,7 +384,8 @@ def _number(text: str, name: str, example: str) -> float:
 
 OPTION_NAMES = {"--lr": "Learning rate", "--weight-decay": "Weight decay", "--batch-size": "Batch size",
                 "--epochs": "Epochs", "--warmup": "Warmup steps", "--evals-per-epoch": "Evaluations per epoch",
-                "--mask-same-class": "Mask same-class negatives", "--method": "Method"}
+                "--mask-same-class": "Mask same-class negatives", "--method": "Method",
+                "--l2sp-lambda": "L2-SP strength"}
 
 
 def _plain(text: str) -> str:

@@ -1,0 +1,278 @@
+"""Page 7, Compare: every run of the project side by side, and soups made of them.
+
+The table gives each run's method, key settings, ID and OOD accuracy (finetuned, α = 1), the α
+with the best ID accuracy and the scores there, and the time it took. The plot is the FLYP
+paper's: OOD against ID accuracy, one weight-ensembling curve per run. The curves come from
+each run's cached α curve (`blend_curve.json`, shared with the Blend page), computed in the
+background for runs that have none yet; rows fill in as they are ready.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
+                               QPushButton, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem)
+
+from core.compare import duration
+from flyp_app import workers
+from flyp_app.pages.base import Page
+from flyp_app.widgets.compare_plot import ComparePlot, run_colour
+
+COLUMNS = ["Run", "Method", "Settings", "ID", "OOD", "Best α", "ID at α", "OOD at α", "Time"]
+NO_RUNS = "No runs yet: train on the Train page (try several methods) and compare them here."
+NO_OOD = ("No run has images of different conditions, so there is no robustness plot. Add such folders on the "
+          "Data page before training to see one.")
+
+
+def compare_rows(paths: list[str], device: str, progress=None, control=None, emit=None) -> list[dict]:
+    """Rows of `core.compare.compare_runs`; each is also sent as (index, row) when ready."""
+    from core.compare import compare_runs
+    from core.models import select_device
+    from core.progress import no_cancel
+
+    return compare_runs(paths, select_device(device), progress=progress or (lambda *_: None),
+                        cancel=control or no_cancel, on_row=(lambda i, row: emit((i, row))) if emit else None)
+
+
+def soup_run(paths: list[str], out: str, greedy: bool, device: str, progress=None, control=None, emit=None) -> str:
+    """Average the runs into the new run folder `out` (core.soups)."""
+    from core.models import select_device
+    from core.progress import no_cancel
+    from core.soups import make_soup
+
+    say = (lambda e: emit(e["message"]) if emit and e.get("type") == "status" else None)
+    make_soup(paths, out, greedy=greedy, device=select_device(device), on_event=say, cancel=control or no_cancel)
+    return out
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+class ComparePage(Page):
+    title = "Compare"
+    hint = ("All runs of this project side by side. The plot shows, for each run, how accuracy on your images "
+            "(ID, x) and under different conditions (OOD, y) moves as it is blended with the zero-shot model; the "
+            "star marks the blend with the best validation accuracy. Tick runs to average them into a soup.")
+
+    def __init__(self, state):
+        super().__init__(state)
+        self.rows: list[dict | None] = []
+        self.paths: list[str] = []
+        self._worker = self._soup_worker = None
+        self._stale = True
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Read the runs again (curves already computed are reused)")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.soup_kind = QComboBox()
+        self.soup_kind.addItem("Uniform soup", False)
+        self.soup_kind.addItem("Greedy soup", True)
+        self.soup_kind.setToolTip("Uniform: the average of every ticked run. Greedy: runs added best first, each "
+                                  "kept only if validation accuracy does not drop (Model Soups, Wortsman et al. 2022).")
+        self.soup_button = QPushButton("Make soup of ticked runs")
+        self.soup_button.clicked.connect(self.make_soup)
+        self.progress = QProgressBar(maximumWidth=200, textVisible=False)
+        self.progress_label = QLabel("", objectName="pageHint")
+        top = QHBoxLayout()
+        top.addWidget(self.refresh_button)
+        top.addSpacing(12)
+        top.addWidget(self.soup_kind)
+        top.addWidget(self.soup_button)
+        top.addStretch(1)
+        top.addWidget(self.progress_label)
+        top.addWidget(self.progress)
+        self.layout_.addLayout(top)
+        self.table = self._table()
+        self.plot_stack = QStackedWidget()
+        self.plot = ComparePlot()
+        self.plot_stack.addWidget(self.plot)
+        self.plot_note = QLabel(NO_OOD, wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
+        self.plot_stack.addWidget(self.plot_note)
+        splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.plot_stack)
+        splitter.setSizes([230, 420])
+        self.layout_.addWidget(splitter, 1)
+        self.add_status_line()
+        self._busy(False)
+        state.project_changed.connect(self._changed)
+        state.runs_changed.connect(self._changed)
+
+    def _table(self) -> QTableWidget:
+        table = QTableWidget(0, len(COLUMNS))
+        table.setHorizontalHeaderLabels(COLUMNS)
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SingleSelection)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        table.itemSelectionChanged.connect(self._selected)
+        table.itemChanged.connect(lambda item: self._set_buttons() if item.column() == 0 else None)
+        table.itemDoubleClicked.connect(self._open_run)
+        table.setToolTip("Double-click a run to open it on the Blend, Try and Export pages")
+        return table
+
+    def _busy(self, busy: bool, text: str = "") -> None:
+        self.progress.setVisible(busy)
+        self.progress_label.setText(text)
+        self._set_buttons()
+
+    def _set_buttons(self) -> None:
+        soup_busy = self._soup_worker is not None
+        self.soup_button.setEnabled(not soup_busy and len(self.ticked()) >= 2)
+        self.refresh_button.setEnabled(not soup_busy)
+
+    # Reading the runs ----------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()  # computed when first looked at, not whenever a project opens
+
+    def refresh(self) -> None:
+        """List the project's runs, then fill each row (and compute missing curves) in the background."""
+        self._stale = False
+        if self._worker is not None:
+            self._worker.cancel()
+        self.paths = [str(self.state.folder(stored)) for stored in self.state.project.runs]
+        self.rows = [None] * len(self.paths)
+        self.show_error("")
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self.paths))
+        for r, path in enumerate(self.paths):
+            self._set_cells(r, [Path(path).name, "", "reading…"] + [""] * (len(COLUMNS) - 3))
+        self.table.blockSignals(False)
+        self._draw()
+        if not self.paths:
+            self.show_info(NO_RUNS)
+            self._busy(False)
+            return
+        self.progress.setRange(0, len(self.paths))
+        self.progress.setValue(0)
+        self._busy(True, "Reading the runs (computing the α curves that are missing)…")
+        worker = self._worker = workers.Worker(compare_rows, list(self.paths), self._device())
+        worker.signals.event.connect(lambda item, w=worker: self._row_ready(w, *item))
+        worker.signals.progress.connect(lambda done, total: self.progress.setValue(done))
+        worker.signals.finished.connect(lambda rows, w=worker: self._done(w, rows))
+        worker.signals.failed.connect(lambda text, w=worker: self._failed(w, text))
+        self._start(worker)
+
+    def _start(self, worker: workers.Worker) -> None:
+        """Start a worker whose signals are all connected: rows whose curve is cached arrive at once,
+        and a refused soup fails at once, so nothing may be connected after the start."""
+        worker.signals.done.connect(lambda: self._workers.discard(worker))
+        self._workers.add(worker)
+        workers.start(worker)
+
+    def _device(self) -> str:
+        return str(self.state.project.settings.get("device", "auto"))
+
+    def _row_ready(self, worker, index: int, row: dict) -> None:
+        if worker is not self._worker or index >= len(self.rows):
+            return  # an older refresh
+        self.rows[index] = row
+        self._fill_row(index, row)
+        self._draw()
+
+    def _failed(self, worker, text: str) -> None:
+        if worker is self._worker:
+            self._worker = None
+            self._busy(False)
+            self.show_error(text)
+
+    def _done(self, worker, rows: list[dict]) -> None:
+        if worker is not self._worker:
+            return  # an older refresh
+        self._worker = None
+        self.rows = rows
+        for r, row in enumerate(rows):
+            self._fill_row(r, row)
+        self._draw()
+        self._busy(self._soup_worker is not None)
+        failed = [r for r in rows if r["error"]]
+        if failed:
+            self.show_info(f"{len(failed)} run(s) have no curve (hover over the name to see why): "
+                           + ", ".join(r["name"] for r in failed))
+
+    # Table and plot ------------------------------------------------------------------------------
+    def _set_cells(self, r: int, texts: list[str]) -> None:
+        for c, text in enumerate(texts):
+            item = self.table.item(r, c)
+            if item is None:
+                item = QTableWidgetItem()
+                if c == 0:
+                    item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+                    item.setCheckState(Qt.Unchecked)
+                elif c >= 3:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.table.setItem(r, c, item)
+            item.setText(text)
+
+    def _fill_row(self, r: int, row: dict) -> None:
+        blended = row["blended"] or {}
+        self.table.blockSignals(True)
+        self._set_cells(r, [row["name"], row["method"], row["settings_text"], percent(row["finetuned"]["id"]),
+                            percent(row["finetuned"]["ood"]),
+                            "—" if row["best_alpha"] is None else f"{row['best_alpha']:.1f}",
+                            percent(blended.get("id")), percent(blended.get("ood")), duration(row["seconds"])])
+        name = self.table.item(r, 0)
+        name.setToolTip(row["error"] or row["run"])
+        name.setForeground(QColor(run_colour(r) if row["curve"] else "#8a8a8a"))
+        self.table.blockSignals(False)
+
+    def _draw(self) -> None:
+        rows = [row if row is not None else {"run": path, "curve": None}
+                for row, path in zip(self.rows, self.paths)]
+        self.plot.set_rows(rows)
+        has_curve = any(row.get("curve") and row["curve"][0]["ood"] is not None for row in rows)
+        self.plot_stack.setCurrentWidget(self.plot if has_curve or self._worker is not None else self.plot_note)
+
+    def _selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        self.plot.highlight(self.paths[rows[0].row()] if rows else None)
+
+    def _open_run(self, item) -> None:
+        stored = self.state.project.runs[item.row()] if item.row() < len(self.state.project.runs) else None
+        if stored:
+            self.state.select_run(stored)
+            self.state.message.emit(f"{Path(self.paths[item.row()]).name} is now the run on Blend, Try and Export.")
+
+    def ticked(self) -> list[str]:
+        return [self.paths[r] for r in range(self.table.rowCount())
+                if self.table.item(r, 0) is not None and self.table.item(r, 0).checkState() == Qt.Checked]
+
+    # Soups -----------------------------------------------------------------------------------------
+    def make_soup(self) -> None:
+        paths = self.ticked()
+        if len(paths) < 2 or self._soup_worker is not None:
+            return
+        from flyp_app.pages.train_page import new_run_dir
+
+        greedy = bool(self.soup_kind.currentData())
+        out = new_run_dir(self.state.project.runs_dir(), "greedy soup" if greedy else "soup")
+        self.show_error("")
+        self.progress.setRange(0, 0)
+        self._soup_worker = worker = workers.Worker(soup_run, paths, str(out), greedy, self._device())
+        worker.signals.finished.connect(self._soup_done)
+        worker.signals.failed.connect(self.show_error)
+        worker.signals.event.connect(lambda text: self.progress_label.setText(str(text)))
+        worker.signals.done.connect(self._soup_ended)
+        self._busy(True, "Making the soup…")
+        self._start(worker)
+
+    def _soup_done(self, out: str) -> None:
+        self.state.add_run(out)  # joins the project: Blend, Try and Export show it
+        self.show_info(f"Soup saved as {Path(out).name}: it is now the run on the Blend, Try and Export pages.", ok=True)
+
+    def _soup_ended(self) -> None:
+        self._soup_worker = None
+        self._busy(self._worker is not None)

@@ -1,0 +1,91 @@
+"""The Compare page's plot, the FLYP paper's figure: OOD accuracy (y) against ID accuracy (x).
+
+One weight-ensembling curve per run (α = 0 … 1, from the zero-shot model to the finetuned
+one), the zero-shot point marked once, and on each curve the α with the best ID accuracy — the
+model that α-selection on validation data would keep — drawn large.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from flyp_app.theme import ZERO_SHOT_COLOUR
+from flyp_app.widgets.blend_plots import INK, PercentAxis, _pad, _quiet
+
+RUN_COLOURS = ["#2f6fde", "#e0672b", "#2a9d6f", "#9b59b6", "#c0392b", "#b8860b", "#17a2b8", "#e83e8c",
+               "#6c757d", "#343a40"]
+
+
+def run_colour(i: int) -> str:
+    return RUN_COLOURS[i % len(RUN_COLOURS)]
+
+
+class ComparePlot(pg.PlotWidget):
+    """`set_rows(rows)` draws every row of `core.compare.compare_runs` that has a curve with OOD values."""
+
+    def __init__(self):
+        super().__init__(background="w", axisItems={"left": PercentAxis("left"), "bottom": PercentAxis("bottom")})
+        _quiet(self)
+        self.setTitle("OOD vs ID accuracy as each run is blended with the zero-shot model (α = 0 … 1)",
+                      size="10pt", color=INK)
+        self.setLabel("bottom", "ID validation accuracy (%)")
+        self.setLabel("left", "different conditions, mean (%)")
+        self.legend = self.addLegend(offset=(10, 10), labelTextSize="9pt", labelTextColor=INK,  # top left: empty
+                                     brush=(255, 255, 255, 210))
+        self.curves: dict[str, pg.PlotDataItem] = {}      # run path → its curve
+        self.best_points: dict[str, tuple[float, float]] = {}
+        self.best = pg.ScatterPlotItem(size=15, symbol="star", pen=pg.mkPen("w", width=1))
+        self.best.setZValue(10)
+        self.addItem(self.best)
+        self.zero_shot = pg.ScatterPlotItem(size=14, symbol="d", brush=pg.mkBrush(ZERO_SHOT_COLOUR),
+                                            pen=pg.mkPen("w", width=1.5))
+        self.zero_shot.setZValue(11)
+        self.addItem(self.zero_shot)
+        self.zero_label = pg.TextItem("zero-shot", color=ZERO_SHOT_COLOUR, anchor=(-0.1, 1.1))
+        self.zero_label.hide()  # an empty TextItem in an empty view repaints itself endlessly
+        self.addItem(self.zero_label)
+
+    def set_rows(self, rows: list[dict]) -> None:
+        for item in self.curves.values():
+            self.removeItem(item)
+        self.legend.clear()
+        self.curves, self.best_points = {}, {}
+        xs, ys, stars, brushes = [], [], [], []
+        zero = None
+        for i, row in enumerate(rows):
+            points = [p for p in (row.get("curve") or []) if p["id"] is not None and p["ood"] is not None]
+            if not points:
+                continue
+            colour = run_colour(i)
+            x, y = [100 * p["id"] for p in points], [100 * p["ood"] for p in points]
+            self.curves[row["run"]] = self.plot(x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
+                                                symbolBrush=colour, symbolPen=None,
+                                                name=f"{row['name']} ({row['method']})")
+            best = next(p for p in points if p["alpha"] == row["best_alpha"]) if row.get("best_alpha") is not None \
+                else points[-1]
+            self.best_points[row["run"]] = (100 * best["id"], 100 * best["ood"])
+            stars.append(self.best_points[row["run"]])
+            brushes.append(pg.mkBrush(colour))
+            zero = zero or (x[0], y[0])
+            xs += x
+            ys += y
+        self.best.setData(pos=stars, brush=brushes)
+        if zero is None:
+            self.zero_shot.setData([], [])
+            self.zero_label.hide()
+            return
+        self.zero_shot.setData([zero[0]], [zero[1]])
+        self.zero_label.setPos(*zero)
+        self.zero_label.show()
+        self.legend.addItem(self.best, "best α on ID validation")
+        self.legend.addItem(self.zero_shot, "zero-shot")
+        self.setXRange(*_pad(min(xs), max(xs), 0.08), padding=0)
+        self.setYRange(*_pad(min(ys), max(ys), 0.12), padding=0)
+
+    def highlight(self, run: str | None) -> None:
+        """Draw one run's curve thicker (the table's selected row)."""
+        for path, item in self.curves.items():
+            pen = item.opts["pen"]
+            colour = pen.color() if hasattr(pen, "color") else pg.mkPen(pen).color()
+            item.setPen(pg.mkPen(colour, width=4 if path == run else 2, style=Qt.SolidLine))
