@@ -9,6 +9,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+# The α-curve cache (file, α grid, weights stamp) is core.compare's, plain Python without torch:
+# `flyp compare`, the Compare page and the Blend page read and write the same blend_curve.json.
+from core.compare import CURVE_ALPHAS, CURVE_FILE, cached_curve, weights_stamp
+
 _models: dict = {}
 _models_lock = threading.Lock()
 
@@ -49,8 +53,6 @@ def zero_shot(model: str, pretrained: str | None, datasets, class_names: list[st
 
 
 # Blending a finished run: shared by the Blend, Try and Export pages --------------------------------
-CURVE_FILE = "blend_curve.json"
-CURVE_ALPHAS = tuple(i / 10 for i in range(11))  # α = 0, 0.1, …, 1
 THUMB_SIZE = 96
 _blend: dict = {}
 _blend_lock = threading.Lock()
@@ -87,14 +89,6 @@ class BlendSession:
         return self._sets
 
 
-def weights_stamp(run_dir: str) -> list[int]:
-    """Size and modification time of the run's best weights: what a cached curve belongs to."""
-    from core.runs import RunDir
-
-    stat = RunDir(run_dir).weights_file("best").stat()
-    return [stat.st_size, stat.st_mtime_ns]
-
-
 def blend_session(run_dir: str, device: str = "auto") -> BlendSession:
     """The run's BlendSession (one in memory at a time; reopened when the run's weights change)."""
     from core.blend import open_run
@@ -128,7 +122,7 @@ def blend_curve(run_dir: str, device: str = "auto", recompute: bool = False, cac
     path = Path(run_dir) / CURVE_FILE
     key = (str(path.resolve()), tuple(stamp))
     if not recompute:
-        if key not in _curves and (cached := _read_curve(path, stamp)) is not None:
+        if key not in _curves and (cached := cached_curve(run_dir)) is not None:
             _curves[key] = cached
         if key in _curves or cached_only:
             return _curves.get(key)
@@ -150,18 +144,6 @@ def blend_curve(run_dir: str, device: str = "auto", recompute: bool = False, cac
         pass  # a read-only run folder: the curve is still kept in memory for this session
     _curves[key] = curve
     return curve
-
-
-def _read_curve(path: Path, stamp: list[int]) -> list[dict] | None:
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("weights") != stamp or data.get("alphas") != list(CURVE_ALPHAS):
-        return None
-    return data.get("curve")
 
 
 def thumbnail_png(path: str | Path | None = None, image=None, size: int = THUMB_SIZE) -> bytes:
