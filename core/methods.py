@@ -45,7 +45,11 @@ def text_tower_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
 
 
 def param_groups(classifier, config: TrainConfig) -> list[dict]:
-    """The optimiser's parameter groups for `config.method` (the head must already be in place)."""
+    """The optimiser's parameter groups for `config.method` (the head must already be in place).
+
+    For `flyp-frozen-text` this also marks the text tower as not requiring gradients, so that
+    no graph is built through it (and `core.accumulate` backpropagates the image side only).
+    """
     model, method = classifier.model, config.method
     if uses_linear_head(method):
         head = list(classifier.linear_head.parameters())
@@ -55,7 +59,7 @@ def param_groups(classifier, config: TrainConfig) -> list[dict]:
     if method == "flyp-frozen-text":
         frozen = {id(p) for p in text_tower_parameters(model)}
         for p in text_tower_parameters(model):
-            p.requires_grad_(False)  # no graph is built through the text tower, so no gradient either
+            p.requires_grad_(False)
         return [{"params": [p for p in model.parameters() if id(p) not in frozen]}]
     return [{"params": list(model.parameters())}]  # flyp, ce-both: everything trains
 
