@@ -3,9 +3,12 @@
 Real CLIP weights cannot be assumed offline, so FLYP Studio ships its own small CLIP,
 pretrained contrastively on the generated world of `core.world` (every shape, colour, style and
 background), and a downstream task built from the same world: classify the shape. The
-training and validation images are photos on plain or gradient backgrounds; the
-out-of-distribution sets are sketches and paintings on patterned backgrounds, which the
-pretrained model has seen but the finetuning data has not: the situation FLYP is made for.
+training and validation images are photos on plain or gradient backgrounds taken with a worn
+camera (faded, soft, grainy) that pretraining never saw, so zero-shot accuracy on them is
+modest and finetuning has something to learn. The out-of-distribution sets are clean
+sketches and paintings on patterned backgrounds, which the pretrained model knows well but
+the finetuning data do not show: finetuning on the photos alone loses some of that
+knowledge, and blending the weights (WiSE-FT) keeps it, the situation FLYP is made for.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ OOD_SHIFTS: dict[str, dict] = {
     "sketch": {"style": "sketch"},
     "painting": {"style": "painting", "background": ("striped", "dotted", "checkered")},
 }
+# How strongly the demo user's camera degrades its photos (see `worn_camera`).
+CAMERA: dict[str, float] = {"fade": 0.55, "flatten": 0.25, "blur": 0.5, "grain": 0.15}
 IMAGE_SIZE = 64
 MODEL_CONFIG: dict = {
     "embed_dim": 128,
@@ -71,14 +76,39 @@ def split_scenes(split: str) -> dict:
     return dict(OOD_SHIFTS[shift])
 
 
+def worn_camera(image, rng: random.Random, strength: float = 1.0):
+    """The demo user's camera: faded colours, low contrast, soft focus and grain.
+
+    Pretraining never saw it, so the pretrained model's zero-shot accuracy on its photos is
+    modest, as a real CLIP's is on camera-trap or microscope images; finetuning learns it.
+    Each photo varies a little around `CAMERA` (scaled by `strength`, 0 = untouched); the
+    blur is in pixels of a 64-pixel image and scales with the image.
+    """
+    from PIL import Image, ImageChops, ImageEnhance, ImageFilter
+
+    def amount(name: str) -> float:
+        return CAMERA[name] * strength * rng.uniform(0.8, 1.2)
+
+    image = ImageEnhance.Color(image).enhance(1 - amount("fade"))
+    image = ImageEnhance.Contrast(image).enhance(1 - amount("flatten"))
+    image = image.filter(ImageFilter.GaussianBlur(amount("blur") * image.width / IMAGE_SIZE))
+    grain = Image.frombytes("L", image.size, rng.randbytes(image.width * image.height))
+    scale = amount("grain")
+    grain = grain.point(lambda v: int(128 + (v - 128) * scale)).convert("RGB")
+    return ImageChops.add(image, grain, offset=-128)
+
+
 def split_image(seed: int, split: str, classname: str, index: int, size: int = IMAGE_SIZE):
     """The `index`-th image of class `classname` in a demo split (a PIL RGB image).
 
     Each (seed, split, class) is its own stream of the world, so the splits never share an
-    image and a split can be regenerated alone.
+    image and a split can be regenerated alone. Train and val photos go through the
+    user's `worn_camera`; the shifted sets are clean scans of sketches and paintings.
     """
-    image, _, _ = world.example(f"demo:{seed}:{split}:{classname}", index, size,
-                                shape=classname, **split_scenes(split))
+    stream = f"demo:{seed}:{split}:{classname}"
+    image, _, _ = world.example(stream, index, size, shape=classname, **split_scenes(split))
+    if split in ("train", "val"):
+        image = worn_camera(image, random.Random(f"{stream}:camera:{index}"))
     return image
 
 
@@ -99,9 +129,10 @@ def write_demo_data(
 ) -> dict[str, int]:
     """Write the demo task as labelled folders: `<split>/<class>/<nnnn>.png`.
 
-    Splits are `train` and `val` (photos on plain or gradient backgrounds) and `ood-sketch`,
-    `ood-painting` (the shifts); class folders are the shape names, so zero-shot captions work
-    as they are. Each file is written atomically; rerunning rewrites the same pixels.
+    Splits are `train` and `val` (photos on plain or gradient backgrounds, taken with the
+    user's `worn_camera`) and `ood-sketch`, `ood-painting` (clean sketches and paintings on
+    patterned backgrounds: the shifts); class folders are the shape names, so zero-shot
+    captions work as they are. Each file is written atomically; rerunning rewrites the same pixels.
     Returns the number of images per split. Raises Cancelled when `cancel()` turns true.
     """
     counts = {"train": train_per_class, "val": val_per_class}
@@ -296,9 +327,10 @@ def save_model_dir(model, out_dir: str | os.PathLike) -> None:
     """Write an open_clip local-dir folder: `open_clip_config.json` + fp16 safetensors.
 
     fp16 halves the shipped file; open_clip copies the weights into fp32 parameters on load.
+    Integer buffers (batch-norm step counters) keep their type.
     """
     out = Path(out_dir)
-    state = {k: v.detach().half() for k, v in model.state_dict().items()}
+    state = {k: v.detach().half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     save_safetensors(state, out / "open_clip_model.safetensors", metadata={"format": "pt"})
     write_json(out / "open_clip_config.json", {"model_cfg": MODEL_CONFIG, "preprocess_cfg": PREPROCESS_CONFIG})
 

@@ -1,0 +1,110 @@
+"""The embedded demo: its data folders, its pretraining, and the shipped weights."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # the demo must never reach for a model hub
+
+import open_clip  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from safetensors import safe_open  # noqa: E402
+
+from core import demo  # noqa: E402
+from core.errors import Cancelled  # noqa: E402
+
+SHIPPED = Path(__file__).resolve().parents[1] / "resources" / "models" / "demo"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_demo_data_is_a_folder_of_class_folders_per_split(tmp_path):
+    counts = demo.write_demo_data(tmp_path, seed=0, train_per_class=2, val_per_class=1, ood_per_class=1)
+    splits = ["train", "val", "ood-sketch", "ood-painting"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(splits)
+    assert counts == {"train": 20, "val": 10, "ood-sketch": 10, "ood-painting": 10}
+    for split in splits:
+        classes = sorted(p.name for p in (tmp_path / split).iterdir())
+        assert classes == sorted(demo.DEMO_CLASSES)  # folder names are the zero-shot class names
+        for classname in classes:
+            files = sorted((tmp_path / split / classname).iterdir())
+            assert len(files) == counts[split] // len(classes)
+            assert all(f.suffix == ".png" for f in files)  # no temporary files left behind
+            with Image.open(files[0]) as image:
+                assert image.mode == "RGB" and image.size == (demo.IMAGE_SIZE, demo.IMAGE_SIZE)
+
+
+def test_demo_data_is_reproducible_from_its_seed(tmp_path):
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        demo.write_demo_data(tmp_path / name, seed=seed, train_per_class=1, val_per_class=1, ood_per_class=1)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    first, other = _files(tmp_path / "a"), _files(tmp_path / "c")
+    assert first.keys() == other.keys() and all(first[k] != other[k] for k in first)
+
+
+def test_demo_data_reports_progress_and_stops_when_cancelled(tmp_path):
+    seen = []
+    demo.write_demo_data(tmp_path / "full", train_per_class=1, val_per_class=1, ood_per_class=1,
+                         progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (40, 40) and len(seen) == 40
+    with pytest.raises(Cancelled):
+        demo.write_demo_data(tmp_path / "cut", train_per_class=5, cancel=lambda: len(seen) >= 45,
+                             progress=lambda done, total: seen.append(done))
+    assert len(list((tmp_path / "cut").rglob("*.png"))) == 5
+
+
+def test_shipped_model_is_small_fp16_and_loads_in_plain_open_clip():
+    weights = SHIPPED / "open_clip_model.safetensors"
+    assert weights.stat().st_size < 12 * 2**20
+    with safe_open(str(weights), "pt") as f:
+        dtypes = {k: f.get_tensor(k).dtype for k in f.keys()}
+    assert {d for k, d in dtypes.items() if not k.endswith("num_batches_tracked")} == {torch.float16}
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{SHIPPED}")
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{SHIPPED}")
+    assert next(model.parameters()).dtype == torch.float32  # open_clip widens the fp16 file on load
+    assert tokenizer(["a photo of a star."]).shape == (1, 32)
+    assert preprocess(Image.new("RGB", (200, 120))).shape == (3, demo.IMAGE_SIZE, demo.IMAGE_SIZE)
+
+
+def test_shipped_model_reproduces_its_recorded_zero_shot_accuracy():
+    record = json.loads((SHIPPED / "zero_shot.json").read_text())
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{SHIPPED}")
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{SHIPPED}")
+    model.eval()
+    classes = list(demo.DEMO_CLASSES)
+    with torch.no_grad():
+        head = open_clip.build_zero_shot_classifier(model, tokenizer, classes, record["templates"],
+                                                    num_classes_per_batch=None, device="cpu")
+        for split, expected in record["accuracy"].items():
+            images = torch.stack([preprocess(demo.split_image(record["seed"], split, c, i))
+                                  for c in classes for i in range(record["per_class"])])
+            labels = torch.arange(len(classes)).repeat_interleave(record["per_class"])
+            predicted = (model.encode_image(images, normalize=True) @ head).argmax(dim=1)
+            accuracy = (predicted == labels).float().mean().item()
+            assert accuracy == pytest.approx(expected, abs=0.02), split
+    # The promise to users: zero-shot is far better than guessing on the demo's own photos.
+    assert record["accuracy"]["val"] >= 2 / len(classes)
+
+
+def test_pretraining_is_reproducible_from_its_seed_and_loads(tmp_path):
+    kwargs = dict(seed=5, steps=2, batch_size=8, pool_size=16, workers=1, measure_per_class=1)
+    first = demo.pretrain_demo_model(tmp_path / "a", **kwargs)
+    demo.pretrain_demo_model(tmp_path / "b", **kwargs)
+    assert (tmp_path / "a" / "open_clip_model.safetensors").read_bytes() == \
+        (tmp_path / "b" / "open_clip_model.safetensors").read_bytes()
+    assert first["steps"] == 2 and len(first["losses"]) == 2
+    model, _, _ = open_clip.create_model_and_transforms(f"local-dir:{tmp_path / 'a'}")
+    assert sum(p.numel() for p in model.parameters()) > 1_000_000
+
+
+def test_pretraining_cancelled_writes_nothing(tmp_path):
+    with pytest.raises(Cancelled):
+        demo.pretrain_demo_model(tmp_path / "m", steps=50, batch_size=8, pool_size=16, workers=1,
+                                 cancel=lambda: True)
+    assert not (tmp_path / "m").exists()
