@@ -239,24 +239,24 @@ def _render_pool(seed: int, count: int, size: int, workers: int, report: Callabl
 
     chunk = 500
     jobs = [(seed, start, min(chunk, count - start), size) for start in range(0, count, chunk)]
-    blobs, scenes = [], []
+    images, scenes = torch.empty((count, 3, size, size), dtype=torch.uint8), []
     # Like torch's DataLoader: fork on Linux (the workers only run Pillow, never torch);
     # spawn elsewhere, where the caller's script needs the usual `if __name__ == "__main__"`.
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with contextlib.ExitStack() as stack:
+        pool = None
         if workers > 1:
             pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(workers, mp_context=context))
-            results = pool.map(_render_chunk, jobs)
-        else:
-            results = map(_render_chunk, jobs)
-        for pixels, chunk_scenes in results:
+        for pixels, chunk_scenes in (pool.map if pool else map)(_render_chunk, jobs):
             if cancel():
+                if pool:  # drop the queued chunks rather than wait for them
+                    pool.shutdown(wait=False, cancel_futures=True)
                 raise Cancelled("demo pretraining cancelled while rendering its images")
-            blobs.append(pixels)
+            chunk_images = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(-1, size, size, 3)
+            images[len(scenes):len(scenes) + len(chunk_scenes)] = chunk_images.permute(0, 3, 1, 2)
             scenes.extend(chunk_scenes)
             report(len(chunk_scenes))
-    images = torch.frombuffer(bytearray(b"".join(blobs)), dtype=torch.uint8)
-    return images.view(count, size, size, 3).permute(0, 3, 1, 2).contiguous(), scenes
+    return images, scenes
 
 
 def _param_groups(model, weight_decay: float) -> list[dict]:
@@ -357,6 +357,8 @@ def pretrain_demo_model(
     (`measure_per_class` images per class), which the tests reproduce. progress(done, total)
     counts images rendered plus images trained on. Returns losses, timings and accuracies.
     Raises Cancelled when `cancel()` turns true (nothing is written then).
+    With the defaults it took 14.5 minutes on a 2-core machine (65 s rendering, 0.32 s per
+    step) and about 2.4 GB of memory.
     """
     import open_clip
     import torch
