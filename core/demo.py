@@ -357,8 +357,8 @@ def pretrain_demo_model(
     (`measure_per_class` images per class), which the tests reproduce. progress(done, total)
     counts images rendered plus images trained on. Returns losses, timings and accuracies.
     Raises Cancelled when `cancel()` turns true (nothing is written then).
-    With the defaults it took 14.5 minutes on a 2-core machine (65 s rendering, 0.32 s per
-    step) and about 2.4 GB of memory.
+    With the defaults it took 14.5 minutes on an idle 2-core machine (65 s rendering, 0.32 s
+    per step); rendering the pool peaks at about 1.2 GB of memory.
     """
     import open_clip
     import torch
