@@ -18,6 +18,10 @@ from typing import Any, Iterator
 from core.errors import WriteError
 
 
+_UMASK = os.umask(0)  # read once at import (os.umask can only be read by setting it)
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it over `path`.
@@ -31,6 +35,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make shared projects and bundles private
     except OSError as exc:
         raise _write_error(path, exc) from exc
     tmp_path = Path(tmp)
