@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from corpus import BLUE, RED, WHITE, build_corpus
-from core.cli import main
+from cli_helpers import assert_one_line_error, run_cli
 from core.data import load_datasets, scan_folder
 from core.images import load_rgb
 
@@ -129,18 +129,6 @@ def test_the_automatic_split_reports_an_image_that_lands_in_both_halves(tmp_path
 
 # The command line ----------------------------------------------------------------------------
 
-def run_cli(capsys, *argv):
-    code = main(list(map(str, argv)))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *words):
-    assert code == 2, err
-    lines = [line for line in err.splitlines() if line.startswith("flyp: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
 
 
 def test_flyp_scan_prints_every_problem_on_its_own_line(corpus):
