@@ -18,10 +18,10 @@ from safetensors.torch import load_file
 from conftest import TINY
 from core import train as train_module
 from core.captions import load_templates
-from core.cli import main
 from core.config import TrainConfig
 from core.errors import Cancelled, FlypError
 from core.progress import RunControl
+from cli_helpers import run_cli
 from core.runs import RunDir
 from core.train import train
 
@@ -70,12 +70,6 @@ def one_error_line(code: int, err: str, *words: str) -> str:
     for word in words:
         assert word in lines[0], (word, lines[0])
     return lines[0]
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def start_cli_training(data, out: Path, *extra: str) -> subprocess.Popen:

@@ -8,14 +8,8 @@ import time
 
 import pytest
 
-from core.cli import main
+from cli_helpers import run_cli
 from core.runs import RunDir
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error_line(code: int, err: str, *words: str) -> None:
