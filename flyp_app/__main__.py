@@ -15,17 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="open the demo project")
     args = parser.parse_args(argv)
 
-    from PySide6.QtWidgets import QApplication
-
-    from flyp_app.theme import configure_plots, style_sheet
+    app = create_app()
     from flyp_app.window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("FLYP Studio")
-    app.setDesktopFileName(APP_ID)  # Wayland and the task bar match the window to its menu entry
-    app.setWindowIcon(app_icon())
-    app.setStyleSheet(style_sheet())
-    configure_plots()
     window = MainWindow()
     window.show()
     if args.project:
@@ -33,6 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     elif args.demo:
         window.open_demo()
     return app.exec()
+
+
+def create_app():
+    """The QApplication with the app's name, icon and style (pyqtgraph and torch are not imported)."""
+    from PySide6.QtWidgets import QApplication
+
+    from flyp_app.theme import style_sheet
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("FLYP Studio")
+    app.setDesktopFileName(APP_ID)  # Wayland and the task bar match the window to its menu entry
+    app.setWindowIcon(app_icon())
+    app.setStyleSheet(style_sheet())
+    return app
 
 
 def app_icon():

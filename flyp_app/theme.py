@@ -12,10 +12,16 @@ LR_COLOUR = "#8e44ad"
 ACCENT = "#2f6fde"
 ERROR_COLOUR = "#c0392b"
 OK_COLOUR = "#2a9d6f"
+RUN_COLOURS = ["#2f6fde", "#e0672b", "#2a9d6f", "#9b59b6", "#c0392b", "#b8860b", "#17a2b8", "#e83e8c",
+               "#6c757d", "#343a40"]  # one per run on the Compare page (table names and plot curves)
 
 
 def ood_colour(i: int) -> str:
     return OOD_COLOURS[i % len(OOD_COLOURS)]
+
+
+def run_colour(i: int) -> str:
+    return RUN_COLOURS[i % len(RUN_COLOURS)]
 
 
 def style_sheet() -> str:
@@ -23,10 +29,22 @@ def style_sheet() -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
-def configure_plots() -> None:
+def pyqtgraph():
+    """The pyqtgraph module, configured for this app on first use.
+
+    Imported only when a plot is first built (or by the background engine import), never while
+    the window is being built: the window must open before pyqtgraph and torch have loaded.
+    """
     import pyqtgraph as pg
 
-    pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
+    global _plots_configured
+    if not _plots_configured:
+        pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
+        _plots_configured = True
+    return pg
+
+
+_plots_configured = False
 
 
 def error_text(text: str) -> str:

@@ -61,17 +61,27 @@ class Worker(QRunnable):
 
 
 def start(worker: Worker, *, on_done: Callable[[Any], None] | None = None,
-          on_error: Callable[[str], None] | None = None, pool: QThreadPool | None = None) -> Worker:
-    """Start `worker` in `pool` (the global pool by default) with optional callbacks."""
-    if on_done is not None:
-        worker.signals.finished.connect(on_done)
-    if on_error is not None:
-        worker.signals.failed.connect(on_error)
+          on_error: Callable[[str], None] | None = None, on_event: Callable[[Any], None] | None = None,
+          on_progress: Callable[[int, int], None] | None = None, on_cancelled: Callable[[], None] | None = None,
+          on_ended: Callable[[], None] | None = None, pool: QThreadPool | None = None) -> Worker:
+    """Start `worker` in `pool` (the global pool by default) with optional callbacks.
+
+    Every callback is connected before the worker starts: a worker that finishes (or reports
+    progress) at once would otherwise signal before anyone listens, and the signal is lost.
+    `on_ended` follows any of done, error and cancellation.
+    """
+    for signal, slot in ((worker.signals.finished, on_done), (worker.signals.failed, on_error),
+                         (worker.signals.event, on_event), (worker.signals.progress, on_progress),
+                         (worker.signals.cancelled, on_cancelled), (worker.signals.done, on_ended)):
+        if slot is not None:
+            signal.connect(slot)
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
 
 
 def import_engine(progress=None, control=None, emit=None) -> None:
-    """Import torch, open_clip and the engine's heavy modules (run at start-up, in the background)."""
+    """Import torch, open_clip, the engine's heavy modules and pyqtgraph (at start-up, in the background),
+    so that neither the first zero-shot measure nor the first plot waits for an import."""
     import core.classifier  # noqa: F401  (imports torch and open_clip)
     import core.train  # noqa: F401
+    import pyqtgraph  # noqa: F401  (configured on the UI thread when the first plot is built: theme.pyqtgraph)

@@ -18,10 +18,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGroupBox, QHBoxLay
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from flyp_app import engine
-from flyp_app.pages.base import Page
+from flyp_app.pages.base import RunPage
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
-from flyp_app.widgets.blend_plots import AlphaPlot, RobustnessPlot
-from flyp_app.widgets.blend_run_picker import RunContent, RunPicker
+from flyp_app.widgets.deferred import Deferred
 
 STEPS = 20           # the slider moves in steps of 0.05
 GALLERY_LIMIT = 120  # misclassified images shown per set (the most confident mistakes first)
@@ -66,7 +65,7 @@ def evaluate_at(run_dir: str, device: str, alpha: float, progress=None, control=
     return {"run": run_dir, "alpha": alpha, "sets": results}
 
 
-class BlendPage(Page):
+class BlendPage(RunPage):
     title = "Blend"
     hint = ("Slide between the original model (zero-shot, α = 0) and your finetuned model (α = 1). A blend "
             "often keeps most of the gain on your images and more of the original's robustness to different "
@@ -74,54 +73,44 @@ class BlendPage(Page):
 
     def __init__(self, state):
         super().__init__(state)
-        self.picker = RunPicker(state)
-        self.progress = QProgressBar(maximumWidth=220, textVisible=False)
-        self.progress_label = QLabel("", objectName="pageHint")
-        self.recompute = QPushButton("Recompute curve")
-        self.recompute.setToolTip("Evaluate the blends again, e.g. after images in the run's folders changed")
-        self.recompute.clicked.connect(lambda: self.load_curve(recompute=True))
-        top = QHBoxLayout()
-        top.addWidget(self.picker, 1)
-        top.addWidget(self.progress_label)
-        top.addWidget(self.progress)
-        top.addWidget(self.recompute)
-        self.layout_.addLayout(top)
-        self.body = RunContent(self._content())
-        self.layout_.addWidget(self.body, 1)
-        self.add_status_line()
         self._busy(False)
-
         self.curve: list[dict] | None = None
         self.exact: dict | None = None       # the latest exact evaluation (its "alpha" may lag the slider)
         self.alpha = state.project.alpha
         self._curve_run = None                # the RunSummary whose curve is loaded or loading
         self._curve_worker = self._exact_worker = None
-        self._exact_seq = 0
+        self._exact_seq = self._curve_seq = 0
         self._pixmaps: dict[str, QPixmap] = {}
         self._table_set = None  # the set whose rows the table holds
         self._exact_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._exact_timer.timeout.connect(self.request_exact)
-        self.picker.changed.connect(self._run_changed)
         state.alpha_changed.connect(self._alpha_from_state)
         state.project_changed.connect(lambda: self._alpha_from_state(state.project.alpha))
 
     # Layout ------------------------------------------------------------------------------------
+    def _beside_picker(self) -> list[QWidget]:
+        self.progress = QProgressBar(maximumWidth=220, textVisible=False)
+        self.progress_label = QLabel("", objectName="pageHint")
+        self.recompute = QPushButton("Recompute curve")
+        self.recompute.setToolTip("Evaluate the blends again, e.g. after images in the run's folders changed")
+        self.recompute.clicked.connect(lambda: self.load_curve(recompute=True))
+        return [self.progress_label, self.progress, self.recompute]
+
     def _content(self) -> QWidget:
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(self._slider_row())
-        self.alpha_plot = AlphaPlot()
-        self.alpha_plot.alpha_dragged.connect(lambda a: self.slider.setValue(round(a * STEPS)))
-        self.robust_plot = RobustnessPlot()
+        self._alpha_slot = Deferred(self._make_alpha_plot, minimum_height=200)
+        self._robust_slot = Deferred(self._make_robust_plot, minimum_height=200)
         self.robust_note = QLabel("This run has no images of different conditions, so there is no robustness to "
                                   "show. Add such folders on the Data page before training to see it.",
                                   wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
         self.robust_stack = QStackedWidget()
-        self.robust_stack.addWidget(self.robust_plot)
+        self.robust_stack.addWidget(self._robust_slot)
         self.robust_stack.addWidget(self.robust_note)
         plots = QSplitter(Qt.Horizontal)
-        plots.addWidget(self.alpha_plot)
+        plots.addWidget(self._alpha_slot)
         plots.addWidget(self.robust_stack)
         bottom = QSplitter(Qt.Horizontal)
         bottom.addWidget(self._table_box())
@@ -133,6 +122,27 @@ class BlendPage(Page):
         rows.setSizes([290, 300])
         layout.addWidget(rows, 1)
         return content
+
+    # The plots are built when the page is first shown: the window opens without pyqtgraph.
+    @property
+    def alpha_plot(self):
+        return self._alpha_slot.widget()
+
+    @property
+    def robust_plot(self):
+        return self._robust_slot.widget()
+
+    def _make_alpha_plot(self) -> QWidget:
+        from flyp_app.widgets.blend_plots import AlphaPlot
+
+        plot = AlphaPlot()
+        plot.alpha_dragged.connect(lambda a: self.slider.setValue(round(a * STEPS)))
+        return plot
+
+    def _make_robust_plot(self) -> QWidget:
+        from flyp_app.widgets.blend_plots import RobustnessPlot
+
+        return RobustnessPlot()
 
     def _slider_row(self) -> QHBoxLayout:
         self.slider = QSlider(Qt.Horizontal, minimum=0, maximum=STEPS, singleStep=1, pageStep=2)
@@ -199,9 +209,6 @@ class BlendPage(Page):
         self.recompute.setVisible(not busy and self.body.currentIndex() == 1)
 
     # The run and its curve -----------------------------------------------------------------------
-    def _device(self) -> str:
-        return str(self.state.project.settings.get("device", "auto"))
-
     def _run_changed(self, run) -> None:
         for worker in (self._curve_worker, self._exact_worker):
             if worker is not None:
@@ -220,8 +227,11 @@ class BlendPage(Page):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         run = self.picker.current()
-        if run is not None and run.usable and self._curve_run != run:
-            self.load_curve()  # computed when first looked at, not whenever a project opens
+        if run is not None and run.usable:
+            for slot in (self._alpha_slot, self._robust_slot):
+                slot.widget()  # built now, so that their axes show while the curve loads
+            if self._curve_run != run:
+                self.load_curve()  # computed when first looked at, not whenever a project opens
 
     def load_curve(self, recompute: bool = False) -> None:
         run = self.picker.current()
@@ -233,16 +243,20 @@ class BlendPage(Page):
         self.show_error("")
         self.progress.setRange(0, 0)
         self._busy(True, "Computing accuracy for each α…" if recompute else "Loading the α curve…")
-        worker = self.run(engine.blend_curve, run.path, self._device(), recompute,
-                          on_done=partial(self._curve_done, run), on_error=partial(self._curve_failed, run))
-        worker.signals.progress.connect(self._curve_progress)
-        worker.signals.event.connect(lambda text: self.progress_label.setText(str(text)))
-        worker.signals.cancelled.connect(lambda: self._busy(False) if self._curve_worker is worker else None)
-        self._curve_worker = worker
+        self._curve_seq += 1
+        self._curve_worker = self.run(engine.blend_curve, run.path, self.device(), recompute,
+                                      on_done=partial(self._curve_done, run), on_error=partial(self._curve_failed, run),
+                                      on_progress=self._curve_progress,
+                                      on_event=lambda text: self.progress_label.setText(str(text)),
+                                      on_cancelled=partial(self._curve_cancelled, self._curve_seq))
 
     def _curve_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(done)
+
+    def _curve_cancelled(self, seq: int) -> None:
+        if seq == self._curve_seq:  # not when a newer computation replaced this one
+            self._busy(False)
 
     def _curve_failed(self, run, text: str) -> None:
         if run == self._curve_run:
@@ -342,7 +356,7 @@ class BlendPage(Page):
         if self._exact_worker is not None:
             self._exact_worker.cancel()
         self._exact_seq += 1
-        self._exact_worker = self.run(evaluate_at, run.path, self._device(), self.alpha,
+        self._exact_worker = self.run(evaluate_at, run.path, self.device(), self.alpha,
                                       on_done=partial(self._exact_done, self._exact_seq),
                                       on_error=partial(self._exact_failed, self._exact_seq))
 

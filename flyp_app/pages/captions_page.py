@@ -164,10 +164,12 @@ class CaptionsPage(Page):
         self.measure.setEnabled(False)
         self.result.setText("Measuring… (the first time also loads the model)")
         p = self.state.project
-        worker = self.run(engine.zero_shot, p.model, p.pretrained or None, data, names, list(p.templates),
-                          on_done=self._measured)
-        worker.signals.done.connect(lambda: self.measure.setEnabled(True))
-        worker.signals.failed.connect(lambda _: self.result.setText("Not measured."))
+        self.run(engine.zero_shot, p.model, p.pretrained or None, data, names, list(p.templates),
+                 on_done=self._measured, on_error=self._not_measured, on_ended=lambda: self.measure.setEnabled(True))
+
+    def _not_measured(self, text: str) -> None:
+        self.result.setText("Not measured.")
+        self.show_error(text)
 
     def _measured(self, results: dict) -> None:
         self.zero_shot_results = results

@@ -14,12 +14,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
-                               QPushButton, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem)
+                               QPushButton, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QWidget)
 
 from core.compare import duration
-from flyp_app import workers
 from flyp_app.pages.base import Page
-from flyp_app.widgets.compare_plot import ComparePlot, run_colour
+from flyp_app.theme import run_colour
+from flyp_app.widgets.deferred import Deferred
 
 COLUMNS = ["Run", "Method", "Settings", "ID", "OOD", "Best α", "ID at α", "OOD at α", "Time"]
 NO_RUNS = "No runs yet: train on the Train page (try several methods) and compare them here."
@@ -64,6 +64,7 @@ class ComparePage(Page):
         self.paths: list[str] = []
         self._worker = self._soup_worker = None
         self._stale = True
+        self._seq = 0
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Read the runs again (curves already computed are reused)")
         self.refresh_button.clicked.connect(self.refresh)
@@ -87,8 +88,8 @@ class ComparePage(Page):
         self.layout_.addLayout(top)
         self.table = self._table()
         self.plot_stack = QStackedWidget()
-        self.plot = ComparePlot()
-        self.plot_stack.addWidget(self.plot)
+        self._plot_slot = Deferred(self._make_plot, minimum_height=200)
+        self.plot_stack.addWidget(self._plot_slot)
         self.plot_note = QLabel(NO_OOD, wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
         self.plot_stack.addWidget(self.plot_note)
         splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)
@@ -100,6 +101,17 @@ class ComparePage(Page):
         self._busy(False)
         state.project_changed.connect(self._changed)
         state.runs_changed.connect(self._changed)
+
+    @property
+    def plot(self):
+        """The OOD-vs-ID plot, built when first needed (the window opens without pyqtgraph)."""
+        return self._plot_slot.widget()
+
+    @staticmethod
+    def _make_plot() -> QWidget:
+        from flyp_app.widgets.compare_plot import ComparePlot
+
+        return ComparePlot()
 
     def _table(self) -> QTableWidget:
         table = QTableWidget(0, len(COLUMNS))
@@ -159,38 +171,28 @@ class ComparePage(Page):
         self.progress.setRange(0, len(self.paths))
         self.progress.setValue(0)
         self._busy(True, "Reading the runs (computing the α curves that are missing)…")
-        worker = self._worker = workers.Worker(compare_rows, list(self.paths), self._device())
-        worker.signals.event.connect(lambda item, w=worker: self._row_ready(w, *item))
-        worker.signals.progress.connect(lambda done, total: self.progress.setValue(done))
-        worker.signals.finished.connect(lambda rows, w=worker: self._done(w, rows))
-        worker.signals.failed.connect(lambda text, w=worker: self._failed(w, text))
-        self._start(worker)
+        self._seq += 1
+        seq = self._seq
+        self._worker = self.run(compare_rows, list(self.paths), self.device(),
+                                on_event=lambda item: self._row_ready(seq, *item),
+                                on_progress=lambda done, total: self.progress.setValue(done),
+                                on_done=lambda rows: self._done(seq, rows), on_error=lambda text: self._failed(seq, text))
 
-    def _start(self, worker: workers.Worker) -> None:
-        """Start a worker whose signals are all connected: rows whose curve is cached arrive at once,
-        and a refused soup fails at once, so nothing may be connected after the start."""
-        worker.signals.done.connect(lambda: self._workers.discard(worker))
-        self._workers.add(worker)
-        workers.start(worker)
-
-    def _device(self) -> str:
-        return str(self.state.project.settings.get("device", "auto"))
-
-    def _row_ready(self, worker, index: int, row: dict) -> None:
-        if worker is not self._worker or index >= len(self.rows):
+    def _row_ready(self, seq: int, index: int, row: dict) -> None:
+        if seq != self._seq or index >= len(self.rows):
             return  # an older refresh
         self.rows[index] = row
         self._fill_row(index, row)
         self._draw()
 
-    def _failed(self, worker, text: str) -> None:
-        if worker is self._worker:
+    def _failed(self, seq: int, text: str) -> None:
+        if seq == self._seq:
             self._worker = None
             self._busy(False)
             self.show_error(text)
 
-    def _done(self, worker, rows: list[dict]) -> None:
-        if worker is not self._worker:
+    def _done(self, seq: int, rows: list[dict]) -> None:
+        if seq != self._seq:
             return  # an older refresh
         self._worker = None
         self.rows = rows
@@ -234,7 +236,7 @@ class ComparePage(Page):
                 for row, path in zip(self.rows, self.paths)]
         self.plot.set_rows(rows)
         has_curve = any(row.get("curve") and row["curve"][0]["ood"] is not None for row in rows)
-        self.plot_stack.setCurrentWidget(self.plot if has_curve or self._worker is not None else self.plot_note)
+        self.plot_stack.setCurrentWidget(self._plot_slot if has_curve or self._worker is not None else self.plot_note)
 
     def _selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()
@@ -261,13 +263,10 @@ class ComparePage(Page):
         out = new_run_dir(self.state.project.runs_dir(), "greedy soup" if greedy else "soup")
         self.show_error("")
         self.progress.setRange(0, 0)
-        self._soup_worker = worker = workers.Worker(soup_run, paths, str(out), greedy, self._device())
-        worker.signals.finished.connect(self._soup_done)
-        worker.signals.failed.connect(self.show_error)
-        worker.signals.event.connect(lambda text: self.progress_label.setText(str(text)))
-        worker.signals.done.connect(self._soup_ended)
+        self._soup_worker = self.run(soup_run, paths, str(out), greedy, self.device(), on_done=self._soup_done,
+                                     on_event=lambda text: self.progress_label.setText(str(text)),
+                                     on_ended=self._soup_ended)
         self._busy(True, "Making the soup…")
-        self._start(worker)
 
     def _soup_done(self, out: str) -> None:
         self.state.add_run(out)  # joins the project: Blend, Try and Export show it

@@ -12,8 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from flyp_app import engine
-from flyp_app.pages.base import Page
-from flyp_app.widgets.blend_run_picker import RunContent, RunPicker
+from flyp_app.pages.base import RunPage
 
 NO_CURVE = "Accuracy at this α: open the Blend page (or press the button) to compute the α curve."
 
@@ -66,7 +65,7 @@ def describe_report(report: dict) -> str:
     return text
 
 
-class ExportPage(Page):
+class ExportPage(RunPage):
     title = "Export"
     hint = ("Save the blended model as a folder to share or deploy: weights, class head, class names, caption "
             "templates, preprocessing, accuracy and a model card. It is reloaded and checked before it is kept. "
@@ -74,16 +73,10 @@ class ExportPage(Page):
 
     def __init__(self, state):
         super().__init__(state)
-        self.picker = RunPicker(state)
-        self.layout_.addWidget(self.picker)
-        self.body = RunContent(self._content())
-        self.layout_.addWidget(self.body, 1)
-        self.add_status_line()
         self.curve: list[dict] | None = None
         self.report: dict | None = None
         self._export_worker = None
         self._out_edited = False
-        self.picker.changed.connect(self._run_changed)
         state.alpha_changed.connect(self._alpha_from_state)
         state.project_changed.connect(self._project_opened)
 
@@ -249,9 +242,8 @@ class ExportPage(Page):
                 return
             self.best.setEnabled(False)
             self.stage.setText("Computing the α curve first…")
-            worker = self.run(engine.blend_curve, run.path, str(self.state.project.settings.get("device", "auto")),
-                              on_done=partial(self._curve_done, run, True))
-            worker.signals.done.connect(lambda: (self.best.setEnabled(True), self.stage.setText("")))
+            self.run(engine.blend_curve, run.path, self.device(), on_done=partial(self._curve_done, run, True),
+                     on_ended=lambda: (self.best.setEnabled(True), self.stage.setText("")))
             return
         self.state.set_alpha(self.best_alpha())
 
@@ -269,12 +261,10 @@ class ExportPage(Page):
         self.progress.show()
         self.open_folder.setEnabled(False)
         self.result.setText("Exporting…")
-        worker = self.run(export_model, run.path, str(self.state.project.settings.get("device", "auto")),
-                          round(self.alpha.value(), 2), str(Path(out).expanduser()), self.onnx.isChecked(),
-                          on_done=self._exported, on_error=self._failed)
-        worker.signals.event.connect(lambda text: self.stage.setText(str(text)))
-        worker.signals.done.connect(self._export_ended)
-        self._export_worker = worker
+        self._export_worker = self.run(export_model, run.path, self.device(), round(self.alpha.value(), 2),
+                                       str(Path(out).expanduser()), self.onnx.isChecked(), on_done=self._exported,
+                                       on_error=self._failed, on_event=lambda text: self.stage.setText(str(text)),
+                                       on_ended=self._export_ended)
 
     def _export_ended(self) -> None:
         self.export_button.setEnabled(True)

@@ -9,6 +9,7 @@ longer current are dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
@@ -17,8 +18,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, Q
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from flyp_app import engine
-from flyp_app.pages.base import Page
-from flyp_app.widgets.blend_run_picker import RunContent, RunPicker
+from flyp_app.pages.base import RunPage
 from flyp_app.widgets.try_results import TryResults, folder_text
 
 MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
@@ -113,25 +113,20 @@ def classify_items(run_dir: str, device: str, alpha: float, target: tuple, items
             progress(min(len(items), start + BATCH), len(items))
 
 
-class TryPage(Page):
+class TryPage(RunPage):
     title = "Try"
     hint = ("Drop images or folders anywhere on the window, paste an image (Ctrl+V), or open files. Each image "
             "gets the classes the model finds most likely, from the run and the α chosen on the Blend page.")
 
     def __init__(self, state):
         super().__init__(state)
-        self.picker = RunPicker(state)
-        self.layout_.addWidget(self.picker)
-        self.body = RunContent(self._content())
-        self.layout_.addWidget(self.body, 1)
-        self.add_status_line()
         self.items: list[TryItem] = []
         self._pasted = 0
         self._worker = None
+        self._seq = 0
         self._dirty = False
         self._timer = QTimer(self, singleShot=True, interval=150)
         self._timer.timeout.connect(self.classify_pending)
-        self.picker.changed.connect(self._run_changed)
         state.alpha_changed.connect(lambda _: self._changed())
         state.project_changed.connect(self.clear)
         QShortcut(QKeySequence.Paste, self, activated=self.paste)
@@ -287,12 +282,14 @@ class TryPage(Page):
         self.progress.setRange(0, len(todo))
         self.progress.setValue(0)
         self.progress.show()
-        worker = self.run(classify_items, target[0], str(self.state.project.settings.get("device", "auto")),
-                          target[2], target, requests)
-        worker.signals.event.connect(self._answers)
-        worker.signals.progress.connect(lambda done, _: self.progress.setValue(done))
-        worker.signals.done.connect(lambda: self.progress.hide() if self._worker is worker else None)
-        self._worker = worker
+        self._seq += 1
+        self._worker = self.run(classify_items, target[0], self.device(), target[2], target, requests,
+                                on_event=self._answers, on_progress=lambda done, _: self.progress.setValue(done),
+                                on_ended=partial(self._classified, self._seq))
+
+    def _classified(self, seq: int) -> None:
+        if seq == self._seq:  # not when a newer request replaced this one
+            self.progress.hide()
 
     def _answers(self, batch: dict) -> None:
         if batch["target"] != self._target():

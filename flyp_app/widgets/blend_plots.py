@@ -2,16 +2,20 @@
 
 Both take a curve computed once (α = 0, 0.1, …, 1) and a cheap `set_alpha` that only moves
 markers, so dragging the slider redraws a handful of points.
+
+This module imports pyqtgraph: the Blend page imports it when its plots are first needed, so
+that the window opens without it.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
-from flyp_app.theme import ACCENT, ID_COLOUR, ZERO_SHOT_COLOUR
+from flyp_app.theme import ACCENT, ID_COLOUR, ZERO_SHOT_COLOUR, pyqtgraph
+
+pg = pyqtgraph()
 
 INK = "#333333"
 

@@ -3,22 +3,18 @@
 One weight-ensembling curve per run (α = 0 … 1, from the zero-shot model to the finetuned
 one), the zero-shot point marked once, and on each curve the α with the best ID accuracy — the
 model that α-selection on validation data would keep — drawn large.
+
+This module imports pyqtgraph: the Compare page imports it when its plot is first needed.
 """
 
 from __future__ import annotations
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from flyp_app.theme import ZERO_SHOT_COLOUR
+from flyp_app.theme import ZERO_SHOT_COLOUR, pyqtgraph, run_colour
 from flyp_app.widgets.blend_plots import INK, PercentAxis, _pad, _quiet
 
-RUN_COLOURS = ["#2f6fde", "#e0672b", "#2a9d6f", "#9b59b6", "#c0392b", "#b8860b", "#17a2b8", "#e83e8c",
-               "#6c757d", "#343a40"]
-
-
-def run_colour(i: int) -> str:
-    return RUN_COLOURS[i % len(RUN_COLOURS)]
+pg = pyqtgraph()
 
 
 class ComparePlot(pg.PlotWidget):

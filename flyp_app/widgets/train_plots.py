@@ -100,9 +100,9 @@ class TrainingPlots(QWidget):
     def ensure_built(self) -> None:
         if self.graphics is not None:
             return
-        import pyqtgraph as pg
+        from flyp_app.theme import pyqtgraph
 
-        self.pg = pg
+        self.pg = pg = pyqtgraph()
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.ci.setSpacing(4)
         self.accuracy = self._plot(0, "accuracy (%)")

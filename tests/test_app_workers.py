@@ -1,0 +1,41 @@
+"""The one worker abstraction: what a worker reports reaches the page, however fast it is."""
+
+from flyp_app import workers
+
+
+class RunAtOnce:
+    """A thread pool that runs the worker inside `start`: the fastest worker there can be."""
+
+    def start(self, worker) -> None:
+        worker.run()
+
+
+def quick(progress=None, control=None, emit=None) -> str:
+    progress(1, 2)
+    emit("halfway")
+    progress(2, 2)
+    return "answer"
+
+
+def test_a_worker_that_finishes_at_once_loses_no_signal(qtbot):
+    heard = []
+    workers.start(workers.Worker(quick), pool=RunAtOnce(), on_progress=lambda done, total: heard.append((done, total)),
+                  on_event=heard.append, on_done=heard.append, on_ended=lambda: heard.append("ended"))
+    assert heard == [(1, 2), "halfway", (2, 2), "answer", "ended"]
+
+
+def test_failures_and_cancellation_are_heard_too(qtbot):
+    def fails(progress=None, control=None, emit=None):
+        from core.errors import FlypError
+
+        raise FlypError("data/train: no such folder")
+
+    def cancels(progress=None, control=None, emit=None):
+        from core.errors import Cancelled
+
+        raise Cancelled()
+
+    heard = []
+    workers.start(workers.Worker(fails), pool=RunAtOnce(), on_error=heard.append, on_ended=lambda: heard.append("ended"))
+    workers.start(workers.Worker(cancels), pool=RunAtOnce(), on_cancelled=lambda: heard.append("cancelled"))
+    assert heard == ["data/train: no such folder", "ended", "cancelled"]
