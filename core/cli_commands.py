@@ -79,6 +79,14 @@ def add_train_args(p, model_args, caption_args) -> None:
                    help="--method l2sp: strength of λ·‖θ − θ_pretrained‖² on the image encoder (0.01)")
     p.add_argument("--evals-per-epoch", type=int, default=1)
     p.add_argument("--workers", type=int, default=None, help="image loading processes (default: auto)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="the towers' arithmetic: auto (bf16 autocast on CUDA GPUs that support it, else fp32), "
+                        "fp32, bf16 (default: auto)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the towers: slow first steps, faster long runs (needs a C++ compiler)")
+    p.add_argument("--grad-checkpointing", action="store_true",
+                   help="recompute transformer activations in the backward pass: less memory, about a third "
+                        "more compute")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
                    help="save the resumable state every STEPS steps too (default: after each evaluation "
                         "and every 10 minutes)")
@@ -92,9 +100,12 @@ def train(args) -> int:
     from core.progress import RunControl
     from core.train import train as run_training
 
+    # How to run, not what to learn: a resumed run takes these from the command line.
+    speed = {"device": args.device, "workers": args.workers, "micro_batch_size": args.micro_batch_size,
+             "checkpoint_every": args.checkpoint_every, "precision": args.precision, "compile": args.compile,
+             "grad_checkpointing": args.grad_checkpointing}
     if args.resume:
-        config = TrainConfig(train_dir=args.train or ".", device=args.device, workers=args.workers,
-                             micro_batch_size=args.micro_batch_size, checkpoint_every=args.checkpoint_every)
+        config = TrainConfig(train_dir=args.train or ".", **speed)
     else:
         if not args.train:
             raise FlypError("--train DIR is required (or --resume to continue the run in --out)")
@@ -103,10 +114,8 @@ def train(args) -> int:
             ood_dirs=args.ood, val_fraction=args.val_fraction, templates=load_templates(args.templates),
             class_names=load_class_names(args.class_names) if args.class_names else {}, method=args.method,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-            warmup=args.warmup, seed=args.seed, device=args.device, mask_same_class=args.mask_same_class,
-            l2sp_lambda=args.l2sp_lambda,
-            evals_per_epoch=args.evals_per_epoch, workers=args.workers, micro_batch_size=args.micro_batch_size,
-            checkpoint_every=args.checkpoint_every)
+            warmup=args.warmup, seed=args.seed, mask_same_class=args.mask_same_class,
+            l2sp_lambda=args.l2sp_lambda, evals_per_epoch=args.evals_per_epoch, **speed)
     control = RunControl()
     restore_signals = interrupt_cancels(control)
     from core.distributed import launched

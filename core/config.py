@@ -53,6 +53,9 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0
     checkpoint_every: int | None = None  # also save the resumable state every N steps (None: by time only)
     cache_images: bool = True  # decode training images once (core.image_cache)
+    precision: str = "auto"  # towers' forward passes: auto (bf16 on capable CUDA GPUs, else fp32), fp32, bf16
+    compile: bool = False  # torch.compile the towers (core.acceleration)
+    grad_checkpointing: bool = False  # recompute transformer activations in the backward pass: less memory
 
     def __post_init__(self) -> None:
         self.ood_dirs = list(self.ood_dirs)
@@ -74,6 +77,7 @@ class TrainConfig:
             (not (self.mask_same_class and self.method not in CONTRASTIVE_METHODS), "mask-same-class",
              "used with --method flyp only (or flyp-frozen-text)"),
             (math.isfinite(self.l2sp_lambda) and self.l2sp_lambda >= 0, "l2sp-lambda", "zero or more"),
+            (self.precision in ("auto", "fp32", "bf16"), "precision", "auto, fp32 or bf16"),
         ]
         for ok, option, expected in checks:
             if not ok:
@@ -94,7 +98,8 @@ class TrainConfig:
     def resume_key(self) -> dict:
         data = self.to_json()
         for volatile in ("device", "workers", "checkpoint_minutes", "checkpoint_every", "cache_images",
-                         "micro_batch_size"):  # memory use, not the gradient: may resume on a smaller GPU
+                         "micro_batch_size", "precision", "compile", "grad_checkpointing"):
+            # speed and memory, not the gradient: a run may resume on a smaller GPU, or on the CPU
             data.pop(volatile)
         return data
 

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core import distributed, linear_probe, methods
+from core import acceleration, distributed, linear_probe, methods
 from core.accumulate import ce_backward, flyp_backward
 from core.captions import captions_for, resolve_class_names, validate_templates
 from core.classifier import Classifier
@@ -108,6 +108,8 @@ def _resumed_config(run: RunDir, config: TrainConfig | None) -> TrainConfig:
         raise FlypError(f"{run.config_file}: damaged, its config cannot be read; the file is left as it is") from None
     if config is not None:
         stored.device, stored.workers = config.device, config.workers
+        stored.precision, stored.compile, stored.grad_checkpointing = (config.precision, config.compile,
+                                                                       config.grad_checkpointing)
         if config.micro_batch_size is not None:  # None keeps the run's own
             stored.micro_batch_size = config.micro_batch_size
         if config.checkpoint_every is not None:
@@ -162,6 +164,13 @@ class _Trainer:
         groups = methods.param_groups(clf, cfg)
         self.params = params = [p for group in groups for p in group["params"]]
         self.l2sp = methods.L2SP(clf.model.visual, cfg.l2sp_lambda) if cfg.method == "l2sp" else None
+        self.autocast_dtype = acceleration.autocast_dtype(cfg.precision, session.device)
+        if cfg.grad_checkpointing:
+            for tower in acceleration.enable_gradient_checkpointing(clf.model):
+                on_event({"type": "status", "message": f"Gradient checkpointing: the {tower} does not support "
+                                                       "it and trains as usual"})
+        if cfg.compile:
+            acceleration.compile_towers(clf.model)
         fused = session.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
                                            weight_decay=cfg.weight_decay, fused=fused or None)
@@ -211,18 +220,21 @@ class _Trainer:
 
     def _encode(self, images, tokens) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised image and caption features of uint8 images and their tokens."""
-        model = self.clf.model
-        return (F.normalize(model.encode_image(self.clf.normalize(images)), dim=-1),
-                F.normalize(encode_text(model, tokens), dim=-1))
+        return self._encode_images(images), self._encode_texts(tokens)
 
     def _ce_logits(self, images) -> torch.Tensor:
         return self.clf.linear_head(self._encode_images(images))
 
+    # The towers run under the chosen precision; normalisation, heads and losses in fp32.
     def _encode_images(self, images) -> torch.Tensor:
-        return F.normalize(self.clf.model.encode_image(self.clf.normalize(images)), dim=-1)
+        with acceleration.autocast(self.session.device, self.autocast_dtype):
+            features = self.clf.model.encode_image(self.clf.normalize(images))
+        return F.normalize(features.float(), dim=-1)
 
     def _encode_texts(self, tokens) -> torch.Tensor:
-        return F.normalize(encode_text(self.clf.model, tokens), dim=-1)
+        with acceleration.autocast(self.session.device, self.autocast_dtype):
+            features = encode_text(self.clf.model, tokens)
+        return F.normalize(features.float(), dim=-1)
 
     def _class_tokens(self) -> torch.Tensor:
         """One caption per class, its template drawn for this step (`ce-both`)."""
