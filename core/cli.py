@@ -126,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
 
     p = verb("demo", c.demo, "the embedded demo: `flyp demo` runs the whole story on the CPU")
-    p.add_argument("action", nargs="?", choices=["run", "data", "pretrain"], default="run",
-                   help="run (default): the whole story; data DIR: write the demo folders; "
-                        "pretrain DIR: re-create the demo model from its seed")
+    p.add_argument("action", nargs="?", default="run", metavar="{run,data,pretrain}",
+                   help="run [DIR] (default): the whole story (`flyp demo DIR` also runs it); data DIR: write "
+                        "the demo folders; pretrain DIR: re-create the demo model from its seed")
     p.add_argument("dir", nargs="?", metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

@@ -47,8 +47,12 @@ def cached_curve(run_dir: str | Path) -> list[dict] | None:
 
 
 def run_curve(run_dir: str | Path, device="cpu", *, recompute: bool = False, progress: Progress = no_progress,
-              cancel: Callable[[], bool] = no_cancel) -> list[dict]:
-    """The run's α curve: [{"alpha", "sets": {name: metrics}}], from the cache or computed and cached."""
+              cancel: Callable[[], bool] = no_cancel, sets: dict | None = None) -> list[dict]:
+    """The run's α curve: [{"alpha", "sets": {name: metrics}}], from the cache or computed and cached.
+
+    `sets`: the run's evaluation images when the caller has them already (runs on the same
+    folders share them); by default they are read from the run's folders.
+    """
     if not recompute and (curve := cached_curve(run_dir)) is not None:
         return curve
     from core.blend import alpha_curve, open_run, run_eval_sets
@@ -56,7 +60,8 @@ def run_curve(run_dir: str | Path, device="cpu", *, recompute: bool = False, pro
     stamp = weights_stamp(run_dir)
     blended = open_run(run_dir, "best", device)
     loaded = blended.classifier.loaded
-    sets = run_eval_sets(blended.info, loaded.image_size, loaded.preprocess["interpolation"], cancel)
+    if sets is None:
+        sets = run_eval_sets(blended.info, loaded.image_size, loaded.preprocess["interpolation"], cancel)
     curve = alpha_curve(blended, sets, CURVE_ALPHAS, progress=progress, cancel=cancel)
     for point in curve:
         for metrics in point["sets"].values():

@@ -1,8 +1,8 @@
 """`flyp demo`: the whole FLYP story on the embedded demo, on the CPU, in a few minutes.
 
 Writes the demo folders (once), measures the demo model zero-shot, finetunes it with FLYP and
-with the cross-entropy baseline, computes both weight-ensembling curves on ID and OOD data, and
-prints a table. The app's demo project uses the same folders and settings.
+with the paper's baselines (cross-entropy finetuning, LP-FT, L2-SP), computes each method's
+weight-ensembling curve on ID and OOD data, and prints a table. The app's demo project uses the same folders and settings.
 """
 
 from __future__ import annotations
@@ -65,7 +65,16 @@ def demo_project_file(root: Path | None = None, progress=None, cancel=None) -> P
     return path
 
 
+ACTIONS = ("run", "data", "pretrain")
+# The methods `flyp demo` compares, in the order of its table, with their labels.
+STORY = {"flyp": "FLYP", "ce": "CE finetuning", "lp-ft": "LP-FT", "l2sp": "L2-SP"}
+
+
 def main(args) -> int:
+    if args.action not in ACTIONS:  # `flyp demo DIR`: the story, in DIR
+        if args.dir:
+            raise FlypError(f"flyp demo: unknown action {args.action!r} (one of {', '.join(ACTIONS)})")
+        args.action, args.dir = "run", args.action
     if args.action == "data":
         if not args.dir:
             raise FlypError("flyp demo data DIR: give the folder to write")
@@ -84,29 +93,33 @@ def main(args) -> int:
 
 
 def run_story(root: Path, args) -> int:
-    """Zero-shot, FLYP, CE and the blends on the demo: print the table (and JSON with --json)."""
-    from core.blend import alpha_curve, open_run, parse_alphas, run_eval_sets
+    """Zero-shot, each method of STORY and their blends on the demo: print the table (and JSON with --json)."""
+    from core.blend import run_eval_sets
+    from core.compare import run_curve
     from core.config import TrainConfig
+    from core.models import select_device
+    from core.runs import RunDir
     from core.train import train
 
     start = time.monotonic()
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     say(f"Demo folders: {root / 'data'}")
     paths = demo_paths(ensure_demo_data(root / "data"))
-    results = {}
-    for method in ("flyp", "ce"):
+    device = select_device(args.device)
+    results, sets = {}, None
+    for method, label in STORY.items():
         run_dir = root / "runs" / f"{method}-seed{args.seed}"
         config = TrainConfig(train_dir=str(paths["train"]), val_dir=str(paths["val"]),
                              ood_dirs=[str(p) for p in paths["ood"]], model="demo", method=method,
                              device=args.device, **(DEMO_SETTINGS | {"seed": args.seed}))
-        say(f"Finetuning the demo model with {method.upper()}…")
+        say(f"Finetuning the demo model with {label}…")
         if not (run_dir / "run.json").is_file():
             train(config, run_dir)
         elif json.loads((run_dir / "run.json").read_text()).get("status") != "finished":
             train(config, run_dir, resume=True)
-        blended = open_run(run_dir)
-        sets = run_eval_sets(blended.info, blended.classifier.loaded.image_size)
-        results[method] = alpha_curve(blended, sets, parse_alphas("0:1:0.1"))
+        if sets is None:  # every run evaluates on the same demo folders: decode them once
+            sets = run_eval_sets(RunDir(run_dir).read_info())
+        results[method] = run_curve(run_dir, device, sets=sets)  # cached in the run: the app's Blend page reuses it
     table = summary_table(results)
     elapsed = time.monotonic() - start
     if args.json:
@@ -127,7 +140,7 @@ def summary_table(results: dict) -> list[dict]:
     flyp = results["flyp"]
     rows = [{"method": "zero-shot", "alpha": 0.0, "id": flyp[0]["sets"]["id"]["accuracy"], "ood": _ood_mean(flyp[0])}]
     for method, curve in results.items():
-        label = {"flyp": "FLYP", "ce": "CE finetuning"}[method]
+        label = STORY[method]
         rows.append({"method": label, "alpha": 1.0, "id": curve[-1]["sets"]["id"]["accuracy"], "ood": _ood_mean(curve[-1])})
         best = max(curve, key=lambda p: (p["sets"]["id"]["accuracy"], _ood_mean(p)))
         rows.append({"method": f"{label} + best blend", "alpha": best["alpha"],
@@ -138,7 +151,7 @@ def summary_table(results: dict) -> list[dict]:
 def format_table(rows: list[dict], results: dict) -> str:
     lines = ["| method | α | ID accuracy | OOD accuracy (mean) |", "|---|---|---|---|"]
     lines += [f"| {r['method']} | {r['alpha']:.1f} | {r['id']:.1%} | {r['ood']:.1%} |" for r in rows]
-    lines += ["", "α curve (ID / OOD mean accuracy):", "", "| α | " + " | ".join(m.upper() for m in results) + " |",
+    lines += ["", "α curve (ID / OOD mean accuracy):", "", "| α | " + " | ".join(STORY[m] for m in results) + " |",
               "|---|" + "---|" * len(results)]
     for i, point in enumerate(next(iter(results.values()))):
         cells = [f"{c[i]['sets']['id']['accuracy']:.1%} / {_ood_mean(c[i]):.1%}" for c in results.values()]
