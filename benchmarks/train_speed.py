@@ -191,8 +191,8 @@ def step_compute(args) -> dict:
 
 def run_child(kind: str, args) -> dict:
     command = [sys.executable, __file__, "--child", kind, "--model", args.model, "--data", args.data,
-               "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--workers", str(args.workers),
-               "--step-repeats", str(args.step_repeats)]
+               "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+               "--step-repeats", str(args.step_repeats)] + (["--workers", str(args.workers)] if args.workers is not None else [])
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -203,7 +203,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=0, help="engine DataLoader workers (reference: 2)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="engine DataLoader workers (default: the engine's own choice; reference: 2)")
     parser.add_argument("--step-repeats", type=int, default=5)
     parser.add_argument("--data", default=None)
     parser.add_argument("--child", choices=["reference", "engine", "step"])
