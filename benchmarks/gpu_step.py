@@ -4,8 +4,9 @@
     python benchmarks/gpu_step.py --precision fp32 --batch-size 128
     python benchmarks/gpu_step.py --device cpu --model flyp-tiny --batch-size 16 --steps 3   # dry run
 
-Runs the engine's step (text tower on the captions' real length, CLIP's contrastive loss,
-fused AdamW) on random pixels and real captions, after warm-up steps. Model FLOPs are counted
+Runs the engine's step (text tower on the captions' real length, the towers under the
+engine's autocast, CLIP's contrastive loss in fp32, fused AdamW; `--compile` and
+`--grad-checkpointing` as the engine applies them) on random pixels and real captions, after warm-up steps. Model FLOPs are counted
 with torch's FlopCounterMode on one step; utilisation is achieved FLOP/s over the GPU's
 dense bf16 (or fp32) peak, taken from --peak-tflops or a table of common GPUs. Random weights
 are fine for speed. Finishes in well under 5 minutes on a recent GPU.
@@ -41,6 +42,7 @@ def main() -> None:
     import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
+    from core import acceleration
     from core.fast_text import encode_text
     from core.losses import contrastive_loss
     from core.models import ModelSpec, load_model
@@ -53,26 +55,29 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--compile", action="store_true", help="torch.compile the towers")
+    parser.add_argument("--grad-checkpointing", action="store_true")
     parser.add_argument("--peak-tflops", type=float, default=None)
     args = parser.parse_args()
 
     device = torch.device(args.device)
     loaded = load_model(ModelSpec(args.model, "none"), device)
     model = loaded.model.train()
+    if args.grad_checkpointing:
+        acceleration.enable_gradient_checkpointing(model)
     if args.compile:
-        model.visual = torch.compile(model.visual)
+        acceleration.compile_towers(model)
     size = loaded.image_size
     pixels = torch.randn(args.batch_size, 3, size, size, device=device)
     captions = [f"a photo of a {c}." for c in ("cat", "dog", "tench", "golden retriever")] * (args.batch_size // 4 + 1)
     tokens = loaded.tokenizer(captions[:args.batch_size]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.1, fused=device.type == "cuda")
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    dtype = acceleration.autocast_dtype(args.precision, device)
 
     def step():
-        with autocast:
-            image = F.normalize(model.encode_image(pixels), dim=-1)
-            text = F.normalize(encode_text(model, tokens), dim=-1)
-            loss = contrastive_loss(image.float(), text.float(), model.logit_scale.exp())
+        with acceleration.autocast(device, dtype):
+            image, text = model.encode_image(pixels), encode_text(model, tokens)
+        image, text = F.normalize(image.float(), dim=-1), F.normalize(text.float(), dim=-1)
+        loss = contrastive_loss(image, text, model.logit_scale.exp())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
