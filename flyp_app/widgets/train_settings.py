@@ -36,8 +36,17 @@ METHOD_NAMES = {"flyp": "FLYP (recommended)", "ce": "Cross-entropy baseline (FT)
                 "flyp-frozen-text": "FLYP, text encoder frozen (ablation)",
                 "ce-both": "Cross-entropy on captions, both encoders (ablation)"}
 DEVICES = {"auto": "auto (GPU if there is one)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}
+PRECISIONS = {"auto": "auto (bf16 on GPUs that support it)", "fp32": "fp32 (32-bit)", "bf16": "bf16 (16-bit)"}
 CUSTOM = "Custom"
 PAPER_BATCH = 512
+
+
+def narrow(combo: QComboBox) -> QComboBox:
+    """A combo box that fits the settings column: its longest item ("Cross-entropy on captions, both
+    encoders (ablation)") would otherwise widen the column past the window's edge."""
+    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(12)
+    return combo
 
 
 def model_source(model: str, pretrained: str) -> str:
@@ -63,17 +72,17 @@ class ModelPicker(QGroupBox):
         super().__init__("Model")
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        self.source = QComboBox()
+        self.source = narrow(QComboBox())
         for key, text in SOURCES.items():
             self.source.addItem(text, key)
         self.source.activated.connect(self._source_chosen)
         form.addRow("Start from", self.source)
-        self.arch = QComboBox(editable=True, insertPolicy=QComboBox.NoInsert)
+        self.arch = narrow(QComboBox(editable=True, insertPolicy=QComboBox.NoInsert))
         self.arch.lineEdit().setPlaceholderText("e.g. ViT-B-32")
         self.arch.activated.connect(self._arch_chosen)
         self.arch.lineEdit().editingFinished.connect(self._arch_chosen)
         form.addRow("Architecture", self.arch)
-        self.tag = QComboBox(editable=True, insertPolicy=QComboBox.NoInsert)
+        self.tag = narrow(QComboBox(editable=True, insertPolicy=QComboBox.NoInsert))
         self.tag.lineEdit().setPlaceholderText("e.g. openai")
         self.tag.activated.connect(self._commit)
         self.tag.lineEdit().editingFinished.connect(self._commit)
@@ -210,7 +219,7 @@ class HyperParameters(QGroupBox):
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Preset"))
-        self.preset = QComboBox()
+        self.preset = narrow(QComboBox())
         self.preset.activated.connect(self._preset_chosen)
         row.addWidget(self.preset, 1)
         layout.addLayout(row)
@@ -233,7 +242,7 @@ class HyperParameters(QGroupBox):
 
     def _advanced_form(self, form: QFormLayout) -> None:
         form.setContentsMargins(0, 0, 0, 0)
-        self.method = QComboBox()
+        self.method = narrow(QComboBox())
         for key in METHODS:
             self.method.addItem(METHOD_NAMES.get(key, key), key)
         self.method_note = QLabel("", objectName="pageHint", wordWrap=True)
@@ -254,23 +263,32 @@ class HyperParameters(QGroupBox):
         self.l2sp = QLineEdit()
         self.l2sp.setToolTip("L2-SP: λ of λ·‖θ − θ_pretrained‖² on the image encoder; larger stays closer to "
                              "the pretrained model")
-        self.device = QComboBox()
+        self.device = narrow(QComboBox())
         for key, text in DEVICES.items():
             self.device.addItem(text, key)
+        self.precision = narrow(QComboBox())
+        for key, text in PRECISIONS.items():
+            self.precision.addItem(text, key)
+        self.precision.setToolTip("bf16 runs the towers in 16-bit arithmetic on GPUs that support it: faster, "
+                                  "same results up to rounding")
+        self.compile = QCheckBox("Compile the model (faster long runs; slow first steps)")
+        self.checkpointing = QCheckBox("Gradient checkpointing (less GPU memory, slower steps)")
         for label, widget in (("Method", self.method), ("", self.method_note), ("Epochs", self.epochs),
                               ("Batch size", self.batch), ("Learning rate", self.lr),
                               ("Weight decay", self.weight_decay), ("Warmup steps", self.warmup),
                               ("Seed", self.seed), ("Evaluations per epoch", self.evals), ("", self.mask),
-                              ("L2-SP strength", self.l2sp), ("Device", self.device)):
+                              ("L2-SP strength", self.l2sp), ("Device", self.device),
+                              ("Arithmetic", self.precision), ("", self.compile), ("", self.checkpointing)):
             form.addRow(label, widget)
         self._form = form
-        for combo in (self.method, self.device):
+        for combo in (self.method, self.device, self.precision):
             combo.activated.connect(self._edited)
         for spin in (self.epochs, self.batch, self.warmup, self.seed, self.evals):
             spin.valueChanged.connect(self._edited)
         for edit in (self.lr, self.weight_decay, self.l2sp):
             edit.editingFinished.connect(self._edited)
-        self.mask.toggled.connect(self._edited)
+        for box in (self.mask, self.compile, self.checkpointing):
+            box.toggled.connect(self._edited)
 
     # Showing the project's settings ---------------------------------------------------------
     def load(self, settings: dict) -> None:
@@ -291,6 +309,9 @@ class HyperParameters(QGroupBox):
             self.device.addItem(str(values["device"]), str(values["device"]))
             index = self.device.count() - 1
         self.device.setCurrentIndex(index)
+        self.precision.setCurrentIndex(max(0, self.precision.findData(values["precision"])))
+        self.compile.setChecked(bool(values["compile"]))
+        self.checkpointing.setChecked(bool(values["grad_checkpointing"]))
         self._loading = False
         self._method_shown(values["method"])
         self._show_error("")
@@ -335,7 +356,8 @@ class HyperParameters(QGroupBox):
                   "warmup": None if self.warmup.value() < 0 else self.warmup.value(), "seed": self.seed.value(),
                   "evals_per_epoch": self.evals.value(), "mask_same_class": self.mask.isChecked(),
                   "l2sp_lambda": _number(self.l2sp.text(), "L2-SP strength", "0.01"),
-                  "device": self.device.currentData()}
+                  "device": self.device.currentData(), "precision": self.precision.currentData(),
+                  "compile": self.compile.isChecked(), "grad_checkpointing": self.checkpointing.isChecked()}
         try:
             TrainConfig(train_dir="", **values)
         except FlypError as exc:  # core names the command-line option; say the field's name
