@@ -50,6 +50,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def remove_leftovers(folder: str | os.PathLike) -> int:
+    """Delete the temporary files that writes killed mid-way (kill -9, power loss) left in
+    `folder` and its sub-folders; return how many. Call it only while nothing writes there."""
+    removed = 0
+    for leftover in Path(folder).rglob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed += 1
+    return removed
+
+
 def _write_error(path: Path, exc: OSError) -> WriteError:
     kept = "the previous version is kept" if path.exists() else "nothing was written"
     return WriteError(path, exc.strerror or str(exc), kept)

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core import acceleration, distributed, linear_probe, methods
+from core import acceleration, atomic, distributed, linear_probe, methods
 from core.accumulate import ce_backward, flyp_backward
 from core.captions import captions_for, resolve_class_names, validate_templates
 from core.classifier import Classifier
@@ -86,6 +86,8 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     run = RunDir(run_dir)
     if resume:
         config = _resumed_config(run, config)
+        if distributed.current().is_main:  # a killed process may have left half-written files
+            atomic.remove_leftovers(run.path)
     elif run.exists() and distributed.current().is_main:  # other ranks may see rank 0's new run
         raise FlypError(f"{run.path}: already holds a run; use --resume to continue it or choose another --out")
     started = time.monotonic()

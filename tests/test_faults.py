@@ -95,11 +95,15 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_weights(colou
     process.communicate()
     assert run.read_info()["status"] == "running"  # it really died mid-run: nothing had the time to say so
     assert 3 <= state_step(run) < 12
+    half_written = [run.path / ".run.json.k1ll3d.tmp", run.path / "checkpoints" / ".last.safetensors.k1ll3d.tmp"]
+    for leftover in half_written:  # what a kill in the middle of a write leaves
+        leftover.write_bytes(b"half")
     code, _, err = run_cli(capsys, "train", "--out", run.path, "--resume")
     assert code == 0, err
     assert run.read_info()["status"] == "finished"
     assert logged_steps(run) == list(range(1, 13))  # every step logged once
     assert_same_weights(run, straight)
+    assert not list(run.path.rglob("*.tmp"))  # resuming cleared what the killed writes left
 
 
 def test_ctrl_c_stops_after_the_step_saves_and_exits_130(colour_data, tmp_path):
