@@ -31,25 +31,56 @@ def cached_model(name: str, pretrained: str | None, device: str = "auto"):
 
 def zero_shot(model: str, pretrained: str | None, datasets, class_names: list[str], templates: list[str],
               progress=None, control=None, emit=None) -> dict:
-    """Zero-shot accuracy of the chosen model on every evaluation set: {set: metrics json}."""
+    """Zero-shot accuracy of the chosen model on every evaluation set: {set: metrics json}.
+
+    The pretrained image tower does not change while the user edits templates and class names,
+    so each set's image features are computed once (per model and files) and reused: measuring
+    again after an edit only re-encodes the captions.
+    """
     from core.captions import validate_templates
     from core.classifier import Classifier
-    from core.loader import EvalImages
+    from core.evaluate import compute_metrics
+    from core.progress import check_cancel
 
     templates = validate_templates(templates)
     loaded = cached_model(model, pretrained)
     classifier = Classifier(loaded, class_names, templates)
+    cancel = control or (lambda: False)
     results = {}
     sets = {name: s for name, s in datasets.eval_sets().items() if s}
     for i, (name, samples) in enumerate(sets.items()):
-        if control is not None and control.cancelled():
-            from core.errors import Cancelled
-            raise Cancelled()
-        images = EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"])
-        results[name] = classifier.evaluate(images, cancel=control or (lambda: False)).to_json(full=True)
+        check_cancel(cancel)
+        features = _zero_shot_features(classifier, samples, cancel)
+        logits = classifier.logits_from_features(features)
+        results[name] = compute_metrics(logits, [s.label for s in samples], class_names).to_json(full=True)
         if progress:
             progress(i + 1, len(sets))
     return results
+
+
+_features: dict = {}
+
+
+def _zero_shot_features(classifier, samples, cancel):
+    """The pretrained image features of `samples`, cached by model and by each file's path, size and time."""
+    from core.loader import EvalImages
+
+    loaded = classifier.loaded
+    files = []
+    for sample in samples:
+        try:
+            stat = sample.path.stat()
+            files.append((str(sample.path), stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            files.append((str(sample.path), None, None))  # gone since the scan: decoding will say so
+    key = (loaded.spec, str(loaded.model.logit_scale.device), tuple(files))
+    if key not in _features:
+        images = EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"], cancel)
+        features = classifier.features(images, cancel=cancel)
+        if len(_features) >= 8:  # a few sets of one or two models
+            _features.pop(next(iter(_features)))
+        _features[key] = features
+    return _features[key]
 
 
 # Blending a finished run: shared by the Blend, Try and Export pages --------------------------------
