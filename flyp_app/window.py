@@ -6,8 +6,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QSize
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMainWindow, QMessageBox, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QPushButton, QStackedWidget, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from core.errors import FlypError
 from core.images import is_image_name
@@ -24,6 +25,20 @@ from flyp_app.state import AppState
 
 PAGES = (DataPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage, ComparePage)  # indices are used below
 PROJECT_FILTER = f"FLYP Studio projects (*{SUFFIX})"
+RECENT_ROWS = 6
+STEPS = (("Data", "Folders of labelled images, one sub-folder per class. Every file that cannot be used is "
+                  "listed with its reason before anything trains."),
+         ("Captions", "Class names become captions through templates. Measure the zero-shot accuracy: the "
+                      "baseline for everything after."),
+         ("Train", "Finetune CLIP with FLYP, the loss it was pretrained with. Live curves; stop, close and "
+                   "resume any time."),
+         ("Blend", "Slide between the original and the finetuned weights, and keep robustness to conditions "
+                   "training never showed."),
+         ("Try", "Drop images on the window and see the classes the blended model finds, with confidences."),
+         ("Export", "A bundle that plain open_clip and “flyp predict” load, optionally ONNX, checked by "
+                    "reloading it."),
+         ("Compare", "Every run of the project side by side, on the FLYP paper's robustness plot; soups of "
+                     "several runs."))
 
 
 class MainWindow(QMainWindow):
@@ -196,19 +211,20 @@ class MainWindow(QMainWindow):
 
 
 class WelcomeView(QWidget):
-    """First screen: the demo project, a new or existing project, recent projects."""
+    """First screen: the demo project, a new or existing project, recent projects, and the path ahead."""
 
     def __init__(self, window: MainWindow):
         super().__init__()
         self.setObjectName("page")
         self.window_ = window
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(60, 50, 60, 40)
-        layout.addWidget(QLabel("FLYP Studio", objectName="pageTitle"))
+        layout.setContentsMargins(56, 44, 56, 32)
+        layout.addWidget(QLabel("FLYP Studio", objectName="welcomeTitle"))
         layout.addWidget(QLabel("Turn folders of labelled images into a robust classifier: finetune CLIP "
                                 "like it was pretrained, blend it with the original, and export it.",
                                 objectName="pageHint", wordWrap=True))
         demo = QPushButton("Open the demo project", objectName="primary")
+        demo.setToolTip("Ten shapes photographed with a worn camera; sketches and paintings as different conditions")
         demo.clicked.connect(window.open_demo)
         new = QPushButton("New project…")
         new.clicked.connect(window.new_project)
@@ -218,24 +234,53 @@ class WelcomeView(QWidget):
         for b in (demo, new, open_):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        layout.addSpacing(16)
+        layout.addSpacing(14)
         layout.addLayout(buttons)
         self.message = QLabel("", wordWrap=True)
         layout.addWidget(self.message)
-        layout.addSpacing(16)
-        layout.addWidget(QLabel("<b>Recent projects</b>"))
-        self.recent = QListWidget()
-        self.recent.itemActivated.connect(lambda item: window.open_project(item.data(Qt.UserRole)))
-        layout.addWidget(self.recent, 1)
+        layout.addSpacing(14)
+        layout.addWidget(QLabel("Recent projects", objectName="sectionTitle"))
+        self.recent = QTreeWidget(objectName="recent", rootIsDecorated=False, uniformRowHeights=True)
+        self.recent.setHeaderLabels(["Project", "Folder"])
+        self.recent.setColumnWidth(0, 260)
+        self.recent.itemActivated.connect(self._activated)
+        layout.addWidget(self.recent)
+        layout.addSpacing(18)
+        layout.addWidget(QLabel("How it works", objectName="sectionTitle"))
+        layout.addLayout(self._steps())
+        layout.addStretch(1)
+
+    @staticmethod
+    def _steps() -> QGridLayout:
+        grid = QGridLayout()
+        grid.setSpacing(12)
+        for i, (title, text) in enumerate(STEPS):
+            card = QFrame(objectName="card")
+            card_layout = QVBoxLayout(card)
+            card_layout.addWidget(QLabel(f"{i + 1}  {title}", objectName="cardTitle"))
+            card_layout.addWidget(QLabel(text, objectName="pageHint", wordWrap=True), 1, Qt.AlignTop)
+            grid.addWidget(card, i // 4, i % 4)
+        for column in range(4):
+            grid.setColumnStretch(column, 1)
+        return grid
+
+    def _activated(self, item: QTreeWidgetItem) -> None:
+        if path := item.data(0, Qt.UserRole):
+            self.window_.open_project(path)
 
     def refresh(self) -> None:
         self.recent.clear()
         for path in recent_projects():
-            item = QListWidgetItem(f"{path.name.removesuffix(SUFFIX)}    —    {path.parent}")
-            item.setData(Qt.UserRole, str(path))
-            self.recent.addItem(item)
-        if not self.recent.count():
-            self.recent.addItem("No recent projects yet.")
+            item = QTreeWidgetItem(self.recent, [path.name.removesuffix(SUFFIX), str(path.parent)])
+            item.setData(0, Qt.UserRole, str(path))
+            item.setToolTip(1, str(path))
+        if not self.recent.topLevelItemCount():
+            QTreeWidgetItem(self.recent, ["No recent projects yet.", ""]).setDisabled(True)
+        # As tall as its rows (up to RECENT_ROWS), so that the steps below stay in view.
+        rows = min(self.recent.topLevelItemCount(), RECENT_ROWS)
+        row_height = self.recent.sizeHintForRow(0) if self.recent.topLevelItemCount() else 24
+        self.recent.setFixedHeight(self.recent.header().sizeHint().height() + rows * row_height
+                                   + 2 * self.recent.frameWidth() + 2)
 
     def show_error(self, text: str) -> None:
         self.message.setStyleSheet("color: #c0392b;")

@@ -240,3 +240,31 @@ def test_engine_errors_are_shown_inline(qtbot, window, run_copy, colour_data, tm
     qtbot.waitUntil(lambda: page.status.isVisible(), timeout=30000)
     assert str(moved) in page.status.text()
     assert not page.progress.isVisible()
+
+
+def test_every_page_fits_a_1280_by_800_window(qtbot, flyp_run, tmp_path):
+    """Nothing cut off at the README's screenshot size, with a run named as the app names them."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtWidgets import QScrollArea
+
+    from flyp_app.window import MainWindow
+
+    run = shutil.copytree(flyp_run, tmp_path / "Mine-runs" / "2026-11-29 0935 flyp-frozen-text (2)")
+    window = MainWindow(load_engine=False)
+    qtbot.addWidget(window)
+    window.create_project(tmp_path / "Mine.flyp.json")
+    window.state.add_run(str(run))
+    window.resize(1280, 800)
+    window.show()
+    window.pages[2].params.toggle.setChecked(True)  # the Train page with its advanced settings open
+    window.pages[TRY].progress.show()  # as while images are being classified
+    for row, page in enumerate(window.pages):
+        window.nav.setCurrentRow(row)
+        qtbot.wait(20)
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1280 and hint.height() <= 800, f"{page.title} needs {hint.width()}×{hint.height()}"
+        assert window.size() == QSize(1280, 800), page.title
+    settings = window.pages[2].findChild(QScrollArea)
+    assert settings.widget().minimumSizeHint().width() <= settings.viewport().width()  # no field cut at the right
+    qtbot.waitUntil(lambda: window.pages[BLEND].curve is not None and not window.pages[-1].busy(), timeout=60000)
+    window.close()

@@ -61,8 +61,8 @@ def test_a_run_trains_with_live_curves_and_joins_the_history(qtbot, window, colo
     assert counts["loss"] == counts["smooth"] == counts["lr"] == 12
     assert counts["acc:id"] == counts["acc:ood"] == 3 and counts["zero-shot:ood"] == 1
     assert page.progress_bar.value() == page.progress_bar.maximum() == 12
-    assert page.message.text().startswith("Finished. Best validation accuracy")
     runs = window.state.project.runs
+    assert page.message.text().startswith(f"Finished {Path(runs[0]).name}. Best validation accuracy")
     assert len(runs) == 1 and window.state.project.current_run == runs[0]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d{4} flyp", Path(runs[0]).name)
     assert run_info(runs[0])["status"] == "finished"

@@ -13,7 +13,7 @@ from functools import partial
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFont, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSlider,
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -101,48 +101,56 @@ class BlendPage(RunPage):
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(self._slider_row())
-        self._alpha_slot = Deferred(self._make_alpha_plot, minimum_height=200)
-        self._robust_slot = Deferred(self._make_robust_plot, minimum_height=200)
         self.robust_note = QLabel("This run has no images of different conditions, so there is no robustness to "
                                   "show. Add such folders on the Data page before training to see it.",
                                   wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
         self.robust_stack = QStackedWidget()
-        self.robust_stack.addWidget(self._robust_slot)
         self.robust_stack.addWidget(self.robust_note)
-        plots = QSplitter(Qt.Horizontal)
-        plots.addWidget(self._alpha_slot)
-        plots.addWidget(self.robust_stack)
+        self._plots = Deferred(self._make_plots, minimum_height=220)
         bottom = QSplitter(Qt.Horizontal)
         bottom.addWidget(self._table_box())
         bottom.addWidget(self._gallery_box())
         bottom.setSizes([430, 650])
         rows = QSplitter(Qt.Vertical)
-        rows.addWidget(plots)
+        rows.addWidget(self._plots)
         rows.addWidget(bottom)
-        rows.setSizes([290, 300])
+        rows.setSizes([320, 300])
         layout.addWidget(rows, 1)
         return content
 
     # The plots are built when the page is first shown: the window opens without pyqtgraph.
     @property
     def alpha_plot(self):
-        return self._alpha_slot.widget()
+        self._plots.widget()
+        return self._alpha_plot
 
     @property
     def robust_plot(self):
-        return self._robust_slot.widget()
+        self._plots.widget()
+        return self._robust_plot
 
-    def _make_alpha_plot(self) -> QWidget:
-        from flyp_app.widgets.blend_plots import AlphaPlot
+    def _make_plots(self) -> QWidget:
+        from flyp_app.widgets.blend_plots import AlphaPlot, RobustnessPlot
 
-        plot = AlphaPlot()
-        plot.alpha_dragged.connect(lambda a: self.slider.setValue(round(a * STEPS)))
-        return plot
-
-    def _make_robust_plot(self) -> QWidget:
-        from flyp_app.widgets.blend_plots import RobustnessPlot
-
-        return RobustnessPlot()
+        self._alpha_plot = AlphaPlot()
+        self._alpha_plot.alpha_dragged.connect(lambda a: self.slider.setValue(round(a * STEPS)))
+        self._robust_plot = RobustnessPlot()
+        self.robust_stack.insertWidget(0, self._robust_plot)
+        self.robust_stack.setCurrentWidget(self._robust_plot)  # the note only once a curve shows there is no OOD set
+        # A grid, so that the two plots keep the same height whatever their legends below take.
+        plots = QWidget(objectName="plotPanel")
+        grid = QGridLayout(plots)
+        grid.setContentsMargins(0, 0, 0, 4)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(0)
+        grid.addWidget(self._alpha_plot, 0, 0)
+        grid.addWidget(self.robust_stack, 0, 1)
+        grid.addWidget(self._alpha_plot.legend, 1, 0)
+        grid.addWidget(self._robust_plot.legend, 1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(0, 1)
+        return plots
 
     def _slider_row(self) -> QHBoxLayout:
         self.slider = QSlider(Qt.Horizontal, minimum=0, maximum=STEPS, singleStep=1, pageStep=2)
@@ -191,12 +199,13 @@ class BlendPage(RunPage):
         layout.addWidget(self.gallery_label)
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListView.IconMode)
-        self.gallery.setIconSize(QSize(72, 72))
-        self.gallery.setGridSize(QSize(126, 126))
+        # Two lines under each image: the true class, then → the predicted one. (Not uniform item
+        # sizes: every item would get the first one's text width, and longer names would be cut.)
+        self.gallery.setIconSize(QSize(engine.THUMB_SIZE, engine.THUMB_SIZE))
+        self.gallery.setGridSize(QSize(engine.THUMB_SIZE + 24, engine.THUMB_SIZE + 46))
         self.gallery.setResizeMode(QListView.Adjust)
         self.gallery.setMovement(QListView.Static)
         self.gallery.setWordWrap(True)
-        self.gallery.setUniformItemSizes(True)
         self.gallery.setToolTip("Double-click an image to open it")
         self.gallery.itemActivated.connect(
             lambda item: QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(Qt.UserRole))))
@@ -228,8 +237,7 @@ class BlendPage(RunPage):
         super().showEvent(event)
         run = self.picker.current()
         if run is not None and run.usable:
-            for slot in (self._alpha_slot, self._robust_slot):
-                slot.widget()  # built now, so that their axes show while the curve loads
+            self._plots.widget()  # built now, so that their axes show while the curve loads
             if self._curve_run != run:
                 self.load_curve()  # computed when first looked at, not whenever a project opens
 
@@ -284,7 +292,8 @@ class BlendPage(RunPage):
         self.alpha_plot.set_curve(self.alphas, series)
         if self.ood_mean is not None:
             self.robust_plot.set_curve(acc[self.id_name], self.ood_mean)
-        self.robust_stack.setCurrentIndex(0 if self.ood_mean is not None else 1)
+        self.robust_stack.setCurrentWidget(self.robust_plot if self.ood_mean is not None else self.robust_note)
+        self.robust_plot.legend.setVisible(self.ood_mean is not None)
         self.set_combo.blockSignals(True)
         self.set_combo.clear()
         for name in names:
@@ -435,7 +444,7 @@ class BlendPage(RunPage):
         self.gallery.setUpdatesEnabled(False)
         self.gallery.clear()
         for item in wrong[:GALLERY_LIMIT]:
-            entry = QListWidgetItem(self._icon(item), f"{item['true']} → {item['predicted']}")
+            entry = QListWidgetItem(self._icon(item), f"{item['true']}\n→ {item['predicted']}")
             entry.setToolTip(f"{item['path']}\ntrue class: {item['true']}\n"
                              f"predicted: {item['predicted']} ({item['confidence']:.0%} sure)")
             entry.setData(Qt.UserRole, item["path"])

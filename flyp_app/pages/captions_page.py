@@ -12,6 +12,18 @@ from flyp_app import engine
 from flyp_app.pages.base import Page
 
 CUSTOM = "(custom)"
+NOT_MEASURED = "<span style='color:#5a6472'>Not measured yet.</span>"
+PREVIEW_LINES = 80  # every class is unfolded in the preview while the captions fit about this many lines
+
+
+def number_tiles(tiles: list[tuple[str, str]]) -> str:
+    """Rich text: one column per (name, number), the name small above the number, the last one dimmed."""
+    cells = []
+    for i, (name, number) in enumerate(tiles):
+        colour = "#8a94a3" if i == len(tiles) - 1 else "#1f2a3a"
+        cells.append(f"<td style='padding-right:28px'><span style='color:#5a6472'>{name}</span><br>"
+                     f"<span style='font-size:22px; font-weight:600; color:{colour}'>{number}</span></td>")
+    return f"<table cellspacing='0'><tr>{''.join(cells)}</tr></table>"
 
 
 class CaptionsPage(Page):
@@ -70,10 +82,11 @@ class CaptionsPage(Page):
         self.model_label.setMaximumWidth(320)
         self.measure = QPushButton("Measure zero-shot accuracy", objectName="primary")
         self.measure.clicked.connect(self.measure_zero_shot)
-        self.result = QLabel("Not measured yet.", objectName="bigNumber", wordWrap=True)
+        self.result = QLabel(NOT_MEASURED, wordWrap=True)
         self.result.setTextFormat(Qt.RichText)
         self.result.setMinimumWidth(200)
         layout.addWidget(self.measure)
+        layout.addSpacing(18)
         layout.addWidget(self.result, 1)
         layout.addWidget(self.model_label)
         return box
@@ -86,7 +99,7 @@ class CaptionsPage(Page):
         self.editor.blockSignals(False)
         self._match_preset(templates)
         self.validation.setText("")
-        self.result.setText("Not measured yet.")
+        self.result.setText(NOT_MEASURED)
         self._describe_model()
         self._refresh_preview()
 
@@ -140,7 +153,10 @@ class CaptionsPage(Page):
             if len(templates) > 12:
                 QTreeWidgetItem(parent, [f"… and {len(templates) - 12} more"])
         if self.preview.topLevelItemCount():
-            self.preview.topLevelItem(0).setExpanded(True)
+            if len(names) * (1 + min(len(templates), 13)) <= PREVIEW_LINES:
+                self.preview.expandAll()
+            else:
+                self.preview.topLevelItem(0).setExpanded(True)
         else:
             QTreeWidgetItem(self.preview, ["Choose a training folder on the Data page to see the captions."])
 
@@ -173,6 +189,6 @@ class CaptionsPage(Page):
 
     def _measured(self, results: dict) -> None:
         self.zero_shot_results = results
-        parts = [f"{'validation' if name == 'id' else name}: {m['accuracy']:.1%}" for name, m in results.items()]
         chance = 1 / max(1, len(self.state.datasets.classes))
-        self.result.setText("  ·  ".join(parts) + f"  <span style='font-size:12px;color:#666'>(chance {chance:.0%})</span>")
+        tiles = [("validation" if name == "id" else name, f"{m['accuracy']:.1%}") for name, m in results.items()]
+        self.result.setText(number_tiles(tiles + [("chance", f"{chance:.0%}")]))

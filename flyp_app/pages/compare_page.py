@@ -92,11 +92,13 @@ class ComparePage(Page):
         self.plot_stack.addWidget(self._plot_slot)
         self.plot_note = QLabel(NO_OOD, wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
         self.plot_stack.addWidget(self.plot_note)
-        splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.plot_stack)
-        splitter.setSizes([230, 420])
-        self.layout_.addWidget(splitter, 1)
+        self.splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.plot_stack)
+        self.splitter.setSizes([230, 420])
+        self._split_moved = False  # once the user moves it, the table keeps the height they chose
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_split_moved", True))
+        self.layout_.addWidget(self.splitter, 1)
         self.add_status_line()
         self._busy(False)
         state.project_changed.connect(self._changed)
@@ -163,6 +165,7 @@ class ComparePage(Page):
         for r, path in enumerate(self.paths):
             self._set_cells(r, [Path(path).name, "", "reading…"] + [""] * (len(COLUMNS) - 3))
         self.table.blockSignals(False)
+        self._fit_table()
         self._draw()
         if not self.paths:
             self.show_info(NO_RUNS)
@@ -218,6 +221,16 @@ class ComparePage(Page):
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.table.setItem(r, c, item)
             item.setText(text)
+
+    def _fit_table(self) -> None:
+        """As tall as its rows (a few runs leave the plot most of the page), at most half the page."""
+        if self._split_moved:
+            return
+        rows = sum(self.table.rowHeight(r) for r in range(self.table.rowCount())) or self.table.verticalHeader().defaultSectionSize()
+        wanted = self.table.horizontalHeader().height() + rows + 2 * self.table.frameWidth() + 2
+        total = sum(self.splitter.sizes()) or 650
+        height = max(90, min(wanted, total // 2))
+        self.splitter.setSizes([height, total - height])
 
     def _fill_row(self, r: int, row: dict) -> None:
         blended = row["blended"] or {}

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFileDialog, Q
 from flyp_app.pages.base import Page
 
 THUMB = 40
+UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
 
 
 def scan_project(train: str, val: str | None, ood: list[str], val_fraction: float, seed: int,
@@ -66,7 +67,7 @@ class DataPage(Page):
         self.problems.header().setSectionResizeMode(0, QHeaderView.Interactive)
         self.problems.setColumnWidth(0, 480)
         self.problems_label = QLabel("Problems found")
-        bottom = QWidget()
+        bottom = self._problems_part = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         bottom_layout.addWidget(self.problems_label)
@@ -240,6 +241,8 @@ class DataPage(Page):
             QTreeWidgetItem(self.problems, [problem.path, problem.reason])
         n = len(data.problems)
         self.problems_label.setText("No problems found." if not n else f"{n} problem(s) found — these files are left out:")
+        self.problems.setVisible(bool(n))  # no empty list: the class table gets the room
+        self._problems_part.setMaximumHeight(UNLIMITED if n else self.problems_label.sizeHint().height())
 
     def _name_edited(self, item: QTableWidgetItem) -> None:
         if self._filling or item.column() != 1:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayo
 
 from flyp_app import engine
 from flyp_app.pages.base import RunPage
+from flyp_app.theme import OK_COLOUR
 
 NO_CURVE = "Accuracy at this α: open the Blend page (or press the button) to compute the α curve."
 
@@ -52,7 +53,7 @@ def _difference(value: float) -> str:
 def describe_report(report: dict) -> str:
     """The self-check in words (rich text)."""
     text = (f"<b>Exported</b> the blend at α = {report['alpha']:.2f} to <b>{report['path']}</b>.<br>"
-            f"Self-check passed: the bundle was reloaded and classified {report['verified_images']} validation "
+            f"<span style='color:{OK_COLOUR}'><b>✓ Self-check passed:</b></span> the bundle was reloaded and classified {report['verified_images']} validation "
             f"images {'with the same predictions as' if report['same_predictions'] else 'DIFFERENTLY from'} the "
             f"model in memory; the largest difference in any class probability is "
             f"{_difference(report['max_probability_difference'])}.")
@@ -96,9 +97,11 @@ class ExportPage(RunPage):
         row.addWidget(self.alpha)
         row.addWidget(self.best)
         row.addStretch(1)
-        form.addRow("Blend α", row)
         self.accuracy = QLabel(NO_CURVE, objectName="pageHint", wordWrap=True)
-        form.addRow("", self.accuracy)
+        column = QVBoxLayout()  # the accuracy right under α (as a form row of its own it floated away)
+        column.addLayout(row)
+        column.addWidget(self.accuracy)
+        form.addRow("Blend α", column)
         bundle = QCheckBox("Bundle folder: weights, class head, flyp.json, README model card (always)")
         bundle.setChecked(True)
         bundle.setEnabled(False)
@@ -168,7 +171,9 @@ class ExportPage(RunPage):
         if edited is not None:
             self._out_edited = True
         out = Path(self.out.text().strip()).expanduser() if self.out.text().strip() else None
-        if out is not None and out.exists():
+        if out is not None and self.report and Path(self.report["path"]).resolve() == out.resolve():
+            note = ""  # the bundle just exported: the result below says so
+        elif out is not None and out.exists():
             note = ("A bundle is already there: exporting replaces it." if (out / "flyp.json").is_file() else
                     "This folder exists and is not a bundle: choose a new folder.")
         else:

@@ -136,6 +136,7 @@ class TrainPage(Page):
         self.progress_bar = QProgressBar(textVisible=True)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
+        self.progress_bar.hide()
         self.detail = QLabel("", objectName="pageHint")
         layout.addWidget(self.message)
         layout.addWidget(self.progress_bar)
@@ -167,7 +168,7 @@ class TrainPage(Page):
             self.detail.setText("")
             self.progress_bar.setRange(0, 1)
             self.progress_bar.setValue(0)
-            self.progress_bar.setTextVisible(False)
+            self.progress_bar.hide()  # an empty bar says nothing: it shows with the next run
             self.show_error("")
         self._refresh_history()
 
@@ -230,7 +231,7 @@ class TrainPage(Page):
         self.plots.show_curves(self._live)
         self.shown_label.setText(f"Showing: {run_dir.name} (live)")
         self.progress_bar.setRange(0, 0)  # busy until the engine knows the number of steps
-        self.progress_bar.setTextVisible(True)
+        self.progress_bar.show()
         self._ended.clear()
         worker = workers.Worker(run_training, config, str(run_dir), resume=resume)
         worker.signals.event.connect(self._on_event)
@@ -359,7 +360,7 @@ class TrainPage(Page):
     # How a run ends ------------------------------------------------------------------------------
     def _finished(self, info: dict) -> None:
         best, zero = info.get("best") or {}, (info.get("zeroshot") or {}).get("id", {}).get("accuracy")
-        text = "Finished."
+        text = f"Finished {Path(self._live_path or self._pending_path).name}."  # the plots may show another run
         if best:
             text += f" Best validation accuracy {best['id_accuracy']:.1%} at step {best['step']}"
             text += f" (zero-shot {zero:.1%})." if zero is not None else "."

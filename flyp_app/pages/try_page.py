@@ -142,7 +142,7 @@ class TryPage(RunPage):
             button.clicked.connect(slot)
             row.addWidget(button)
         row.addSpacing(20)
-        self.model_label = QLabel("", objectName="pageHint")
+        self.model_label = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window
         row.addWidget(self.model_label, 1)
         self.progress = QProgressBar(maximumWidth=180, textVisible=False)
         self.progress.hide()

@@ -14,6 +14,7 @@ from typing import Sequence
 from PySide6.QtCore import Qt, Signal
 
 from flyp_app.theme import ACCENT, ID_COLOUR, ZERO_SHOT_COLOUR, pyqtgraph
+from flyp_app.widgets.legend import LegendLine
 
 pg = pyqtgraph()
 
@@ -61,7 +62,7 @@ class AlphaPlot(pg.PlotWidget):
         self.setLabel("bottom", "α   (0 = zero-shot, 1 = finetuned)")
         self.setLabel("left", "accuracy (%)")
         self.setXRange(0, 1, padding=0.03)
-        self.legend = self.addLegend(offset=(-8, -36), labelTextSize="9pt", labelTextColor=INK)
+        self.legend = LegendLine()  # for the page to place below the plot: inside, it would cover the curves
         self.line = pg.InfiniteLine(angle=90, movable=True, bounds=(0, 1),
                                     pen=pg.mkPen(ACCENT, width=1.5, style=Qt.DashLine),
                                     hoverPen=pg.mkPen(ACCENT, width=3))
@@ -84,7 +85,8 @@ class AlphaPlot(pg.PlotWidget):
         for label, (values, colour, dashed) in series.items():
             pen = pg.mkPen(colour, width=2, style=Qt.DashLine if dashed else Qt.SolidLine)
             self.curves[label] = self.plot(list(alphas), _percent(values), pen=pen, symbol="o", symbolSize=5,
-                                           symbolBrush=colour, symbolPen=None, name=label)
+                                           symbolBrush=colour, symbolPen=None)
+            self.legend.add(label, colour, "dashed" if dashed else "line")
             self._colours.append(colour)
             lows.append(min(values))
             highs.append(max(values))
@@ -112,8 +114,9 @@ class RobustnessPlot(pg.PlotWidget):
                                symbolBrush="#9aa5b1", symbolPen=None)
         self.ends = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w", width=1.5))
         self.addItem(self.ends)
-        # zero-shot below left of its end, finetuned above, the current α below right of the star
-        self.labels = [pg.TextItem("zero-shot", color=ZERO_SHOT_COLOUR, anchor=(1.05, -0.1)),
+        # zero-shot below its end (the curve leaves it sideways), finetuned above, the current α below
+        # right of the star
+        self.labels = [pg.TextItem("zero-shot", color=ZERO_SHOT_COLOUR, anchor=(0.3, -0.3)),
                        pg.TextItem("finetuned", color=ID_COLOUR, anchor=(0.5, 1.25))]
         for label in self.labels:
             label.hide()  # an empty TextItem in an empty view repaints itself endlessly
@@ -125,6 +128,9 @@ class RobustnessPlot(pg.PlotWidget):
         self.marker_label.setZValue(10)
         self.marker_label.hide()
         self.addItem(self.marker_label)
+        self.legend = LegendLine()  # below the plot, as the accuracy plot's beside it
+        self.legend.add("blends, α = 0 … 1", "#9aa5b1")
+        self.legend.add("α chosen with the slider", ACCENT, "star")
 
     def set_curve(self, id_accuracy: Sequence[float], ood_accuracy: Sequence[float]) -> None:
         xs, ys = _percent(id_accuracy), _percent(ood_accuracy)

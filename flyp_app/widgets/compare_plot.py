@@ -27,7 +27,9 @@ class ComparePlot(pg.PlotWidget):
                       size="10pt", color=INK)
         self.setLabel("bottom", "ID validation accuracy (%)")
         self.setLabel("left", "different conditions, mean (%)")
-        self.legend = self.addLegend(offset=(10, 10), labelTextSize="9pt", labelTextColor=INK,  # top left: empty
+        # Bottom left: worse than zero-shot on both axes, where weight-ensembling curves do not go
+        # (top left is where they all start, at the zero-shot point).
+        self.legend = self.addLegend(offset=(10, -10), labelTextSize="9pt", labelTextColor=INK,
                                      brush=(255, 255, 255, 210))
         self.curves: dict[str, pg.PlotDataItem] = {}      # run path → its curve
         self.best_points: dict[str, tuple[float, float]] = {}
@@ -57,7 +59,8 @@ class ComparePlot(pg.PlotWidget):
             x, y = [100 * p["id"] for p in points], [100 * p["ood"] for p in points]
             self.curves[row["run"]] = self.plot(x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
                                                 symbolBrush=colour, symbolPen=None,
-                                                name=f"{row['name']} ({row['method']})")
+                                                name=row["name"] if row["method"] in row["name"]
+                                                else f"{row['name']} ({row['method']})")
             best = next(p for p in points if p["alpha"] == row["best_alpha"]) if row.get("best_alpha") is not None \
                 else points[-1]
             self.best_points[row["run"]] = (100 * best["id"], 100 * best["ood"])

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flyp_app.theme import ID_COLOUR, LOSS_COLOUR, LR_COLOUR, ZERO_SHOT_COLOUR, ood_colour
+from flyp_app.widgets.legend import LegendLine
 
 INK = "#333333"
 
@@ -118,7 +119,7 @@ class TrainingPlots(QWidget):
         layout = self.graphics.ci.layout
         for row, stretch in enumerate((6, 4, 3)):
             layout.setRowStretchFactor(row, stretch)
-        self.legend = self.accuracy.addLegend(offset=(-8, -8), labelTextColor=INK, brush=(255, 255, 255, 200))
+        self.legend = LegendLine()  # above the plots: inside, it would hide the curves
         self.raw_loss = self._line(self.loss, (*_rgb(LOSS_COLOUR), 70), 1)
         self.smooth_loss = self._line(self.loss, LOSS_COLOUR, 2)
         self.lr_line = self._line(self.lr, LR_COLOUR, 2)
@@ -127,6 +128,7 @@ class TrainingPlots(QWidget):
         self.accuracy.addItem(self.best_marker)
         self._best_in_legend = False
         self.layout_.replaceWidget(self.placeholder, self.graphics)
+        self.layout_.insertWidget(0, self.legend)
         self.placeholder.hide()
 
     def _plot(self, row: int, label: str, axis=None):
@@ -185,7 +187,7 @@ class TrainingPlots(QWidget):
                 self._add_baseline(name, i, accuracy)
         self.best_marker.setData(*([[c.best[0]], [c.best[1]]] if c.best else [[], []]))
         if c.best and not self._best_in_legend:
-            self.legend.addItem(self.best_marker, "best: the checkpoint kept")
+            self.legend.add("best: the checkpoint kept", ID_COLOUR, "star")
             self._best_in_legend = True
         self.accuracy.setXRange(0, max(c.total_steps or 0, c.last_step, 1), padding=0.02)
         if c.evals:
@@ -199,7 +201,8 @@ class TrainingPlots(QWidget):
             colour = ID_COLOUR if name == "id" else ood_colour(index - 1)
             pg = self.pg
             item = self.accuracy.plot(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
-                                      symbolBrush=colour, symbolPen=None, name=set_label(name))
+                                      symbolBrush=colour, symbolPen=None)
+            self.legend.add(set_label(name), colour)
             self._set_items[name] = item
         return self._set_items[name]
 
@@ -211,8 +214,7 @@ class TrainingPlots(QWidget):
         self.accuracy.addItem(line)
         self._baseline_items[name] = line
         if len(self._baseline_items) == 1:  # one legend entry explains every dashed line
-            sample = pg.PlotDataItem(pen=pg.mkPen(ZERO_SHOT_COLOUR, width=1.5, style=Qt.DashLine))
-            self.legend.addItem(sample, "zero-shot (dashed)")
+            self.legend.add("zero-shot (before training)", ZERO_SHOT_COLOUR, "dashed")
 
     # What tests and the page read ------------------------------------------------------------
     def point_counts(self) -> dict[str, int]:

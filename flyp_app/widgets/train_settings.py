@@ -271,8 +271,11 @@ class HyperParameters(QGroupBox):
             self.precision.addItem(text, key)
         self.precision.setToolTip("bf16 runs the towers in 16-bit arithmetic on GPUs that support it: faster, "
                                   "same results up to rounding")
-        self.compile = QCheckBox("Compile the model (faster long runs; slow first steps)")
-        self.checkpointing = QCheckBox("Gradient checkpointing (less GPU memory, slower steps)")
+        # Short labels, the why in tooltips: the settings column is 380 px wide.
+        self.compile = QCheckBox("Compile the model")
+        self.compile.setToolTip("torch.compile: faster long runs; the first steps are slow while it compiles")
+        self.checkpointing = QCheckBox("Gradient checkpointing")
+        self.checkpointing.setToolTip("Less GPU memory for bigger batches, at the price of slower steps")
         for label, widget in (("Method", self.method), ("", self.method_note), ("Epochs", self.epochs),
                               ("Batch size", self.batch), ("Learning rate", self.lr),
                               ("Weight decay", self.weight_decay), ("Warmup steps", self.warmup),

@@ -104,5 +104,16 @@ class TryResults(QTableWidget):
         self._pixmaps.clear()
 
 
-def folder_text(path: str | None) -> str:
-    return str(Path(path).parent) if path else ""
+def folder_text(path: str | None, limit: int = 44) -> str:
+    """The image's folder as a person reads it: ~ for the home folder, a long path cut to its
+    last two folders (the whole path is the row's tooltip)."""
+    if not path:
+        return ""
+    folder = Path(path).parent
+    try:
+        text = str(Path("~") / folder.relative_to(Path.home()))
+    except ValueError:
+        text = str(folder)
+    if len(text) > limit and len(folder.parts) > 3:
+        text = str(Path("…", *folder.parts[-2:]))
+    return text
