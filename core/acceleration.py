@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import torch
 
@@ -38,6 +39,8 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 
 def compile_towers(model: torch.nn.Module) -> None:
     """Compile the image tower and the text transformer in place (their parameters are shared)."""
+    # Inductor looks for CUDA even when compiling for the CPU, and says so on every run.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     model.visual.compile()
     text = getattr(model, "transformer", None) or getattr(model, "text", None)
     if text is not None:
