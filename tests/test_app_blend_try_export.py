@@ -268,3 +268,46 @@ def test_every_page_fits_a_1280_by_800_window(qtbot, flyp_run, tmp_path):
     assert settings.widget().minimumSizeHint().width() <= settings.viewport().width()  # no field cut at the right
     qtbot.waitUntil(lambda: window.pages[BLEND].curve is not None and not window.pages[-1].busy(), timeout=60000)
     window.close()
+
+
+def test_a_thousand_classes_do_not_freeze_the_blend_page(qtbot, tmp_path):
+    """The per-class table of an ImageNet-sized run: a curve, an exact result and slider steps stay quick."""
+    from flyp_app.theme import style_sheet
+    from flyp_app.widgets.blend_run_picker import RunSummary
+    from flyp_app.window import MainWindow
+
+    window = MainWindow(load_engine=False)
+    window.setStyleSheet(style_sheet())  # as the app's: styled cells are slower to measure
+    qtbot.addWidget(window)
+    window.create_project(tmp_path / "Mine.flyp.json")
+    window.resize(1280, 800)
+    window.show()
+    page = window.pages[BLEND]
+    run = RunSummary("big", str(tmp_path / "big"), "big", "finished", True, "", (1, 2), 0.9)
+    page.picker.current = lambda: run  # no model: the page is fed a curve and an exact result
+    page.body.show_run(run)
+    window.nav.setCurrentRow(BLEND)
+    classes = [f"class {i}" for i in range(1000)]
+
+    def metrics(accuracy):  # per-class accuracies from 0% to 100%: cells of every width
+        return {"accuracy": accuracy, "n": 50_000,
+                "per_class": {c: ((37 * i + round(100 * accuracy)) % 101) / 100 for i, c in enumerate(classes)}}
+
+    curve = [{"alpha": a / 10, "sets": {"id": metrics(0.5 + a / 30), "ood": metrics(0.8 - a / 30)}} for a in range(11)]
+    page._curve_run, page.alpha = run, 0.5
+    started = time.perf_counter()
+    page._curve_done(run, curve)
+    qtbot.wait(1)  # painted before the exact result comes, as in the app
+    page._exact_seq = 1
+    page._exact_done(1, {"run": run.path, "alpha": 0.5,
+                         "sets": {n: {"metrics": metrics(0.7), "wrong": []} for n in ("id", "ood")}})
+    qtbot.wait(1)
+    assert page.table.rowCount() == 1001 and page.table.item(1000, 3).text() == f"{((37 * 999 + 70) % 101) / 100:.1%}"
+    for value in (11, 12, 13):  # estimates from the curve for every class, on each step of the slider
+        page.slider.setValue(value)
+        qtbot.wait(1)
+    assert page.table.item(0, 3).text().startswith("≈ ")
+    page._exact_timer.stop()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2, f"{elapsed:.1f} s"  # a gross guard: 8.5 s before the table's columns had fixed widths
+    window.close()

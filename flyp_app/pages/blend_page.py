@@ -65,6 +65,13 @@ def evaluate_at(run_dir: str, device: str, alpha: float, progress=None, control=
     return {"run": run_dir, "alpha": alpha, "sets": results}
 
 
+def _interp_rows(rows, alphas: list[float], alpha: float):
+    """np.interp of every row of `rows` (values at `alphas`) at `alpha`, at once."""
+    i = int(np.clip(np.searchsorted(alphas, alpha, side="right") - 1, 0, len(alphas) - 2))
+    share = (alpha - alphas[i]) / (alphas[i + 1] - alphas[i])
+    return rows[:, i] * (1 - share) + rows[:, i + 1] * share
+
+
 class BlendPage(RunPage):
     title = "Blend"
     hint = ("Slide between the original model (zero-shot, α = 0) and your finetuned model (α = 1). A blend "
@@ -82,6 +89,8 @@ class BlendPage(RunPage):
         self._exact_seq = self._curve_seq = 0
         self._pixmaps: dict[str, QPixmap] = {}
         self._table_set = None  # the set whose rows the table holds
+        self._per_class: dict = {}  # set → (classes, accuracy of "all" then each class × α)
+        self._better, self._worse, self._same = (QBrush(QColor(c)) for c in (OK_COLOUR, ERROR_COLOUR, "#333333"))
         self._exact_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._exact_timer.timeout.connect(self.request_exact)
         state.alpha_changed.connect(self._alpha_from_state)
@@ -187,8 +196,13 @@ class BlendPage(RunPage):
         self.table.setSelectionMode(QAbstractItemView.NoSelection)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for col in (1, 2, 3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        # Fixed widths, measured once: ResizeToContents re-measures every row on every change,
+        # which made an exact result over 1000 classes take seconds on the UI thread.
+        metrics = self.table.fontMetrics()
+        for col, widest in ((1, "Zero-shot"), (2, "Finetuned"), (3, "Blended α = 0.00")):
+            header.setSectionResizeMode(col, QHeaderView.Fixed)
+            self.table.setColumnWidth(col, max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance("≈ 100.0%"))
+                                      + 28)
         layout.addWidget(self.table)
         return box
 
@@ -288,6 +302,12 @@ class BlendPage(RunPage):
         if len(self.ood_names) > 1:
             series[OOD_MEAN] = (self.ood_mean, "#555555", True)
         self.series = series
+        self._per_class = {}
+        for name in names:
+            classes = list(curve[-1]["sets"][name]["per_class"])
+            rows = [[p["sets"][name]["accuracy"] for p in curve]]
+            rows += [[p["sets"][name]["per_class"].get(c, 0.0) for p in curve] for c in classes]
+            self._per_class[name] = (classes, np.array(rows, dtype=float))
         self._table_set = None
         self.alpha_plot.set_curve(self.alphas, series)
         if self.ood_mean is not None:
@@ -392,34 +412,34 @@ class BlendPage(RunPage):
         if self.curve is None or name is None:
             return
         exact = self._exact_here()
-        zero, tuned = self.curve[0]["sets"][name], self.curve[-1]["sets"][name]
+        classes, per_alpha = self._per_class[name]  # per_alpha: (classes + 1) × α, overall accuracy first
         if exact is not None:
             blended = exact["sets"][name]["metrics"]
-            overall, per_class, approx = blended["accuracy"], blended["per_class"], ""
+            values = [blended["accuracy"]] + [blended["per_class"].get(c, 0.0) for c in classes]
+            approx = ""
         else:
-            interp = lambda values: float(np.interp(self.alpha, self.alphas, values))  # noqa: E731
-            overall = interp([p["sets"][name]["accuracy"] for p in self.curve])
-            per_class = {c: interp([p["sets"][name]["per_class"].get(c, 0.0) for p in self.curve])
-                         for c in tuned["per_class"]}
+            values = _interp_rows(per_alpha, self.alphas, self.alpha).tolist()
             approx = "≈ "
         self.table.horizontalHeaderItem(3).setText(f"Blended α = {self.alpha:.2f}")
-        rows = [("All images", zero["accuracy"], tuned["accuracy"], overall)]
-        rows += [(c, zero["per_class"].get(c, 0.0), acc, per_class.get(c, 0.0)) for c, acc in tuned["per_class"].items()]
-        if self._table_set != name or self.table.rowCount() != len(rows):
+        if self._table_set != name or self.table.rowCount() != len(values):
             self._table_set = name
-            self._fill_fixed_columns(rows)
-        for r, (_, z, _, b) in enumerate(rows):
+            self._fill_fixed_columns(["All images", *classes], per_alpha[:, 0], per_alpha[:, -1])
+        zero = per_alpha[:, 0]
+        tip = "estimated from the curve; the exact value follows" if approx else "green: better than zero-shot; red: worse"
+        self.table.setUpdatesEnabled(False)
+        for r, b in enumerate(values):
             cell = self.table.item(r, 3)
             cell.setText(f"{approx}{b:.1%}")
-            cell.setForeground(QBrush(QColor(OK_COLOUR if b > z + 1e-9 else ERROR_COLOUR if b < z - 1e-9 else "#333333")))
-            cell.setToolTip("estimated from the curve; the exact value follows" if approx else
-                            "green: better than zero-shot; red: worse")
+            cell.setForeground(self._better if b > zero[r] + 1e-9 else self._worse if b < zero[r] - 1e-9 else self._same)
+            cell.setToolTip(tip)
+        self.table.setUpdatesEnabled(True)
 
-    def _fill_fixed_columns(self, rows: list[tuple]) -> None:
-        self.table.setRowCount(len(rows))
+    def _fill_fixed_columns(self, labels: list[str], zero, tuned) -> None:
+        self.table.setUpdatesEnabled(False)
+        self.table.setRowCount(len(labels))
         bold = QFont()
         bold.setBold(True)
-        for r, (label, z, t, _) in enumerate(rows):
+        for r, (label, z, t) in enumerate(zip(labels, zero, tuned)):
             cells = [QTableWidgetItem(label), QTableWidgetItem(f"{z:.1%}"), QTableWidgetItem(f"{t:.1%}"),
                      QTableWidgetItem("")]
             for c, cell in enumerate(cells):
@@ -428,6 +448,7 @@ class BlendPage(RunPage):
                 if r == 0:
                     cell.setFont(bold)
                 self.table.setItem(r, c, cell)
+        self.table.setUpdatesEnabled(True)
 
     def _fill_gallery(self) -> None:
         name = self.set_combo.currentData()
