@@ -36,7 +36,7 @@ METHOD_NAMES = {"flyp": "FLYP (recommended)", "ce": "Cross-entropy baseline (FT)
                 "flyp-frozen-text": "FLYP, text encoder frozen (ablation)",
                 "ce-both": "Cross-entropy on captions, both encoders (ablation)"}
 DEVICES = {"auto": "auto (GPU if there is one)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}
-PRECISIONS = {"auto": "auto (bf16 on GPUs that support it)", "fp32": "fp32 (32-bit)", "bf16": "bf16 (16-bit)"}
+PRECISIONS = {"auto": "auto (bf16 on capable GPUs)", "fp32": "fp32 (32-bit)", "bf16": "bf16 (16-bit)"}
 CUSTOM = "Custom"
 PAPER_BATCH = 512
 
