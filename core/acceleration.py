@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 
 import torch
+
+from core.errors import FlypError
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -35,6 +38,13 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def check_compiler() -> None:
+    """torch.compile builds C++ (CPU) or Triton (GPU) kernels: both need a C compiler on the PATH."""
+    if not any(shutil.which(name) for name in ("cc", "gcc", "clang", "cl")):
+        raise FlypError("--compile: torch.compile needs a C compiler (gcc, clang, or MSVC's cl on Windows) "
+                        "on the PATH and none was found; install one, or train without --compile")
 
 
 def compile_towers(model: torch.nn.Module) -> None:

@@ -56,6 +56,8 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     """Scan the data, load the model and cache the evaluation images."""
     ranks = distributed.current()
     methods.check_supported(config, ranks.size)
+    if config.compile:
+        acceleration.check_compiler()  # before anything is written
     device = ranks.device or select_device(config.device)
     on_event({"type": "status", "message": "Scanning images…"})
     data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,

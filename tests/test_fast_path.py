@@ -92,3 +92,14 @@ def test_compiled_towers_give_the_uncompiled_loss_and_gradients(colour_data, tmp
     assert "_orig_mod" not in "".join(classifier.state_dict())  # checkpoints keep their keys
     assert compiled_loss == pytest.approx(loss, rel=1e-5)
     assert_close_gradients(compiled_grads, grads, rtol=1e-3, atol=1e-5)
+
+
+def test_compile_without_a_c_compiler_says_so_before_writing_anything(colour_data, tmp_path, monkeypatch, capsys):
+    from cli_helpers import assert_one_line_error, run_cli
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "--model", "flyp-tiny", "--pretrained", "none", "--train",
+                           colour_data["train"], "--epochs", "1", "--compile", "--out", out)
+    assert_one_line_error(code, err, "--compile", "C compiler")
+    assert not out.exists()
