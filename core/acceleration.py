@@ -27,9 +27,12 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of the towers' forward passes, or None for plain fp32."""
     if precision == "fp32":
         return None
-    if precision == "bf16":
-        return torch.bfloat16
     cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if precision == "bf16":
+        if device.type == "cuda" and not cuda_bf16:  # before Ampere: autocast would refuse with a traceback
+            raise FlypError(f"--precision bf16: this GPU ({torch.cuda.get_device_name(device)}) does not "
+                            "support bf16; use --precision fp32 or auto")
+        return torch.bfloat16
     return torch.bfloat16 if cuda_bf16 else None
 
 

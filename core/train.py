@@ -59,6 +59,7 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     if config.compile:
         acceleration.check_compiler()  # before anything is written
     device = ranks.device or select_device(config.device)
+    acceleration.autocast_dtype(config.precision, device)  # a GPU without bf16 says so before anything is written
     on_event({"type": "status", "message": "Scanning images…"})
     data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,
                          seed=config.seed, cancel=control)

@@ -103,3 +103,19 @@ def test_compile_without_a_c_compiler_says_so_before_writing_anything(colour_dat
                            colour_data["train"], "--epochs", "1", "--compile", "--out", out)
     assert_one_line_error(code, err, "--compile", "C compiler")
     assert not out.exists()
+
+
+def test_precision_auto_is_bf16_only_on_gpus_that_support_it(monkeypatch):
+    from core.acceleration import autocast_dtype
+    from core.errors import FlypError
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert autocast_dtype("auto", cpu) is None and autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert autocast_dtype("auto", gpu) is torch.bfloat16 and autocast_dtype("fp32", gpu) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)  # a GPU from before Ampere
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
+    assert autocast_dtype("auto", gpu) is None
+    with pytest.raises(FlypError, match="V100.*does not support bf16"):
+        autocast_dtype("bf16", gpu)
