@@ -20,9 +20,6 @@ import torch
 
 from core.errors import FlypError
 
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of the towers' forward passes, or None for plain fp32."""
     if precision == "fp32":

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from core.cli import emit, interrupt_cancels
+from core.config import PRECISIONS
 from core.errors import FlypError
 
 
@@ -79,7 +80,7 @@ def add_train_args(p, model_args, caption_args) -> None:
                    help="--method l2sp: strength of λ·‖θ − θ_pretrained‖² on the image encoder (0.01)")
     p.add_argument("--evals-per-epoch", type=int, default=1)
     p.add_argument("--workers", type=int, default=None, help="image loading processes (default: auto)")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="the towers' arithmetic: auto (bf16 autocast on CUDA GPUs that support it, else fp32), "
                         "fp32, bf16 (default: auto)")
     p.add_argument("--compile", action="store_true",

@@ -19,6 +19,7 @@ METHODS = {
 # Methods that classify with a trained linear head on image features (stored as flyp_head.*).
 HEAD_METHODS = ("ce", "lp", "lp-ft", "l2sp")
 CONTRASTIVE_METHODS = ("flyp", "flyp-frozen-text")  # the FLYP loss, where --mask-same-class applies
+PRECISIONS = ("auto", "fp32", "bf16")  # the towers' arithmetic (core.acceleration)
 
 
 @dataclass
@@ -77,7 +78,7 @@ class TrainConfig:
             (not (self.mask_same_class and self.method not in CONTRASTIVE_METHODS), "mask-same-class",
              "used with --method flyp only (or flyp-frozen-text)"),
             (math.isfinite(self.l2sp_lambda) and self.l2sp_lambda >= 0, "l2sp-lambda", "zero or more"),
-            (self.precision in ("auto", "fp32", "bf16"), "precision", "auto, fp32 or bf16"),
+            (self.precision in PRECISIONS, "precision", "auto, fp32 or bf16"),
         ]
         for ok, option, expected in checks:
             if not ok:
