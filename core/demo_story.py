@@ -120,14 +120,44 @@ def run_story(root: Path, args) -> int:
         if sets is None:  # every run evaluates on the same demo folders: decode them once
             sets = run_eval_sets(RunDir(run_dir).read_info())
         results[method] = run_curve(run_dir, device, sets=sets)  # cached in the run: the app's Blend page reuses it
+    project = add_to_demo_project(root, [root / "runs" / f"{m}-seed{args.seed}" for m in STORY])
     table = summary_table(results)
     elapsed = time.monotonic() - start
     if args.json:
-        print(json.dumps({"table": table, "curves": results, "seconds": elapsed}, indent=2))
+        print(json.dumps({"table": table, "curves": results, "seconds": elapsed,
+                          "project": str(project) if project else None}, indent=2))
     else:
         print(format_table(table, results))
         print(f"\n({elapsed:.0f} s; runs in {root / 'runs'})")
+        if project:
+            opener = "flyp-studio --demo" if root == default_root() else f"flyp-studio '{project}'"
+            print(f"See them in the app: {opener} (Blend, Try, Export and Compare pages)")
+        else:
+            print("The demo project is open in FLYP Studio, so these runs were not added to it")
     return 0
+
+
+def add_to_demo_project(root: Path, run_dirs: list[Path]) -> Path | None:
+    """List the story's runs in the demo project beside them, so the app shows them; return the
+    project file, or None when a FLYP Studio window has the project open (it would overwrite it)."""
+    from core.project import ProjectLock, load_project, save_project
+
+    path = demo_project_file(root)
+    lock = ProjectLock(path)
+    try:
+        lock.acquire()
+    except FlypError:
+        return None
+    try:
+        project = load_project(path)
+        new = [str(run) for run in run_dirs if str(run) not in project.runs]
+        if new:
+            project.runs += new
+            project.current_run = project.current_run or new[0]
+            save_project(project)
+    finally:
+        lock.release()
+    return path
 
 
 def _ood_mean(point: dict) -> float:

@@ -9,6 +9,7 @@ import pytest
 from cli_helpers import assert_one_line_error, run_cli
 from core import demo_story
 from core.cli import main
+from core.project import ProjectLock, load_project
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,14 @@ def test_the_demo_table_rows_are_read_off_the_curves(story):
         assert best["id"] == max(p["sets"]["id"]["accuracy"] for p in curve)  # α chosen on ID, as the paper
 
 
+def test_the_demo_runs_are_listed_in_the_demo_project_for_the_app(story):
+    root, result = story
+    project = load_project(result["project"])
+    assert project.path == (root / "Demo.flyp.json").resolve()
+    assert project.runs == [str(root / "runs" / f"{m}-seed0") for m in demo_story.STORY]
+    assert project.current_run == project.runs[0] and project.model == "demo"
+
+
 def test_a_second_demo_run_reuses_the_finished_runs(story, capsys):
     root, result = story
     before = {p: p.stat().st_mtime_ns for p in (root / "runs").rglob("checkpoints/*.safetensors")}
@@ -55,7 +64,24 @@ def test_a_second_demo_run_reuses_the_finished_runs(story, capsys):
         patch.setitem(demo_story.DEMO_SETTINGS, "epochs", 1)
         code, out, _ = run_cli(capsys, "demo", "run", root)
     assert code == 0 and "| zero-shot |" in out and "| L2-SP |" in out
+    assert "flyp-studio" in out  # where to see them
     assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert len(load_project(root / "Demo.flyp.json").runs) == len(demo_story.STORY)  # not listed twice
+
+
+def test_a_demo_project_open_in_the_app_is_left_alone(story, capsys):
+    root, _ = story
+    lock = ProjectLock(root / "Demo.flyp.json")
+    lock.acquire()
+    try:
+        before = (root / "Demo.flyp.json").read_bytes()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(demo_story.DEMO_SETTINGS, "epochs", 1)
+            code, out, _ = run_cli(capsys, "demo", root)
+    finally:
+        lock.release()
+    assert code == 0 and "open in FLYP Studio" in out
+    assert (root / "Demo.flyp.json").read_bytes() == before
 
 
 def test_demo_rejects_an_unknown_action_with_a_directory(capsys, tmp_path):
