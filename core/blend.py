@@ -53,14 +53,12 @@ def open_run(run_dir: str | Path, which: str = "best", device: torch.device | st
     return blended
 
 
-def run_eval_sets(info: dict, image_size: int | None = None, interpolation: str | None = None,
-                  cancel: Callable[[], bool] = no_cancel) -> dict[str, EvalImages]:
-    """The run's ID validation and OOD sets, found again from its config (same split seed),
-    at the run's model's input size and interpolation unless others are given."""
+def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[str, EvalImages]:
+    """The run's ID validation and OOD sets, found again from its config (same split seed), at
+    its model's input size and interpolation."""
     config, preprocess = info["config"], info["model"]["preprocess"]
-    if image_size is None:
-        image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
-    interpolation = interpolation or preprocess.get("interpolation", "bicubic")
+    image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
+    interpolation = preprocess.get("interpolation", "bicubic")
     data = load_datasets(config["train_dir"], config["val_dir"], config["ood_dirs"],
                          val_fraction=config["val_fraction"], seed=config["seed"], cancel=cancel)
     if data.classes != info["classes"]:

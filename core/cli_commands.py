@@ -200,8 +200,7 @@ def blend(args) -> int:
 
     alphas = parse_alphas(args.alphas)
     blended = open_run(args.run, args.checkpoint, select_device(args.device))
-    loaded = blended.classifier.loaded
-    sets = run_eval_sets(blended.info, loaded.image_size, loaded.preprocess["interpolation"])
+    sets = run_eval_sets(blended.info)
     curve = alpha_curve(blended, sets, alphas, progress=_bar("Blending", args))
     names = list(sets)
     rows = [f"{'α':>5}  " + "  ".join(f"{n[:12]:>12}" for n in names)]
@@ -217,8 +216,7 @@ def export(args) -> int:
     from core.models import select_device
 
     blended = open_run(args.run, args.checkpoint, select_device(args.device))
-    loaded = blended.classifier.loaded
-    sets = run_eval_sets(blended.info, loaded.image_size, loaded.preprocess["interpolation"])
+    sets = run_eval_sets(blended.info)
     alphas = [args.alpha] if args.alpha is not None else parse_alphas("0:1:0.1")
     curve = alpha_curve(blended, sets, alphas, progress=_bar("Choosing α", args))
     best = max(curve, key=lambda p: p["sets"].get("id", next(iter(p["sets"].values())))["accuracy"])

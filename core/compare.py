@@ -59,9 +59,8 @@ def run_curve(run_dir: str | Path, device="cpu", *, recompute: bool = False, pro
 
     stamp = weights_stamp(run_dir)
     blended = open_run(run_dir, "best", device)
-    loaded = blended.classifier.loaded
     if sets is None:
-        sets = run_eval_sets(blended.info, loaded.image_size, loaded.preprocess["interpolation"], cancel)
+        sets = run_eval_sets(blended.info, cancel)
     curve = alpha_curve(blended, sets, CURVE_ALPHAS, progress=progress, cancel=cancel)
     for point in curve:
         for metrics in point["sets"].values():

@@ -110,7 +110,7 @@ def make_soup(run_dirs: Sequence[str | Path], out: str | Path, *, greedy: bool =
     on_event({"type": "status", "message": "Loading the model and the evaluation images…"})
     loaded = load_model(ModelSpec(**ref["model"]["spec"]), device, seed=ref["config"]["seed"])
     classifier = Classifier(loaded, ref["class_names"], ref["templates"])
-    sets = run_eval_sets(ref, loaded.image_size, loaded.preprocess["interpolation"], cancel)
+    sets = run_eval_sets(ref, cancel)
     pretrained = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
 
     def evaluate(state: dict | None) -> dict:

@@ -114,9 +114,7 @@ class BlendSession:
         if self._sets is None:
             from core.blend import run_eval_sets
 
-            loaded = self.blended.classifier.loaded
-            self._sets = run_eval_sets(self.blended.info, loaded.image_size, loaded.preprocess["interpolation"],
-                                       **({"cancel": cancel} if cancel is not None else {}))
+            self._sets = run_eval_sets(self.blended.info, **({"cancel": cancel} if cancel is not None else {}))
         return self._sets
 
 

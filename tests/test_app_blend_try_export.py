@@ -37,8 +37,7 @@ def reference(flyp_run):
     from core.blend import open_run, run_eval_sets
 
     blended = open_run(flyp_run)
-    loaded = blended.classifier.loaded
-    return blended, run_eval_sets(blended.info, loaded.image_size, loaded.preprocess["interpolation"])
+    return blended, run_eval_sets(blended.info)
 
 
 def open_blend(qtbot, window):

@@ -32,7 +32,7 @@ def test_alpha_ends_reproduce_zero_shot_and_finetuned_exactly(flyp_run, tiny_mod
 def test_alpha_curve_matches_the_logged_scores_at_its_ends(flyp_run):
     blended = open_run(flyp_run)
     info = blended.info
-    sets = run_eval_sets(info, blended.classifier.loaded.image_size)
+    sets = run_eval_sets(info)
     curve = alpha_curve(blended, sets, parse_alphas("0:1:0.5"))
     assert [p["alpha"] for p in curve] == [0.0, 0.5, 1.0]
     assert curve[0]["sets"]["id"]["accuracy"] == info["zeroshot"]["id"]["accuracy"]

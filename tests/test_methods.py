@@ -79,7 +79,7 @@ def test_linear_probe_is_a_complete_run_whose_head_blends_from_zero_shot(runs, p
     assert state[HEAD_KEYS[0]].shape == (3, 64)
     assert all(torch.equal(state[k], v) for k, v in pretrained.items())  # the encoders stay frozen
     blended = open_run(run.path)
-    sets = run_eval_sets(blended.info, blended.classifier.loaded.image_size)
+    sets = run_eval_sets(blended.info)
     blended.set_alpha(0.0)  # WiSE-FT of a linear classifier: the zero-shot head at α = 0
     assert blended.classifier.evaluate(sets["id"]).accuracy == info["zeroshot"]["id"]["accuracy"]
     blended.set_alpha(1.0)
