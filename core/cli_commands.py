@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from core.cli import emit, interrupt_cancels
-from core.config import PRECISIONS
+from core.config import PRECISIONS, RUN_OPTIONS
 from core.errors import FlypError
 
 
@@ -101,10 +101,7 @@ def train(args) -> int:
     from core.progress import RunControl
     from core.train import train as run_training
 
-    # How to run, not what to learn: a resumed run takes these from the command line.
-    speed = {"device": args.device, "workers": args.workers, "micro_batch_size": args.micro_batch_size,
-             "checkpoint_every": args.checkpoint_every, "precision": args.precision, "compile": args.compile,
-             "grad_checkpointing": args.grad_checkpointing}
+    speed = {option: getattr(args, option) for option in RUN_OPTIONS}  # a resumed run takes these too
     if args.resume:
         config = TrainConfig(train_dir=args.train or ".", **speed)
     else:

@@ -20,6 +20,10 @@ METHODS = {
 HEAD_METHODS = ("ce", "lp", "lp-ft", "l2sp")
 CONTRASTIVE_METHODS = ("flyp", "flyp-frozen-text")  # the FLYP loss, where --mask-same-class applies
 PRECISIONS = ("auto", "fp32", "bf16")  # the towers' arithmetic (core.acceleration)
+# How a run is computed, not what it learns: `--resume` takes these from the new command line
+# (a run may continue on a smaller GPU, or on the CPU). The command-line options have these names.
+RUN_OPTIONS = ("device", "workers", "micro_batch_size", "checkpoint_every", "precision", "compile",
+               "grad_checkpointing")
 
 
 @dataclass
@@ -94,15 +98,6 @@ class TrainConfig:
     def from_json(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-    # What a resumed run must share with the run it continues.
-    def resume_key(self) -> dict:
-        data = self.to_json()
-        for volatile in ("device", "workers", "checkpoint_minutes", "checkpoint_every", "cache_images",
-                         "micro_batch_size", "precision", "compile", "grad_checkpointing"):
-            # speed and memory, not the gradient: a run may resume on a smaller GPU, or on the CPU
-            data.pop(volatile)
-        return data
 
 
 def lr_at(step: int, base_lr: float, warmup: int, total: int) -> float:

@@ -21,7 +21,7 @@ from core import acceleration, atomic, distributed, linear_probe, methods
 from core.accumulate import ce_backward, flyp_backward
 from core.captions import captions_for, resolve_class_names, validate_templates
 from core.classifier import Classifier
-from core.config import TrainConfig, lr_at
+from core.config import RUN_OPTIONS, TrainConfig, lr_at
 from core.data import Datasets, load_datasets
 from core.errors import Cancelled, FlypError, WriteError
 from core.fast_text import encode_text
@@ -43,6 +43,7 @@ class Session:
     classifier: Classifier
     eval_sets: dict[str, EvalImages]
     device: torch.device
+    autocast_dtype: torch.dtype | None  # the towers' arithmetic (core.acceleration); None: fp32
     ranks: distributed.Ranks = distributed.Ranks()  # several processes under torchrun
     started: float = field(default_factory=time.monotonic)
     seconds_before: float = 0.0  # time spent by the sessions this one resumes
@@ -59,7 +60,7 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     if config.compile:
         acceleration.check_compiler()  # before anything is written
     device = ranks.device or select_device(config.device)
-    acceleration.autocast_dtype(config.precision, device)  # a GPU without bf16 says so before anything is written
+    autocast_dtype = acceleration.autocast_dtype(config.precision, device)  # before anything is written
     on_event({"type": "status", "message": "Scanning images…"})
     data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,
                          seed=config.seed, cancel=control)
@@ -74,7 +75,7 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     on_event({"type": "status", "message": "Preparing evaluation images…"})
     eval_sets = {name: EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"], control)
                  for name, samples in data.eval_sets().items() if samples and ranks.is_main}  # rank 0 evaluates
-    return Session(config, ranks.run_dir(run_dir), data, classifier, eval_sets, device, ranks)
+    return Session(config, ranks.run_dir(run_dir), data, classifier, eval_sets, device, autocast_dtype, ranks)
 
 
 def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
@@ -106,20 +107,21 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     return _loop(session, state, on_event, control)
 
 
+KEPT_WHEN_UNSET = ("micro_batch_size", "checkpoint_every")  # unset on resume: the run keeps its own
+
+
 def _resumed_config(run: RunDir, config: TrainConfig | None) -> TrainConfig:
     try:
         stored = TrainConfig.from_json(run.read_info()["config"])
     except (TypeError, ValueError, AttributeError):  # edited by hand or damaged: values of the wrong type
         raise FlypError(f"{run.config_file}: damaged, its config cannot be read; the file is left as it is") from None
     if config is not None:
-        stored.device, stored.workers = config.device, config.workers
-        stored.precision, stored.compile, stored.grad_checkpointing = (config.precision, config.compile,
-                                                                       config.grad_checkpointing)
-        if config.micro_batch_size is not None:  # None keeps the run's own
-            stored.micro_batch_size = config.micro_batch_size
-        if config.checkpoint_every is not None:
-            stored.checkpoint_every = config.checkpoint_every
+        for option in RUN_OPTIONS:
+            value = getattr(config, option)
+            if value is not None or option not in KEPT_WHEN_UNSET:
+                setattr(stored, option, value)
     return stored
+
 
 
 def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
@@ -169,7 +171,6 @@ class _Trainer:
         groups = methods.param_groups(clf, cfg)
         self.params = params = [p for group in groups for p in group["params"]]
         self.l2sp = methods.L2SP(clf.model.visual, cfg.l2sp_lambda) if cfg.method == "l2sp" else None
-        self.autocast_dtype = acceleration.autocast_dtype(cfg.precision, session.device)
         if cfg.grad_checkpointing:
             for tower in acceleration.enable_gradient_checkpointing(clf.model):
                 on_event({"type": "status", "message": f"Gradient checkpointing: the {tower} does not support "
@@ -232,12 +233,12 @@ class _Trainer:
 
     # The towers run under the chosen precision; normalisation, heads and losses in fp32.
     def _encode_images(self, images) -> torch.Tensor:
-        with acceleration.autocast(self.session.device, self.autocast_dtype):
+        with acceleration.autocast(self.session.device, self.session.autocast_dtype):
             features = self.clf.model.encode_image(self.clf.normalize(images))
         return F.normalize(features.float(), dim=-1)
 
     def _encode_texts(self, tokens) -> torch.Tensor:
-        with acceleration.autocast(self.session.device, self.autocast_dtype):
+        with acceleration.autocast(self.session.device, self.session.autocast_dtype):
             features = encode_text(self.clf.model, tokens)
         return F.normalize(features.float(), dim=-1)
 
