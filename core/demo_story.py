@@ -2,7 +2,8 @@
 
 Writes the demo folders (once), measures the demo model zero-shot, finetunes it with FLYP and
 with the paper's baselines (cross-entropy finetuning, LP-FT, L2-SP), computes each method's
-weight-ensembling curve on ID and OOD data, and prints a table. The app's demo project uses the same folders and settings.
+weight-ensembling curve on ID and OOD data, and prints a table. The app's demo project uses the
+same folders and settings, and lists the runs.
 """
 
 from __future__ import annotations
@@ -106,9 +107,10 @@ def run_story(root: Path, args) -> int:
     say(f"Demo folders: {root / 'data'}")
     paths = demo_paths(ensure_demo_data(root / "data"))
     device = select_device(args.device)
+    run_dirs = {method: root / "runs" / f"{method}-seed{args.seed}" for method in STORY}
     results, sets = {}, None
     for method, label in STORY.items():
-        run_dir = root / "runs" / f"{method}-seed{args.seed}"
+        run_dir = run_dirs[method]
         config = TrainConfig(train_dir=str(paths["train"]), val_dir=str(paths["val"]),
                              ood_dirs=[str(p) for p in paths["ood"]], model="demo", method=method,
                              device=args.device, **(DEMO_SETTINGS | {"seed": args.seed}))
@@ -120,7 +122,7 @@ def run_story(root: Path, args) -> int:
         if sets is None:  # every run evaluates on the same demo folders: decode them once
             sets = run_eval_sets(RunDir(run_dir).read_info())
         results[method] = run_curve(run_dir, device, sets=sets)  # cached in the run: the app's Blend page reuses it
-    project = add_to_demo_project(root, [root / "runs" / f"{m}-seed{args.seed}" for m in STORY])
+    project = add_to_demo_project(root, list(run_dirs.values()))
     table = summary_table(results)
     elapsed = time.monotonic() - start
     if args.json:
@@ -161,8 +163,9 @@ def add_to_demo_project(root: Path, run_dirs: list[Path]) -> Path | None:
 
 
 def _ood_mean(point: dict) -> float:
-    ood = [m["accuracy"] for name, m in point["sets"].items() if name != "id"]
-    return sum(ood) / len(ood) if ood else float("nan")
+    from core.compare import ood_mean
+
+    return ood_mean(point["sets"])  # the demo always has its sketch and painting sets
 
 
 def summary_table(results: dict) -> list[dict]:
