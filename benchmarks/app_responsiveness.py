@@ -27,8 +27,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")  # the offscreen platform's size-hint notices
 
-SETTINGS: dict = {}  # extra project settings for the training (diagnostics)
-
 LAUNCH = """
 import sys, time, json
 start = time.perf_counter()
@@ -83,7 +81,7 @@ def stalls(folder: Path) -> dict:
             time.sleep(0.002)
 
     wait(lambda: window.state.ready)  # torch and open_clip imported in the background
-    window.state.set_settings(epochs=2, **SETTINGS)
+    window.state.set_settings(epochs=2)
     window.nav.setCurrentRow(2)
     train = window.pages[2]
     settle = time.monotonic() + 0.5  # the page is shown (its plots built) before the user can click Start

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from core.resources import resource_path
 
 ID_COLOUR = "#2f6fde"
@@ -29,6 +31,7 @@ def style_sheet() -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
+@functools.cache
 def pyqtgraph():
     """The pyqtgraph module, configured for this app on first use.
 
@@ -37,14 +40,8 @@ def pyqtgraph():
     """
     import pyqtgraph as pg
 
-    global _plots_configured
-    if not _plots_configured:
-        pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
-        _plots_configured = True
+    pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
     return pg
-
-
-_plots_configured = False
 
 
 def error_text(text: str) -> str:

@@ -9,7 +9,6 @@ errors (`FlypError`, in words) and cancellation come back as signals on the UI t
 from __future__ import annotations
 
 import gc
-
 import sys
 import traceback
 from typing import Any, Callable
