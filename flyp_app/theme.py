@@ -35,8 +35,9 @@ def style_sheet() -> str:
 def pyqtgraph():
     """The pyqtgraph module, configured for this app on first use.
 
-    Imported only when a plot is first built (or by the background engine import), never while
-    the window is being built: the window must open before pyqtgraph and torch have loaded.
+    Imported on the UI thread (pyqtgraph's import walks every Qt class: not thread-safe) when the
+    engine has loaded or a plot is first built, whichever comes first; never while the window is
+    being built: the window must open before pyqtgraph and torch have loaded.
     """
     import pyqtgraph as pg
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QSize
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QL
 from core.errors import FlypError
 from core.images import is_image_name
 from core.project import SUFFIX, Project, recent_projects
-from flyp_app import workers
+from flyp_app import theme, workers
 from flyp_app.pages.blend_page import BlendPage
 from flyp_app.pages.captions_page import CaptionsPage
 from flyp_app.pages.compare_page import ComparePage
@@ -102,6 +103,14 @@ class MainWindow(QMainWindow):
     def _engine_ready(self, _=None) -> None:
         from core.models import select_device
 
+        # pyqtgraph's import walks every Qt class, so it must run on the UI thread (imported in a
+        # worker, it crashed the app under a real display); now, so that no plot waits for it.
+        theme.pyqtgraph()
+        # torch, open_clip and pyqtgraph leave ~430,000 objects that live as long as the app.
+        # Python's full garbage collections would walk them all — a 200 ms pause of every
+        # thread, the UI thread included, whenever a worker allocates a lot (scanning a folder,
+        # say). Moved to the permanent generation, they are never walked again.
+        gc.freeze()
         self.state.ready = True
         self.engine_label.setText(f"Engine ready · {select_device('auto').type.upper()}")
         self.state.engine_ready.emit()

@@ -8,7 +8,6 @@ errors (`FlypError`, in words) and cancellation come back as signals on the UI t
 
 from __future__ import annotations
 
-import gc
 import sys
 import traceback
 from typing import Any, Callable
@@ -81,19 +80,12 @@ def start(worker: Worker, *, on_done: Callable[[Any], None] | None = None,
 
 
 def import_engine(progress=None, control=None, emit=None) -> None:
-    """Import pyqtgraph, torch, open_clip and the engine's heavy modules (at start-up, in the background),
-    so that neither the first plot nor the first zero-shot measure waits for an import.
+    """Import torch, open_clip and the engine's heavy modules (at start-up, in the background), so
+    that the first zero-shot measure or training does not wait for them. pyqtgraph is not among
+    them: see `MainWindow._engine_ready`.
 
-    pyqtgraph first: it takes a fraction of a second, so it is ready before anyone reaches a plot.
     (torch's C extension holds the GIL while it initialises: the window may pause for a few
     tenths of a second while it loads, at start-up rather than later.)
     """
-    import pyqtgraph  # noqa: F401  (configured on the UI thread when the first plot is built: theme.pyqtgraph)
     import core.classifier  # noqa: F401  (imports torch and open_clip)
     import core.train  # noqa: F401
-
-    # torch, open_clip and pyqtgraph leave ~430,000 objects that live as long as the app. Python's
-    # full garbage collections would walk them all — a 200 ms pause of every thread, the UI
-    # thread included, whenever a worker allocates a lot (scanning a folder, say). Moved to the
-    # permanent generation, they are never walked again.
-    gc.freeze()

@@ -39,3 +39,16 @@ def test_failures_and_cancellation_are_heard_too(qtbot):
     workers.start(workers.Worker(fails), pool=RunAtOnce(), on_error=heard.append, on_ended=lambda: heard.append("ended"))
     workers.start(workers.Worker(cancels), pool=RunAtOnce(), on_cancelled=lambda: heard.append("cancelled"))
     assert heard == ["data/train: no such folder", "ended", "cancelled"]
+
+
+def test_the_background_engine_import_leaves_pyqtgraph_to_the_ui_thread():
+    """pyqtgraph's import walks every Qt class; run in a worker next to a busy UI thread it
+    crashed the app (segmentation fault) under a real display. The engine-ready slot, on the UI
+    thread, imports it instead."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from flyp_app import workers; workers.import_engine(); "
+            "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False"]
