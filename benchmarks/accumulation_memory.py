@@ -2,7 +2,7 @@
 
 Each setting runs in a fresh process: load the model (random weights), run a warm-up step on two
 images (it allocates AdamW's moments and the libraries' one-off buffers), then measure one
-training step of the engine's own code path (`core.accumulate.flyp_backward` + AdamW) on a fixed
+training step of the engine's own code path (`core.training.accumulate.flyp_backward` + AdamW) on a fixed
 random batch:
 
 - on the CPU, the growth of the process's resident memory during the step (peak RSS from
@@ -44,10 +44,10 @@ def measure(model_name: str, batch: int, micro: int | None, device: str) -> dict
 
     if device == "cpu":
         torch.set_num_threads(1)
-    from core.accumulate import flyp_backward
-    from core.fast_text import encode_text
-    from core.models import ModelSpec, load_model
-    from core.transforms import Normalize
+    from core.training.accumulate import flyp_backward
+    from core.model.fast_text import encode_text
+    from core.model.loading import ModelSpec, load_model
+    from core.data.transforms import Normalize
 
     loaded = load_model(ModelSpec(model_name, "none"), device)
     model = loaded.model.train()

@@ -58,7 +58,7 @@ def stalls(folder: Path) -> dict:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.demo_story import demo_project_file
+    from core.demo.story import demo_project_file
     from flyp_app.__main__ import create_app
     from flyp_app.window import MainWindow
 

@@ -29,9 +29,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def demo_run(folder: Path) -> Path:
-    from core.config import TrainConfig
-    from core.demo_story import DEMO_SETTINGS, demo_paths, ensure_demo_data
-    from core.train import train
+    from core.training.config import TrainConfig
+    from core.demo.story import DEMO_SETTINGS, demo_paths, ensure_demo_data
+    from core.training.loop import train
 
     run = folder / "runs" / "flyp-1epoch"
     if not (run / "run.json").is_file():
@@ -58,8 +58,8 @@ def main() -> None:
 
     import torch
 
-    from core.blend import alpha_curve, open_run, run_eval_sets
-    from core.compare import CURVE_ALPHAS
+    from core.weights.blend import alpha_curve, open_run, run_eval_sets
+    from core.weights.compare import CURVE_ALPHAS
 
     run = Path(args.run) if args.run else demo_run(Path(tempfile.gettempdir()) / "flyp-bench-blend")
     opened = time.perf_counter()

@@ -42,10 +42,10 @@ def main() -> None:
     import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
-    from core import acceleration
-    from core.fast_text import encode_text
-    from core.losses import contrastive_loss
-    from core.models import ModelSpec, load_model
+    from core.training import acceleration
+    from core.model.fast_text import encode_text
+    from core.training.losses import contrastive_loss
+    from core.model.loading import ModelSpec, load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="ViT-B-16")

@@ -116,8 +116,8 @@ def reference(args) -> dict:
 # ---- the engine ----------------------------------------------------------------------------
 
 def engine(args) -> dict:
-    from core.config import TrainConfig
-    from core.train import train
+    from core.training.config import TrainConfig
+    from core.training.loop import train
 
     name = model_name(args.model)
     marks = {}
@@ -146,8 +146,8 @@ def step_compute(args) -> dict:
     import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
-    from core.fast_text import encode_text
-    from core.losses import contrastive_loss
+    from core.model.fast_text import encode_text
+    from core.training.losses import contrastive_loss
 
     name = model_name(args.model)
     model = open_clip.create_model(name, pretrained=None).train()

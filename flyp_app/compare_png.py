@@ -15,11 +15,11 @@ import sys
 
 def render(run_dirs: list[str], out: str, size: tuple[int, int] = (900, 600), compute: bool = True,
            title: str | None = None) -> list[dict]:
-    """Write the plot of `run_dirs` to `out`; return the rows drawn (core.compare.compare_runs)."""
+    """Write the plot of `run_dirs` to `out`; return the rows drawn (core.weights.compare.compare_runs)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from core.compare import compare_runs, expand_runs
+    from core.weights.compare import compare_runs, expand_runs
     from flyp_app.widgets.compare_plot import ComparePlot
 
     app = QApplication.instance() or QApplication([])
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default=None)
     parser.add_argument("--cached-only", action="store_true", help="compute no α curve")
     args = parser.parse_args(argv)
-    from core.compare import format_table
+    from core.weights.compare import format_table
     from core.errors import FlypError
 
     try:

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 
 def prepare_demo_project(progress=None, control=None, emit=None) -> str:
-    from core.demo_story import demo_project_file
+    from core.demo.story import demo_project_file
 
     return str(demo_project_file(progress=progress, cancel=control))

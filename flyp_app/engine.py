@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-# The α-curve cache (file, α grid, weights stamp) is core.compare's, plain Python without torch:
+# The α-curve cache (file, α grid, weights stamp) is core.weights.compare's, plain Python without torch:
 # `flyp compare`, the Compare page and the Blend page read and write the same blend_curve.json.
-from core.compare import CURVE_ALPHAS, CURVE_FILE, cached_curve, weights_stamp
+from core.weights.compare import CURVE_ALPHAS, CURVE_FILE, cached_curve, weights_stamp
 
 _models: dict = {}
 _models_lock = threading.Lock()
@@ -19,7 +19,7 @@ _models_lock = threading.Lock()
 
 def cached_model(name: str, pretrained: str | None, device: str = "auto"):
     """The pretrained model (loaded once per session): zero-shot numbers are asked for often."""
-    from core.models import ModelSpec, load_model, select_device
+    from core.model.loading import ModelSpec, load_model, select_device
 
     key = (name, pretrained or None, device)
     with _models_lock:
@@ -37,9 +37,9 @@ def zero_shot(model: str, pretrained: str | None, datasets, class_names: list[st
     so each set's image features are computed once (per model and files) and reused: measuring
     again after an edit only re-encodes the captions.
     """
-    from core.captions import validate_templates
-    from core.classifier import Classifier
-    from core.evaluate import compute_metrics
+    from core.data.captions import validate_templates
+    from core.model.classifier import Classifier
+    from core.model.evaluate import compute_metrics
     from core.progress import check_cancel
 
     templates = validate_templates(templates)
@@ -63,7 +63,7 @@ _features: dict = {}
 
 def _zero_shot_features(classifier, samples, cancel):
     """The pretrained image features of `samples`, cached by model and by each file's path, size and time."""
-    from core.loader import EvalImages
+    from core.data.loader import EvalImages
 
     loaded = classifier.loaded
     files = []
@@ -110,9 +110,9 @@ class BlendSession:
         return self.blended.classifier
 
     def eval_sets(self, cancel=None) -> dict:
-        """{set name: core.loader.EvalImages}: the run's validation and different-conditions sets."""
+        """{set name: core.data.loader.EvalImages}: the run's validation and different-conditions sets."""
         if self._sets is None:
-            from core.blend import run_eval_sets
+            from core.weights.blend import run_eval_sets
 
             self._sets = run_eval_sets(self.blended.info, **({"cancel": cancel} if cancel is not None else {}))
         return self._sets
@@ -120,8 +120,8 @@ class BlendSession:
 
 def blend_session(run_dir: str, device: str = "auto") -> BlendSession:
     """The run's BlendSession (one in memory at a time; reopened when the run's weights change)."""
-    from core.blend import open_run
-    from core.models import select_device
+    from core.weights.blend import open_run
+    from core.model.loading import select_device
 
     key = (str(Path(run_dir).resolve()), device, tuple(weights_stamp(run_dir)))
     with _blend_lock:
@@ -144,7 +144,7 @@ def blend_curve(run_dir: str, device: str = "auto", recompute: bool = False, cac
     so reopening is instant. `cached_only` returns None instead of computing.
     """
     from core import atomic
-    from core.blend import alpha_curve
+    from core.weights.blend import alpha_curve
     from core.errors import FlypError
 
     stamp = weights_stamp(run_dir)
@@ -179,7 +179,7 @@ def thumbnail_png(path: str | Path | None = None, image=None, size: int = THUMB_
     """A small PNG of an image file (cached by path) or of a PIL image, for lists and galleries."""
     import io
 
-    from core.images import load_rgb
+    from core.data.images import load_rgb
 
     if image is None and str(path) in _thumbs:
         return _thumbs[str(path)]

@@ -16,7 +16,7 @@ from core.project import Project, ProjectLock, load_project, remember_project, s
 class AppState(QObject):
     project_changed = Signal()       # a project was opened or created: refresh everything
     data_changed = Signal()          # folders or class names changed: rescan
-    scan_finished = Signal(object)   # core.data.Datasets (or None when the folders are unusable)
+    scan_finished = Signal(object)   # core.data.folders.Datasets (or None when the folders are unusable)
     templates_changed = Signal()
     settings_changed = Signal()      # model or hyperparameters
     runs_changed = Signal()          # a run was added or finished
@@ -29,7 +29,7 @@ class AppState(QObject):
     def __init__(self, project: Project | None = None):
         super().__init__()
         self.project = project or Project()
-        self.datasets = None          # core.data.Datasets of the last successful scan
+        self.datasets = None          # core.data.folders.Datasets of the last successful scan
         self.scan_error = ""
         self.ready = False
         self._lock: ProjectLock | None = None
@@ -148,7 +148,7 @@ class AppState(QObject):
 
     def train_config(self, **overrides):
         """A core TrainConfig from the project (FlypError on a bad value)."""
-        from core.config import TrainConfig
+        from core.training.config import TrainConfig
 
         p = self.project
         return TrainConfig(

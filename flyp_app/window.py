@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QL
                                QVBoxLayout, QWidget)
 
 from core.errors import FlypError
-from core.images import is_image_name
+from core.data.images import is_image_name
 from core.project import SUFFIX, Project, recent_projects
 from flyp_app import theme, workers
 from flyp_app.pages.blend_page import BlendPage
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     def _engine_ready(self, _=None) -> None:
-        from core.models import select_device
+        from core.model.loading import select_device
 
         # pyqtgraph's import walks every Qt class, so it must run on the UI thread (imported in a
         # worker, it crashed the app under a real display); now, so that no plot waits for it.

@@ -87,5 +87,5 @@ def import_engine(progress=None, control=None, emit=None) -> None:
     (torch's C extension holds the GIL while it initialises: the window may pause for a few
     tenths of a second while it loads, at start-up rather than later.)
     """
-    import core.classifier  # noqa: F401  (imports torch and open_clip)
-    import core.train  # noqa: F401
+    import core.model.classifier  # noqa: F401  (imports torch and open_clip)
+    import core.training.loop  # noqa: F401

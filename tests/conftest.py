@@ -54,13 +54,13 @@ def colour_data(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def tiny_model():
-    from core.models import ModelSpec, load_model
+    from core.model.loading import ModelSpec, load_model
 
     return load_model(ModelSpec(TINY, "none"))
 
 
 def tiny_config(data: dict[str, Path], **overrides):
-    from core.config import TrainConfig
+    from core.training.config import TrainConfig
 
     settings = dict(train_dir=str(data["train"]), val_dir=str(data["val"]), ood_dirs=[str(data["ood"])],
                     model=TINY, pretrained="none", epochs=4, batch_size=12, lr=2e-3, workers=0,
@@ -71,7 +71,7 @@ def tiny_config(data: dict[str, Path], **overrides):
 @pytest.fixture(scope="session")
 def flyp_run(colour_data, tmp_path_factory) -> Path:
     """A finished short FLYP run of the tiny model on the colour folders (shared, read-only)."""
-    from core.train import train
+    from core.training.loop import train
 
     out = tmp_path_factory.mktemp("runs") / "flyp"
     train(tiny_config(colour_data), out)
@@ -109,8 +109,8 @@ def isolated_user_dirs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def flyp_bundle(flyp_run, tmp_path_factory) -> Path:
     """`flyp_run` exported at α = 1 (shared, read-only: copy it before damaging it)."""
-    from core.blend import open_run
-    from core.export import export_bundle
+    from core.weights.blend import open_run
+    from core.export.write import export_bundle
 
     out = tmp_path_factory.mktemp("bundles") / "flyp"
     export_bundle(open_run(flyp_run), out)

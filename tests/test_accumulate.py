@@ -6,13 +6,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from conftest import TINY, tiny_config
-from core.accumulate import ce_backward, flyp_backward, micro_batches
+from core.training.accumulate import ce_backward, flyp_backward, micro_batches
 from core.cli import main
-from core.config import TrainConfig
+from core.training.config import TrainConfig
 from core.errors import FlypError
-from core.models import ModelSpec, load_model
-from core.runs import RunDir
-from core.train import train
+from core.model.loading import ModelSpec, load_model
+from core.training.runs import RunDir
+from core.training.loop import train
 from gradients import assert_same_gradients, assert_same_weights, encoder, gradients_of, tiny_batch
 from gradients import one_thread  # noqa: F401 (an autouse fixture: tiny models run fastest on one thread)
 
@@ -73,7 +73,7 @@ def test_random_layers_replay_the_same_draws_in_both_passes():
 
 
 def flyp_reference(model, features):
-    from core.losses import contrastive_loss
+    from core.training.losses import contrastive_loss
 
     model.zero_grad(set_to_none=True)
     image, text = torch.cat([i for i, _ in features]), torch.cat([t for _, t in features])

@@ -34,7 +34,7 @@ def window(qtbot, tmp_path, run_copy):
 @pytest.fixture(scope="module")
 def reference(flyp_run):
     """The run opened directly through the engine, to check what the pages show."""
-    from core.blend import open_run, run_eval_sets
+    from core.weights.blend import open_run, run_eval_sets
 
     blended = open_run(flyp_run)
     return blended, run_eval_sets(blended.info)
@@ -138,9 +138,9 @@ def drop(window, paths):
 
 
 def expected_top(reference, path, alpha):
-    from core.classifier import top_k
-    from core.images import load_rgb
-    from core.transforms import eval_image
+    from core.model.classifier import top_k
+    from core.data.images import load_rgb
+    from core.data.transforms import eval_image
 
     blended = reference[0]
     blended.set_alpha(alpha)
@@ -190,7 +190,7 @@ def test_pasted_image_and_folders_are_classified(qtbot, window, colour_data):
 
 
 def test_export_writes_a_bundle_that_loads_and_reports_its_self_check(qtbot, window, tmp_path, colour_data):
-    from core.bundle import load_bundle
+    from core.export.bundle import load_bundle
 
     open_blend(qtbot, window)  # computes the curve, so the best α is known
     window.nav.setCurrentRow(EXPORT)

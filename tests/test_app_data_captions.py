@@ -77,7 +77,7 @@ def test_template_editing_validates_inline_and_measures_zero_shot(qtbot, window,
     assert window.state.project.templates == ["a photo of a {}.", "a {} thing."]
     page.measure.click()
     qtbot.waitUntil(lambda: "validation" in page.result.text() and "%" in page.result.text(), timeout=60000)
-    assert page.measure.isEnabled()
+    qtbot.waitUntil(page.measure.isEnabled, timeout=5000)  # the worker's end arrives just after its result
     window.state.save_now()
     assert json.loads((tmp_path / "Mine.flyp.json").read_text())["templates"][1] == "a {} thing."
 

@@ -12,8 +12,8 @@ import pytest
 
 from corpus import BLUE, RED, WHITE, build_corpus
 from cli_helpers import assert_one_line_error, run_cli
-from core.data import load_datasets, scan_folder
-from core.images import load_rgb
+from core.data.folders import load_datasets, scan_folder
+from core.data.images import load_rgb
 
 AS_ROOT = getattr(os, "geteuid", lambda: -1)() == 0
 

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from core.blend import alpha_curve, open_run, parse_alphas, run_eval_sets
-from core.bundle import load_bundle
-from core.export import export_bundle
-from core.runs import RunDir
+from core.weights.blend import alpha_curve, open_run, parse_alphas, run_eval_sets
+from core.export.bundle import load_bundle
+from core.export.write import export_bundle
+from core.training.runs import RunDir
 
 
 def test_alpha_ends_reproduce_zero_shot_and_finetuned_exactly(flyp_run, tiny_model):

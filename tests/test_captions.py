@@ -1,6 +1,6 @@
 import pytest
 
-from core.captions import (captions_for, display_name, load_templates, presets, resolve_class_names,
+from core.data.captions import (captions_for, display_name, load_templates, presets, resolve_class_names,
                            validate_template)
 from core.errors import FlypError
 

@@ -5,7 +5,7 @@ import os
 import pytest
 from PIL import Image
 
-from core.data import load_datasets, scan_folder, stratified_split
+from core.data.folders import load_datasets, scan_folder, stratified_split
 from core.errors import FlypError
 from conftest import write_class_folders
 

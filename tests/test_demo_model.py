@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
-from core import demo  # noqa: E402
+from core.demo import task as demo  # noqa: E402
 from core.errors import Cancelled  # noqa: E402
 
 SHIPPED = Path(__file__).resolve().parents[1] / "resources" / "models" / "demo"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cli_helpers import assert_one_line_error, run_cli
-from core import demo_story
+from core.demo import story as demo_story
 from core.cli import main
 from core.project import ProjectLock, load_project
 

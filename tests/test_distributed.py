@@ -13,14 +13,14 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from conftest import TINY, tiny_config
-from core.accumulate import ce_backward, flyp_backward
-from core.distributed import Ranks, ShardedBatches
+from core.training.accumulate import ce_backward, flyp_backward
+from core.training.distributed import Ranks, ShardedBatches
 from core.errors import Cancelled, FlypError
-from core.loader import EpochBatches
-from core.models import ModelSpec, load_model
+from core.data.loader import EpochBatches
+from core.model.loading import ModelSpec, load_model
 from core.progress import RunControl
-from core.runs import RunDir
-from core.train import train
+from core.training.runs import RunDir
+from core.training.loop import train
 from gradients import assert_same_gradients, assert_same_weights, encoder, gradients_of, tiny_batch
 from gradients import one_thread  # noqa: F401 (an autouse fixture: tiny models run fastest on one thread)
 

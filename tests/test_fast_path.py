@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny_config
-from core.loader import TrainImages
+from core.data.loader import TrainImages
 from core.progress import RunControl
-from core.train import _Trainer, prepare
+from core.training.loop import _Trainer, prepare
 from gradients import gradients_of
 from gradients import one_thread  # noqa: F401 (an autouse fixture: tiny models run fastest on one thread)
 
@@ -106,7 +106,7 @@ def test_compile_without_a_c_compiler_says_so_before_writing_anything(colour_dat
 
 
 def test_precision_auto_is_bf16_only_on_gpus_that_support_it(monkeypatch):
-    from core.acceleration import autocast_dtype
+    from core.training.acceleration import autocast_dtype
     from core.errors import FlypError
 
     cpu, gpu = torch.device("cpu"), torch.device("cuda")

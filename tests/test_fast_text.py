@@ -5,7 +5,7 @@ import copy
 import open_clip
 import torch
 
-from core.fast_text import can_trim, encode_text
+from core.model.fast_text import can_trim, encode_text
 
 
 def test_trimmed_text_tower_matches_the_full_one(tiny_model):

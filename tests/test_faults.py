@@ -16,14 +16,14 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from conftest import TINY
-from core import train as train_module
-from core.captions import load_templates
-from core.config import TrainConfig
+from core.training import loop as train_module
+from core.data.captions import load_templates
+from core.training.config import TrainConfig
 from core.errors import Cancelled, FlypError
 from core.progress import RunControl
 from cli_helpers import run_cli
-from core.runs import RunDir
-from core.train import train
+from core.training.runs import RunDir
+from core.training.loop import train
 
 ENOSPC = SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
 
@@ -214,7 +214,7 @@ def test_a_full_disk_keeps_the_previous_run_file(flyp_run, tmp_path, monkeypatch
 def test_a_full_disk_keeps_the_metrics_log(flyp_run, tmp_path, monkeypatch):
     import shutil
 
-    from core import runs
+    from core.training import runs
 
     run = RunDir(shutil.copytree(flyp_run, tmp_path / "run"))
     before = run.metrics_file.read_bytes()
@@ -296,13 +296,13 @@ def test_out_of_memory_in_a_step_saves_the_run_and_says_what_batch_fits(colour_d
     assert run.read_info()["status"] == "finished" and logged_steps(run) == list(range(1, 13))
 
 
-@pytest.mark.parametrize("module", ["core.data", "core.image_cache"])
+@pytest.mark.parametrize("module", ["core.data.folders", "core.data.image_cache"])
 def test_cancelling_stops_decoding_at_once_not_after_the_whole_folder(module, tmp_path, monkeypatch):
     import importlib
 
     from conftest import write_class_folders
-    from core.data import scan_folder
-    from core.image_cache import decoded_images
+    from core.data.folders import scan_folder
+    from core.data.image_cache import decoded_images
 
     paths = sorted(write_class_folders(tmp_path / "d", 60, seed=0, classes=("red", "blue")).rglob("*.png"))
     monkeypatch.setenv("FLYP_CACHE_DIR", str(tmp_path / "cache"))
@@ -315,7 +315,7 @@ def test_cancelling_stops_decoding_at_once_not_after_the_whole_folder(module, tm
         return real_load(path, **kwargs)
     monkeypatch.setattr(target, "load_rgb", slow_load)
     with pytest.raises(Cancelled):
-        if module == "core.data":
+        if module == "core.data.folders":
             scan_folder(tmp_path / "d", cancel=lambda: True)
         else:
             decoded_images(paths, 32, cancel=lambda: True)

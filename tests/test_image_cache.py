@@ -5,9 +5,9 @@ import random
 
 from PIL import Image
 
-from core.image_cache import decoded_images, working_size
-from core.images import load_rgb
-from core.transforms import train_image
+from core.data.image_cache import decoded_images, working_size
+from core.data.images import load_rgb
+from core.data.transforms import train_image
 
 
 def make_jpegs(folder, n=4, size=(160, 120)):

@@ -1,4 +1,5 @@
-"""The engine never imports Qt or the app; the app never imports torch at module level."""
+"""The layers: the engine never imports Qt, the app or its own command line; the app never imports
+torch at module level; no module imports itself back through others (docs/architecture.md)."""
 
 import ast
 from pathlib import Path
@@ -29,3 +30,62 @@ def test_app_imports_torch_only_lazily():
         return
     bad = [(p.name, m) for p, mods in imported_modules("flyp_app", True) for m in mods if m.split(".")[0] in HEAVY]
     assert bad == []
+
+
+def test_engine_does_not_import_its_command_line():
+    bad = [(str(p.relative_to(ROOT)), m) for p, mods in imported_modules("core", False) for m in mods
+           if (m == "core.cli" or m.startswith("core.cli.")) and "cli" not in p.relative_to(ROOT / "core").parts]
+    assert bad == []
+
+
+def test_every_core_package_says_what_it_is_for():
+    for init in sorted((ROOT / "core").glob("*/__init__.py")):
+        assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), init
+
+
+def test_no_import_cycles():
+    graph = module_graph(("core", "flyp_app"))
+    assert find_cycles(graph) == []
+
+
+def module_graph(folders) -> dict[str, set[str]]:
+    """Each project module → the project modules it imports (function-level imports too); a
+    module's imports of its own package (`from core.cli import data` inside `core.cli`) don't count."""
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for folder in folders for p in (ROOT / folder).rglob("*.py")}
+    graph = {}
+    for module, path in files.items():
+        graph[module] = set()
+        for _, names in imported_modules_of(path):
+            for name in names:
+                while name and name not in files:
+                    name = name.rpartition(".")[0]
+                if name and name != module and not module.startswith(name + "."):
+                    graph[module].add(name)
+    return graph
+
+
+def imported_modules_of(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield path, [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield path, [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles: each a path that comes back to where it started."""
+    cycles, done = [], set()
+
+    def visit(module, path):
+        if module in path:
+            cycles.append(path[path.index(module):] + [module])
+            return
+        if module in done:
+            return
+        for target in sorted(graph[module]):
+            visit(target, path + [module])
+        done.add(module)
+    for module in sorted(graph):
+        visit(module, [])
+    return cycles

@@ -4,8 +4,8 @@ import open_clip
 import torch
 import torch.nn.functional as F
 
-from core.evaluate import zero_shot_head
-from core.losses import contrastive_loss
+from core.model.evaluate import zero_shot_head
+from core.training.losses import contrastive_loss
 
 
 def test_contrastive_loss_equals_open_clip_clip_loss():

@@ -8,12 +8,12 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import TINY, tiny_config
-from core.classifier import HEAD_KEYS
+from core.model.classifier import HEAD_KEYS
 from core.cli import main
-from core.config import TrainConfig
+from core.training.config import TrainConfig
 from core.errors import FlypError
-from core.runs import RunDir
-from core.train import train
+from core.training.runs import RunDir
+from core.training.loop import train
 
 SETTINGS = {  # two short epochs each (ce-both, the least stable, gets three at a lower rate)
     "lp": {"method": "lp"},
@@ -40,7 +40,7 @@ def runs(colour_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pretrained():
-    from core.models import ModelSpec, load_model
+    from core.model.loading import ModelSpec, load_model
 
     return {k: v.clone() for k, v in load_model(ModelSpec(TINY, "none")).model.state_dict().items()}
 
@@ -60,15 +60,15 @@ def weights(run_dir, which="last"):
 
 
 def text_keys(state):
-    from core.methods import TEXT_TOWER
+    from core.training.methods import TEXT_TOWER
 
     return [k for k in state if k.split(".", 1)[0] in TEXT_TOWER]
 
 
 # Methods -------------------------------------------------------------------------------------------
 def test_linear_probe_is_a_complete_run_whose_head_blends_from_zero_shot(runs, pretrained):
-    from core.blend import open_run, run_eval_sets
-    from core.linear_probe import L2_SWEEP
+    from core.weights.blend import open_run, run_eval_sets
+    from core.training.linear_probe import L2_SWEEP
 
     run = RunDir(runs("lp"))
     info, records = run.read_info(), run.read_metrics()
@@ -88,7 +88,7 @@ def test_linear_probe_is_a_complete_run_whose_head_blends_from_zero_shot(runs, p
 
 def test_lp_ft_starts_from_the_probe_and_finetunes_the_image_encoder(runs, pretrained, colour_data, tmp_path):
     from core.progress import RunControl
-    from core.train import _Trainer, prepare
+    from core.training.loop import _Trainer, prepare
 
     run = runs("lp-ft")
     assert learned(run)
@@ -137,9 +137,9 @@ def test_ce_over_class_captions_trains_both_encoders(runs, pretrained):
 
 @pytest.mark.parametrize("frozen_text", [False, True])
 def test_micro_batches_give_the_full_batch_gradients_for_the_new_losses(frozen_text):
-    from core.accumulate import flyp_backward
-    from core.methods import ce_both_backward, text_tower_parameters
-    from core.models import ModelSpec, load_model
+    from core.training.accumulate import flyp_backward
+    from core.training.methods import ce_both_backward, text_tower_parameters
+    from core.model.loading import ModelSpec, load_model
     from gradients import encoder, gradients_of, tiny_batch
 
     loaded = load_model(ModelSpec(TINY, "none"))
@@ -166,7 +166,7 @@ def test_micro_batches_give_the_full_batch_gradients_for_the_new_losses(frozen_t
 
 
 def test_methods_refuse_what_they_cannot_do(colour_data, capsys):
-    from core.methods import check_supported
+    from core.training.methods import check_supported
 
     with pytest.raises(FlypError, match="mask-same-class"):
         TrainConfig(train_dir=".", method="lp", mask_same_class=True)
@@ -179,8 +179,8 @@ def test_methods_refuse_what_they_cannot_do(colour_data, capsys):
 
 # Soups ---------------------------------------------------------------------------------------------
 def test_a_soup_of_one_run_is_that_run_and_blends_like_a_run(runs, tmp_path):
-    from core.blend import open_run
-    from core.soups import make_soup
+    from core.weights.blend import open_run
+    from core.weights.soups import make_soup
 
     info = make_soup([runs("lp")], tmp_path / "soup")
     assert info["config"]["method"] == "soup" and info["soup"]["ingredients"] == [str(runs("lp"))]
@@ -207,7 +207,7 @@ def test_uniform_and_greedy_soups_from_the_command_line(runs, tmp_path, capsys):
 
 
 def test_soups_refuse_runs_of_other_models_classes_or_heads(runs, tmp_path, capsys):
-    from core.soups import make_soup
+    from core.weights.soups import make_soup
 
     other = shutil.copytree(runs("lp"), tmp_path / "other")
     info = json.loads((other / "run.json").read_text())

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.errors import FlypError
-from core.models import ModelSpec, load_model, read_state_dict, select_device
+from core.model.loading import ModelSpec, load_model, read_state_dict, select_device
 
 
 class Payload:

@@ -9,8 +9,8 @@ from safetensors.torch import load_file
 from conftest import tiny_config
 from core.errors import Cancelled
 from core.progress import RunControl
-from core.runs import RunDir
-from core.train import train
+from core.training.runs import RunDir
+from core.training.loop import train
 
 
 def test_short_flyp_run_raises_accuracy_well_above_chance(flyp_run):

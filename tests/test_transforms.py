@@ -4,7 +4,7 @@ import open_clip
 import torch
 from PIL import Image
 
-from core.transforms import Normalize, eval_image, train_image
+from core.data.transforms import Normalize, eval_image, train_image
 
 
 def test_eval_transform_matches_open_clip():

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cli_helpers import run_cli
-from core.runs import RunDir
+from core.training.runs import RunDir
 
 
 def one_error_line(code: int, err: str, *words: str) -> None:
@@ -69,7 +69,7 @@ def stopped_run(colour_data, tmp_path_factory):
     from conftest import tiny_config
     from core.errors import Cancelled
     from core.progress import RunControl
-    from core.train import train
+    from core.training.loop import train
 
     control = RunControl()
     out = tmp_path_factory.mktemp("stopped") / "run"

@@ -7,7 +7,7 @@ import random
 import pytest
 from PIL import Image
 
-from core import world
+from core.demo import world
 
 
 def _fingerprint(seed, count=6, size=32):

@@ -5,9 +5,9 @@ import os
 import pytest
 
 from conftest import TINY, write_class_folders
-from core.classifier import Classifier
-from core.data import load_datasets
-from core.loader import EvalImages
+from core.model.classifier import Classifier
+from core.data.folders import load_datasets
+from core.data.loader import EvalImages
 from flyp_app import engine
 
 CLASSES = ["red", "green", "blue"]

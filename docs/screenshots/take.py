@@ -99,7 +99,7 @@ class Shots:
 
     # The user's path -------------------------------------------------------------------------------
     def run(self) -> None:
-        from core.demo_story import demo_project_file
+        from core.demo.story import demo_project_file
         from core.project import remember_project
         from flyp_app.window import MainWindow
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from core.captions import fill, presets, resolve_class_names, validate_templates
+from core.data.captions import fill, presets, resolve_class_names, validate_templates
 from core.errors import FlypError
 from flyp_app import engine
 from flyp_app.pages.base import Page

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
                                QPushButton, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QWidget)
 
-from core.compare import duration
+from core.weights.compare import duration
 from flyp_app.pages.base import Page
 from flyp_app.theme import run_colour
 from flyp_app.widgets.deferred import Deferred
@@ -28,9 +28,9 @@ NO_OOD = ("No run has images of different conditions, so there is no robustness 
 
 
 def compare_rows(paths: list[str], device: str, progress=None, control=None, emit=None) -> list[dict]:
-    """Rows of `core.compare.compare_runs`; each is also sent as (index, row) when ready."""
-    from core.compare import compare_runs
-    from core.models import select_device
+    """Rows of `core.weights.compare.compare_runs`; each is also sent as (index, row) when ready."""
+    from core.weights.compare import compare_runs
+    from core.model.loading import select_device
     from core.progress import no_cancel
 
     return compare_runs(paths, select_device(device), progress=progress or (lambda *_: None),
@@ -38,10 +38,10 @@ def compare_rows(paths: list[str], device: str, progress=None, control=None, emi
 
 
 def soup_run(paths: list[str], out: str, greedy: bool, device: str, progress=None, control=None, emit=None) -> str:
-    """Average the runs into the new run folder `out` (core.soups)."""
-    from core.models import select_device
+    """Average the runs into the new run folder `out` (core.weights.soups)."""
+    from core.model.loading import select_device
     from core.progress import no_cancel
-    from core.soups import make_soup
+    from core.weights.soups import make_soup
 
     say = (lambda e: emit(e["message"]) if emit and e.get("type") == "status" else None)
     make_soup(paths, out, greedy=greedy, device=select_device(device), on_event=say, cancel=control or no_cancel)

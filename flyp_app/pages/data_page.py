@@ -22,8 +22,8 @@ UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
 def scan_project(train: str, val: str | None, ood: list[str], val_fraction: float, seed: int,
                  progress=None, control=None, emit=None):
     """Scan the folders (engine) and make a thumbnail per class: (Datasets, {folder: PNG bytes})."""
-    from core.data import load_datasets
-    from core.images import load_rgb
+    from core.data.folders import load_datasets
+    from core.data.images import load_rgb
 
     data = load_datasets(train, val or None, ood, val_fraction=val_fraction, seed=seed,
                          progress=progress, cancel=control)
@@ -206,7 +206,7 @@ class DataPage(Page):
         self.state.scan_finished.emit(data)
 
     def _fill_classes(self, data, thumbs: dict[str, bytes]) -> None:
-        from core.captions import display_name
+        from core.data.captions import display_name
 
         self._filling = True
         ood_names = list(data.ood)

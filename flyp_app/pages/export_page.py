@@ -24,9 +24,9 @@ def set_label(name: str) -> str:
 
 def export_model(run_dir: str, device: str, alpha: float, out: str, onnx: bool,
                  progress=None, control=None, emit=None) -> dict:
-    """Measure the blend at α on the run's sets, then export and self-check it (core.export)."""
+    """Measure the blend at α on the run's sets, then export and self-check it (core.export.write)."""
     from core.errors import Cancelled
-    from core.export import export_bundle
+    from core.export.write import export_bundle
 
     session = engine.blend_session(run_dir, device)
     with session.lock:

@@ -1,6 +1,6 @@
 """Page 3, Train: the model and settings, start / pause / resume / stop, live curves, past runs.
 
-Training runs in its own worker (`core.train.train`); its events reach the UI thread through
+Training runs in its own worker (`core.training.loop.train`); its events reach the UI thread through
 the worker's `event` signal and are only recorded there. A timer draws them a few times a
 second, so a fast GPU run never floods the window with redraws.
 """
@@ -27,11 +27,11 @@ REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
 
 def run_training(config, run_dir: str, resume: bool = False, progress=None, control=None, emit=None) -> dict:
     """Train in a worker; on resume, first send the run's earlier curves (read here, off the UI thread)."""
-    from core.train import train
+    from core.training.loop import train
 
     def on_event(event: dict) -> None:
         if resume and event.get("type") == "start":  # the metrics file is cut back to the saved step by now
-            from core.runs import RunDir
+            from core.training.runs import RunDir
 
             emit({"type": "history", "curves": Curves.from_records(RunDir(run_dir).read_metrics())})
         emit(event)

@@ -49,7 +49,7 @@ def expand_paths(paths: list[str], progress=None, control=None, emit=None) -> tu
 
     Returns (files, [(path, reason)] for what cannot be used).
     """
-    from core.images import is_image_name
+    from core.data.images import is_image_name
 
     files, rejected = [], []
     for path in map(Path, paths):
@@ -75,8 +75,8 @@ def classify_items(run_dir: str, device: str, alpha: float, target: tuple, items
     import torch
 
     from core.errors import Cancelled, FlypError
-    from core.images import load_rgb
-    from core.transforms import eval_image
+    from core.data.images import load_rgb
+    from core.data.transforms import eval_image
 
     session = engine.blend_session(run_dir, device)
     loaded = session.blended.classifier.loaded

@@ -1,6 +1,6 @@
 """The run that the Blend, Try and Export pages show, and a page-sized "nothing to show yet" note.
 
-Reading `run.json` here is plain JSON (no `core.runs`, which imports torch), so that the
+Reading `run.json` here is plain JSON (no `core.training.runs`, which imports torch), so that the
 pages can list runs while PyTorch is still loading.
 """
 

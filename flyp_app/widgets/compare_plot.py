@@ -18,7 +18,7 @@ pg = pyqtgraph()
 
 
 class ComparePlot(pg.PlotWidget):
-    """`set_rows(rows)` draws every row of `core.compare.compare_runs` that has a curve with OOD values."""
+    """`set_rows(rows)` draws every row of `core.weights.compare.compare_runs` that has a curve with OOD values."""
 
     def __init__(self):
         super().__init__(background="w", axisItems={"left": PercentAxis("left"), "bottom": PercentAxis("bottom")})

@@ -23,7 +23,7 @@ RESUMABLE = ("cancelled", "running")
 def read_run_summaries(paths: list[str], progress=None, control=None, emit=None) -> list[dict]:
     """For each run folder: name, model, method, status, zero-shot and best ID accuracy, error."""
     from core.errors import FlypError
-    from core.runs import RunDir
+    from core.training.runs import RunDir
 
     summaries = []
     for path in paths:
@@ -45,7 +45,7 @@ def read_run_summaries(paths: list[str], progress=None, control=None, emit=None)
 
 
 def read_curves(path: str, progress=None, control=None, emit=None) -> tuple[str, Curves]:
-    from core.runs import RunDir
+    from core.training.runs import RunDir
 
     return path, Curves.from_records(RunDir(path).read_metrics())
 

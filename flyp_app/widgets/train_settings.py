@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from core.config import METHODS, TrainConfig
-from core.demo_story import DEMO_SETTINGS
+from core.training.config import METHODS, TrainConfig
+from core.demo.story import DEMO_SETTINGS
 from core.errors import FlypError
 
 DEMO, OPEN_CLIP, FILE = "demo", "open_clip", "file"
@@ -58,7 +58,7 @@ def model_source(model: str, pretrained: str) -> str:
 
 def pretrained_tags(architecture: str) -> list[str]:
     """The pretrained tags open_clip knows for `architecture` (open_clip is already imported by then)."""
-    from core.models import pretrained_tags as tags_of  # only called once the engine has loaded
+    from core.model.loading import pretrained_tags as tags_of  # only called once the engine has loaded
 
     return tags_of(architecture)
 
@@ -114,7 +114,7 @@ class ModelPicker(QGroupBox):
 
     def engine_ready(self) -> None:
         """Offer the architectures open_clip knows (and their tags) once the engine has loaded."""
-        from core.models import list_architectures
+        from core.model.loading import list_architectures
 
         self._architectures = list_architectures()
         text = self.arch.currentText()

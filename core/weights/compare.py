@@ -1,7 +1,7 @@
 """Runs side by side: each run's method, settings, scores and weight-ensembling curve.
 
 The curve of a run is its accuracy on the ID validation and OOD sets at α = 0, 0.1, …, 1
-(`core.blend.alpha_curve`) of its best checkpoint. It is cached in the run folder as
+(`core.weights.blend.alpha_curve`) of its best checkpoint. It is cached in the run folder as
 `blend_curve.json`, tied to the size and time of the best weights — the same file, in the same
 format, as the app's Blend page keeps — so each curve is computed once, by whichever asks first.
 
@@ -27,7 +27,7 @@ SETTINGS = {"epochs": "epochs", "batch_size": "batch", "lr": "lr", "weight_decay
 # The α curve, cached in the run folder ----------------------------------------------------------
 def weights_stamp(run_dir: str | Path) -> list[int]:
     """Size and modification time of the run's best weights: what a cached curve belongs to."""
-    from core.runs import RunDir
+    from core.training.runs import RunDir
 
     stat = RunDir(run_dir).weights_file("best").stat()
     return [stat.st_size, stat.st_mtime_ns]
@@ -55,7 +55,7 @@ def run_curve(run_dir: str | Path, device="cpu", *, recompute: bool = False, pro
     """
     if not recompute and (curve := cached_curve(run_dir)) is not None:
         return curve
-    from core.blend import alpha_curve, open_run, run_eval_sets
+    from core.weights.blend import alpha_curve, open_run, run_eval_sets
 
     stamp = weights_stamp(run_dir)
     blended = open_run(run_dir, "best", device)
@@ -116,7 +116,7 @@ def settings_text(settings: dict) -> str:
 
 def run_row(run_dir: str | Path, curve: list[dict] | None = None, error: str = "") -> dict:
     """One run's row: method, settings, scores at α = 0 and 1, the best α on ID and its scores, time."""
-    from core.runs import RunDir
+    from core.training.runs import RunDir
 
     info = RunDir(run_dir).read_info()
     best = info.get("best") or {}

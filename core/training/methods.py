@@ -2,13 +2,13 @@
 
 - `ce`, `lp-ft`, `l2sp`: the image encoder and a linear head on its normalised features train
   with cross-entropy (wise-ft's FT recipe). The head starts from the zero-shot head (`ce`,
-  `l2sp`) or from the linear probe's solution (`lp-ft`, see `core.linear_probe`). `l2sp` adds
+  `l2sp`) or from the linear probe's solution (`lp-ft`, see `core.training.linear_probe`). `l2sp` adds
   λ·‖θ − θ_pretrained‖² over the image encoder, in place of weight decay there (L2-SP, Li et
   al. 2018: the pretrained layers are pulled towards their start, the new head towards zero).
 - `flyp-frozen-text`: FLYP with the text tower left out of the optimiser (the paper's ablation).
 - `ce-both`: cross-entropy over classes with logits s·image·textᵀ, where each class's text
   embedding comes from one random template per class, redrawn every step; both towers train.
-- `lp` does not train in steps at all: `core.linear_probe.run_linear_probe`.
+- `lp` does not train in steps at all: `core.training.linear_probe.run_linear_probe`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Callable
 
 import torch
 
-from core.accumulate import ce_backward
-from core.config import HEAD_METHODS, TrainConfig
+from core.training.accumulate import ce_backward
+from core.training.config import HEAD_METHODS, TrainConfig
 from core.errors import FlypError
 
 # open_clip's CLIP keeps its text tower at the top level; CustomTextCLIP keeps it under `text`.
@@ -48,7 +48,7 @@ def param_groups(classifier, config: TrainConfig) -> list[dict]:
     """The optimiser's parameter groups for `config.method` (the head must already be in place).
 
     For `flyp-frozen-text` this also marks the text tower as not requiring gradients, so that
-    no graph is built through it (and `core.accumulate` backpropagates the image side only).
+    no graph is built through it (and `core.training.accumulate` backpropagates the image side only).
     """
     model, method = classifier.model, config.method
     if uses_linear_head(method):

@@ -25,10 +25,10 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from core.data import Sample
+from core.data.folders import Sample
 from core.errors import Cancelled, FlypError
-from core.evaluate import compute_metrics
-from core.loader import EvalImages
+from core.model.evaluate import compute_metrics
+from core.data.loader import EvalImages
 from core.progress import check_cancel, no_cancel
 
 L2_SWEEP = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)  # λ of ½·λ‖W‖² on unit-norm features

@@ -9,10 +9,10 @@ from typing import Callable, Sequence
 
 import torch
 
-from core.data import Sample
-from core.images import load_rgb
+from core.data.folders import Sample
+from core.data.images import load_rgb
 from core.progress import check_cancel, no_cancel
-from core.transforms import eval_image, sample_rng, train_image
+from core.data.transforms import eval_image, sample_rng, train_image
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -32,7 +32,7 @@ class TrainImages(torch.utils.data.Dataset):
                  interpolation: str = "bicubic", decoded=None):
         self.samples, self.size, self.n_templates = list(samples), size, n_templates
         self.seed, self.interpolation = seed, interpolation
-        self.decoded = decoded  # a core.image_cache.DecodedImages, or None: decode every time
+        self.decoded = decoded  # a core.data.image_cache.DecodedImages, or None: decode every time
 
     def __len__(self) -> int:
         return len(self.samples)

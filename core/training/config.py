@@ -19,7 +19,7 @@ METHODS = {
 # Methods that classify with a trained linear head on image features (stored as flyp_head.*).
 HEAD_METHODS = ("ce", "lp", "lp-ft", "l2sp")
 CONTRASTIVE_METHODS = ("flyp", "flyp-frozen-text")  # the FLYP loss, where --mask-same-class applies
-PRECISIONS = ("auto", "fp32", "bf16")  # the towers' arithmetic (core.acceleration)
+PRECISIONS = ("auto", "fp32", "bf16")  # the towers' arithmetic (core.training.acceleration)
 # How a run is computed, not what it learns: `--resume` takes these from the new command line
 # (a run may continue on a smaller GPU, or on the CPU). The command-line options have these names.
 RUN_OPTIONS = ("device", "workers", "micro_batch_size", "checkpoint_every", "precision", "compile",
@@ -44,7 +44,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 32  # the global batch, whatever the number of processes (torchrun)
     # Images per forward pass (per process): the batch is encoded in micro-batches with a
-    # feature cache (core.accumulate), same gradient in less memory. None: all at once.
+    # feature cache (core.training.accumulate), same gradient in less memory. None: all at once.
     micro_batch_size: int | None = None
     lr: float = 1e-5
     weight_decay: float = 0.1
@@ -57,9 +57,9 @@ class TrainConfig:
     workers: int | None = None  # DataLoader workers; None: chosen from the CPU count
     checkpoint_minutes: float = 10.0
     checkpoint_every: int | None = None  # also save the resumable state every N steps (None: by time only)
-    cache_images: bool = True  # decode training images once (core.image_cache)
+    cache_images: bool = True  # decode training images once (core.data.image_cache)
     precision: str = "auto"  # towers' forward passes: auto (bf16 on capable CUDA GPUs, else fp32), fp32, bf16
-    compile: bool = False  # torch.compile the towers (core.acceleration)
+    compile: bool = False  # torch.compile the towers (core.training.acceleration)
     grad_checkpointing: bool = False  # recompute transformer activations in the backward pass: less memory
 
     def __post_init__(self) -> None:

@@ -10,10 +10,10 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from core.classifier import top_k
+from core.model.classifier import top_k
 from core.errors import FlypError
-from core.images import load_rgb
-from core.transforms import Normalize, eval_image
+from core.data.images import load_rgb
+from core.data.transforms import Normalize, eval_image
 
 BUNDLE_FORMAT = 1
 MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE, CARD_FILE, ONNX_FILE = (
@@ -56,7 +56,7 @@ class Bundle:
 
 
 def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
-    """Load a bundle folder written by `core.export`; FlypError names what is wrong with it."""
+    """Load a bundle folder written by `core.export.write`; FlypError names what is wrong with it."""
     import open_clip
     from safetensors.torch import load_file
 

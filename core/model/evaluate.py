@@ -8,8 +8,8 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from core.captions import captions_for
-from core.fast_text import encode_text
+from core.data.captions import captions_for
+from core.model.fast_text import encode_text
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 

@@ -27,7 +27,7 @@ def default_root() -> Path:
 
 def ensure_demo_data(folder: Path, seed: int = 0, progress=None, cancel=None) -> Path:
     """Write the demo folders into `folder` unless a complete copy is already there."""
-    from core.demo import write_demo_data
+    from core.demo.task import write_demo_data
 
     marker = folder / DATA_MARKER
     if marker.is_file():
@@ -45,7 +45,7 @@ def ensure_demo_data(folder: Path, seed: int = 0, progress=None, cancel=None) ->
 
 
 def demo_paths(data: Path) -> dict:
-    from core.demo import demo_splits
+    from core.demo.task import demo_splits
 
     splits = demo_splits()
     return {"train": data / "train", "val": data / "val", "ood": [data / s for s in splits if s.startswith("ood-")]}
@@ -83,7 +83,7 @@ def main(args) -> int:
         print(f"demo folders written to {counts}")
         return 0
     if args.action == "pretrain":
-        from core.demo import pretrain_demo_model
+        from core.demo.task import pretrain_demo_model
 
         if not args.dir:
             raise FlypError("flyp demo pretrain DIR: give the folder for the new model")
@@ -95,12 +95,12 @@ def main(args) -> int:
 
 def run_story(root: Path, args) -> int:
     """Zero-shot, each method of STORY and their blends on the demo: print the table (and JSON with --json)."""
-    from core.blend import run_eval_sets
-    from core.compare import run_curve
-    from core.config import TrainConfig
-    from core.models import select_device
-    from core.runs import RunDir
-    from core.train import train
+    from core.weights.blend import run_eval_sets
+    from core.weights.compare import run_curve
+    from core.training.config import TrainConfig
+    from core.model.loading import select_device
+    from core.training.runs import RunDir
+    from core.training.loop import train
 
     start = time.monotonic()
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
@@ -163,7 +163,7 @@ def add_to_demo_project(root: Path, run_dirs: list[Path]) -> Path | None:
 
 
 def _ood_mean(point: dict) -> float:
-    from core.compare import ood_mean
+    from core.weights.compare import ood_mean
 
     return ood_mean(point["sets"])  # the demo always has its sketch and painting sets
 

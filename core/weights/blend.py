@@ -8,13 +8,13 @@ from typing import Callable, Sequence
 
 import torch
 
-from core.classifier import HEAD_KEYS, Classifier, blend_states
-from core.data import load_datasets
+from core.model.classifier import HEAD_KEYS, Classifier, blend_states
+from core.data.folders import load_datasets
 from core.errors import FlypError
-from core.loader import EvalImages
-from core.models import ModelSpec, load_model, read_state_dict
+from core.data.loader import EvalImages
+from core.model.loading import ModelSpec, load_model, read_state_dict
 from core.progress import Progress, check_cancel, no_cancel, no_progress
-from core.runs import RunDir
+from core.training.runs import RunDir
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The embedded offline demo: a downstream task with a distribution shift, and the tiny CLIP.
 
 Real CLIP weights cannot be assumed offline, so FLYP Studio ships its own small CLIP,
-pretrained contrastively on the generated world of `core.world` (every shape, colour, style and
+pretrained contrastively on the generated world of `core.demo.world` (every shape, colour, style and
 background), and a downstream task built from the same world: classify the shape. The
 training and validation images are photos on plain or gradient backgrounds taken with a worn
 camera (faded, soft, grainy) that pretraining never saw, so zero-shot accuracy on them is
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from core import world
+from core.demo import world
 from core.atomic import atomic_path, save_safetensors, write_json
 from core.errors import Cancelled, FlypError
 
@@ -290,7 +290,7 @@ def _train(model, images, scenes, seed: int, steps: int, batch_size: int, lr: fl
     import open_clip
     import torch
 
-    from core.losses import contrastive_loss
+    from core.training.losses import contrastive_loss
 
     tokenizer = open_clip.SimpleTokenizer(context_length=MODEL_CONFIG["text_cfg"]["context_length"])
     optimizer = torch.optim.AdamW(_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.98), eps=1e-6)

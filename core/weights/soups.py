@@ -21,11 +21,11 @@ from typing import Callable, Sequence
 
 import torch
 
-from core.classifier import HEAD_KEYS, Classifier
+from core.model.classifier import HEAD_KEYS, Classifier
 from core.errors import FlypError
-from core.models import ModelSpec, load_model, read_state_dict
+from core.model.loading import ModelSpec, load_model, read_state_dict
 from core.progress import check_cancel, no_cancel
-from core.runs import RunDir
+from core.training.runs import RunDir
 
 Event = Callable[[dict], None]
 
@@ -90,7 +90,7 @@ def make_soup(run_dirs: Sequence[str | Path], out: str | Path, *, greedy: bool =
     Raises FlypError when `out` already holds a run, when a run has no such checkpoint, or
     when the runs do not share a model and classes.
     """
-    from core.blend import run_eval_sets
+    from core.weights.blend import run_eval_sets
 
     started = time.monotonic()
     if not run_dirs:

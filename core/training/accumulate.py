@@ -16,7 +16,7 @@ Random layers (dropout, patch dropout) replay the same random numbers in both pa
 norm (the ResNet CLIP towers) normalises per micro-batch, as it does in open_clip.
 
 With several processes, `ranks` gathers the features of every rank (with gradients) so that
-the contrastive matrix spans the global batch; see `core.distributed`.
+the contrastive matrix spans the global batch; see `core.training.distributed`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from core.distributed import Ranks
-from core.losses import contrastive_loss
+from core.training.distributed import Ranks
+from core.training.losses import contrastive_loss
 
 Encode = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 

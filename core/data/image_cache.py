@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import FlypError
-from core.images import load_rgb
+from core.data.images import load_rgb
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 WORKING_SCALE = 1.25

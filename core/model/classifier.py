@@ -12,10 +12,10 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from core.evaluate import Metrics, compute_metrics, encode_images, zero_shot_head
-from core.loader import EvalImages
-from core.models import LoadedModel
-from core.transforms import Normalize
+from core.model.evaluate import Metrics, compute_metrics, encode_images, zero_shot_head
+from core.data.loader import EvalImages
+from core.model.loading import LoadedModel
+from core.data.transforms import Normalize
 
 HEAD_KEYS = ("flyp_head.weight", "flyp_head.bias")
 

@@ -6,9 +6,9 @@ CUDA, one GPU per process; gloo on the CPU). Then:
 
 - the batch size stays the *global* batch: every rank takes an equal contiguous share of each
   batch that a single process would draw (`ShardedBatches`), so the seeded (epoch, index) keys
-  of `core.loader` give the same global batches, crops and captions as on one process;
+  of `core.data.loader` give the same global batches, crops and captions as on one process;
 - features are gathered across ranks with their gradients, so the contrastive matrix spans
-  the global batch (`core.accumulate.global_contrastive_loss`), and the gradients are averaged
+  the global batch (`core.training.accumulate.global_contrastive_loss`), and the gradients are averaged
   across ranks (`Ranks.average_gradients`) — together exactly the single-process gradient;
 - only rank 0 evaluates and writes the run folder (`FollowerRun` keeps the others read-only);
   `--resume` reads the run folder on every rank, so on several nodes it must be on a shared
@@ -16,7 +16,7 @@ CUDA, one GPU per process; gloo on the CPU). Then:
 
 Gradients are all-reduced after the backward pass rather than overlapped with it (as
 PyTorch's DDP wrapper would): simpler to keep exact with the feature cache of
-`core.accumulate`, at the cost of one exposed all-reduce of the gradients per step.
+`core.training.accumulate`, at the cost of one exposed all-reduce of the gradients per step.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import torch
 import torch.distributed as dist
 
 from core.errors import FlypError
-from core.loader import EpochBatches
-from core.runs import RunDir
+from core.data.loader import EpochBatches
+from core.training.runs import RunDir
 
 # Rank 0 evaluates while the others wait in their next collective: allow long evaluations.
 TIMEOUT = timedelta(minutes=60)

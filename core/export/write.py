@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from core import __version__, atomic
-from core.blend import BlendedRun
-from core.bundle import (BUNDLE_FORMAT, CARD_FILE, CONFIG_FILE, HEAD_FILE, INFO_FILE, MODEL_FILE,
+from core.weights.blend import BlendedRun
+from core.export.bundle import (BUNDLE_FORMAT, CARD_FILE, CONFIG_FILE, HEAD_FILE, INFO_FILE, MODEL_FILE,
                          ONNX_FILE, load_bundle)
-from core.classifier import HEAD_KEYS
+from core.model.classifier import HEAD_KEYS
 from core.errors import FlypError, WriteError
 
 VERIFY_IMAGES = 8
@@ -49,7 +49,7 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
     try:
         _write(blended, staging, metrics or {})
         if onnx:
-            from core.onnx_export import export_onnx
+            from core.export.onnx_model import export_onnx
 
             export_onnx(blended, staging / ONNX_FILE)
         report = verify_bundle(blended, staging, check_images or _default_check_images(blended), onnx=onnx)
@@ -90,7 +90,7 @@ def _write(blended: BlendedRun, folder: Path, metrics: dict) -> None:
 
 
 def _default_check_images(blended: BlendedRun) -> list[Path]:
-    from core.data import load_datasets
+    from core.data.folders import load_datasets
 
     config = blended.info["config"]
     try:
@@ -115,7 +115,7 @@ def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: b
     same = bool((expected.argmax(-1) == got.argmax(-1)).all())
     report = {"verified_images": len(images), "max_probability_difference": diff, "same_predictions": same}
     if onnx:
-        from core.onnx_export import onnx_logits
+        from core.export.onnx_model import onnx_logits
 
         onnx_diff = float((onnx_logits(folder / ONNX_FILE, bundle.normalize(pixels)).softmax(-1) - got.softmax(-1)).abs().max())
         report["onnx_max_probability_difference"] = onnx_diff

@@ -1,7 +1,7 @@
 """Labelled image folders: scanning, problems found, the validation split, evaluation sets.
 
 A dataset is a folder of class folders (`train/tench/*.jpg`, nested folders allowed). Class
-keys are the folder names; display names for captions live in `core.captions`.
+keys are the folder names; display names for captions live in `core.data.captions`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from core.captions import display_name
+from core.data.captions import display_name
 from core.errors import FlypError
-from core.images import IMAGE_EXTENSIONS, load_rgb
+from core.data.images import IMAGE_EXTENSIONS, load_rgb
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})

@@ -1,4 +1,4 @@
-"""FLYP finetuning (and the baselines of `core.methods`): the training loop, its evaluations and checkpoints.
+"""FLYP finetuning (and the baselines of `core.training.methods`): the training loop, its evaluations and checkpoints.
 
 `train()` is the one entry point for the command line, the app and tests. It reports through
 `on_event(dict)` (the same records it appends to `metrics.jsonl`), stops at the next step
@@ -17,18 +17,19 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core import acceleration, atomic, distributed, linear_probe, methods
-from core.accumulate import ce_backward, flyp_backward
-from core.captions import captions_for, resolve_class_names, validate_templates
-from core.classifier import Classifier
-from core.config import RUN_OPTIONS, TrainConfig, lr_at
-from core.data import Datasets, load_datasets
+from core import atomic
+from core.training import acceleration, distributed, linear_probe, methods
+from core.training.accumulate import ce_backward, flyp_backward
+from core.data.captions import captions_for, resolve_class_names, validate_templates
+from core.model.classifier import Classifier
+from core.training.config import RUN_OPTIONS, TrainConfig, lr_at
+from core.data.folders import Datasets, load_datasets
 from core.errors import Cancelled, FlypError, WriteError
-from core.fast_text import encode_text
-from core.loader import EvalImages, TrainImages, train_loader
-from core.models import ModelSpec, load_model, select_device
+from core.model.fast_text import encode_text
+from core.data.loader import EvalImages, TrainImages, train_loader
+from core.model.loading import ModelSpec, load_model, select_device
 from core.progress import RunControl, no_cancel
-from core.runs import RunDir, join_optimizer_state, split_optimizer_state
+from core.training.runs import RunDir, join_optimizer_state, split_optimizer_state
 
 Event = Callable[[dict], None]
 
@@ -43,7 +44,7 @@ class Session:
     classifier: Classifier
     eval_sets: dict[str, EvalImages]
     device: torch.device
-    autocast_dtype: torch.dtype | None  # the towers' arithmetic (core.acceleration); None: fp32
+    autocast_dtype: torch.dtype | None  # the towers' arithmetic (core.training.acceleration); None: fp32
     ranks: distributed.Ranks = distributed.Ranks()  # several processes under torchrun
     started: float = field(default_factory=time.monotonic)
     seconds_before: float = 0.0  # time spent by the sessions this one resumes
@@ -102,7 +103,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         session.seconds_before = float(run.read_info().get("seconds") or 0.0)
     if state is None and session.ranks.is_main:
         _start_run(session, on_event, control)
-    if config.method == "lp":  # no training steps: one fit, in `core.linear_probe`
+    if config.method == "lp":  # no training steps: one fit, in `core.training.linear_probe`
         return linear_probe.run_linear_probe(session, on_event, control)
     return _loop(session, state, on_event, control)
 
@@ -339,7 +340,7 @@ def _decoded_images(session: Session, on_event: Event, control: RunControl):
     """The training images decoded once for all epochs (None when caching is off or too big)."""
     if not session.config.cache_images:
         return None
-    from core.image_cache import decoded_images
+    from core.data.image_cache import decoded_images
 
     on_event({"type": "status", "message": "Preparing training images (decoded once for all epochs)…"})
     return decoded_images([s.path for s in session.data.train], session.classifier.loaded.image_size, cancel=control)

@@ -1,15 +1,15 @@
-"""The `flyp soup` and `flyp compare` verbs (parsing lives in `core.cli`)."""
+"""The `flyp soup` and `flyp compare` verbs (parsing lives in `core.cli.parser`)."""
 
 from __future__ import annotations
 
 import sys
 
-from core.cli import emit
+from core.cli.output import emit
 
 
 def soup(args) -> int:
-    from core.models import select_device
-    from core.soups import make_soup
+    from core.model.loading import select_device
+    from core.weights.soups import make_soup
 
     say = (lambda e: None) if args.json else \
         (lambda e: print(e["message"], file=sys.stderr) if e.get("type") == "status" else None)
@@ -24,8 +24,8 @@ def soup(args) -> int:
 
 
 def compare(args) -> int:
-    from core.compare import compare_runs, expand_runs, format_table
-    from core.models import select_device
+    from core.weights.compare import compare_runs, expand_runs, format_table
+    from core.model.loading import select_device
 
     runs = expand_runs(args.runs)
     rows = compare_runs(runs, select_device(args.device), compute=not args.cached_only,

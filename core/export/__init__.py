@@ -1,0 +1,1 @@
+"""Export: writing and reading self-checking model bundles, and ONNX."""

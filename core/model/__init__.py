@@ -1,0 +1,1 @@
+"""Models: loading CLIP models, the fast text tower, the classifier over the user's classes, evaluation."""

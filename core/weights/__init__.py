@@ -1,0 +1,1 @@
+"""Weights after training: weight ensembling (WiSE-FT), model soups, runs compared."""
