@@ -82,8 +82,8 @@ def stalls(folder: Path) -> dict:
 
     wait(lambda: window.state.ready)  # torch and open_clip imported in the background
     window.state.set_settings(epochs=2)
-    window.nav.setCurrentRow(2)
-    train = window.pages[2]
+    window.show_page("train")
+    train = window.pages["train"]
     settle = time.monotonic() + 0.5  # the page is shown (its plots built) before the user can click Start
     wait(lambda: time.monotonic() > settle)
     heart.start()
@@ -91,8 +91,8 @@ def stalls(folder: Path) -> dict:
     wait(lambda: not train.training())
     training = _gaps(beats)
     beats.clear()
-    window.nav.setCurrentRow(3)  # Blend: its α curve is computed in the background
-    blend = window.pages[3]
+    window.show_page("blend")  # Blend: its α curve is computed in the background
+    blend = window.pages["blend"]
     wait(lambda: getattr(blend, "curve", None) is not None)
     blending = _gaps(beats)
     heart.stop()

@@ -59,7 +59,7 @@ def main() -> None:
     import torch
 
     from core.weights.blend import alpha_curve, open_run, run_eval_sets
-    from core.weights.compare import CURVE_ALPHAS
+    from core.weights.curve import CURVE_ALPHAS
 
     run = Path(args.run) if args.run else demo_run(Path(tempfile.gettempdir()) / "flyp-bench-blend")
     opened = time.perf_counter()

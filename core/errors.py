@@ -1,13 +1,52 @@
-"""The exceptions the engine raises on purpose."""
+"""The exceptions the engine raises on purpose, and how their messages name the user's settings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+# A setting named in a message, by its engine name: «lr», «batch_size», «pretrained». Each front
+# end words it: the command line as its option (--lr), the app as the label on screen.
+SETTING = re.compile(r"«([a-z_0-9]+)»")
+CLI_NAMES = {"train_dir": "--train", "val_dir": "--val", "ood_dirs": "--ood"}
+
+
+def cli_name(setting: str) -> str:
+    """A setting as the command line names it: `batch_size` → `--batch-size`."""
+    return CLI_NAMES.get(setting, "--" + setting.replace("_", "-"))
 
 
 class FlypError(Exception):
     """Bad input or an unmet precondition that the user can fix.
 
-    The message is one line that names the file, folder or option at fault and, where it
-    helps, what would fix it. The command line prints it and exits with code 2; the app
-    shows it inline on the page that caused it.
+    The message is one line that names the file, folder or setting at fault and, where it
+    helps, what would fix it. Settings appear in it as «name»; `worded(name_of)` puts each front
+    end's words for them in, and `str()` gives the command line's. The command line prints it
+    and exits with code 2; the app shows it, in its own words, on the page that caused it.
+    `setting`, `expected` and `found` say which setting was wrong, when one was.
     """
+
+    def __init__(self, message: str, *, setting: str | None = None, expected: str | None = None,
+                 found: Any = None):
+        super().__init__(message)
+        self.setting, self.expected, self.found = setting, expected, found
+
+    def worded(self, name_of: Callable[[str], str]) -> str:
+        return SETTING.sub(lambda m: name_of(m.group(1)), str(self.args[0]) if self.args else "")
+
+    def __str__(self) -> str:
+        return self.worded(cli_name)
+
+
+class SettingError(FlypError):
+    """One setting's value is outside what it accepts."""
+
+    def __init__(self, setting: str, expected: str, found: Any):
+        super().__init__(f"«{setting}»: must be {expected} (got {found!r})", setting=setting, expected=expected,
+                         found=found)
+
+    def __reduce__(self):  # crosses DataLoader worker processes whole
+        return SettingError, (self.setting, self.expected, self.found)
 
 
 class Cancelled(Exception):
@@ -23,3 +62,6 @@ class WriteError(FlypError):
     def __init__(self, path, reason: str, kept: str = "the previous version is kept"):
         self.path, self.reason, self.kept = path, reason, kept
         super().__init__(f"could not write {path}: {reason}; {kept}")
+
+    def __reduce__(self):
+        return WriteError, (self.path, self.reason, self.kept)

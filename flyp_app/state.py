@@ -10,7 +10,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.errors import FlypError
+from flyp_app.tasks import Caches
 from core.project import Project, ProjectLock, load_project, remember_project, save_project
+from flyp_app.words import error_text
 
 
 class AppState(QObject):
@@ -32,6 +34,7 @@ class AppState(QObject):
         self.datasets = None          # core.data.folders.Datasets of the last successful scan
         self.scan_error = ""
         self.ready = False
+        self.caches = Caches()  # what background tasks keep between calls (thread-safe)
         self._lock: ProjectLock | None = None
         self._save_timer = QTimer(self, singleShot=True, interval=400)
         self._save_timer.timeout.connect(self.save_now)
@@ -78,7 +81,7 @@ class AppState(QObject):
             save_project(self.project)
             self.saved.emit()
         except FlypError as exc:
-            self.message.emit(str(exc))
+            self.message.emit(error_text(exc))
 
     def close_lock(self) -> None:
         if self._lock is not None:
@@ -135,6 +138,23 @@ class AppState(QObject):
         self.project.current_run = run_dir
         self.changed()
         self.run_selected.emit(run_dir)
+
+    def runs_updated(self) -> None:
+        """A run finished or stopped: the pages that show runs read them again."""
+        self.runs_changed.emit()
+
+    def set_scan(self, datasets, error: str = "") -> None:
+        """The result of scanning the project's folders: Datasets, or None and why not."""
+        self.datasets, self.scan_error = datasets, error
+        self.scan_finished.emit(datasets)
+
+    def set_engine_ready(self) -> None:
+        self.ready = True
+        self.engine_ready.emit()
+
+    def say(self, text: str) -> None:
+        """A short message in the status bar."""
+        self.message.emit(text)
 
     def set_alpha(self, alpha: float) -> None:
         if alpha != self.project.alpha:

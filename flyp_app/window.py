@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QL
 from core.errors import FlypError
 from core.data.images import is_image_name
 from core.project import SUFFIX, Project, recent_projects
-from flyp_app import theme, workers
+from flyp_app import tasks, theme, workers
 from flyp_app.pages.blend_page import BlendPage
 from flyp_app.pages.captions_page import CaptionsPage
 from flyp_app.pages.compare_page import ComparePage
@@ -23,8 +23,9 @@ from flyp_app.pages.export_page import ExportPage
 from flyp_app.pages.train_page import TrainPage
 from flyp_app.pages.try_page import TryPage
 from flyp_app.state import AppState
+from flyp_app.words import error_text
 
-PAGES = (DataPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage, ComparePage)  # indices are used below
+PAGES = (DataPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage, ComparePage)  # in the sidebar's order
 PROJECT_FILTER = f"FLYP Studio projects (*{SUFFIX})"
 RECENT_ROWS = 6
 STEPS = (("Data", "Folders of labelled images, one sub-folder per class. Every file that cannot be used is "
@@ -50,15 +51,15 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setAcceptDrops(True)
         self.welcome = WelcomeView(self)
-        self.pages = [cls(self.state) for cls in PAGES]
+        self.pages = {cls.name: cls(self.state) for cls in PAGES}  # reached by name
         self.nav = QListWidget(objectName="nav")
         self.nav.setFixedWidth(170)
         self.nav.setIconSize(QSize(18, 18))
-        for i, page in enumerate(self.pages, 1):
+        for i, page in enumerate(self.pages.values(), 1):
             self.nav.addItem(QListWidgetItem(f"{i}  {page.title}"))
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
-        for page in self.pages:
+        for page in self.pages.values():
             self.stack.addWidget(page)
         self.nav.currentRowChanged.connect(lambda row: self.stack.setCurrentIndex(row + 1) if row >= 0 else None)
         body = QWidget()
@@ -75,7 +76,7 @@ class MainWindow(QMainWindow):
         self.state.project_changed.connect(self._project_opened)
         self._show_welcome()
         if load_engine:
-            self._engine_worker = workers.start(workers.Worker(workers.import_engine), on_done=self._engine_ready,
+            self._engine_worker = workers.start(workers.Worker(tasks.import_engine), on_done=self._engine_ready,
                                                 on_error=lambda e: self.engine_label.setText(f"PyTorch failed to load: {e}"))
 
     def _menus(self) -> None:
@@ -111,9 +112,13 @@ class MainWindow(QMainWindow):
         # thread, the UI thread included, whenever a worker allocates a lot (scanning a folder,
         # say). Moved to the permanent generation, they are never walked again.
         gc.freeze()
-        self.state.ready = True
         self.engine_label.setText(f"Engine ready · {select_device('auto').type.upper()}")
-        self.state.engine_ready.emit()
+        self.state.set_engine_ready()
+
+    def show_page(self, name: str):
+        """Show the page called `name` (its sidebar row follows) and return it."""
+        self.nav.setCurrentRow(list(self.pages).index(name))
+        return self.pages[name]
 
     # Projects --------------------------------------------------------------------------------
     def _show_welcome(self) -> None:
@@ -127,17 +132,17 @@ class MainWindow(QMainWindow):
         where = f" — {self.state.project.path}" if self.state.project.path else ""
         self.setWindowTitle(f"{name}{where} · FLYP Studio")
         self.nav.setEnabled(True)
-        self.nav.setCurrentRow(0)
+        self.show_page("data")
 
     def open_project(self, path: str | Path) -> bool:
-        if self.pages[2].training():
+        if self.pages["train"].training():
             self.statusBar().showMessage("A training run is in progress: stop it before opening another project.", 10000)
             return False
         try:
             self.state.open(path)
         except FlypError as exc:
-            self.welcome.show_error(str(exc))
-            self.statusBar().showMessage(str(exc), 10000)
+            self.welcome.show_error(error_text(exc))
+            self.statusBar().showMessage(error_text(exc), 10000)
             return False
         return True
 
@@ -159,7 +164,7 @@ class MainWindow(QMainWindow):
         try:
             saved = save_project(project, path)
         except FlypError as exc:
-            self.welcome.show_error(str(exc))
+            self.welcome.show_error(error_text(exc))
             return
         self.open_project(saved)
 
@@ -170,13 +175,11 @@ class MainWindow(QMainWindow):
                 self.state.save_as(path)
                 self._project_opened()
             except FlypError as exc:
-                self.statusBar().showMessage(str(exc), 10000)
+                self.statusBar().showMessage(error_text(exc), 10000)
 
     def open_demo(self) -> None:
-        from flyp_app.demo import prepare_demo_project
-
         self.welcome.show_info("Preparing the demo project (writing its images the first time)…")
-        workers.start(workers.Worker(prepare_demo_project), on_done=self.open_project,
+        workers.start(workers.Worker(tasks.prepare_demo_project), on_done=self.open_project,
                       on_error=self.welcome.show_error)
 
     # Drag and drop: folders go to the Data page, images to the Try page -------------------------
@@ -194,17 +197,15 @@ class MainWindow(QMainWindow):
             return
         folders = [p for p in paths if p.is_dir()]
         images = [p for p in paths if p.is_file() and is_image_name(p)]
-        if images or (folders and self.stack.currentWidget() is self.pages[4]):
-            self.nav.setCurrentRow(4)
-            self.pages[4].add_paths(images + folders)
+        if images or (folders and self.stack.currentWidget() is self.pages["try"]):
+            self.show_page("try").add_paths(images + folders)
         elif folders:
-            self.nav.setCurrentRow(0)
-            self.pages[0].add_folders(folders)
+            self.show_page("data").add_folders(folders)
         event.acceptProposedAction()
 
     # Closing: never lose a run ---------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        train_page = self.pages[2]
+        train_page = self.pages["train"]
         if train_page.training():
             answer = QMessageBox.question(
                 self, "Training is running",
@@ -213,7 +214,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             train_page.stop_and_wait()
-        for page in self.pages:
+        for page in self.pages.values():
             page.stop_workers()
         self.state.close_project()
         event.accept()

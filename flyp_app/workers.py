@@ -1,9 +1,10 @@
 """Background work: one worker abstraction for everything that may take more than a moment.
 
-A `Worker` runs a plain function in Qt's thread pool. The function gets `progress` (a callable
+A `Worker` runs a plain function (a task of `flyp_app.tasks`) in Qt's thread pool. The function gets `progress` (a callable
 `(done, total)`), `control` (a `core.progress.RunControl`: cancel/pause flags, itself usable as
 the engine's `cancel=` callable) and `emit` (send any object to the UI thread). Results, engine
-errors (`FlypError`, in words) and cancellation come back as signals on the UI thread.
+errors (`FlypError`, in the app's words: `flyp_app.words`) and cancellation come back as signals on
+the UI thread.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from core.errors import Cancelled, FlypError
 from core.progress import RunControl
+from flyp_app.words import error_text
 
 
 class WorkerSignals(QObject):
@@ -46,7 +48,7 @@ class Worker(QRunnable):
         except Cancelled:
             self.signals.cancelled.emit()
         except FlypError as exc:
-            self.signals.failed.emit(str(exc))
+            self.signals.failed.emit(error_text(exc))
         except Exception as exc:  # a bug: say it in words, keep the traceback for the terminal
             traceback.print_exc(file=sys.stderr)
             self.signals.failed.emit(f"Internal error: {type(exc).__name__}: {exc}")
@@ -79,13 +81,3 @@ def start(worker: Worker, *, on_done: Callable[[Any], None] | None = None,
     return worker
 
 
-def import_engine(progress=None, control=None, emit=None) -> None:
-    """Import torch, open_clip and the engine's heavy modules (at start-up, in the background), so
-    that the first zero-shot measure or training does not wait for them. pyqtgraph is not among
-    them: see `MainWindow._engine_ready`.
-
-    (torch's C extension holds the GIL while it initialises: the window may pause for a few
-    tenths of a second while it loads, at start-up rather than later.)
-    """
-    import core.model.classifier  # noqa: F401  (imports torch and open_clip)
-    import core.training.loop  # noqa: F401

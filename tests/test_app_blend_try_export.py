@@ -7,7 +7,6 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-BLEND, TRY, EXPORT = 3, 4, 5
 
 
 @pytest.fixture
@@ -18,10 +17,8 @@ def run_copy(flyp_run, tmp_path):
 
 @pytest.fixture
 def window(qtbot, tmp_path, run_copy):
-    from flyp_app import engine
     from flyp_app.window import MainWindow
 
-    engine._curves.clear()
     win = MainWindow(load_engine=False)
     qtbot.addWidget(win)
     win.create_project(tmp_path / "Mine.flyp.json")
@@ -41,8 +38,8 @@ def reference(flyp_run):
 
 
 def open_blend(qtbot, window):
-    window.nav.setCurrentRow(BLEND)
-    page = window.pages[BLEND]
+    window.show_page("blend")
+    page = window.pages["blend"]
     qtbot.waitUntil(lambda: page.curve is not None and page._exact_here() is not None, timeout=60000)
     return page
 
@@ -63,12 +60,12 @@ def test_curve_is_computed_plotted_and_reopens_from_the_run_folder(qtbot, window
     assert xs[0] == pytest.approx(100 * zero_shot)  # the zero-shot end is where training started
     assert (run_copy / "blend_curve.json").is_file()
 
-    from flyp_app import engine
+    from flyp_app.tasks import Caches
 
-    engine._curves.clear()  # a new session: only the file in the run folder is left
+    window.state.caches = caches = Caches()  # a new session: only the file in the run folder is left
     opened = []
-    real = engine.blend_session
-    engine.blend_session = lambda *a, **k: opened.append(a) or real(*a, **k)
+    real = caches.blend_session
+    caches.blend_session = lambda *a, **k: opened.append(a) or real(*a, **k)
     try:
         page.curve = None
         started = time.perf_counter()
@@ -77,7 +74,7 @@ def test_curve_is_computed_plotted_and_reopens_from_the_run_folder(qtbot, window
         assert time.perf_counter() - started < 1.0
         assert not opened  # no model was needed to show the curve again
     finally:
-        engine.blend_session = real
+        caches.blend_session = real
 
 
 class Heartbeat:
@@ -155,7 +152,7 @@ def test_dropped_images_get_top_k_and_follow_alpha(qtbot, window, colour_data, r
     images = [sorted((colour_data["val"] / c).glob("*.png"))[0] for c in ("red", "blue")]
     window.state.set_alpha(0.5)
     drop(window, [*images, broken])
-    page = window.pages[TRY]
+    page = window.pages["try"]
     assert window.stack.currentWidget() is page
     qtbot.waitUntil(lambda: len(page.items) == 3 and all(i.probs or i.error for i in page.items), timeout=30000)
 
@@ -178,8 +175,8 @@ def test_dropped_images_get_top_k_and_follow_alpha(qtbot, window, colour_data, r
 
 
 def test_pasted_image_and_folders_are_classified(qtbot, window, colour_data):
-    window.nav.setCurrentRow(TRY)
-    page = window.pages[TRY]
+    window.show_page("try")
+    page = window.pages["try"]
     image = QImage(str(sorted((colour_data["val"] / "green").glob("*.png"))[0]))
     QGuiApplication.clipboard().setImage(image)
     page.paste()
@@ -193,13 +190,13 @@ def test_export_writes_a_bundle_that_loads_and_reports_its_self_check(qtbot, win
     from core.export.bundle import load_bundle
 
     open_blend(qtbot, window)  # computes the curve, so the best α is known
-    window.nav.setCurrentRow(EXPORT)
-    page = window.pages[EXPORT]
+    window.show_page("export")
+    page = window.pages["export"]
     qtbot.waitUntil(lambda: page.curve is not None, timeout=10000)
     page.best.click()
     best = max(page.curve, key=lambda p: p["sets"]["id"]["accuracy"])
     assert window.state.project.alpha == best["alpha"] == page.alpha.value()
-    assert window.pages[BLEND].slider.value() == round(best["alpha"] * 20)
+    assert window.pages["blend"].slider.value() == round(best["alpha"] * 20)
     page.out.setText(str(tmp_path / "bundle"))
     page.export_button.click()
     qtbot.waitUntil(lambda: page.report is not None or page.status.isVisible(), timeout=60000)
@@ -219,8 +216,8 @@ def test_pages_without_a_finished_run_say_what_to_do(qtbot, tmp_path):
     win = MainWindow(load_engine=False)
     qtbot.addWidget(win)
     win.create_project(tmp_path / "Empty.flyp.json")
-    for index in (BLEND, TRY, EXPORT):
-        page = win.pages[index]
+    for name in ("blend", "try", "export"):
+        page = win.pages[name]
         assert page.body.currentIndex() == 0
         assert "Train a model on the Train page first" in page.body.note.text()
     win.close()
@@ -234,8 +231,8 @@ def test_engine_errors_are_shown_inline(qtbot, window, run_copy, colour_data, tm
     info["config"]["val_dir"] = str(moved)
     (run_copy / "run.json").write_text(json.dumps(info))
     window.state.runs_changed.emit()
-    window.nav.setCurrentRow(BLEND)
-    page = window.pages[BLEND]
+    window.show_page("blend")
+    page = window.pages["blend"]
     qtbot.waitUntil(lambda: page.status.isVisible(), timeout=30000)
     assert str(moved) in page.status.text()
     assert not page.progress.isVisible()
@@ -255,17 +252,17 @@ def test_every_page_fits_a_1280_by_800_window(qtbot, flyp_run, tmp_path):
     window.state.add_run(str(run))
     window.resize(1280, 800)
     window.show()
-    window.pages[2].params.toggle.setChecked(True)  # the Train page with its advanced settings open
-    window.pages[TRY].progress.show()  # as while images are being classified
-    for row, page in enumerate(window.pages):
-        window.nav.setCurrentRow(row)
+    window.pages["train"].params.toggle.setChecked(True)  # the Train page with its advanced settings open
+    window.pages["try"].progress.show()  # as while images are being classified
+    for name, page in window.pages.items():
+        window.show_page(name)
         qtbot.wait(20)
         hint = window.minimumSizeHint()
         assert hint.width() <= 1280 and hint.height() <= 800, f"{page.title} needs {hint.width()}×{hint.height()}"
         assert window.size() == QSize(1280, 800), page.title
-    settings = window.pages[2].findChild(QScrollArea)
+    settings = window.pages["train"].findChild(QScrollArea)
     assert settings.widget().minimumSizeHint().width() <= settings.viewport().width()  # no field cut at the right
-    qtbot.waitUntil(lambda: window.pages[BLEND].curve is not None and not window.pages[-1].busy(), timeout=60000)
+    qtbot.waitUntil(lambda: window.pages["blend"].curve is not None and not window.pages["compare"].busy(), timeout=60000)
     window.close()
 
 
@@ -281,11 +278,11 @@ def test_a_thousand_classes_do_not_freeze_the_blend_page(qtbot, tmp_path):
     window.create_project(tmp_path / "Mine.flyp.json")
     window.resize(1280, 800)
     window.show()
-    page = window.pages[BLEND]
+    page = window.pages["blend"]
     run = RunSummary("big", str(tmp_path / "big"), "big", "finished", True, "", (1, 2), 0.9)
     page.picker.current = lambda: run  # no model: the page is fed a curve and an exact result
     page.body.show_run(run)
-    window.nav.setCurrentRow(BLEND)
+    window.show_page("blend")
     classes = [f"class {i}" for i in range(1000)]
 
     def metrics(accuracy):  # per-class accuracies from 0% to 100%: cells of every width

@@ -40,7 +40,7 @@ def test_window_opens_fast_without_torch_or_pyqtgraph():
 
 
 def test_data_page_scans_lists_problems_and_saves_names(qtbot, window, colour_data, tmp_path):
-    page = window.pages[0]
+    page = window.pages["data"]
     (colour_data["train"].parent / "broken").mkdir(exist_ok=True)
     window.state.set_folders(train=str(colour_data["train"]), ood=[str(colour_data["ood"])])
     page._load_project()
@@ -50,7 +50,7 @@ def test_data_page_scans_lists_problems_and_saves_names(qtbot, window, colour_da
     assert page.classes.horizontalHeaderItem(4).text() == "ood"
     page.classes.item(0, 1).setText("sky blue")
     qtbot.waitUntil(lambda: load_project(tmp_path / "Mine.flyp.json").class_names.get("blue") == "sky blue", timeout=3000)
-    captions = window.pages[1]
+    captions = window.pages["captions"]
     assert "a photo of a sky blue." in [captions.preview.topLevelItem(0).child(i).text(0)
                                         for i in range(captions.preview.topLevelItem(0).childCount())]
 
@@ -58,17 +58,17 @@ def test_data_page_scans_lists_problems_and_saves_names(qtbot, window, colour_da
 def test_unusable_folder_is_explained_inline(qtbot, window, tmp_path):
     (tmp_path / "one" / "cat").mkdir(parents=True)
     window.state.set_folders(train=str(tmp_path / "one"))
-    window.pages[0]._load_project()
+    window.pages["data"]._load_project()
     assert wait_scan(qtbot, window) is None
-    assert "at least two class folders" in window.pages[0].status.text()
+    assert "at least two class folders" in window.pages["data"].status.text()
 
 
 def test_template_editing_validates_inline_and_measures_zero_shot(qtbot, window, colour_data, tmp_path):
     window.state.set_settings(model="flyp-tiny", pretrained="none")
     window.state.set_folders(train=str(colour_data["train"]), val=str(colour_data["val"]))
-    window.pages[0]._load_project()
+    window.pages["data"]._load_project()
     wait_scan(qtbot, window)
-    page = window.pages[1]
+    page = window.pages["captions"]
     page.editor.setPlainText("a photo of a {}.\na drawing without placeholder")
     page._commit_edit()
     assert "no {} placeholder" in page.validation.text()

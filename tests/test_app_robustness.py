@@ -31,12 +31,12 @@ def test_the_data_page_lists_every_bad_file_with_its_reason(qtbot, window, tmp_p
     corpus = build_corpus(tmp_path / "corpus")
     window.create_project(tmp_path / "P.flyp.json")
     window.state.set_folders(train=str(corpus.train), val=str(corpus.val), ood=[str(corpus.ood)])
-    window.pages[0]._load_project()
+    window.pages["data"]._load_project()
     with qtbot.waitSignal(window.state.scan_finished, timeout=30000) as blocker:
         pass
     data = blocker.args[0]
     assert data is not None and set(data.classes) == {"cat", "dog"}
-    page = window.pages[0]
+    page = window.pages["data"]
     listed = {page.problems.topLevelItem(i).text(0): page.problems.topLevelItem(i).text(1)
               for i in range(page.problems.topLevelItemCount())}
     for relative, words in corpus.skipped.items():
@@ -55,7 +55,7 @@ def test_a_single_class_folder_is_explained_inline(qtbot, window, tmp_path):
     corpus = build_corpus(tmp_path / "corpus")
     window.create_project(tmp_path / "P.flyp.json")
     window.state.set_folders(train=str(corpus.single))
-    window.pages[0]._load_project()
+    window.pages["data"]._load_project()
     with qtbot.waitSignal(window.state.scan_finished, timeout=30000):
         pass
-    assert "at least two class folders" in window.pages[0].status.text()
+    assert "at least two class folders" in window.pages["data"].status.text()

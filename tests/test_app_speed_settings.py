@@ -9,7 +9,7 @@ def test_speed_settings_are_saved_in_the_project_and_reach_the_run_config(qtbot,
     window = MainWindow(load_engine=False)
     qtbot.addWidget(window)
     window.create_project(tmp_path / "Mine.flyp.json")
-    params = window.pages[2].params
+    params = window.pages["train"].params
     params.toggle.setChecked(True)
     params.precision.setCurrentIndex(params.precision.findData("bf16"))
     params.precision.activated.emit(params.precision.currentIndex())

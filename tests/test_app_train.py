@@ -19,9 +19,9 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(win)
     win.create_project(tmp_path / "Mine.flyp.json")
     win.show()
-    win.nav.setCurrentRow(2)
+    win.show_page("train")
     yield win
-    page = win.pages[2]
+    page = win.pages["train"]
     page.stop_and_wait()
     win.close()
 
@@ -32,7 +32,7 @@ def prepare(qtbot, window, data, epochs: int) -> None:
     state.set_folders(train=str(data["train"]), val=str(data["val"]), ood=[str(data["ood"])])
     state.set_settings(model="flyp-tiny", pretrained="none", epochs=epochs, batch_size=12, lr=2e-3, workers=0)
     with qtbot.waitSignal(state.scan_finished, timeout=30000):
-        window.pages[0]._load_project()
+        window.pages["data"]._load_project()
 
 
 def steps_seen(page) -> int:
@@ -49,7 +49,7 @@ def run_info(path) -> dict:
 
 def test_a_run_trains_with_live_curves_and_joins_the_history(qtbot, window, colour_data):
     prepare(qtbot, window, colour_data, epochs=2)
-    page = window.pages[2]
+    page = window.pages["train"]
     assert page.model_picker.arch.currentText() == "flyp-tiny" and page.params.epochs.value() == 2
     page.start_button.click()
     assert page.training() and not page.start_button.isEnabled()
@@ -73,7 +73,7 @@ def test_a_run_trains_with_live_curves_and_joins_the_history(qtbot, window, colo
 
 def test_pause_holds_the_run_and_resume_finishes_it(qtbot, window, colour_data):
     prepare(qtbot, window, colour_data, epochs=2)
-    page = window.pages[2]
+    page = window.pages["train"]
     page.start_button.click()
     qtbot.waitUntil(lambda: steps_seen(page) >= 2, timeout=RUN_TIMEOUT)
     page.pause_button.click()
@@ -90,7 +90,7 @@ def test_pause_holds_the_run_and_resume_finishes_it(qtbot, window, colour_data):
 
 def test_stop_leaves_a_resumable_run_and_resume_finishes_it(qtbot, window, colour_data):
     prepare(qtbot, window, colour_data, epochs=2)
-    page = window.pages[2]
+    page = window.pages["train"]
     page.start_button.click()
     qtbot.waitUntil(lambda: steps_seen(page) >= 2, timeout=RUN_TIMEOUT)
     page.stop_button.click()
@@ -112,7 +112,7 @@ def test_closing_mid_run_saves_it_and_reopening_shows_and_resumes_it(qtbot, wind
     from flyp_app.window import MainWindow
 
     prepare(qtbot, window, colour_data, epochs=2)
-    page = window.pages[2]
+    page = window.pages["train"]
     page.params.lr.setText("0.002")
     page.params.seed.setValue(3)
     page.start_button.click()
@@ -127,8 +127,8 @@ def test_closing_mid_run_saves_it_and_reopening_shows_and_resumes_it(qtbot, wind
     qtbot.addWidget(again)
     assert again.open_project(tmp_path / "Mine.flyp.json")
     again.show()
-    again.nav.setCurrentRow(2)
-    reopened = again.pages[2]
+    again.show_page("train")
+    reopened = again.pages["train"]
     assert reopened.model_picker.value() == ("flyp-tiny", "none")
     assert (reopened.params.epochs.value(), reopened.params.batch.value(), reopened.params.seed.value()) == (2, 12, 3)
     assert reopened.params.lr.text() == "0.002"
@@ -145,7 +145,7 @@ def test_presets_and_advanced_settings_persist_and_bad_values_show_inline(qtbot,
     from core.project import load_project
 
     prepare(qtbot, window, colour_data, epochs=2)
-    params = window.pages[2].params
+    params = window.pages["train"].params
     params.preset.setCurrentText("Paper defaults")
     params.preset.activated.emit(params.preset.currentIndex())
     settings = window.state.project.settings
@@ -177,7 +177,7 @@ def test_presets_and_advanced_settings_persist_and_bad_values_show_inline(qtbot,
 
 
 def test_model_choices_are_stored_in_the_project(qtbot, window):
-    picker = window.pages[2].model_picker
+    picker = window.pages["train"].model_picker
     picker.source.setCurrentIndex(picker.source.findData("demo"))
     picker.source.activated.emit(picker.source.currentIndex())
     assert (window.state.project.model, window.state.project.pretrained) == ("demo", "")
@@ -190,12 +190,12 @@ def test_model_choices_are_stored_in_the_project(qtbot, window):
     picker.file.setText("/models/my-weights.safetensors")
     picker.file.editingFinished.emit()
     assert (window.state.project.model, window.state.project.pretrained) == ("ViT-B-32", "/models/my-weights.safetensors")
-    window.pages[2]._load_settings()
+    window.pages["train"]._load_settings()
     assert picker.source.currentData() == "file" and picker.file.isVisible()
 
 
 def test_engine_errors_appear_inline_in_words(qtbot, window, colour_data):
-    page = window.pages[2]
+    page = window.pages["train"]
     page.start_button.click()
     assert "Choose a training folder" in page.status.text() and not page.training()
     prepare(qtbot, window, colour_data, epochs=1)
@@ -214,7 +214,7 @@ def test_the_window_stays_responsive_while_training(qtbot, window, colour_data):
     from PySide6.QtCore import QTimer
 
     prepare(qtbot, window, colour_data, epochs=8)  # long enough to count beats: ~50 steps, 8 evaluations
-    page = window.pages[2]
+    page = window.pages["train"]
     beats = []
     heart = QTimer(interval=10)
     heart.timeout.connect(lambda: beats.append(time.perf_counter()))

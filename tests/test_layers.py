@@ -89,3 +89,39 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     for module in sorted(graph):
         visit(module, [])
     return cycles
+
+
+def test_the_apps_background_tasks_need_no_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, flyp_app.tasks, flyp_app.curves, flyp_app.words; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_pages_change_the_app_state_only_through_its_setters():
+    """No page, widget or window assigns AppState's fields or emits its signals itself."""
+    bad = []
+    for path in sorted((ROOT / "flyp_app").rglob("*.py")):
+        if path.name == "state.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+            for target in (t for tt in targets for t in (tt.elts if isinstance(tt, ast.Tuple) else [tt])):
+                if isinstance(target, ast.Attribute) and _reaches_state(target.value):
+                    bad.append((path.name, node.lineno))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit" \
+                    and isinstance(node.func.value, ast.Attribute) and _reaches_state(node.func.value.value):
+                bad.append((path.name, node.lineno))
+    assert bad == []
+
+
+def _reaches_state(node) -> bool:
+    """`self.state`, `state`, `self.state.project`, `window.state`…: the app state or its project."""
+    while isinstance(node, ast.Attribute):
+        if node.attr == "state":
+            return True
+        node = node.value
+    return isinstance(node, ast.Name) and node.id == "state"

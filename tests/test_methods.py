@@ -257,9 +257,9 @@ def test_compare_page_shows_every_run_in_the_table_and_the_plot(qtbot, runs, tmp
         window.state.add_run(path)
     window.resize(1280, 800)
     window.show()
-    page = window.pages[-1]
+    page = window.pages["compare"]
     assert page.title == "Compare"
-    window.nav.setCurrentRow(len(window.pages) - 1)
+    window.show_page("compare")
     qtbot.waitUntil(lambda: page._worker is None and all(page.rows), timeout=60000)
     assert page.table.rowCount() == len(paths)
     assert [page.table.item(r, 1).text() for r in range(len(paths))] == ["lp", "l2sp", "flyp-frozen-text"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.training.config import PRECISIONS
+from core.errors import SETTING as SETTING_MARK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,42 +106,32 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     _model_args(p)
-    p.add_argument("--train", metavar="DIR", help="training folder: one sub-folder of images per class")
-    p.add_argument("--val", metavar="DIR", help="validation folder (default: a seeded split of --train)")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="share held out when there is no --val (0.2)")
-    p.add_argument("--ood", metavar="DIR", action="append", default=[],
-                   help="an extra labelled folder for 'different conditions' (repeatable)")
     _caption_args(p)
-    p.add_argument("--method", default="flyp",
-                   help="flyp (default); baselines: ce (FT), lp (linear probe), lp-ft, l2sp; ablations: "
-                        "flyp-frozen-text, ce-both (see the README)")
-    p.add_argument("--epochs", type=int, default=10, help="passes over the training images (10)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per step = contrastive negatives (32)")
-    p.add_argument("--micro-batch-size", type=int, default=None, metavar="M",
-                   help="encode each batch M images at a time (per process), with a feature cache: the same "
-                        "gradient as the whole batch in the memory of M images, for a second forward pass "
-                        "(about 1.4–1.5× the time)")
-    p.add_argument("--lr", type=float, default=1e-5, help="peak learning rate (1e-5, the paper's)")
-    p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (0.1)")
-    p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 10%% of all, at most 500)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument("--mask-same-class", action="store_true",
-                   help="ablation: leave other images of the same class out of the negatives")
-    p.add_argument("--l2sp-lambda", type=float, default=0.01, metavar="LAMBDA",
-                   help="--method l2sp: strength of λ·‖θ − θ_pretrained‖² on the image encoder (0.01)")
-    p.add_argument("--evals-per-epoch", type=int, default=1)
-    p.add_argument("--workers", type=int, default=None, help="image loading processes (default: auto)")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="the towers' arithmetic: auto (bf16 autocast on CUDA GPUs that support it, else fp32), "
-                        "fp32, bf16 (default: auto)")
-    p.add_argument("--compile", action="store_true",
-                   help="torch.compile the towers: slow first steps, faster long runs (needs a C++ compiler)")
-    p.add_argument("--grad-checkpointing", action="store_true",
-                   help="recompute transformer activations in the backward pass: less memory, about a third "
-                        "more compute")
-    p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
-                   help="save the resumable state every STEPS steps too (default: after each evaluation "
-                        "and every 10 minutes)")
+    _setting_args(p)
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write (or to resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+
+
+def _setting_args(p: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field that the command line offers, from the field's declaration."""
+    from dataclasses import fields
+
+    from core.errors import cli_name
+    from core.training.config import TrainConfig, defaults
+
+    values = defaults()
+    for f in fields(TrainConfig):
+        setting = f.metadata["setting"]
+        if not setting.cli:
+            continue
+        text = SETTING_MARK.sub(lambda m: cli_name(m.group(1)), setting.help)
+        kind, default = str(f.type), values[f.name]
+        if kind == "bool":
+            p.add_argument(cli_name(f.name), dest=f.name, action="store_true", help=text)
+        elif kind.startswith("list"):
+            p.add_argument(cli_name(f.name), dest=f.name, action="append", default=[], metavar=setting.metavar,
+                           help=text)
+        else:
+            convert = int if kind.startswith("int") else float if kind.startswith("float") else str
+            p.add_argument(cli_name(f.name), dest=f.name, type=convert, default=default,
+                           metavar=setting.metavar, choices=setting.choices, help=text)

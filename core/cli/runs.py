@@ -51,15 +51,16 @@ def blend(args) -> int:
 
 
 def export(args) -> int:
-    from core.weights.blend import alpha_curve, open_run, parse_alphas, run_eval_sets
     from core.export.write import export_bundle
+    from core.weights.blend import alpha_curve, open_run, parse_alphas, run_eval_sets
+    from core.weights.curve import best_alpha
     from core.model.loading import select_device
 
     blended = open_run(args.run, args.checkpoint, select_device(args.device))
     sets = run_eval_sets(blended.info)
     alphas = [args.alpha] if args.alpha is not None else parse_alphas("0:1:0.1")
     curve = alpha_curve(blended, sets, alphas, progress=bar("Choosing α", args))
-    best = max(curve, key=lambda p: p["sets"].get("id", next(iter(p["sets"].values())))["accuracy"])
+    best = best_alpha(curve)
     blended.set_alpha(best["alpha"])
     metrics = {name: {k: m[k] for k in ("accuracy", "macro_f1", "n")} for name, m in best["sets"].items()}
     report = export_bundle(blended, args.out, onnx=args.onnx, metrics=metrics)

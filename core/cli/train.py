@@ -11,23 +11,20 @@ from core.training.config import RUN_OPTIONS
 
 def train(args) -> int:
     from core.data.captions import load_class_names, load_templates
-    from core.training.config import TrainConfig
+    from core.training.config import TrainConfig, settings
     from core.progress import RunControl
     from core.training.loop import train as run_training
 
     speed = {option: getattr(args, option) for option in RUN_OPTIONS}  # a resumed run takes these too
     if args.resume:
-        config = TrainConfig(train_dir=args.train or ".", **speed)
+        config = TrainConfig(train_dir=args.train_dir or ".", **speed)
     else:
-        if not args.train:
-            raise FlypError("--train DIR is required (or --resume to continue the run in --out)")
-        config = TrainConfig(
-            train_dir=args.train, model=args.model, pretrained=args.pretrained, val_dir=args.val,
-            ood_dirs=args.ood, val_fraction=args.val_fraction, templates=load_templates(args.templates),
-            class_names=load_class_names(args.class_names) if args.class_names else {}, method=args.method,
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-            warmup=args.warmup, seed=args.seed, mask_same_class=args.mask_same_class,
-            l2sp_lambda=args.l2sp_lambda, evals_per_epoch=args.evals_per_epoch, **speed)
+        if not args.train_dir:
+            raise FlypError("«train_dir» DIR is required (or «resume» to continue the run in «out»)")
+        options = {name: getattr(args, name) for name, s in settings().items() if s.cli}
+        config = TrainConfig(**options, model=args.model, pretrained=args.pretrained,
+                             templates=load_templates(args.templates),
+                             class_names=load_class_names(args.class_names) if args.class_names else {})
     control = RunControl()
     restore_signals = interrupt_cancels(control)
     from core.training.distributed import launched

@@ -67,7 +67,7 @@ def load_templates(spec: str | None) -> list[str]:
         return list(presets()[spec]["templates"])
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise FlypError(f"--templates {spec!r} is neither a preset ({', '.join(presets())}) nor a file")
+        raise FlypError(f"«templates» {spec!r} is neither a preset ({', '.join(presets())}) nor a file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -104,7 +104,7 @@ def resolve_class_names(classes: list[str], names: dict[str, str] | None = None)
         name = (names.get(folder) or display_name(folder)).strip()
         if not name:
             raise FlypError(f"class folder {folder!r} leaves no class name for captions; rename it or give it "
-                            "a display name (--class-names FILE with a line folder=name)")
+                            "a display name («class_names» FILE with a line folder=name)")
         resolved.append(name)
     return resolved
 

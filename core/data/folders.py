@@ -254,7 +254,7 @@ def load_datasets(
     Raises FlypError when the training folder has fewer than two usable classes.
     """
     if not 0.0 < val_fraction < 1.0:
-        raise FlypError(f"--val-fraction must be between 0 and 1 (got {val_fraction})")
+        raise FlypError(f"«val_fraction» must be between 0 and 1 (got {val_fraction})")
     scan = scan_folder(train_dir, progress=progress, cancel=cancel)
     scan.check_usable()
     problems = scan.skipped + scan.warnings

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from core.errors import FlypError
+from core.weights.curve import best_alpha, ood_mean
 
 DEMO_SETTINGS = {"epochs": 4, "batch_size": 64, "lr": 1e-4, "weight_decay": 0.1, "seed": 0}
 DATA_MARKER = "demo-data.json"
@@ -96,7 +97,7 @@ def main(args) -> int:
 def run_story(root: Path, args) -> int:
     """Zero-shot, each method of STORY and their blends on the demo: print the table (and JSON with --json)."""
     from core.weights.blend import run_eval_sets
-    from core.weights.compare import run_curve
+    from core.weights.curve import run_curve
     from core.training.config import TrainConfig
     from core.model.loading import select_device
     from core.training.runs import RunDir
@@ -115,9 +116,9 @@ def run_story(root: Path, args) -> int:
                              ood_dirs=[str(p) for p in paths["ood"]], model="demo", method=method,
                              device=args.device, **(DEMO_SETTINGS | {"seed": args.seed}))
         say(f"Finetuning the demo model with {label}…")
-        if not (run_dir / "run.json").is_file():
+        if not RunDir(run_dir).exists():
             train(config, run_dir)
-        elif json.loads((run_dir / "run.json").read_text()).get("status") != "finished":
+        elif RunDir(run_dir).read_info().get("status") != "finished":
             train(config, run_dir, resume=True)
         if sets is None:  # every run evaluates on the same demo folders: decode them once
             sets = run_eval_sets(RunDir(run_dir).read_info())
@@ -163,8 +164,6 @@ def add_to_demo_project(root: Path, run_dirs: list[Path]) -> Path | None:
 
 
 def _ood_mean(point: dict) -> float:
-    from core.weights.compare import ood_mean
-
     return ood_mean(point["sets"])  # the demo always has its sketch and painting sets
 
 
@@ -175,7 +174,7 @@ def summary_table(results: dict) -> list[dict]:
     for method, curve in results.items():
         label = STORY[method]
         rows.append({"method": label, "alpha": 1.0, "id": curve[-1]["sets"]["id"]["accuracy"], "ood": _ood_mean(curve[-1])})
-        best = max(curve, key=lambda p: (p["sets"]["id"]["accuracy"], _ood_mean(p)))
+        best = best_alpha(curve)
         rows.append({"method": f"{label} + best blend", "alpha": best["alpha"],
                      "id": best["sets"]["id"]["accuracy"], "ood": _ood_mean(best)})
     return rows

@@ -27,7 +27,7 @@ def export_onnx(blended, path: Path) -> None:
     try:
         import onnx  # noqa: F401  (the exporter needs it; say so clearly if missing)
     except ImportError:
-        raise FlypError("--onnx needs the onnx extra: pip install 'flyp-studio[onnx]'") from None
+        raise FlypError("«onnx» needs the onnx extra: pip install 'flyp-studio[onnx]'") from None
     clf = blended.classifier
     if clf.linear_head is not None:
         head, bias, scale = clf.linear_head.weight, clf.linear_head.bias, 1.0

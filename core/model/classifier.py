@@ -98,26 +98,6 @@ class Classifier:
         return linear
 
 
-def blend_states(zero_shot: dict[str, torch.Tensor], finetuned: dict[str, torch.Tensor],
-                 alpha: float) -> dict[str, torch.Tensor]:
-    """WiSE-FT: θ(α) = (1 − α)·θ_zero-shot + α·θ_finetuned for every floating-point tensor.
-
-    α = 0 and α = 1 return exact copies of the two ends; integer buffers are taken as they are.
-    """
-    if set(zero_shot) != set(finetuned):
-        raise ValueError(f"state dicts differ in keys: {sorted(set(zero_shot) ^ set(finetuned))[:4]}")
-    out = {}
-    for key, theta1 in finetuned.items():
-        theta0 = zero_shot[key]
-        if alpha == 0.0 or not theta1.is_floating_point():
-            out[key] = theta0.clone()
-        elif alpha == 1.0:
-            out[key] = theta1.clone()
-        else:
-            out[key] = torch.lerp(theta0.float(), theta1.float(), alpha).to(theta1.dtype)
-    return out
-
-
 def top_k(logits: torch.Tensor, class_names: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
     """Per row, the k most probable classes with their softmax probabilities."""
     probs = F.softmax(logits.float(), dim=-1)

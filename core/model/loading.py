@@ -79,13 +79,13 @@ def select_device(preference: str = "auto") -> torch.device:
     if preference == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if preference.startswith("cuda") and not cuda:
-        raise FlypError(f"--device {preference}: no CUDA GPU is available to PyTorch here (use auto or cpu)")
+        raise FlypError(f"«device» {preference}: no CUDA GPU is available to PyTorch here (use auto or cpu)")
     if preference == "mps" and not mps:
-        raise FlypError("--device mps: Apple's MPS is not available here (use auto or cpu)")
+        raise FlypError("«device» mps: Apple's MPS is not available here (use auto or cpu)")
     try:
         return torch.device(preference)
     except RuntimeError:
-        raise FlypError(f"--device {preference!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+        raise FlypError(f"«device» {preference!r}: expected auto, cpu, cuda, cuda:N or mps") from None
 
 
 def list_architectures() -> list[str]:
@@ -134,17 +134,17 @@ def _resolve(spec: ModelSpec) -> tuple[str, Path | None, bool]:
     if spec.name.startswith("local-dir:"):
         return spec.name, None, False
     if spec.name not in list_architectures():
-        raise FlypError(f"--model {spec.name!r} is not an open_clip architecture (see `flyp models`)")
+        raise FlypError(f"«model» {spec.name!r} is not an open_clip architecture (see `flyp models`)")
     if spec.pretrained is None:
         tags = open_clip.list_pretrained_tags_by_model(spec.name)
         hint = f"a tag ({', '.join(tags[:6])}{', …' if len(tags) > 6 else ''}), " if tags else ""
-        raise FlypError(f"--model {spec.name} needs --pretrained: {hint}a weights file, or 'none' for random weights")
+        raise FlypError(f"«model» {spec.name} needs «pretrained»: {hint}a weights file, or 'none' for random weights")
     if spec.pretrained.lower() == RANDOM:
         return spec.name, None, False
     path = Path(spec.pretrained).expanduser()
     if path.exists() or os.sep in spec.pretrained or path.suffix in (".safetensors", ".pt", ".pth", ".bin"):
         if not path.is_file():
-            raise FlypError(f"--pretrained {spec.pretrained}: no such file")
+            raise FlypError(f"«pretrained» {spec.pretrained}: no such file")
         return spec.name, path, False
     return spec.name, cached_or_download(spec.name, spec.pretrained), _wants_quick_gelu(spec)
 
@@ -165,7 +165,7 @@ def cached_or_download(name: str, tag: str) -> Path:
     cfg = open_clip.get_pretrained_cfg(name, tag)
     if not cfg:
         tags = open_clip.list_pretrained_tags_by_model(name)
-        raise FlypError(f"--pretrained {tag!r} is not a known tag for {name} "
+        raise FlypError(f"«pretrained» {tag!r} is not a known tag for {name} "
                         f"(known: {', '.join(tags) or 'none'}; or give a weights file)")
     hub = cfg.get("hf_hub", "")
     if hub:
@@ -180,7 +180,7 @@ def cached_or_download(name: str, tag: str) -> Path:
         raise FlypError(
             f"the weights of {name} ({tag}) are not in the local cache and "
             f"{'offline mode is on (HF_HUB_OFFLINE)' if offline else f'{host} cannot be reached'}; "
-            f"download them from {where} on a machine with network and pass the file with --pretrained FILE, "
+            f"download them from {where} on a machine with network and pass the file with «pretrained» FILE, "
             "or copy that machine's Hugging Face cache (~/.cache/huggingface) here")
     try:
         return Path(open_clip.download_pretrained(cfg))

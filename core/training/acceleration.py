@@ -27,8 +27,8 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     if precision == "bf16":
         if device.type == "cuda" and not cuda_bf16:  # before Ampere: autocast would refuse with a traceback
-            raise FlypError(f"--precision bf16: this GPU ({torch.cuda.get_device_name(device)}) does not "
-                            "support bf16; use --precision fp32 or auto")
+            raise FlypError(f"«precision» bf16: this GPU ({torch.cuda.get_device_name(device)}) does not "
+                            "support bf16; use «precision» fp32 or auto")
         return torch.bfloat16
     return torch.bfloat16 if cuda_bf16 else None
 
@@ -43,8 +43,8 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 def check_compiler() -> None:
     """torch.compile builds C++ (CPU) or Triton (GPU) kernels: both need a C compiler on the PATH."""
     if not any(shutil.which(name) for name in ("cc", "gcc", "clang", "cl")):
-        raise FlypError("--compile: torch.compile needs a C compiler (gcc, clang, or MSVC's cl on Windows) "
-                        "on the PATH and none was found; install one, or train without --compile")
+        raise FlypError("«compile»: torch.compile needs a C compiler (gcc, clang, or MSVC's cl on Windows) "
+                        "on the PATH and none was found; install one, or train without «compile»")
 
 
 def compile_towers(model: torch.nn.Module) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Callable
 
-from core.errors import FlypError
+from core.errors import FlypError, SettingError
 
 METHODS = {
     "flyp": "FLYP: contrastive loss between images and their class captions, both encoders trained",
@@ -26,41 +27,85 @@ RUN_OPTIONS = ("device", "workers", "micro_batch_size", "checkpoint_every", "pre
                "grad_checkpointing")
 
 
+@dataclass(frozen=True)
+class Setting:
+    """How a TrainConfig field meets the user: its label in the app, its help text (the command
+    line's `--help` and the app's tooltip), and whether the command line has an option for it."""
+
+    label: str
+    help: str
+    cli: bool = True
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+
+
+def setting(default: Any, label: str, help: str, *, cli: bool = True, metavar: str | None = None,
+            choices: tuple[str, ...] | None = None, factory: Callable[[], Any] | None = None):
+    """A TrainConfig field declared once: its default, and how the front ends show it."""
+    meta = {"setting": Setting(label, help, cli, metavar, choices)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a run. An epoch is one pass over the training images, each
     paired with one caption drawn at random from the templates; the last partial batch is
-    dropped, because a contrastive batch's size is its number of negatives."""
+    dropped, because a contrastive batch's size is its number of negatives.
 
-    train_dir: str
-    model: str = "demo"
-    pretrained: str | None = None
-    val_dir: str | None = None
-    ood_dirs: list[str] = field(default_factory=list)
-    val_fraction: float = 0.2
-    templates: list[str] = field(default_factory=lambda: ["a photo of a {}."])
-    class_names: dict[str, str] = field(default_factory=dict)  # folder → display name
-    method: str = "flyp"
-    epochs: int = 10
-    batch_size: int = 32  # the global batch, whatever the number of processes (torchrun)
+    Each field is declared once, with its default, label and help: the command line's options
+    (`core.cli.parser`) and the app's training settings are made from these declarations."""
+
+    train_dir: str = setting("", "Training folder", "training folder: one sub-folder of images per class",
+                             metavar="DIR")
+    model: str = setting("demo", "Model", "the model to start from", cli=False)
+    pretrained: str | None = setting(None, "Pretrained weights", "pretrained tag or weights file", cli=False)
+    val_dir: str | None = setting(None, "Validation folder",
+                                  "validation folder (default: a seeded split of «train_dir»)", metavar="DIR")
+    ood_dirs: list[str] = setting(None, "Different conditions",
+                                  "an extra labelled folder for 'different conditions' (repeatable)",
+                                  metavar="DIR", factory=list)
+    val_fraction: float = setting(0.2, "Held-out share", "share held out when there is no «val_dir» (0.2)", metavar="F")
+    templates: list[str] = setting(None, "Caption templates", "caption templates", cli=False,
+                                   factory=lambda: ["a photo of a {}."])
+    class_names: dict[str, str] = setting(None, "Class names", "folder → display name", cli=False, factory=dict)
+    method: str = setting("flyp", "Method", "flyp (default); baselines: ce (FT), lp (linear probe), lp-ft, l2sp; "
+                          "ablations: flyp-frozen-text, ce-both (see the README)", metavar="METHOD")
+    epochs: int = setting(10, "Epochs", "passes over the training images (10)", metavar="N")
+    # The global batch, whatever the number of processes (torchrun).
+    batch_size: int = setting(32, "Batch size", "images per step = contrastive negatives (32)", metavar="B")
     # Images per forward pass (per process): the batch is encoded in micro-batches with a
     # feature cache (core.training.accumulate), same gradient in less memory. None: all at once.
-    micro_batch_size: int | None = None
-    lr: float = 1e-5
-    weight_decay: float = 0.1
-    warmup: int | None = None  # steps; None: 10% of all steps, at most 500 (the paper's value)
-    seed: int = 0
-    device: str = "auto"
-    mask_same_class: bool = False
-    l2sp_lambda: float = 0.01  # --method l2sp: λ of λ·‖θ − θ_pretrained‖² over the image encoder
-    evals_per_epoch: int = 1
-    workers: int | None = None  # DataLoader workers; None: chosen from the CPU count
-    checkpoint_minutes: float = 10.0
-    checkpoint_every: int | None = None  # also save the resumable state every N steps (None: by time only)
-    cache_images: bool = True  # decode training images once (core.data.image_cache)
-    precision: str = "auto"  # towers' forward passes: auto (bf16 on capable CUDA GPUs, else fp32), fp32, bf16
-    compile: bool = False  # torch.compile the towers (core.training.acceleration)
-    grad_checkpointing: bool = False  # recompute transformer activations in the backward pass: less memory
+    micro_batch_size: int | None = setting(
+        None, "Images per pass", "encode each batch M images at a time (per process), with a feature cache: the same "
+        "gradient as the whole batch in the memory of M images, for a second forward pass (about 1.4–1.5× the time)",
+        metavar="M")
+    lr: float = setting(1e-5, "Learning rate", "peak learning rate (1e-5, the paper's)", metavar="LR")
+    weight_decay: float = setting(0.1, "Weight decay", "AdamW weight decay (0.1)", metavar="WD")
+    warmup: int | None = setting(None, "Warmup steps", "warmup steps (default: 10%% of all, at most 500)", metavar="STEPS")
+    seed: int = setting(0, "Seed", "random seed: data order, augmentation, validation split (0)", metavar="S")
+    device: str = setting("auto", "Device", "auto, cpu, cuda or mps (default: auto)", metavar="DEVICE")
+    mask_same_class: bool = setting(False, "Mask same-class negatives",
+                                    "ablation: leave other images of the same class out of the negatives")
+    l2sp_lambda: float = setting(0.01, "L2-SP strength",
+                                 "«method» l2sp: strength of λ·‖θ − θ_pretrained‖² on the image encoder (0.01)",
+                                 metavar="LAMBDA")
+    evals_per_epoch: int = setting(1, "Evaluations per epoch", "evaluations of the validation and other sets per epoch (1)", metavar="N")
+    workers: int | None = setting(None, "Image loading processes", "image loading processes (default: auto)", metavar="N")
+    checkpoint_minutes: float = setting(10.0, "Save every (minutes)", "save the resumable state every N minutes",
+                                        cli=False)
+    checkpoint_every: int | None = setting(
+        None, "Save every (steps)", "save the resumable state every STEPS steps too (default: after each evaluation "
+        "and every 10 minutes)", metavar="STEPS")
+    cache_images: bool = setting(True, "Decode images once", "decode training images once (core.data.image_cache)",
+                                 cli=False)
+    precision: str = setting("auto", "Arithmetic", "the towers' arithmetic: auto (bf16 autocast on CUDA GPUs that "
+                             "support it, else fp32), fp32, bf16 (default: auto)", choices=PRECISIONS)
+    compile: bool = setting(False, "Compile the model",
+                            "torch.compile the towers: slow first steps, faster long runs (needs a C++ compiler)")
+    grad_checkpointing: bool = setting(False, "Gradient checkpointing", "recompute transformer activations in the "
+                                       "backward pass: less memory, about a third more compute")
 
     def __post_init__(self) -> None:
         self.ood_dirs = list(self.ood_dirs)
@@ -68,25 +113,25 @@ class TrainConfig:
         checks = [
             (self.method in METHODS, "method", f"one of {', '.join(METHODS)}"),
             (self.epochs >= 1, "epochs", "at least 1"),
-            (self.batch_size >= 2, "batch-size", "at least 2 (a contrastive batch needs negatives)"),
-            (self.micro_batch_size is None or self.micro_batch_size >= 1, "micro-batch-size",
+            (self.batch_size >= 2, "batch_size", "at least 2 (a contrastive batch needs negatives)"),
+            (self.micro_batch_size is None or self.micro_batch_size >= 1, "micro_batch_size",
              "at least 1 image (or unset: the whole batch in one pass)"),
             (math.isfinite(self.lr) and self.lr > 0, "lr", "a positive number"),
-            (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight-decay", "zero or more"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "zero or more"),
             (self.warmup is None or self.warmup >= 0, "warmup", "zero or more steps"),
-            (0 < self.val_fraction < 1, "val-fraction", "between 0 and 1"),
-            (self.evals_per_epoch >= 1, "evals-per-epoch", "at least 1"),
+            (0 < self.val_fraction < 1, "val_fraction", "between 0 and 1"),
+            (self.evals_per_epoch >= 1, "evals_per_epoch", "at least 1"),
             (self.workers is None or self.workers >= 0, "workers", "zero or more"),
-            (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint-every",
+            (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every",
              "at least 1 step (or unset: every 10 minutes)"),
-            (not (self.mask_same_class and self.method not in CONTRASTIVE_METHODS), "mask-same-class",
-             "used with --method flyp only (or flyp-frozen-text)"),
-            (math.isfinite(self.l2sp_lambda) and self.l2sp_lambda >= 0, "l2sp-lambda", "zero or more"),
+            (not (self.mask_same_class and self.method not in CONTRASTIVE_METHODS), "mask_same_class",
+             "used with «method» flyp only (or flyp-frozen-text)"),
+            (math.isfinite(self.l2sp_lambda) and self.l2sp_lambda >= 0, "l2sp_lambda", "zero or more"),
             (self.precision in PRECISIONS, "precision", "auto, fp32 or bf16"),
         ]
-        for ok, option, expected in checks:
+        for ok, name, expected in checks:
             if not ok:
-                raise FlypError(f"--{option}: must be {expected} (got {getattr(self, option.replace('-', '_'), '')!r})")
+                raise SettingError(name, expected, getattr(self, name))
 
     def warmup_steps(self, total_steps: int) -> int:
         return self.warmup if self.warmup is not None else min(500, total_steps // 10)
@@ -106,3 +151,57 @@ def lr_at(step: int, base_lr: float, warmup: int, total: int) -> float:
         return base_lr * (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * base_lr * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def settings() -> dict[str, Setting]:
+    """{field name: Setting} of every TrainConfig field, in declaration order."""
+    return {f.name: f.metadata["setting"] for f in fields(TrainConfig)}
+
+
+def defaults() -> dict[str, Any]:
+    """{field name: default} of every TrainConfig field (lists and dicts freshly made)."""
+    return {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(TrainConfig)}
+
+
+def check_settings(values: dict, where: str) -> dict:
+    """Settings read from a file (a project's), checked: each of the right type and within its
+    bounds, else one FlypError naming `where` and the setting. Names this version does not know
+    (written by a newer one) are left out."""
+    if not isinstance(values, dict):
+        raise FlypError(f"{where}: the settings should be a mapping of names to values")
+    types = {f.name: str(f.type) for f in fields(TrainConfig)}
+    values = {name: value for name, value in values.items() if name in types}
+    for name, value in values.items():
+        if not _has_type(value, types[name]):
+            raise FlypError(f"{where}: setting {name!r} should be {_type_words(types[name])}, not {value!r}")
+    try:
+        TrainConfig(**values)
+    except SettingError as exc:
+        raise FlypError(f"{where}: setting {exc.setting!r} must be {exc.expected} (got {exc.found!r})") from None
+    return values
+
+
+def _has_type(value: Any, kind: str) -> bool:
+    if value is None:
+        return kind.endswith("| None")
+    kind = kind.removesuffix(" | None")
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "list[str]":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "dict[str, str]":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    return True
+
+
+def _type_words(kind: str) -> str:
+    words = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "text",
+             "list[str]": "a list of texts", "dict[str, str]": "a mapping of texts"}
+    base = words.get(kind.removesuffix(" | None"), kind)
+    return f"{base} or null" if kind.endswith("| None") else base

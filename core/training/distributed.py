@@ -168,8 +168,8 @@ def _backend(device: str, local_rank: int) -> str:
     if device == "cpu":
         return "gloo"
     if device == "mps" or (device.startswith("cuda") and not torch.cuda.is_available()):
-        raise FlypError(f"--device {device}: several processes (torchrun) train on CUDA GPUs or on the CPU "
-                        "(--device cpu)")
+        raise FlypError(f"«device» {device}: several processes (torchrun) train on CUDA GPUs or on the CPU "
+                        "(«device» cpu)")
     if not torch.cuda.is_available():
         return "gloo"  # auto on a machine without CUDA
     if local_rank >= torch.cuda.device_count():
@@ -183,7 +183,7 @@ def check_shares(batch_size: int, n: int, ranks: Ranks) -> None:
     """Raise FlypError unless every rank can take an equal share of each batch of `n` images."""
     batch = min(batch_size, n)
     if batch % ranks.size:
-        raise FlypError(f"--batch-size {batch} cannot be shared equally by {ranks.size} processes: "
+        raise FlypError(f"«batch_size» {batch} cannot be shared equally by {ranks.size} processes: "
                         f"use a multiple of {ranks.size}")
 
 

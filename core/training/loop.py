@@ -94,7 +94,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
         if distributed.current().is_main:  # a killed process may have left half-written files
             atomic.remove_leftovers(run.path)
     elif run.exists() and distributed.current().is_main:  # other ranks may see rank 0's new run
-        raise FlypError(f"{run.path}: already holds a run; use --resume to continue it or choose another --out")
+        raise FlypError(f"{run.path}: already holds a run; use «resume» to continue it or choose another «out»")
     started = time.monotonic()
     session = prepare(config, run_dir, on_event, control)
     session.started = started
@@ -324,7 +324,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
         raise
     except FlypError as exc:  # a NaN loss, a full disk: run.json says why, if it can still be written
         if isinstance(exc, WriteError):
-            exc = FlypError(f"{exc}; once the disk has room (or the folder is writable), continue with --resume")
+            exc = FlypError(f"{exc}; once the disk has room (or the folder is writable), continue with «resume»")
         _mark_failed(run, str(exc))
         raise exc from None
     except Exception as exc:
@@ -384,7 +384,7 @@ def _stop_on_nan(session: Session, trainer: _Trainer, loss: float) -> None:
     """Stop before anything of the diverged model is saved: the checkpoints on disk stay good."""
     kept = (f"the best checkpoint (step {trainer.best_step}) is kept in {session.run.path}"
             if session.run.best_file.is_file() else "no checkpoint had been saved yet")
-    raise FlypError(f"the loss became {loss} at step {trainer.step}; training stopped and {kept}; try a lower --lr")
+    raise FlypError(f"the loss became {loss} at step {trainer.step}; training stopped and {kept}; try a lower «lr»")
 
 
 def _mark_failed(run: RunDir, reason: str) -> None:
@@ -406,12 +406,12 @@ def _stop_on_oom(session: Session, trainer: _Trainer) -> FlypError:
     per_pass = cfg.micro_batch_size or cfg.batch_size
     smaller = _power_of_two_below(per_pass)
     if not smaller:
-        fix = "one image per pass does not fit: choose a smaller --model, or --device cpu"
+        fix = "one image per pass does not fit: choose a smaller «model», or «device» cpu"
     elif cfg.micro_batch_size:
-        fix = f"continue with --resume --micro-batch-size {smaller}"
+        fix = f"continue with «resume» «micro_batch_size» {smaller}"
     else:
-        fix = (f"continue with --resume --micro-batch-size {smaller} (the same batch in smaller passes: "
-               f"same results), or start again with --batch-size {smaller}")
+        fix = (f"continue with «resume» «micro_batch_size» {smaller} (the same batch in smaller passes: "
+               f"same results), or start again with «batch_size» {smaller}")
     kept = f"the run is saved at step {trainer.step}" if saved else "its last saved state is kept"
     message = (f"out of {session.device.type.upper()} memory at step {trainer.step + 1} with {per_pass} images "
                f"per pass; {kept}; {fix}")

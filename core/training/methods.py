@@ -35,7 +35,7 @@ def uses_linear_head(method: str) -> bool:
 def check_supported(config: TrainConfig, processes: int) -> None:
     """Refuse, in words, what a method cannot do (several processes for the linear probe)."""
     if processes > 1 and config.method in ONE_PROCESS:
-        raise FlypError(f"--method {config.method}: its linear probe is fitted in one process; "
+        raise FlypError(f"«method» {config.method}: its linear probe is fitted in one process; "
                         "start it without torchrun (or with --nproc_per_node=1)")
 
 

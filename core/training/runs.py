@@ -16,12 +16,13 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
-
-import torch
+from typing import TYPE_CHECKING, Any, Iterator
 
 from core import atomic
 from core.errors import FlypError, WriteError
+
+if TYPE_CHECKING:  # reading run.json needs no torch: the app lists runs while torch loads
+    import torch
 
 FORMAT = 1
 REQUIRED = ("status", "config", "classes", "class_names", "templates", "model")  # written when a run starts
@@ -160,6 +161,8 @@ def _first_line(exc: BaseException) -> str:
 
 def split_optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     """AdamW's state as flat tensors (safetensors) plus the JSON-able rest."""
+    import torch
+
     sd = optimizer.state_dict()
     tensors, scalars = {}, {}
     for index, per_param in sd["state"].items():

@@ -8,7 +8,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from core.model.classifier import HEAD_KEYS, Classifier, blend_states
+from core.model.classifier import HEAD_KEYS, Classifier
+from core.model.evaluate import Metrics
 from core.data.folders import load_datasets
 from core.errors import FlypError
 from core.data.loader import EvalImages
@@ -31,7 +32,7 @@ class BlendedRun:
     def set_alpha(self, alpha: float) -> None:
         """Load θ(α) into the classifier (α = 0: zero-shot, α = 1: finetuned)."""
         if not 0.0 <= alpha <= 1.0:
-            raise FlypError(f"--alpha must be between 0 and 1 (got {alpha})")
+            raise FlypError(f"«alpha» must be between 0 and 1 (got {alpha})")
         self.classifier.load_state_dict(blend_states(self.zero_shot, self.finetuned, alpha))
         self.alpha = alpha
 
@@ -78,10 +79,23 @@ def parse_alphas(text: str) -> list[float]:
         else:
             alphas = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise FlypError(f"--alphas {text!r}: expected start:stop:step (0:1:0.1) or a list (0,0.5,1)") from None
+        raise FlypError(f"«alphas» {text!r}: expected start:stop:step (0:1:0.1) or a list (0,0.5,1)") from None
     if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
-        raise FlypError(f"--alphas {text!r}: every α must lie between 0 and 1")
+        raise FlypError(f"«alphas» {text!r}: every α must lie between 0 and 1")
     return alphas
+
+
+def evaluate_blend(blended: BlendedRun, sets: dict[str, EvalImages], alpha: float,
+                   cancel: Callable[[], bool] = no_cancel) -> dict[str, Metrics]:
+    """The blend at α on each set: {set name: metrics, with each image's prediction}."""
+    if blended.alpha != alpha:
+        blended.set_alpha(alpha)
+    results = {}
+    for name, images in sets.items():
+        check_cancel(cancel)
+        results[name] = blended.classifier.evaluate(images, cancel=cancel)
+    check_cancel(cancel)
+    return results
 
 
 def alpha_curve(blended: BlendedRun, sets: dict[str, EvalImages], alphas: Sequence[float],
@@ -89,9 +103,29 @@ def alpha_curve(blended: BlendedRun, sets: dict[str, EvalImages], alphas: Sequen
     """Accuracy and macro-F1 of every set at every α: [{"alpha": a, "sets": {name: metrics}}]."""
     curve = []
     for i, alpha in enumerate(alphas):
-        check_cancel(cancel)
-        blended.set_alpha(alpha)
-        curve.append({"alpha": alpha, "sets": {name: blended.classifier.evaluate(images).to_json(full=True)
-                                               for name, images in sets.items()}})
+        scores = evaluate_blend(blended, sets, alpha, cancel)
+        curve.append({"alpha": alpha, "sets": {name: m.to_json(full=True) for name, m in scores.items()}})
         progress(i + 1, len(alphas))
     return curve
+
+
+def blend_states(zero_shot: dict[str, torch.Tensor], finetuned: dict[str, torch.Tensor],
+                 alpha: float) -> dict[str, torch.Tensor]:
+    """WiSE-FT: θ(α) = (1 − α)·θ_zero-shot + α·θ_finetuned for every floating-point tensor.
+
+    α = 0 and α = 1 give exact copies of the two ends' floating-point tensors; integer buffers
+    (such as BatchNorm's step counter) always come from the zero-shot end, whatever α.
+    """
+    if set(zero_shot) != set(finetuned):
+        raise ValueError(f"state dicts differ in keys: {sorted(set(zero_shot) ^ set(finetuned))[:4]}")
+    out = {}
+    for key, theta1 in finetuned.items():
+        theta0 = zero_shot[key]
+        if alpha == 0.0 or not theta1.is_floating_point():
+            out[key] = theta0.clone()
+        elif alpha == 1.0:
+            out[key] = theta1.clone()
+        else:
+            out[key] = torch.lerp(theta0.float(), theta1.float(), alpha).to(theta1.dtype)
+    return out
+

@@ -1,9 +1,7 @@
 """Runs side by side: each run's method, settings, scores and weight-ensembling curve.
 
-The curve of a run is its accuracy on the ID validation and OOD sets at α = 0, 0.1, …, 1
-(`core.weights.blend.alpha_curve`) of its best checkpoint. It is cached in the run folder as
-`blend_curve.json`, tied to the size and time of the best weights — the same file, in the same
-format, as the app's Blend page keeps — so each curve is computed once, by whichever asks first.
+The curve of a run is its accuracy on the ID validation and OOD sets at α = 0, 0.1, …, 1 of its
+best checkpoint, computed once and cached in the run folder (`core.weights.curve`).
 
 `compare_runs` returns one row per run: what the table shows, and the curve as (ID, OOD)
 points for the paper's plot (OOD accuracy against ID accuracy, one curve per run).
@@ -11,75 +9,17 @@ points for the paper's plot (OOD accuracy against ID accuracy, one curve per run
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Sequence
 
-from core import atomic
 from core.errors import FlypError
 from core.progress import Progress, no_cancel, no_progress
+from core.weights.curve import best_alpha, cached_curve, ood_mean, run_curve
 
-CURVE_FILE = "blend_curve.json"
-CURVE_ALPHAS = tuple(i / 10 for i in range(11))  # α = 0, 0.1, …, 1
 SETTINGS = {"epochs": "epochs", "batch_size": "batch", "lr": "lr", "weight_decay": "wd"}
 
 
-# The α curve, cached in the run folder ----------------------------------------------------------
-def weights_stamp(run_dir: str | Path) -> list[int]:
-    """Size and modification time of the run's best weights: what a cached curve belongs to."""
-    from core.training.runs import RunDir
-
-    stat = RunDir(run_dir).weights_file("best").stat()
-    return [stat.st_size, stat.st_mtime_ns]
-
-
-def cached_curve(run_dir: str | Path) -> list[dict] | None:
-    """The run's cached α curve if it belongs to its current best weights, else None."""
-    try:
-        stamp = weights_stamp(run_dir)
-        data = json.loads((Path(run_dir) / CURVE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, FlypError):
-        return None
-    if not isinstance(data, dict) or data.get("weights") != stamp or data.get("alphas") != list(CURVE_ALPHAS):
-        return None
-    curve = data.get("curve")
-    return curve if isinstance(curve, list) and curve else None
-
-
-def run_curve(run_dir: str | Path, device="cpu", *, recompute: bool = False, progress: Progress = no_progress,
-              cancel: Callable[[], bool] = no_cancel, sets: dict | None = None) -> list[dict]:
-    """The run's α curve: [{"alpha", "sets": {name: metrics}}], from the cache or computed and cached.
-
-    `sets`: the run's evaluation images when the caller has them already (runs on the same
-    folders share them); by default they are read from the run's folders.
-    """
-    if not recompute and (curve := cached_curve(run_dir)) is not None:
-        return curve
-    from core.weights.blend import alpha_curve, open_run, run_eval_sets
-
-    stamp = weights_stamp(run_dir)
-    blended = open_run(run_dir, "best", device)
-    if sets is None:
-        sets = run_eval_sets(blended.info, cancel)
-    curve = alpha_curve(blended, sets, CURVE_ALPHAS, progress=progress, cancel=cancel)
-    for point in curve:
-        for metrics in point["sets"].values():
-            metrics.pop("confusion", None)  # C×C per set and α: too big to keep for many classes
-    try:
-        atomic.write_json(Path(run_dir) / CURVE_FILE,
-                          {"format": 1, "weights": stamp, "alphas": list(CURVE_ALPHAS), "curve": curve})
-    except FlypError:
-        pass  # a read-only run folder: the curve is still returned
-    return curve
-
-
 # Rows --------------------------------------------------------------------------------------------
-def ood_mean(sets: dict) -> float | None:
-    """Mean accuracy over the OOD sets (every set but "id"), None without any."""
-    ood = [m["accuracy"] for name, m in sets.items() if name != "id"]
-    return sum(ood) / len(ood) if ood else None
-
-
 def _point(sets: dict) -> dict:
     return {"id": sets.get("id", {}).get("accuracy"), "ood": ood_mean(sets)}
 
@@ -127,7 +67,7 @@ def run_row(run_dir: str | Path, curve: list[dict] | None = None, error: str = "
     row["settings_text"] = settings_text(row["settings"])
     if curve:
         points = [{"alpha": p["alpha"], **_point(p["sets"])} for p in curve]
-        top = max(points, key=lambda p: p["id"] if p["id"] is not None else -1.0)  # first best: as `flyp export`
+        top = points[curve.index(best_alpha(curve))]
         row.update(curve=points, zero_shot={k: points[0][k] for k in ("id", "ood")},
                    finetuned={k: points[-1][k] for k in ("id", "ood")}, best_alpha=top["alpha"],
                    blended={k: top[k] for k in ("id", "ood")})
@@ -136,11 +76,13 @@ def run_row(run_dir: str | Path, curve: list[dict] | None = None, error: str = "
 
 def expand_runs(paths: Sequence[str | Path]) -> list[Path]:
     """Run folders; a folder that is not a run but holds runs (a project's `NAME-runs/`) stands for them."""
+    from core.training.runs import RunDir
+
     runs = []
     for path in map(Path, paths):
-        if (path / "run.json").is_file():
+        if RunDir(path).exists():
             runs.append(path)
-        elif path.is_dir() and (inside := sorted(p.parent for p in path.glob("*/run.json"))):
+        elif path.is_dir() and (inside := sorted(p for p in path.iterdir() if RunDir(p).exists())):
             runs += inside
         else:
             raise FlypError(f"{path}: not a FLYP run folder (no run.json), nor a folder of runs")
@@ -156,13 +98,13 @@ def compare_runs(run_dirs: Sequence[str | Path], device="cpu", *, compute: bool 
     without a curve, and says why in `error`. `on_row(index, row)` is called as each is ready.
     """
     from core.errors import Cancelled
+    from core.training.runs import RunDir
 
     rows = []
     for i, run_dir in enumerate(run_dirs):
         curve, error = None, ""
         try:
-            info_status = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8")).get("status")
-            if info_status == "running":
+            if RunDir(run_dir).read_info().get("status") == "running":
                 error = "still training, or interrupted: resume it to compare it"
             else:
                 curve = run_curve(run_dir, device, cancel=cancel) if compute else cached_curve(run_dir)

@@ -97,7 +97,7 @@ def make_soup(run_dirs: Sequence[str | Path], out: str | Path, *, greedy: bool =
         raise FlypError("a soup needs at least one run")
     target = RunDir(out)
     if target.exists():
-        raise FlypError(f"{target.path}: already holds a run; choose another --out")
+        raise FlypError(f"{target.path}: already holds a run; choose another «out»")
     runs = [RunDir(d) for d in run_dirs]
     infos = [r.read_info() for r in runs]
     files = [r.weights_file(which) for r in runs]

@@ -24,7 +24,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SIZE = (1280, 800)
-PAGES = ("data", "captions", "train", "blend", "try", "export", "compare")  # the navigation order
 METHODS = ("ce", "flyp")  # trained on the Train page in this order: the last, FLYP, is the one shown there
 MARKER = ".flyp-screenshots"
 BLEND_STEP = 12           # the Blend slider at α = 0.60 (steps of 0.05)
@@ -93,9 +92,7 @@ class Shots:
         return path
 
     def page(self, name: str):
-        index = PAGES.index(name)
-        self.window.nav.setCurrentRow(index)
-        return self.window.pages[index]
+        return self.window.show_page(name)
 
     # The user's path -------------------------------------------------------------------------------
     def run(self) -> None:

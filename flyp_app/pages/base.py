@@ -14,6 +14,7 @@ from flyp_app.widgets.blend_run_picker import RunContent, RunPicker
 
 class Page(QWidget):
     title = ""
+    name = ""  # the page's name: MainWindow.pages[name], MainWindow.show_page(name)
     hint = ""
 
     def __init__(self, state: AppState):

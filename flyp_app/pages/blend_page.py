@@ -17,52 +17,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroup
                                QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSlider,
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from flyp_app import engine
+from flyp_app import tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
 from flyp_app.widgets.deferred import Deferred
 
 STEPS = 20           # the slider moves in steps of 0.05
-GALLERY_LIMIT = 120  # misclassified images shown per set (the most confident mistakes first)
 DEBOUNCE_MS = 200
 OOD_MEAN = "different conditions (mean)"
 
 
 def set_label(name: str) -> str:
     return "validation" if name == "id" else name
-
-
-def evaluate_at(run_dir: str, device: str, alpha: float, progress=None, control=None, emit=None) -> dict:
-    """The exact blend at α on every evaluation set: metrics, and the misclassified images
-    (most confident mistakes first, with thumbnails)."""
-    from core.errors import Cancelled, FlypError
-
-    session = engine.blend_session(run_dir, device)
-    results = {}
-    with session.lock:
-        if control is not None and control.cancelled():  # a newer request came while this one waited
-            raise Cancelled()
-        sets = session.eval_sets(cancel=control)
-        classifier = session.at(alpha)
-        names = classifier.class_names
-        for name, images in sets.items():
-            metrics = classifier.evaluate(images, **({"cancel": control} if control is not None else {}))
-            wrong = [{"path": str(images.samples[i].path), "true": names[t], "predicted": names[p], "confidence": c}
-                     for i, (t, p, c) in enumerate(zip(metrics.labels, metrics.predictions, metrics.confidences))
-                     if t != p]
-            wrong.sort(key=lambda w: -w["confidence"])
-            summary = metrics.to_json(full=True)
-            summary.pop("confusion", None)
-            results[name] = {"metrics": summary, "wrong": wrong}
-    for result in results.values():  # thumbnails need no model: outside the lock
-        for item in result["wrong"][:GALLERY_LIMIT]:
-            if control is not None and control.cancelled():
-                raise Cancelled()
-            try:
-                item["thumb"] = engine.thumbnail_png(item["path"])
-            except FlypError:
-                item["thumb"] = None
-    return {"run": run_dir, "alpha": alpha, "sets": results}
 
 
 def _interp_rows(rows, alphas: list[float], alpha: float):
@@ -74,6 +40,7 @@ def _interp_rows(rows, alphas: list[float], alpha: float):
 
 class BlendPage(RunPage):
     title = "Blend"
+    name = "blend"  # how the window and the View menu reach it
     hint = ("Slide between the original model (zero-shot, α = 0) and your finetuned model (α = 1). A blend "
             "often keeps most of the gain on your images and more of the original's robustness to different "
             "conditions. The chosen α is used on the Try and Export pages.")
@@ -215,8 +182,8 @@ class BlendPage(RunPage):
         self.gallery.setViewMode(QListView.IconMode)
         # Two lines under each image: the true class, then → the predicted one. (Not uniform item
         # sizes: every item would get the first one's text width, and longer names would be cut.)
-        self.gallery.setIconSize(QSize(engine.THUMB_SIZE, engine.THUMB_SIZE))
-        self.gallery.setGridSize(QSize(engine.THUMB_SIZE + 24, engine.THUMB_SIZE + 46))
+        self.gallery.setIconSize(QSize(tasks.THUMB_SIZE, tasks.THUMB_SIZE))
+        self.gallery.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 46))
         self.gallery.setResizeMode(QListView.Adjust)
         self.gallery.setMovement(QListView.Static)
         self.gallery.setWordWrap(True)
@@ -266,7 +233,7 @@ class BlendPage(RunPage):
         self.progress.setRange(0, 0)
         self._busy(True, "Computing accuracy for each α…" if recompute else "Loading the α curve…")
         self._curve_seq += 1
-        self._curve_worker = self.run(engine.blend_curve, run.path, self.device(), recompute,
+        self._curve_worker = self.run(tasks.blend_curve, self.state.caches, run.path, self.device(), recompute,
                                       on_done=partial(self._curve_done, run), on_error=partial(self._curve_failed, run),
                                       on_progress=self._curve_progress,
                                       on_event=lambda text: self.progress_label.setText(str(text)),
@@ -385,7 +352,7 @@ class BlendPage(RunPage):
         if self._exact_worker is not None:
             self._exact_worker.cancel()
         self._exact_seq += 1
-        self._exact_worker = self.run(evaluate_at, run.path, self.device(), self.alpha,
+        self._exact_worker = self.run(tasks.evaluate_at, self.state.caches, run.path, self.device(), self.alpha,
                                       on_done=partial(self._exact_done, self._exact_seq),
                                       on_error=partial(self._exact_failed, self._exact_seq))
 
@@ -457,14 +424,15 @@ class BlendPage(RunPage):
             return
         result = exact["sets"][name]
         wrong, n = result["wrong"], result["metrics"]["n"]
-        shown = f"; the {GALLERY_LIMIT} most confident mistakes are shown" if len(wrong) > GALLERY_LIMIT else ""
+        limit = tasks.GALLERY_LIMIT
+        shown = f"; the {limit} most confident mistakes are shown" if len(wrong) > limit else ""
         self.gallery_label.setText(
             f"{len(wrong)} of {n} {set_label(name)} images misclassified at α = {exact['alpha']:.2f}{shown}. "
             "Labels read true → predicted." if wrong else
             f"No {set_label(name)} image is misclassified at α = {exact['alpha']:.2f}.")
         self.gallery.setUpdatesEnabled(False)
         self.gallery.clear()
-        for item in wrong[:GALLERY_LIMIT]:
+        for item in wrong[:tasks.GALLERY_LIMIT]:
             entry = QListWidgetItem(self._icon(item), f"{item['true']}\n→ {item['predicted']}")
             entry.setToolTip(f"{item['path']}\ntrue class: {item['true']}\n"
                              f"predicted: {item['predicted']} ({item['confidence']:.0%} sure)")

@@ -8,8 +8,9 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlain
 
 from core.data.captions import fill, presets, resolve_class_names, validate_templates
 from core.errors import FlypError
-from flyp_app import engine
+from flyp_app import tasks
 from flyp_app.pages.base import Page
+from flyp_app.words import error_text
 
 CUSTOM = "(custom)"
 NOT_MEASURED = "<span style='color:#5a6472'>Not measured yet.</span>"
@@ -28,6 +29,7 @@ def number_tiles(tiles: list[tuple[str, str]]) -> str:
 
 class CaptionsPage(Page):
     title = "Captions"
+    name = "captions"  # how the window and the View menu reach it
     hint = ("Each class name becomes captions through templates; {} stands for the class name. FLYP "
             "finetunes on these captions, and a class is recognised by how close an image is to them. "
             "Measure the zero-shot accuracy: the baseline every later number is compared with.")
@@ -123,7 +125,7 @@ class CaptionsPage(Page):
         try:
             templates = validate_templates(lines, where="line")
         except FlypError as exc:
-            self.validation.setText(str(exc))
+            self.validation.setText(error_text(exc))
             return
         self.validation.setText("")
         self._match_preset(templates)
@@ -142,7 +144,7 @@ class CaptionsPage(Page):
         try:
             names = self._class_names()
         except FlypError as exc:
-            self.show_error(str(exc))
+            self.show_error(error_text(exc))
             return
         templates = self.state.project.templates
         for name in names:
@@ -174,13 +176,13 @@ class CaptionsPage(Page):
         try:
             names = self._class_names()
         except FlypError as exc:
-            self.show_error(str(exc))
+            self.show_error(error_text(exc))
             return
         self.show_error("")
         self.measure.setEnabled(False)
         self.result.setText("Measuring… (the first time also loads the model)")
         p = self.state.project
-        self.run(engine.zero_shot, p.model, p.pretrained or None, data, names, list(p.templates),
+        self.run(tasks.zero_shot, self.state.caches, p.model, p.pretrained or None, data, names, list(p.templates),
                  on_done=self._measured, on_error=self._not_measured, on_ended=lambda: self.measure.setEnabled(True))
 
     def _not_measured(self, text: str) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QPushButton, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QWidget)
 
 from core.weights.compare import duration
+from flyp_app import tasks
 from flyp_app.pages.base import Page
 from flyp_app.theme import run_colour
 from flyp_app.widgets.deferred import Deferred
@@ -27,33 +28,13 @@ NO_OOD = ("No run has images of different conditions, so there is no robustness 
           "Data page before training to see one.")
 
 
-def compare_rows(paths: list[str], device: str, progress=None, control=None, emit=None) -> list[dict]:
-    """Rows of `core.weights.compare.compare_runs`; each is also sent as (index, row) when ready."""
-    from core.weights.compare import compare_runs
-    from core.model.loading import select_device
-    from core.progress import no_cancel
-
-    return compare_runs(paths, select_device(device), progress=progress or (lambda *_: None),
-                        cancel=control or no_cancel, on_row=(lambda i, row: emit((i, row))) if emit else None)
-
-
-def soup_run(paths: list[str], out: str, greedy: bool, device: str, progress=None, control=None, emit=None) -> str:
-    """Average the runs into the new run folder `out` (core.weights.soups)."""
-    from core.model.loading import select_device
-    from core.progress import no_cancel
-    from core.weights.soups import make_soup
-
-    say = (lambda e: emit(e["message"]) if emit and e.get("type") == "status" else None)
-    make_soup(paths, out, greedy=greedy, device=select_device(device), on_event=say, cancel=control or no_cancel)
-    return out
-
-
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
 class ComparePage(Page):
     title = "Compare"
+    name = "compare"  # how the window and the View menu reach it
     hint = ("All runs of this project side by side. The plot shows, for each run, how accuracy on your images "
             "(ID, x) and under different conditions (OOD, y) moves as it is blended with the zero-shot model; the "
             "star marks the blend with the best validation accuracy. Tick runs to average them into a soup.")
@@ -176,7 +157,7 @@ class ComparePage(Page):
         self._busy(True, "Reading the runs (computing the α curves that are missing)…")
         self._seq += 1
         seq = self._seq
-        self._worker = self.run(compare_rows, list(self.paths), self.device(),
+        self._worker = self.run(tasks.compare_rows, list(self.paths), self.device(),
                                 on_event=lambda item: self._row_ready(seq, *item),
                                 on_progress=lambda done, total: self.progress.setValue(done),
                                 on_done=lambda rows: self._done(seq, rows), on_error=lambda text: self._failed(seq, text))
@@ -259,7 +240,7 @@ class ComparePage(Page):
         stored = self.state.project.runs[item.row()] if item.row() < len(self.state.project.runs) else None
         if stored:
             self.state.select_run(stored)
-            self.state.message.emit(f"{Path(self.paths[item.row()]).name} is now the run on Blend, Try and Export.")
+            self.state.say(f"{Path(self.paths[item.row()]).name} is now the run on Blend, Try and Export.")
 
     def ticked(self) -> list[str]:
         return [self.paths[r] for r in range(self.table.rowCount())
@@ -276,7 +257,7 @@ class ComparePage(Page):
         out = new_run_dir(self.state.project.runs_dir(), "greedy soup" if greedy else "soup")
         self.show_error("")
         self.progress.setRange(0, 0)
-        self._soup_worker = self.run(soup_run, paths, str(out), greedy, self.device(), on_done=self._soup_done,
+        self._soup_worker = self.run(tasks.soup_run, paths, str(out), greedy, self.device(), on_done=self._soup_done,
                                      on_event=lambda text: self.progress_label.setText(str(text)),
                                      on_ended=self._soup_ended)
         self._busy(True, "Making the soup…")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from pathlib import Path
 
@@ -13,35 +12,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFileDialog, Q
                                QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
+from flyp_app import tasks
 from flyp_app.pages.base import Page
 
-THUMB = 40
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
-
-
-def scan_project(train: str, val: str | None, ood: list[str], val_fraction: float, seed: int,
-                 progress=None, control=None, emit=None):
-    """Scan the folders (engine) and make a thumbnail per class: (Datasets, {folder: PNG bytes})."""
-    from core.data.folders import load_datasets
-    from core.data.images import load_rgb
-
-    data = load_datasets(train, val or None, ood, val_fraction=val_fraction, seed=seed,
-                         progress=progress, cancel=control)
-    thumbs = {}
-    first = {}
-    for sample in data.train:
-        first.setdefault(sample.label, sample.path)
-    for label, path in first.items():
-        image = load_rgb(path, draft_size=THUMB * 2)
-        image.thumbnail((THUMB, THUMB))
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        thumbs[data.classes[label]] = buffer.getvalue()
-    return data, thumbs
 
 
 class DataPage(Page):
     title = "Data"
+    name = "data"  # how the window and the View menu reach it
     hint = ("Point at a folder with one sub-folder of images per class. Add a validation folder, or let "
             "FLYP Studio hold out a share of each class, and any folders of the same classes under "
             "different conditions (other cameras, sites, styles) to see how robust the model is.")
@@ -51,8 +30,8 @@ class DataPage(Page):
         self._folders_box()
         splitter = QSplitter(Qt.Vertical)
         self.classes = QTableWidget(0, 4)
-        self.classes.setIconSize(QPixmap(THUMB, THUMB).size())
-        self.classes.verticalHeader().setDefaultSectionSize(THUMB + 6)
+        self.classes.setIconSize(QPixmap(tasks.CLASS_THUMB, tasks.CLASS_THUMB).size())
+        self.classes.verticalHeader().setDefaultSectionSize(tasks.CLASS_THUMB + 6)
         self.classes.verticalHeader().hide()
         self.classes.itemChanged.connect(self._name_edited)
         self.summary = QLabel("No training folder yet.")
@@ -183,27 +162,25 @@ class DataPage(Page):
         self.show_error("")
         folder = self.state.folder
         self._scan_worker = self.run(
-            scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
+            tasks.scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
             [str(folder(d)) for d in p.ood_dirs], p.val_fraction, int(p.settings.get("seed", 0)),
             on_done=self._scanned, on_error=self._scan_failed)
 
     def _scan_failed(self, text: str) -> None:
-        self.state.datasets, self.state.scan_error = None, text
         self.summary.setText("The folders cannot be used yet:")
         self.show_error(text)
         self.classes.setRowCount(0)
-        self.state.scan_finished.emit(None)
+        self.state.set_scan(None, text)
 
     def _scanned(self, result) -> None:
         data, thumbs = result
-        self.state.datasets, self.state.scan_error = data, ""
         self._fill_classes(data, thumbs)
         self._fill_problems(data)
         where = "a held-out share of each class" if data.val_from_split else "the validation folder"
         self.summary.setText(f"{len(data.classes)} classes · {len(data.train)} training images · "
                              f"{len(data.val)} validation images ({where})"
                              + "".join(f" · {len(s)} in {name}" for name, s in data.ood.items()))
-        self.state.scan_finished.emit(data)
+        self.state.set_scan(data)
 
     def _fill_classes(self, data, thumbs: dict[str, bytes]) -> None:
         from core.data.captions import display_name

@@ -11,7 +11,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
-from flyp_app import engine
+from core.weights.curve import best_alpha
+from flyp_app import tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.theme import OK_COLOUR
 
@@ -20,30 +21,6 @@ NO_CURVE = "Accuracy at this α: open the Blend page (or press the button) to co
 
 def set_label(name: str) -> str:
     return "validation" if name == "id" else name
-
-
-def export_model(run_dir: str, device: str, alpha: float, out: str, onnx: bool,
-                 progress=None, control=None, emit=None) -> dict:
-    """Measure the blend at α on the run's sets, then export and self-check it (core.export.write)."""
-    from core.errors import Cancelled
-    from core.export.write import export_bundle
-
-    session = engine.blend_session(run_dir, device)
-    with session.lock:
-        if emit:
-            emit(f"Measuring the blend at α = {alpha:.2f}…")
-        sets = session.eval_sets(cancel=control)
-        classifier = session.at(alpha)
-        metrics = {}
-        for name, images in sets.items():
-            m = classifier.evaluate(images, **({"cancel": control} if control is not None else {}))
-            metrics[name] = {"accuracy": m.accuracy, "macro_f1": m.macro_f1, "n": m.n}
-        if control is not None and control.cancelled():
-            raise Cancelled()
-        if emit:
-            emit("Writing the bundle" + (" and the ONNX file" if onnx else "") + ", then reloading it to check it…")
-        report = export_bundle(session.blended, out, onnx=onnx, metrics=metrics)
-    return report | {"alpha": alpha, "metrics": metrics}
 
 
 def _difference(value: float) -> str:
@@ -68,6 +45,7 @@ def describe_report(report: dict) -> str:
 
 class ExportPage(RunPage):
     title = "Export"
+    name = "export"  # how the window and the View menu reach it
     hint = ("Save the blended model as a folder to share or deploy: weights, class head, class names, caption "
             "templates, preprocessing, accuracy and a model card. It is reloaded and checked before it is kept. "
             "Use it with “flyp predict FOLDER image.jpg”, or load it in plain open_clip.")
@@ -211,7 +189,7 @@ class ExportPage(RunPage):
         """The curve, if the Blend page has computed it (no model is loaded for this)."""
         run = self.picker.current()
         if run is not None and run.usable:
-            self.run(engine.blend_curve, run.path, cached_only=True, on_done=partial(self._curve_done, run, False),
+            self.run(tasks.blend_curve, self.state.caches, run.path, cached_only=True, on_done=partial(self._curve_done, run, False),
                      on_error=lambda _: None)
 
     def _curve_done(self, run, choose_best: bool, curve: list[dict] | None) -> None:
@@ -233,12 +211,8 @@ class ExportPage(RunPage):
         self.accuracy.setText(f"At α = {self.alpha.value():.2f}: " + " · ".join(parts) + "  (from the Blend curve)")
 
     def best_alpha(self) -> float | None:
-        """The α of the curve with the best validation accuracy; ties go to the smaller α, which keeps
-        more of the original model's robustness."""
-        if self.curve is None:
-            return None
-        name = "id" if "id" in self.curve[0]["sets"] else next(iter(self.curve[0]["sets"]))
-        return max(self.curve, key=lambda p: p["sets"][name]["accuracy"])["alpha"]
+        """The α of the curve with the best validation accuracy (core.weights.curve.best_alpha)."""
+        return None if self.curve is None else best_alpha(self.curve)["alpha"]
 
     def use_best_alpha(self) -> None:
         run = self.picker.current()
@@ -247,7 +221,7 @@ class ExportPage(RunPage):
                 return
             self.best.setEnabled(False)
             self.stage.setText("Computing the α curve first…")
-            self.run(engine.blend_curve, run.path, self.device(), on_done=partial(self._curve_done, run, True),
+            self.run(tasks.blend_curve, self.state.caches, run.path, self.device(), on_done=partial(self._curve_done, run, True),
                      on_ended=lambda: (self.best.setEnabled(True), self.stage.setText("")))
             return
         self.state.set_alpha(self.best_alpha())
@@ -266,7 +240,7 @@ class ExportPage(RunPage):
         self.progress.show()
         self.open_folder.setEnabled(False)
         self.result.setText("Exporting…")
-        self._export_worker = self.run(export_model, run.path, self.device(), round(self.alpha.value(), 2),
+        self._export_worker = self.run(tasks.export_model, self.state.caches, run.path, self.device(), round(self.alpha.value(), 2),
                                        str(Path(out).expanduser()), self.onnx.isChecked(), on_done=self._exported,
                                        on_error=self._failed, on_event=lambda text: self.stage.setText(str(text)),
                                        on_ended=self._export_ended)

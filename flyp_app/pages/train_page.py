@@ -18,25 +18,14 @@ from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QProgress
 from core.errors import FlypError
 from flyp_app import workers
 from flyp_app.pages.base import Page
-from flyp_app.widgets.run_history import RunHistory, read_curves, read_run_summaries
-from flyp_app.widgets.train_plots import Curves, TrainingPlots, set_label
+from flyp_app import tasks
+from flyp_app.curves import Curves
+from flyp_app.widgets.run_history import RunHistory
+from flyp_app.widgets.train_plots import TrainingPlots, set_label
 from flyp_app.widgets.train_settings import HyperParameters, ModelPicker
+from flyp_app.words import error_text
 
 REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
-
-
-def run_training(config, run_dir: str, resume: bool = False, progress=None, control=None, emit=None) -> dict:
-    """Train in a worker; on resume, first send the run's earlier curves (read here, off the UI thread)."""
-    from core.training.loop import train
-
-    def on_event(event: dict) -> None:
-        if resume and event.get("type") == "start":  # the metrics file is cut back to the saved step by now
-            from core.training.runs import RunDir
-
-            emit({"type": "history", "curves": Curves.from_records(RunDir(run_dir).read_metrics())})
-        emit(event)
-
-    return train(config, run_dir, resume=resume, on_event=on_event, control=control)
 
 
 def new_run_dir(runs_dir: Path, method: str) -> Path:
@@ -57,6 +46,7 @@ def duration_text(seconds: float) -> str:
 
 class TrainPage(Page):
     title = "Train"
+    name = "train"  # how the window and the View menu reach it
     hint = ("Choose the model to start from and how to train it, then start. Every run is saved as it "
             "goes: stop it, or close the window, and resume it later from the list of runs.")
 
@@ -206,7 +196,7 @@ class TrainPage(Page):
             self.params.values()
             config = self.state.train_config()
         except FlypError as exc:
-            self.show_error(str(exc))
+            self.show_error(error_text(exc))
             return
         run_dir = new_run_dir(p.runs_dir(), config.method)
         self._begin(config, run_dir, resume=False)
@@ -233,7 +223,7 @@ class TrainPage(Page):
         self.progress_bar.setRange(0, 0)  # busy until the engine knows the number of steps
         self.progress_bar.show()
         self._ended.clear()
-        worker = workers.Worker(run_training, config, str(run_dir), resume=resume)
+        worker = workers.Worker(tasks.run_training, config, str(run_dir), resume=resume)
         worker.signals.event.connect(self._on_event)
         worker.signals.finished.connect(self._finished)
         worker.signals.failed.connect(self._failed)
@@ -390,7 +380,7 @@ class TrainPage(Page):
         self.history.set_live(None)
         self._set_buttons()
         if self._live_path:
-            self.state.runs_changed.emit()  # other pages reload the finished (or stopped) run
+            self.state.runs_updated()  # other pages reload the finished (or stopped) run
         if self._shown == self._live_path:
             self.shown_label.setText(f"Showing: {Path(self._shown).name}")
 
@@ -399,7 +389,7 @@ class TrainPage(Page):
         return [str(self.state.folder(r)) for r in self.state.project.runs]
 
     def _refresh_history(self) -> None:
-        self.run(read_run_summaries, self._run_paths(), on_done=self._history_read)
+        self.run(tasks.read_run_summaries, self._run_paths(), on_done=self._history_read)
 
     def _history_read(self, summaries: list[dict]) -> None:
         if [s["path"] for s in summaries] != self._run_paths():
@@ -428,7 +418,7 @@ class TrainPage(Page):
             return
         self._reading += 1
         generation = self._reading
-        self.run(read_curves, path, on_done=lambda result: self._curves_read(generation, *result))
+        self.run(tasks.read_curves, path, on_done=lambda result: self._curves_read(generation, *result))
 
     def _curves_read(self, generation: int, path: str, curves: Curves) -> None:
         if generation == self._reading and path == self._shown:

@@ -17,12 +17,11 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
-from flyp_app import engine
+from flyp_app import tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.try_results import TryResults, folder_text
 
 MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
-BATCH = 32
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif *.jfif *.ppm *.pgm);;All files (*)"
 
 
@@ -44,77 +43,9 @@ class TryItem:
         return [(self.classes[i], self.probs[i]) for i in order]
 
 
-def expand_paths(paths: list[str], progress=None, control=None, emit=None) -> tuple[list[str], list[tuple[str, str]]]:
-    """Files to classify: chosen files as they are, folders' image files (recursively, sorted).
-
-    Returns (files, [(path, reason)] for what cannot be used).
-    """
-    from core.data.images import is_image_name
-
-    files, rejected = [], []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and is_image_name(p))
-            files += found
-            if not found:
-                rejected.append((str(path), "no image files in this folder"))
-        elif path.is_file():
-            files.append(str(path))
-        else:
-            rejected.append((str(path), "no such file"))
-    return files, rejected
-
-
-def classify_items(run_dir: str, device: str, alpha: float, target: tuple, items: list[dict],
-                   progress=None, control=None, emit=None) -> None:
-    """Class probabilities of `items` at α, sent to the UI a batch at a time through `emit`.
-
-    An item is {"key", "name", "path", "data", "pixels", "has_thumb"}; each answer is
-    {"key", "probs"} plus "pixels" and "thumb" when the image was decoded now, or {"key", "error"}.
-    """
-    import torch
-
-    from core.errors import Cancelled, FlypError
-    from core.data.images import load_rgb
-    from core.data.transforms import eval_image
-
-    session = engine.blend_session(run_dir, device)
-    loaded = session.blended.classifier.loaded
-    size, interpolation = loaded.image_size, loaded.preprocess["interpolation"]
-    for start in range(0, len(items), BATCH):
-        if control is not None and control.cancelled():
-            raise Cancelled()
-        answers, good = [], []
-        for item in items[start:start + BATCH]:
-            answer = {"key": item["key"]}
-            answers.append(answer)
-            pixels = item["pixels"]
-            if pixels is None or tuple(pixels.shape[-2:]) != (size, size):
-                where = item["path"] or item["name"]
-                try:
-                    image = load_rgb(where, data=item["data"])
-                except FlypError as exc:
-                    answer["error"] = str(exc).removeprefix(f"{where}: ")
-                    continue
-                pixels = answer["pixels"] = eval_image(image, size, interpolation)
-                if not item["has_thumb"]:
-                    answer["thumb"] = engine.thumbnail_png(image=image)
-            good.append((answer, pixels))
-        if good:
-            with session.lock:
-                classifier = session.at(alpha)
-                features = classifier.features(torch.stack([p for _, p in good]))
-                probs = classifier.logits_from_features(features).softmax(-1).tolist()
-            for (answer, _), p in zip(good, probs):
-                answer["probs"] = p
-        if emit is not None:
-            emit({"target": target, "classes": list(session.blended.classifier.class_names), "answers": answers})
-        if progress is not None:
-            progress(min(len(items), start + BATCH), len(items))
-
-
 class TryPage(RunPage):
     title = "Try"
+    name = "try"  # how the window and the View menu reach it
     hint = ("Drop images or folders anywhere on the window, paste an image (Ctrl+V), or open files. Each image "
             "gets the classes the model finds most likely, from the run and the α chosen on the Blend page.")
 
@@ -168,7 +99,7 @@ class TryPage(RunPage):
         """Classify files and the images inside folders (what the window passes on a drop)."""
         paths = [str(p) for p in paths]
         if paths:
-            self.run(expand_paths, paths, on_done=self._expanded)
+            self.run(tasks.expand_paths, paths, on_done=self._expanded)
 
     def _expanded(self, result) -> None:
         files, rejected = result
@@ -283,7 +214,7 @@ class TryPage(RunPage):
         self.progress.setValue(0)
         self.progress.show()
         self._seq += 1
-        self._worker = self.run(classify_items, target[0], self.device(), target[2], target, requests,
+        self._worker = self.run(tasks.classify_items, self.state.caches, target[0], self.device(), target[2], target, requests,
                                 on_event=self._answers, on_progress=lambda done, _: self.progress.setValue(done),
                                 on_ended=partial(self._classified, self._seq))
 

@@ -1,17 +1,19 @@
 """The run that the Blend, Try and Export pages show, and a page-sized "nothing to show yet" note.
 
-Reading `run.json` here is plain JSON (no `core.training.runs`, which imports torch), so that the
-pages can list runs while PyTorch is still loading.
+Runs are read through `core.training.runs.RunDir`, which needs no torch to read `run.json`, so
+the pages can list runs while PyTorch is still loading.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QWidget
+
+from core.errors import FlypError
+from core.training.runs import RunDir
 
 NO_RUN = ("No finished training run yet.\n\nTrain a model on the Train page first: when a run has finished, "
           "it appears here.")
@@ -39,15 +41,15 @@ class RunSummary:
 
 def describe_run(stored: str, path: Path) -> RunSummary:
     """What the pages need to know about a run folder, without loading any weights."""
-    best_file = path / "checkpoints" / "best.safetensors"
+    run = RunDir(path)
     try:
-        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        info = run.read_info()
         status = str(info.get("status", "unknown"))
-    except (OSError, ValueError, AttributeError):
+    except FlypError:
         return RunSummary(stored, str(path), path.name, "missing", False,
                           f"{path}: the run folder is missing or its run.json cannot be read.", (), None)
     try:
-        stat = best_file.stat()
+        stat = run.best_file.stat()
         stamp = (stat.st_size, stat.st_mtime_ns)
     except OSError:
         stamp = ()

@@ -1,6 +1,6 @@
 """The project's training runs: status and scores of each, and the buttons that act on one.
 
-Run folders are read in a worker (`read_run_summaries`, `read_curves`): core's run module
+Run folders are read in a worker (`flyp_app.tasks.read_run_summaries`, `read_curves`): core's run module
 brings torch with it, and a long run's metrics file is too big to parse on the UI thread.
 """
 
@@ -13,48 +13,10 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from flyp_app.widgets.train_plots import Curves
 
 STATUS_WORDS = {"finished": "finished", "cancelled": "stopped — can be resumed", "failed": "failed",
                 "running": "interrupted — can be resumed", "missing": "folder missing", "unreadable": "unreadable"}
 RESUMABLE = ("cancelled", "running")
-
-
-def read_run_summaries(paths: list[str], progress=None, control=None, emit=None) -> list[dict]:
-    """For each run folder: name, model, method, status, zero-shot and best ID accuracy, error."""
-    from core.errors import FlypError
-    from core.training.runs import RunDir
-
-    summaries = []
-    for path in paths:
-        run = RunDir(path)
-        summary = {"path": path, "name": Path(path).name, "status": "missing", "model": "", "method": "",
-                   "zero_shot": None, "best": None, "error": ""}
-        try:
-            info = run.read_info()
-        except FlypError as exc:
-            summary.update(status="unreadable" if run.path.is_dir() else "missing", error=str(exc))
-        else:
-            config, best = info.get("config", {}), info.get("best") or {}
-            summary.update(status=info.get("status", "unreadable"), method=config.get("method", ""),
-                           model=_model_text(config.get("model", ""), config.get("pretrained")),
-                           zero_shot=(info.get("zeroshot") or {}).get("id", {}).get("accuracy"),
-                           best=best.get("id_accuracy"), error=info.get("error", ""))
-        summaries.append(summary)
-    return summaries
-
-
-def read_curves(path: str, progress=None, control=None, emit=None) -> tuple[str, Curves]:
-    from core.training.runs import RunDir
-
-    return path, Curves.from_records(RunDir(path).read_metrics())
-
-
-def _model_text(model: str, pretrained: str | None) -> str:
-    if not pretrained or model == "demo":
-        return model
-    tag = Path(pretrained).name if ("/" in pretrained or "\\" in pretrained) else pretrained
-    return f"{model} ({tag})"
 
 
 def _percent(value: float | None) -> str:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import MISSING, fields
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from core.training.config import METHODS, TrainConfig
+from core.training.config import METHODS, TrainConfig, defaults, settings
 from core.demo.story import DEMO_SETTINGS
 from core.errors import FlypError
+from flyp_app.words import error_text
 
 DEMO, OPEN_CLIP, FILE = "demo", "open_clip", "file"
 SOURCES = {DEMO: "Built-in demo model", OPEN_CLIP: "open_clip model + pretrained weights",
@@ -187,7 +187,7 @@ class ModelPicker(QGroupBox):
 
 
 def config_defaults() -> dict:
-    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+    return defaults()
 
 
 def presets(train_images: int | None) -> dict[str, tuple[dict, str]]:
@@ -257,7 +257,7 @@ class HyperParameters(QGroupBox):
         self.warmup.setToolTip("Steps of linear warmup before the cosine decay; auto: 10% of all steps, at most 500")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.evals = QSpinBox(minimum=1, maximum=100)
-        self.mask = QCheckBox("Mask same-class negatives")
+        self.mask = QCheckBox(settings()["mask_same_class"].label)
         self.mask.setToolTip("An ablation: other images of the same class stop counting as negatives. "
                              "The FLYP paper shows that this hurts; off by default.")
         self.l2sp = QLineEdit()
@@ -272,17 +272,18 @@ class HyperParameters(QGroupBox):
         self.precision.setToolTip("bf16 runs the towers in 16-bit arithmetic on GPUs that support it: faster, "
                                   "same results up to rounding")
         # Short labels, the why in tooltips: the settings column is 380 px wide.
-        self.compile = QCheckBox("Compile the model")
+        self.compile = QCheckBox(settings()["compile"].label)
         self.compile.setToolTip("torch.compile: faster long runs; the first steps are slow while it compiles")
-        self.checkpointing = QCheckBox("Gradient checkpointing")
+        self.checkpointing = QCheckBox(settings()["grad_checkpointing"].label)
         self.checkpointing.setToolTip("Less GPU memory for bigger batches, at the price of slower steps")
-        for label, widget in (("Method", self.method), ("", self.method_note), ("Epochs", self.epochs),
-                              ("Batch size", self.batch), ("Learning rate", self.lr),
-                              ("Weight decay", self.weight_decay), ("Warmup steps", self.warmup),
-                              ("Seed", self.seed), ("Evaluations per epoch", self.evals), ("", self.mask),
-                              ("L2-SP strength", self.l2sp), ("Device", self.device),
-                              ("Arithmetic", self.precision), ("", self.compile), ("", self.checkpointing)):
-            form.addRow(label, widget)
+        label = {name: s.label for name, s in settings().items()}  # declared once, on TrainConfig
+        for text, widget in ((label["method"], self.method), ("", self.method_note), (label["epochs"], self.epochs),
+                             (label["batch_size"], self.batch), (label["lr"], self.lr),
+                             (label["weight_decay"], self.weight_decay), (label["warmup"], self.warmup),
+                             (label["seed"], self.seed), (label["evals_per_epoch"], self.evals), ("", self.mask),
+                             (label["l2sp_lambda"], self.l2sp), (label["device"], self.device),
+                             (label["precision"], self.precision), ("", self.compile), ("", self.checkpointing)):
+            form.addRow(text, widget)
         self._form = form
         for combo in (self.method, self.device, self.precision):
             combo.activated.connect(self._edited)
@@ -363,8 +364,8 @@ class HyperParameters(QGroupBox):
                   "compile": self.compile.isChecked(), "grad_checkpointing": self.checkpointing.isChecked()}
         try:
             TrainConfig(train_dir="", **values)
-        except FlypError as exc:  # core names the command-line option; say the field's name
-            raise FlypError(_plain(str(exc))) from None
+        except FlypError as exc:  # the engine names the setting; say it as the form does
+            raise FlypError(error_text(exc)) from None
         return values
 
     def _preset_chosen(self) -> None:
@@ -381,7 +382,7 @@ class HyperParameters(QGroupBox):
         try:
             values = self.values()
         except FlypError as exc:
-            self._show_error(str(exc))
+            self._show_error(error_text(exc))
             return
         self._show_error("")
         self._match_preset()
@@ -405,17 +406,3 @@ def _number(text: str, name: str, example: str) -> float:
         return float(text.strip().replace(",", "."))
     except ValueError:
         raise FlypError(f"{name}: type a number such as {example} (got {text.strip()!r})") from None
-
-
-OPTION_NAMES = {"--lr": "Learning rate", "--weight-decay": "Weight decay", "--batch-size": "Batch size",
-                "--epochs": "Epochs", "--warmup": "Warmup steps", "--evals-per-epoch": "Evaluations per epoch",
-                "--mask-same-class": "Mask same-class negatives", "--method": "Method",
-                "--l2sp-lambda": "L2-SP strength"}
-
-
-def _plain(text: str) -> str:
-    """Core names options as the command line does (--lr); say them as the form does."""
-    for option, name in OPTION_NAMES.items():
-        if text.startswith(option + ":"):
-            return name + text[len(option):]
-    return text

@@ -1,0 +1,39 @@
+"""The app's words for the engine's settings: errors say the labels the user sees, never options.
+
+The engine names a setting in a message as «name» (`core.errors`); the command line words it as
+its option (--lr), the app as the label of the control that sets it (Learning rate).
+"""
+
+from __future__ import annotations
+
+from core.errors import FlypError
+from core.training.config import settings
+
+# Names the engine uses besides TrainConfig's fields, as the app's controls call them.
+OTHER_LABELS = {
+    "train_dir": "Training folder (Data page)",
+    "val_dir": "Validation folder (Data page)",
+    "ood_dirs": "Different conditions (Data page)",
+    "templates": "Caption templates (Captions page)",
+    "class_names": "the class names (Data page)",
+    "model": "Model (Train page)",
+    "pretrained": "Pretrained / Weights (Train page, Model)",
+    "resume": "Resume (Train page)",
+    "out": "run folder",
+    "alpha": "α",
+    "alphas": "α values",
+    "onnx": "Also ONNX (Export page)",
+}
+
+
+def label(name: str) -> str:
+    """The label the user sees for a setting."""
+    if name in OTHER_LABELS:
+        return OTHER_LABELS[name]
+    known = settings()
+    return known[name].label if name in known else name.replace("_", " ")
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as the app shows it: the engine's message with the app's names for settings."""
+    return exc.worded(label) if isinstance(exc, FlypError) else str(exc)
