@@ -180,7 +180,7 @@ def cached_or_download(name: str, tag: str) -> Path:
         raise FlypError(
             f"the weights of {name} ({tag}) are not in the local cache and "
             f"{'offline mode is on (HF_HUB_OFFLINE)' if offline else f'{host} cannot be reached'}; "
-            f"download them from {where} on a machine with network and pass the file with «pretrained» FILE, "
+            f"download them from {where} on a machine with network and pass the file as «weights_file», "
             "or copy that machine's Hugging Face cache (~/.cache/huggingface) here")
     try:
         return Path(open_clip.download_pretrained(cfg))
