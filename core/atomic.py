@@ -15,11 +15,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from core import checksums
 from core.errors import WriteError
 
 
 _UMASK = os.umask(0)  # read once at import (os.umask can only be read by setting it)
 os.umask(_UMASK)
+FILE_MODE, FOLDER_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK  # what the user's other files get
+TMP_MARK = ".flyp-"  # temporary files are `.NAME.flyp-RANDOM.tmp`: only those are ever cleaned up
 
 
 @contextlib.contextmanager
@@ -33,9 +36,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", suffix=".tmp", dir=path.parent)
         os.close(fd)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make shared projects and bundles private
+        os.chmod(tmp, FILE_MODE)  # mkstemp's 0600 would make shared projects and bundles private
     except OSError as exc:
         raise _write_error(path, exc) from exc
     tmp_path = Path(tmp)
@@ -52,9 +55,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 def remove_leftovers(folder: str | os.PathLike) -> int:
     """Delete the temporary files that writes killed mid-way (kill -9, power loss) left in
-    `folder` and its sub-folders; return how many. Call it only while nothing writes there."""
+    `folder` and its sub-folders; return how many. Call it only while nothing writes there.
+    Only this program's own (`.NAME.flyp-….tmp`) are touched: a user's `.notes.tmp` stays."""
     removed = 0
-    for leftover in Path(folder).rglob(".*.tmp"):
+    for leftover in Path(folder).rglob(f".*{TMP_MARK}*.tmp"):
         with contextlib.suppress(OSError):
             leftover.unlink()
             removed += 1
@@ -87,14 +91,17 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def save_safetensors(tensors: dict, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
-    """Write a dict of tensors as safetensors, atomically (contiguous CPU copies are made)."""
+    """Write a dict of tensors as safetensors, atomically, with their checksum in the metadata
+    (`core.checksums`; contiguous CPU copies are made)."""
     from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    metadata = checksums.with_checksum(tensors, metadata)
     with atomic_path(path) as tmp:
         try:
             save_file(tensors, str(tmp), metadata=metadata)
+            os.chmod(tmp, FILE_MODE)  # save_file creates the file anew, private (0600)
         except SafetensorError as exc:  # safetensors reports I/O errors (a full disk…) as its own type
             found = re.search(r"\(os error (\d+)\)", str(exc))
             if not found:

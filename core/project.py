@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from core import atomic
 from core.errors import FlypError
+from core.locks import OwnedLock
 
 SUFFIX = ".flyp.json"
 FORMAT = 1
@@ -126,55 +126,16 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     return project.path
 
 
-class ProjectLock:
+class ProjectLock(OwnedLock):
     """An advisory lock on a project file, held while the app has it open."""
 
     def __init__(self, project_path: str | os.PathLike):
         project_path = Path(project_path)
-        self.path = project_path.with_name(f".{project_path.name}.lock")
-        self.held = False
+        super().__init__(project_path.with_name(f".{project_path.name}.lock"))
 
-    def acquire(self) -> None:
-        """Take the lock, or raise FlypError saying who holds it."""
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and not self._stale(owner):
-                    raise FlypError(f"{self.path.name[1:-5]} is already open in another FLYP Studio window "
-                                    f"(process {owner.get('pid')} on {owner.get('host')})") from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            self.held = True
-            return
-        raise FlypError(f"{self.path}: could not take the project lock")
-
-    def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-    def _owner(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
-
-    @staticmethod
-    def _stale(owner: dict) -> bool:
-        if owner.get("host") != socket.gethostname():
-            return False  # another machine (a shared drive): trust it
-        try:
-            os.kill(int(owner.get("pid", -1)), 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, ValueError, TypeError):
-            return False
-        return False
+    def busy(self, owner: dict) -> str:
+        return (f"{self.path.name[1:-5]} is already open in another FLYP Studio window "
+                f"(process {owner.get('pid')} on {owner.get('host')})")
 
 
 def recent_projects_file() -> Path:

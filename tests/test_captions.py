@@ -21,6 +21,11 @@ def test_presets_include_the_80_openai_templates():
     ("a photo", "no {} placeholder"),
     ("a {} and a {}", "2 placeholders"),
     ("a {classname}", "not {classname}"),
+    ("a photo of a {:>5000000000}.", "bare {}, without a format spec"),  # gigabytes per caption
+    ("a {:d}", "bare {}"),
+    ("a {:{}}", "bare {}"),
+    ("a {!x}", "bare {}"),
+    ("a {0!r}", "bare {}"),
     ("a {", "stray brace"),
     ("  ", "empty"),
 ])

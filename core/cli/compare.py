@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli.output import emit
+from core.cli.output import emit, shown
 
 
 def soup(args) -> int:
@@ -12,14 +12,14 @@ def soup(args) -> int:
     from core.weights.soups import make_soup
 
     say = (lambda e: None) if args.json else \
-        (lambda e: print(e["message"], file=sys.stderr) if e.get("type") == "status" else None)
+        (lambda e: print(shown(e["message"]), file=sys.stderr) if e.get("type") == "status" else None)
     info = make_soup(args.runs, args.out, greedy=args.greedy, which=args.checkpoint,
                      device=select_device(args.device), on_event=say)
     soup_info, best = info["soup"], info["best"]
     scores = "  ".join(f"{name} {m['accuracy']:.1%}" for name, m in best["sets"].items())
     emit(args, {"run": args.out, "soup": soup_info, "zeroshot": info["zeroshot"], "best": best},
          f"{soup_info['kind']} soup of {len(soup_info['ingredients'])} of {len(soup_info['runs'])} run(s): {scores}\n"
-         f"saved in {args.out} (blend, evaluate, export it as any run)")
+         f"saved in {shown(args.out)} (blend, evaluate, export it as any run)")
     return 0
 
 

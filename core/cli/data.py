@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli.output import bar, emit, metrics_text
+from core.cli.output import bar, emit, metrics_text, shown
 from core.errors import FlypError
 
 
@@ -18,14 +18,14 @@ def scan(args) -> int:
         data["usable"], problem = True, None
     except FlypError as exc:
         data["usable"], problem = False, str(exc)
-    lines = [f"{report.root}: {len(report.samples)} images in {len(report.classes)} classes"]
-    lines += [f"  {name:<24} {count:>6}" for name, count in report.counts().items()]
+    lines = [f"{shown(report.root)}: {len(report.samples)} images in {len(report.classes)} classes"]
+    lines += [f"  {shown(name):<24} {count:>6}" for name, count in report.counts().items()]
     if report.skipped or report.warnings:
         lines.append(f"{len(report.skipped)} file(s) skipped, {len(report.warnings)} warning(s):")
-        lines += [f"  {p.path}: {p.reason}" for p in report.skipped + report.warnings]
+        lines += [f"  {shown(p.path)}: {shown(p.reason)}" for p in report.skipped + report.warnings]
     emit(args, data, "\n".join(lines))
     if problem:
-        print(f"flyp: error: {problem}", file=sys.stderr)
+        print(f"flyp: error: {shown(problem)}", file=sys.stderr)
         return 2
     return 0
 
@@ -46,7 +46,7 @@ def zeroshot(args) -> int:
     images = EvalImages(report.samples, loaded.image_size, loaded.preprocess["interpolation"])
     metrics = classifier.evaluate(images, progress=bar("Evaluating", args))
     emit(args, metrics.to_json(full=True) | {"skipped": [p.to_json() for p in report.skipped]},
-         metrics_text(f"zero-shot {loaded.spec} on {report.root}", metrics.to_json(full=True)))
+         metrics_text(f"zero-shot {shown(loaded.spec)} on {shown(report.root)}", metrics.to_json(full=True)))
     return 0
 
 

@@ -5,6 +5,21 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
+import unicodedata
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shown(text) -> str:
+    """`text` (a name, a message) safe to print on one line: control characters and line
+    separators are escaped (`\\n`, `\\x1b`), so that a file named `x\\nflyp: error: …` cannot
+    forge a line of output."""
+    text = str(text)
+    if all(c.isprintable() or c == " " for c in text):
+        return text
+    return "".join(_ESCAPES.get(c) or (c.encode("unicode_escape").decode("ascii")
+                                       if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c) for c in text)
 
 
 def emit(args, data, human: str) -> None:
@@ -29,14 +44,20 @@ def interrupt_cancels(control):
 
 def metrics_text(title: str, m: dict) -> str:
     lines = [title, f"  accuracy {m['accuracy']:.1%}   macro-F1 {m['macro_f1']:.3f}   images {m['n']}"]
-    lines += [f"  {name:<24} {acc:6.1%}" for name, acc in m.get("per_class", {}).items()]
+    lines += [f"  {shown(name):<24} {acc:6.1%}" for name, acc in m.get("per_class", {}).items()]
     return "\n".join(lines)
 
 
+LINE_EVERY_S = 5.0  # progress written to a file or a pipe: a plain line this often
+
+
 def bar(label: str, args):
-    """A progress callable drawing a tqdm bar on a terminal (nothing in --json mode or in pipes)."""
-    if getattr(args, "json", False) or not sys.stderr.isatty():
+    """A progress callable: a tqdm bar on a terminal, a plain line every few seconds when stderr
+    goes to a file or a pipe, nothing in --json mode."""
+    if getattr(args, "json", False):
         return lambda done, total: None
+    if not sys.stderr.isatty():
+        return _plain_progress(label)
     from tqdm import tqdm
 
     state = {}
@@ -48,4 +69,14 @@ def bar(label: str, args):
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
+    return progress
+
+
+def _plain_progress(label: str):
+    last = [time.monotonic()]  # the first line after a few seconds: quick work prints none
+
+    def progress(done: int, total: int) -> None:
+        if done < total and time.monotonic() - last[0] >= LINE_EVERY_S:
+            last[0] = time.monotonic()
+            print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
     return progress

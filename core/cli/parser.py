@@ -7,36 +7,90 @@ import argparse
 from core.errors import SETTING as SETTING_MARK
 
 
-def build_parser() -> argparse.ArgumentParser:
+class UsageError(Exception):
+    """A command line that does not parse; its message is one line (`core.cli.main` prints it)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line instead of the usage block (exit code 2)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _Version(argparse.Action):
+    """`--version`: this program's version and the libraries it runs on, which decide what it can do."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    import platform
+
+    import open_clip
+    import torch
+
     from core import __version__
 
-    parser = argparse.ArgumentParser(
-        prog="flyp", description="FLYP Studio's engine: finetune CLIP on folders of labelled images.")
-    parser.add_argument("--version", action="version", version=f"flyp {__version__}")
+    if torch.version.cuda is None:
+        cuda = "no CUDA (a CPU build of torch)"
+    else:
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        cuda = f"CUDA {torch.version.cuda} ({gpus or 'no'} GPU{'s' if gpus != 1 else ''} found)"
+    return (f"flyp {__version__} (torch {torch.__version__}, {cuda}, open_clip {open_clip.__version__}, "
+            f"Python {platform.python_version()})")
+
+
+EXAMPLES = {
+    "scan": "flyp scan photos/train",
+    "zeroshot": "flyp zeroshot --model ViT-B-32 --pretrained openai --data photos/val",
+    "train": "flyp train --model ViT-B-32 --pretrained openai --train photos/train --val photos/val --out runs/first",
+    "evaluate": "flyp evaluate --run runs/first --data photos/new --alpha 0.5",
+    "blend": "flyp blend --run runs/first",
+    "export": "flyp export --run runs/first --out bundles/first",
+    "predict": "flyp predict bundles/first photo.jpg more-photos/",
+    "models": "flyp models",
+    "soup": "flyp soup --runs runs/seed0 runs/seed1 runs/seed2 --out runs/soup",
+    "compare": "flyp compare runs/",
+    "demo": "flyp demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="flyp", description="FLYP Studio's engine: finetune CLIP on folders of labelled images.",
+        epilog="example: flyp demo data photos && flyp train --train photos/train --val photos/val --out runs/first"
+               "  (`flyp COMMAND --help` for each command)")
+    parser.add_argument("--version", action=_Version, help="show the versions of flyp, torch, CUDA and open_clip")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
     from core.cli import compare, data, demo, runs, train
 
     def verb(name, func, help_text):
-        p = verbs.add_parser(name, help=help_text, description=help_text)
+        p = verbs.add_parser(name, help=help_text, description=help_text, epilog=f"example: {EXAMPLES[name]}")
         p.set_defaults(handler=func)
         p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
         return p
 
     p = verb("scan", data.scan, "check a folder of class folders and list every problem found")
-    p.add_argument("dir", metavar="DIR")
+    p.add_argument("dir", metavar="DIR", help="folder with one sub-folder of images per class")
 
     p = verb("zeroshot", data.zeroshot, "zero-shot accuracy of a model on a labelled folder")
     _model_args(p)
     p.add_argument("--data", required=True, metavar="DIR", help="folder of class folders to evaluate on")
     _caption_args(p)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    _device_arg(p)
 
     p = verb("train", train.train, "finetune with FLYP (or a baseline) and save a resumable run")
     _train_args(p)
 
     p = verb("evaluate", runs.evaluate, "accuracy of a run's model (at weight-ensembling α) on a labelled folder")
     _run_args(p)
-    p.add_argument("--data", required=True, metavar="DIR")
+    p.add_argument("--data", required=True, metavar="DIR", help="folder of class folders (the run's classes)")
     p.add_argument("--alpha", type=float, default=1.0, help="0 = zero-shot, 1 = finetuned (default: 1)")
 
     p = verb("blend", runs.blend, "the weight-ensembling curve: ID and OOD accuracy for each α")
@@ -50,10 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", action="store_true", help="also write model.onnx (needs the onnx extra)")
 
     p = verb("predict", runs.predict, "classify images (files or folders) with an exported bundle")
-    p.add_argument("bundle", metavar="BUNDLE")
-    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument("bundle", metavar="BUNDLE", help="a bundle folder written by `flyp export`")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files, or folders to search for images")
     p.add_argument("--top-k", type=int, default=3, help="how many classes to show (default: 3)")
-    p.add_argument("--device", default="auto")
+    _device_arg(p)
 
     p = verb("models", data.models, "list the open_clip architectures and their pretrained tags")
 
@@ -64,22 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="greedy soup: add runs, best first, only while ID validation accuracy does not drop "
                         "(default: uniform, every run)")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best", help="weights of each run (best)")
-    p.add_argument("--device", default="auto")
+    _device_arg(p)
 
     p = verb("compare", compare.compare, "runs side by side: method, settings, ID and OOD accuracy, best α, time")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or a folder of runs, e.g. a project's NAME-runs)")
     p.add_argument("--cached-only", action="store_true",
                    help="use the α curves already cached in the run folders; compute none")
-    p.add_argument("--device", default="auto")
+    _device_arg(p)
 
     p = verb("demo", demo.demo, "the embedded demo: `flyp demo` runs the whole story on the CPU")
     p.add_argument("action", nargs="?", default="run", metavar="{run,data,pretrain}",
                    help="run [DIR] (default): the whole story (`flyp demo DIR` also runs it); data DIR: write "
                         "the demo folders; pretrain DIR: re-create the demo model from its seed")
     p.add_argument("dir", nargs="?", metavar="DIR")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0, help="seed of the demo data and runs (default: 0)")
+    _device_arg(p)
     return parser
+
+
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -101,7 +159,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="a run folder written by `flyp train`")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best",
                    help="finetuned weights to use (default: best on ID validation)")
-    p.add_argument("--device", default="auto")
+    _device_arg(p)
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.cli.output import bar, emit, metrics_text
+from core.cli.output import bar, emit, metrics_text, shown
 from core.errors import FlypError
 
 
@@ -30,7 +30,7 @@ def evaluate(args) -> int:
     loaded = blended.classifier.loaded
     images = EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"])
     metrics = blended.classifier.evaluate(images, progress=bar("Evaluating", args)).to_json(full=True)
-    emit(args, metrics | {"alpha": args.alpha}, metrics_text(f"{args.run} at α={args.alpha:g} on {args.data}", metrics))
+    emit(args, metrics | {"alpha": args.alpha}, metrics_text(f"{shown(args.run)} at α={args.alpha:g} on {shown(args.data)}", metrics))
     return 0
 
 
@@ -43,7 +43,7 @@ def blend(args) -> int:
     sets = run_eval_sets(blended.info)
     curve = alpha_curve(blended, sets, alphas, progress=bar("Blending", args))
     names = list(sets)
-    rows = [f"{'α':>5}  " + "  ".join(f"{n[:12]:>12}" for n in names)]
+    rows = [f"{'α':>5}  " + "  ".join(f"{shown(n)[:12]:>12}" for n in names)]
     rows += [f"{p['alpha']:>5.2f}  " + "  ".join(f"{p['sets'][n]['accuracy']:>12.1%}" for n in names) for p in curve]
     emit(args, {"run": args.run, "curve": curve}, "accuracy by weight-ensembling α (0 = zero-shot, 1 = finetuned)\n"
          + "\n".join(rows))
@@ -65,7 +65,7 @@ def export(args) -> int:
     metrics = {name: {k: m[k] for k in ("accuracy", "macro_f1", "n")} for name, m in best["sets"].items()}
     report = export_bundle(blended, args.out, onnx=args.onnx, metrics=metrics)
     emit(args, report | {"alpha": best["alpha"], "metrics": metrics},
-         f"exported α={best['alpha']:g} to {args.out}; self-check: {report['verified_images']} images, "
+         f"exported α={best['alpha']:g} to {shown(args.out)}; self-check: {report['verified_images']} images, "
          f"same predictions, max probability difference {report['max_probability_difference']:.1e}")
     return 0
 
@@ -93,8 +93,9 @@ def predict(args) -> int:
             results.append({"path": str(path), "top_k": [{"class": c, "probability": p} for c, p in top]})
         except FlypError as exc:
             failed.append({"path": str(path), "reason": str(exc).removeprefix(f"{path}: ")})
-    lines = [f"{r['path']}: " + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in r["top_k"]) for r in results]
+    lines = [f"{shown(r['path'])}: " + ", ".join(f"{shown(t['class'])} {t['probability']:.1%}" for t in r["top_k"])
+             for r in results]
     emit(args, {"predictions": results, "skipped": failed}, "\n".join(lines))
     for f in failed:
-        print(f"flyp: error: {f['path']}: {f['reason']}", file=sys.stderr)
+        print(f"flyp: error: {shown(f['path'])}: {shown(f['reason'])}", file=sys.stderr)
     return 2 if failed else 0

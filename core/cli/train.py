@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 
-from core.cli.output import emit, interrupt_cancels
+from core.cli.output import LINE_EVERY_S, emit, interrupt_cancels, shown
 from core.errors import FlypError
 from core.training.config import RUN_OPTIONS
 
@@ -40,38 +41,59 @@ def train(args) -> int:
         return 0  # rank 0 reports for all
     best = info.get("best") or {}
     emit(args, {"run": args.out, "status": info["status"], "zeroshot": info.get("zeroshot"), "best": best},
-         f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; run saved in {args.out}")
+         f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; run saved in "
+         f"{shown(args.out)}")
     return 0
 
 
 class _TrainDisplay:
-    """A progress bar with loss and ETA, and one line per evaluation."""
+    """Progress on stderr (stdout is for the result): a bar with loss and ETA on a terminal, a
+    plain line every few seconds when stderr goes to a file or a pipe, and one line per evaluation."""
 
     def __init__(self, quiet: bool):
         self.quiet, self.bar = quiet, None
+        self.plain = not sys.stderr.isatty()
+        self.last_line = 0.0
 
     def __call__(self, event: dict) -> None:
         kind = event["type"]
         if self.quiet:
             return
         if kind == "status":
-            print(event["message"], file=sys.stderr)
-        elif kind == "start":
+            self._say(shown(event["message"]))
+        elif kind == "start" and not self.plain:
             from tqdm import tqdm
 
             self.bar = tqdm(total=event["total_steps"], initial=event["step"], unit="step", file=sys.stderr,
-                            dynamic_ncols=True, disable=None)
+                            dynamic_ncols=True)
+            self.total = event["total_steps"]
+        elif kind == "start":
+            self.total = event["total_steps"]
         elif kind == "step" and self.bar is not None:
             self.bar.update(event["step"] - self.bar.n)
             self.bar.set_postfix(loss=f"{event['loss']:.3f}", lr=f"{event['lr']:.2g}",
                                  img_s=f"{event['images_per_s']:.0f}", refresh=False)
+        elif kind == "step" and time.monotonic() - self.last_line >= LINE_EVERY_S:
+            self.last_line = time.monotonic()
+            self._say(f"step {event['step']}/{self.total}: loss {event['loss']:.3f}, {event['images_per_s']:.0f} "
+                      f"images/s, about {_duration(event['eta_s'])} left")
         elif kind == "eval":
-            text = "  ".join(f"{name} {m['accuracy']:.1%}" for name, m in event["sets"].items())
-            line = f"step {event['step']:>6} (epoch {event['epoch']:.2f}): {text}{'  ★ best' if event.get('best') else ''}"
-            (self.bar.write if self.bar is not None else lambda s: print(s, file=sys.stderr))(line)
+            text = "  ".join(f"{shown(name)} {m['accuracy']:.1%}" for name, m in event["sets"].items())
+            self._say(f"step {event['step']:>6} (epoch {event['epoch']:.2f}): {text}"
+                      f"{'  ★ best' if event.get('best') else ''}")
         elif kind == "done" and event["status"] == "cancelled":
-            print(f"\nstopped at step {event['step']}; continue with the same command and --resume", file=sys.stderr)
+            self._say(f"\nstopped at step {event['step']}; continue with the same command and --resume")
+
+    def _say(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"

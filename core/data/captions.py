@@ -22,15 +22,20 @@ def validate_template(template: str, where: str = "template") -> str:
     if not text:
         raise FlypError(f"{where} is empty")
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
     except ValueError:
         raise FlypError(f"{where} {text!r} has a stray brace; write literal braces as {{{{ or }}}}") from None
-    if fields != [""]:
-        if not fields:
-            raise FlypError(f"{where} {text!r} has no {{}} placeholder for the class name")
-        if len(fields) > 1:
-            raise FlypError(f"{where} {text!r} has {len(fields)} placeholders; use exactly one {{}}")
-        raise FlypError(f"{where} {text!r}: write the placeholder as {{}}, not {{{fields[0]}}}")
+    if not fields:
+        raise FlypError(f"{where} {text!r} has no {{}} placeholder for the class name")
+    if len(fields) > 1:
+        raise FlypError(f"{where} {text!r} has {len(fields)} placeholders; use exactly one {{}}")
+    name, spec, conversion = fields[0]
+    if spec or conversion is not None:  # `{:>5000000000}` would make every caption gigabytes long
+        raise FlypError(f"{where} {text!r}: write the placeholder as a bare {{}}, without a format spec or "
+                        "conversion (for a literal brace, write {{ or }})")
+    if name:
+        raise FlypError(f"{where} {text!r}: write the placeholder as {{}}, not {{{name}}}")
     return text
 
 

@@ -23,6 +23,9 @@ from core.progress import Progress, check_cancel, no_cancel, no_progress
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
+NAMELESS = "leaves no class name for captions"  # a warning that --class-names answers
+
+
 @dataclass(frozen=True)
 class Sample:
     """One usable image and the index of its class in the dataset's class list."""
@@ -115,7 +118,7 @@ def scan_folder(
             continue
         samples += [Sample(path, len(classes)) for path in usable]
         classes.append(name)
-    warnings += [Problem(str(root / c), f"class folder {c!r} leaves no class name for captions; "
+    warnings += [Problem(str(root / c), f"class folder {c!r} {NAMELESS}; "
                                         "rename it or give it a display name") for c in classes if not display_name(c)]
     return FolderScan(root, classes, samples, skipped, warnings, digests)
 
@@ -221,6 +224,10 @@ class Datasets:
     ood: dict[str, list[Sample]]
     val_from_split: bool
     problems: list[Problem]
+
+    def name_classes(self, names: dict[str, str]) -> None:
+        """Forget the warnings about folders that leave no class name, for those given one."""
+        self.problems = [p for p in self.problems if not (NAMELESS in p.reason and Path(p.path).name in names)]
 
     def eval_sets(self) -> dict[str, list[Sample]]:
         """The sets evaluated during training: "id" first, then each OOD set by name."""

@@ -81,16 +81,22 @@ def _deep_grey_to_rgb(im: Image.Image) -> Image.Image:
     16-bit values map 0…65535 → 0…255 (so a dark image stays dark: brightness can be what
     tells classes apart), floats in [0, 1] map to 0…255; other ranges (32-bit counts, floats
     of any scale) are stretched from their minimum to their maximum. Pillow's own conversion
-    would clip everything above 255 to white.
+    would clip everything above 255 to white. Only finite values set the scale: NaN pixels
+    become black, infinite ones the darkest or brightest; an image with no finite value is
+    refused (ValueError).
     """
     import numpy as np
 
     a = np.asarray(im, dtype=np.float64)
-    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    finite = np.isfinite(a)
+    if not finite.any():
+        raise ValueError("no finite pixel values (every pixel is NaN or infinite)")
+    lo, hi = float(a[finite].min()), float(a[finite].max())  # the scale of the real values
     if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi <= 65535):
         lo, hi = 0.0, 65535.0
     elif im.mode == "F" and lo >= 0 and hi <= 1:
         lo, hi = 0.0, 1.0
+    a = np.nan_to_num(a, nan=lo, posinf=hi, neginf=lo)  # NaN as black, ±inf as the extremes
     a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
     return Image.fromarray(np.clip(a.round(), 0, 255).astype("uint8"), "L").convert("RGB")
 

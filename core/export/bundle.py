@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from core.model.classifier import top_k
+from core import checksums
 from core.errors import FlypError
 from core.data.images import load_rgb
 from core.data.transforms import Normalize, eval_image
@@ -56,41 +57,88 @@ class Bundle:
 
 
 def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
-    """Load a bundle folder written by `core.export.write`; FlypError names what is wrong with it."""
+    """Load a bundle folder written by `core.export.write`; FlypError names the part that is
+    wrong with it (flyp.json, open_clip_config.json, the class head or the weights)."""
     import open_clip
-    from safetensors.torch import load_file
+
+    from core.model.loading import load_weights
 
     path = Path(path).expanduser()
     for name in (MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE):
         if not (path / name).is_file():
             raise FlypError(f"{path}: not a FLYP bundle (missing {name})")
     info = _read_info(path / INFO_FILE)
+    features = _read_config(path / CONFIG_FILE)
     try:
-        head = load_file(str(path / HEAD_FILE))
+        model = open_clip.create_model(f"local-dir:{path}", load_weights=False, device="cpu")
     except Exception as exc:
-        raise FlypError(f"{path / HEAD_FILE}: damaged ({_first_line(exc)}); export the bundle again") from None
-    if not {"weight", "bias", "scale"} <= set(head) or head["weight"].shape[:1] != (len(info["class_names"]),):
-        raise FlypError(f"{path / HEAD_FILE}: does not hold a head for the bundle's {len(info['class_names'])} "
-                        "classes; export the bundle again")
-    try:
-        model = open_clip.create_model(f"local-dir:{path}", device="cpu", weights_only=True)
-    except Exception as exc:
-        raise FlypError(f"{path / MODEL_FILE}: cannot be loaded ({_first_line(exc)}); export the bundle again") from None
+        raise FlypError(f"{path / CONFIG_FILE}: does not describe a model open_clip can build ({_first_line(exc)}); "
+                        "export the bundle again") from None
+    head = _read_head(path / HEAD_FILE, len(info["class_names"]), features)
+    load_weights(model, path / MODEL_FILE)
     model.to(device).eval()
     return Bundle(path, info, model, head["weight"].float(), head["bias"].float(), float(head["scale"]))
 
 
-def _read_info(file: Path) -> dict:
+def _read_json(file: Path) -> dict:
     try:
-        info = json.loads(file.read_text(encoding="utf-8"))
+        data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError and UnicodeDecodeError
         raise FlypError(f"{file}: damaged ({_first_line(exc)}); export the bundle again") from None
-    if not isinstance(info, dict) or info.get("format") != BUNDLE_FORMAT:
+    if not isinstance(data, dict):
+        raise FlypError(f"{file}: damaged (not a JSON object); export the bundle again")
+    return data
+
+
+def _read_info(file: Path) -> dict:
+    info = _read_json(file)
+    if info.get("format") != BUNDLE_FORMAT:
         raise FlypError(f"{file}: not a bundle of this FLYP Studio version")
-    missing = [key for key in ("class_names", "preprocess") if not isinstance(info.get(key), (list, dict))]
-    if missing:
-        raise FlypError(f"{file}: damaged, it lacks {', '.join(missing)}; export the bundle again")
+    names, pre = info.get("class_names"), info.get("preprocess")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise FlypError(f"{file}: damaged: class_names should be a list of class names, found {_kind(names)}; "
+                        "export the bundle again")
+    size = pre.get("size") if isinstance(pre, dict) else None
+    fine = (isinstance(pre, dict) and (_is_int(size) or (isinstance(size, list) and size and all(map(_is_int, size))))
+            and all(_numbers(pre.get(key), 3) for key in ("mean", "std")))
+    if not fine:
+        raise FlypError(f"{file}: damaged: preprocess should give the image size, mean and std, found "
+                        f"{_kind(pre) if not isinstance(pre, dict) else pre or 'an empty object'}; export the bundle again")
     return info
+
+
+def _read_config(file: Path) -> int:
+    """The feature size of the model `open_clip_config.json` describes."""
+    model_cfg = _read_json(file).get("model_cfg")
+    if not isinstance(model_cfg, dict) or not _is_int(model_cfg.get("embed_dim")):
+        raise FlypError(f"{file}: damaged: model_cfg with the model's embed_dim is missing; export the bundle again")
+    return model_cfg["embed_dim"]
+
+
+def _read_head(file: Path, classes: int, features: int) -> dict[str, torch.Tensor]:
+    head, _ = checksums.read_verified(file)
+    weight, bias, scale = (head.get(key) for key in ("weight", "bias", "scale"))
+    if weight is None or bias is None or scale is None or weight.ndim != 2 or scale.numel() != 1:
+        raise FlypError(f"{file}: damaged: it should hold weight, bias and scale; export the bundle again")
+    if weight.shape[0] != classes or bias.shape != (classes,):
+        raise FlypError(f"{file}: holds a head for {weight.shape[0]} classes, but the bundle has {classes}; "
+                        "export the bundle again")
+    if weight.shape[1] != features:
+        raise FlypError(f"{file}: its head takes {weight.shape[1]} features, but the model gives {features}; "
+                        "export the bundle again")
+    return head
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _numbers(value, n: int) -> bool:
+    return isinstance(value, list) and len(value) == n and all(isinstance(v, (int, float)) for v in value)
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "nothing"}.get(type(value), type(value).__name__)
 
 
 def _first_line(exc: BaseException) -> str:

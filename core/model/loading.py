@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import threading
+import warnings
 import urllib.parse
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -103,14 +105,15 @@ def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int
     _register_configs()
     name, weights, quick_gelu = _resolve(spec)
     torch.manual_seed(seed)  # random initialisation (tests, `--pretrained none`) is reproducible
-    logging.disable(logging.WARNING)  # open_clip warns "initialized randomly" before we load weights
+    muted = logging.root.manager.disable
+    logging.disable(max(muted, logging.WARNING))  # open_clip warns "initialized randomly" before we load weights
     try:
         model, _, _ = open_clip.create_model_and_transforms(
             name, pretrained=None, force_quick_gelu=quick_gelu, device="cpu", weights_only=True)
     except Exception as exc:  # open_clip reports unknown configs as RuntimeError/ValueError
         raise FlypError(f"model {spec.name!r} could not be created: {_first_line(exc)}") from None
     finally:
-        logging.disable(logging.NOTSET)
+        logging.disable(muted)
     if weights is not None:
         load_weights(model, weights)
     model.to(device).eval()
@@ -130,7 +133,7 @@ def _resolve(spec: ModelSpec) -> tuple[str, Path | None, bool]:
         folder = demo_model_dir()
         if not (folder / "open_clip_config.json").is_file():
             raise FlypError(f"the demo model is missing from {folder}; reinstall FLYP Studio or run `flyp demo pretrain`")
-        return f"local-dir:{folder}", None, False  # open_clip finds the weights in the folder
+        return f"local-dir:{folder}", _demo_weights(spec.pretrained), False  # open_clip finds its own weights
     if spec.name.startswith("local-dir:"):
         return spec.name, None, False
     if spec.name not in list_architectures():
@@ -147,6 +150,19 @@ def _resolve(spec: ModelSpec) -> tuple[str, Path | None, bool]:
             raise FlypError(f"«pretrained» {spec.pretrained}: no such file")
         return spec.name, path, False
     return spec.name, cached_or_download(spec.name, spec.pretrained), _wants_quick_gelu(spec)
+
+
+def _demo_weights(pretrained: str | None) -> Path | None:
+    """`--model demo --pretrained FILE` loads FILE into the demo architecture; a tag is refused."""
+    if not pretrained:
+        return None
+    path = Path(pretrained).expanduser()
+    if path.is_file():
+        return path
+    if path.exists() or os.sep in pretrained or path.suffix in (".safetensors", ".pt", ".pth", ".bin"):
+        raise FlypError(f"--pretrained {pretrained}: no such file")
+    raise FlypError(f"--pretrained {pretrained}: the demo model has no pretrained tags; give a weights file of "
+                    "the demo architecture, or leave --pretrained out")
 
 
 def _wants_quick_gelu(spec: ModelSpec) -> bool:
@@ -174,8 +190,9 @@ def cached_or_download(name: str, tag: str) -> Path:
         if cached:
             return cached
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    if offline or not _reachable(host):
+    endpoint = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host = endpoint.hostname
+    if offline or not _reachable(endpoint):
         where = f"https://huggingface.co/{model_id}" if hub else cfg.get("url", "its download address")
         raise FlypError(
             f"the weights of {name} ({tag}) are not in the local cache and "
@@ -201,21 +218,32 @@ def _hub_cache_lookup(model_id: str, filename: str) -> Path | None:
     return None
 
 
-def _reachable(host: str | None) -> bool:
-    """Whether `host` accepts a connection within NETWORK_TIMEOUT_S, name lookup included.
+def _reachable(endpoint: urllib.parse.ParseResult) -> bool:
+    """Whether the endpoint answers within NETWORK_TIMEOUT_S: a connection, name lookup included,
+    and for https a TLS handshake (a proxy or firewall that accepts connections and then drops
+    them would otherwise cost a minute of the hub client's retries).
 
     The socket timeout does not cover the DNS lookup, which can hang for many seconds on a
     machine without network; the attempt runs in a daemon thread that is simply not awaited.
     """
-    if not host:
+    if not endpoint.hostname:
+        return False
+    tls = endpoint.scheme != "http"
+    try:
+        port = endpoint.port or (443 if tls else 80)
+    except ValueError:  # a port that is not a number
         return False
     answer: list[bool] = []
 
     def attempt() -> None:
         try:
-            socket.create_connection((host, 443), timeout=NETWORK_TIMEOUT_S).close()
+            with socket.create_connection((endpoint.hostname, port), timeout=NETWORK_TIMEOUT_S) as conn:
+                if tls:  # certificates are the download's business: this only asks whether TLS works at all
+                    context = ssl.create_default_context()
+                    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+                    context.wrap_socket(conn, server_hostname=endpoint.hostname).close()
             answer.append(True)
-        except OSError:
+        except (OSError, ValueError):  # ssl.SSLError is an OSError
             answer.append(False)
     probe = threading.Thread(target=attempt, daemon=True, name="flyp-network-probe")
     probe.start()
@@ -228,12 +256,16 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+            from core import checksums
 
-            return load_file(str(path))
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+            return checksums.read_verified(path)[0]  # DamagedFile when its checksum does not match
+        with warnings.catch_warnings():  # torch warns about the pickle protocol before refusing it
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise FlypError(f"{path}: no such file") from None
+    except FlypError:
+        raise
     except Exception as exc:
         text = str(exc)
         if "weights_only" in text or "Unsupported global" in text or "Unpickler" in text:

@@ -67,6 +67,10 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
                          seed=config.seed, cancel=control)
     distributed.check_shares(config.batch_size, len(data.train), ranks)  # before rank 0 writes anything
     class_names = resolve_class_names(data.classes, config.class_names)
+    data.name_classes(config.class_names)
+    if data.problems and ranks.is_main:
+        on_event({"type": "status", "message": f"{len(data.problems)} problem(s) with the data (files skipped, "
+                                               f"duplicates, classes left out): listed in {Path(run_dir) / 'run.json'}"})
     templates = validate_templates(config.templates)
     on_event({"type": "status", "message": f"Loading {config.model}…"})
     loaded = load_model(ModelSpec(config.model, config.pretrained), device, seed=config.seed)
@@ -89,6 +93,13 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     """
     on_event, control = on_event or (lambda e: None), control or RunControl()
     run = RunDir(run_dir)
+    if not distributed.current().is_main:  # rank 0 holds the folder for every process
+        return _train(config, run, resume, on_event, control)
+    with run.held():  # a second process training into the same folder is refused
+        return _train(config, run, resume, on_event, control)
+
+
+def _train(config: TrainConfig, run: RunDir, resume: bool, on_event: Event, control: RunControl) -> dict:
     if resume:
         config = _resumed_config(run, config)
         if distributed.current().is_main:  # a killed process may have left half-written files
@@ -96,9 +107,9 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     elif run.exists() and distributed.current().is_main:  # other ranks may see rank 0's new run
         raise FlypError(f"{run.path}: already holds a run; use «resume» to continue it or choose another «out»")
     started = time.monotonic()
-    session = prepare(config, run_dir, on_event, control)
+    session = prepare(config, run.path, on_event, control)
     session.started = started
-    state = run.load_state() if resume else None
+    state = run.load_state(note=lambda message: on_event({"type": "status", "message": message})) if resume else None
     if state is not None:
         session.seconds_before = float(run.read_info().get("seconds") or 0.0)
     if state is None and session.ranks.is_main:
@@ -186,6 +197,7 @@ class _Trainer:
         self.tokens = clf.loaded.tokenizer(captions).view(len(clf.class_names), len(templates), -1)
         self.labels_of_class = torch.arange(len(clf.class_names))
         self.step, self.best, self.best_step = 0, -1.0, 0
+        self.reference_size = self.weight_size()  # divergence shows as weights far above it
         self.per_epoch = 1
         self.updating = False  # True while the optimiser writes the weights
 
@@ -195,9 +207,26 @@ class _Trainer:
         return tensors, {"step": self.step, "best": self.best, "best_step": self.best_step, "optimizer": optim_meta}
 
     def restore(self, tensors: dict, meta: dict) -> None:
-        self.clf.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        self.optimizer.load_state_dict(join_optimizer_state(tensors, meta["optimizer"]))
-        self.step, self.best, self.best_step = meta["step"], meta["best"], meta["best_step"]
+        """Continue from a saved state; FlypError naming the file when it does not fit this run."""
+        model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        problem = _mismatch(self.clf.state_dict(), model, "model.") or _optimizer_mismatch(self.params, tensors)
+        try:
+            if not problem:
+                self.clf.load_state_dict(model)
+                self.optimizer.load_state_dict(join_optimizer_state(tensors, meta["optimizer"]))
+                self.step, self.best, self.best_step = int(meta["step"]), float(meta["best"]), int(meta["best_step"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if problem:
+            raise FlypError(f"{meta.get('file', self.session.run.state_file)}: does not fit this run ({problem}); "
+                            "the file is left as it is: start a new run, or move it away to restart this one "
+                            "from step 0")
+        self.reference_size = self.weight_size()
+
+    def weight_size(self) -> float:
+        """The largest absolute value among the trained weights (inf or nan once they diverged)."""
+        with torch.no_grad():
+            return max(float(p.detach().abs().max()) if p.numel() else 0.0 for p in self.params)
 
     def train_step(self, images, labels, template_ids, lr: float) -> float:
         for group in self.optimizer.param_groups:
@@ -318,7 +347,11 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
                     _save(session, trainer)
                     last_saved = time.monotonic()
     except Cancelled:
-        _save(session, trainer)
+        try:
+            _save(session, trainer)
+        except FlypError as exc:  # diverged weights are not saved: the run failed, not cancelled
+            _mark_failed(run, str(exc))
+            raise exc from None
         run.update_info(status="cancelled", seconds=session.seconds())
         on_event({"type": "done", "status": "cancelled", "step": trainer.step})
         raise
@@ -364,6 +397,7 @@ def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, con
     """Evaluate every set, keep the best and last weights; return the seconds it took."""
     record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch, cancel=control)
     id_accuracy = record["sets"].get("id", {}).get("accuracy", 0.0)
+    _stop_if_diverged(session, trainer, id_accuracy)
     record["best"] = id_accuracy > trainer.best
     session.run.append_metrics(record)
     if record["best"]:
@@ -376,15 +410,52 @@ def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, con
 
 
 def _save(session: Session, trainer: _Trainer) -> None:
+    _stop_if_diverged(session, trainer)
     session.run.save_weights("last", session.classifier.state_dict(), {"step": trainer.step})
     session.run.save_state(*trainer.state())
 
 
 def _stop_on_nan(session: Session, trainer: _Trainer, loss: float) -> None:
     """Stop before anything of the diverged model is saved: the checkpoints on disk stay good."""
-    kept = (f"the best checkpoint (step {trainer.best_step}) is kept in {session.run.path}"
-            if session.run.best_file.is_file() else "no checkpoint had been saved yet")
-    raise FlypError(f"the loss became {loss} at step {trainer.step}; training stopped and {kept}; try a lower «lr»")
+    raise FlypError(f"the loss became {loss} at step {trainer.step}; training stopped and {_kept(session, trainer)}; "
+                    "try a lower «lr»")
+
+
+DIVERGED_GROWTH = 100.0  # weights this many times larger than at the start have exploded
+
+
+def _stop_if_diverged(session: Session, trainer: _Trainer, id_accuracy: float | None = None) -> None:
+    """Stop before diverged weights are saved: non-finite weights, or (after an evaluation)
+    weights that exploded, far larger than at the start, and score below zero-shot. Nothing of
+    them is written: they never become the best checkpoint nor the state a resume continues from."""
+    size = trainer.weight_size()  # the same on every process: their weights are identical
+    if math.isfinite(size):
+        if id_accuracy is None:
+            return
+        zero_shot = _zero_shot_accuracy(session.run) if session.ranks.is_main else None
+        worse = (size > DIVERGED_GROWTH * max(trainer.reference_size, 1e-6) and zero_shot is not None
+                 and id_accuracy < zero_shot)
+        if not session.ranks.agree(worse):  # only the first process evaluates
+            return
+        found = f"weights up to {size:.2g}, ID accuracy {id_accuracy:.1%}, below zero-shot's {zero_shot or 0:.1%}"
+    else:
+        found = f"weights became {size}"
+    raise FlypError(f"training diverged at step {trainer.step} ({found}); training stopped and "
+                    f"{_kept(session, trainer)}; try a lower «lr»")
+
+
+def _zero_shot_accuracy(run: RunDir) -> float | None:
+    return ((run.read_info().get("zeroshot") or {}).get("id") or {}).get("accuracy")
+
+
+def _kept(session: Session, trainer: _Trainer) -> str:
+    """What is on disk to go back to, in words (no diverged weights are ever saved)."""
+    run = session.run
+    if run.best_file.is_file():
+        return f"the best checkpoint (step {trainer.best_step}) is kept in {run.path}"
+    if run.state_file.is_file():
+        return f"the last saved state is kept in {run.path}"
+    return "no checkpoint had been saved yet"
 
 
 def _mark_failed(run: RunDir, reason: str) -> None:

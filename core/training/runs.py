@@ -5,21 +5,26 @@ run.json                 config, data/template snapshot, status, zero-shot and b
 metrics.jsonl            one JSON object per logged step or evaluation
 checkpoints/best.safetensors, checkpoints/last.safetensors   model weights (no pickles)
 state.safetensors        weights + optimiser moments + loop position, for `--resume`
+state.previous.safetensors   the save before it: resume falls back to it when the last is damaged
+.flyp.lock               held by the process training into the folder (who: PID and host)
 ```
-Every file is written atomically; `metrics.jsonl` is appended and, on resume, cut back to
-the last saved state so that it never holds steps that are about to be redone.
+Every file is written atomically; safetensors files carry a checksum (`core.checksums`);
+`metrics.jsonl` is appended and, on resume, cut back to the last saved state so that it never
+holds steps that are about to be redone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from core import atomic
+from core import atomic, checksums
 from core.errors import FlypError, WriteError
+from core.locks import OwnedLock
 
 if TYPE_CHECKING:  # reading run.json needs no torch: the app lists runs while torch loads
     import torch
@@ -37,11 +42,33 @@ class RunDir:
     config_file = property(lambda self: self.path / "run.json")
     metrics_file = property(lambda self: self.path / "metrics.jsonl")
     state_file = property(lambda self: self.path / "state.safetensors")
+    previous_state_file = property(lambda self: self.path / "state.previous.safetensors")
     best_file = property(lambda self: self.path / "checkpoints" / "best.safetensors")
     last_file = property(lambda self: self.path / "checkpoints" / "last.safetensors")
 
     def exists(self) -> bool:
         return self.config_file.is_file()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator["RunDir"]:
+        """Hold the folder (created if needed) for this process: a second process writing into
+        it is refused with the holder's PID and host. A folder created here and left empty
+        (the run failed before writing anything) is removed again."""
+        created = not self.path.exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock = _RunLock(self.path)
+            lock.acquire()
+        except OSError as exc:
+            raise FlypError(f"{self.path}: cannot be used as a run folder ({_os_reason(exc)}); "
+                            "choose another --out") from None
+        try:
+            yield self
+        finally:
+            lock.release()
+            if created:
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()  # only when empty
 
     # run.json -----------------------------------------------------------------------------
     def read_info(self) -> dict:
@@ -106,22 +133,81 @@ class RunDir:
         return path
 
     def save_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        """Write the resumable state; the one it replaces stays as state.previous.safetensors."""
+        _keep_previous(self.state_file, self.previous_state_file)
         atomic.save_safetensors(tensors, self.state_file, {"flyp": json.dumps(meta)})
 
-    def load_state(self) -> tuple[dict[str, torch.Tensor], dict] | None:
-        """(tensors, metadata) of the resumable state, or None if the run never saved one."""
-        if not self.state_file.is_file():
-            return None
-        from safetensors import safe_open
+    def load_state(self, note: Callable[[str], None] = lambda message: None) -> tuple[dict[str, torch.Tensor], dict] | None:
+        """(tensors, metadata) of the resumable state, or None if the run never saved one.
 
+        A damaged state file (unreadable, or its checksum does not match) is left as it is; the
+        previous save is used instead, and `note` says so. With no good one, FlypError.
+        """
         try:
-            with safe_open(str(self.state_file), framework="pt") as f:
-                meta = json.loads(f.metadata()["flyp"])
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as exc:
-            raise FlypError(f"{self.state_file}: damaged resume state ({_first_line(exc)}); the file is left as it "
-                            "is: start a new run, or move the file away to restart this one from step 0") from None
+            return self._read_state(self.state_file)
+        except FileNotFoundError:
+            if not self.previous_state_file.is_file():
+                return None
+            damage = f"{self.state_file} is missing"  # a crash between keeping the previous and writing
+        except checksums.DamagedFile as exc:
+            if not self.previous_state_file.is_file():
+                raise FlypError(f"{exc}; the file is left as it is: start a new run, or move the file away to "
+                                "restart this one from step 0") from None
+            damage = str(exc)
+        try:
+            tensors, meta = self._read_state(self.previous_state_file)
+        except (FileNotFoundError, checksums.DamagedFile) as exc:
+            raise FlypError(f"{damage}, and so is the previous save ({exc}); both files are left as they are: "
+                            "start a new run, or move them away to restart this one from step 0") from None
+        note(f"{damage}; resuming from the previous save (step {meta['step']}), {self.previous_state_file.name}")
         return tensors, meta
+
+    def _read_state(self, path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        tensors, metadata = checksums.read_verified(path)
+        try:
+            meta = json.loads(metadata["flyp"])
+            missing = [key for key in STATE_KEYS if key not in meta]
+        except (KeyError, TypeError, ValueError):
+            meta, missing = None, ["its loop position"]
+        if missing:
+            raise FlypError(f"{path}: not a resume state of this run (it lacks {', '.join(missing)}); the file "
+                            "is left as it is: start a new run, or move it away to restart this one from step 0")
+        return tensors, meta
+
+
+STATE_KEYS = ("step", "best", "best_step", "optimizer")
+
+
+class _RunLock(OwnedLock):
+    def __init__(self, folder: Path):
+        super().__init__(folder / ".flyp.lock", refreshed=True)
+
+    def busy(self, owner: dict) -> str:
+        return (f"{self.path.parent}: another flyp process is writing this run (process {owner.get('pid')} on "
+                f"{owner.get('host')}); wait for it to end, or choose another --out")
+
+
+def _keep_previous(current: Path, previous: Path) -> None:
+    """Make `previous` the file `current` is now, without a moment where `current` is missing
+    (a hard link; where links are not supported, a copy)."""
+    if not current.is_file():
+        return
+    with atomic.atomic_path(previous) as tmp:
+        tmp.unlink()
+        try:
+            os.link(current, tmp)
+        except OSError:
+            import shutil
+
+            shutil.copyfile(current, tmp)
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a file is in the way"
+    return exc.strerror or str(exc)
 
 
 def _records(path: Path) -> Iterator[dict]:
