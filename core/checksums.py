@@ -56,5 +56,5 @@ def read_verified(path: str | Path) -> "tuple[dict[str, torch.Tensor], dict[str,
         text = str(exc).strip()
         raise DamagedFile(f"{path}: damaged ({text.splitlines()[0] if text else type(exc).__name__})") from None
     if KEY in metadata and digest(tensors) != metadata[KEY]:
-        raise DamagedFile(f"{path}: damaged: its content does not match its checksum (a changed bit on disk?)")
+        raise DamagedFile(f"{path}: damaged: its content does not match its checksum")
     return tensors, metadata

@@ -95,15 +95,130 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_weights(colou
     process.communicate()
     assert run.read_info()["status"] == "running"  # it really died mid-run: nothing had the time to say so
     assert 3 <= state_step(run) < 12
-    half_written = [run.path / ".run.json.k1ll3d.tmp", run.path / "checkpoints" / ".last.safetensors.k1ll3d.tmp"]
+    half_written = [run.path / ".run.json.flyp-k1ll3d.tmp", run.path / "checkpoints" / ".last.safetensors.flyp-k1ll3d.tmp"]
     for leftover in half_written:  # what a kill in the middle of a write leaves
         leftover.write_bytes(b"half")
+    (run.path / ".keepme.tmp").write_text("the user's own")
+    assert json.loads((run.path / ".flyp.lock").read_text())["pid"] == process.pid  # the dead process's lock
     code, _, err = run_cli(capsys, "train", "--out", run.path, "--resume")
     assert code == 0, err
     assert run.read_info()["status"] == "finished"
     assert logged_steps(run) == list(range(1, 13))  # every step logged once
     assert_same_weights(run, straight)
-    assert not list(run.path.rglob("*.tmp"))  # resuming cleared what the killed writes left
+    assert [p.name for p in run.path.rglob("*.tmp")] == [".keepme.tmp"]  # only what the killed writes left went
+    assert not (run.path / ".flyp.lock").exists()  # the stale lock was taken over, and released at the end
+
+
+# Two processes, one run folder --------------------------------------------------------------
+
+def test_a_run_folder_in_use_is_refused_saying_who_holds_it(colour_data, tmp_path, capsys):
+    import socket
+
+    run = RunDir(tmp_path / "run")
+    with run.held():  # as a `flyp train` running in another process would
+        code, _, err = run_cli(capsys, "train", *cli_args(colour_data), "--out", run.path)
+        one_error_line(code, err, str(run.path), f"process {os.getpid()} on {socket.gethostname()}",
+                       "choose another --out")
+        code, _, err = run_cli(capsys, "train", "--out", run.path, "--resume")
+        one_error_line(code, err, "another flyp process is writing this run")
+    assert not run.path.exists()  # the refused runs wrote nothing
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/run", "read-only/run"])
+def test_an_unusable_out_folder_is_one_line(colour_data, tmp_path, capsys, monkeypatch, out):
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "read-only").mkdir()
+    real_open = os.open
+
+    def read_only(path, *args):  # also as root, who may write into a chmod 555 folder
+        if str(path).startswith(str(tmp_path / "read-only")):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args)
+    monkeypatch.setattr(os, "open", read_only)
+    for verb in (["train", *cli_args(colour_data)], ["soup", "--runs", tmp_path]):
+        code, _, err = run_cli(capsys, *verb, "--out", tmp_path / out)
+        one_error_line(code, err, f"{tmp_path / out}: cannot be used as a run folder", "choose another --out")
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
+# Damaged or diverged weights ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def saved_twice(colour_data, tmp_path_factory) -> RunDir:
+    """A run stopped at step 2, resumed and stopped again at step 3: its state is step 3's, the
+    previous save step 2's."""
+    out = tmp_path_factory.mktemp("twice") / "run"
+    for config, step in ((straight_config(colour_data), 2), (None, 3)):
+        control = RunControl()
+        with pytest.raises(Cancelled):
+            train(config, out, resume=config is None, control=control,
+                  on_event=lambda e, step=step, control=control: e["type"] == "step" and e["step"] == step
+                  and control.cancel())
+    return RunDir(out)
+
+
+def flip_a_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x04
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_bit_in_the_state_falls_back_to_the_previous_save(saved_twice, straight, tmp_path, capsys):
+    import shutil
+
+    run = RunDir(shutil.copytree(saved_twice.path, tmp_path / "run"))
+    assert state_step(run) == 3 and run.previous_state_file.is_file()
+    flip_a_bit(run.state_file)
+    code, _, err = run_cli(capsys, "train", "--out", run.path, "--resume")
+    assert code == 0, err
+    assert "does not match its checksum; resuming from the previous save (step 2)" in err, err[:600]
+    assert logged_steps(run) == list(range(1, 13))
+    assert_same_weights(run, straight)
+
+
+def test_a_flipped_bit_without_a_previous_save_is_one_line(saved_twice, tmp_path, capsys):
+    import shutil
+
+    run = RunDir(shutil.copytree(saved_twice.path, tmp_path / "run"))
+    run.previous_state_file.unlink()
+    flip_a_bit(run.state_file)
+    before = run.state_file.read_bytes()
+    code, _, err = run_cli(capsys, "train", "--out", run.path, "--resume")
+    one_error_line(code, err, str(run.state_file), "does not match its checksum", "left as it is")
+    assert run.state_file.read_bytes() == before
+
+
+def test_a_flipped_bit_in_a_checkpoint_is_named(flyp_run, colour_data, tmp_path, capsys):
+    import shutil
+
+    run = RunDir(shutil.copytree(flyp_run, tmp_path / "run"))
+    flip_a_bit(run.best_file)
+    code, _, err = run_cli(capsys, "evaluate", "--run", run.path, "--data", colour_data["val"])
+    one_error_line(code, err, str(run.best_file), "does not match its checksum")
+
+
+def reshaped(tensors: dict, meta: dict):
+    key = next(k for k in tensors if k.startswith("model.") and tensors[k].ndim == 2)
+    return {**tensors, key: tensors[key].reshape(-1)}, meta
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda t, m: ({k: v for k, v in t.items() if k != "model.logit_scale"}, m), ["missing model.logit_scale"]),
+    (reshaped, ["has shape"]),
+    (lambda t, m: (t, {k: v for k, v in m.items() if k != "best_step"}), ["lacks best_step"]),
+    (lambda t, m: ({k: (v[:1].clone() if k.endswith(".exp_avg") and v.ndim else v) for k, v in t.items()}, m),
+     ["optim.", "has shape"]),
+])
+def test_a_state_of_the_wrong_structure_is_named(saved_twice, tmp_path, capsys, change, words):
+    import shutil
+
+    from core import atomic
+
+    run = RunDir(shutil.copytree(saved_twice.path, tmp_path / "run"))
+    tensors, meta = change(*run.load_state())
+    atomic.save_safetensors(tensors, run.state_file, {"flyp": json.dumps(meta)})
+    code, _, err = run_cli(capsys, "train", "--out", run.path, "--resume")
+    one_error_line(code, err, str(run.state_file), *words, "left as it is")
 
 
 def test_ctrl_c_stops_after_the_step_saves_and_exits_130(colour_data, tmp_path):
@@ -274,6 +389,16 @@ def test_a_nan_loss_stops_in_one_line_and_keeps_the_best_checkpoint(colour_data,
     assert all(torch.isfinite(t).all() for t in load_file(str(run.best_file)).values())
     info = run.read_info()
     assert info["status"] == "failed" and "nan" in info["error"] and state_step(run) == 6
+
+
+def test_diverged_weights_never_become_the_best_checkpoint(colour_data, tmp_path, capsys):
+    run = RunDir(tmp_path / "run")  # an evaluation after every step: the first would have been "best"
+    code, _, err = run_cli(capsys, "train", *cli_args(colour_data), "--lr", "1e30", "--evals-per-epoch", "6",
+                           "--out", run.path)
+    one_error_line(code, err, "training diverged at step 1", "to 1.", "e+30", "no checkpoint had been saved yet",
+                   "try a lower --lr")
+    assert not run.best_file.exists() and not run.state_file.exists()
+    assert run.read_info()["status"] == "failed" and "best" not in run.read_info()
 
 
 # GPU memory running out --------------------------------------------------------------------

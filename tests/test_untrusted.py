@@ -47,12 +47,40 @@ def truncate(path):
     path.write_bytes(data[: len(data) // 2])
 
 
+def edit_json(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def flip_a_bit(path, at: float = 0.5):
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def narrow_head(bundle):
+    from safetensors.torch import load_file, save_file
+
+    head = load_file(bundle / "class_head.safetensors")
+    save_file({**head, "weight": head["weight"][:, :7].contiguous()}, bundle / "class_head.safetensors")
+
+
 @pytest.mark.parametrize("damage, words", [
-    (lambda b: truncate(b / "model.safetensors"), ["model.safetensors", "cannot be loaded", "export the bundle again"]),
+    (lambda b: truncate(b / "model.safetensors"), ["model.safetensors", "damaged", "export the bundle again"]),
+    (lambda b: flip_a_bit(b / "model.safetensors"), ["model.safetensors", "does not match its checksum"]),
     (lambda b: (b / "flyp.json").write_text("{ not json"), ["flyp.json", "damaged", "export the bundle again"]),
-    (lambda b: (b / "flyp.json").write_text('{"format": 1}'), ["flyp.json", "lacks class_names, preprocess"]),
+    (lambda b: (b / "flyp.json").write_text('{"format": 1}'), ["flyp.json", "class_names should be a list"]),
     (lambda b: (b / "class_head.safetensors").unlink(), ["not a FLYP bundle", "missing class_head.safetensors"]),
     (lambda b: truncate(b / "class_head.safetensors"), ["class_head.safetensors", "damaged"]),
+    (narrow_head, ["class_head.safetensors", "takes 7 features", "export the bundle again"]),
+    (lambda b: edit_json(b / "flyp.json", lambda i: i.update(preprocess={})), ["flyp.json", "preprocess should give"]),
+    (lambda b: edit_json(b / "flyp.json", lambda i: i.update(class_names={n: n for n in i["class_names"]})),
+     ["flyp.json", "class_names should be a list", "found an object"]),
+    (lambda b: (b / "open_clip_config.json").write_text('{"model_cfg": {"embed_dim": '),
+     ["open_clip_config.json", "damaged", "export the bundle again"]),
+    (lambda b: edit_json(b / "open_clip_config.json", lambda c: c["model_cfg"].pop("text_cfg")),
+     ["open_clip_config.json", "does not describe a model"]),
 ])
 def test_flyp_predict_names_what_is_damaged_in_a_bundle(flyp_bundle, colour_data, tmp_path, capsys, damage, words):
     bundle = shutil.copytree(flyp_bundle, tmp_path / "bundle")

@@ -75,7 +75,10 @@ def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
         raise FlypError(f"{path / CONFIG_FILE}: does not describe a model open_clip can build ({_first_line(exc)}); "
                         "export the bundle again") from None
     head = _read_head(path / HEAD_FILE, len(info["class_names"]), features)
-    load_weights(model, path / MODEL_FILE)
+    try:
+        load_weights(model, path / MODEL_FILE)
+    except FlypError as exc:
+        raise FlypError(f"{exc}; export the bundle again") from None
     model.to(device).eval()
     return Bundle(path, info, model, head["weight"].float(), head["bias"].float(), float(head["scale"]))
 

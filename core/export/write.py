@@ -11,6 +11,7 @@ model in memory, and only then moved into place.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -43,7 +44,8 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
     kept = "the previous bundle is kept" if out.exists() else "nothing was written"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{atomic.TMP_MARK}", dir=out.parent))
+        os.chmod(staging, atomic.FOLDER_MODE)  # mkdtemp's 0700 would make the bundle private
     except OSError as exc:
         raise WriteError(out, exc.strerror or str(exc), kept) from None
     try:

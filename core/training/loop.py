@@ -288,6 +288,31 @@ class _Trainer:
         return result.head
 
 
+def _mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], prefix: str) -> str:
+    """What differs between two state dicts, in words ("" when they fit)."""
+    missing = [prefix + k for k in expected if k not in found]
+    unexpected = [prefix + k for k in found if k not in expected]
+    reshaped = [f"{prefix}{k} has shape {list(found[k].shape)} instead of {list(v.shape)}"
+                for k, v in expected.items() if k in found and found[k].shape != v.shape]
+    parts = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
+        ([f"unexpected {', '.join(unexpected[:3])}"] if unexpected else []) + reshaped[:3]
+    return "; ".join(parts)
+
+
+def _optimizer_mismatch(params: list[torch.Tensor], tensors: dict[str, torch.Tensor]) -> str:
+    """Whether the saved AdamW moments fit the trained parameters, in words ("" when they do)."""
+    problems = []
+    for name, value in tensors.items():
+        if not name.startswith("optim."):
+            continue
+        _, index, key = name.split(".", 2)
+        if not index.isdigit() or int(index) >= len(params):
+            problems.append(f"unexpected {name}")
+        elif key in ("exp_avg", "exp_avg_sq") and value.shape != params[int(index)].shape:
+            problems.append(f"{name} has shape {list(value.shape)} instead of {list(params[int(index)].shape)}")
+    return "; ".join(problems[:3])
+
+
 def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict:
     cfg, run = session.config, session.run
     try:
@@ -395,9 +420,9 @@ def _checkpoint_due(cfg: TrainConfig, step: int, last_saved: float) -> bool:
 
 def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, control: RunControl) -> float:
     """Evaluate every set, keep the best and last weights; return the seconds it took."""
+    _stop_if_diverged(session, trainer)  # before a diverged model can count as the best
     record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch, cancel=control)
     id_accuracy = record["sets"].get("id", {}).get("accuracy", 0.0)
-    _stop_if_diverged(session, trainer, id_accuracy)
     record["best"] = id_accuracy > trainer.best
     session.run.append_metrics(record)
     if record["best"]:
@@ -421,31 +446,22 @@ def _stop_on_nan(session: Session, trainer: _Trainer, loss: float) -> None:
                     "try a lower «lr»")
 
 
-DIVERGED_GROWTH = 100.0  # weights this many times larger than at the start have exploded
+DIVERGED_GROWTH = 100.0  # weights this many times larger than at the start have exploded: AdamW moves each
+# weight by about the learning rate per step, so finetuning at any sensible rate stays far below it
 
 
-def _stop_if_diverged(session: Session, trainer: _Trainer, id_accuracy: float | None = None) -> None:
-    """Stop before diverged weights are saved: non-finite weights, or (after an evaluation)
-    weights that exploded, far larger than at the start, and score below zero-shot. Nothing of
-    them is written: they never become the best checkpoint nor the state a resume continues from."""
-    size = trainer.weight_size()  # the same on every process: their weights are identical
-    if math.isfinite(size):
-        if id_accuracy is None:
-            return
-        zero_shot = _zero_shot_accuracy(session.run) if session.ranks.is_main else None
-        worse = (size > DIVERGED_GROWTH * max(trainer.reference_size, 1e-6) and zero_shot is not None
-                 and id_accuracy < zero_shot)
-        if not session.ranks.agree(worse):  # only the first process evaluates
-            return
-        found = f"weights up to {size:.2g}, ID accuracy {id_accuracy:.1%}, below zero-shot's {zero_shot or 0:.1%}"
-    else:
-        found = f"weights became {size}"
+def _stop_if_diverged(session: Session, trainer: _Trainer) -> None:
+    """Stop before diverged weights are evaluated or saved: weights that are not finite, or that
+    exploded to far more than their starting size while the loss still looked finite. Nothing
+    of them is written: they never become the best checkpoint nor the state a resume continues
+    from. Every process decides alike: their weights are identical."""
+    size = trainer.weight_size()
+    if math.isfinite(size) and size <= DIVERGED_GROWTH * max(trainer.reference_size, 1e-6):
+        return
+    found = f"weights became {size}" if not math.isfinite(size) else \
+        f"the largest weight grew from {trainer.reference_size:.2g} to {size:.2g}"
     raise FlypError(f"training diverged at step {trainer.step} ({found}); training stopped and "
                     f"{_kept(session, trainer)}; try a lower «lr»")
-
-
-def _zero_shot_accuracy(run: RunDir) -> float | None:
-    return ((run.read_info().get("zeroshot") or {}).get("id") or {}).get("accuracy")
 
 
 def _kept(session: Session, trainer: _Trainer) -> str:

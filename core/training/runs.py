@@ -174,7 +174,7 @@ class RunDir:
         if missing:
             raise FlypError(f"{path}: not a resume state of this run (it lacks {', '.join(missing)}); the file "
                             "is left as it is: start a new run, or move it away to restart this one from step 0")
-        return tensors, meta
+        return tensors, {**meta, "file": str(path)}
 
 
 STATE_KEYS = ("step", "best", "best_step", "optimizer")

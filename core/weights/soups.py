@@ -90,14 +90,20 @@ def make_soup(run_dirs: Sequence[str | Path], out: str | Path, *, greedy: bool =
     Raises FlypError when `out` already holds a run, when a run has no such checkpoint, or
     when the runs do not share a model and classes.
     """
-    from core.weights.blend import run_eval_sets
-
     started = time.monotonic()
     if not run_dirs:
         raise FlypError("a soup needs at least one run")
     target = RunDir(out)
     if target.exists():
         raise FlypError(f"{target.path}: already holds a run; choose another «out»")
+    with target.held():  # made here, or refused in one line (a file in the way, no permission, in use)
+        return _cook(run_dirs, target, greedy, which, device, on_event, cancel, started)
+
+
+def _cook(run_dirs: Sequence[str | Path], target: RunDir, greedy: bool, which: str, device: torch.device | str,
+          on_event: Event, cancel: Callable[[], bool], started: float) -> dict:
+    from core.weights.blend import run_eval_sets
+
     runs = [RunDir(d) for d in run_dirs]
     infos = [r.read_info() for r in runs]
     files = [r.weights_file(which) for r in runs]
