@@ -218,3 +218,24 @@ def test_flyp_predict_names_each_unusable_image_on_its_own_line(corpus, capsys, 
     assert len(errors) == len(broken)
     for name in broken:
         assert any(line.startswith(f"flyp: error: {shown(corpus.train / name)}: ") for line in errors), name
+
+
+def test_float_images_with_nan_or_infinite_pixels_are_scaled_on_their_finite_values(tmp_path):
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    from core.errors import FlypError
+
+    ramp = np.tile(np.linspace(0, 1000, 32, dtype="float32"), (32, 1))
+    ramp[0, 0], ramp[1, 1], ramp[2, 2] = np.nan, np.inf, -np.inf
+    Image.fromarray(ramp, "F").save(tmp_path / "ramp.tif")
+    Image.fromarray(np.full((8, 8), np.nan, "float32"), "F").save(tmp_path / "all-nan.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning reaches the user
+        image = np.asarray(load_rgb(tmp_path / "ramp.tif"))[..., 0]
+        with pytest.raises(FlypError, match="all-nan.tif: unreadable image .no finite pixel values"):
+            load_rgb(tmp_path / "all-nan.tif")
+    assert image[5, 31] == 255 and image[5, 0] == 0 and 120 <= image[5, 16] <= 135  # not a black image
+    assert (image[0, 0], image[1, 1], image[2, 2]) == (0, 255, 0)  # NaN black, ±inf the extremes

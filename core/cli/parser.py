@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", default="run", metavar="{run,data,pretrain}",
                    help="run [DIR] (default): the whole story (`flyp demo DIR` also runs it); data DIR: write "
                         "the demo folders; pretrain DIR: re-create the demo model from its seed")
-    p.add_argument("dir", nargs="?", metavar="DIR")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="the folder to write (run: default, the demo folder in your "
+                                                       "user data)")
     p.add_argument("--seed", type=int, default=0, help="seed of the demo data and runs (default: 0)")
     _device_arg(p)
     return parser
