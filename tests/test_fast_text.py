@@ -30,3 +30,16 @@ def test_towers_without_a_causal_mask_keep_their_full_length():
     assert not can_trim(model)
     tokens = torch.randint(1, 1000, (2, 32))
     torch.testing.assert_close(encode_text(model, tokens), model.encode_text(tokens))
+
+
+def test_eos_pooling_keeps_the_end_token_when_it_is_also_the_padding():
+    # A tokenizer that pads with its end-of-text id (0 here): trimming at the last non-padding
+    # token would cut off the token the tower pools, and give another caption's features.
+    cfg = copy.deepcopy(open_clip.get_model_config("flyp-tiny") or {})
+    cfg["text_cfg"].update(pool_type="eos", eos_id=0, pad_id=0)
+    model = open_clip.CLIP(cfg["embed_dim"], cfg["vision_cfg"], cfg["text_cfg"]).eval()
+    assert can_trim(model)
+    tokens = torch.zeros(2, cfg["text_cfg"]["context_length"], dtype=torch.long)
+    tokens[0, :3] = torch.tensor([5, 6, 7])
+    tokens[1, :2] = torch.tensor([8, 9])
+    torch.testing.assert_close(encode_text(model, tokens), model.encode_text(tokens), atol=1e-5, rtol=0)

@@ -76,3 +76,21 @@ def test_ce_baseline_trains_a_head_and_keeps_the_text_tower(colour_data, tmp_pat
     assert weights["flyp_head.weight"].shape == (3, 64)
     assert torch.equal(weights["token_embedding.weight"], tiny_model.model.state_dict()["token_embedding.weight"])
     assert info["best"]["id_accuracy"] > 0.6
+
+
+def test_select_by_macro_f1_keeps_the_checkpoint_with_the_best_validation_macro_f1(capsys, colour_data, tmp_path):
+    from cli_helpers import run_cli
+
+    code, _, _ = run_cli(capsys, "train", "--model", "flyp-tiny", "--pretrained", "none", "--train",
+                         str(colour_data["train"]), "--val", str(colour_data["val"]), "--epochs", "3",
+                         "--batch-size", "12", "--lr", "2e-3", "--workers", "0", "--select-by", "macro_f1",
+                         "--out", str(tmp_path / "run"), "--json")
+    assert code == 0
+    run = RunDir(tmp_path / "run")
+    info = run.read_info()
+    assert info["config"]["select_by"] == "macro_f1"
+    evals = [r for r in run.read_metrics() if r["type"] == "eval"]
+    best = max(evals, key=lambda r: r["sets"]["id"]["macro_f1"])
+    assert info["best"]["selected_by"] == "macro_f1"
+    assert info["best"]["score"] == best["sets"]["id"]["macro_f1"]
+    assert info["best"]["step"] == best["step"]

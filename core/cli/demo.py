@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def demo(args) -> int:
+    from core.cli.output import bar
     from core.demo import story
 
-    return story.main(args)
+    return story.main(args, progress=bar("Pretraining the demo model", args))

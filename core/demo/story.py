@@ -72,7 +72,8 @@ ACTIONS = ("run", "data", "pretrain")
 STORY = {"flyp": "FLYP", "ce": "CE finetuning", "lp-ft": "LP-FT", "l2sp": "L2-SP"}
 
 
-def main(args) -> int:
+def main(args, progress=None) -> int:
+    """`flyp demo [run|data|pretrain] [DIR]`; `progress(done, total)` follows the pretraining."""
     if args.action not in ACTIONS:  # `flyp demo DIR`: the story, in DIR
         if args.dir:
             raise FlypError(f"flyp demo: unknown action {args.action!r} (one of {', '.join(ACTIONS)})")
@@ -88,17 +89,30 @@ def main(args) -> int:
 
         if not args.dir:
             raise FlypError("flyp demo pretrain DIR: give the folder for the new model")
-        pretrain_demo_model(args.dir, seed=args.seed)
-        print(f"demo model written to {args.dir}")
+        out = Path(args.dir)
+        stats = pretrain_demo_model(out, seed=args.seed, **({"progress": progress} if progress else {}))
+        from core.atomic import write_json
+
+        stats_file = out.with_name(out.name + ".stats.json")  # beside the folder, as resources/models/demo.stats.json
+        write_json(stats_file, stats)
+        print(f"demo model written to {out} (zero-shot {stats['zero_shot']}); how it was made: {stats_file}")
         return 0
     return run_story(Path(args.dir) if args.dir else default_root(), args)
+
+
+def demo_train_config(paths: dict, method: str, seed: int, device: str = "auto"):
+    """The TrainConfig of one `flyp demo` run: the demo folders, DEMO_SETTINGS, `method`, `seed`."""
+    from core.training.config import TrainConfig
+
+    return TrainConfig(train_dir=str(paths["train"]), val_dir=str(paths["val"]),
+                       ood_dirs=[str(p) for p in paths["ood"]], model="demo", method=method,
+                       device=device, **(DEMO_SETTINGS | {"seed": seed}))
 
 
 def run_story(root: Path, args) -> int:
     """Zero-shot, each method of STORY and their blends on the demo: print the table (and JSON with --json)."""
     from core.weights.blend import run_eval_sets
     from core.weights.curve import run_curve
-    from core.training.config import TrainConfig
     from core.model.loading import select_device
     from core.training.runs import RunDir
     from core.training.loop import train
@@ -112,9 +126,7 @@ def run_story(root: Path, args) -> int:
     results, sets = {}, None
     for method, label in STORY.items():
         run_dir = run_dirs[method]
-        config = TrainConfig(train_dir=str(paths["train"]), val_dir=str(paths["val"]),
-                             ood_dirs=[str(p) for p in paths["ood"]], model="demo", method=method,
-                             device=args.device, **(DEMO_SETTINGS | {"seed": args.seed}))
+        config = demo_train_config(paths, method, args.seed, device=args.device)
         say(f"Finetuning the demo model with {label}…")
         if not RunDir(run_dir).exists():
             train(config, run_dir)

@@ -21,6 +21,9 @@ METHODS = {
 HEAD_METHODS = ("ce", "lp", "lp-ft", "l2sp")
 CONTRASTIVE_METHODS = ("flyp", "flyp-frozen-text")  # the FLYP loss, where --mask-same-class applies
 PRECISIONS = ("auto", "fp32", "bf16")  # the towers' arithmetic (core.training.acceleration)
+# What picks the kept ("best") checkpoint on ID validation: accuracy, or macro-F1 (the paper's choice
+# for iWildCam, whose classes are very unequal in size).
+SELECTION_METRICS = ("accuracy", "macro_f1")
 # How a run is computed, not what it learns: `--resume` takes these from the new command line
 # (a run may continue on a smaller GPU, or on the CPU). The command-line options have these names.
 RUN_OPTIONS = ("device", "workers", "micro_batch_size", "checkpoint_every", "precision", "compile",
@@ -92,6 +95,9 @@ class TrainConfig:
                                  "«method» l2sp: strength of λ·‖θ − θ_pretrained‖² on the image encoder (0.01)",
                                  metavar="LAMBDA")
     evals_per_epoch: int = setting(1, "Evaluations per epoch", "evaluations of the validation and other sets per epoch (1)", metavar="N")
+    select_by: str = setting("accuracy", "Keep the best by", "what picks the kept checkpoint on the validation set: "
+                             "accuracy, or macro_f1 (the mean of per-class F1, for classes of very unequal size; "
+                             "default: accuracy)", choices=SELECTION_METRICS)
     workers: int | None = setting(None, "Image loading processes", "image loading processes (default: auto)", metavar="N")
     checkpoint_minutes: float = setting(10.0, "Save every (minutes)", "save the resumable state every N minutes",
                                         cli=False)
@@ -121,6 +127,7 @@ class TrainConfig:
             (self.warmup is None or self.warmup >= 0, "warmup", "zero or more steps"),
             (0 < self.val_fraction < 1, "val_fraction", "between 0 and 1"),
             (self.evals_per_epoch >= 1, "evals_per_epoch", "at least 1"),
+            (self.select_by in SELECTION_METRICS, "select_by", "accuracy or macro_f1"),
             (self.workers is None or self.workers >= 0, "workers", "zero or more"),
             (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every",
              "at least 1 step (or unset: every 10 minutes)"),

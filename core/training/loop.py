@@ -422,13 +422,16 @@ def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, con
     """Evaluate every set, keep the best and last weights; return the seconds it took."""
     _stop_if_diverged(session, trainer)  # before a diverged model can count as the best
     record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch, cancel=control)
-    id_accuracy = record["sets"].get("id", {}).get("accuracy", 0.0)
-    record["best"] = id_accuracy > trainer.best
+    id_scores = record["sets"].get("id", {})
+    metric = session.config.select_by
+    score = id_scores.get(metric, 0.0)
+    record["best"] = score > trainer.best
     session.run.append_metrics(record)
     if record["best"]:
-        trainer.best, trainer.best_step = id_accuracy, trainer.step
+        trainer.best, trainer.best_step = score, trainer.step
         session.run.save_weights("best", session.classifier.state_dict(), {"step": trainer.step, "sets": record["sets"]})
-        session.run.update_info(best={"step": trainer.step, "id_accuracy": id_accuracy, "sets": record["sets"]})
+        session.run.update_info(best={"step": trainer.step, "id_accuracy": id_scores.get("accuracy", 0.0),
+                                      "selected_by": metric, "score": score, "sets": record["sets"]})
     _save(session, trainer)
     on_event(record)
     return record["seconds"]
