@@ -423,15 +423,15 @@ def compare_rows(paths: list[str], device: str, progress=None, control=None, emi
                         cancel=control or no_cancel, on_row=(lambda i, row: emit((i, row))) if emit else None)
 
 
-def soup_run(paths: list[str], out: str, greedy: bool, device: str, progress=None, control=None, emit=None) -> str:
-    """Average the runs into the new run folder `out` (core.weights.soups)."""
+def soup_run(paths: list[str], out: str, greedy: bool, device: str, progress=None, control=None, emit=None) -> dict:
+    """Average the runs into the new run folder `out` (core.weights.soups); its run.json, and "path"."""
     from core.model.loading import select_device
     from core.progress import no_cancel
     from core.weights.soups import make_soup
 
     say = (lambda e: emit(e["message"]) if emit and e.get("type") == "status" else None)
-    make_soup(paths, out, greedy=greedy, device=select_device(device), on_event=say, cancel=control or no_cancel)
-    return out
+    return make_soup(paths, out, greedy=greedy, device=select_device(device), on_event=say,
+                     cancel=control or no_cancel) | {"path": out}
 
 
 def prepare_demo_project(progress=None, control=None, emit=None) -> str:

@@ -235,6 +235,8 @@ class TrainPage(Page):
         workers.start(worker, pool=self._pool)
         self.history.busy = True
         self.history.set_live(self._live_path or None)
+        if resume:
+            self.state.set_training_run(str(run_dir))  # not blended, evaluated or soup'd while it trains
         self._set_buttons()
         self._timer.start()
         self._tick()
@@ -319,6 +321,7 @@ class TrainPage(Page):
             if not self._live_path:  # run.json exists now: the run joins the project
                 self._live_path = self._pending_path
                 self.history.set_live(self._live_path)
+                self.state.set_training_run(self._live_path)
                 self.state.add_run(self._live_path)
         else:
             self._progress["message"] = f"Evaluated at step {event['step']}: {scores}."
@@ -379,8 +382,7 @@ class TrainPage(Page):
         self.history.busy = False
         self.history.set_live(None)
         self._set_buttons()
-        if self._live_path:
-            self.state.runs_updated()  # other pages reload the finished (or stopped) run
+        self.state.set_training_run("")  # other pages reload the finished (or stopped) run (runs_changed)
         if self._shown == self._live_path:
             self.shown_label.setText(f"Showing: {Path(self._shown).name}")
 
