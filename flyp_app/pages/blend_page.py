@@ -66,7 +66,7 @@ class BlendPage(RunPage):
     # Layout ------------------------------------------------------------------------------------
     def _beside_picker(self) -> list[QWidget]:
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
-        self.progress_label = QLabel("", objectName="pageHint")
+        self.progress_label = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window
         self.recompute = QPushButton("Recompute curve")
         self.recompute.setToolTip("Evaluate the blends again, e.g. after images in the run's folders changed")
         self.recompute.clicked.connect(lambda: self.load_curve(recompute=True))
@@ -83,7 +83,7 @@ class BlendPage(RunPage):
         self.robust_stack = QStackedWidget()
         self.robust_stack.addWidget(self.robust_note)
         self._plots = Deferred(self._make_plots, minimum_height=220)
-        bottom = QSplitter(Qt.Horizontal)
+        bottom = QSplitter(Qt.Horizontal, childrenCollapsible=False)
         bottom.addWidget(self._table_box())
         bottom.addWidget(self._gallery_box())
         bottom.setSizes([430, 650])
@@ -137,7 +137,8 @@ class BlendPage(RunPage):
         self.alpha_label.setMinimumWidth(110)
         self.numbers = QLabel("")
         self.numbers.setTextFormat(Qt.RichText)
-        self.numbers.setMinimumWidth(360)
+        self.numbers.setMinimumWidth(260)
+        self.numbers.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(QLabel("zero-shot"))
         row.addWidget(self.slider, 1)
@@ -170,6 +171,9 @@ class BlendPage(RunPage):
             header.setSectionResizeMode(col, QHeaderView.Fixed)
             self.table.setColumnWidth(col, max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance("≈ 100.0%"))
                                       + 28)
+        # Room for every column, the class names at least 120 px: at 1024 px only the class column showed.
+        self.table.setMinimumWidth(120 + sum(self.table.columnWidth(c) for c in (1, 2, 3))
+                                   + self.table.verticalScrollBar().sizeHint().width() + 2 * self.table.frameWidth())
         layout.addWidget(self.table)
         return box
 

@@ -71,7 +71,7 @@ class ComparePage(Page):
         self.soup_button = QPushButton("Make soup of ticked runs")
         self.soup_button.clicked.connect(self.make_soup)
         self.progress = QProgressBar(maximumWidth=200, textVisible=False)
-        self.progress_label = QLabel("", objectName="pageHint")
+        self.progress_label = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window
         top = QHBoxLayout()
         top.addWidget(self.refresh_button)
         top.addSpacing(12)

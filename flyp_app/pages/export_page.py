@@ -105,7 +105,7 @@ class ExportPage(RunPage):
         self.progress = QProgressBar(maximumWidth=200, textVisible=False)
         self.progress.setRange(0, 0)
         self.progress.hide()
-        self.stage = QLabel("", objectName="pageHint")
+        self.stage = QLabel("", objectName="pageHint", wordWrap=True)
         row = QHBoxLayout()
         row.addWidget(self.export_button)
         row.addWidget(self.progress)

@@ -127,12 +127,12 @@ class TrainPage(Page):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.hide()
-        self.detail = QLabel("", objectName="pageHint")
+        self.detail = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window
         layout.addWidget(self.message)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.detail)
         layout.addWidget(self.status)  # errors in words, where the user is looking
-        self.shown_label = QLabel("", objectName="pageHint")
+        self.shown_label = QLabel("", objectName="pageHint", wordWrap=True)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)

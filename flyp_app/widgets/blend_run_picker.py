@@ -81,14 +81,15 @@ class RunPicker(QWidget):
         super().__init__()
         self.state = state
         self.combo = QComboBox()
-        self.combo.setMinimumWidth(380)
-        self.combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        # As wide as the page lets it be, never wider: a long run name must not widen the window.
+        self.combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(32)
+        self.combo.setMaximumWidth(640)
         self.combo.activated.connect(self._chosen)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Run:"))
-        layout.addWidget(self.combo)
-        layout.addStretch(1)
+        layout.addWidget(self.combo, 1)
         self._current: RunSummary | None = None
         state.project_changed.connect(self.refresh)
         state.runs_changed.connect(self.refresh)

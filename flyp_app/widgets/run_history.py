@@ -51,7 +51,9 @@ class RunHistory(QWidget):
         header_view = self.tree.header()
         header_view.setStretchLastSection(False)
         header_view.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header_view.setSectionResizeMode(1, QHeaderView.Stretch)
+        # The run's name takes the room left (cut short, whole in its tooltip): the scores stay in view.
+        header_view.setSectionResizeMode(0, QHeaderView.Stretch)
+        self.tree.setTextElideMode(Qt.ElideMiddle)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         layout.addWidget(self.tree)
         self.summaries: dict[str, dict] = {}
