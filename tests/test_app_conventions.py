@@ -15,10 +15,8 @@ SMALL = (1024, 700)
 @pytest.fixture
 def window(qtbot, tmp_path, colour_data, flyp_run):
     """A project with the colour folders and a finished run, in a window of the smallest size supported."""
-    from flyp_app import engine
     from flyp_app.window import MainWindow
 
-    engine._curves.clear()
     win = MainWindow(load_engine=False)
     qtbot.addWidget(win)
     win.create_project(tmp_path / "Mine.flyp.json")
@@ -32,9 +30,9 @@ def window(qtbot, tmp_path, colour_data, flyp_run):
 
 
 def show_every_page(qtbot, window, colour_data):
-    """Each page by name, with what it shows once its work is done (yields the page's title)."""
-    for page in window.pages:
-        window.show_page(page.title)
+    """Each page by name, with what it shows once its work is done (yields the page's name)."""
+    for page in window.pages.values():
+        window.show_page(page.name)
         if page.title == "Data":
             qtbot.waitUntil(lambda: window.state.datasets is not None, timeout=30000)
         elif page.title == "Train":
@@ -51,7 +49,7 @@ def show_every_page(qtbot, window, colour_data):
         elif page.title == "Compare":
             qtbot.waitUntil(lambda: page._worker is None and bool(page.rows) and all(page.rows), timeout=60000)
         qtbot.wait(50)
-        yield page.title
+        yield page.name
 
 
 def test_the_window_fits_1024_by_700_on_every_page(qtbot, window, colour_data):
@@ -59,8 +57,8 @@ def test_the_window_fits_1024_by_700_on_every_page(qtbot, window, colour_data):
         needed = window.minimumSizeHint()
         assert needed.width() <= SMALL[0] and needed.height() <= SMALL[1], (title, needed)
         assert (window.width(), window.height()) == SMALL, title  # nothing widened it
-    blend = window.page("Blend")
-    window.show_page("Blend")
+    blend = window.pages["blend"]
+    window.show_page("blend")
     header = blend.table.horizontalHeader()
     assert all(header.sectionViewportPosition(c) + header.sectionSize(c) <= blend.table.viewport().width()
                for c in range(4))  # every column of the per-class table in view
@@ -75,7 +73,7 @@ def test_size_position_and_splitters_are_remembered(qtbot, tmp_path):
     first.resize(1366, 768)
     first.show()
     first.create_project(tmp_path / "P.flyp.json")
-    splitter = first.page("Compare").splitter
+    splitter = first.pages["compare"].splitter
     splitter.setSizes([300, 200])
     sizes = splitter.sizes()
     first.close()
@@ -85,7 +83,7 @@ def test_size_position_and_splitters_are_remembered(qtbot, tmp_path):
     # The offscreen test screen is 800 px wide: the width is cut to it, the height (768, not the
     # default 800) shows that the size was restored.
     assert again.height() == 768
-    assert again.page("Compare").splitter.sizes() == sizes
+    assert again.pages["compare"].splitter.sizes() == sizes
     again.close()
 
 
@@ -144,7 +142,7 @@ def test_every_page_is_legible_under_a_dark_system_theme(qtbot, colour_data, fly
         checked = 0
         for title in show_every_page(qtbot, win, colour_data):
             image = win.grab().toImage()
-            page = win.page(title)
+            page = win.pages[title]
             for label in page.findChildren(QLabel):
                 if not label.isVisible() or not label.text().strip() or label.width() < 4:
                     continue
@@ -162,14 +160,15 @@ def test_every_page_is_legible_under_a_dark_system_theme(qtbot, colour_data, fly
 
 def test_view_menu_shortcuts_open_pages_by_name(qtbot, window):
     actions = {a.text().replace("&", ""): a for a in window.page_actions}
-    for i, page in enumerate(window.pages, 1):
+    for i, page in enumerate(window.pages.values(), 1):
         assert actions[page.title].shortcut() == QKeySequence(f"Ctrl+{i}")
     actions["Blend"].trigger()
-    assert window.stack.currentWidget() is window.page("Blend")
+    assert window.stack.currentWidget() is window.pages["blend"]
     actions["Next page"].trigger()
-    assert window.stack.currentWidget() is window.pages[window.pages.index(window.page("Blend")) + 1]
+    names = list(window.pages)
+    assert window.stack.currentWidget() is window.pages[names[names.index("blend") + 1]]
     actions["Previous page"].trigger()
-    assert window.stack.currentWidget() is window.page("Blend")
+    assert window.stack.currentWidget() is window.pages["blend"]
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert menus == ["File", "Edit", "View", "Help"]
 
@@ -184,17 +183,17 @@ def test_close_project_goes_back_to_the_welcome_screen(qtbot, window):
 
 
 def test_edits_undo_and_redo(qtbot, window, colour_data):
-    state, data, captions = window.state, window.page("Data"), window.page("Captions")
+    state, data, captions = window.state, window.pages["data"], window.pages["captions"]
     qtbot.waitUntil(lambda: state.datasets is not None, timeout=30000)
     undo = state.undo_stack
     data.classes.item(0, 1).setText("sky")
     assert state.project.class_names == {"blue": "sky"}
     captions.editor.setPlainText("a {} thing.")
     captions._commit_edit()
-    window.page("Train").params.epochs.setValue(7)
+    window.pages["train"].params.epochs.setValue(7)
     assert state.project.settings["epochs"] == 7
     undo.undo()
-    assert "epochs" not in state.project.settings and window.page("Train").params.epochs.value() != 7
+    assert "epochs" not in state.project.settings and window.pages["train"].params.epochs.value() != 7
     undo.undo()
     assert state.project.templates == ["a photo of a {}."] and captions.editor.toPlainText() == "a photo of a {}."
     undo.undo()
@@ -216,7 +215,7 @@ def test_help_and_about_say_where_things_are(qtbot, window, monkeypatch):
 
     from flyp_app import dialogs
 
-    window.show_page("Blend")
+    window.show_page("blend")
     text = dialogs.help_text(window)
     assert "On this page — Blend" in text and "flyp-studio.log" in text
     rows = dict(dialogs.versions(engine_ready=True))

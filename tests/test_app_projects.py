@@ -80,9 +80,9 @@ def test_a_folder_outside_the_project_stays_absolute(tmp_path, colour_data):
     assert load_project(path).train_dir == str(colour_data["train"])
 
 
-@pytest.mark.parametrize("key, value, words", [("alpha", "abc", "a number between 0 and 1"),
-                                               ("ood_dirs", "data/ood", "a list of folders"),
-                                               ("templates", [1, 2], "a list of captions")])
+@pytest.mark.parametrize("key, value, words", [("alpha", "abc", "a number"), ("alpha", 3, "lie between 0 and 1"),
+                                               ("ood_dirs", "data/ood", "a list of texts"),
+                                               ("templates", [1, 2], "a list of texts")])
 def test_a_value_of_the_wrong_type_is_one_line_and_the_project_is_not_opened(qtbot, window, tmp_path, key, value,
                                                                             words):
     path = tmp_path / "Typo.flyp.json"
@@ -90,7 +90,7 @@ def test_a_value_of_the_wrong_type_is_one_line_and_the_project_is_not_opened(qtb
     before = path.read_bytes()
     assert not window.open_project(path)
     message = window.welcome.message.text()
-    assert f'"{key}" should be {words}' in message and "Typo.flyp.json" in message and "\n" not in message
+    assert f"'{key}' should {'' if words.startswith('lie') else 'be '}{words}" in message and "Typo.flyp.json" in message and "\n" not in message
     assert window.state.project.path is None and not window.nav.isEnabled()  # not opened half-way
     assert path.read_bytes() == before
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -19,25 +17,6 @@ NOT_MEASURED = "<span style='color:#5a6472'>Not measured yet.</span>"
 FEW_IMAGES = 50     # below this, a zero-shot figure says how few images it comes from
 MUTED = "#5a6472"
 PREVIEW_LINES = 80  # every class is unfolded in the preview while the captions fit about this many lines
-
-
-def zero_shot_of_runs(runs: list[str], wanted: dict, progress=None, control=None, emit=None) -> tuple[str, dict] | None:
-    """The zero-shot accuracy measured at the start of the newest run trained with the `wanted`
-    model, templates, class names and folders: (run name, {set: metrics}), or None."""
-    import json
-
-    for path in reversed(runs):
-        try:
-            info = json.loads((Path(path) / "run.json").read_text(encoding="utf-8"))
-            config = info["config"]
-            used = {"model": config["model"], "pretrained": config.get("pretrained") or "",
-                    "templates": info["templates"], "class_names": info["class_names"],
-                    **{key: config.get(key) for key in ("train_dir", "val_dir", "ood_dirs", "val_fraction", "seed")}}
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if used == wanted and isinstance(info.get("zeroshot"), dict) and info["zeroshot"]:
-            return Path(path).name, info["zeroshot"]
-    return None
 
 
 def number_tiles(tiles: list[tuple[str, str]]) -> str:
@@ -157,7 +136,7 @@ class CaptionsPage(Page):
                   "val_dir": str(folder(p.val_dir)) if p.val_dir else None,
                   "ood_dirs": [str(folder(d)) for d in p.ood_dirs], "val_fraction": p.val_fraction,
                   "seed": int(p.settings.get("seed", 0))}
-        self.run(zero_shot_of_runs, [str(folder(r)) for r in p.runs], wanted, on_done=self._found_measured,
+        self.run(tasks.zero_shot_of_runs, [str(folder(r)) for r in p.runs], wanted, on_done=self._found_measured,
                  on_error=lambda _: None)
 
     def _found_measured(self, found) -> None:
