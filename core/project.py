@@ -10,9 +10,11 @@ and taken over.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import socket
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -180,15 +182,15 @@ class ProjectLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise FlypError saying who holds it."""
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "user": _user(), "since": time.time()}
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 owner = self._owner()
                 if owner is not None and not self._stale(owner):
-                    raise FlypError(f"{self.path.name[1:-5]} is already open in another FLYP Studio window "
-                                    f"(process {owner.get('pid')} on {owner.get('host')})") from None
+                    raise FlypError(f"{self.path.name[1:-5]} is already open in FLYP Studio {_holder(owner)}; close "
+                                    "it there first") from None
                 self.path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
             with os.fdopen(fd, "w") as f:
@@ -219,6 +221,27 @@ class ProjectLock:
         except (PermissionError, ValueError, TypeError):
             return False
         return False
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def _holder(owner: dict) -> str:
+    """Who holds a lock and since when, in words: "in another window on this computer since 14:02"."""
+    where = ("in another window on this computer" if owner.get("host") == socket.gethostname()
+             else f"on the computer {owner.get('host')}")
+    if owner.get("user") and owner.get("user") != _user():
+        where += f" (user {owner['user']})"
+    since = owner.get("since")
+    if isinstance(since, (int, float)):
+        day = time.strftime("%Y-%m-%d", time.localtime(since))
+        clock = time.strftime("%H:%M", time.localtime(since))
+        where += f" since {clock}" if day == time.strftime("%Y-%m-%d") else f" since {day} {clock}"
+    return where
 
 
 def recent_projects_file() -> Path:

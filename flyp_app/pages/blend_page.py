@@ -109,6 +109,7 @@ class BlendPage(RunPage):
         from flyp_app.widgets.blend_plots import AlphaPlot, RobustnessPlot
 
         self._alpha_plot = AlphaPlot()
+        self._alpha_plot.line.setValue(self.alpha)  # the project's α while the curve loads, not 0
         self._alpha_plot.alpha_dragged.connect(lambda a: self.slider.setValue(round(a * STEPS)))
         self._robust_plot = RobustnessPlot()
         self.robust_stack.insertWidget(0, self._robust_plot)
@@ -213,6 +214,10 @@ class BlendPage(RunPage):
         self.gallery.clear()
         self.gallery_label.setText("")
         self.show_error("")
+        if self._plots.built():  # nothing of the last run while this one loads
+            self._alpha_plot.set_curve([], {})
+            self._alpha_plot.set_alpha(self.alpha, [])
+            self._robust_plot.clear_curve()
         usable = self.body.show_run(run)
         self._busy(False)
         if usable and self.isVisible():
@@ -321,6 +326,8 @@ class BlendPage(RunPage):
         self.alpha = alpha
         self.alpha_label.setText(f"α = {alpha:.2f}")
         if self.curve is None:
+            if self._plots.built():
+                self._alpha_plot.line.setValue(alpha)  # the line follows α while the curve loads
             return
         exact = self._exact_here()
         values = []

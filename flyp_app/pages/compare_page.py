@@ -244,6 +244,7 @@ class ComparePage(Page):
                 for row, path in zip(self.rows, self.paths)]
         self.plot.set_rows(rows)
         has_curve = any(row.get("curve") and row["curve"][0]["ood"] is not None for row in rows)
+        self.plot_note.setText(NO_OOD if self.paths else NO_RUNS)
         self.plot_stack.setCurrentWidget(self._plot_slot if has_curve or self._worker is not None else self.plot_note)
 
     def _selected(self) -> None:

@@ -37,11 +37,12 @@ def new_run_dir(runs_dir: Path, method: str) -> Path:
     return candidate
 
 
-def duration_text(seconds: float) -> str:
+def time_left_text(seconds: float) -> str:
+    """The estimate of the time left, in words: "under a minute left", "about 12 min left"."""
     if seconds < 60:
-        return "less than a minute"
+        return "under a minute left"
     minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"about {minutes} min left" if minutes < 60 else f"about {minutes // 60} h {minutes % 60:02d} min left"
 
 
 class TrainPage(Page):
@@ -304,8 +305,10 @@ class TrainPage(Page):
             self._progress["message"] = f"Paused at step {event['step']} (saved). Press Resume to continue."
             self.pause_button.setText("Resume")
             self.pause_button.setEnabled(not self._worker.control.cancelled())
+            self.history.set_live(self._live_path or None, paused=True)
         elif kind == "resumed":
             self._progress["message"] = "Training…"
+            self.history.set_live(self._live_path or None)
         self._dirty = True
 
     def _started(self, event: dict) -> None:
@@ -344,10 +347,11 @@ class TrainPage(Page):
                      f"epoch {step / info['per_epoch']:.1f} of {total // info['per_epoch']}"]
             if info.get("rate"):
                 parts.append(f"{info['rate']:.0f} images/s")
-            if self.training() and self._worker.control.paused:
+            running = self.training() and not self._worker.control.cancelled()
+            if running and self._worker.control.paused:
                 parts.append("paused")
-            elif info.get("eta") is not None and step < total:
-                parts.append(f"about {duration_text(info['eta'])} left")
+            elif running and info.get("eta") is not None and step < total:  # no estimate once stopped
+                parts.append(time_left_text(info["eta"]))
             self.detail.setText(" · ".join(parts))
 
     # How a run ends ------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class RunHistory(QWidget):
         layout.addWidget(self.tree)
         self.summaries: dict[str, dict] = {}
         self.live: str | None = None
+        self.paused = False
         self.busy = False  # a run is training: nothing else can be resumed meanwhile
         self._update_buttons()
 
@@ -82,12 +83,14 @@ class RunHistory(QWidget):
         self._update_buttons()
 
     def _columns(self, s: dict) -> list[str]:
-        status = "training…" if s["path"] == self.live else STATUS_WORDS.get(s["status"], s["status"])
+        live = "paused (saved)" if self.paused else "training…"
+        status = live if s["path"] == self.live else STATUS_WORDS.get(s["status"], s["status"])
         scores = "" if s["zero_shot"] is None else f"{_percent(s['zero_shot'])} → {_percent(s['best'])}"
         return [s["name"], s["model"], s["method"].upper() if s["method"] else "", status, scores]
 
-    def set_live(self, path: str | None) -> None:
-        self.live = path
+    def set_live(self, path: str | None, paused: bool = False) -> None:
+        """The run being trained (None when none), and whether it is paused."""
+        self.live, self.paused = path, paused
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
             path_i = item.data(0, Qt.UserRole)
