@@ -10,7 +10,6 @@ and taken over.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import socket
@@ -182,15 +181,15 @@ class ProjectLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise FlypError saying who holds it."""
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "user": _user(), "since": time.time()}
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 owner = self._owner()
                 if owner is not None and not self._stale(owner):
-                    raise FlypError(f"{self.path.name[1:-5]} is already open in FLYP Studio {_holder(owner)}; close "
-                                    "it there first") from None
+                    raise FlypError(f"{self.path.name[1:-5]} is already open in another FLYP Studio window "
+                                    f"(process {owner.get('pid')} on {owner.get('host')})") from None
                 self.path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
             with os.fdopen(fd, "w") as f:
@@ -223,25 +222,38 @@ class ProjectLock:
         return False
 
 
-def _user() -> str:
+def add_runs_to_project(project_path: str | os.PathLike, run_dirs: list[str | os.PathLike]) -> Project:
+    """List run folders in a project file (each once), as `flyp train --project` does. FlypError
+    when the file cannot be read or a FLYP Studio window has it open (it would overwrite the change)."""
+    path = Path(project_path).expanduser()
+    lock = ProjectLock(path.resolve())
+    lock.acquire()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
+        project = load_project(path)
+        new = [str(Path(run).expanduser().absolute()) for run in run_dirs]
+        project.runs += [run for run in new if run not in project.runs]
+        project.current_run = project.current_run or new[-1]
+        save_project(project)
+    finally:
+        lock.release()
+    return project
 
 
-def _holder(owner: dict) -> str:
-    """Who holds a lock and since when, in words: "in another window on this computer since 14:02"."""
+def lock_holder(project_path: str | os.PathLike) -> str | None:
+    """Who has the project open and since when, in words ("in another window on this computer since
+    14:02"), or None when nobody holds its lock."""
+    lock = ProjectLock(Path(project_path).expanduser().resolve())
+    owner = lock._owner()
+    try:
+        since = lock.path.stat().st_mtime  # the lock is written once, when taken
+    except OSError:
+        return None
+    if owner is None:
+        return None
     where = ("in another window on this computer" if owner.get("host") == socket.gethostname()
              else f"on the computer {owner.get('host')}")
-    if owner.get("user") and owner.get("user") != _user():
-        where += f" (user {owner['user']})"
-    since = owner.get("since")
-    if isinstance(since, (int, float)):
-        day = time.strftime("%Y-%m-%d", time.localtime(since))
-        clock = time.strftime("%H:%M", time.localtime(since))
-        where += f" since {clock}" if day == time.strftime("%Y-%m-%d") else f" since {day} {clock}"
-    return where
+    day, clock = time.strftime("%Y-%m-%d", time.localtime(since)), time.strftime("%H:%M", time.localtime(since))
+    return f"{where} since {clock}" if day == time.strftime("%Y-%m-%d") else f"{where} since {day} {clock}"
 
 
 def recent_projects_file() -> Path:

@@ -215,3 +215,19 @@ def test_measure_pressed_while_scanning_waits_for_the_scan(qtbot, window, colour
     assert "being scanned" in captions.status.text() and captions.status.styleSheet() == ""
     qtbot.waitUntil(lambda: "validation" in captions.result.text() and "%" in captions.result.text(), timeout=60000)
     assert not captions.status.isVisible() or "Choose" not in captions.status.text()
+
+
+def test_flyp_train_with_project_lists_the_run_for_the_app(qtbot, window, capsys, colour_data, tmp_path):
+    from cli_helpers import assert_one_line_error, run_cli
+
+    window.create_project(tmp_path / "P.flyp.json")
+    window.close_project()
+    train = ["train", "--model", "flyp-tiny", "--pretrained", "none", "--train", colour_data["train"], "--val",
+             colour_data["val"], "--epochs", "1", "--batch-size", "12", "--workers", "0", "--json"]
+    code, _, err = run_cli(capsys, *train, "--out", tmp_path / "server" / "run-1", "--project", tmp_path / "P.flyp.json")
+    assert code == 0, err
+    assert window.open_project(tmp_path / "P.flyp.json")
+    assert window.state.project.runs == [str(tmp_path / "server" / "run-1")]
+    assert window.pages["blend"].picker.current().usable
+    code, _, err = run_cli(capsys, *train, "--out", tmp_path / "server" / "run-2", "--project", tmp_path / "P.flyp.json")
+    assert_one_line_error(code, err, "already open", "run-2", "Add run folder")  # the window has it open
