@@ -49,3 +49,26 @@ def test_compare_without_runs_says_how_to_make_one_and_its_plot_reads_in_percent
     (x_low, x_high), (y_low, y_high) = compare.plot.viewRange()
     assert x_low == pytest.approx(-3, abs=1) and x_high == pytest.approx(103, abs=1)  # 0 … 100 %, not the last run's
     assert y_low == pytest.approx(-3, abs=1) and y_high == pytest.approx(103, abs=1)
+
+
+def test_try_sums_up_a_folder_and_saves_its_table(qtbot, window, flyp_run, colour_data, tmp_path, monkeypatch):
+    import csv
+    from collections import Counter
+
+    from PySide6.QtWidgets import QFileDialog
+
+    window.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "r" / "flyp")))
+    page = window.show_page("try")
+    page.add_paths([colour_data["ood"] / "red"])
+    qtbot.waitUntil(lambda: len(page.items) == 8 and all(i.probs for i in page.items), timeout=60000)
+    counts = Counter(item.top(1)[0][0] for item in page.items).most_common()
+    name, n = counts[0]
+    expected = f"{n} of 8 images predicted {name}." if len(counts) == 1 else f"8 images predicted: {n} {name}"
+    assert page.summary.text().startswith(expected)
+    out = tmp_path / "table.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    page.save_table.click()
+    rows = list(csv.reader(out.open()))
+    assert rows[0][:3] == ["path", "class", "confidence"] and len(rows) == 9
+    assert rows[1][0] == page.items[0].path and rows[1][1] == page.items[0].top(1)[0][0]
+    assert float(rows[1][2]) == pytest.approx(page.items[0].top(1)[0][1], abs=1e-4)
