@@ -24,6 +24,7 @@ from flyp_app.pages.train_page import TrainPage
 from flyp_app.pages.try_page import TryPage
 from flyp_app.state import AppState, app_settings
 from flyp_app.words import error_text
+from flyp_app.widgets.accessible import name_controls
 from flyp_app.widgets.drop_target import highlight, local_paths
 
 PAGES = (DataPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage, ComparePage)  # in the sidebar's order
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.state.project_changed.connect(self._project_opened)
         self._show_welcome()
         self._restore_layout()
+        name_controls(self)
         if load_engine:
             self._engine_worker = workers.start(workers.Worker(tasks.import_engine), on_done=self._engine_ready,
                                                 on_error=lambda e: self.engine_label.setText(f"PyTorch failed to load: {e}"))

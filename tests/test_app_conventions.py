@@ -254,3 +254,30 @@ def test_an_uncaught_exception_is_logged_and_shown_with_where_the_log_is(qtbot, 
         errors.log.removeHandler(handler)
         handler.close()
     logging.getLogger("flyp_app").setLevel(logging.NOTSET)
+
+
+def test_every_control_has_a_name_and_paths_can_be_pasted(qtbot, window, colour_data, tmp_path):
+    from PySide6.QtWidgets import QWidget
+
+    from flyp_app.widgets.accessible import CONTROLS, _internal
+
+    unnamed = [f"{type(w).__name__} {w.objectName()} on {page.name}" for page in window.pages.values()
+               for w in page.findChildren(QWidget)
+               if isinstance(w, CONTROLS) and not _internal(w) and not w.accessibleName()]
+    assert not unnamed, unnamed
+    data = window.pages["data"]
+    assert data.train_edit.accessibleName() == "Training" and data.split.accessibleName() == "Validation"
+    data.train_edit.setText(str(colour_data["val"]) + "  ")  # pasted, with a trailing space
+    data.train_edit.editingFinished.emit()
+    assert window.state.project.train_dir == str(colour_data["val"])
+    data.train_edit.setText(str(tmp_path / "nowhere"))
+    data.train_edit.editingFinished.emit()
+    assert "no such folder" in data.status.text() and window.state.project.train_dir == str(colour_data["val"])
+
+
+def test_file_dialogs_start_in_the_project_folder_then_the_last_one_used(qtbot, window, tmp_path):
+    state = window.state
+    assert state.dialog_folder() == str(tmp_path)  # the project's folder (remembered when it opened)
+    (tmp_path / "photos").mkdir()
+    state.remember_folder(tmp_path / "photos")
+    assert state.dialog_folder() == str(tmp_path / "photos")

@@ -11,14 +11,15 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFont, QIcon, QImage, QPixmap
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSlider,
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from flyp_app import tasks
 from flyp_app.pages.base import RunPage
+from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
 from flyp_app.widgets.deferred import Deferred
 
@@ -134,6 +135,9 @@ class BlendPage(RunPage):
         self.slider.setTickPosition(QSlider.TicksBelow)
         self.slider.setTickInterval(2)
         self.slider.valueChanged.connect(self._slider_moved)
+        self.slider.setAccessibleName("Blend α, from zero-shot (0) to finetuned (1)")
+        self.slider.setToolTip("α = 0: the original zero-shot model; α = 1: your finetuned model; between: a blend "
+                               "of their weights. Arrow keys move it by 0.05.")
         self.alpha_label = QLabel("α = 0.50", objectName="bigNumber")
         self.alpha_label.setMinimumWidth(110)
         self.numbers = QLabel("")
@@ -194,7 +198,7 @@ class BlendPage(RunPage):
         self.gallery.setWordWrap(True)
         self.gallery.setToolTip("Double-click an image to open it")
         self.gallery.itemActivated.connect(
-            lambda item: QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(Qt.UserRole))))
+            lambda item: open_in_file_manager(item.data(Qt.UserRole), self.gallery))
         layout.addWidget(self.gallery)
         return box
 

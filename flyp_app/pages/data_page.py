@@ -68,17 +68,27 @@ class DataPage(Page):
     def _folders_box(self) -> None:
         box = QGroupBox("Folders")
         form = QFormLayout(box)
-        self.train_edit = QLineEdit(readOnly=True, placeholderText="choose the training folder, or drop it here…")
+        self.train_edit = QLineEdit(placeholderText="choose the training folder, drop it here, or paste its path…")
+        self.train_edit.setToolTip("The folder with one sub-folder of images per class. Type or paste a path and "
+                                   "press Enter, choose it, or drop it here.")
+        self.train_edit.editingFinished.connect(lambda: self._typed("train", self.train_edit))
         self.train_row = self._row(self.train_edit, ("Choose…", self._choose_train))
         form.addRow("Training", self.train_row)
-        self.val_edit = QLineEdit(readOnly=True, placeholderText="none: hold out a share of each class")
+        self.val_edit = QLineEdit(placeholderText="none: hold out a share of each class")
+        self.val_edit.setToolTip("A folder of the same classes, only for measuring accuracy. Empty: a share of each "
+                                 "training class is held out instead.")
+        self.val_edit.editingFinished.connect(lambda: self._typed("val", self.val_edit))
         self.split = QDoubleSpinBox(minimum=5, maximum=50, singleStep=5, decimals=0, suffix=" % held out")
         self.split.valueChanged.connect(lambda v: self.state.set_folders(val_fraction=v / 100))
+        self.split.setToolTip("The share of each training class held out for validation (when there is no "
+                              "validation folder); the split is the same every time for a given seed")
         self.val_row = self._row(self.val_edit, ("Choose…", self._choose_val), ("Clear", self._clear_val), self.split)
         form.addRow("Validation", self.val_row)
         self.ood_list = QListWidget()
         self.ood_list.setMaximumHeight(64)
         self.ood_list.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.ood_list.setToolTip("Folders of the same classes under other conditions (other cameras, sites, "
+                                 "styles): accuracy there shows how robust the model is")
         self.ood_row = self._row(self.ood_list, ("Add…", self._add_ood), ("Remove", self._remove_ood))
         form.addRow("Different conditions", self.ood_row)
         # A folder dropped on a row sets that row; dropped elsewhere, the window asks what it is for.
@@ -103,8 +113,26 @@ class DataPage(Page):
 
     # Folders -----------------------------------------------------------------------------------
     def _pick(self, title: str) -> str:
-        start = str(self.state.folder(self.state.project.train_dir) or Path.home())
-        return QFileDialog.getExistingDirectory(self, title, start)
+        folder = QFileDialog.getExistingDirectory(self, title, self.state.dialog_folder())
+        if folder:
+            self.state.remember_folder(Path(folder).parent)
+        return folder
+
+    def _typed(self, role: str, edit: QLineEdit) -> None:
+        """A path typed or pasted into the Training or Validation box (Enter, or leaving the box)."""
+        text = edit.text().strip().strip('"')
+        stored = self.state.project.train_dir if role == "train" else self.state.project.val_dir
+        if text == stored:
+            return
+        if role == "val" and not text:
+            self._clear_val()
+            return
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            self.show_error(f"{text}: no such folder. Type or paste the path of a folder, or press Choose….")
+            return
+        self.show_error("")
+        self.set_folder_role(role, [folder])
 
     def _choose_train(self) -> None:
         if folder := self._pick("Training folder"):

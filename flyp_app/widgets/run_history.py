@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from flyp_app.widgets.accessible import open_in_file_manager
 
 
 STATUS_WORDS = {"finished": "finished", "cancelled": "stopped — can be resumed", "failed": "failed",
@@ -45,6 +46,7 @@ class RunHistory(QWidget):
         header.addWidget(self.open_folder)
         layout.addLayout(header)
         self.tree = QTreeWidget()
+        self.tree.setAccessibleName("Runs of this project")
         self.tree.setHeaderLabels(["Run", "Model", "Method", "Status", "Validation: zero-shot → best"])
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -130,4 +132,4 @@ class RunHistory(QWidget):
 
     def _open_folder(self) -> None:
         if path := self.current():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+            open_in_file_manager(path, self.open_folder)
