@@ -1,7 +1,9 @@
 """A FLYP Studio project: the user's folders, names, templates, settings and runs, in one file.
 
-The project file (`*.flyp.json`) is written atomically. A file that fails to parse is reported
-and never overwritten. A lock file beside it (`.NAME.lock`, holding the owner's PID and host)
+The project file (`*.flyp.json`) is written atomically. A file that fails to parse, or holds a
+value of the wrong type, is reported in one line and never overwritten. Folders and files inside
+the project's folder are stored relative to the project file, so that a project moved or copied
+with its folder (another disk, another machine) opens whole; in memory every path is absolute. A lock file beside it (`.NAME.lock`, holding the owner's PID and host)
 keeps two app instances from editing the same project; a lock whose process is gone is stale
 and taken over.
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -23,7 +27,8 @@ FORMAT = 1
 
 @dataclass
 class Project:
-    """Everything the user set. Paths are stored as given (absolute, or relative to the file)."""
+    """Everything the user set. Paths are absolute in memory (or as given, before the project has a
+    file); in the file, those inside the project's folder are relative to it."""
 
     name: str = "Untitled"
     train_dir: str = ""
@@ -40,9 +45,12 @@ class Project:
     alpha: float = 0.5
     path: Path | None = field(default=None, compare=False, repr=False)
 
-    def to_json(self) -> dict:
+    def to_json(self, folder: Path | None = None) -> dict:
+        """The file's content; paths inside `folder` (the project file's folder) made relative to it."""
         data = asdict(self)
         data.pop("path")
+        if folder is not None:
+            data = _map_paths(data, lambda p: _relative(p, folder))
         return {"format": FORMAT, **data}
 
     @classmethod
@@ -62,6 +70,8 @@ class Project:
                             "the file was left as it is")
         if "settings" in values:
             values["settings"] = check_settings(values["settings"], where)
+        if path is not None:
+            values = _map_paths(values, lambda p: _absolute(p, path.parent))
         project = cls(**values)
         project.path = path
         return project
@@ -95,6 +105,42 @@ def _has_type(value, kind: str) -> bool:
     return isinstance(value, {"str": str, "dict": dict}.get(kind, object))
 
 
+PATH_FIELDS = ("train_dir", "val_dir", "current_run")  # one path each ("" for none)
+PATH_LIST_FIELDS = ("ood_dirs", "runs")
+WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")  # `pretrained` names a file, not a tag
+
+
+def _map_paths(values: dict, convert) -> dict:
+    """`values` with `convert` applied to every stored path ("" stays "")."""
+    values = dict(values)
+    for key in PATH_FIELDS:
+        if values.get(key):
+            values[key] = convert(values[key])
+    for key in PATH_LIST_FIELDS:
+        if key in values:
+            values[key] = [convert(p) for p in values[key]]
+    pretrained = values.get("pretrained", "")
+    if pretrained.lower().endswith(WEIGHTS_SUFFIXES):
+        values["pretrained"] = convert(pretrained)
+    return values
+
+
+def _relative(stored: str, folder: Path) -> str:
+    """`stored` relative to `folder` (with / between names) when it lies inside it, else unchanged."""
+    path = Path(stored).expanduser()
+    if not path.is_absolute():
+        return stored
+    for base in (folder, folder.resolve()):
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix() or "."
+    return stored
+
+
+def _absolute(stored: str, folder: Path) -> str:
+    path = Path(stored).expanduser()
+    return str(path) if path.is_absolute() else os.path.normpath(folder / path)
+
+
 def load_project(path: str | os.PathLike) -> Project:
     """Read a project file; a damaged one raises FlypError and is left untouched."""
     path = Path(path).expanduser().resolve()
@@ -121,7 +167,7 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         raise FlypError("the project has no file yet; choose where to save it")
     if not target.name.endswith(SUFFIX):
         target = target.with_name(target.name + SUFFIX)
-    atomic.write_json(target, project.to_json())
+    atomic.write_json(target, project.to_json(target.resolve().parent))
     project.path = target.resolve()
     return project.path
 
@@ -136,6 +182,40 @@ class ProjectLock(OwnedLock):
     def busy(self, owner: dict) -> str:
         return (f"{self.path.name[1:-5]} is already open in another FLYP Studio window "
                 f"(process {owner.get('pid')} on {owner.get('host')})")
+
+
+def add_runs_to_project(project_path: str | os.PathLike, run_dirs: list[str | os.PathLike]) -> Project:
+    """List run folders in a project file (each once), as `flyp train --project` does. FlypError
+    when the file cannot be read or a FLYP Studio window has it open (it would overwrite the change)."""
+    path = Path(project_path).expanduser()
+    lock = ProjectLock(path.resolve())
+    lock.acquire()
+    try:
+        project = load_project(path)
+        new = [str(Path(run).expanduser().absolute()) for run in run_dirs]
+        project.runs += [run for run in new if run not in project.runs]
+        project.current_run = project.current_run or new[-1]
+        save_project(project)
+    finally:
+        lock.release()
+    return project
+
+
+def lock_holder(project_path: str | os.PathLike) -> str | None:
+    """Who has the project open and since when, in words ("in another window on this computer since
+    14:02"), or None when nobody holds its lock."""
+    lock = ProjectLock(Path(project_path).expanduser().resolve())
+    owner = lock._owner()
+    try:
+        since = lock.path.stat().st_mtime  # the lock is written once, when taken
+    except OSError:
+        return None
+    if owner is None:
+        return None
+    where = ("in another window on this computer" if owner.get("host") == socket.gethostname()
+             else f"on the computer {owner.get('host')}")
+    day, clock = time.strftime("%Y-%m-%d", time.localtime(since)), time.strftime("%H:%M", time.localtime(since))
+    return f"{where} since {clock}" if day == time.strftime("%Y-%m-%d") else f"{where} since {day} {clock}"
 
 
 def recent_projects_file() -> Path:

@@ -16,7 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     app = create_app()
+    from flyp_app.errors import ErrorReporter, log, start_logging
     from flyp_app.window import MainWindow
+
+    start_logging()
+    log.info("FLYP Studio starting")
+    reporter = ErrorReporter(app)
+    reporter.install()
 
     window = MainWindow()
     window.show()
@@ -31,13 +37,14 @@ def create_app():
     """The QApplication with the app's name, icon and style (pyqtgraph and torch are not imported)."""
     from PySide6.QtWidgets import QApplication
 
-    from flyp_app.theme import style_sheet
+    from flyp_app import theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("FLYP Studio")
+    app.setOrganizationName("FLYP Studio")
     app.setDesktopFileName(APP_ID)  # Wayland and the task bar match the window to its menu entry
     app.setWindowIcon(app_icon())
-    app.setStyleSheet(style_sheet())
+    theme.apply(app)
     return app
 
 

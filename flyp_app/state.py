@@ -1,18 +1,58 @@
 """The app's model: the open project and what the engine found, with signals for the pages.
 
-Pages never talk to each other: they change the state, and react to its signals.
+Pages never talk to each other: they change the state, and react to its signals. The user's
+edits (folders, class names, templates, settings) go on an undo stack (Edit ▸ Undo / Redo).
 """
 
 from __future__ import annotations
 
+import copy
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.errors import FlypError
 from flyp_app.tasks import Caches
 from core.project import Project, ProjectLock, load_project, remember_project, save_project
 from flyp_app.words import error_text
+
+MERGE_SECONDS = 2.0  # edits of one kind this close together are undone as one (typing, spin-box steps)
+
+
+def app_settings() -> QSettings:
+    """The app's own preferences (window layout, last folder): not part of any project."""
+    return QSettings("FLYP Studio", "FLYP Studio")
+
+
+class ProjectEdit(QUndoCommand):
+    """One edit of the project's fields: `before` and `after` hold the values of those fields."""
+
+    def __init__(self, state: "AppState", text: str, before: dict, after: dict):
+        super().__init__(text)
+        self.state, self.before, self.after = state, before, after
+        self.when = time.monotonic()
+        self._applied = True  # pushed after the setter applied it: the stack's first redo() is a no-op
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        self.state._apply(self.after, restored=True)
+
+    def undo(self) -> None:
+        self.state._apply(self.before, restored=True)
+
+    def id(self) -> int:
+        return 1
+
+    def mergeWith(self, other: "ProjectEdit") -> bool:
+        if other.text() != self.text() or other.after.keys() != self.after.keys() \
+                or other.when - self.when > MERGE_SECONDS:
+            return False
+        self.after, self.when = other.after, other.when
+        return True
 
 
 class AppState(QObject):
@@ -21,23 +61,27 @@ class AppState(QObject):
     scan_finished = Signal(object)   # core.data.folders.Datasets (or None when the folders are unusable)
     templates_changed = Signal()
     settings_changed = Signal()      # model or hyperparameters
-    runs_changed = Signal()          # a run was added or finished
+    runs_changed = Signal()          # a run was added, started or finished training
     run_selected = Signal(str)       # the run shown on Blend / Try / Export
     alpha_changed = Signal(float)
     engine_ready = Signal()          # torch + open_clip are imported
     message = Signal(str)            # a short status-bar message
     saved = Signal()
+    restored = Signal()              # an undo or redo put back earlier values: pages show them again
 
     def __init__(self, project: Project | None = None):
         super().__init__()
         self.project = project or Project()
         self.datasets = None          # core.data.folders.Datasets of the last successful scan
         self.scan_error = ""
+        self.scanning = False         # a scan of the folders is under way
+        self.training_run = ""        # the run folder being trained now ("" when none)
         self.ready = False
         self.caches = Caches()  # what background tasks keep between calls (thread-safe)
         self._lock: ProjectLock | None = None
         self._save_timer = QTimer(self, singleShot=True, interval=400)
         self._save_timer.timeout.connect(self.save_now)
+        self.undo_stack = QUndoStack(self)
 
     # Project file -------------------------------------------------------------------------
     def open(self, path: str | Path) -> None:
@@ -49,7 +93,17 @@ class AppState(QObject):
             self.save_now()
         self.project = project
         remember_project(project.path)
-        self.datasets, self.scan_error = None, ""
+        self.datasets, self.scan_error, self.scanning = None, "", False
+        self.undo_stack.clear()
+        self.remember_folder(project.path.parent)
+        self.project_changed.emit()
+
+    def close(self) -> None:
+        """Save and close the project: the state is empty again (the window shows its welcome)."""
+        self.close_project()
+        self.project = Project()
+        self.datasets, self.scan_error, self.scanning = None, "", False
+        self.undo_stack.clear()
         self.project_changed.emit()
 
     def save_as(self, path: str | Path) -> Path:
@@ -94,45 +148,80 @@ class AppState(QObject):
             self.save_now()
         self.close_lock()
 
-    # Convenience setters that save and notify ------------------------------------------------
+    # Setters: each edit is saved, undoable and notified ------------------------------------------
     def set_folders(self, train: str | None = None, val: str | None = None, ood: list[str] | None = None,
                     val_fraction: float | None = None) -> None:
-        p = self.project
-        if train is not None:
-            p.train_dir = train
-        if val is not None:
-            p.val_dir = val
-        if ood is not None:
-            p.ood_dirs = list(ood)
-        if val_fraction is not None:
-            p.val_fraction = val_fraction
-        self.changed()
-        self.data_changed.emit()
+        values = {"train_dir": train, "val_dir": val, "ood_dirs": None if ood is None else list(ood),
+                  "val_fraction": val_fraction}
+        values = {k: v for k, v in values.items() if v is not None}
+        what = {"train_dir": "training folder", "val_dir": "validation folder", "ood_dirs": "different conditions",
+                "val_fraction": "held-out share"}
+        self._edit(", ".join(what[k] for k in values), values)
 
     def set_class_name(self, folder: str, name: str) -> None:
-        self.project.class_names[folder] = name
-        self.changed()
-        self.templates_changed.emit()
+        self._edit(f"class name {name!r}", {"class_names": self.project.class_names | {folder: name}})
 
     def set_templates(self, templates: list[str]) -> None:
-        self.project.templates = list(templates)
-        self.changed()
-        self.templates_changed.emit()
+        self._edit("templates", {"templates": list(templates)})
 
     def set_settings(self, **settings) -> None:
-        for key in ("model", "pretrained"):
-            if key in settings:
-                setattr(self.project, key, settings.pop(key))
-        self.project.settings.update(settings)
-        self.changed()
-        self.settings_changed.emit()
+        values = {key: settings.pop(key) for key in ("model", "pretrained") if key in settings}
+        if settings:
+            values["settings"] = self.project.settings | settings
+        self._edit("model" if "model" in values else "training settings", values)
 
-    def add_run(self, run_dir: str) -> None:
+    def _edit(self, text: str, after: dict) -> None:
+        """Apply `after` ({field: value}) to the project and put the edit on the undo stack."""
+        before = {key: copy.deepcopy(getattr(self.project, key)) for key in after}
+        if before == after:
+            return
+        self._apply(after)
+        self.undo_stack.push(ProjectEdit(self, text, before, copy.deepcopy(after)))
+
+    def _apply(self, values: dict, restored: bool = False) -> None:
+        for key, value in values.items():
+            setattr(self.project, key, copy.deepcopy(value))
+        self.changed()
+        if values.keys() & {"train_dir", "val_dir", "ood_dirs", "val_fraction"}:
+            self.data_changed.emit()
+        if values.keys() & {"class_names", "templates"}:
+            self.templates_changed.emit()
+        if values.keys() & {"model", "pretrained", "settings"}:
+            self.settings_changed.emit()
+        if restored:
+            self.restored.emit()
+
+    # Where file dialogs start -------------------------------------------------------------------
+    def dialog_folder(self) -> str:
+        """The folder a file dialog opens in: the last one used, else the project's, else home."""
+        last = app_settings().value("dialogs/last_folder", "")
+        for folder in (last, self.project.path.parent if self.project.path else None, Path.home()):
+            if folder and Path(folder).is_dir():
+                return str(folder)
+        return str(Path.home())
+
+    def remember_folder(self, folder: str | Path) -> None:
+        app_settings().setValue("dialogs/last_folder", str(folder))
+
+    # Runs ----------------------------------------------------------------------------------------
+    def add_run(self, run_dir: str, select: bool = True) -> None:
+        """List a run folder in the project (and make it the run shown on Blend, Try and Export)."""
+        run_dir = str(Path(run_dir).absolute())
         if run_dir not in self.project.runs:
             self.project.runs.append(run_dir)
         self.changed()
         self.runs_changed.emit()
-        self.select_run(run_dir)
+        if select:
+            self.select_run(run_dir)
+
+    def set_training_run(self, run_dir: str) -> None:
+        """The run being trained now ("" when training ends): the other pages leave it alone meanwhile."""
+        if run_dir != self.training_run:
+            self.training_run = run_dir
+            self.runs_changed.emit()
+
+    def scan_started(self) -> None:
+        self.scanning = True
 
     def select_run(self, run_dir: str) -> None:
         self.project.current_run = run_dir
@@ -145,7 +234,7 @@ class AppState(QObject):
 
     def set_scan(self, datasets, error: str = "") -> None:
         """The result of scanning the project's folders: Datasets, or None and why not."""
-        self.datasets, self.scan_error = datasets, error
+        self.datasets, self.scan_error, self.scanning = datasets, error, False
         self.scan_finished.emit(datasets)
 
     def set_engine_ready(self) -> None:

@@ -186,6 +186,26 @@ def zero_shot(caches: Caches, model: str, pretrained: str | None, datasets, clas
 
 
 # Training -------------------------------------------------------------------------------------
+def zero_shot_of_runs(runs: list[str], wanted: dict, progress=None, control=None, emit=None) -> tuple[str, dict] | None:
+    """The zero-shot accuracy measured at the start of the newest run trained with the `wanted`
+    model, templates, class names and folders: (run name, {set: metrics}), or None."""
+    from core.errors import FlypError
+    from core.training.runs import RunDir
+
+    for path in reversed(runs):
+        try:
+            info = RunDir(path).read_info()
+            config = info["config"]
+            used = {"model": config["model"], "pretrained": config.get("pretrained") or "",
+                    "templates": info["templates"], "class_names": info["class_names"],
+                    **{key: config.get(key) for key in ("train_dir", "val_dir", "ood_dirs", "val_fraction", "seed")}}
+        except (FlypError, KeyError, TypeError):
+            continue
+        if used == wanted and isinstance(info.get("zeroshot"), dict) and info["zeroshot"]:
+            return Path(path).name, info["zeroshot"]
+    return None
+
+
 def run_training(config, run_dir: str, resume: bool = False, progress=None, control=None, emit=None) -> dict:
     """Train in a worker; on resume, first send the run's earlier curves (read here, off the UI thread)."""
     from core.training.loop import train
@@ -423,15 +443,15 @@ def compare_rows(paths: list[str], device: str, progress=None, control=None, emi
                         cancel=control or no_cancel, on_row=(lambda i, row: emit((i, row))) if emit else None)
 
 
-def soup_run(paths: list[str], out: str, greedy: bool, device: str, progress=None, control=None, emit=None) -> str:
-    """Average the runs into the new run folder `out` (core.weights.soups)."""
+def soup_run(paths: list[str], out: str, greedy: bool, device: str, progress=None, control=None, emit=None) -> dict:
+    """Average the runs into the new run folder `out` (core.weights.soups); its run.json, and "path"."""
     from core.model.loading import select_device
     from core.progress import no_cancel
     from core.weights.soups import make_soup
 
     say = (lambda e: emit(e["message"]) if emit and e.get("type") == "status" else None)
-    make_soup(paths, out, greedy=greedy, device=select_device(device), on_event=say, cancel=control or no_cancel)
-    return out
+    return make_soup(paths, out, greedy=greedy, device=select_device(device), on_event=say,
+                     cancel=control or no_cancel) | {"path": out}
 
 
 def prepare_demo_project(progress=None, control=None, emit=None) -> str:

@@ -31,6 +31,33 @@ def style_sheet() -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
+LIGHT = {"Window": "#f7f8fa", "WindowText": "#1f2a3a", "Base": "#ffffff", "AlternateBase": "#f0f2f5",
+         "Text": "#1f2a3a", "Button": "#eef0f3", "ButtonText": "#1f2a3a", "BrightText": "#ffffff",
+         "Highlight": ACCENT, "HighlightedText": "#ffffff", "ToolTipBase": "#ffffe8", "ToolTipText": "#1f2a3a",
+         "PlaceholderText": "#8a94a3", "Link": ACCENT, "Light": "#ffffff", "Midlight": "#e6e9ee",
+         "Mid": "#c3c9d2", "Dark": "#9aa3ae", "Shadow": "#5a6472"}
+DISABLED_TEXT = "#9aa3ae"
+
+
+def light_palette():
+    """The app's colours, both text and background, whatever the system theme: the style sheet and
+    the plots are light, so text must not follow a dark system palette to near-white on white."""
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    for role, colour in LIGHT.items():
+        palette.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(DISABLED_TEXT))
+    return palette
+
+
+def apply(app) -> None:
+    """Give `app` the app's palette and style sheet."""
+    app.setPalette(light_palette())
+    app.setStyleSheet(style_sheet())
+
+
 @functools.cache
 def pyqtgraph():
     """The pyqtgraph module, configured for this app on first use.

@@ -24,6 +24,7 @@ OTHER_LABELS = {
     "alpha": "α",
     "alphas": "α values",
     "onnx": "Also ONNX (Export page)",
+    "offline_mode": "offline mode (no downloads on this computer)",
 }
 
 

@@ -9,8 +9,7 @@ the UI thread.
 
 from __future__ import annotations
 
-import sys
-import traceback
+import logging
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -49,9 +48,12 @@ class Worker(QRunnable):
             self.signals.cancelled.emit()
         except FlypError as exc:
             self.signals.failed.emit(error_text(exc))
-        except Exception as exc:  # a bug: say it in words, keep the traceback for the terminal
-            traceback.print_exc(file=sys.stderr)
-            self.signals.failed.emit(f"Internal error: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug: say it in words, keep the traceback in the log
+            from flyp_app.errors import log_file
+
+            logging.getLogger("flyp_app").exception("Internal error in %s", getattr(self.fn, "__name__", self.fn))
+            self.signals.failed.emit(f"Internal error: {type(exc).__name__}: {exc} (the details are in the log "
+                                     f"file {log_file()})")
         else:
             self.signals.finished.emit(result)
         finally:

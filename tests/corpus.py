@@ -127,6 +127,7 @@ def _write_broken_files(cat: Path, corpus: Corpus) -> None:
         skipped(os.fsdecode(b"broken-\xe9.jpg"), "not an image").write_text("not a picture either")
     if os.name == "posix":
         os.symlink("self-loop.jpg", skipped("self-loop.jpg", "broken or looping symbolic link"))
+        os.symlink("self-loop", skipped("self-loop", "broken or looping symbolic link"))  # no extension to go by
         os.symlink("..", skipped("loop", "a loop"))  # a link back up to train/: must not hang the scan
     _solid(RED).save(skipped("locked.png", "cannot read file (permission denied)"))
     os.chmod(cat / "locked.png", 0)

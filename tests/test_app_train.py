@@ -82,6 +82,9 @@ def test_pause_holds_the_run_and_resume_finishes_it(qtbot, window, colour_data):
     qtbot.wait(1500)
     assert steps_seen(page) == paused_at < 12  # nothing trains while paused
     assert "Paused at step" in page.message.text() and "paused" in page.detail.text()
+    assert "left" not in page.detail.text()  # no time estimate while nothing trains
+    live = [page.history.tree.topLevelItem(i) for i in range(page.history.tree.topLevelItemCount())]
+    assert [item.text(3) for item in live] == ["paused (saved)"]
     assert page.training() and (Path(page._live_path) / "state.safetensors").is_file()  # saved on pause
     page.pause_button.click()
     wait_finished(qtbot, page)
@@ -97,6 +100,7 @@ def test_stop_leaves_a_resumable_run_and_resume_finishes_it(qtbot, window, colou
     wait_finished(qtbot, page)
     path = window.state.project.runs[0]
     assert run_info(path)["status"] == "cancelled" and "Stopped at step" in page.message.text()
+    assert "left" not in page.detail.text()  # the estimate goes with the run
     qtbot.waitUntil(lambda: page.history.resume.isEnabled(), timeout=10000)
     assert "can be resumed" in page.history.tree.topLevelItem(0).text(3)
     page.history.resume.click()

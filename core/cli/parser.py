@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("train", train.train, "finetune with FLYP (or a baseline) and save a resumable run")
     _train_args(p)
+    p.add_argument("--project", metavar="NAME.flyp.json",
+                   help="list the finished run in this FLYP Studio project, to blend, try and export it in the app")
 
     p = verb("evaluate", runs.evaluate, "accuracy of a run's model (at weight-ensembling α) on a labelled folder")
     _run_args(p)

@@ -26,6 +26,10 @@ def train(args) -> int:
         config = TrainConfig(**options, model=args.model, pretrained=args.pretrained,
                              templates=load_templates(args.templates),
                              class_names=load_class_names(args.class_names) if args.class_names else {})
+    if args.project:
+        from core.project import load_project
+
+        load_project(args.project)  # a wrong project file stops here, before any training
     control = RunControl()
     restore_signals = interrupt_cancels(control)
     from core.training.distributed import launched
@@ -39,6 +43,14 @@ def train(args) -> int:
             restore_signals()
     if not ranks.is_main:
         return 0  # rank 0 reports for all
+    if args.project:
+        from core.project import add_runs_to_project
+
+        try:
+            add_runs_to_project(args.project, [args.out])
+        except FlypError as exc:
+            raise FlypError(f"{exc}; the run is saved in {args.out}: add it in the app with File ▸ Add run "
+                            "folder…") from None
     best = info.get("best") or {}
     emit(args, {"run": args.out, "status": info["status"], "zeroshot": info.get("zeroshot"), "best": best},
          f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; run saved in "

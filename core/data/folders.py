@@ -166,7 +166,9 @@ def _image_files(class_dir: Path, skipped: list[Problem], seen: set[str]) -> lis
             path = Path(dirpath) / name
             if _ignored(name):
                 continue
-            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            if path.is_symlink() and not path.exists():  # a link loop is a link loop, whatever its name
+                skipped.append(Problem(str(path), _not_a_file(path)))
+            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
                 skipped.append(Problem(str(path), f"not an image file ({path.suffix or 'no extension'})"))
             elif not path.is_file():  # never open a pipe or a device: reading it could block forever
                 skipped.append(Problem(str(path), _not_a_file(path)))

@@ -51,7 +51,7 @@ def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None
     except Image.DecompressionBombError:
         raise FlypError(f"{path}: image is too large to decode safely") from None
     except UnidentifiedImageError:
-        raise FlypError(f"{path}: not an image Pillow can read") from None
+        raise FlypError(f"{path}: not an image (its content is in no picture format known)") from None
     except MemoryError:
         raise FlypError(f"{path}: image is too large to decode with the memory available") from None
     except Exception as exc:  # noqa: BLE001 — a damaged file can make any decoder fail in any way

@@ -196,7 +196,7 @@ def cached_or_download(name: str, tag: str) -> Path:
         where = f"https://huggingface.co/{model_id}" if hub else cfg.get("url", "its download address")
         raise FlypError(
             f"the weights of {name} ({tag}) are not in the local cache and "
-            f"{'offline mode is on (HF_HUB_OFFLINE)' if offline else f'{host} cannot be reached'}; "
+            f"{'«offline_mode» is on' if offline else f'{host} cannot be reached'}; "
             f"download them from {where} on a machine with network and pass the file as «weights_file», "
             "or copy that machine's Hugging Face cache (~/.cache/huggingface) here")
     try:

@@ -11,14 +11,15 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFont, QIcon, QImage, QPixmap
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSlider,
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from flyp_app import tasks
 from flyp_app.pages.base import RunPage
+from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
 from flyp_app.widgets.deferred import Deferred
 
@@ -66,7 +67,7 @@ class BlendPage(RunPage):
     # Layout ------------------------------------------------------------------------------------
     def _beside_picker(self) -> list[QWidget]:
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
-        self.progress_label = QLabel("", objectName="pageHint")
+        self.progress_label = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window
         self.recompute = QPushButton("Recompute curve")
         self.recompute.setToolTip("Evaluate the blends again, e.g. after images in the run's folders changed")
         self.recompute.clicked.connect(lambda: self.load_curve(recompute=True))
@@ -83,7 +84,7 @@ class BlendPage(RunPage):
         self.robust_stack = QStackedWidget()
         self.robust_stack.addWidget(self.robust_note)
         self._plots = Deferred(self._make_plots, minimum_height=220)
-        bottom = QSplitter(Qt.Horizontal)
+        bottom = QSplitter(Qt.Horizontal, childrenCollapsible=False)
         bottom.addWidget(self._table_box())
         bottom.addWidget(self._gallery_box())
         bottom.setSizes([430, 650])
@@ -109,6 +110,7 @@ class BlendPage(RunPage):
         from flyp_app.widgets.blend_plots import AlphaPlot, RobustnessPlot
 
         self._alpha_plot = AlphaPlot()
+        self._alpha_plot.line.setValue(self.alpha)  # the project's α while the curve loads, not 0
         self._alpha_plot.alpha_dragged.connect(lambda a: self.slider.setValue(round(a * STEPS)))
         self._robust_plot = RobustnessPlot()
         self.robust_stack.insertWidget(0, self._robust_plot)
@@ -133,11 +135,15 @@ class BlendPage(RunPage):
         self.slider.setTickPosition(QSlider.TicksBelow)
         self.slider.setTickInterval(2)
         self.slider.valueChanged.connect(self._slider_moved)
+        self.slider.setAccessibleName("Blend α, from zero-shot (0) to finetuned (1)")
+        self.slider.setToolTip("α = 0: the original zero-shot model; α = 1: your finetuned model; between: a blend "
+                               "of their weights. Arrow keys move it by 0.05.")
         self.alpha_label = QLabel("α = 0.50", objectName="bigNumber")
         self.alpha_label.setMinimumWidth(110)
         self.numbers = QLabel("")
         self.numbers.setTextFormat(Qt.RichText)
-        self.numbers.setMinimumWidth(360)
+        self.numbers.setMinimumWidth(260)
+        self.numbers.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(QLabel("zero-shot"))
         row.addWidget(self.slider, 1)
@@ -170,6 +176,9 @@ class BlendPage(RunPage):
             header.setSectionResizeMode(col, QHeaderView.Fixed)
             self.table.setColumnWidth(col, max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance("≈ 100.0%"))
                                       + 28)
+        # Room for every column, the class names at least 120 px: at 1024 px only the class column showed.
+        self.table.setMinimumWidth(120 + sum(self.table.columnWidth(c) for c in (1, 2, 3))
+                                   + self.table.verticalScrollBar().sizeHint().width() + 2 * self.table.frameWidth())
         layout.addWidget(self.table)
         return box
 
@@ -189,7 +198,7 @@ class BlendPage(RunPage):
         self.gallery.setWordWrap(True)
         self.gallery.setToolTip("Double-click an image to open it")
         self.gallery.itemActivated.connect(
-            lambda item: QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(Qt.UserRole))))
+            lambda item: open_in_file_manager(item.data(Qt.UserRole), self.gallery))
         layout.addWidget(self.gallery)
         return box
 
@@ -209,6 +218,10 @@ class BlendPage(RunPage):
         self.gallery.clear()
         self.gallery_label.setText("")
         self.show_error("")
+        if self._plots.built():  # nothing of the last run while this one loads
+            self._alpha_plot.set_curve([], {})
+            self._alpha_plot.set_alpha(self.alpha, [])
+            self._robust_plot.clear_curve()
         usable = self.body.show_run(run)
         self._busy(False)
         if usable and self.isVisible():
@@ -317,6 +330,8 @@ class BlendPage(RunPage):
         self.alpha = alpha
         self.alpha_label.setText(f"α = {alpha:.2f}")
         if self.curve is None:
+            if self._plots.built():
+                self._alpha_plot.line.setValue(alpha)  # the line follows α while the curve loads
             return
         exact = self._exact_here()
         values = []

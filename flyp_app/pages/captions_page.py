@@ -14,6 +14,8 @@ from flyp_app.words import error_text
 
 CUSTOM = "(custom)"
 NOT_MEASURED = "<span style='color:#5a6472'>Not measured yet.</span>"
+FEW_IMAGES = 50     # below this, a zero-shot figure says how few images it comes from
+MUTED = "#5a6472"
 PREVIEW_LINES = 80  # every class is unfolded in the preview while the captions fit about this many lines
 
 
@@ -38,6 +40,7 @@ class CaptionsPage(Page):
         super().__init__(state)
         self._edit_timer = QTimer(self, singleShot=True, interval=300)
         self._edit_timer.timeout.connect(self._commit_edit)
+        self._measure_after_scan = False
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self._editor())
         splitter.addWidget(self._preview())
@@ -47,8 +50,9 @@ class CaptionsPage(Page):
         self.add_status_line()
         state.project_changed.connect(self._load_project)
         state.templates_changed.connect(self._refresh_preview)
-        state.scan_finished.connect(lambda _: self._refresh_preview())
+        state.scan_finished.connect(self._scanned)
         state.settings_changed.connect(self._describe_model)
+        state.restored.connect(self._show_templates)  # undo / redo
 
     def _editor(self) -> QWidget:
         box = QGroupBox("Templates, one per line")
@@ -95,15 +99,50 @@ class CaptionsPage(Page):
 
     # Templates -------------------------------------------------------------------------------
     def _load_project(self) -> None:
-        templates = self.state.project.templates
-        self.editor.blockSignals(True)
-        self.editor.setPlainText("\n".join(templates))
-        self.editor.blockSignals(False)
-        self._match_preset(templates)
-        self.validation.setText("")
+        self._show_templates()
         self.result.setText(NOT_MEASURED)
+        self._measure_after_scan = False
         self._describe_model()
         self._refresh_preview()
+
+    def _show_templates(self) -> None:
+        """Show the project's templates in the editor (unless it already shows them)."""
+        templates = self.state.project.templates
+        self._edit_timer.stop()
+        if self._lines() != templates:
+            self.editor.blockSignals(True)
+            self.editor.setPlainText("\n".join(templates))
+            self.editor.blockSignals(False)
+        self._match_preset(templates)
+        self.validation.setText("")
+
+    def _scanned(self, data) -> None:
+        self._refresh_preview()
+        if self._measure_after_scan:
+            self._measure_after_scan = False
+            self.measure_zero_shot()
+        elif data is not None and self.result.text() == NOT_MEASURED:
+            self._find_measured()
+
+    def _find_measured(self) -> None:
+        """Show the zero-shot accuracy a run of this project measured with the same model, captions and data."""
+        p, folder = self.state.project, self.state.folder
+        try:
+            names = self._class_names()
+        except FlypError:
+            return
+        wanted = {"model": p.model, "pretrained": p.pretrained or "", "templates": list(p.templates),
+                  "class_names": names, "train_dir": str(folder(p.train_dir)),
+                  "val_dir": str(folder(p.val_dir)) if p.val_dir else None,
+                  "ood_dirs": [str(folder(d)) for d in p.ood_dirs], "val_fraction": p.val_fraction,
+                  "seed": int(p.settings.get("seed", 0))}
+        self.run(tasks.zero_shot_of_runs, [str(folder(r)) for r in p.runs], wanted, on_done=self._found_measured,
+                 on_error=lambda _: None)
+
+    def _found_measured(self, found) -> None:
+        if found is not None and self.result.text() == NOT_MEASURED:
+            run, results = found
+            self._measured(results, f"measured when run “{run}” started")
 
     def _match_preset(self, templates: list[str]) -> None:
         name = next((n for n, p in presets().items() if p["templates"] == templates), CUSTOM)
@@ -170,6 +209,10 @@ class CaptionsPage(Page):
     # Zero-shot -------------------------------------------------------------------------------
     def measure_zero_shot(self) -> None:
         data = self.state.datasets
+        if data is None and self.state.scanning:
+            self._measure_after_scan = True
+            self.show_info("The folders are being scanned: the measure starts when the scan is done.")
+            return
         if data is None:
             self.show_error(self.state.scan_error or "Choose a usable training folder on the Data page first.")
             return
@@ -189,8 +232,17 @@ class CaptionsPage(Page):
         self.result.setText("Not measured.")
         self.show_error(text)
 
-    def _measured(self, results: dict) -> None:
+    def _measured(self, results: dict, where: str = "") -> None:
+        self.show_error("")
         self.zero_shot_results = results
-        chance = 1 / max(1, len(self.state.datasets.classes))
+        chance = 1 / max(1, len(self.state.datasets.classes)) if self.state.datasets else None
         tiles = [("validation" if name == "id" else name, f"{m['accuracy']:.1%}") for name, m in results.items()]
-        self.result.setText(number_tiles(tiles + [("chance", f"{chance:.0%}")]))
+        text = number_tiles(tiles + ([("chance", f"{chance:.0%}")] if chance else []))
+        notes = [where] if where else []
+        few = [f"{m['n']} {'validation' if name == 'id' else name}" for name, m in results.items()
+               if isinstance(m.get("n"), int) and m["n"] < FEW_IMAGES]
+        if few:
+            notes.append(f"from few images ({', '.join(few)}): each image moves the figure by several points")
+        if notes:
+            text += f"<span style='color:{MUTED}'>{'; '.join(notes)}.</span>"
+        self.result.setText(text)

@@ -28,6 +28,20 @@ NO_OOD = ("No run has images of different conditions, so there is no robustness 
           "Data page before training to see one.")
 
 
+def soup_verdict(info: dict) -> str:
+    """The soup's validation accuracy against its best ingredient's, in words."""
+    def id_accuracy(sets: dict) -> float:
+        return sets.get("id", next(iter(sets.values()), {})).get("accuracy", 0.0)
+
+    soup = info["best"]["id_accuracy"]
+    scores = info.get("soup", {}).get("run_scores") or {}
+    if not scores:
+        return f"validation accuracy {soup:.1%}"
+    best_run, best = max(((Path(r).name, id_accuracy(s)) for r, s in scores.items()), key=lambda x: x[1])
+    compared = "better than" if soup > best + 1e-9 else "worse than" if soup < best - 1e-9 else "the same as"
+    return f"validation accuracy {soup:.1%}, {compared} its best ingredient ({best_run}, {best:.1%})"
+
+
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
@@ -57,7 +71,7 @@ class ComparePage(Page):
         self.soup_button = QPushButton("Make soup of ticked runs")
         self.soup_button.clicked.connect(self.make_soup)
         self.progress = QProgressBar(maximumWidth=200, textVisible=False)
-        self.progress_label = QLabel("", objectName="pageHint")
+        self.progress_label = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window
         top = QHBoxLayout()
         top.addWidget(self.refresh_button)
         top.addSpacing(12)
@@ -230,6 +244,7 @@ class ComparePage(Page):
                 for row, path in zip(self.rows, self.paths)]
         self.plot.set_rows(rows)
         has_curve = any(row.get("curve") and row["curve"][0]["ood"] is not None for row in rows)
+        self.plot_note.setText(NO_OOD if self.paths else NO_RUNS)
         self.plot_stack.setCurrentWidget(self._plot_slot if has_curve or self._worker is not None else self.plot_note)
 
     def _selected(self) -> None:
@@ -262,9 +277,10 @@ class ComparePage(Page):
                                      on_ended=self._soup_ended)
         self._busy(True, "Making the soup…")
 
-    def _soup_done(self, out: str) -> None:
-        self.state.add_run(out)  # joins the project: Blend, Try and Export show it
-        self.show_info(f"Soup saved as {Path(out).name}: it is now the run on the Blend, Try and Export pages.", ok=True)
+    def _soup_done(self, info: dict) -> None:
+        self.state.add_run(info["path"], select=False)  # listed; the run on Blend, Try and Export stays the user's choice
+        self.show_info(f"Soup saved as {Path(info['path']).name}: {soup_verdict(info)}. Double-click it in the "
+                       "table to use it on the Blend, Try and Export pages.", ok=True)
 
     def _soup_ended(self) -> None:
         self._soup_worker = None

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFileDialog, Q
 
 from flyp_app import tasks
 from flyp_app.pages.base import Page
+from flyp_app.widgets.drop_target import DropTarget
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
 
@@ -62,22 +63,38 @@ class DataPage(Page):
         self._scan_worker = None
         state.project_changed.connect(self._load_project)
         state.data_changed.connect(self._scan_timer.start)
+        state.restored.connect(self._show_project)  # undo / redo
 
     def _folders_box(self) -> None:
         box = QGroupBox("Folders")
         form = QFormLayout(box)
-        self.train_edit = QLineEdit(readOnly=True, placeholderText="choose the training folder…")
-        form.addRow("Training", self._row(self.train_edit, ("Choose…", self._choose_train)))
-        self.val_edit = QLineEdit(readOnly=True, placeholderText="none: hold out a share of each class")
+        self.train_edit = QLineEdit(placeholderText="choose the training folder, drop it here, or paste its path…")
+        self.train_edit.setToolTip("The folder with one sub-folder of images per class. Type or paste a path and "
+                                   "press Enter, choose it, or drop it here.")
+        self.train_edit.editingFinished.connect(lambda: self._typed("train", self.train_edit))
+        self.train_row = self._row(self.train_edit, ("Choose…", self._choose_train))
+        form.addRow("Training", self.train_row)
+        self.val_edit = QLineEdit(placeholderText="none: hold out a share of each class")
+        self.val_edit.setToolTip("A folder of the same classes, only for measuring accuracy. Empty: a share of each "
+                                 "training class is held out instead.")
+        self.val_edit.editingFinished.connect(lambda: self._typed("val", self.val_edit))
         self.split = QDoubleSpinBox(minimum=5, maximum=50, singleStep=5, decimals=0, suffix=" % held out")
         self.split.valueChanged.connect(lambda v: self.state.set_folders(val_fraction=v / 100))
-        form.addRow("Validation", self._row(self.val_edit, ("Choose…", self._choose_val), ("Clear", self._clear_val),
-                                            self.split))
+        self.split.setToolTip("The share of each training class held out for validation (when there is no "
+                              "validation folder); the split is the same every time for a given seed")
+        self.val_row = self._row(self.val_edit, ("Choose…", self._choose_val), ("Clear", self._clear_val), self.split)
+        form.addRow("Validation", self.val_row)
         self.ood_list = QListWidget()
         self.ood_list.setMaximumHeight(64)
         self.ood_list.setSelectionMode(QAbstractItemView.SingleSelection)
-        form.addRow("Different conditions", self._row(self.ood_list, ("Add…", self._add_ood),
-                                                      ("Remove", self._remove_ood)))
+        self.ood_list.setToolTip("Folders of the same classes under other conditions (other cameras, sites, "
+                                 "styles): accuracy there shows how robust the model is")
+        self.ood_row = self._row(self.ood_list, ("Add…", self._add_ood), ("Remove", self._remove_ood))
+        form.addRow("Different conditions", self.ood_row)
+        # A folder dropped on a row sets that row; dropped elsewhere, the window asks what it is for.
+        self._drop_targets = [DropTarget(row, lambda folders, role=role: self.set_folder_role(role, folders))
+                              for row, role in ((self.train_row, "train"), (self.val_row, "val"),
+                                                (self.ood_row, "ood"))]  # kept: Qt holds only the C++ half
         self.layout_.addWidget(box)
 
     def _row(self, main: QWidget, *extras) -> QWidget:
@@ -96,8 +113,26 @@ class DataPage(Page):
 
     # Folders -----------------------------------------------------------------------------------
     def _pick(self, title: str) -> str:
-        start = str(self.state.folder(self.state.project.train_dir) or Path.home())
-        return QFileDialog.getExistingDirectory(self, title, start)
+        folder = QFileDialog.getExistingDirectory(self, title, self.state.dialog_folder())
+        if folder:
+            self.state.remember_folder(Path(folder).parent)
+        return folder
+
+    def _typed(self, role: str, edit: QLineEdit) -> None:
+        """A path typed or pasted into the Training or Validation box (Enter, or leaving the box)."""
+        text = edit.text().strip().strip('"')
+        stored = self.state.project.train_dir if role == "train" else self.state.project.val_dir
+        if text == stored:
+            return
+        if role == "val" and not text:
+            self._clear_val()
+            return
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            self.show_error(f"{text}: no such folder. Type or paste the path of a folder, or press Choose….")
+            return
+        self.show_error("")
+        self.set_folder_role(role, [folder])
 
     def _choose_train(self) -> None:
         if folder := self._pick("Training folder"):
@@ -115,7 +150,7 @@ class DataPage(Page):
 
     def _add_ood(self) -> None:
         if folder := self._pick("Folder of the same classes under different conditions"):
-            self.add_folders([Path(folder)], as_ood=True)
+            self.set_folder_role("ood", [Path(folder)])
 
     def _remove_ood(self) -> None:
         row = self.ood_list.currentRow()
@@ -125,20 +160,28 @@ class DataPage(Page):
             self.state.set_folders(ood=ood)
             self._load_project()
 
-    def add_folders(self, folders: list[Path], as_ood: bool = False) -> None:
-        """Dropped folders: the first becomes the training folder if there is none, the rest OOD."""
-        p = self.state.project
-        ood = list(p.ood_dirs)
-        for folder in folders:
-            if not p.train_dir and not as_ood:
-                self.state.set_folders(train=str(folder))
-            elif str(folder) not in ood:
-                ood.append(str(folder))
-        if ood != p.ood_dirs:
-            self.state.set_folders(ood=ood)
+    def set_folder_role(self, role: str, folders: list[Path]) -> None:
+        """Use dropped or chosen folders as the training ("train") or validation ("val") folder (the
+        first one), or as folders of different conditions ("ood", each one)."""
+        if not folders:
+            return
+        if role == "train":
+            self.state.set_folders(train=str(folders[0]))
+        elif role == "val":
+            self.state.set_folders(val=str(folders[0]))
+        else:
+            ood = list(self.state.project.ood_dirs)
+            ood += [str(f) for f in folders if str(f) not in ood]
+            if ood != self.state.project.ood_dirs:
+                self.state.set_folders(ood=ood)
         self._load_project()
 
     def _load_project(self) -> None:
+        self._show_project()
+        self._scan_timer.start()
+
+    def _show_project(self) -> None:
+        """Show the project's folders and class names (no scan)."""
         p = self.state.project
         self.train_edit.setText(p.train_dir)
         self.val_edit.setText(p.val_dir)
@@ -148,31 +191,48 @@ class DataPage(Page):
         self.split.setEnabled(not p.val_dir)
         self.ood_list.clear()
         self.ood_list.addItems(p.ood_dirs)
-        self._scan_timer.start()
+        self._filling = True
+        for row in range(self.classes.rowCount() if self.classes.columnCount() > 1 else 0):
+            self.classes.item(row, 1).setText(self._shown_name(self.classes.item(row, 0).text()))
+        self._filling = False
 
     # Scanning ----------------------------------------------------------------------------------
     def rescan(self) -> None:
         p = self.state.project
-        if not p.train_dir:
-            self.summary.setText("No training folder yet: choose one, or drop a folder on the window.")
-            return
         if self._scan_worker is not None:
             self._scan_worker.cancel()
-        self.summary.setText("Scanning…")
+            self._scan_worker = None
         self.show_error("")
+        if not p.train_dir:
+            self._show_nothing("No training folder yet: choose one, or drop a folder on the window.")
+            self.state.set_scan(None)
+            return
+        self.summary.setText("Scanning…")
+        self.state.scan_started()
         folder = self.state.folder
         self._scan_worker = self.run(
             tasks.scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
             [str(folder(d)) for d in p.ood_dirs], p.val_fraction, int(p.settings.get("seed", 0)),
             on_done=self._scanned, on_error=self._scan_failed)
 
-    def _scan_failed(self, text: str) -> None:
-        self.summary.setText("The folders cannot be used yet:")
-        self.show_error(text)
+    def _show_nothing(self, summary: str) -> None:
+        """No classes and no verdict on problems: nothing was scanned (or the scan failed)."""
+        self.summary.setText(summary)
         self.classes.setRowCount(0)
+        self.classes.setColumnCount(0)
+        self.problems.clear()
+        self.problems_label.setText("")
+        self.problems.hide()
+        self._problems_part.setMaximumHeight(0)
+
+    def _scan_failed(self, text: str) -> None:
+        self._scan_worker = None
+        self._show_nothing("The folders cannot be used yet:")
+        self.show_error(text)
         self.state.set_scan(None, text)
 
     def _scanned(self, result) -> None:
+        self._scan_worker = None
         data, thumbs = result
         self._fill_classes(data, thumbs)
         self._fill_problems(data)
@@ -183,8 +243,6 @@ class DataPage(Page):
         self.state.set_scan(data)
 
     def _fill_classes(self, data, thumbs: dict[str, bytes]) -> None:
-        from core.data.captions import display_name
-
         self._filling = True
         ood_names = list(data.ood)
         self.classes.setColumnCount(4 + len(ood_names))
@@ -195,14 +253,13 @@ class DataPage(Page):
         counts = [Counter(s.label for s in data.train), Counter(s.label for s in data.val)]
         counts += [Counter(s.label for s in samples) for samples in data.ood.values()]
         self.classes.setRowCount(len(data.classes))
-        names = self.state.project.class_names
         for row, folder in enumerate(data.classes):
             item = QTableWidgetItem(folder)
             item.setFlags(item.flags() & ~Qt.ItemIsEditable)
             if folder in thumbs:
                 item.setIcon(QIcon(QPixmap.fromImage(QImage.fromData(thumbs[folder]))))
             self.classes.setItem(row, 0, item)
-            self.classes.setItem(row, 1, QTableWidgetItem(names.get(folder) or display_name(folder)))
+            self.classes.setItem(row, 1, QTableWidgetItem(self._shown_name(folder)))
             for col, counter in enumerate(counts, 2):
                 cell = QTableWidgetItem(str(counter[row]))
                 cell.setFlags(cell.flags() & ~Qt.ItemIsEditable)
@@ -222,12 +279,28 @@ class DataPage(Page):
         self._problems_part.setMaximumHeight(UNLIMITED if n else self.problems_label.sizeHint().height())
 
     def _name_edited(self, item: QTableWidgetItem) -> None:
+        """A class name typed in the table: kept if it is not empty and no other class has it."""
         if self._filling or item.column() != 1:
             return
         folder = self.classes.item(item.row(), 0).text()
         name = item.text().strip()
+        others = {self.classes.item(r, 1).text().strip().casefold(): self.classes.item(r, 0).text()
+                  for r in range(self.classes.rowCount()) if r != item.row() and self.classes.item(r, 1)}
         if not name:
-            self.show_error(f"The class name for folder {folder!r} cannot be empty.")
+            problem = f"The class name for folder {folder!r} cannot be empty: it was put back."
+        elif name.casefold() in others:
+            problem = (f"{name!r} is already the name of folder {others[name.casefold()]!r}: two classes would "
+                       "share one caption. Choose another name.")
+        else:
+            self.show_error("")
+            self.state.set_class_name(folder, name)
             return
-        self.show_error("")
-        self.state.set_class_name(folder, name)
+        self.show_error(problem)
+        self._filling = True
+        item.setText(self._shown_name(folder))  # the name still in use, not a blank or a duplicate
+        self._filling = False
+
+    def _shown_name(self, folder: str) -> str:
+        from core.data.captions import display_name
+
+        return self.state.project.class_names.get(folder) or display_name(folder)

@@ -6,14 +6,14 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from core.weights.curve import best_alpha
 from flyp_app import tasks
 from flyp_app.pages.base import RunPage
+from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.theme import OK_COLOUR
 
 NO_CURVE = "Accuracy at this α: open the Blend page (or press the button) to compute the α curve."
@@ -105,7 +105,7 @@ class ExportPage(RunPage):
         self.progress = QProgressBar(maximumWidth=200, textVisible=False)
         self.progress.setRange(0, 0)
         self.progress.hide()
-        self.stage = QLabel("", objectName="pageHint")
+        self.stage = QLabel("", objectName="pageHint", wordWrap=True)
         row = QHBoxLayout()
         row.addWidget(self.export_button)
         row.addWidget(self.progress)
@@ -262,4 +262,4 @@ class ExportPage(RunPage):
 
     def _open_folder(self) -> None:
         if self.report:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.report["path"]))
+            open_in_file_manager(self.report["path"], self.open_folder)

@@ -37,11 +37,12 @@ def new_run_dir(runs_dir: Path, method: str) -> Path:
     return candidate
 
 
-def duration_text(seconds: float) -> str:
+def time_left_text(seconds: float) -> str:
+    """The estimate of the time left, in words: "under a minute left", "about 12 min left"."""
     if seconds < 60:
-        return "less than a minute"
+        return "under a minute left"
     minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"about {minutes} min left" if minutes < 60 else f"about {minutes // 60} h {minutes % 60:02d} min left"
 
 
 class TrainPage(Page):
@@ -127,12 +128,12 @@ class TrainPage(Page):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.hide()
-        self.detail = QLabel("", objectName="pageHint")
+        self.detail = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window
         layout.addWidget(self.message)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.detail)
         layout.addWidget(self.status)  # errors in words, where the user is looking
-        self.shown_label = QLabel("", objectName="pageHint")
+        self.shown_label = QLabel("", objectName="pageHint", wordWrap=True)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -235,6 +236,8 @@ class TrainPage(Page):
         workers.start(worker, pool=self._pool)
         self.history.busy = True
         self.history.set_live(self._live_path or None)
+        if resume:
+            self.state.set_training_run(str(run_dir))  # not blended, evaluated or soup'd while it trains
         self._set_buttons()
         self._timer.start()
         self._tick()
@@ -302,8 +305,10 @@ class TrainPage(Page):
             self._progress["message"] = f"Paused at step {event['step']} (saved). Press Resume to continue."
             self.pause_button.setText("Resume")
             self.pause_button.setEnabled(not self._worker.control.cancelled())
+            self.history.set_live(self._live_path or None, paused=True)
         elif kind == "resumed":
             self._progress["message"] = "Training…"
+            self.history.set_live(self._live_path or None)
         self._dirty = True
 
     def _started(self, event: dict) -> None:
@@ -319,6 +324,7 @@ class TrainPage(Page):
             if not self._live_path:  # run.json exists now: the run joins the project
                 self._live_path = self._pending_path
                 self.history.set_live(self._live_path)
+                self.state.set_training_run(self._live_path)
                 self.state.add_run(self._live_path)
         else:
             self._progress["message"] = f"Evaluated at step {event['step']}: {scores}."
@@ -341,10 +347,11 @@ class TrainPage(Page):
                      f"epoch {step / info['per_epoch']:.1f} of {total // info['per_epoch']}"]
             if info.get("rate"):
                 parts.append(f"{info['rate']:.0f} images/s")
-            if self.training() and self._worker.control.paused:
+            running = self.training() and not self._worker.control.cancelled()
+            if running and self._worker.control.paused:
                 parts.append("paused")
-            elif info.get("eta") is not None and step < total:
-                parts.append(f"about {duration_text(info['eta'])} left")
+            elif running and info.get("eta") is not None and step < total:  # no estimate once stopped
+                parts.append(time_left_text(info["eta"]))
             self.detail.setText(" · ".join(parts))
 
     # How a run ends ------------------------------------------------------------------------------
@@ -379,8 +386,7 @@ class TrainPage(Page):
         self.history.busy = False
         self.history.set_live(None)
         self._set_buttons()
-        if self._live_path:
-            self.state.runs_updated()  # other pages reload the finished (or stopped) run
+        self.state.set_training_run("")  # other pages reload the finished (or stopped) run (runs_changed)
         if self._shown == self._live_path:
             self.shown_label.setText(f"Showing: {Path(self._shown).name}")
 

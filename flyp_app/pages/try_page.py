@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, Q
 from flyp_app import tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.try_results import TryResults, folder_text
+from flyp_app.words import error_text
 
 MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif *.jfif *.ppm *.pgm);;All files (*)"
@@ -41,6 +42,43 @@ class TryItem:
     def top(self, k: int) -> list[tuple[str, float]]:
         order = sorted(range(len(self.probs)), key=self.probs.__getitem__, reverse=True)[:k]
         return [(self.classes[i], self.probs[i]) for i in order]
+
+
+def summary_text(items: list[TryItem], shown: int = 4) -> str:
+    """What a folder's answers add up to: "46 images: 45 predicted seven, 1 predicted one"."""
+    from collections import Counter
+
+    answered = [item for item in items if item.probs is not None and not item.error]
+    failed = sum(1 for item in items if item.error)
+    if not answered:
+        return f"{failed} could not be classified." if failed else ""
+    counts = Counter(item.top(1)[0][0] for item in answered).most_common()
+    if len(counts) == 1:
+        text = f"{counts[0][1]} of {len(answered)} images predicted {counts[0][0]}" if len(answered) > 1 else \
+            f"1 image, predicted {counts[0][0]}"
+    else:
+        parts = [f"{n} {name}" for name, n in counts[:shown]]
+        rest = sum(n for _, n in counts[shown:])
+        text = f"{len(answered)} images predicted: " + ", ".join(parts) + (f", {rest} other" if rest else "")
+    waiting = len(items) - len(answered) - failed
+    return text + (f" · {waiting} still classifying" if waiting else "") + \
+        (f" · {failed} could not be classified" if failed else "") + "."
+
+
+def table_csv(items: list[TryItem], k: int) -> str:
+    """The results as CSV: path, class, confidence (as `flyp predict --csv`), then the next classes."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["path", "class", "confidence"] + [f"{kind} {i}" for i in range(2, k + 1)
+                                                        for kind in ("class", "confidence")] + ["problem"])
+    for item in items:
+        top = item.top(k) if item.probs is not None and not item.error else []
+        cells = [c for name, p in top for c in (name, f"{p:.4f}")]
+        writer.writerow([item.path or item.name] + cells + [""] * (2 * k - len(cells)) + [item.error])
+    return out.getvalue()
 
 
 class TryPage(RunPage):
@@ -67,9 +105,12 @@ class TryPage(RunPage):
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 4, 0, 0)
         row = QHBoxLayout()
-        for text, slot in (("Open images…", self._open_files), ("Open folder…", self._open_folder),
-                           ("Paste", self.paste), ("Clear", self.clear)):
+        for text, slot, tip in (("Open images…", self._open_files, "Choose image files to classify"),
+                                ("Open folder…", self._open_folder, "Classify every image in a folder and its sub-folders"),
+                                ("Paste", self.paste, "Classify the image on the clipboard (Ctrl+V)"),
+                                ("Clear", self.clear, "Remove every image from the list")):
             button = QPushButton(text)
+            button.setToolTip(tip)
             button.clicked.connect(slot)
             row.addWidget(button)
         row.addSpacing(20)
@@ -83,6 +124,15 @@ class TryPage(RunPage):
         self.top_k.valueChanged.connect(self._render_all)
         row.addWidget(self.top_k)
         layout.addLayout(row)
+        summary_row = QHBoxLayout()
+        self.summary = QLabel("", wordWrap=True)
+        summary_row.addWidget(self.summary, 1)
+        self.save_table = QPushButton("Save table…")
+        self.save_table.setToolTip("Save the results as a CSV file (path, class, confidence, then the next classes)")
+        self.save_table.clicked.connect(self._save_table)
+        self.save_table.setEnabled(False)
+        summary_row.addWidget(self.save_table)
+        layout.addLayout(summary_row)
         self.results = TryResults()
         self.drop_note = QLabel("Drop images or folders here\n\nor paste an image (Ctrl+V), or use Open images…",
                                 alignment=Qt.AlignCenter)
@@ -130,6 +180,7 @@ class TryPage(RunPage):
             self._render(row)
         self.inner.setCurrentWidget(self.results)
         self.results.scrollToItem(self.results.item(first, 1))
+        self._show_summary()
         self._changed()
 
     def paste(self) -> None:
@@ -152,12 +203,35 @@ class TryPage(RunPage):
             self.show_error("The clipboard holds no image and no image file to classify.")
 
     def _open_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Images to classify", str(Path.home()), IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Images to classify", self.state.dialog_folder(), IMAGE_FILTER)
+        if files:
+            self.state.remember_folder(Path(files[0]).parent)
         self.add_paths(files)
 
     def _open_folder(self) -> None:
-        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to classify", str(Path.home())):
+        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to classify", self.state.dialog_folder()):
+            self.state.remember_folder(Path(folder).parent)
             self.add_paths([folder])
+
+    def _save_table(self) -> None:
+        from core import atomic
+        from core.errors import FlypError
+
+        start = Path(self.state.dialog_folder()) / "classified.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the table", str(start), "CSV files (*.csv)")
+        if not path:
+            return
+        self.state.remember_folder(Path(path).parent)
+        try:
+            atomic.write_text(path, table_csv(self.items, self.top_k.value()))
+        except FlypError as exc:
+            self.show_error(error_text(exc))
+            return
+        self.show_info(f"Saved the table of {len(self.items)} images to {path}.", ok=True)
+
+    def _show_summary(self) -> None:
+        self.summary.setText(summary_text(self.items))
+        self.save_table.setEnabled(any(item.probs is not None or item.error for item in self.items))
 
     def clear(self) -> None:
         if self._worker is not None:
@@ -167,6 +241,7 @@ class TryPage(RunPage):
         self.inner.setCurrentWidget(self.drop_note)
         self.progress.hide()
         self.show_error("")
+        self._show_summary()
 
     # Classifying -----------------------------------------------------------------------------------
     def _target(self) -> tuple | None:
@@ -238,6 +313,7 @@ class TryPage(RunPage):
                 item.pixels = answer.get("pixels", item.pixels)
                 item.thumb = answer.get("thumb", item.thumb)
             self._render(row)
+        self._show_summary()
 
     def _render(self, row: int) -> None:
         item = self.items[row]

@@ -62,6 +62,7 @@ class AlphaPlot(pg.PlotWidget):
         self.setLabel("bottom", "α   (0 = zero-shot, 1 = finetuned)")
         self.setLabel("left", "accuracy (%)")
         self.setXRange(0, 1, padding=0.03)
+        self.setYRange(0, 100, padding=0.03)  # empty, it still reads as percent: 0 … 100 %, not 0 … 1
         self.legend = LegendLine()  # for the page to place below the plot: inside, it would cover the curves
         self.line = pg.InfiniteLine(angle=90, movable=True, bounds=(0, 1),
                                     pen=pg.mkPen(ACCENT, width=1.5, style=Qt.DashLine),
@@ -92,6 +93,8 @@ class AlphaPlot(pg.PlotWidget):
             highs.append(max(values))
         if series:
             self.setYRange(*_pad(100 * min(lows), 100 * max(highs), 0.12), padding=0)
+        else:
+            self.setYRange(0, 100, padding=0.03)
         self.markers.clear()
 
     def set_alpha(self, alpha: float, values: Sequence[float]) -> None:
@@ -131,6 +134,17 @@ class RobustnessPlot(pg.PlotWidget):
         self.legend = LegendLine()  # below the plot, as the accuracy plot's beside it
         self.legend.add("blends, α = 0 … 1", "#9aa5b1")
         self.legend.add("α chosen with the slider", ACCENT, "star")
+        self.clear_curve()
+
+    def clear_curve(self) -> None:
+        """No curve (another run is loading): nothing of the last run, percent axes 0 … 100."""
+        self.curve.setData([], [])
+        self.ends.setData([], [])
+        self.marker.setData([], [])
+        for label in (*self.labels, self.marker_label):
+            label.hide()
+        self.setXRange(0, 100, padding=0.03)
+        self.setYRange(0, 100, padding=0.03)
 
     def set_curve(self, id_accuracy: Sequence[float], ood_accuracy: Sequence[float]) -> None:
         xs, ys = _percent(id_accuracy), _percent(ood_accuracy)

@@ -18,8 +18,8 @@ from core.training.runs import RunDir
 NO_RUN = ("No finished training run yet.\n\nTrain a model on the Train page first: when a run has finished, "
           "it appears here.")
 
-STATUS_WORDS = {"finished": "finished", "cancelled": "stopped early", "running": "training or interrupted",
-                "failed": "failed"}
+STATUS_WORDS = {"finished": "finished", "cancelled": "stopped early", "running": "interrupted",
+                "training": "training now", "failed": "failed"}
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ class RunSummary:
         return f"{self.name} — {STATUS_WORDS.get(self.status, self.status)}{best}"
 
 
-def describe_run(stored: str, path: Path) -> RunSummary:
-    """What the pages need to know about a run folder, without loading any weights."""
+def describe_run(stored: str, path: Path, training: bool = False) -> RunSummary:
+    """What the pages need to know about a run folder, without loading any weights (`training`:
+    the Train page is training it now, whatever its run.json says yet)."""
     run = RunDir(path)
     try:
         info = run.read_info()
@@ -55,7 +56,11 @@ def describe_run(stored: str, path: Path) -> RunSummary:
         stamp = ()
     best = info.get("best") if isinstance(info.get("best"), dict) else {}
     reason = ""
-    if status == "running":
+    if training:
+        status = "training"
+        reason = ("This run is training now: it can be blended when it stops or finishes. Follow it on the "
+                  "Train page, or choose another run above.")
+    elif status == "running":
         reason = ("This run is still training, or was interrupted: resume it on the Train page, "
                   "or choose another run above.")
     elif not stamp:
@@ -76,14 +81,15 @@ class RunPicker(QWidget):
         super().__init__()
         self.state = state
         self.combo = QComboBox()
-        self.combo.setMinimumWidth(380)
-        self.combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        # As wide as the page lets it be, never wider: a long run name must not widen the window.
+        self.combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(32)
+        self.combo.setMaximumWidth(640)
         self.combo.activated.connect(self._chosen)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Run:"))
-        layout.addWidget(self.combo)
-        layout.addStretch(1)
+        layout.addWidget(self.combo, 1)
         self._current: RunSummary | None = None
         state.project_changed.connect(self.refresh)
         state.runs_changed.connect(self.refresh)
@@ -94,7 +100,9 @@ class RunPicker(QWidget):
 
     def refresh(self) -> None:
         project = self.state.project
-        runs = [describe_run(stored, self.state.folder(stored)) for stored in project.runs]
+        training = self.state.training_run
+        runs = [describe_run(stored, self.state.folder(stored), training=bool(training) and
+                             str(self.state.folder(stored)) == training) for stored in project.runs]
         wanted = next((r for r in runs if r.stored == project.current_run), None)
         if wanted is None:
             wanted = next((r for r in reversed(runs) if r.usable), runs[-1] if runs else None)

@@ -70,9 +70,11 @@ class ComparePlot(pg.PlotWidget):
             xs += x
             ys += y
         self.best.setData(pos=stars, brush=brushes)
-        if zero is None:
+        if zero is None:  # nothing to draw: no range kept from another project
             self.zero_shot.setData([], [])
             self.zero_label.hide()
+            self.setXRange(0, 100, padding=0.03)
+            self.setYRange(0, 100, padding=0.03)
             return
         self.zero_shot.setData([zero[0]], [zero[1]])
         self.zero_label.setPos(*zero)

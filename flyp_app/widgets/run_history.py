@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from flyp_app.widgets.accessible import open_in_file_manager
 
 
 STATUS_WORDS = {"finished": "finished", "cancelled": "stopped — can be resumed", "failed": "failed",
@@ -45,17 +46,21 @@ class RunHistory(QWidget):
         header.addWidget(self.open_folder)
         layout.addLayout(header)
         self.tree = QTreeWidget()
+        self.tree.setAccessibleName("Runs of this project")
         self.tree.setHeaderLabels(["Run", "Model", "Method", "Status", "Validation: zero-shot → best"])
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
         header_view = self.tree.header()
         header_view.setStretchLastSection(False)
         header_view.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header_view.setSectionResizeMode(1, QHeaderView.Stretch)
+        # The run's name takes the room left (cut short, whole in its tooltip): the scores stay in view.
+        header_view.setSectionResizeMode(0, QHeaderView.Stretch)
+        self.tree.setTextElideMode(Qt.ElideMiddle)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         layout.addWidget(self.tree)
         self.summaries: dict[str, dict] = {}
         self.live: str | None = None
+        self.paused = False
         self.busy = False  # a run is training: nothing else can be resumed meanwhile
         self._update_buttons()
 
@@ -80,12 +85,14 @@ class RunHistory(QWidget):
         self._update_buttons()
 
     def _columns(self, s: dict) -> list[str]:
-        status = "training…" if s["path"] == self.live else STATUS_WORDS.get(s["status"], s["status"])
+        live = "paused (saved)" if self.paused else "training…"
+        status = live if s["path"] == self.live else STATUS_WORDS.get(s["status"], s["status"])
         scores = "" if s["zero_shot"] is None else f"{_percent(s['zero_shot'])} → {_percent(s['best'])}"
         return [s["name"], s["model"], s["method"].upper() if s["method"] else "", status, scores]
 
-    def set_live(self, path: str | None) -> None:
-        self.live = path
+    def set_live(self, path: str | None, paused: bool = False) -> None:
+        """The run being trained (None when none), and whether it is paused."""
+        self.live, self.paused = path, paused
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
             path_i = item.data(0, Qt.UserRole)
@@ -125,4 +132,4 @@ class RunHistory(QWidget):
 
     def _open_folder(self) -> None:
         if path := self.current():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+            open_in_file_manager(path, self.open_folder)

@@ -135,6 +135,8 @@ class TrainingPlots(QWidget):
             low, high = min(values), max(values)
             pad = max(2.0, 0.1 * (high - low))
             self.accuracy.setYRange(max(0.0, low - pad), min(103.0, high + pad), padding=0)  # 100% stays visible
+        else:  # no run, or none evaluated yet: percent from 0 to 100, not the last run's range
+            self.accuracy.setYRange(0, 100, padding=0.02)
 
     def _set_item(self, name: str, index: int):
         if name not in self._set_items:

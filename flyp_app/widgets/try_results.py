@@ -56,6 +56,7 @@ class TryResults(QTableWidget):
     def __init__(self):
         super().__init__(0, 3)
         self.setHorizontalHeaderLabels(["", "Image", "Most likely classes"])
+        self.setAccessibleName("Images and their most likely classes")
         self.verticalHeader().hide()
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.NoSelection)
