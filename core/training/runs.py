@@ -61,7 +61,7 @@ class RunDir:
             lock.acquire()
         except OSError as exc:
             raise FlypError(f"{self.path}: cannot be used as a run folder ({_os_reason(exc)}); "
-                            "choose another --out") from None
+                            "choose another «out»") from None
         try:
             yield self
         finally:
@@ -186,7 +186,7 @@ class _RunLock(OwnedLock):
 
     def busy(self, owner: dict) -> str:
         return (f"{self.path.parent}: another flyp process is writing this run (process {owner.get('pid')} on "
-                f"{owner.get('host')}); wait for it to end, or choose another --out")
+                f"{owner.get('host')}); wait for it to end, or choose another «out»")
 
 
 def _keep_previous(current: Path, previous: Path) -> None:
