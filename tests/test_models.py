@@ -38,7 +38,7 @@ def test_wrong_architecture_and_damaged_files_are_named(tmp_path):
     with pytest.raises(FlypError, match="do not fit this architecture"):
         load_model(ModelSpec("flyp-tiny", str(tmp_path / "other.pt")))
     (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00garbage")
-    with pytest.raises(FlypError, match="bad.safetensors: not a readable weights file"):
+    with pytest.raises(FlypError, match="bad.safetensors: damaged"):
         load_model(ModelSpec("flyp-tiny", str(tmp_path / "bad.safetensors")))
 
 

@@ -114,7 +114,7 @@ def files_of(folder):
 @pytest.mark.parametrize("name, damage, words", [
     ("run.json", lambda p: p.write_text('{"format": 1, "status": "canc'), ["run.json", "damaged", "left as it is"]),
     ("run.json", lambda p: p.write_text('{"format": 1, "status": "cancelled"}'), ["run.json", "lacks config"]),
-    ("state.safetensors", truncate, ["state.safetensors", "damaged resume state", "left as it is"]),
+    ("state.safetensors", truncate, ["state.safetensors", "damaged (", "left as it is"]),
 ])
 def test_resuming_a_damaged_run_reports_the_file_and_changes_nothing(stopped_run, tmp_path, capsys, name, damage, words):
     run = shutil.copytree(stopped_run, tmp_path / "run")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli.output import emit, shown
+from core.cli.output import bar, emit, shown
 
 
 def soup(args) -> int:
@@ -29,12 +29,7 @@ def compare(args) -> int:
 
     runs = expand_runs(args.runs)
     rows = compare_runs(runs, select_device(args.device), compute=not args.cached_only,
-                        progress=_progress(args, len(runs)))
+                        progress=bar("Comparing runs", args))
     emit(args, {"runs": rows}, format_table(rows))
     return 0
 
-
-def _progress(args, total: int):
-    if args.json or not sys.stderr.isatty():
-        return lambda done, total: None
-    return lambda done, total: print(f"\r{done}/{total} runs", end="\n" if done == total else "", file=sys.stderr)

@@ -161,8 +161,9 @@ def _demo_weights(pretrained: str | None) -> Path | None:
         return path
     if path.exists() or os.sep in pretrained or path.suffix in (".safetensors", ".pt", ".pth", ".bin"):
         raise FlypError(f"«pretrained» {pretrained}: no such file")
-    raise FlypError(f"«pretrained» {pretrained}: the demo model has no pretrained tags; give a weights file of "
-                    "the demo architecture, or leave «pretrained» out")
+    raise FlypError(f"«pretrained» {pretrained}: the demo model has no pretrained tags; give «weights_file» of "
+                    "the demo architecture, or leave «pretrained» out", setting="pretrained",
+                    expected="a weights file", found=pretrained)
 
 
 def _wants_quick_gelu(spec: ModelSpec) -> bool:

@@ -197,7 +197,7 @@ class _Trainer:
         self.tokens = clf.loaded.tokenizer(captions).view(len(clf.class_names), len(templates), -1)
         self.labels_of_class = torch.arange(len(clf.class_names))
         self.step, self.best, self.best_step = 0, -1.0, 0
-        self.reference_size = self.weight_size()  # divergence shows as weights far above it
+        self.reference_size = self.weight_size()  # the pretrained weights': divergence shows as far above it
         self.per_epoch = 1
         self.updating = False  # True while the optimiser writes the weights
 
@@ -221,7 +221,6 @@ class _Trainer:
             raise FlypError(f"{meta.get('file', self.session.run.state_file)}: does not fit this run ({problem}); "
                             "the file is left as it is: start a new run, or move it away to restart this one "
                             "from step 0")
-        self.reference_size = self.weight_size()
 
     def weight_size(self) -> float:
         """The largest absolute value among the trained weights (inf or nan once they diverged)."""
