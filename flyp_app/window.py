@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QL
 
 from core.errors import FlypError
 from core.data.images import is_image_name
-from core.project import SUFFIX, Project, lock_holder, recent_projects
+from core.project import SUFFIX, Project, recent_projects
 from flyp_app import dialogs, tasks, theme, workers
 from flyp_app.pages.blend_page import BlendPage
 from flyp_app.pages.captions_page import CaptionsPage
@@ -205,8 +205,6 @@ class MainWindow(QMainWindow):
             self.state.open(path)
         except FlypError as exc:
             text = error_text(exc)
-            if "already open" in text and (holder := lock_holder(path)):  # who, and since when
-                text = f"{Path(path).name} is already open in FLYP Studio {holder}: close it there first."
             self.welcome.show_error(text)
             self.statusBar().showMessage(text, 10000)
             return False
