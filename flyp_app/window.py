@@ -273,8 +273,7 @@ class MainWindow(QMainWindow):
         if not runs:
             self.statusBar().showMessage(f"{folders[0]}: not a run folder (it has no run.json) and holds none.", 10000)
             return 0
-        for run in runs:
-            self.state.add_run(str(run), select=run == runs[-1])
+        self.state.add_run_folders([str(run) for run in runs])
         self.statusBar().showMessage(f"Added {len(runs)} run{'s' if len(runs) > 1 else ''} to the project: "
                                      + ", ".join(r.name for r in runs), 10000)
         return len(runs)
