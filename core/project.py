@@ -180,42 +180,37 @@ class ProjectLock(OwnedLock):
         super().__init__(project_path.with_name(f".{project_path.name}.lock"))
 
     def busy(self, owner: dict) -> str:
-        return (f"{self.path.name[1:-5]} is already open in another FLYP Studio window "
-                f"(process {owner.get('pid')} on {owner.get('host')})")
+        """Who has the project open and since when: "Mine.flyp.json is already open in FLYP Studio in
+        another window on this computer since 14:02"."""
+        where = ("in another window on this computer" if owner.get("host") == socket.gethostname()
+                 else f"on the computer {owner.get('host')}")
+        try:
+            since = time.localtime(self.path.stat().st_mtime)  # the lock is written once, when taken
+        except OSError:
+            since = None
+        if since is not None:
+            same_day = time.strftime("%Y-%m-%d", since) == time.strftime("%Y-%m-%d")
+            where += time.strftime(" since %H:%M" if same_day else " since %Y-%m-%d %H:%M", since)
+        return f"{self.path.name[1:-5]} is already open in FLYP Studio {where}"
 
 
 def add_runs_to_project(project_path: str | os.PathLike, run_dirs: list[str | os.PathLike]) -> Project:
-    """List run folders in a project file (each once), as `flyp train --project` does. FlypError
-    when the file cannot be read or a FLYP Studio window has it open (it would overwrite the change)."""
+    """List run folders in a project file (each once; the first becomes the current run if there is
+    none), as `flyp train --project` and `flyp demo` do. FlypError when the file cannot be read or a
+    FLYP Studio window has it open (it would overwrite the change)."""
     path = Path(project_path).expanduser()
     lock = ProjectLock(path.resolve())
     lock.acquire()
     try:
         project = load_project(path)
-        new = [str(Path(run).expanduser().absolute()) for run in run_dirs]
-        project.runs += [run for run in new if run not in project.runs]
-        project.current_run = project.current_run or new[-1]
-        save_project(project)
+        new = [run for run in (str(Path(r).expanduser().absolute()) for r in run_dirs) if run not in project.runs]
+        if new:
+            project.runs += new
+            project.current_run = project.current_run or new[0]
+            save_project(project)
     finally:
         lock.release()
     return project
-
-
-def lock_holder(project_path: str | os.PathLike) -> str | None:
-    """Who has the project open and since when, in words ("in another window on this computer since
-    14:02"), or None when nobody holds its lock."""
-    lock = ProjectLock(Path(project_path).expanduser().resolve())
-    owner = lock._owner()
-    try:
-        since = lock.path.stat().st_mtime  # the lock is written once, when taken
-    except OSError:
-        return None
-    if owner is None:
-        return None
-    where = ("in another window on this computer" if owner.get("host") == socket.gethostname()
-             else f"on the computer {owner.get('host')}")
-    day, clock = time.strftime("%Y-%m-%d", time.localtime(since)), time.strftime("%H:%M", time.localtime(since))
-    return f"{where} since {clock}" if day == time.strftime("%Y-%m-%d") else f"{where} since {day} {clock}"
 
 
 def recent_projects_file() -> Path:

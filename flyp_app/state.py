@@ -188,6 +188,10 @@ class AppState(QObject):
             self.templates_changed.emit()
         if values.keys() & {"model", "pretrained", "settings"}:
             self.settings_changed.emit()
+        if "runs" in values:
+            self.runs_changed.emit()
+        if "current_run" in values:
+            self.run_selected.emit(self.project.current_run)
         if restored:
             self.restored.emit()
 
@@ -213,6 +217,12 @@ class AppState(QObject):
         self.runs_changed.emit()
         if select:
             self.select_run(run_dir)
+
+    def add_run_folders(self, run_dirs: list[str]) -> None:
+        """Runs trained elsewhere, listed in the project (undoable; the last becomes the current run)."""
+        runs = [str(Path(r).absolute()) for r in run_dirs]
+        listed = self.project.runs + [r for r in runs if r not in self.project.runs]
+        self._edit("add run folder", {"runs": listed, "current_run": runs[-1]})
 
     def set_training_run(self, run_dir: str) -> None:
         """The run being trained now ("" when training ends): the other pages leave it alone meanwhile."""

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QL
 
 from core.errors import FlypError
 from core.data.images import is_image_name
-from core.project import SUFFIX, Project, lock_holder, recent_projects
+from core.project import SUFFIX, Project, recent_projects
 from flyp_app import dialogs, tasks, theme, workers
 from flyp_app.pages.blend_page import BlendPage
 from flyp_app.pages.captions_page import CaptionsPage
@@ -205,8 +205,6 @@ class MainWindow(QMainWindow):
             self.state.open(path)
         except FlypError as exc:
             text = error_text(exc)
-            if "already open" in text and (holder := lock_holder(path)):  # who, and since when
-                text = f"{Path(path).name} is already open in FLYP Studio {holder}: close it there first."
             self.welcome.show_error(text)
             self.statusBar().showMessage(text, 10000)
             return False
@@ -275,8 +273,7 @@ class MainWindow(QMainWindow):
         if not runs:
             self.statusBar().showMessage(f"{folders[0]}: not a run folder (it has no run.json) and holds none.", 10000)
             return 0
-        for run in runs:
-            self.state.add_run(str(run), select=run == runs[-1])
+        self.state.add_run_folders([str(run) for run in runs])
         self.statusBar().showMessage(f"Added {len(runs)} run{'s' if len(runs) > 1 else ''} to the project: "
                                      + ", ".join(r.name for r in runs), 10000)
         return len(runs)

@@ -2,10 +2,8 @@
 is legible under a dark system theme, the menus and shortcuts work, edits undo, errors are seen."""
 
 import shutil
-from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication, QLabel
 

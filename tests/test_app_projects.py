@@ -165,6 +165,8 @@ def test_a_run_trained_elsewhere_joins_by_menu_or_drop(qtbot, window, flyp_run, 
     assert window.state.project.current_run == str(other)
     window.add_run_folders([tmp_path / "from-the-server"])  # a folder of runs: each joins once
     assert len(window.state.project.runs) == 2
+    window.state.undo_stack.undo()  # Edit ▸ Undo: the dropped run is not listed any more (its folder stays)
+    assert window.state.project.runs == [str(server)] and window.state.project.current_run == str(server)
 
 
 def test_a_soup_joins_the_runs_without_becoming_the_current_one(qtbot, window, flyp_run, tmp_path):

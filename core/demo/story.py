@@ -155,23 +155,13 @@ def run_story(root: Path, args) -> int:
 def add_to_demo_project(root: Path, run_dirs: list[Path]) -> Path | None:
     """List the story's runs in the demo project beside them, so the app shows them; return the
     project file, or None when a FLYP Studio window has the project open (it would overwrite it)."""
-    from core.project import ProjectLock, load_project, save_project
+    from core.project import add_runs_to_project
 
     path = demo_project_file(root)
-    lock = ProjectLock(path)
     try:
-        lock.acquire()
+        add_runs_to_project(path, run_dirs)
     except FlypError:
         return None
-    try:
-        project = load_project(path)
-        new = [str(run) for run in run_dirs if str(run) not in project.runs]
-        if new:
-            project.runs += new
-            project.current_run = project.current_run or new[0]
-            save_project(project)
-    finally:
-        lock.release()
     return path
 
 

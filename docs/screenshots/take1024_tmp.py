@@ -1,0 +1,190 @@
+"""Screenshots of every page of FLYP Studio, taken of the real window after a demo run.
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshots/take.py
+
+Drives the real MainWindow as a user would: opens the demo project from the welcome screen,
+measures zero-shot accuracy, trains the demo with the cross-entropy baseline and with FLYP on
+the Train page, moves the Blend slider, opens a few demo images on Try, exports, and compares.
+Each page is saved as a PNG of the 1280×800 window (quantised with pngquant when installed).
+
+The app's user folders (recent projects, the demo project and its runs) go to `--home`
+(XDG_DATA_HOME and XDG_CONFIG_HOME point there; emptied first), so the pictures show a clean
+app and your own projects are left alone. About a minute on a 2-core CPU, most of it training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZE = (1024, 700)
+METHODS = ("ce", "flyp")  # trained on the Train page in this order: the last, FLYP, is the one shown there
+MARKER = ".flyp-screenshots"
+BLEND_STEP = 12           # the Blend slider at α = 0.60 (steps of 0.05)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", default="/tmp/flyp-studio-screenshots",
+                        help="where the app keeps its user folders while shooting (kept between runs)")
+    parser.add_argument("--out", default=str(HERE), help="folder for the PNGs (docs/screenshots)")
+    args = parser.parse_args()
+    home = Path(args.home)
+    if home.exists():  # a clean app each time: no recent projects, runs or exports of an earlier shoot
+        if any(home.iterdir()) and not (home / MARKER).is_file():
+            raise SystemExit(f"take.py: {home} is not empty and was not made by take.py: choose another --home")
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / MARKER).write_text("made by docs/screenshots/take.py; removed by its next run\n")
+    for name in ("data", "config", "cache"):
+        os.environ[f"XDG_{name.upper()}_HOME"] = str(home / name)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(HERE.parents[1]))  # the checkout's flyp_app and core
+
+    shots = Shots(Path(args.out), home)
+    shots.run()
+    return 0
+
+
+class Shots:
+    def __init__(self, out: Path, home: Path):
+        from flyp_app.__main__ import create_app
+
+        self.out, self.home = out, home
+        self.app = create_app()
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    # Waiting and shooting ---------------------------------------------------------------------------
+    def wait(self, condition, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"take.py: timed out after {timeout:.0f} s waiting for {what}")
+            self.settle(50)
+
+    def settle(self, ms: int = 600) -> None:
+        """Run the event loop for `ms` (as exec() does, it lets the workers' threads have the GIL;
+        QTest.qWait would starve them)."""
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def shoot(self, name: str) -> Path:
+        self.settle()
+        if (self.window.width(), self.window.height()) != SIZE:  # a page wider than the screen pushed it
+            print(f"take.py: warning: the window is {self.window.width()}×{self.window.height()} on {name}",
+                  file=sys.stderr)
+        path = self.out / f"{name}.png"
+        if not self.window.grab().save(str(path)):
+            raise SystemExit(f"take.py: could not write {path}")
+        if shutil.which("pngquant"):  # UI pictures keep their look in 256 colours, at a third of the size
+            subprocess.run(["pngquant", "--force", "--skip-if-larger", "--speed", "1", "--quality", "80-100",
+                            "--output", str(path), str(path)], check=False)
+        print(f"{path}  {path.stat().st_size // 1024} KB", flush=True)
+        return path
+
+    def page(self, name: str):
+        return self.window.show_page(name)
+
+    # The user's path -------------------------------------------------------------------------------
+    def run(self) -> None:
+        from core.demo.story import demo_project_file
+        from core.project import remember_project
+        from flyp_app.window import MainWindow
+
+        # The demo project has been opened before, so the welcome screen lists it as a recent project.
+        remember_project(demo_project_file())
+        self.window = window = MainWindow()
+        window.resize(*SIZE)
+        window.show()
+        self.wait(lambda: window.state.ready, 120, "PyTorch to load")
+        self.shoot("welcome")
+
+        window.open_demo()  # the welcome screen's "Open the demo project" button
+        self.wait(lambda: window.state.project.path is not None, 300, "the demo project")
+        self.wait(lambda: window.state.datasets is not None, 120, "the scan of the demo folders")
+        self.shoot("data")
+
+        captions = self.page("captions")
+        captions.measure_zero_shot()
+        self.wait(lambda: captions.measure.isEnabled(), 300, "the zero-shot measure")
+        self.shoot("captions")
+
+        train = self.page("train")
+        self.train_runs(train)
+        self.shoot("train")
+
+        blend = self.page("blend")
+        self.wait(lambda: blend.curve is not None, 900, "the α curve")
+        blend.slider.setValue(BLEND_STEP)
+        self.wait(lambda: blend._exact_here() is not None and blend.gallery.count() > 0, 300,
+                  "the exact blend and its misclassified images")
+        self.shoot("blend")
+
+        try_page = self.page("try")
+        try_page.add_paths(self.sample_images())
+        self.wait(lambda: try_page.items and all(i.probs is not None or i.error for i in try_page.items)
+                  and not try_page.progress.isVisible(), 300, "the Try page's answers")
+        self.shoot("try")
+
+        export = self.page("export")
+        export.out.setText(str(self.home / "exports" / "Demo-model-alpha0.60"))
+        export._out_changed(export.out.text())
+        export.onnx.setChecked(True)
+        export.export()
+        self.wait(lambda: export.report is not None and export.export_button.isEnabled(), 600, "the export")
+        self.shoot("export")
+
+        compare = self.page("compare")
+        self.wait(lambda: compare._worker is None and compare.rows and all(compare.rows), 900, "the Compare rows")
+        self.shoot("compare")
+        window.close()
+
+    def train_runs(self, train) -> None:
+        """Train each of METHODS from the Train page, as a user would press Start training."""
+        import json
+
+        state = self.window.state
+
+        def finished_methods() -> dict[str, str]:
+            found = {}
+            for stored in state.project.runs:
+                try:
+                    info = json.loads((state.folder(stored) / "run.json").read_text())
+                except (OSError, ValueError):
+                    continue
+                if info.get("status") == "finished":
+                    found.setdefault(info["config"]["method"], stored)
+            return found
+
+        for method in METHODS:
+            state.set_settings(method=method)
+            train.start()
+            self.wait(lambda: not train.training(), 3600, f"the {method} run to finish")
+            if method not in finished_methods():
+                raise SystemExit(f"take.py: the {method} run did not finish: {train.message.text()}")
+        train.params.toggle.setChecked(True)  # "Advanced settings": what the run was trained with
+        self.wait(lambda: train.plots.graphics is not None and train.plots.point_counts().get("loss", 0) > 0, 60,
+                  "the curves of the last run")
+
+    def sample_images(self) -> list[str]:
+        """Two images of each evaluation folder of the demo: normal photos, sketches, paintings."""
+        project = self.window.state.project
+        picked = []
+        for stored in (project.val_dir, *project.ood_dirs):
+            classes = sorted(p for p in project.resolve(stored).iterdir() if p.is_dir())
+            for i, folder in enumerate(classes[1:3]):
+                picked.append(str(sorted(folder.iterdir())[3 + 7 * i]))
+        return picked
+
+
+if __name__ == "__main__":
+    sys.exit(main())
