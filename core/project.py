@@ -43,6 +43,8 @@ class Project:
     runs: list[str] = field(default_factory=list)
     current_run: str = ""
     alpha: float = 0.5
+    label_folder: str = ""      # the Label page's folder of unlabelled images
+    label_move: bool = False    # the Label page moves images into class folders (default: copies them)
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def to_json(self, folder: Path | None = None) -> dict:

@@ -64,6 +64,7 @@ class AppState(QObject):
     runs_changed = Signal()          # a run was added, started or finished training
     run_selected = Signal(str)       # the run shown on Blend / Try / Export
     alpha_changed = Signal(float)
+    labels_changed = Signal(object)  # images labelled (or undone) on the Label page: {class folder: +n or -n}
     engine_ready = Signal()          # torch + open_clip are imported
     message = Signal(str)            # a short status-bar message
     saved = Signal()

@@ -107,6 +107,14 @@ def _move(source: Path, reserved: Path) -> None:
     source.unlink()  # if this fails, the caller removes the copy with the reservation
 
 
+class AssignError(FlypError):
+    """A file could not be labelled; `done` holds the ones labelled before it (logged, undoable)."""
+
+    def __init__(self, message: str, done: list):
+        super().__init__(message)
+        self.done = done
+
+
 @dataclass
 class Assignment:
     """One image labelled: where it was, where it is now, and what the model had suggested."""
@@ -179,15 +187,18 @@ class Labeller:
 
     def assign(self, sources: list[str | os.PathLike], class_folder: str,
                suggestions: list[tuple[str, float | None]] | None = None) -> list[Assignment]:
-        """Copy (or move) `sources` into `class_folder`; FlypError at the first file that fails,
-        after logging the ones done before it (they stay done, and undoable)."""
+        """Copy (or move) `sources` into `class_folder`. AssignError at the first file that fails,
+        carrying the ones done before it (they stay done, logged and undoable)."""
         folder = self.train_dir / class_folder
         made = not folder.exists()
         done: list[Assignment] = []
         try:
             for i, source in enumerate(map(Path, sources)):
                 suggestion, confidence = (suggestions[i] if suggestions else ("", None))
-                destination = place(source, folder, self.move)
+                try:
+                    destination = place(source, folder, self.move)
+                except FlypError as exc:
+                    raise AssignError(str(exc), list(done)) from None
                 done.append(Assignment(source, destination, class_folder, self.move,
                                        time.strftime("%Y-%m-%dT%H:%M:%S"), suggestion, confidence,
                                        made and not done))

@@ -1,0 +1,132 @@
+"""The Label page's background work (no Qt): scanning a folder of new images, thumbnails, and
+suggestions — the model's probabilities, then a probe on the labelled images' cached features.
+
+Each function takes plain values and the worker's `progress`, `control` and `emit` keywords.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flyp_app import engine
+
+THUMB_SIZE = 88
+THUMB_BATCH = 48
+_caches: dict = {}
+_caches_lock = threading.Lock()
+
+
+def scan_unlabelled(folder: str, progress=None, control=None, emit=None):
+    """The usable images under `folder` (any depth) and the files skipped, with reasons."""
+    from core.data.folders import scan_images
+
+    return scan_images(folder, progress=progress or (lambda *_: None), cancel=control or (lambda: False))
+
+
+def thumbnails(paths: list[str], progress=None, control=None, emit=None) -> None:
+    """Small PNGs of `paths`, sent as {path: bytes} a batch at a time (unreadable ones left out)."""
+    from core.errors import FlypError
+
+    batch = {}
+    for i, path in enumerate(paths, 1):
+        if control is not None and control.cancelled():
+            return
+        try:
+            batch[path] = engine.thumbnail_png(path, size=THUMB_SIZE)
+        except FlypError:
+            pass
+        if len(batch) >= THUMB_BATCH or i == len(paths):
+            emit(batch)
+            batch = {}
+
+
+def feature_cache(key: str):
+    """One FeatureCache per model for the session (its shards are read from disk once)."""
+    from core.model.feature_cache import FeatureCache
+
+    with _caches_lock:
+        if key not in _caches:
+            _caches[key] = FeatureCache(key)
+        return _caches[key]
+
+
+def open_source(source: dict, device: str):
+    """The Predictor for `source`: {"kind": "zero-shot", "model", "pretrained", "classes", "names",
+    "templates"} or {"kind": "run", "path", "alpha"} (a run shares its weights with the Blend and
+    Try pages: every batch takes the run's lock and sets its α)."""
+    from core.labelling import predictor as predictors
+
+    if source["kind"] == "zero-shot":
+        loaded = engine.cached_model(source["model"], source["pretrained"], device)
+        return predictors.zero_shot(loaded, source["classes"], source["templates"], source["names"])
+    session = engine.blend_session(source["path"], device)
+    alpha = source["alpha"]
+    with session.lock:
+        predictor = predictors.from_run(session.blended, alpha)
+    encode, head = predictor.encode, predictor.head
+
+    def locked(fn):
+        def call(x):
+            with session.lock:
+                session.at(alpha)
+                return fn(x)
+        return call
+    predictor.encode, predictor.head = locked(encode), locked(head)
+    return predictor
+
+
+def suggest(source: dict, device: str, files: list[str], labelled: list[tuple[str, str]], classes: list[str],
+            progress=None, control=None, emit=None) -> dict:
+    """Suggestions for `files` over `classes` (class folder names).
+
+    Sends {"probs": {path: [p per class]}, "final": bool} as batches of the model's
+    probabilities arrive, then, when `labelled` ([(path, class folder)]) has images of two
+    classes or more, once more with the probe's blend. Returns {"description", "learned_from"}.
+    Image features come from the on-disk cache where they were computed before.
+    """
+    import torch
+
+    from core.labelling.suggest import Probe
+    from core.model.feature_cache import all_features, image_features
+
+    cancel = control or (lambda: False)
+    predictor = open_source(source, device)
+    cache = feature_cache(predictor.key)
+    index = {name: i for i, name in enumerate(classes)}
+    columns = [index.get(name) for name in predictor.class_names]
+    known = torch.tensor([c for c in columns if c is not None], dtype=torch.long)
+    model_columns = torch.tensor([i for i, c in enumerate(columns) if c is not None], dtype=torch.long)
+
+    def in_page_order(features: torch.Tensor) -> torch.Tensor:
+        probs = torch.zeros(len(features), len(classes))
+        probs[:, known] = predictor.probabilities(features)[:, model_columns]
+        return probs / probs.sum(dim=-1, keepdim=True).clamp(min=1e-12)
+
+    total = len(files) + len(labelled)
+    done_paths, features, model_probs = [], [], []
+    for batch in image_features(files, predictor, cache=cache, progress=lambda d, _: progress and progress(d, total),
+                                cancel=cancel):
+        usable = [item for item in batch if item.features is not None]
+        if usable:
+            x = torch.stack([item.features for item in usable])
+            probs = in_page_order(x)
+            done_paths += [str(item.path) for item in usable]
+            features.append(x)
+            model_probs.append(probs)
+            emit({"probs": dict(zip(map(str, (i.path for i in usable)), probs.tolist())), "final": False})
+    result = {"description": predictor.description, "learned_from": 0}
+    labelled = [(path, folder) for path, folder in labelled if folder in index]
+    if not labelled or not done_paths:
+        return result
+    items = all_features([p for p, _ in labelled], predictor, cache=cache, cancel=cancel,
+                         progress=lambda d, _: progress and progress(len(files) + d, total))
+    pairs = [(item.features, index[folder]) for item, (_, folder) in zip(items, labelled) if item.features is not None]
+    if not pairs:
+        return result
+    probe = Probe(torch.stack([f for f, _ in pairs]), [c for _, c in pairs], len(classes))
+    if probe.fitted:
+        blended = probe.blend(torch.cat(features), torch.cat(model_probs))
+        emit({"probs": dict(zip(done_paths, blended.tolist())), "final": True})
+        result["learned_from"] = len(pairs)
+    return result
