@@ -150,3 +150,35 @@ def test_a_failed_copy_changes_nothing_and_names_the_file(qtbot, page, tmp_path,
     assert "nothing was changed" in page.status.text()
     assert name in page.items
     assert snapshot(train, tmp_path / "new") == before
+
+
+def test_the_data_page_counts_follow_the_labels_without_a_rescan(qtbot, tmp_path, colour_data):
+    from flyp_app.window import MainWindow
+
+    window = MainWindow(load_engine=False)
+    qtbot.addWidget(window)
+    window.create_project(tmp_path / "Mine.flyp.json")
+    train = shutil.copytree(colour_data["train"], tmp_path / "train")
+    new = tmp_path / "new"
+    new.mkdir()
+    make_image(COLOURS["red"], random.Random(1)).save(new / "a.png")
+    window.state.set_settings(model="flyp-tiny", pretrained="none")
+    with qtbot.waitSignal(window.state.scan_finished, timeout=20000):
+        window.state.set_folders(train=str(train))
+    data, label = window.pages["data"], window.pages["label"]
+    assert list(window.pages)[:2] == ["data", "label"]  # right after Data
+    red_row = [data.classes.item(r, 0).text() for r in range(data.classes.rowCount())].index("red")
+    count = int(data.classes.item(red_row, 2).text())
+    window.show_page("label")
+    label.open_folder(str(new))
+    qtbot.waitUntil(lambda: len(label.items) == 1 and not label.busy(), timeout=60000)
+    scans = []
+    data.rescan = lambda: scans.append(1)
+    label.grid.setFocus()
+    qtbot.keyClick(label.grid, Qt.Key_3)
+    assert data.classes.item(red_row, 2).text() == str(count + 1) and (train / "red" / "a.png").is_file()
+    qtbot.keyClick(label.grid, Qt.Key_Z, Qt.ControlModifier)
+    assert data.classes.item(red_row, 2).text() == str(count)
+    qtbot.wait(300)
+    assert not scans
+    window.close()

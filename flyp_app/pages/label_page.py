@@ -37,6 +37,7 @@ class LabelItem:
 
 class LabelPage(Page):
     title = "Label"
+    name = "label"  # how the window and the View menu reach it
     hint = ("Sort new images into your classes. The model suggests a class for each image, least sure first: "
             "press a class's number or type its name to label the selected images, Enter to accept the "
             "suggestion, Space to skip, Ctrl+Z to undo. Labelled images go into the training folder's class "
