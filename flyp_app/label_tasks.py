@@ -81,52 +81,55 @@ def suggest(source: dict, device: str, files: list[str], labelled: list[tuple[st
     """Suggestions for `files` over `classes` (class folder names).
 
     Sends {"probs": {path: [p per class]}, "final": bool} as batches of the model's
-    probabilities arrive, then, when `labelled` ([(path, class folder)]) has images of two
-    classes or more, once more with the probe's blend. Returns {"description", "learned_from"}.
+    probabilities arrive, then, when `labelled` ([(path, class folder)]) is not empty, once more
+    from the probe fitted on the labelled images. Returns {"description", "learned_from"}.
     Image features come from the on-disk cache where they were computed before.
     """
     import torch
 
-    from core.labelling.suggest import Probe
+    from core.labelling.suggest import Probe, affine_head
     from core.model.feature_cache import all_features, image_features
 
     cancel = control or (lambda: False)
     predictor = open_source(source, device)
     cache = feature_cache(predictor.key)
     index = {name: i for i, name in enumerate(classes)}
-    columns = [index.get(name) for name in predictor.class_names]
-    known = torch.tensor([c for c in columns if c is not None], dtype=torch.long)
-    model_columns = torch.tensor([i for i, c in enumerate(columns) if c is not None], dtype=torch.long)
-
-    def in_page_order(features: torch.Tensor) -> torch.Tensor:
-        probs = torch.zeros(len(features), len(classes))
-        probs[:, known] = predictor.probabilities(features)[:, model_columns]
-        return probs / probs.sum(dim=-1, keepdim=True).clamp(min=1e-12)
-
+    labelled = [(path, folder) for path, folder in labelled if folder in index]
     total = len(files) + len(labelled)
-    done_paths, features, model_probs = [], [], []
+    prior, paths, features = None, [], []
     for batch in image_features(files, predictor, cache=cache, progress=lambda d, _: progress and progress(d, total),
                                 cancel=cancel):
         usable = [item for item in batch if item.features is not None]
-        if usable:
-            x = torch.stack([item.features for item in usable])
-            probs = in_page_order(x)
-            done_paths += [str(item.path) for item in usable]
-            features.append(x)
-            model_probs.append(probs)
-            emit({"probs": dict(zip(map(str, (i.path for i in usable)), probs.tolist())), "final": False})
+        if not usable:
+            continue
+        x = torch.stack([item.features for item in usable])
+        if prior is None:
+            prior = Probe(*_page_order_head(predictor, affine_head(predictor.head, x.shape[1]), index))
+        paths += [str(item.path) for item in usable]
+        features.append(x)
+        emit({"probs": dict(zip(paths[-len(usable):], prior.probabilities(x).tolist())), "final": False})
     result = {"description": predictor.description, "learned_from": 0}
-    labelled = [(path, folder) for path, folder in labelled if folder in index]
-    if not labelled or not done_paths:
+    if not labelled or prior is None:
         return result
     items = all_features([p for p, _ in labelled], predictor, cache=cache, cancel=cancel,
                          progress=lambda d, _: progress and progress(len(files) + d, total))
     pairs = [(item.features, index[folder]) for item, (_, folder) in zip(items, labelled) if item.features is not None]
-    if not pairs:
-        return result
-    probe = Probe(torch.stack([f for f, _ in pairs]), [c for _, c in pairs], len(classes))
-    if probe.fitted:
-        blended = probe.blend(torch.cat(features), torch.cat(model_probs))
-        emit({"probs": dict(zip(done_paths, blended.tolist())), "final": True})
+    if pairs:
+        probe = Probe(*prior.prior, torch.stack([f for f, _ in pairs]), [c for _, c in pairs])
+        emit({"probs": dict(zip(paths, probe.probabilities(torch.cat(features)).tolist())), "final": True})
         result["learned_from"] = len(pairs)
     return result
+
+
+def _page_order_head(predictor, head, index: dict[str, int]):
+    """The model's (W, b) with one row per page class; a class the model does not know starts
+    at zero weight and a bias below every known class's."""
+    import torch
+
+    weight, bias = head
+    rows = torch.zeros(len(index), weight.shape[1])
+    biases = torch.full((len(index),), float(bias.min()) - 10.0)
+    for i, name in enumerate(predictor.class_names):
+        if name in index:
+            rows[index[name]], biases[index[name]] = weight[i], bias[i]
+    return rows, biases
