@@ -33,12 +33,16 @@ def _reason(exc: OSError) -> str:
 def check_writable(folder: str | os.PathLike) -> None:
     """FlypError naming `folder` unless files can be created in it (it is made if missing)."""
     folder = Path(folder).expanduser()
+    made = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".flyp-write-check-", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise FlypError(f"{folder}: cannot write there ({_reason(exc)}); choose another folder") from None
 
 
