@@ -1,5 +1,6 @@
-"""The Label page's background work (no Qt): scanning a folder of new images, thumbnails, and
-suggestions — the model's probabilities, then a probe on the labelled images' cached features.
+"""Background work on new images (no Qt): the Label page's scan, thumbnails and suggestions (the
+model's probabilities, then a probe on the labelled images' cached features), and the Try page's
+folder classification, its CSV and its sorting.
 
 Each function takes plain values and the worker's `progress`, `control` and `emit` keywords.
 """
@@ -133,3 +134,31 @@ def _page_order_head(predictor, head, index: dict[str, int]):
         if name in index:
             rows[index[name]], biases[index[name]] = weight[i], bias[i]
     return rows, biases
+
+
+def classify_folder(run_dir: str, device: str, alpha: float, folder: str, progress=None, control=None,
+                    emit=None) -> dict:
+    """Classify every image under `folder` with the run at α, sending lists of
+    `core.labelling.classify.Prediction` a batch at a time. Returns {"description", "count"}."""
+    from core.labelling.classify import classify_files, image_files
+
+    files = image_files([folder])
+    predictor = open_source({"kind": "run", "path": run_dir, "alpha": alpha}, device)
+    for batch in classify_files(files, predictor, top_k=3, cache=feature_cache(predictor.key),
+                                progress=progress or (lambda *_: None), cancel=control or (lambda: False)):
+        emit(batch)
+    return {"description": predictor.description, "count": len(files)}
+
+
+def export_csv(predictions: list, out: str, progress=None, control=None, emit=None) -> str:
+    from core.labelling.classify import write_csv
+
+    write_csv(predictions, out, 3)
+    return out
+
+
+def sort_folder(predictions: list, folder: str, min_confidence: float, progress=None, control=None, emit=None):
+    from core.labelling.classify import sort_into
+
+    return sort_into(predictions, folder, min_confidence, progress=progress or (lambda *_: None),
+                     cancel=control or (lambda: False))

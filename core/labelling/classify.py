@@ -112,6 +112,8 @@ class SortReport:
     folder: Path
     copied: Counter = field(default_factory=Counter)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    placed: list[Path] = field(default_factory=list)  # the copies made, in order (what `unsort` removes)
+    made: list[Path] = field(default_factory=list)    # the folders made
 
     def to_json(self) -> dict:
         return {"folder": str(self.folder), "copied": dict(self.copied),
@@ -127,19 +129,35 @@ def sort_into(predictions: Sequence[Prediction], folder: str | os.PathLike, min_
     folder = Path(folder).expanduser()
     if not 0.0 <= min_confidence <= 1.0:
         raise FlypError(f"--min-confidence must be between 0 and 1 (got {min_confidence})")
-    check_writable(folder)
     report = SortReport(folder)
+    if not folder.exists():
+        report.made.append(folder)
+    check_writable(folder)
     todo = [p for p in predictions if not p.reason]
     for i, p in enumerate(todo, 1):
         check_cancel(cancel)
         target = p.label if p.confidence >= min_confidence else UNCERTAIN
+        class_folder = folder / _safe_folder_name(target)
+        if not class_folder.exists():
+            report.made.append(class_folder)
         try:
-            place(p.path, folder / _safe_folder_name(target))
+            report.placed.append(place(p.path, class_folder))
             report.copied[target] += 1
         except FlypError as exc:
             report.failed.append((str(p.path), str(exc)))
         progress(i, len(todo))
     return report
+
+
+def unsort(report: SortReport) -> None:
+    """Remove the copies `sort_into` made, and the folders it made once they are empty again."""
+    for path in reversed(report.placed):
+        path.unlink(missing_ok=True)
+    for folder in reversed(report.made):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty: the user put something there meanwhile
 
 
 def _safe_folder_name(name: str) -> str:
