@@ -246,6 +246,20 @@ class AppState(QObject):
         """A short message in the status bar."""
         self.message.emit(text)
 
+    def set_label_folder(self, folder: str) -> None:
+        """The Label page's folder of new images."""
+        self.project.label_folder = folder
+        self.changed()
+
+    def set_label_move(self, move: bool) -> None:
+        """Whether labelled images are moved (True) or copied (False) into their class folders."""
+        self.project.label_move = move
+        self.changed()
+
+    def labels_updated(self, changes: dict) -> None:
+        """Images were labelled into (+n) or taken back out of (−n) class folders: {class folder: n}."""
+        self.labels_changed.emit(changes)
+
     def set_alpha(self, alpha: float) -> None:
         if alpha != self.project.alpha:
             self.project.alpha = alpha

@@ -27,8 +27,7 @@ def window(qtbot, tmp_path, flyp_run):
 
 
 def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, window, tmp_path):
-    from flyp_app import label_tasks
-    from flyp_app.pages.try_page import TryPage
+    from flyp_app import tasks
 
     folder = tmp_path / "incoming"
     rng = random.Random(3)
@@ -37,8 +36,7 @@ def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, 
         sub.mkdir(parents=True, exist_ok=True)
         make_image(COLOURS[("red", "green", "blue")[i % 3]], rng, size=24).save(sub / f"{i:04d}.png")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
-    page = window.page(TryPage)
-    window.show_page(page)
+    page = window.show_page("try")
     ticks = []
     timer_started = time.perf_counter()
     timer = QTimer(interval=50, timeout=lambda: ticks.append(time.perf_counter()))
@@ -55,7 +53,7 @@ def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, 
     assert results.table.item(1, 1).text() in {"red", "green", "blue"}
 
     out = tmp_path / "classified.csv"
-    page.run(label_tasks.export_csv, results.predictions, str(out))  # what "Save as CSV…" runs
+    page.run(tasks.export_csv, results.predictions, str(out))  # what "Save as CSV…" runs
     qtbot.waitUntil(lambda: out.exists(), timeout=10000)
     with open(out, newline="") as f:
         rows = list(csv.reader(f))

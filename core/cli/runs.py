@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from core.cli.output import bar, emit, metrics_text, shown
-from core.errors import FlypError
+from core.errors import FlypError, SettingError
 
 
 def evaluate(args) -> int:
@@ -79,11 +79,11 @@ def predict(args) -> int:
     if args.top_k < 1:
         raise FlypError("--top-k must be at least 1")
     if args.batch_size < 1:
-        raise FlypError("--batch-size must be at least 1")
+        raise SettingError("batch_size", "at least 1", args.batch_size)
     if not 0.0 <= args.min_confidence <= 1.0:
-        raise FlypError(f"--min-confidence must be between 0 and 1 (got {args.min_confidence})")
+        raise SettingError("min_confidence", "between 0 and 1", args.min_confidence)
     if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
-        raise FlypError(f"--alpha must be between 0 and 1 (got {args.alpha})")
+        raise SettingError("alpha", "between 0 and 1", args.alpha)
     for folder in ([Path(args.csv).expanduser().parent] if args.csv else []) + (
             [Path(args.sort_into)] if args.sort_into else []):
         check_writable(folder)  # before the work, not after it

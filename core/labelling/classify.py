@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from core import atomic
 from core.data.images import is_image_name
-from core.errors import FlypError
+from core.errors import FlypError, SettingError
 from core.labelling.files import check_writable, place
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
@@ -128,7 +128,7 @@ def sort_into(predictions: Sequence[Prediction], folder: str | os.PathLike, min_
     FlypError up front when `folder` cannot be written at all."""
     folder = Path(folder).expanduser()
     if not 0.0 <= min_confidence <= 1.0:
-        raise FlypError(f"--min-confidence must be between 0 and 1 (got {min_confidence})")
+        raise SettingError("min_confidence", "between 0 and 1", min_confidence)
     report = SortReport(folder)
     if not folder.exists():
         report.made.append(folder)

@@ -76,7 +76,7 @@ def from_bundle(bundle) -> Predictor:
 
 def from_run(blended, alpha: float) -> Predictor:
     """A run (`core.weights.blend.BlendedRun`) blended at `alpha`; the caller holds the weights there."""
-    from core.weights.compare import weights_stamp
+    from core.weights.curve import weights_stamp
 
     blended.set_alpha(alpha)
     stamp = weights_stamp(blended.run.path)
@@ -99,8 +99,8 @@ def open_predictor(path: str | Path, alpha: float | None = None, device: torch.d
 
         return from_run(open_run(path, "best", device), 1.0 if alpha is None else alpha)
     if alpha is not None:
-        raise FlypError(f"--alpha: {path} is a bundle, blended at α = {_bundle_alpha(path)} when it was exported; "
-                        "give a run folder to choose α")
+        raise FlypError(f"«alpha»: {path} is a bundle, blended at α = {_bundle_alpha(path)} when it was exported; "
+                        "give a run folder to choose α", setting="alpha")
     from core.export.bundle import load_bundle
 
     if path.is_dir() and not (path / "flyp.json").exists() and not (path / "model.safetensors").exists():

@@ -17,7 +17,7 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
                                QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
-from flyp_app import label_tasks
+from flyp_app import tasks
 from flyp_app.pages.base import Page
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.label_grid import ClassBar, LabelGrid
@@ -204,10 +204,9 @@ class LabelPage(Page):
             self.update_suggestions()
 
     def _mode_chosen(self, index: int) -> None:
-        self.state.project.label_move = index == 1
+        self.state.set_label_move(index == 1)
         if self.labeller is not None:
             self.labeller.move = index == 1
-        self.state.changed()
 
     # The folder of new images --------------------------------------------------------------------
     def _choose_folder(self) -> None:
@@ -218,14 +217,13 @@ class LabelPage(Page):
     def open_folder(self, folder: str, remember: bool = True) -> None:
         """Scan `folder` (any depth) and show its images; remembered in the project."""
         if remember:
-            self.state.project.label_folder = folder
-            self.state.changed()
+            self.state.set_label_folder(folder)
         self.folder_edit.setText(folder)
         self._clear()
         self.summary.setText("Looking for images…")
         if self._scan_worker is not None:
             self._scan_worker.cancel()
-        self._scan_worker = self.run(label_tasks.scan_unlabelled, folder, on_done=self._scanned,
+        self._scan_worker = self.run(tasks.scan_unlabelled, folder, on_done=self._scanned,
                                      on_progress=self._show_progress)
 
     def _scanned(self, scan) -> None:
@@ -239,7 +237,7 @@ class LabelPage(Page):
         paths = list(self.items)
         if self._thumb_worker is not None:
             self._thumb_worker.cancel()
-        self._thumb_worker = self.run(label_tasks.thumbnails, paths, on_event=self._thumbs)
+        self._thumb_worker = self.run(tasks.thumbnails, self.state.caches, paths, on_event=self._thumbs)
         self.update_suggestions()
 
     def _summarise(self, skipped: int | None = None) -> None:
@@ -280,7 +278,7 @@ class LabelPage(Page):
             self._suggest_worker.cancel()
         self.since_fit = 0
         self.show_info("Computing suggestions (each image's features once; they are kept for next time)…")
-        self._suggest_worker = self.run(label_tasks.suggest, self._source(), self.device(), list(self.items),
+        self._suggest_worker = self.run(tasks.suggest, self.state.caches, self._source(), self.device(), list(self.items),
                                         self._labelled(), list(self.classes), on_event=self._suggested,
                                         on_progress=self._show_progress, on_done=self._suggestions_done)
 
@@ -447,7 +445,7 @@ class LabelPage(Page):
         for a in done:
             self._remove(str(a.source))
         if done:
-            self.state.labels_changed.emit({folder: len(done)})
+            self.state.labels_updated({folder: len(done)})
             self.since_fit += len(done)
         self._select_row(row)
         self._summarise()
@@ -484,7 +482,7 @@ class LabelPage(Page):
         counts: dict[str, int] = {}
         for a in undone:
             counts[a.class_name] = counts.get(a.class_name, 0) - 1
-        self.state.labels_changed.emit(counts)
+        self.state.labels_updated(counts)
         self.since_fit = max(0, self.since_fit - len(undone))
         self._arrange()
         if undone:

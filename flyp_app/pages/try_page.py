@@ -17,7 +17,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
-from flyp_app import label_tasks, tasks
+from flyp_app import tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.folder_results import FolderResults
 from flyp_app.widgets.try_results import TryResults, folder_text
@@ -274,7 +274,7 @@ class TryPage(RunPage):
         self.progress.setRange(0, 0)
         self.progress.show()
         self._folder_worker = self.run(
-            label_tasks.classify_folder, target[0], self.device(), target[2], folder,
+            tasks.classify_folder, self.state.caches, target[0], self.device(), target[2], folder,
             on_event=self.folder_results.add, on_progress=lambda done, total: (self.progress.setRange(0, total),
                                                                               self.progress.setValue(done)),
             on_done=lambda r: self.folder_results.finish(f"{r['count']} image(s) in {folder}, by {r['description']}"),
@@ -284,7 +284,7 @@ class TryPage(RunPage):
         out, _ = QFileDialog.getSaveFileName(self, "Save the results as CSV", str(Path.home() / "classified.csv"),
                                              "CSV files (*.csv)")
         if out:
-            self.run(label_tasks.export_csv, list(self.folder_results.predictions), out,
+            self.run(tasks.export_csv, list(self.folder_results.predictions), out,
                      on_done=lambda path: self.show_info(f"Saved {path}.", ok=True))
 
     def _sort_folder(self, min_confidence: float) -> None:
@@ -294,7 +294,7 @@ class TryPage(RunPage):
     def sort_into(self, folder: str, min_confidence: float) -> None:
         """Copy the classified images into class folders under `folder` (the uncertain apart)."""
         self.folder_results.set_buttons(False)
-        self.run(label_tasks.sort_folder, list(self.folder_results.predictions), folder, min_confidence,
+        self.run(tasks.sort_folder, list(self.folder_results.predictions), folder, min_confidence,
                  on_done=self._sorted_done, on_ended=lambda: self.folder_results.set_buttons(True))
 
     def _sorted_done(self, report) -> None:
