@@ -87,8 +87,8 @@ def predict(args) -> int:
     for folder in ([Path(args.csv).expanduser().parent] if args.csv else []) + (
             [Path(args.sort_into)] if args.sort_into else []):
         check_writable(folder)  # before the work, not after it
-    paths = image_files(args.images)
     predictor = open_predictor(args.bundle, args.alpha, select_device(args.device))
+    paths = image_files(args.images)
     predictions = [p for batch in classify_files(paths, predictor, top_k=args.top_k, batch_size=args.batch_size,
                                                  progress=bar("Classifying", args)) for p in batch]
     report = {"predictions": [p.to_json() for p in predictions if not p.reason],

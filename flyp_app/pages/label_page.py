@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QHBoxLayout, 
 from flyp_app import tasks
 from flyp_app.pages.base import Page
 from flyp_app.widgets.blend_run_picker import describe_run
-from flyp_app.widgets.label_grid import ClassBar, LabelGrid
+from flyp_app.widgets.label_grid import CELL, ClassBar, LabelGrid
 
 REFIT_EVERY = 10
 VIEWS = ("Least confident first", "By suggested class", "Folder order")
@@ -38,10 +38,9 @@ class LabelItem:
 class LabelPage(Page):
     title = "Label"
     name = "label"  # how the window and the View menu reach it
-    hint = ("Sort new images into your classes. The model suggests a class for each image, least sure first: "
-            "press a class's number or type its name to label the selected images, Enter to accept the "
-            "suggestion, Space to skip, Ctrl+Z to undo. Labelled images go into the training folder's class "
-            "folders, and the suggestions learn from them.")
+    hint = ("Sort new images into your classes, least sure first. Keys: a class's number or its name labels "
+            "the selected images, Enter accepts the suggestion, Space skips, Ctrl+Z undoes. Labelled images go "
+            "into the training folder's class folders, and the suggestions learn from them.")
 
     def __init__(self, state):
         super().__init__(state)
@@ -78,7 +77,6 @@ class LabelPage(Page):
         choose = QPushButton("Choose folder…")
         choose.clicked.connect(self._choose_folder)
         row.addWidget(choose)
-        row.addSpacing(12)
         self.mode = QComboBox()
         self.mode.addItems(["Copy into the training folder", "Move into the training folder"])
         self.mode.activated.connect(self._mode_chosen)
@@ -87,7 +85,7 @@ class LabelPage(Page):
         row = QHBoxLayout()
         row.addWidget(QLabel("Suggestions from:"))
         self.source = QComboBox()
-        self.source.setMinimumWidth(260)
+        self.source.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.source.activated.connect(lambda _: self._source_changed())
         row.addWidget(self.source)
         self.source_note = QLabel("", objectName="pageHint")
@@ -97,11 +95,6 @@ class LabelPage(Page):
                                      f"{REFIT_EVERY} labels)")
         self.refit_button.clicked.connect(self.update_suggestions)
         row.addWidget(self.refit_button)
-        row.addWidget(QLabel("Show:"))
-        self.view = QComboBox()
-        self.view.addItems(VIEWS)
-        self.view.activated.connect(lambda _: self._arrange())
-        row.addWidget(self.view)
         self.layout_.addLayout(row)
         row = QHBoxLayout()
         self.summary = QLabel("")
@@ -109,6 +102,11 @@ class LabelPage(Page):
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
         self.progress.hide()
         row.addWidget(self.progress)
+        row.addWidget(QLabel("Show:"))
+        self.view = QComboBox()
+        self.view.addItems(VIEWS)
+        self.view.activated.connect(lambda _: self._arrange())
+        row.addWidget(self.view)
         self.layout_.addLayout(row)
 
     def _bottom_rows(self) -> None:
@@ -173,7 +171,7 @@ class LabelPage(Page):
     def _fill_sources(self) -> None:
         current = self.source.currentData()
         self.source.clear()
-        self.source.addItem("Zero-shot (the Captions page's templates)", ZERO_SHOT)
+        self.source.addItem("Zero-shot", ZERO_SHOT)
         for stored in self.state.project.runs:
             run = describe_run(stored, self.state.folder(stored))
             if run.usable:
@@ -194,7 +192,8 @@ class LabelPage(Page):
     def _describe_source(self) -> None:
         source = self._source()
         if source["kind"] == "zero-shot":
-            self.source_note.setText(f"model {source['model']}, {len(source['templates'])} template(s)")
+            self.source_note.setText(f"model {source['model']} with the Captions page's {len(source['templates'])} "
+                                     "template(s)")
         else:
             self.source_note.setText(f"blended at α = {source['alpha']:.2f} (set α on the Blend page)")
 
@@ -315,7 +314,9 @@ class LabelPage(Page):
             return
         suggestion = self._suggestion(item)
         name = Path(item.path).name
-        item.widget.setText(f"{self.display(suggestion[0])} {suggestion[1]:.0%}\n{name}" if suggestion else f"…\n{name}")
+        # a no-break space keeps the class and its confidence on one line
+        item.widget.setText(f"{self.display(suggestion[0])}\u00a0{suggestion[1]:.0%}\n{name}" if suggestion
+                            else f"…\n{name}")
         item.widget.setToolTip(item.path)
 
     def _render_all(self) -> None:
@@ -325,9 +326,7 @@ class LabelPage(Page):
             self._render(item)
 
     def _arrange(self) -> None:
-        """Fill the grid in the chosen view's order, keeping the current image in view."""
-        current = self.grid.currentItem()
-        keep = current.data(Qt.UserRole) if current is not None else None
+        """Fill the grid in the chosen view's order; the first image is the one to label next."""
         view = self.view.currentText()
 
         def key(item: LabelItem):
@@ -341,14 +340,14 @@ class LabelPage(Page):
         self.grid.clear()
         for item in sorted(self.items.values(), key=key):
             widget = QListWidgetItem()
+            widget.setSizeHint(CELL)  # the grid's items are all of one size: the text must not set it
             widget.setData(Qt.UserRole, item.path)
             if item.path in thumbs:
                 widget.setIcon(QIcon(QPixmap.fromImage(QImage.fromData(thumbs[item.path]))))
             item.widget = widget
             self.grid.addItem(widget)
             self._render(item)
-        target = self.items.get(keep) if keep else None
-        self._select_row(self.grid.row(target.widget) if target else 0)
+        self._select_row(0)
 
     def _select_row(self, row: int) -> None:
         if self.grid.count():

@@ -7,6 +7,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QGridLayout, QListView, QListWidget, QPushButton, QWidget
 
 THUMB = 88
+CELL = QSize(THUMB + 56, THUMB + 46)  # a thumbnail and two lines: the suggestion, the file name
 BAR_COLUMNS = 6
 NUMBER_KEYS = {getattr(Qt, f"Key_{n}"): (n - 1) % 10 for n in range(10)}  # 1…9 → classes 1…9, 0 → class 10
 
@@ -28,7 +29,7 @@ class LabelGrid(QListWidget):
         super().__init__()
         self.setViewMode(QListView.IconMode)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setGridSize(QSize(THUMB + 52, THUMB + 44))
+        self.setGridSize(CELL)
         self.setResizeMode(QListView.Adjust)
         self.setMovement(QListView.Static)
         self.setUniformItemSizes(True)
