@@ -108,7 +108,11 @@ def test_moving_remembers_the_choice_and_undo_brings_the_file_back(qtbot, page, 
     before = snapshot(train, new)
     page.mode.setCurrentIndex(1)
     page.mode.activated.emit(1)
-    assert page.state.project.label_move
+    page.state.save_now()
+    from core.project import load_project
+
+    saved = load_project(page.state.project.path)
+    assert saved.label_move and saved.label_folder == str(tmp_path / "new")  # remembered in the project
     name = Path(page.grid.currentItem().data(Qt.UserRole))
     (train / "red" / name.name).write_bytes(b"a file already there")  # never overwritten
     page.grid.setFocus()

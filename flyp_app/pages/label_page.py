@@ -49,6 +49,7 @@ class LabelPage(Page):
         self.labeller = None
         self.since_fit = 0
         self._skipped = 0
+        self._pending = ""  # the project's folder of new images, opened when the page is shown
         self._thumb_cache: dict[str, bytes] = {}   # path → PNG, kept while the folder is open
         self._removed: dict[str, LabelItem] = {}   # labelled images, to bring back on undo
         self._scan_worker = self._suggest_worker = self._thumb_worker = None
@@ -141,8 +142,17 @@ class LabelPage(Page):
         self._clear()
         self._fill_sources()
         self._refresh_classes()
-        if p.label_folder:
-            self.open_folder(str(self.state.folder(p.label_folder)), remember=False)
+        # The remembered folder opens when the page is first shown: opening a project stays quick.
+        self._pending = str(self.state.folder(p.label_folder)) if p.label_folder else ""
+        if self._pending and self.isVisible():
+            self.showEvent(None)
+
+    def showEvent(self, event) -> None:
+        if event is not None:
+            super().showEvent(event)
+        if self._pending:
+            folder, self._pending = self._pending, ""
+            self.open_folder(folder, remember=False)
 
     def _train_dir(self) -> Path | None:
         return self.state.folder(self.state.project.train_dir)
