@@ -143,3 +143,17 @@ def test_suggestions_after_a_few_labels_per_class_beat_zero_shot(demo_features):
     assert (Probe(*prior).probabilities(x_val).argmax(1) == y_val).float().mean().item() == zero_shot
     learned = (Probe(*prior, x_train, y_train.tolist()).probabilities(x_val).argmax(1) == y_val).float().mean().item()
     assert learned >= zero_shot + 0.03, (zero_shot, learned)
+
+
+def test_features_of_models_unused_the_longest_are_removed(tmp_path, monkeypatch):
+    import os
+
+    from core.model import feature_cache
+
+    monkeypatch.setattr(feature_cache, "KEEP_MODELS", 2)
+    for i, name in enumerate(("oldest", "older", "recent")):
+        cache = feature_cache.FeatureCache(name, tmp_path)
+        cache.put([f"digest{i}"], torch.ones(1, 4))
+        os.utime(cache.folder, (1000 + i, 1000 + i))
+    assert len(feature_cache.FeatureCache("oldest", tmp_path)) == 1  # opening it makes it the most recent
+    assert not feature_cache.FeatureCache("older", tmp_path).folder.exists()

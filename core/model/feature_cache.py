@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ from core.data.transforms import eval_image
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 FORMAT = "1"
-MERGE_AT = 32  # shards: more than this are merged into one when the cache is opened
+MERGE_AT = 32      # shards: more than this are merged into one when the cache is opened
+KEEP_MODELS = 24   # the most recently used models keep their features; older folders are removed
 
 
 class Encoder(Protocol):
@@ -70,6 +72,7 @@ class FeatureCache:
     def _load(self) -> dict[str, torch.Tensor]:
         if self._rows is None:
             self._rows = {}
+            _prune(self.folder)
             shards = sorted(self.folder.glob("*.safetensors")) if self.folder.is_dir() else []
             for shard in shards:
                 self._rows.update(_read_shard(shard))
@@ -113,6 +116,20 @@ class FeatureCache:
             for shard in shards:
                 if shard != merged:
                     shard.unlink(missing_ok=True)
+
+
+def _prune(folder: Path) -> None:
+    """Mark `folder` as just used and remove the features of models unused the longest (a run at
+    each α the user tried has its own folder)."""
+    try:
+        if folder.is_dir():
+            os.utime(folder)
+        models = sorted((p for p in folder.parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime,
+                        reverse=True)
+    except OSError:
+        return
+    for old in models[KEEP_MODELS:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _read_shard(path: Path) -> dict[str, torch.Tensor]:
