@@ -67,7 +67,7 @@ class LabelPage(Page):
         state.scan_finished.connect(lambda _: self._refresh_classes())
         state.templates_changed.connect(self._refresh_classes)
         state.runs_changed.connect(self._fill_sources)
-        state.alpha_changed.connect(lambda _: self._source_changed())
+        state.alpha_changed.connect(lambda _: self._source()["kind"] == "run" and self._source_changed())
 
     # Layout ---------------------------------------------------------------------------------
     def _top_rows(self) -> None:
@@ -233,7 +233,12 @@ class LabelPage(Page):
         if self._scan_worker is not None:
             self._scan_worker.cancel()
         self._scan_worker = self.run(tasks.scan_unlabelled, folder, on_done=self._scanned,
-                                     on_progress=self._show_progress)
+                                     on_progress=self._show_progress, on_error=self._scan_failed)
+
+    def _scan_failed(self, text: str) -> None:
+        self.summary.setText("")
+        self.progress.hide()
+        self.show_error(text)
 
     def _scanned(self, scan) -> None:
         self.progress.hide()
@@ -281,7 +286,11 @@ class LabelPage(Page):
     # Suggestions -------------------------------------------------------------------------------------
     def update_suggestions(self) -> None:
         """Suggest again for every image left, learning from everything labelled so far."""
-        if not self.items or not self.classes:
+        if not self.classes:
+            self.show_error("No classes yet: choose the training folder on the Data page (one sub-folder per "
+                            "class), or make a class with New class….")
+            return
+        if not self.items:
             return
         if self._suggest_worker is not None:
             self._suggest_worker.cancel()
