@@ -186,3 +186,18 @@ def test_the_data_page_counts_follow_the_labels_without_a_rescan(qtbot, tmp_path
     qtbot.wait(300)
     assert not scans
     window.close()
+
+
+def test_the_views_order_the_grid(page):
+    def shown():
+        return [page.items[page.grid.item(r).data(Qt.UserRole)] for r in range(page.grid.count())]
+
+    confidences = [i.suggestion(page.classes)[1] for i in shown()]
+    assert confidences == sorted(confidences)  # least confident first: the images worth a look
+    page.view.setCurrentIndex(1)
+    page.view.activated.emit(1)
+    suggested = [page.classes.index(i.suggestion(page.classes)[0]) for i in shown()]
+    assert suggested == sorted(suggested)
+    page.view.setCurrentIndex(2)
+    page.view.activated.emit(2)
+    assert [i.path for i in shown()] == sorted(i.path for i in shown())

@@ -30,6 +30,12 @@ def _reason(exc: OSError) -> str:
     return "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
 
 
+def check_class_name(name: str) -> None:
+    """FlypError unless `name` can be a class folder's name (no separators, not hidden, not empty)."""
+    if not name.strip() or name.startswith(".") or any(c in name for c in '/\\:*?"<>|') or name != name.strip():
+        raise FlypError(f"“{name}” cannot be a class folder's name: use letters, digits, spaces, - or _")
+
+
 def check_writable(folder: str | os.PathLike) -> None:
     """FlypError naming `folder` unless files can be created in it (it is made if missing)."""
     folder = Path(folder).expanduser()

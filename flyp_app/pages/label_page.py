@@ -9,30 +9,20 @@ puts the files back as they were.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
-                               QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
+                               QListWidgetItem, QProgressBar, QPushButton, QScrollArea)
 
 from flyp_app import tasks
 from flyp_app.pages.base import Page
 from flyp_app.widgets.blend_run_picker import describe_run
-from flyp_app.widgets.label_grid import CELL, ClassBar, LabelGrid
+from flyp_app.widgets.label_grid import CELL, VIEWS, ClassBar, LabelGrid, LabelItem, in_view_order
 
 REFIT_EVERY = 10
-VIEWS = ("Least confident first", "By suggested class", "Folder order")
 ZERO_SHOT = "zero-shot"
-
-
-@dataclass
-class LabelItem:
-    path: str
-    order: int
-    probs: list[float] | None = None
-    widget: QListWidgetItem | None = None
 
 
 class LabelPage(Page):
@@ -323,10 +313,7 @@ class LabelPage(Page):
 
     # The grid ---------------------------------------------------------------------------------------
     def _suggestion(self, item: LabelItem) -> tuple[str, float] | None:
-        if not item.probs:
-            return None
-        best = max(range(len(item.probs)), key=item.probs.__getitem__)
-        return self.classes[best], item.probs[best]
+        return item.suggestion(self.classes)
 
     def _render(self, item: LabelItem) -> None:
         if item.widget is None:
@@ -346,18 +333,9 @@ class LabelPage(Page):
 
     def _arrange(self) -> None:
         """Fill the grid in the chosen view's order; the first image is the one to label next."""
-        view = self.view.currentText()
-
-        def key(item: LabelItem):
-            s = self._suggestion(item)
-            if view == VIEWS[0]:
-                return (s is None, s[1] if s else 0.0, item.order)
-            if view == VIEWS[1]:
-                return (s is None, self.classes.index(s[0]) if s else 0, -(s[1] if s else 0.0), item.order)
-            return (item.order,)
         thumbs = self._thumb_cache
         self.grid.clear()
-        for item in sorted(self.items.values(), key=key):
+        for item in in_view_order(list(self.items.values()), self.view.currentText(), self.classes):
             widget = QListWidgetItem()
             widget.setSizeHint(CELL)  # the grid's items are all of one size: the text must not set it
             widget.setData(Qt.UserRole, item.path)
@@ -421,9 +399,14 @@ class LabelPage(Page):
 
     def new_class(self, name: str) -> bool:
         """Add a class (its folder is made with its first image); False with a message if it cannot be."""
+        from core.errors import FlypError
+        from core.labelling.files import check_class_name
+
         name = name.strip()
-        if not name or name.startswith(".") or any(c in name for c in "/\\:") :
-            self.show_error(f"“{name}” cannot be a folder name: use letters, digits, spaces, - or _.")
+        try:
+            check_class_name(name)
+        except FlypError as exc:
+            self.show_error(str(exc))
             return False
         if self.find_class(name) is not None:
             self.show_error(f"There is a class called “{name}” already.")

@@ -1,15 +1,48 @@
-"""The Label page's widgets: the grid of images to label (keyboard first) and the row of classes."""
+"""The Label page's widgets: the grid of images to label (keyboard first), its views, and the row of classes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QGridLayout, QListView, QListWidget, QPushButton, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QListView, QListWidget, QListWidgetItem, QPushButton,
+                               QWidget)
 
 THUMB = 88
 CELL = QSize(THUMB + 56, THUMB + 46)  # a thumbnail and two lines: the suggestion, the file name
 BAR_COLUMNS = 6
+VIEWS = ("Least confident first", "By suggested class", "Folder order")
 NUMBER_KEYS = {getattr(Qt, f"Key_{n}"): (n - 1) % 10 for n in range(10)}  # 1…9 → classes 1…9, 0 → class 10
+
+
+@dataclass
+class LabelItem:
+    """One image to label: its place in the folder, the suggestion's probabilities, its grid cell."""
+
+    path: str
+    order: int
+    probs: list[float] | None = None
+    widget: QListWidgetItem | None = None
+
+    def suggestion(self, classes: list[str]) -> tuple[str, float] | None:
+        if not self.probs:
+            return None
+        best = max(range(len(self.probs)), key=self.probs.__getitem__)
+        return classes[best], self.probs[best]
+
+
+def in_view_order(items: list[LabelItem], view: str, classes: list[str]) -> list[LabelItem]:
+    """`items` as `view` shows them: least confident first, by suggested class (surest first), or in
+    folder order; images without a suggestion yet come last."""
+    def key(item: LabelItem):
+        s = item.suggestion(classes)
+        if view == VIEWS[0]:
+            return (s is None, s[1] if s else 0.0, item.order)
+        if view == VIEWS[1]:
+            return (s is None, classes.index(s[0]) if s else 0, -(s[1] if s else 0.0), item.order)
+        return (item.order,)
+    return sorted(items, key=key)
 
 
 class LabelGrid(QListWidget):
