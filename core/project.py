@@ -43,6 +43,8 @@ class Project:
     runs: list[str] = field(default_factory=list)
     current_run: str = ""
     alpha: float = 0.5
+    label_folder: str = ""      # the Label page's folder of unlabelled images
+    label_move: bool = False    # the Label page moves images into class folders (default: copies them)
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def to_json(self, folder: Path | None = None) -> dict:
@@ -92,7 +94,7 @@ class Project:
 
 
 TYPE_WORDS = {"str": "text", "float": "a number", "list[str]": "a list of texts",
-              "dict[str, str]": "a mapping of texts", "dict": "a mapping"}
+              "dict[str, str]": "a mapping of texts", "dict": "a mapping", "bool": "true or false"}
 
 
 def _has_type(value, kind: str) -> bool:
@@ -102,7 +104,7 @@ def _has_type(value, kind: str) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "dict[str, str]":
         return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    return isinstance(value, {"str": str, "dict": dict}.get(kind, object))
+    return isinstance(value, {"str": str, "dict": dict, "bool": bool}.get(kind, object))
 
 
 PATH_FIELDS = ("train_dir", "val_dir", "current_run")  # one path each ("" for none)

@@ -64,6 +64,7 @@ class AppState(QObject):
     runs_changed = Signal()          # a run was added, started or finished training
     run_selected = Signal(str)       # the run shown on Blend / Try / Export
     alpha_changed = Signal(float)
+    labels_changed = Signal(object)  # images labelled (or undone) on the Label page: {class folder: +n or -n}
     engine_ready = Signal()          # torch + open_clip are imported
     message = Signal(str)            # a short status-bar message
     saved = Signal()
@@ -254,6 +255,20 @@ class AppState(QObject):
     def say(self, text: str) -> None:
         """A short message in the status bar."""
         self.message.emit(text)
+
+    def set_label_folder(self, folder: str) -> None:
+        """The Label page's folder of new images."""
+        self.project.label_folder = folder
+        self.changed()
+
+    def set_label_move(self, move: bool) -> None:
+        """Whether labelled images are moved (True) or copied (False) into their class folders."""
+        self.project.label_move = move
+        self.changed()
+
+    def labels_updated(self, changes: dict) -> None:
+        """Images were labelled into (+n) or taken back out of (−n) class folders: {class folder: n}."""
+        self.labels_changed.emit(changes)
 
     def set_alpha(self, alpha: float) -> None:
         if alpha != self.project.alpha:

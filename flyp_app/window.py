@@ -20,6 +20,7 @@ from flyp_app.pages.captions_page import CaptionsPage
 from flyp_app.pages.compare_page import ComparePage
 from flyp_app.pages.data_page import DataPage
 from flyp_app.pages.export_page import ExportPage
+from flyp_app.pages.label_page import LabelPage
 from flyp_app.pages.train_page import TrainPage
 from flyp_app.pages.try_page import TryPage
 from flyp_app.state import AppState, app_settings
@@ -27,14 +28,16 @@ from flyp_app.words import error_text
 from flyp_app.widgets.accessible import name_controls
 from flyp_app.widgets.drop_target import highlight, local_paths
 
-PAGES = (DataPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage, ComparePage)  # in the sidebar's order
+PAGES = (DataPage, LabelPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage, ComparePage)  # in the sidebar's order
 PROJECT_FILTER = f"FLYP Studio projects (*{SUFFIX})"
 RECENT_ROWS = 6
 DEFAULT_SIZE = (1280, 800)
 FOLDER_ROLES = (("train", "Training folder"), ("val", "Validation folder"), ("ood", "Different conditions"),
-                ("try", "Classify its images"))
+                ("label", "New images to label"), ("try", "Classify its images"))
 STEPS = (("Data", "Folders of labelled images, one sub-folder per class. Every file that cannot be used is "
                   "listed with its reason before anything trains."),
+         ("Label", "Sort new images into the classes: the model suggests, you confirm from the keyboard, and the "
+                   "suggestions learn from every label."),
          ("Captions", "Class names become captions through templates. Measure the zero-shot accuracy: the "
                       "baseline for everything after."),
          ("Train", "Finetune CLIP with FLYP, the loss it was pretrained with. Live curves; stop, close and "
@@ -303,9 +306,12 @@ class MainWindow(QMainWindow):
             self.add_run_folders(runs)
         folders = [p for p in paths if p.is_dir() and p not in runs]
         images = [p for p in paths if p.is_file() and is_image_name(p)]
-        role = "try" if images or not folders or self.stack.currentWidget() is self.pages["try"] else \
-            self.ask_folder_role(folders)
-        if role == "try" and (images or folders):
+        on = self.stack.currentWidget()
+        role = "try" if images or not folders or on is self.pages["try"] else \
+            "label" if on is self.pages["label"] else self.ask_folder_role(folders)
+        if role == "label":
+            self.show_page("label").open_folder(str(folders[0]))
+        elif role == "try" and (images or folders):
             self.show_page("try")
             self.pages["try"].add_paths(images + folders)
         elif role in ("train", "val", "ood"):

@@ -105,10 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write")
     p.add_argument("--onnx", action="store_true", help="also write model.onnx (needs the onnx extra)")
 
-    p = verb("predict", runs.predict, "classify images (files or folders) with an exported bundle")
-    p.add_argument("bundle", metavar="BUNDLE", help="a bundle folder written by `flyp export`")
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files, or folders to search for images")
+    p = verb("predict", runs.predict, "classify images (files or folders, in batches) with an exported bundle "
+                                      "or a run; optionally write a CSV and sort the images into class folders")
+    p.add_argument("bundle", metavar="BUNDLE_OR_RUN", help="a bundle folder (flyp export) or a run folder")
+    p.add_argument("images", metavar="PATH", nargs="+", help="image files, or folders of them (any depth)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="a run's weight-ensembling α: 0 = zero-shot, 1 = finetuned (default: 1)")
     p.add_argument("--top-k", type=int, default=3, help="how many classes to show (default: 3)")
+    p.add_argument("--csv", metavar="OUT.csv", help="write one row per image: path, class, confidence, the next "
+                                                    "classes, or why the image was skipped")
+    p.add_argument("--sort-into", metavar="DIR", help="copy each image into DIR/<class>/ (nothing is overwritten)")
+    p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+                   help="with --sort-into: images below this confidence go to DIR/_uncertain/ (default: 0.5)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default: 64)")
     _device_arg(p)
 
     p = verb("models", data.models, "list the open_clip architectures and their pretrained tags")

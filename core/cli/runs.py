@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from core.cli.output import bar, emit, metrics_text, shown
-from core.errors import FlypError
+from core.errors import FlypError, SettingError
 
 
 def evaluate(args) -> int:
@@ -71,31 +71,43 @@ def export(args) -> int:
 
 
 def predict(args) -> int:
-    from core.export.bundle import load_bundle
-    from core.data.images import is_image_name
+    from core.labelling.classify import classify_files, image_files, sort_into, write_csv
+    from core.labelling.files import check_writable
+    from core.labelling.predictor import open_predictor
     from core.model.loading import select_device
 
     if args.top_k < 1:
         raise FlypError("--top-k must be at least 1")
-    bundle = load_bundle(args.bundle, select_device(args.device))
-    paths = []
-    for item in map(Path, args.images):
-        if item.is_dir():
-            paths += sorted(p for p in item.rglob("*") if p.is_file() and is_image_name(p))
-        elif item.exists():
-            paths.append(item)
-        else:
-            raise FlypError(f"{item}: no such file")
-    results, failed = [], []
-    for path in paths:
-        try:
-            top = bundle.predict([path], args.top_k)[0]
-            results.append({"path": str(path), "top_k": [{"class": c, "probability": p} for c, p in top]})
-        except FlypError as exc:
-            failed.append({"path": str(path), "reason": str(exc).removeprefix(f"{path}: ")})
-    lines = [f"{shown(r['path'])}: " + ", ".join(f"{shown(t['class'])} {t['probability']:.1%}" for t in r["top_k"])
-             for r in results]
-    emit(args, {"predictions": results, "skipped": failed}, "\n".join(lines))
-    for f in failed:
-        print(f"flyp: error: {shown(f['path'])}: {shown(f['reason'])}", file=sys.stderr)
+    if args.batch_size < 1:
+        raise SettingError("batch_size", "at least 1", args.batch_size)
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise SettingError("min_confidence", "between 0 and 1", args.min_confidence)
+    if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
+        raise SettingError("alpha", "between 0 and 1", args.alpha)
+    for folder in ([Path(args.csv).expanduser().parent] if args.csv else []) + (
+            [Path(args.sort_into)] if args.sort_into else []):
+        check_writable(folder)  # before the work, not after it
+    predictor = open_predictor(args.bundle, args.alpha, select_device(args.device))
+    paths = image_files(args.images)
+    predictions = [p for batch in classify_files(paths, predictor, top_k=args.top_k, batch_size=args.batch_size,
+                                                 progress=bar("Classifying", args)) for p in batch]
+    report = {"predictions": [p.to_json() for p in predictions if not p.reason],
+              "skipped": [{"path": str(p.path), "reason": p.reason} for p in predictions if p.reason],
+              "model": predictor.description}
+    lines = [f"{shown(p.path)}: " + ", ".join(f"{shown(c)} {q:.1%}" for c, q in p.top)
+             for p in predictions if not p.reason]
+    failed = [(s["path"], s["reason"]) for s in report["skipped"]]
+    if args.csv:
+        write_csv(predictions, args.csv, min(args.top_k, len(predictor.class_names)))
+        report["csv"] = args.csv
+        lines.append(f"{len(predictions)} rows written to {args.csv}")
+    if args.sort_into:
+        sorted_ = sort_into(predictions, args.sort_into, args.min_confidence, progress=bar("Sorting", args))
+        report["sorted"] = sorted_.to_json()
+        failed += sorted_.failed
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(sorted_.copied.items()))
+        lines.append(f"copied into {args.sort_into}: {counts or 'nothing'}")
+    emit(args, report, "\n".join(lines))
+    for path, reason in failed:
+        print(f"flyp: error: {shown(path)}: {shown(reason.removeprefix(f'{path}: '))}", file=sys.stderr)
     return 2 if failed else 0

@@ -17,7 +17,7 @@ from typing import Callable
 
 from core.data.captions import display_name
 from core.errors import FlypError
-from core.data.images import IMAGE_EXTENSIONS, load_rgb
+from core.data.images import IMAGE_EXTENSIONS, load_rgb, read_image_bytes
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
@@ -123,6 +123,38 @@ def scan_folder(
     return FolderScan(root, classes, samples, skipped, warnings, digests)
 
 
+@dataclass
+class ImageScan:
+    """What `scan_images` found in a folder of unlabelled images: usable files (with the digests
+    of their content) and every file it skipped, with the reason."""
+
+    root: Path
+    files: list[Path]
+    digests: dict[Path, str]
+    skipped: list[Problem] = field(default_factory=list)
+
+
+def scan_images(root: str | os.PathLike, *, progress: Progress = no_progress,
+                cancel: Callable[[], bool] = no_cancel) -> ImageScan:
+    """Every usable image under `root`, at any depth, checked as `scan_folder` checks a class
+    folder's images (the same reasons for what is skipped). FlypError if `root` is not a folder."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FlypError(f"{root}: no such folder" if not root.exists() else f"{root}: not a folder")
+    skipped: list[Problem] = []
+    candidates = _image_files(root, skipped, {os.path.realpath(root)})
+    checked = _check_images(candidates, True, progress, cancel)
+    files, digests = [], {}
+    for path in candidates:
+        digest, reason = checked[path]
+        if reason:
+            skipped.append(Problem(str(path), reason))
+        else:
+            files.append(path)
+            digests[path] = digest
+    return ImageScan(root, files, digests, skipped)
+
+
 def _listdir(folder: Path) -> list[Path]:
     try:
         return sorted(folder.iterdir())
@@ -192,12 +224,9 @@ def _check_images(paths, verify, progress, cancel) -> dict[Path, tuple[str, str 
 
     def check(path: Path) -> tuple[str, str | None]:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
-            return "", f"cannot read file ({reason})"
-        if not data:
-            return "", "empty file (0 bytes)"
+            data = read_image_bytes(path)
+        except FlypError as exc:
+            return "", str(exc).removeprefix(f"{path}: ")
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         if verify:
             try:

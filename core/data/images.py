@@ -28,6 +28,19 @@ def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
+def read_image_bytes(path: str | Path) -> bytes:
+    """The file's bytes; FlypError naming the file when it cannot be read or is empty (the
+    reasons the folder scan gives)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        raise FlypError(f"{path}: cannot read file ({reason})") from None
+    if not data:
+        raise FlypError(f"{path}: empty file (0 bytes)")
+    return data
+
+
 def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None = None) -> Image.Image:
     """Open, fully decode and convert `path` to an upright 8-bit RGB image.
 

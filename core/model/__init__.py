@@ -1,1 +1,2 @@
-"""Models: loading CLIP models, the fast text tower, the classifier over the user's classes, evaluation."""
+"""Models: loading CLIP models, the fast text tower, the classifier over the user's classes, evaluation,
+and image features cached on disk per file and model."""

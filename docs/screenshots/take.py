@@ -3,8 +3,9 @@
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshots/take.py
 
 Drives the real MainWindow as a user would: opens the demo project from the welcome screen,
-measures zero-shot accuracy, trains the demo with the cross-entropy baseline and with FLYP on
-the Train page, moves the Blend slider, opens a few demo images on Try, exports, and compares.
+opens the demo's paintings as new images on the Label page, measures zero-shot accuracy, trains
+the demo with the cross-entropy baseline and with FLYP on the Train page, moves the Blend slider,
+opens a few demo images on Try and classifies the validation folder there, exports, and compares.
 Each page is saved as a PNG of the 1280×800 window (quantised with pngquant when installed).
 
 The app's user folders (recent projects, the demo project and its runs) go to `--home`
@@ -113,6 +114,12 @@ class Shots:
         self.wait(lambda: window.state.datasets is not None, 120, "the scan of the demo folders")
         self.shoot("data")
 
+        label = self.page("label")
+        label.open_folder(str(self.window.state.project.resolve(self.window.state.project.ood_dirs[-1])))
+        self.wait(lambda: label.items and all(i.probs for i in label.items.values()) and not label.busy(), 300,
+                  "the Label page's suggestions")
+        self.shoot("label")
+
         captions = self.page("captions")
         captions.measure_zero_shot()
         self.wait(lambda: captions.measure.isEnabled(), 300, "the zero-shot measure")
@@ -134,6 +141,11 @@ class Shots:
         self.wait(lambda: try_page.items and all(i.probs is not None or i.error for i in try_page.items)
                   and not try_page.progress.isVisible(), 300, "the Try page's answers")
         self.shoot("try")
+
+        try_page.classify_folder(str(self.window.state.project.resolve(self.window.state.project.val_dir)))
+        self.wait(lambda: try_page.folder_results.export.isEnabled(), 300, "the classified folder")
+        self.shoot("try-folder")
+        try_page._close_folder()  # back to the single images, as the page's button does
 
         export = self.page("export")
         export.out.setText(str(self.home / "exports" / "Demo-model-alpha0.60"))

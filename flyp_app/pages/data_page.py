@@ -64,6 +64,7 @@ class DataPage(Page):
         state.project_changed.connect(self._load_project)
         state.data_changed.connect(self._scan_timer.start)
         state.restored.connect(self._show_project)  # undo / redo
+        state.labels_changed.connect(self._labels_changed)
 
     def _folders_box(self) -> None:
         box = QGroupBox("Folders")
@@ -277,6 +278,23 @@ class DataPage(Page):
         self.problems_label.setText("No problems found." if not n else f"{n} problem(s) found — these files are left out:")
         self.problems.setVisible(bool(n))  # no empty list: the class table gets the room
         self._problems_part.setMaximumHeight(UNLIMITED if n else self.problems_label.sizeHint().height())
+
+    def _labels_changed(self, changes: dict) -> None:
+        """Images labelled on the Label page: their classes' training counts change, without a rescan
+        (a new class gets a row; the next scan puts it in its place)."""
+        rows = {self.classes.item(r, 0).text(): r for r in range(self.classes.rowCount()) if self.classes.item(r, 0)}
+        self._filling = True
+        for folder, delta in changes.items():
+            row = rows.get(folder)
+            if row is None:
+                row = self.classes.rowCount()
+                self.classes.insertRow(row)
+                for col in range(self.classes.columnCount()):
+                    self.classes.setItem(row, col, QTableWidgetItem(folder if col == 0 else "0" if col > 1 else folder))
+            cell = self.classes.item(row, 2)
+            cell.setText(str(max(0, int(cell.text() or 0) + delta)))
+            cell.setForeground(Qt.red if cell.text() == "0" else self.classes.palette().text())
+        self._filling = False
 
     def _name_edited(self, item: QTableWidgetItem) -> None:
         """A class name typed in the table: kept if it is not empty and no other class has it."""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, Q
 
 from flyp_app import tasks
 from flyp_app.pages.base import RunPage
+from flyp_app.widgets.folder_results import FolderResults
 from flyp_app.widgets.try_results import TryResults, folder_text
 from flyp_app.words import error_text
 
@@ -91,7 +92,8 @@ class TryPage(RunPage):
         super().__init__(state)
         self.items: list[TryItem] = []
         self._pasted = 0
-        self._worker = None
+        self._worker = self._folder_worker = None
+        self._sorted = None
         self._seq = 0
         self._dirty = False
         self._timer = QTimer(self, singleShot=True, interval=150)
@@ -108,7 +110,10 @@ class TryPage(RunPage):
         for text, slot, tip in (("Open images…", self._open_files, "Choose image files to classify"),
                                 ("Open folder…", self._open_folder, "Classify every image in a folder and its sub-folders"),
                                 ("Paste", self.paste, "Classify the image on the clipboard (Ctrl+V)"),
-                                ("Clear", self.clear, "Remove every image from the list")):
+                                ("Clear", self.clear, "Remove every image from the list"),
+                                ("Classify a folder…", self._classify_folder_dialog,
+                                 "Classify every image under a folder, however many, into a table to save as CSV "
+                                 "or to sort into class folders")):
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(slot)
@@ -139,8 +144,14 @@ class TryPage(RunPage):
         self.drop_note.setStyleSheet("border: 2px dashed #b8c2cf; border-radius: 12px; color: #5a6472; "
                                      "font-size: 16px; background: white;")
         self.inner = QStackedWidget()
+        self.folder_results = FolderResults()
+        self.folder_results.export_requested.connect(self._export_csv)
+        self.folder_results.sort_requested.connect(self._sort_folder)
+        self.folder_results.unsort_requested.connect(self._unsort)
+        self.folder_results.closed.connect(self._close_folder)
         self.inner.addWidget(self.drop_note)
         self.inner.addWidget(self.results)
+        self.inner.addWidget(self.folder_results)
         layout.addWidget(self.inner, 1)
         return content
 
@@ -242,6 +253,73 @@ class TryPage(RunPage):
         self.progress.hide()
         self.show_error("")
         self._show_summary()
+
+    # A whole folder: a table of every image, CSV and sorting --------------------------------------
+    def _classify_folder_dialog(self) -> None:
+        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to classify", str(Path.home())):
+            self.classify_folder(folder)
+
+    def classify_folder(self, folder: str) -> None:
+        """Classify every image under `folder` (any number) with the run at α, in the background."""
+        target = self._target()
+        if target is None:
+            self.show_error("Train a model first: a folder is classified with a finished run.")
+            return
+        if self._folder_worker is not None:
+            self._folder_worker.cancel()
+        self.show_error("")
+        self._sorted = None
+        self.folder_results.start(folder)
+        self.inner.setCurrentWidget(self.folder_results)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self._folder_worker = self.run(
+            tasks.classify_folder, self.state.caches, target[0], self.device(), target[2], folder,
+            on_event=self.folder_results.add, on_progress=lambda done, total: (self.progress.setRange(0, total),
+                                                                              self.progress.setValue(done)),
+            on_done=lambda r: self.folder_results.finish(f"{r['count']} image(s) in {folder}, by {r['description']}"),
+            on_error=self.folder_results.failed, on_ended=self.progress.hide)
+
+    def _export_csv(self) -> None:
+        out, _ = QFileDialog.getSaveFileName(self, "Save the results as CSV", str(Path.home() / "classified.csv"),
+                                             "CSV files (*.csv)")
+        if out:
+            self.run(tasks.export_csv, list(self.folder_results.predictions), out,
+                     on_done=lambda path: self.show_info(f"Saved {path}.", ok=True))
+
+    def _sort_folder(self, min_confidence: float) -> None:
+        if folder := QFileDialog.getExistingDirectory(self, "Folder to sort the images into", str(Path.home())):
+            self.sort_into(folder, min_confidence)
+
+    def sort_into(self, folder: str, min_confidence: float) -> None:
+        """Copy the classified images into class folders under `folder` (the uncertain apart)."""
+        self.folder_results.set_buttons(False)
+        self.run(tasks.sort_folder, list(self.folder_results.predictions), folder, min_confidence,
+                 on_done=self._sorted_done, on_ended=lambda: self.folder_results.set_buttons(True))
+
+    def _sorted_done(self, report) -> None:
+        self._sorted = report
+        self.folder_results.unsort.show()
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(report.copied.items()))
+        text = f"Copied into {report.folder}: {counts or 'nothing'}."
+        if report.failed:
+            self.show_error(text + f" {len(report.failed)} could not be copied: {report.failed[0][1]}")
+        else:
+            self.show_info(text + " Undo sorting removes these copies.", ok=True)
+
+    def _unsort(self) -> None:
+        from core.labelling.classify import unsort
+
+        if self._sorted is not None:
+            unsort(self._sorted)
+            self.show_info(f"The {len(self._sorted.placed)} copies in {self._sorted.folder} were removed.", ok=True)
+            self._sorted = None
+            self.folder_results.unsort.hide()
+
+    def _close_folder(self) -> None:
+        if self._folder_worker is not None:
+            self._folder_worker.cancel()
+        self.inner.setCurrentWidget(self.results if self.items else self.drop_note)
 
     # Classifying -----------------------------------------------------------------------------------
     def _target(self) -> tuple | None:

