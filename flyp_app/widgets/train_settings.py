@@ -205,7 +205,8 @@ def presets(train_images: int | None) -> dict[str, tuple[dict, str]]:
                            f"The FLYP paper's recipe: 10 epochs, batch {batch}{capped}, learning rate 1e-5, "
                            "weight decay 0.1, cosine schedule after a warmup."),
         "Demo model": ({**common, **{k: v for k, v in DEMO_SETTINGS.items() if k != "seed"}},
-                       "For the small built-in demo model: 4 epochs, batch 64, learning rate 1e-4."),
+                       f"For the small built-in demo model: {DEMO_SETTINGS['epochs']} epochs, batch "
+                       f"{DEMO_SETTINGS['batch_size']}, learning rate {DEMO_SETTINGS['lr']:g}."),
     }
 
 
