@@ -98,6 +98,9 @@ class TrainConfig:
     select_by: str = setting("accuracy", "Keep the best by", "what picks the kept checkpoint on the validation set: "
                              "accuracy, or macro_f1 (the mean of per-class F1, for classes of very unequal size; "
                              "default: accuracy)", choices=SELECTION_METRICS)
+    patience: int | None = setting(
+        None, "Stop early after", "stop when ID validation accuracy has not improved for N evaluations; the best "
+        "checkpoint is kept either way (default: train every epoch)", metavar="N")
     workers: int | None = setting(None, "Image loading processes", "image loading processes (default: auto)", metavar="N")
     checkpoint_minutes: float = setting(10.0, "Save every (minutes)", "save the resumable state every N minutes",
                                         cli=False)
@@ -128,6 +131,7 @@ class TrainConfig:
             (0 < self.val_fraction < 1, "val_fraction", "between 0 and 1"),
             (self.evals_per_epoch >= 1, "evals_per_epoch", "at least 1"),
             (self.select_by in SELECTION_METRICS, "select_by", "accuracy or macro_f1"),
+            (self.patience is None or self.patience >= 1, "patience", "at least 1 evaluation (or unset: every epoch)"),
             (self.workers is None or self.workers >= 0, "workers", "zero or more"),
             (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every",
              "at least 1 step (or unset: every 10 minutes)"),

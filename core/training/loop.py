@@ -84,12 +84,15 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
 
 
 def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
-          on_event: Event | None = None, control: RunControl | None = None) -> dict:
+          on_event: Event | None = None, control: RunControl | None = None,
+          stop: Callable[[dict], str | None] | None = None) -> dict:
     """Train as `config` says into `run_dir`; return the final run info (run.json's content).
 
     With `resume`, continue the run in `run_dir` exactly where its last state was saved (the
     stored config wins over `config`, except device and workers). Raises FlypError on bad
-    input and Cancelled when stopped by `control` (the state is saved first).
+    input and Cancelled when stopped by `control` (the state is saved first). `stop`, called
+    with each evaluation record, may end the run there as finished: it returns why (the
+    automatic mode's time budget), or None to go on; `config.patience` stops it the same way.
     """
     on_event, control = on_event or (lambda e: None), control or RunControl()
     run = RunDir(run_dir)
@@ -116,7 +119,7 @@ def _train(config: TrainConfig, run: RunDir, resume: bool, on_event: Event, cont
         _start_run(session, on_event, control)
     if config.method == "lp":  # no training steps: one fit, in `core.training.linear_probe`
         return linear_probe.run_linear_probe(session, on_event, control)
-    return _loop(session, state, on_event, control)
+    return _loop(session, state, on_event, control, stop or (lambda record: None))
 
 
 KEPT_WHEN_UNSET = ("micro_batch_size", "checkpoint_every")  # unset on resume: the run keeps its own
@@ -164,9 +167,18 @@ def _evaluate(session: Session, step: int, epoch: float, cancel=no_cancel) -> di
     session.classifier.invalidate()
     if session.ranks.size > 1:  # the other ranks wait for rank 0's evaluation: it must not stop alone
         cancel = no_cancel
-    sets = {name: session.classifier.evaluate(images, cancel=cancel).to_json()
+    sets = {name: _scores(name, session.classifier.evaluate(images, cancel=cancel))
             for name, images in session.eval_sets.items()}
     return {"type": "eval", "step": step, "epoch": epoch, "sets": sets, "seconds": time.monotonic() - started}
+
+
+def _scores(name: str, metrics) -> dict:
+    """What an evaluation record keeps of a set: accuracy, macro-F1, n, and for the ID validation
+    set the accuracy per class (read by `core.training.advice`)."""
+    scores = metrics.to_json()
+    if name == "id":
+        scores["per_class"] = metrics.per_class
+    return scores
 
 
 class _Trainer:
@@ -312,7 +324,11 @@ def _optimizer_mismatch(params: list[torch.Tensor], tensors: dict[str, torch.Ten
     return "; ".join(problems[:3])
 
 
-def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict:
+class _StopEarly(Exception):
+    """The run ends at this evaluation, finished (early stopping, or its caller's time budget)."""
+
+
+def _loop(session: Session, state, on_event: Event, control: RunControl, stop: Callable[[dict], str | None]) -> dict:
     cfg, run = session.config, session.run
     try:
         trainer = _Trainer(session, fresh=state is None, on_event=on_event, control=control)
@@ -343,7 +359,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
     last_saved = time.monotonic()
     try:
         if state is not None and _evaluation_missed(run, trainer.step, eval_steps):  # stopped while evaluating
-            clock.start += _evaluate_and_save(session, trainer, on_event, control)
+            clock.start += _evaluate_and_save(session, trainer, on_event, control)["seconds"]
         while trainer.step < total:
             batches.epoch, batches.start = divmod(trainer.step, per_epoch)
             for images, labels, template_ids in loader:
@@ -365,11 +381,20 @@ def _loop(session: Session, state, on_event: Event, control: RunControl) -> dict
                 run.append_metrics(record)
                 on_event(record)
                 if trainer.step in eval_steps:
-                    clock.start += _evaluate_and_save(session, trainer, on_event, control)  # rates count training only
+                    record = _evaluate_and_save(session, trainer, on_event, control)
+                    clock.start += record["seconds"]  # rates count training only
                     last_saved = time.monotonic()
+                    reason = None
+                    if session.ranks.is_main:  # only rank 0 evaluates: the others follow it
+                        reason = _no_progress_for(cfg, trainer, eval_steps) or stop(record)
+                    if session.ranks.agree(reason is not None):
+                        raise _StopEarly(reason or "stopped with the first process")
                 elif _checkpoint_due(cfg, trainer.step, last_saved):
                     _save(session, trainer)
                     last_saved = time.monotonic()
+    except _StopEarly as reason:
+        run.update_info(stopped_early={"step": trainer.step, "of": total, "reason": str(reason)})
+        on_event({"type": "status", "message": f"Stopped early at step {trainer.step} of {total}: {reason}"})
     except Cancelled:
         try:
             _save(session, trainer)
@@ -417,8 +442,19 @@ def _checkpoint_due(cfg: TrainConfig, step: int, last_saved: float) -> bool:
     return every_steps or time.monotonic() - last_saved > cfg.checkpoint_minutes * 60
 
 
-def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, control: RunControl) -> float:
-    """Evaluate every set, keep the best and last weights; return the seconds it took."""
+def _no_progress_for(cfg: TrainConfig, trainer: _Trainer, eval_steps: set[int]) -> str | None:
+    """Why the run stops here by `cfg.patience` (evaluations without a better ID accuracy), or None."""
+    if cfg.patience is None:
+        return None
+    since_best = sum(1 for s in eval_steps if trainer.best_step < s <= trainer.step)
+    if since_best < cfg.patience:
+        return None
+    what = "macro-F1" if cfg.select_by == "macro_f1" else "accuracy"
+    return f"validation {what} has not improved for {since_best} evaluations (best at step {trainer.best_step})"
+
+
+def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, control: RunControl) -> dict:
+    """Evaluate every set, keep the best and last weights; return the evaluation record."""
     _stop_if_diverged(session, trainer)  # before a diverged model can count as the best
     record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch, cancel=control)
     id_scores = record["sets"].get("id", {})
@@ -433,7 +469,7 @@ def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, con
                                       "selected_by": metric, "score": score, "sets": record["sets"]})
     _save(session, trainer)
     on_event(record)
-    return record["seconds"]
+    return record
 
 
 def _save(session: Session, trainer: _Trainer) -> None:
