@@ -17,6 +17,11 @@ def cli_name(setting: str) -> str:
     return CLI_NAMES.get(setting, "--" + setting.replace("_", "-"))
 
 
+def worded(text: str, name_of: Callable[[str], str] = cli_name) -> str:
+    """`text` with each «setting» in a front end's words (by default the command line's)."""
+    return SETTING.sub(lambda m: name_of(m.group(1)), text)
+
+
 class FlypError(Exception):
     """Bad input or an unmet precondition that the user can fix.
 
@@ -33,7 +38,7 @@ class FlypError(Exception):
         self.setting, self.expected, self.found = setting, expected, found
 
     def worded(self, name_of: Callable[[str], str]) -> str:
-        return SETTING.sub(lambda m: name_of(m.group(1)), str(self.args[0]) if self.args else "")
+        return worded(str(self.args[0]) if self.args else "", name_of)
 
     def __str__(self) -> str:
         return self.worded(cli_name)

@@ -43,7 +43,8 @@ def test_a_nan_loss_asks_for_a_ten_times_lower_learning_rate():
     info, records = run([0.1], falling(10), lr=1.0)
     info |= {"status": "failed", "error": "the loss became nan at step 11; training stopped"}
     (advice,) = advise_from(info, records)
-    assert advice.kind == "diverged" and advice.change == {"lr": 0.1} and "NaN" in advice.finding
+    assert advice.kind == "diverged" and "NaN" in advice.finding
+    assert advice.change == {"lr": 1e-4}  # a tenth of 1 is still far too high: the demo model's usual value
 
 
 def test_a_rising_loss_asks_for_a_lower_learning_rate():
@@ -55,7 +56,7 @@ def test_a_rising_loss_asks_for_a_lower_learning_rate():
 def test_accuracy_collapsing_below_zero_shot_is_divergence_too():
     """The issue's lr 1 case: 9.5% after training against a better zero-shot, the loss flat."""
     (advice,) = advise_from(*run([0.12, 0.10, 0.095], [2.3] * 30, zero_shot=0.45, lr=1.0))
-    assert advice.kind == "diverged" and advice.change == {"lr": 0.1} and "45.0%" in advice.finding
+    assert advice.kind == "diverged" and advice.change == {"lr": 1e-4} and "45.0%" in advice.finding
 
 
 def test_a_run_that_barely_moved_asks_for_a_higher_learning_rate():

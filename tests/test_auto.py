@@ -1,6 +1,5 @@
 """The automatic mode on the demo data: trials chosen on ID validation, within the time budget."""
 
-import json
 import time
 from pathlib import Path
 

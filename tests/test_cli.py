@@ -21,6 +21,9 @@ from cli_helpers import assert_one_line_error, run_cli
     (["train", "--model", "nope", "--pretrained", "none", "--train", "{train}", "--out", "{tmp}/r"], ["--model", "nope"]),
     (["train", "--out", "{tmp}/r"], ["--train"]),
     (["train", "--out", "{tmp}/never", "--resume"], ["never", "not a FLYP run folder"]),
+    (["train", "--train", "{train}", "--auto", "--lr", "1e-4", "--out", "{tmp}/r"], ["--lr", "--auto"]),
+    (["train", "--train", "{train}", "--budget", "3", "--out", "{tmp}/r"], ["--budget", "--auto"]),
+    (["train", "--train", "{train}", "--auto", "--budget", "0", "--out", "{tmp}/r"], ["--budget", "positive"]),
     (["evaluate", "--run", "{tmp}", "--data", "{train}"], ["not a FLYP run folder"]),
     (["blend", "--run", "{run}", "--alphas", "0:2:x"], ["--alphas"]),
     (["export", "--run", "{tmp}/missing", "--out", "{tmp}/b"], ["missing"]),
@@ -75,3 +78,25 @@ def test_entry_point_exit_code_and_help():
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
     helped = subprocess.run([sys.executable, "-m", "core.cli", "train", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "--mask-same-class" in helped.stdout
+
+
+def test_a_learning_rate_far_off_is_flagged_the_run_starts_and_advice_follows(capsys, tmp_path, colour_data):
+    """The issue's lr 1 typo: a warning before the run, the run anyway, and advice naming the fix."""
+    code, out, err = run_cli(capsys, "train", "--model", "demo", "--train", colour_data["train"], "--val",
+                             colour_data["val"], "--lr", "1", "--epochs", "1", "--workers", "0", "--out", tmp_path / "r")
+    assert code == 0 and (tmp_path / "r" / "run.json").is_file()
+    warning = err.splitlines()[0]
+    assert warning.startswith("flyp: warning: --lr 1 is far outside") and "usually 0.0001" in warning
+    assert any(line.startswith("advice:") and "--lr 0.0001" in line for line in out.splitlines())
+
+
+def test_unset_settings_come_from_the_model_family(capsys, tmp_path, colour_data):
+    from core.training.defaults import family_of, fit_batch
+
+    code, out, _ = run_cli(capsys, "train", "--model", "demo", "--train", colour_data["train"], "--val",
+                           colour_data["val"], "--epochs", "1", "--workers", "0", "--out", tmp_path / "r", "--json")
+    config = json.loads((tmp_path / "r" / "run.json").read_text())["config"]
+    demo = family_of("demo")
+    assert config["lr"] == demo.lr and config["batch_size"] == fit_batch(demo.batch_size, 72) == 8
+    assert config["epochs"] == 1  # given: kept
+    assert code == 0 and isinstance(json.loads(out)["advice"], list)

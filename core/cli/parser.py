@@ -178,6 +178,12 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     _model_args(p)
     _caption_args(p)
     _setting_args(p)
+    p.add_argument("--auto", action="store_true",
+                   help="choose the learning rate and epochs automatically within --budget, on ID validation only "
+                        "(short trials in RUN_DIR/trials, then the best trained into RUN_DIR)")
+    p.add_argument("--budget", type=float, metavar="MINUTES",
+                   help="--auto: the time it may take (default: scaled to the model, the device and the data; "
+                        "a few minutes for the demo model on a CPU)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write (or to resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
 
@@ -188,6 +194,7 @@ def _setting_args(p: argparse.ArgumentParser) -> None:
 
     from core.errors import cli_name
     from core.training.config import TrainConfig, defaults
+    from core.training.defaults import FAMILY_SETTINGS
 
     values = defaults()
     for f in fields(TrainConfig):
@@ -195,7 +202,7 @@ def _setting_args(p: argparse.ArgumentParser) -> None:
         if not setting.cli:
             continue
         text = SETTING_MARK.sub(lambda m: cli_name(m.group(1)), setting.help)
-        kind, default = str(f.type), values[f.name]
+        kind, default = str(f.type), None if f.name in FAMILY_SETTINGS else values[f.name]  # None: the family's
         if kind == "bool":
             p.add_argument(cli_name(f.name), dest=f.name, action="store_true", help=text)
         elif kind.startswith("list"):

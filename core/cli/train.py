@@ -1,31 +1,22 @@
-"""`flyp train`: finetune with FLYP (or a baseline) into a resumable run folder."""
+"""`flyp train`: finetune with FLYP (or a baseline) into a resumable run folder; `--auto` chooses the settings."""
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 
 from core.cli.output import LINE_EVERY_S, emit, interrupt_cancels, shown
-from core.errors import FlypError
-from core.training.config import RUN_OPTIONS
+from core.errors import FlypError, cli_name, worded
 
 
 def train(args) -> int:
-    from core.data.captions import load_class_names, load_templates
-    from core.training.config import TrainConfig, settings
     from core.progress import RunControl
     from core.training.loop import train as run_training
 
-    speed = {option: getattr(args, option) for option in RUN_OPTIONS}  # a resumed run takes these too
-    if args.resume:
-        config = TrainConfig(train_dir=args.train_dir or ".", **speed)
-    else:
-        if not args.train_dir:
-            raise FlypError("«train_dir» DIR is required (or «resume» to continue the run in «out»)")
-        options = {name: getattr(args, name) for name, s in settings().items() if s.cli}
-        config = TrainConfig(**options, model=args.model, pretrained=args.pretrained,
-                             templates=load_templates(args.templates),
-                             class_names=load_class_names(args.class_names) if args.class_names else {})
+    config, train_images = _config(args)
+    warnings = [] if args.resume or args.auto else _bounds_warnings(config, train_images, quiet=args.json)
     if args.project:
         from core.project import load_project
 
@@ -37,25 +28,109 @@ def train(args) -> int:
     with launched(args.device) as ranks:  # several processes when started by torchrun
         display = _TrainDisplay(quiet=args.json or not ranks.is_main)
         try:
-            info = run_training(config, args.out, resume=args.resume, on_event=display, control=control)
+            if args.auto and not args.resume:
+                if ranks.size > 1:
+                    raise FlypError("«auto» runs in one process: start it without torchrun")
+                from core.training.auto import auto_train
+
+                info = auto_train(config, args.out, args.budget * 60 if args.budget else None,
+                                  train_images=train_images, on_event=display, control=control)
+            else:
+                info = run_training(config, args.out, resume=args.resume, on_event=display, control=control)
         finally:
             display.close()
             restore_signals()
     if not ranks.is_main:
         return 0  # rank 0 reports for all
     if args.project:
-        from core.project import add_runs_to_project
-
-        try:
-            add_runs_to_project(args.project, [args.out])
-        except FlypError as exc:
-            raise FlypError(f"{exc}; the run is saved in {args.out}: add it in the app with File ▸ Add run "
-                            "folder…") from None
-    best = info.get("best") or {}
-    emit(args, {"run": args.out, "status": info["status"], "zeroshot": info.get("zeroshot"), "best": best},
-         f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; run saved in "
-         f"{shown(args.out)}")
+        _add_to_project(args.project, args.out, info)
+    _report(args, info, warnings)
     return 0
+
+
+def _config(args):
+    """The run's TrainConfig from the options, unset lr, batch, epochs and warmup taken from the
+    model family's row (core.training.defaults); and the number of training images (None on resume)."""
+    from core.data.captions import load_class_names, load_templates
+    from core.training.auto import count_training_images
+    from core.training.config import RUN_OPTIONS, TrainConfig, settings
+    from core.training.defaults import FAMILY_SETTINGS, default_settings
+
+    if args.resume:
+        if args.auto and not (Path(args.out) / "run.json").is_file() and (Path(args.out) / "trials").is_dir():
+            raise FlypError(f"{args.out}: the automatic search stopped during its trials (kept in "
+                            f"{Path(args.out) / 'trials'}); start it again with another «out»")
+        speed = {option: getattr(args, option) for option in RUN_OPTIONS}  # a resumed run takes these too
+        return TrainConfig(train_dir=args.train_dir or ".", **speed), None
+    if args.budget is not None and not args.auto:
+        raise FlypError("«budget» is the automatic mode's time: use it with «auto»")
+    if not args.train_dir:
+        raise FlypError("«train_dir» DIR is required (or «resume» to continue the run in «out»)")
+    options = {name: getattr(args, name) for name, s in settings().items() if s.cli}
+    given = {name: options.pop(name) for name in FAMILY_SETTINGS if options.get(name) is not None}
+    options = {name: value for name, value in options.items() if name not in FAMILY_SETTINGS}
+    if args.auto and given:
+        raise FlypError(f"«{next(iter(given))}»: the automatic mode («auto») chooses it; leave it out, "
+                        "or train without «auto»")
+    if args.auto and args.budget is not None and args.budget <= 0:
+        raise FlypError(f"«budget»: must be a positive number of minutes (got {args.budget:g})")
+    config = TrainConfig(**options, model=args.model, pretrained=args.pretrained,
+                         templates=load_templates(args.templates),
+                         class_names=load_class_names(args.class_names) if args.class_names else {})
+    train_images = count_training_images(config)
+    return replace(config, **(default_settings(config.model, train_images) | given)), train_images
+
+
+def _add_to_project(project: str, out: str, info: dict) -> None:
+    """List the run (and an automatic run's trials, first) in the project file."""
+    from core.project import add_runs_to_project
+
+    trials = [str(Path(out) / t["run"]) for t in (info.get("auto") or {}).get("trials", [])]
+    try:
+        add_runs_to_project(project, [*trials, out])
+    except FlypError as exc:
+        raise FlypError(f"{exc}; the run is saved in {out}: add it in the app with File ▸ Add run "
+                        "folder…") from None
+
+
+def _bounds_warnings(config, train_images: int, quiet: bool) -> list[str]:
+    """Settings far outside what works for the model: one warning line each; the run still starts."""
+    from core.training.defaults import check_bounds
+
+    warnings = [worded(flag.text()) for flag in check_bounds(config, train_images)]
+    for text in warnings if not quiet else ():
+        print(f"flyp: warning: {text}; the run starts anyway", file=sys.stderr)
+    return warnings
+
+
+def _report(args, info: dict, warnings: list[str]) -> None:
+    """The result line, how the automatic mode chose, and the advice drawn from the run's curves."""
+    from core.training.advice import advise
+
+    best, auto = info.get("best") or {}, info.get("auto")
+    advice = advise(args.out)
+    lines = [f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; "
+             f"run saved in {shown(args.out)}"]
+    if stopped := info.get("stopped_early"):
+        lines.append(f"stopped early at step {stopped['step']} of {stopped['of']}: {stopped['reason']}")
+    if auto:
+        lines.append(f"automatic settings: {auto['why']}")
+    lines += [f"advice: {advice_text(a)}" for a in advice]
+    data = {"run": args.out, "status": info["status"], "zeroshot": info.get("zeroshot"), "best": best,
+            "advice": [a.to_json() for a in advice], "warnings": warnings}
+    if auto:
+        data["auto"] = auto
+    emit(args, data, "\n".join(lines))
+
+
+def advice_text(advice) -> str:
+    """A piece of advice in the command line's words: the finding, then the options to change."""
+    text = advice.finding
+    if advice.change:
+        text += " Try " + " ".join(f"{cli_name(name)} {value:g}" for name, value in advice.change.items()) + "."
+    if advice.hint:
+        text += " " + advice.hint
+    return text
 
 
 class _TrainDisplay:
@@ -93,6 +168,14 @@ class _TrainDisplay:
             text = "  ".join(f"{shown(name)} {m['accuracy']:.1%}" for name, m in event["sets"].items())
             self._say(f"step {event['step']:>6} (epoch {event['epoch']:.2f}): {text}"
                       f"{'  ★ best' if event.get('best') else ''}")
+        elif kind == "auto":
+            self.close()
+            if event["phase"] == "trial":
+                self._say(f"automatic settings: trial {event['index']}, learning rate {event['lr']:g} for "
+                          f"{event['epochs']} epoch(s) ({event['left_s'] / 60:.1f} min of the budget left)")
+            else:
+                self._say(f"automatic settings: the final run, learning rate {event['lr']:g} for up to "
+                          f"{event['epochs']} epochs")
         elif kind == "done" and event["status"] == "cancelled":
             self._say(f"\nstopped at step {event['step']}; continue with the same command and --resume")
 
@@ -105,6 +188,7 @@ class _TrainDisplay:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _duration(seconds: float) -> str:

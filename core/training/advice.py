@@ -103,7 +103,10 @@ class _Curves:
 
 
 def _lower_lr(config: dict, factor: float) -> dict:
-    return {"lr": float(f"{config.get('lr', 1e-5) / factor:.1g}")}
+    """`factor` times lower; the family's usual learning rate when that is still above its range."""
+    family = family_of(config.get("model", ""))
+    lower = config.get("lr", family.lr) / factor
+    return {"lr": family.lr if lower > family.lr_range[1] else float(f"{lower:.1g}")}
 
 
 def _diverged(c: _Curves, config: dict) -> Advice | None:

@@ -63,13 +63,13 @@ def auto_train(config: TrainConfig, out: str | Path, budget_s: float | None = No
     """
     out = Path(out).expanduser()
     if RunDir(out).exists():
-        raise FlypError(f"{out}: already holds a run; use --resume to continue it or choose another --out")
+        raise FlypError(f"{out}: already holds a run; use «resume» to continue it or choose another «out»")
     search = _Search(config, out, budget_s, train_images, on_event or (lambda e: None), control or RunControl())
     _lr_search(search.family, search.trial, search.room_for_trial)
     chosen = _best(search.trials)
     if chosen is None:
         raise FlypError(f"every trial diverged (learning rates {', '.join(f'{t.lr:g}' for t in search.trials)}); "
-                        "check the data, or train with a lower --lr")
+                        "check the data, or train with a lower «lr»")
     return search.final(chosen)
 
 

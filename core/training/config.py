@@ -75,16 +75,19 @@ class TrainConfig:
     class_names: dict[str, str] = setting(None, "Class names", "folder → display name", cli=False, factory=dict)
     method: str = setting("flyp", "Method", "flyp (default); baselines: ce (FT), lp (linear probe), lp-ft, l2sp; "
                           "ablations: flyp-frozen-text, ce-both (see the README)", metavar="METHOD")
-    epochs: int = setting(10, "Epochs", "passes over the training images (10)", metavar="N")
+    epochs: int = setting(10, "Epochs", "passes over the training images (default: the model family's, "
+                          "README's table)", metavar="N")
     # The global batch, whatever the number of processes (torchrun).
-    batch_size: int = setting(32, "Batch size", "images per step = contrastive negatives (32)", metavar="B")
+    batch_size: int = setting(32, "Batch size", "images per step = contrastive negatives (default: the model "
+                              "family's, smaller for a small training set)", metavar="B")
     # Images per forward pass (per process): the batch is encoded in micro-batches with a
     # feature cache (core.training.accumulate), same gradient in less memory. None: all at once.
     micro_batch_size: int | None = setting(
         None, "Images per pass", "encode each batch M images at a time (per process), with a feature cache: the same "
         "gradient as the whole batch in the memory of M images, for a second forward pass (about 1.4–1.5× the time)",
         metavar="M")
-    lr: float = setting(1e-5, "Learning rate", "peak learning rate (1e-5, the paper's)", metavar="LR")
+    lr: float = setting(1e-5, "Learning rate", "peak learning rate (default: the model family's; 1e-5, the "
+                        "paper's, for CLIP ViTs)", metavar="LR")
     weight_decay: float = setting(0.1, "Weight decay", "AdamW weight decay (0.1)", metavar="WD")
     warmup: int | None = setting(None, "Warmup steps", "warmup steps (default: 10%% of all, at most 500)", metavar="STEPS")
     seed: int = setting(0, "Seed", "random seed: data order, augmentation, validation split (0)", metavar="S")

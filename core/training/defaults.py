@@ -35,7 +35,7 @@ class Family:
 
     def settings(self) -> dict:
         """The TrainConfig fields this family sets."""
-        return {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs, "warmup": self.warmup}
+        return {name: getattr(self, name) for name in FAMILY_SETTINGS}
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -60,6 +60,7 @@ OTHER = Family("other", "this model", r"", lr=1e-5, batch_size=32, epochs=10, wa
                lr_range=(1e-7, 1e-3), batch_range=(4, 65536), epochs_range=(1, 100),
                images_per_s={"cpu": 2, "cuda": 200, "mps": 15})
 
+FAMILY_SETTINGS = ("lr", "batch_size", "epochs", "warmup")  # the TrainConfig fields a family sets
 MIN_STEPS_PER_EPOCH = 8   # a batch is capped so that an epoch of a small training set still has these steps
 AUTO_PASSES = 20          # image passes the automatic mode's default budget pays for (trials and final run)
 AUTO_MINUTES = (2.0, 8 * 60.0)  # its default budget is clamped to this range
@@ -106,6 +107,11 @@ class OutOfBounds:
     high: float
     typical: float
     family: str       # the family's label
+
+    def text(self) -> str:
+        """The warning, with the setting as «name» for each front end to word."""
+        return (f"«{self.setting}» {self.value:g} is far outside what works for {self.family} "
+                f"({self.low:g} to {self.high:g}; usually {self.typical:g})")
 
 
 def check_bounds(config, train_images: int | None = None) -> list[OutOfBounds]:
