@@ -81,7 +81,7 @@ def stalls(folder: Path) -> dict:
             time.sleep(0.002)
 
     wait(lambda: window.state.ready)  # torch and open_clip imported in the background
-    window.state.set_settings(epochs=2)
+    window.state.set_settings(epochs=2, auto=False)
     window.show_page("train")
     train = window.pages["train"]
     settle = time.monotonic() + 0.5  # the page is shown (its plots built) before the user can click Start

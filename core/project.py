@@ -40,9 +40,14 @@ class Project:
     model: str = "demo"
     pretrained: str = ""
     settings: dict = field(default_factory=dict)  # TrainConfig fields the user changed
+    # The automatic mode (core.training.auto) chooses lr, batch and epochs: the default of new
+    # projects (a file that does not say, written before it existed, trains as its settings say).
+    auto: bool = True
+    budget_minutes: float = 0.0  # the automatic mode's time; 0: the default for the model, device and data
     runs: list[str] = field(default_factory=list)
     current_run: str = ""
     alpha: float = 0.5
+    alpha_run: str = ""  # the run `alpha` was chosen for: another run opens at its own best α
     label_folder: str = ""      # the Label page's folder of unlabelled images
     label_move: bool = False    # the Label page moves images into class folders (default: copies them)
     path: Path | None = field(default=None, compare=False, repr=False)
@@ -63,6 +68,7 @@ class Project:
         where = str(path) if path is not None else "the project"
         known = {f.name: str(f.type) for f in fields(cls) if f.name != "path"}
         values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("auto", False)
         for name, value in values.items():
             if not _has_type(value, known[name]):
                 raise FlypError(f"{where}: {name!r} should be {TYPE_WORDS[known[name]]}, not {value!r}; "
@@ -70,6 +76,9 @@ class Project:
         if "alpha" in values and not 0.0 <= values["alpha"] <= 1.0:
             raise FlypError(f"{where}: 'alpha' should lie between 0 and 1, not {values['alpha']!r}; "
                             "the file was left as it is")
+        if "budget_minutes" in values and values["budget_minutes"] < 0:
+            raise FlypError(f"{where}: 'budget_minutes' should be 0 (the default) or more, not "
+                            f"{values['budget_minutes']!r}; the file was left as it is")
         if "settings" in values:
             values["settings"] = check_settings(values["settings"], where)
         if path is not None:
@@ -107,7 +116,7 @@ def _has_type(value, kind: str) -> bool:
     return isinstance(value, {"str": str, "dict": dict, "bool": bool}.get(kind, object))
 
 
-PATH_FIELDS = ("train_dir", "val_dir", "current_run")  # one path each ("" for none)
+PATH_FIELDS = ("train_dir", "val_dir", "current_run", "alpha_run")  # one path each ("" for none)
 PATH_LIST_FIELDS = ("ood_dirs", "runs")
 WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")  # `pretrained` names a file, not a tag
 

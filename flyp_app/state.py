@@ -166,7 +166,8 @@ class AppState(QObject):
         self._edit("templates", {"templates": list(templates)})
 
     def set_settings(self, **settings) -> None:
-        values = {key: settings.pop(key) for key in ("model", "pretrained") if key in settings}
+        values = {key: settings.pop(key) for key in ("model", "pretrained", "auto", "budget_minutes")
+                  if key in settings}  # the project's own, beside its settings
         if settings:
             values["settings"] = self.project.settings | settings
         self._edit("model" if "model" in values else "training settings", values)
@@ -187,7 +188,7 @@ class AppState(QObject):
             self.data_changed.emit()
         if values.keys() & {"class_names", "templates"}:
             self.templates_changed.emit()
-        if values.keys() & {"model", "pretrained", "settings"}:
+        if values.keys() & {"model", "pretrained", "settings", "auto", "budget_minutes"}:
             self.settings_changed.emit()
         if "runs" in values:
             self.runs_changed.emit()
@@ -270,11 +271,22 @@ class AppState(QObject):
         """Images were labelled into (+n) or taken back out of (−n) class folders: {class folder: n}."""
         self.labels_changed.emit(changes)
 
-    def set_alpha(self, alpha: float) -> None:
-        if alpha != self.project.alpha:
-            self.project.alpha = alpha
+    def set_alpha(self, alpha: float, run: str | None = None) -> None:
+        """The blend α of `run` (by default the current run) that Blend, Try and Export use."""
+        p = self.project
+        run = p.current_run if run is None else run
+        if alpha != p.alpha or run != p.alpha_run:
+            p.alpha, p.alpha_run = alpha, run
             self.changed()
             self.alpha_changed.emit(alpha)
+
+    def open_at_best_alpha(self, run: str, curve: list[dict]) -> None:
+        """Unless an α was already chosen for `run`, take the one with the best ID validation
+        accuracy on its curve (the paper's rule): a finished run opens there on every page."""
+        from core.weights.curve import best_alpha
+
+        if self.project.alpha_run != run:
+            self.set_alpha(best_alpha(curve)["alpha"], run)
 
     # Engine-facing views of the project -----------------------------------------------------
     def folder(self, stored: str) -> Path | None:

@@ -232,6 +232,22 @@ def run_training(config, run_dir: str, resume: bool = False, progress=None, cont
     return train(config, run_dir, resume=resume, on_event=on_event, control=control)
 
 
+def run_auto(config, run_dir: str, budget_s: float | None, train_images: int | None, progress=None, control=None,
+             emit=None) -> dict:
+    """The automatic mode in a worker: trials, then the final run (`core.training.auto`)."""
+    from core.training.auto import auto_train
+
+    return auto_train(config, run_dir, budget_s, train_images=train_images, on_event=emit, control=control)
+
+
+def run_advice(run_dir: str, progress=None, control=None, emit=None) -> tuple[list, dict]:
+    """The advice drawn from a finished (or failed) run's curves, and the settings it ran with."""
+    from core.training.advice import advise
+    from core.training.runs import RunDir
+
+    return advise(run_dir), RunDir(run_dir).read_info().get("config", {})
+
+
 def read_run_summaries(paths: list[str], progress=None, control=None, emit=None) -> list[dict]:
     """For each run folder: name, model, method, status, zero-shot and best ID accuracy, error."""
     from core.errors import FlypError

@@ -30,7 +30,8 @@ def prepare(qtbot, window, data, epochs: int) -> None:
     """Folders and the tiny model, as the Data page and the settings would leave them."""
     state = window.state
     state.set_folders(train=str(data["train"]), val=str(data["val"]), ood=[str(data["ood"])])
-    state.set_settings(model="flyp-tiny", pretrained="none", epochs=epochs, batch_size=12, lr=2e-3, workers=0)
+    state.set_settings(model="flyp-tiny", pretrained="none", epochs=epochs, batch_size=12, lr=2e-3, workers=0,
+                       auto=False)  # by hand: a new project trains automatically
     with qtbot.waitSignal(state.scan_finished, timeout=30000):
         window.pages["data"]._load_project()
 

@@ -29,6 +29,22 @@ def best_alpha(curve: list[dict]) -> dict:
     return max(curve, key=lambda point: point["sets"][name]["accuracy"])  # max keeps the first best
 
 
+def balanced_alpha(curve: list[dict]) -> dict:
+    """The smallest α whose ID validation accuracy is within noise of the best (one standard error
+    of an accuracy on that many images, at least one point): as close to the zero-shot model, and
+    its robustness, as the validation images allow. Chosen on ID validation only, like `best_alpha`."""
+    best = best_alpha(curve)
+    name = "id" if "id" in best["sets"] else next(iter(best["sets"]))
+    top, n = best["sets"][name]["accuracy"], max(1, best["sets"][name].get("n", 1))
+    tolerance = max(0.01, (top * (1 - top) / n) ** 0.5)
+    return next(p for p in curve if p["sets"][name]["accuracy"] >= top - tolerance)
+
+
+BALANCE_RULE = ("the smallest α whose validation accuracy is within noise (one standard error, at least one "
+                "point) of the best: as close to the original model, and its robustness, as your validation "
+                "images allow")
+
+
 def ood_mean(sets: dict) -> float | None:
     """Mean accuracy over the OOD sets (every set but "id"), None without any."""
     ood = [m["accuracy"] for name, m in sets.items() if name != "id"]

@@ -178,7 +178,7 @@ class Shots:
             return found
 
         for method in METHODS:
-            state.set_settings(method=method)
+            state.set_settings(method=method, auto=False)
             train.start()
             self.wait(lambda: not train.training(), 3600, f"the {method} run to finish")
             if method not in finished_methods():

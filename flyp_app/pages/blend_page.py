@@ -17,12 +17,19 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroup
                                QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSlider,
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from core.weights.curve import BALANCE_RULE, balanced_alpha, best_alpha
 from flyp_app import tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
 from flyp_app.widgets.deferred import Deferred
 
+NO_OOD_NOTE = ("This run has no images of different conditions, so the robustness a blend buys cannot be "
+               "shown. Add folders of such images (other cameras, sites, lighting, styles) on the Data page and "
+               "train again to see the trade.")
+NO_OOD_RULE = ("Without images of different conditions, blending (α below 1) can only trade accuracy on images "
+               "like these for robustness to others that this project cannot measure; the best on validation is "
+               "the safe choice. Add different-conditions folders on the Data page to see what a blend buys.")
 STEPS = 20           # the slider moves in steps of 0.05
 DEBOUNCE_MS = 200
 OOD_MEAN = "different conditions (mean)"
@@ -78,9 +85,8 @@ class BlendPage(RunPage):
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(self._slider_row())
-        self.robust_note = QLabel("This run has no images of different conditions, so there is no robustness to "
-                                  "show. Add such folders on the Data page before training to see it.",
-                                  wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
+        layout.addLayout(self._choice_row())
+        self.robust_note = QLabel(NO_OOD_NOTE, wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
         self.robust_stack = QStackedWidget()
         self.robust_stack.addWidget(self.robust_note)
         self._plots = Deferred(self._make_plots, minimum_height=220)
@@ -152,6 +158,34 @@ class BlendPage(RunPage):
         row.addWidget(self.alpha_label)
         row.addWidget(self.numbers)
         return row
+
+    def _choice_row(self) -> QHBoxLayout:
+        """The α choices by rule: the best on validation, and (with different conditions) the best balance."""
+        self.best_button = QPushButton("Best on validation")
+        self.best_button.setToolTip("The α with the best accuracy on your validation images (the FLYP paper's rule)")
+        self.best_button.clicked.connect(lambda: self._choose(best_alpha))
+        self.balance_button = QPushButton("Best balance")
+        self.balance_button.setToolTip(f"The rule: {BALANCE_RULE}.")
+        self.balance_button.clicked.connect(lambda: self._choose(balanced_alpha))
+        self.rule = QLabel("", objectName="pageHint", wordWrap=True)
+        row = QHBoxLayout()
+        row.addWidget(self.best_button)
+        row.addWidget(self.balance_button)
+        row.addWidget(self.rule, 1)
+        for widget in (self.best_button, self.balance_button):
+            widget.setEnabled(False)
+        return row
+
+    def _choose(self, rule) -> None:
+        """Move α to the point of the curve `rule` picks, and say why."""
+        if self.curve is None:
+            return
+        point = rule(self.curve)
+        self.state.set_alpha(point["alpha"])
+        accuracy = point["sets"][self.id_name]["accuracy"]
+        self.rule.setText(f"α = {point['alpha']:.2f}: the best validation accuracy ({accuracy:.1%})."
+                          if rule is best_alpha else
+                          f"α = {point['alpha']:.2f} (validation {accuracy:.1%}): {BALANCE_RULE}.")
 
     def _table_box(self) -> QWidget:
         box = QGroupBox("Accuracy per class")
@@ -294,11 +328,16 @@ class BlendPage(RunPage):
             self.robust_plot.set_curve(acc[self.id_name], self.ood_mean)
         self.robust_stack.setCurrentWidget(self.robust_plot if self.ood_mean is not None else self.robust_note)
         self.robust_plot.legend.setVisible(self.ood_mean is not None)
+        self.best_button.setEnabled(True)
+        self.balance_button.setEnabled(self.ood_mean is not None)
+        self.balance_button.setVisible(self.ood_mean is not None)  # a balance needs something to balance
+        self.rule.setText("" if self.ood_mean is not None else NO_OOD_RULE)
         self.set_combo.blockSignals(True)
         self.set_combo.clear()
         for name in names:
             self.set_combo.addItem(f"{set_label(name)} ({curve[0]['sets'][name]['n']} images)", name)
         self.set_combo.blockSignals(False)
+        self.state.open_at_best_alpha(run.stored, curve)  # a run not opened before opens at its best α
         self._show_alpha(self.alpha)
         self._exact_timer.start()  # let the new plots paint before the model competes for the GIL
 

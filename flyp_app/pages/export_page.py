@@ -197,6 +197,7 @@ class ExportPage(RunPage):
             return
         self.curve = curve
         self.best.setEnabled(True)
+        self.state.open_at_best_alpha(run.stored, curve)  # a run not opened before opens at its best α
         self._show_accuracy()
         if choose_best:
             self.use_best_alpha()

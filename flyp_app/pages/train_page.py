@@ -15,15 +15,17 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
                                QSplitter, QVBoxLayout, QWidget)
 
-from core.errors import FlypError
+from core.errors import FlypError, worded
+from core.training.defaults import FAMILY_SETTINGS, check_bounds
 from flyp_app import workers
 from flyp_app.pages.base import Page
 from flyp_app import tasks
 from flyp_app.curves import Curves
+from flyp_app.widgets.run_advice import AdviceBox
 from flyp_app.widgets.run_history import RunHistory
 from flyp_app.widgets.train_plots import TrainingPlots, set_label
 from flyp_app.widgets.train_settings import HyperParameters, ModelPicker
-from flyp_app.words import error_text
+from flyp_app.words import error_text, label
 
 REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
 
@@ -64,10 +66,14 @@ class TrainPage(Page):
         self._progress: dict = {}
         self._dirty = False
         self._writing = False
+        self._confirmed = False    # warned of settings far outside what works: the next Start trains anyway
+        self._last_config: dict = {}  # the settings of the run the advice is about
         self.model_picker = ModelPicker()
         self.params = HyperParameters()
         self.plots = TrainingPlots()
         self.history = RunHistory()
+        self.advice = AdviceBox()
+        self.advice.retrain.connect(self.train_again)
         body = QHBoxLayout()
         body.setSpacing(14)
         body.addWidget(self._left_column())
@@ -85,6 +91,7 @@ class TrainPage(Page):
         state.run_selected.connect(self._run_selected)
         state.engine_ready.connect(self.model_picker.engine_ready)
         state.scan_finished.connect(lambda data: self.params.set_train_images(len(data.train) if data else None))
+        state.engine_ready.connect(self._load_settings)  # the suggested time budget knows the device then
         if state.ready:
             self.model_picker.engine_ready()
 
@@ -96,6 +103,9 @@ class TrainPage(Page):
         layout.setContentsMargins(0, 0, 6, 0)
         layout.addWidget(self.model_picker)
         layout.addWidget(self.params)
+        self.bounds_warning = QLabel("", objectName="error", wordWrap=True)
+        self.bounds_warning.hide()
+        layout.addWidget(self.bounds_warning)
         layout.addStretch(1)
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -132,6 +142,7 @@ class TrainPage(Page):
         layout.addWidget(self.message)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.detail)
+        layout.addWidget(self.advice)
         layout.addWidget(self.status)  # errors in words, where the user is looking
         self.shown_label = QLabel("", objectName="pageHint", wordWrap=True)
         top = QWidget()
@@ -168,7 +179,9 @@ class TrainPage(Page):
             return
         p = self.state.project
         self.model_picker.load(p.model, p.pretrained)
-        self.params.load(p.settings)
+        self.params.set_model(p.model, self._device_type())
+        self.params.load(p.settings, p.auto, p.budget_minutes)
+        self._warn_bounds([])
 
     def _store(self, **settings) -> None:
         self._writing = True
@@ -176,7 +189,33 @@ class TrainPage(Page):
             self.state.set_settings(**settings)
         finally:
             self._writing = False
-        self.params.load(self.state.project.settings)  # a preset fills several fields
+        p = self.state.project
+        self.params.set_model(p.model, self._device_type())
+        self.params.load(p.settings, p.auto, p.budget_minutes)  # a preset fills several fields
+        self._warn_bounds([])
+
+    def _device_type(self) -> str:
+        """cpu, cuda or mps: what the device setting means on this computer (cpu until PyTorch has loaded)."""
+        device = self.device()
+        if device != "auto":
+            return device.split(":")[0]
+        if not self.state.ready:
+            return "cpu"
+        from core.model.loading import select_device
+
+        return select_device("auto").type
+
+    def _train_images(self) -> int | None:
+        data = self.state.datasets
+        return len(data.train) if data is not None else None
+
+    def _warn_bounds(self, flags: list) -> None:
+        """Say which settings are far outside what works; the next press of Start trains anyway."""
+        self._confirmed = bool(flags)
+        self.bounds_warning.setText(" ".join(worded(f.text(), lambda name: label(name)) + "." for f in flags)
+                                    + " Change them, or press Start anyway to train with them." if flags else "")
+        self.bounds_warning.setVisible(bool(flags))
+        self.start_button.setText("Start anyway" if flags else "Start training")
 
     # Starting, pausing, stopping ---------------------------------------------------------------
     def training(self) -> bool:
@@ -199,8 +238,25 @@ class TrainPage(Page):
         except FlypError as exc:
             self.show_error(error_text(exc))
             return
-        run_dir = new_run_dir(p.runs_dir(), config.method)
-        self._begin(config, run_dir, resume=False)
+        if p.auto:
+            budget_s = p.budget_minutes * 60 or None
+            self._begin(config, new_run_dir(p.runs_dir(), "auto"), resume=False,
+                        task=(tasks.run_auto, budget_s, self._train_images()))
+            return
+        if not self._confirmed and (flags := check_bounds(config, self._train_images())):
+            self._warn_bounds(flags)
+            return
+        self._warn_bounds([])
+        self._begin(config, new_run_dir(p.runs_dir(), config.method), resume=False)
+
+    def train_again(self, change: dict) -> None:
+        """Train again with the last run's settings and `change` (advice's one click), by hand."""
+        settings = {name: value for name, value in self._last_config.items() if name in FAMILY_SETTINGS}
+        if "val_fraction" in change:  # the project's, with the folders
+            self.state.set_folders(val_fraction=change.pop("val_fraction"))
+        self.state.set_settings(**settings, **change, auto=False)
+        self.advice.hide()
+        self.start()
 
     def resume_run(self, path: str) -> None:
         """Continue a stopped or interrupted run exactly where its state was saved."""
@@ -212,8 +268,11 @@ class TrainPage(Page):
             config = None  # the run's own stored config is enough
         self._begin(config, Path(path), resume=True)
 
-    def _begin(self, config, run_dir: Path, resume: bool) -> None:
+    def _begin(self, config, run_dir: Path, resume: bool, task: tuple | None = None) -> None:
+        """Train in the page's worker: `tasks.run_training`, or `task` (a task and its arguments
+        after the config and run folder)."""
         self.show_error("")
+        self.advice.hide()
         self._pending_path = str(run_dir)
         self._live_path = str(run_dir) if resume else ""
         self._live = Curves(total_steps=None)
@@ -224,7 +283,8 @@ class TrainPage(Page):
         self.progress_bar.setRange(0, 0)  # busy until the engine knows the number of steps
         self.progress_bar.show()
         self._ended.clear()
-        worker = workers.Worker(tasks.run_training, config, str(run_dir), resume=resume)
+        worker = (workers.Worker(task[0], config, str(run_dir), *task[1:]) if task else
+                  workers.Worker(tasks.run_training, config, str(run_dir), resume=resume))
         worker.signals.event.connect(self._on_event)
         worker.signals.finished.connect(self._finished)
         worker.signals.failed.connect(self._failed)
@@ -301,6 +361,8 @@ class TrainPage(Page):
                 self.plots.show_curves(self._live)
         elif kind == "start":
             self._started(event)
+        elif kind == "auto":
+            self._auto_run(event)
         elif kind == "paused":
             self._progress["message"] = f"Paused at step {event['step']} (saved). Press Resume to continue."
             self.pause_button.setText("Resume")
@@ -310,6 +372,19 @@ class TrainPage(Page):
             self._progress["message"] = "Training…"
             self.history.set_live(self._live_path or None)
         self._dirty = True
+
+    def _auto_run(self, event: dict) -> None:
+        """The automatic mode starts its next run (a trial, or the final one): its curves are shown."""
+        self._pending_path, self._live_path = event["run"], ""
+        self._live = Curves(total_steps=None)
+        self._shown = event["run"]
+        self.plots.show_curves(self._live)
+        self.shown_label.setText(f"Showing: {Path(event['run']).name} (live)")
+        left = duration_text(max(0.0, event["left_s"]))
+        self._progress = {"message": (
+            f"Automatic settings: try {event['index']}, learning rate {event['lr']:g} for {event['epochs']} "
+            f"epoch{'s' * (event['epochs'] > 1)} ({left} of the time budget left)." if event["phase"] == "trial" else
+            f"Automatic settings, the final run: {event['why']}")}
 
     def _started(self, event: dict) -> None:
         self._live.total_steps = event["total_steps"]
@@ -361,8 +436,23 @@ class TrainPage(Page):
         if best:
             text += f" Best validation accuracy {best['id_accuracy']:.1%} at step {best['step']}"
             text += f" (zero-shot {zero:.1%})." if zero is not None else "."
+        if auto := info.get("auto"):
+            text += f" Automatic settings: {auto['why']}"
         self._progress["message"] = text + " Next: blend it with the zero-shot model on the Blend page."
         self.show_info("")
+        run = self._live_path or self._pending_path
+        self._advise(run)
+        self.run(tasks.blend_curve, self.state.caches, run, self.device(), on_error=lambda _: None,
+                 on_done=lambda curve: self.state.open_at_best_alpha(run, curve))
+
+    def _advise(self, run_dir: str) -> None:
+        """Read the run's curves in the background and show what they suggest."""
+        if run_dir and Path(run_dir, "run.json").is_file():
+            self.run(tasks.run_advice, run_dir, on_done=self._advised, on_error=lambda _: None)
+
+    def _advised(self, result: tuple) -> None:
+        advice, self._last_config = result
+        self.advice.show_advice(advice)
 
     def _stopped(self) -> None:
         step = self._progress.get("step", 0)
@@ -372,6 +462,7 @@ class TrainPage(Page):
     def _failed(self, text: str) -> None:
         self._progress["message"] = "Training stopped with an error."
         self.show_error(text)
+        self._advise(self._live_path)
 
     def _worker_done(self, worker: workers.Worker) -> None:
         self._workers.discard(worker)

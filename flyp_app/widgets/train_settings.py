@@ -38,6 +38,10 @@ METHOD_NAMES = {"flyp": "FLYP (recommended)", "ce": "Cross-entropy baseline (FT)
 DEVICES = {"auto": "auto (GPU if there is one)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}
 PRECISIONS = {"auto": "auto (bf16 on capable GPUs)", "fp32": "fp32 (32-bit)", "bf16": "bf16 (16-bit)"}
 CUSTOM = "Custom"
+AUTO = "Automatic (recommended)"
+AUTO_NOTE = ("Tries a few learning rates in short runs, keeps the one with the best accuracy on your validation "
+             "images, then trains it until it stops improving or the time is up; it sets the epochs, batch size, "
+             "learning rate and warmup. Every try is kept as a run.")
 PAPER_BATCH = 512
 
 
@@ -211,9 +215,9 @@ def presets(train_images: int | None) -> dict[str, tuple[dict, str]]:
 
 
 class HyperParameters(QGroupBox):
-    """A preset, and the advanced settings behind a toggle."""
+    """A preset (the automatic mode first, with its time budget), and the advanced settings behind a toggle."""
 
-    changed = Signal(dict)  # the TrainConfig fields this widget sets, already checked
+    changed = Signal(dict)  # the TrainConfig fields this widget sets, already checked; and auto, budget_minutes
 
     def __init__(self):
         super().__init__("Training settings")
@@ -226,6 +230,7 @@ class HyperParameters(QGroupBox):
         layout.addLayout(row)
         self.preset_note = QLabel("", objectName="pageHint", wordWrap=True)
         layout.addWidget(self.preset_note)
+        layout.addWidget(self._budget_row())
         self.toggle = QToolButton(text="Advanced settings", checkable=True, toolButtonStyle=Qt.ToolButtonTextBesideIcon,
                                   arrowType=Qt.RightArrow, autoRaise=True)
         self.toggle.toggled.connect(self._toggle_advanced)
@@ -238,8 +243,22 @@ class HyperParameters(QGroupBox):
         self.error.hide()
         layout.addWidget(self.error)
         self._train_images: int | None = None
+        self._model, self._device_type = "demo", "cpu"
+        self._auto = False
         self._loading = False
         self._fill_presets()
+
+    def _budget_row(self) -> QWidget:
+        self.budget_box = QWidget()
+        row = QHBoxLayout(self.budget_box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Time budget"))
+        self.budget = QSpinBox(minimum=0, maximum=24 * 60, suffix=" min", specialValueText="suggested")
+        self.budget.setToolTip("How long the automatic mode may take, all tries included")
+        self.budget.valueChanged.connect(self._budget_edited)
+        row.addWidget(self.budget, 1)
+        self.budget_box.hide()
+        return self.budget_box
 
     def _advanced_form(self, form: QFormLayout) -> None:
         form.setContentsMargins(0, 0, 0, 0)
@@ -296,9 +315,11 @@ class HyperParameters(QGroupBox):
             box.toggled.connect(self._edited)
 
     # Showing the project's settings ---------------------------------------------------------
-    def load(self, settings: dict) -> None:
+    def load(self, settings: dict, auto: bool = False, budget_minutes: float = 0.0) -> None:
         values = config_defaults() | settings
         self._loading = True
+        self._auto = auto
+        self.budget.setValue(round(budget_minutes))
         self.method.setCurrentIndex(max(0, self.method.findData(values["method"])))
         self.epochs.setValue(int(values["epochs"]))
         self.batch.setValue(int(values["batch_size"]))
@@ -329,16 +350,38 @@ class HyperParameters(QGroupBox):
             self._fill_presets()
             self._match_preset()
 
+    def set_model(self, model: str, device_type: str) -> None:
+        """The model and device the suggested time budget is for."""
+        self._model, self._device_type = model, device_type
+        self._match_preset()
+
+    def suggested_minutes(self) -> float | None:
+        """The automatic mode's default budget for this model, device and data (None before a scan)."""
+        from core.training.defaults import default_budget_s
+
+        if not self._train_images:
+            return None
+        return default_budget_s(self._model, self._device_type, self._train_images) / 60
+
     def _fill_presets(self) -> None:
         self._presets = presets(self._train_images)
         current = self.preset.currentText()
         self.preset.blockSignals(True)
         self.preset.clear()
-        self.preset.addItems([*self._presets, CUSTOM])
+        self.preset.addItems([AUTO, *self._presets, CUSTOM])
         self.preset.setCurrentText(current or CUSTOM)
         self.preset.blockSignals(False)
 
     def _match_preset(self) -> None:
+        self._show_auto()
+        if self._auto:
+            self.preset.setCurrentText(AUTO)
+            suggested = self.suggested_minutes()
+            self.budget.setSpecialValueText(f"suggested: {suggested:.0f} min" if suggested else "suggested")
+            self.preset_note.setText(AUTO_NOTE + (f" Suggested time for this model, computer and your "
+                                                  f"{self._train_images} training images: about {suggested:.0f} min."
+                                                  if suggested else ""))
+            return
         try:
             values = self.values()
         except FlypError:
@@ -347,6 +390,12 @@ class HyperParameters(QGroupBox):
         self.preset.setCurrentText(name)
         self.preset_note.setText(self._presets[name][1] if name != CUSTOM
                                  else "Your own settings: open Advanced settings to see or change them.")
+
+    def _show_auto(self) -> None:
+        """The time budget with the automatic mode; the settings it chooses greyed out."""
+        self.budget_box.setVisible(self._auto)
+        for widget in (self.epochs, self.batch, self.lr, self.warmup):
+            widget.setEnabled(not self._auto)
 
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
@@ -371,10 +420,18 @@ class HyperParameters(QGroupBox):
 
     def _preset_chosen(self) -> None:
         name = self.preset.currentText()
-        if name == CUSTOM:
+        self._auto = name == AUTO
+        if name == AUTO:
+            self.changed.emit({"auto": True})
+        elif name == CUSTOM:
             self.toggle.setChecked(True)
-            return
-        self._emit(self._presets[name][0])
+            self.changed.emit({"auto": False})
+        else:
+            self._emit(self._presets[name][0])
+
+    def _budget_edited(self, minutes: int) -> None:
+        if not self._loading:
+            self.changed.emit({"budget_minutes": float(minutes)})
 
     def _edited(self) -> None:
         if self._loading:
@@ -395,7 +452,7 @@ class HyperParameters(QGroupBox):
         self._form.setRowVisible(self.l2sp, method == "l2sp")
 
     def _emit(self, values: dict) -> None:
-        self.changed.emit(dict(values))
+        self.changed.emit({**values, "auto": self._auto})
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)
