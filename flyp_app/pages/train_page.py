@@ -254,7 +254,7 @@ class TrainPage(Page):
         settings = {name: value for name, value in self._last_config.items() if name in FAMILY_SETTINGS}
         if "val_fraction" in change:  # the project's, with the folders
             self.state.set_folders(val_fraction=change.pop("val_fraction"))
-        self.state.set_settings(**settings, **change, auto=False)
+        self.state.set_settings(**(settings | change), auto=False)
         self.advice.hide()
         self.start()
 
@@ -381,7 +381,7 @@ class TrainPage(Page):
         self.plots.show_curves(self._live)
         self.shown_label.setText(f"Showing: {Path(event['run']).name} (live)")
         left = duration_text(max(0.0, event["left_s"]))
-        self._progress = {"message": (
+        self._progress = {"message": "Starting…", "auto": (
             f"Automatic settings: try {event['index']}, learning rate {event['lr']:g} for {event['epochs']} "
             f"epoch{'s' * (event['epochs'] > 1)} ({left} of the time budget left)." if event["phase"] == "trial" else
             f"Automatic settings, the final run: {event['why']}")}
@@ -413,7 +413,7 @@ class TrainPage(Page):
         if self._live is not None and self._shown and self._shown == (self._live_path or self._pending_path):
             self.plots.redraw()
         info = self._progress
-        self.message.setText(info.get("message", ""))
+        self.message.setText(" ".join(filter(None, (info.get("auto"), info.get("message")))))  # auto: which run
         total, step = info.get("total"), info.get("step", 0)
         if total:
             self.progress_bar.setRange(0, total)
@@ -431,6 +431,11 @@ class TrainPage(Page):
 
     # How a run ends ------------------------------------------------------------------------------
     def _finished(self, info: dict) -> None:
+        if not self._live_path and Path(self._pending_path, "run.json").is_file():
+            # The automatic mode's best trial, copied as the result when no time was left for more.
+            self._live_path = self._pending_path
+            self.state.add_run(self._live_path)
+            self._show(self._live_path)
         best, zero = info.get("best") or {}, (info.get("zeroshot") or {}).get("id", {}).get("accuracy")
         text = f"Finished {Path(self._live_path or self._pending_path).name}."  # the plots may show another run
         if best:
@@ -438,6 +443,7 @@ class TrainPage(Page):
             text += f" (zero-shot {zero:.1%})." if zero is not None else "."
         if auto := info.get("auto"):
             text += f" Automatic settings: {auto['why']}"
+        self._progress.pop("auto", None)
         self._progress["message"] = text + " Next: blend it with the zero-shot model on the Blend page."
         self.show_info("")
         run = self._live_path or self._pending_path
@@ -455,11 +461,13 @@ class TrainPage(Page):
         self.advice.show_advice(advice)
 
     def _stopped(self) -> None:
+        self._progress.pop("auto", None)
         step = self._progress.get("step", 0)
         self._progress["message"] = (f"Stopped at step {step}. The run is saved: select it below and press "
                                      "Resume run to continue it." if self._live_path else "Stopped before training began.")
 
     def _failed(self, text: str) -> None:
+        self._progress.pop("auto", None)
         self._progress["message"] = "Training stopped with an error."
         self.show_error(text)
         self._advise(self._live_path)
