@@ -9,7 +9,7 @@ from core.training.auto import auto_train
 from core.training.config import TrainConfig
 from core.training.runs import RunDir
 
-BUDGET_S = 60.0
+BUDGET_S = 40.0
 GRID = (1e-5, 1e-4, 1e-3)  # the paper's learning rate, the demo preset's, and ten times that
 
 
@@ -50,7 +50,7 @@ def test_auto_reaches_the_best_of_a_fixed_grid_within_its_budget(auto_run, demo_
 def test_every_trial_is_a_run_folder_and_the_final_run_says_why(auto_run):
     out, info, _ = auto_run
     auto = RunDir(out).read_info()["auto"]
-    assert auto["role"] == "final" and len(auto["trials"]) >= 2
+    assert auto["role"] == "final" and len(auto["trials"]) >= 1  # how many fit depends on the machine's speed
     for trial in auto["trials"]:
         trial_info = RunDir(out / trial["run"]).read_info()
         assert trial_info["status"] == "finished" and trial_info["auto"]["role"] == "trial"
@@ -66,3 +66,42 @@ def test_trials_are_judged_on_id_validation_never_on_different_conditions(auto_r
         best = RunDir(out / trial["run"]).read_info()["best"]
         assert trial["score"] == best["sets"]["id"]["accuracy"]
         assert "ood-sketch" in best["sets"]  # scored, for the plots, but not chosen on
+
+
+@pytest.mark.parametrize("peak, tried", [
+    (1e-4, [1e-4, 3e-4, 3e-5]),                   # the family's learning rate is best: one rung each way
+    (1e-3, [1e-4, 3e-4, 3e-5, 1e-3, 3e-3]),       # better upwards: on until a trial is worse (or the range ends)
+    (1e-5, [1e-4, 3e-4, 3e-5, 1e-5, 3e-6]),       # better downwards
+])
+def test_the_search_walks_the_learning_rate_ladder_towards_the_best(peak, tried):
+    import math
+
+    from core.training.auto import Trial, _lr_search
+    from core.training.defaults import family_of
+
+    seen = []
+
+    def trial(lr):  # a score that peaks at `peak`, a decade wide
+        seen.append(lr)
+        return Trial(lr, Path("x"), score=1 - abs(math.log10(lr / peak)) / 10)
+
+    _lr_search(family_of("demo"), trial, room=lambda: True)
+    assert seen == tried
+
+
+def test_the_search_stops_when_the_time_for_trials_is_spent():
+    from core.training.auto import Trial, _lr_search
+    from core.training.defaults import family_of
+
+    seen = []
+    _lr_search(family_of("demo"), lambda lr: seen.append(lr) or Trial(lr, Path("x"), score=lr),
+               room=lambda: len(seen) < 2)
+    assert seen == [1e-4, 3e-4]
+
+
+def test_a_diverged_trial_scores_nothing_and_ties_go_to_the_smaller_learning_rate():
+    from core.training.auto import Trial, _best
+
+    trials = [Trial(3e-4, Path("a"), None), Trial(1e-4, Path("b"), 0.8), Trial(3e-5, Path("c"), 0.8)]
+    assert _best(trials).lr == 3e-5
+    assert _best([Trial(1e-3, Path("d"), None)]) is None
