@@ -251,7 +251,7 @@ def run_advice(run_dir: str, progress=None, control=None, emit=None) -> tuple[li
 def read_run_summaries(paths: list[str], progress=None, control=None, emit=None) -> list[dict]:
     """For each run folder: name, model, method, status, zero-shot and best ID accuracy, error."""
     from core.errors import FlypError
-    from core.training.runs import RunDir
+    from core.training.runs import RunDir, run_name
 
     summaries = []
     for path in paths:
@@ -264,7 +264,8 @@ def read_run_summaries(paths: list[str], progress=None, control=None, emit=None)
             summary.update(status="unreadable" if run.path.is_dir() else "missing", error=error_text(exc))
         else:
             config, best = info.get("config", {}), info.get("best") or {}
-            summary.update(status=info.get("status", "unreadable"), method=config.get("method", ""),
+            summary.update(name=run_name(path, info), status=info.get("status", "unreadable"),
+                           method=config.get("method", ""),
                            model=_model_text(config.get("model", ""), config.get("pretrained")),
                            zero_shot=(info.get("zeroshot") or {}).get("id", {}).get("accuracy"),
                            best=best.get("id_accuracy"), error=info.get("error", ""))

@@ -210,6 +210,15 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def run_name(path: str | os.PathLike, info: dict) -> str:
+    """How lists name a run: its folder, or for a trial of the automatic mode (core.training.auto)
+    its search's folder, then the trial's ("2026-11-30 2110 auto › 01 lr 0.0001")."""
+    path = Path(path)
+    if (info.get("auto") or {}).get("role") == "trial":
+        return f"{path.parent.parent.name} › {path.name}"
+    return path.name
+
+
 def _records(path: Path) -> Iterator[dict]:
     if not path.is_file():
         return

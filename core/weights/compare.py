@@ -56,11 +56,11 @@ def settings_text(settings: dict) -> str:
 
 def run_row(run_dir: str | Path, curve: list[dict] | None = None, error: str = "") -> dict:
     """One run's row: method, settings, scores at α = 0 and 1, the best α on ID and its scores, time."""
-    from core.training.runs import RunDir
+    from core.training.runs import RunDir, run_name
 
     info = RunDir(run_dir).read_info()
     best = info.get("best") or {}
-    row = {"run": str(run_dir), "name": Path(run_dir).name, "method": info["config"].get("method", ""),
+    row = {"run": str(run_dir), "name": run_name(run_dir, info), "method": info["config"].get("method", ""),
            "status": info.get("status", ""), "settings": settings_of(info), "seconds": info.get("seconds"),
            "zero_shot": _point(info.get("zeroshot") or {}), "finetuned": _point(best.get("sets") or {}),
            "best_alpha": None, "blended": None, "curve": None, "error": error}
