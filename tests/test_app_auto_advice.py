@@ -91,8 +91,13 @@ def blend_window(qtbot, tmp_path, flyp_run):
 def open_blend(qtbot, window):
     window.show_page("blend")
     page = window.pages["blend"]
-    qtbot.waitUntil(lambda: page.curve is not None, timeout=60000)
+    settled(qtbot, page)
     return page
+
+
+def settled(qtbot, page) -> None:
+    """The curve, and the exact blend at the current α, are in (no evaluation left running)."""
+    qtbot.waitUntil(lambda: page.curve is not None and page._exact_here() is not None, timeout=60000)
 
 
 def test_a_finished_run_opens_at_its_best_validation_alpha_on_blend_try_and_export(qtbot, blend_window):
@@ -109,6 +114,7 @@ def test_a_finished_run_opens_at_its_best_validation_alpha_on_blend_try_and_expo
     page.load_curve()
     qtbot.waitUntil(lambda: page.curve is not None and not page.progress.isVisible(), timeout=60000)
     assert blend_window.state.project.alpha == 0.15
+    settled(qtbot, page)
 
 
 def test_blend_buttons_choose_by_rule_and_show_it(qtbot, blend_window):
@@ -122,6 +128,8 @@ def test_blend_buttons_choose_by_rule_and_show_it(qtbot, blend_window):
     page.best_button.click()
     assert blend_window.state.project.alpha == best_alpha(page.curve)["alpha"]
     assert "best validation accuracy" in page.rule.text()
+    qtbot.wait(300)  # the debounced exact evaluation of the new α starts…
+    settled(qtbot, page)  # …and ends before the window closes
 
 
 def test_without_different_conditions_the_page_says_what_blending_trades(qtbot, tmp_path, colour_data):

@@ -448,8 +448,15 @@ class TrainPage(Page):
         self.show_info("")
         run = self._live_path or self._pending_path
         self._advise(run)
-        self.run(tasks.blend_curve, self.state.caches, run, self.device(), on_error=lambda _: None,
-                 on_done=lambda curve: self.state.open_at_best_alpha(run, curve))
+        self._open_at_best_alpha(run)
+
+    def _open_at_best_alpha(self, run: str) -> None:
+        """Compute the run's α curve in the background (the Blend page reuses it) and make its best
+        validation α the one Blend, Try and Export open at; nothing once the window is closing."""
+        worker = {}
+        worker["w"] = self.run(tasks.blend_curve, self.state.caches, run, self.device(), on_error=lambda _: None,
+                               on_done=lambda curve: worker["w"].control.cancelled()
+                               or self.state.open_at_best_alpha(run, curve))
 
     def _advise(self, run_dir: str) -> None:
         """Read the run's curves in the background and show what they suggest."""

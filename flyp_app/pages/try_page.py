@@ -332,8 +332,11 @@ class TryPage(RunPage):
         self.body.show_run(run)
         self._changed()
         if run is not None and run.usable:  # a run not opened before opens at its best α (from a computed curve)
-            self.run(tasks.blend_curve, self.state.caches, run.path, cached_only=True, on_error=lambda _: None,
-                     on_done=lambda curve: curve and self.state.open_at_best_alpha(run.stored, curve))
+            worker = {}
+            worker["w"] = self.run(tasks.blend_curve, self.state.caches, run.path, cached_only=True,
+                                   on_error=lambda _: None,
+                                   on_done=lambda curve: curve and not worker["w"].control.cancelled()
+                                   and self.state.open_at_best_alpha(run.stored, curve))
 
     def _changed(self) -> None:
         self._describe()
