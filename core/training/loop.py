@@ -97,12 +97,13 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     on_event, control = on_event or (lambda e: None), control or RunControl()
     run = RunDir(run_dir)
     if not distributed.current().is_main:  # rank 0 holds the folder for every process
-        return _train(config, run, resume, on_event, control)
+        return _train(config, run, resume, on_event, control, stop)
     with run.held():  # a second process training into the same folder is refused
-        return _train(config, run, resume, on_event, control)
+        return _train(config, run, resume, on_event, control, stop)
 
 
-def _train(config: TrainConfig, run: RunDir, resume: bool, on_event: Event, control: RunControl) -> dict:
+def _train(config: TrainConfig, run: RunDir, resume: bool, on_event: Event, control: RunControl,
+           stop: Callable[[dict], str | None] | None) -> dict:
     if resume:
         config = _resumed_config(run, config)
         if distributed.current().is_main:  # a killed process may have left half-written files

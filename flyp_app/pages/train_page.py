@@ -380,7 +380,7 @@ class TrainPage(Page):
         self._shown = event["run"]
         self.plots.show_curves(self._live)
         self.shown_label.setText(f"Showing: {Path(event['run']).name} (live)")
-        left = duration_text(max(0.0, event["left_s"]))
+        left = time_left_text(max(0.0, event["left_s"])).removesuffix(" left")
         self._progress = {"message": "Starting…", "auto": (
             f"Automatic settings: try {event['index']}, learning rate {event['lr']:g} for {event['epochs']} "
             f"epoch{'s' * (event['epochs'] > 1)} ({left} of the time budget left)." if event["phase"] == "trial" else
