@@ -87,7 +87,7 @@ def test_a_learning_rate_far_off_is_flagged_the_run_starts_and_advice_follows(ca
     assert code == 0 and (tmp_path / "r" / "run.json").is_file()
     warning = err.splitlines()[0]
     assert warning.startswith("flyp: warning: --lr 1 is far outside") and "usually 0.0001" in warning
-    assert any(line.startswith("advice:") and "--lr 0.0001" in line for line in out.splitlines())
+    assert any(line.startswith("advice:") and "--lr 0.0001" in line for line in err.splitlines())
 
 
 def test_unset_settings_come_from_the_model_family(capsys, tmp_path, colour_data):

@@ -104,23 +104,28 @@ def _bounds_warnings(config, train_images: int, quiet: bool) -> list[str]:
 
 
 def _report(args, info: dict, warnings: list[str]) -> None:
-    """The result line, how the automatic mode chose, and the advice drawn from the run's curves."""
+    """The result line on stdout (the whole result with --json); then, for the person reading, how
+    the automatic mode chose and the advice drawn from the run's curves, on stderr."""
     from core.training.advice import advise
 
     best, auto = info.get("best") or {}, info.get("auto")
     advice = advise(args.out)
-    lines = [f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; "
-             f"run saved in {shown(args.out)}"]
-    if stopped := info.get("stopped_early"):
-        lines.append(f"stopped early at step {stopped['step']} of {stopped['of']}: {stopped['reason']}")
-    if auto:
-        lines.append(f"automatic settings: {auto['why']}")
-    lines += [f"advice: {advice_text(a)}" for a in advice]
     data = {"run": args.out, "status": info["status"], "zeroshot": info.get("zeroshot"), "best": best,
             "advice": [a.to_json() for a in advice], "warnings": warnings}
     if auto:
         data["auto"] = auto
-    emit(args, data, "\n".join(lines))
+    emit(args, data, f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; "
+                     f"run saved in {shown(args.out)}")
+    if args.json:
+        return
+    notes = []
+    if stopped := info.get("stopped_early"):
+        notes.append(f"stopped early at step {stopped['step']} of {stopped['of']}: {stopped['reason']}")
+    if auto:
+        notes.append(f"automatic settings: {auto['why']}")
+    notes += [f"advice: {advice_text(a)}" for a in advice]
+    for line in notes:
+        print(line, file=sys.stderr)
 
 
 def advice_text(advice) -> str:

@@ -34,6 +34,7 @@ class AdviceBox(QWidget):
         layout.setContentsMargins(0, 4, 0, 0)
         self.text = QLabel("", wordWrap=True, textFormat=Qt.RichText)
         self.button = QPushButton("")
+        self.button.setAccessibleName("Train again with the suggested change")
         self.button.clicked.connect(lambda: self.retrain.emit(dict(self._change)))
         layout.addWidget(self.text)
         layout.addWidget(self.button, 0, Qt.AlignLeft)
