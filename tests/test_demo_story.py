@@ -88,3 +88,17 @@ def test_a_demo_project_open_in_the_app_is_left_alone(story, capsys):
 def test_demo_rejects_an_unknown_action_with_a_directory(capsys, tmp_path):
     code, _, err = run_cli(capsys, "demo", "train", tmp_path)
     assert_one_line_error(code, err, "train", "run, data, pretrain")
+
+
+def test_demo_pretrain_writes_the_model_and_how_it_was_made(capsys, tmp_path, monkeypatch):
+    from core.demo import task
+
+    real = task.pretrain_demo_model
+    monkeypatch.setattr(task, "pretrain_demo_model", lambda out, **kwargs: real(
+        out, steps=2, batch_size=8, pool_size=16, workers=1, measure_per_class=1, **kwargs))
+    code, out, _ = run_cli(capsys, "demo", "pretrain", tmp_path / "model")
+    assert code == 0 and "model.stats.json" in out
+    assert (tmp_path / "model" / "open_clip_model.safetensors").is_file()
+    stats = json.loads((tmp_path / "model.stats.json").read_text())
+    assert stats["steps"] == 2 and len(stats["losses"]) == 2
+    assert stats["made_on"]["cores"] >= 1 and set(stats["load_average"]) == {"before", "after"}

@@ -335,6 +335,26 @@ def save_model_dir(model, out_dir: str | os.PathLike) -> None:
     write_json(out / "open_clip_config.json", {"model_cfg": MODEL_CONFIG, "preprocess_cfg": PREPROCESS_CONFIG})
 
 
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the system has none): other work slows pretraining."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def _machine() -> dict:
+    """Where a pretraining ran: the weights depend on the torch build, the time on the machine."""
+    import platform
+
+    import open_clip
+    import torch
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "system": platform.system(),
+            "device": "cpu, one torch thread", "python": platform.python_version(), "torch": torch.__version__,
+            "open_clip": open_clip.__version__}
+
+
 def pretrain_demo_model(
     out_dir: str | os.PathLike,
     seed: int = 0,
@@ -373,6 +393,7 @@ def pretrain_demo_model(
         done += n
         progress(done, total)
 
+    load_before = _load_average()
     started = time.perf_counter()
     images, scenes = _render_pool(seed, pool_size, IMAGE_SIZE, workers or os.cpu_count() or 1, report, cancel)
     rendered = time.perf_counter()
@@ -394,5 +415,6 @@ def pretrain_demo_model(
         "zero_shot": zero_shot["accuracy"],
         "seed": seed, "steps": steps, "batch_size": batch_size, "pool_size": pool_size, "lr": lr,
         "render_s": rendered - started, "train_s": trained - rendered,
+        "made_on": _machine(), "load_average": {"before": load_before, "after": _load_average()},
         "first_loss": losses[0], "final_loss": sum(losses[-50:]) / len(losses[-50:]), "losses": losses,
     }
