@@ -70,16 +70,20 @@ class LabelPage(Page):
         row.addWidget(choose)
         self.mode = QComboBox()
         self.mode.addItems(["Copy into the training folder", "Move into the training folder"])
+        self.mode.setToolTip("Labelled images are copied into the training folder's class folders, or moved there "
+                             "(kept in the project)")
         self.mode.activated.connect(self._mode_chosen)
         row.addWidget(self.mode)
         self.layout_.addLayout(row)
         row = QHBoxLayout()
         row.addWidget(QLabel("Suggestions from:"))
         self.source = QComboBox()
-        self.source.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        # a run's long name must not widen the window: the combo shows ~24 characters, the list all of it
+        self.source.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.source.setMinimumContentsLength(24)
         self.source.activated.connect(lambda _: self._source_changed())
         row.addWidget(self.source)
-        self.source_note = QLabel("", objectName="pageHint")
+        self.source_note = QLabel("", objectName="pageHint", wordWrap=True)
         row.addWidget(self.source_note, 1)
         self.refit_button = QPushButton("Update suggestions")
         self.refit_button.setToolTip("Learn from every labelled image now (it also happens after every "
@@ -209,8 +213,9 @@ class LabelPage(Page):
 
     # The folder of new images --------------------------------------------------------------------
     def _choose_folder(self) -> None:
-        start = self.folder_edit.text() or str(Path.home())
+        start = self.folder_edit.text() or self.state.dialog_folder()
         if folder := QFileDialog.getExistingDirectory(self, "Folder of images to label", start):
+            self.state.remember_folder(Path(folder).parent)
             self.open_folder(folder)
 
     def open_folder(self, folder: str, remember: bool = True) -> None:

@@ -110,10 +110,7 @@ class TryPage(RunPage):
         for text, slot, tip in (("Open images…", self._open_files, "Choose image files to classify"),
                                 ("Open folder…", self._open_folder, "Classify every image in a folder and its sub-folders"),
                                 ("Paste", self.paste, "Classify the image on the clipboard (Ctrl+V)"),
-                                ("Clear", self.clear, "Remove every image from the list"),
-                                ("Classify a folder…", self._classify_folder_dialog,
-                                 "Classify every image under a folder, however many, into a table to save as CSV "
-                                 "or to sort into class folders")):
+                                ("Clear", self.clear, "Remove every image from the list")):
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(slot)
@@ -137,6 +134,11 @@ class TryPage(RunPage):
         self.save_table.clicked.connect(self._save_table)
         self.save_table.setEnabled(False)
         summary_row.addWidget(self.save_table)
+        whole = QPushButton("Classify a folder…")
+        whole.setToolTip("Classify every image under a folder, however many, into a table to save as CSV or to "
+                         "sort into class folders")
+        whole.clicked.connect(self._classify_folder_dialog)
+        summary_row.addWidget(whole)
         layout.addLayout(summary_row)
         self.results = TryResults()
         self.drop_note = QLabel("Drop images or folders here\n\nor paste an image (Ctrl+V), or use Open images…",
@@ -256,7 +258,8 @@ class TryPage(RunPage):
 
     # A whole folder: a table of every image, CSV and sorting --------------------------------------
     def _classify_folder_dialog(self) -> None:
-        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to classify", str(Path.home())):
+        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to classify", self.state.dialog_folder()):
+            self.state.remember_folder(Path(folder).parent)
             self.classify_folder(folder)
 
     def classify_folder(self, folder: str) -> None:
@@ -281,14 +284,15 @@ class TryPage(RunPage):
             on_error=self.folder_results.failed, on_ended=self.progress.hide)
 
     def _export_csv(self) -> None:
-        out, _ = QFileDialog.getSaveFileName(self, "Save the results as CSV", str(Path.home() / "classified.csv"),
-                                             "CSV files (*.csv)")
+        out, _ = QFileDialog.getSaveFileName(self, "Save the results as CSV",
+                                             str(Path(self.state.dialog_folder()) / "classified.csv"), "CSV files (*.csv)")
         if out:
             self.run(tasks.export_csv, list(self.folder_results.predictions), out,
                      on_done=lambda path: self.show_info(f"Saved {path}.", ok=True))
 
     def _sort_folder(self, min_confidence: float) -> None:
-        if folder := QFileDialog.getExistingDirectory(self, "Folder to sort the images into", str(Path.home())):
+        if folder := QFileDialog.getExistingDirectory(self, "Folder to sort the images into", self.state.dialog_folder()):
+            self.state.remember_folder(Path(folder).parent)
             self.sort_into(folder, min_confidence)
 
     def sort_into(self, folder: str, min_confidence: float) -> None:

@@ -51,6 +51,7 @@ class FolderResults(QWidget):
         row.addWidget(back)
         layout.addLayout(row)
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setAccessibleName("Classified images")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)

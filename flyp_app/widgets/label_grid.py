@@ -60,6 +60,7 @@ class LabelGrid(QListWidget):
 
     def __init__(self):
         super().__init__()
+        self.setAccessibleName("Images to label")
         self.setViewMode(QListView.IconMode)
         self.setIconSize(QSize(THUMB, THUMB))
         self.setGridSize(CELL)
