@@ -19,6 +19,7 @@ from core.project import Project, ProjectLock, load_project, remember_project, s
 from flyp_app.words import error_text
 
 MERGE_SECONDS = 2.0  # edits of one kind this close together are undone as one (typing, spin-box steps)
+MERGED = ("held-out share", "templates", "training settings")  # the edits made in small steps
 
 
 def app_settings() -> QSettings:
@@ -48,7 +49,7 @@ class ProjectEdit(QUndoCommand):
         return 1
 
     def mergeWith(self, other: "ProjectEdit") -> bool:
-        if other.text() != self.text() or other.after.keys() != self.after.keys() \
+        if self.text() not in MERGED or other.text() != self.text() or other.after.keys() != self.after.keys() \
                 or other.when - self.when > MERGE_SECONDS:
             return False
         self.after, self.when = other.after, other.when
