@@ -53,9 +53,12 @@ def zeroshot(args) -> int:
 def models(args) -> int:
     import open_clip
 
+    from core.model.hub import DOMAIN_MODELS
     from core.model.loading import list_architectures
 
     tags = {name: open_clip.list_pretrained_tags_by_model(name) for name in list_architectures()}
-    emit(args, {"demo": "the embedded demo model", **tags},
-         "demo  (embedded, offline)\n" + "\n".join(f"{n}  {', '.join(t)}" for n, t in tags.items() if t))
+    emit(args, {"demo": "the embedded demo model", **tags, **DOMAIN_MODELS},
+         "demo  (embedded, offline)\n" + "\n".join(f"{n}  {', '.join(t)}" for n, t in tags.items() if t)
+         + "\n\nDomain models on the Hugging Face Hub (any hf-hub:ORG/NAME of an open_clip model works):\n"
+         + "\n".join(f"{n}  {line}" for n, line in DOMAIN_MODELS.items()))
     return 0

@@ -154,7 +154,9 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="demo",
-                   help="'demo' (the embedded model) or an open_clip architecture such as ViT-B-32 (default: demo)")
+                   help="'demo' (the embedded model), an open_clip architecture such as ViT-B-32 (with --pretrained), "
+                        "a Hugging Face Hub model hf-hub:ORG/NAME (e.g. hf-hub:imageomics/bioclip; `flyp models` "
+                        "lists domain models) or a folder local-dir:PATH (default: demo)")
     p.add_argument("--pretrained", metavar="TAG|FILE",
                    help="open_clip pretrained tag (e.g. openai), a weights file, or 'none' for random weights")
 

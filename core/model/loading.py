@@ -1,4 +1,5 @@
-"""Models: the embedded demo, any open_clip architecture + pretrained tag, or a local file.
+"""Models: the embedded demo, any open_clip architecture + pretrained tag or a local file,
+a Hugging Face Hub model (`hf-hub:ORG/NAME`, core.model.hub) or a folder (`local-dir:PATH`).
 
 `load_model` returns the CLIP model with its tokenizer and preprocessing; the weights come
 from the Hugging Face cache first, and without network it fails at once with words that say
@@ -23,6 +24,8 @@ import open_clip
 import torch
 
 from core.errors import FlypError
+from core.model import hub
+from core.progress import Progress, no_cancel
 from core.resources import resource_path
 
 DEMO = "demo"
@@ -35,7 +38,7 @@ class ModelSpec:
     """Which model: an open_clip architecture (or "demo") and where its weights come from.
 
     `pretrained` is an open_clip tag (`openai`, `laion2b_s34b_b79k`), a local weights file,
-    "none" for random weights, or None for the demo model.
+    "none" for random weights, or None for the demo model, `hf-hub:` and `local-dir:` models.
     """
 
     name: str
@@ -56,7 +59,7 @@ class LoadedModel:
     tokenizer: Any
     preprocess: dict  # size, mean, std, interpolation, resize_mode (open_clip's PreprocessCfg)
     spec: ModelSpec
-    open_clip_name: str  # what open_clip calls it: an architecture or "local-dir:PATH"
+    open_clip_name: str  # what open_clip calls it: an architecture, "hf-hub:ORG/NAME" or "local-dir:PATH"
     model_cfg: dict
 
     @property
@@ -100,20 +103,16 @@ def pretrained_tags(architecture: str) -> list[str]:
     return list(open_clip.list_pretrained_tags_by_model(architecture))
 
 
-def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int = 0) -> LoadedModel:
-    """Create the model of `spec` with its weights. Raises FlypError with the reason and a fix."""
+def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int = 0,
+               progress: Progress | None = None, cancel=no_cancel) -> LoadedModel:
+    """Create the model of `spec` with its weights. Raises FlypError with the reason and a fix.
+
+    `progress` (bytes done, total) and `cancel` follow a download from the Hugging Face Hub."""
     _register_configs()
+    if hub.is_hub_name(spec.name):
+        return _load_hub_model(spec, device, seed, progress, cancel)
     name, weights, quick_gelu = _resolve(spec)
-    torch.manual_seed(seed)  # random initialisation (tests, `--pretrained none`) is reproducible
-    muted = logging.root.manager.disable
-    logging.disable(max(muted, logging.WARNING))  # open_clip warns "initialized randomly" before we load weights
-    try:
-        model, _, _ = open_clip.create_model_and_transforms(
-            name, pretrained=None, force_quick_gelu=quick_gelu, device="cpu", weights_only=True)
-    except Exception as exc:  # open_clip reports unknown configs as RuntimeError/ValueError
-        raise FlypError(f"model {spec.name!r} could not be created: {_first_line(exc)}") from None
-    finally:
-        logging.disable(muted)
+    model = _create(spec, name, seed, force_quick_gelu=quick_gelu)
     if weights is not None:
         load_weights(model, weights)
     model.to(device).eval()
@@ -125,6 +124,47 @@ def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int
         open_clip_name=name,
         model_cfg={**_model_config(name), **({"quick_gelu": True} if quick_gelu else {})},
     )
+
+
+def _create(spec: ModelSpec, name: str, seed: int, **options) -> torch.nn.Module:
+    torch.manual_seed(seed)  # random initialisation (tests, `--pretrained none`) is reproducible
+    muted = logging.root.manager.disable
+    logging.disable(max(muted, logging.WARNING))  # open_clip warns "initialized randomly" before we load weights
+    try:
+        model, _, _ = open_clip.create_model_and_transforms(
+            name, pretrained=None, device="cpu", weights_only=True, **options)
+    except Exception as exc:  # open_clip reports unknown configs as RuntimeError/ValueError
+        raise FlypError(f"model {spec.name!r} could not be created: {_first_line(exc)}") from None
+    finally:
+        logging.disable(muted)
+    return model
+
+
+def _load_hub_model(spec: ModelSpec, device, seed: int, progress: Progress | None, cancel) -> LoadedModel:
+    """An `hf-hub:` model: its files from the Hugging Face cache (downloaded when missing), the
+    model made from the snapshot folder, the weights loaded strictly with open_clip's conversions."""
+    if spec.pretrained not in (None, "") and spec.pretrained.lower() != RANDOM:
+        raise FlypError(f"«pretrained» {spec.pretrained!r} is not used with {spec.name}: "
+                        "a Hub model's weights come from the Hub (leave «pretrained» out)")
+    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    config, weights = hub.fetch(spec.name, progress=progress, cancel=cancel, reachable=lambda: _reachable(host))
+    # The snapshot folder holds open_clip_config.json; weights are loaded below (strictly), and a
+    # transformers text tower is built from its config alone (its weights are in the checkpoint).
+    model = _create(spec, f"local-dir:{weights.parent}", seed, load_weights=False, pretrained_text=False)
+    if spec.pretrained is None or spec.pretrained.lower() != RANDOM:
+        try:
+            open_clip.load_checkpoint(model, str(weights), strict=True, weights_only=True)
+        except Exception as exc:
+            raise FlypError(f"«model» {spec.name}: its weights ({weights}) do not load: {_first_line(exc)}; "
+                            "delete that file from the cache and download the model again") from None
+    model.to(device).eval()
+    try:
+        tokenizer = open_clip.get_tokenizer(spec.name, cache_dir=str(hub.cache_dir()))
+    except Exception as exc:
+        raise FlypError(f"«model» {spec.name}: its tokenizer could not be loaded from the Hugging Face cache "
+                        f"({hub.cache_dir()}): {_first_line(exc)}") from None
+    return LoadedModel(model=model, tokenizer=tokenizer, preprocess=dict(open_clip.get_model_preprocess_cfg(model)),
+                       spec=spec, open_clip_name=spec.name, model_cfg=config["model_cfg"])
 
 
 def _resolve(spec: ModelSpec) -> tuple[str, Path | None, bool]:

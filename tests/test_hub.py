@@ -1,0 +1,118 @@
+"""Models from the Hugging Face Hub by their `hf-hub:` names, from a cache built on disk, offline."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cli_helpers import assert_one_line_error, run_cli
+from conftest import TINY, tiny_config
+from core.atomic import save_safetensors
+from core.errors import Cancelled, FlypError
+from core.model import hub
+from core.model.loading import ModelSpec, load_model
+from hub_cache import add_repo, open_clip_files
+
+NAME = "hf-hub:test-org/tiny-clip"
+MEAN, STD = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
+
+
+@pytest.fixture(scope="session")
+def hub_weights(tmp_path_factory):
+    """The tiny CLIP with weights no default seed gives, and their file."""
+    model = load_model(ModelSpec(TINY, "none"), seed=7)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_safetensors(model.model.state_dict(), path)
+    return model, path
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch, hub_weights):
+    model, weights = hub_weights
+    cache = tmp_path / "hf" / "hub"
+    add_repo(cache, NAME.removeprefix("hf-hub:"), open_clip_files(model.model_cfg, weights, {"mean": MEAN, "std": STD}))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache
+
+
+def test_a_hub_model_loads_from_the_cache_by_its_name(hub_cache, hub_weights):
+    loaded = load_model(ModelSpec(NAME))
+    expected = hub_weights[0].model.state_dict()
+    assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in expected.items())
+    assert list(loaded.preprocess["mean"]) == MEAN and list(loaded.preprocess["std"]) == STD
+    assert loaded.open_clip_name == NAME and loaded.model_cfg == hub_weights[0].model_cfg
+    assert loaded.tokenizer(["a red thing"]).shape == (1, 32)
+
+
+def test_hf_home_is_respected_and_named_when_a_model_is_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    start = time.monotonic()
+    with pytest.raises(FlypError) as caught:
+        load_model(ModelSpec("hf-hub:imageomics/bioclip"))
+    message = str(caught.value)
+    assert time.monotonic() - start < 5
+    assert str(tmp_path / "hf-home" / "hub") in message and "models--imageomics--bioclip" in message
+    assert "hf download imageomics/bioclip" in message and "offline" in message
+
+
+def test_training_from_a_hub_model_records_its_name_and_resumes_from_it(hub_cache, colour_data, tmp_path):
+    from core.training.loop import train
+    from core.training.runs import RunDir
+    from core.weights.blend import open_run
+
+    train(tiny_config(colour_data, model=NAME, pretrained=None, epochs=1), tmp_path / "run")
+    info = RunDir(tmp_path / "run").read_info()
+    assert info["status"] == "finished" and info["model"]["spec"]["name"] == NAME
+    assert open_run(tmp_path / "run").classifier.loaded.spec.name == NAME  # blending reloads it from the cache
+
+
+def test_the_command_line_takes_hub_and_folder_models(capsys, hub_cache, colour_data, tmp_path):
+    code, out, err = run_cli(capsys, "zeroshot", "--model", NAME, "--data", colour_data["val"], "--json")
+    assert code == 0, err
+    snapshot = next((hub_cache / "models--test-org--tiny-clip" / "snapshots").iterdir())
+    code, out, err = run_cli(capsys, "zeroshot", "--model", f"local-dir:{snapshot}", "--data", colour_data["val"])
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "zeroshot", "--model", "hf-hub:just-a-name", "--data", colour_data["val"])
+    assert_one_line_error(code, err, "--model", "hf-hub:ORG/NAME")
+    code, _, err = run_cli(capsys, "zeroshot", "--model", NAME, "--pretrained", "openai", "--data", colour_data["val"])
+    assert_one_line_error(code, err, "--pretrained", "leave --pretrained out")
+
+
+def test_a_transformers_text_tower_without_the_package_names_the_extra(tmp_path, monkeypatch, hub_weights):
+    cfg = dict(hub_weights[0].model_cfg, text_cfg={"hf_model_name": "org/bert", "hf_tokenizer_name": "org/bert"})
+    add_repo(tmp_path, "org/biomed", open_clip_files(cfg, hub_weights[1]))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
+    with pytest.raises(FlypError, match=r"transformers.*pip install 'flyp-studio\[hf\]'"):
+        load_model(ModelSpec("hf-hub:org/biomed"))
+
+
+def test_a_transformers_text_tower_trains_from_the_cache(colour_data, tmp_path):
+    pytest.importorskip("transformers")
+    tests = Path(__file__).parent
+    env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1",
+               PYTHONPATH=os.pathsep.join([str(tests), str(tests.parent), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, str(tests / "hub_text_tower.py"), tmp_path / "hub", colour_data["train"],
+                           colour_data["val"], tmp_path / "run"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["status"] == "finished" and info["model"]["spec"]["name"] == "hf-hub:test-org/tiny-biomed"
+
+
+def test_download_progress_reaches_the_caller_and_cancel_stops_it():
+    seen = []
+    cancel = {"now": False}
+    bar = hub.progress_bar(lambda done, total: seen.append((done, total)), lambda: cancel["now"])(total=300)
+    bar.update(100)
+    bar.update(100)
+    cancel["now"] = True
+    with pytest.raises(Cancelled):
+        bar.update(100)
+    bar.close()
+    assert seen == [(100, 300), (200, 300)]
