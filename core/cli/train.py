@@ -143,7 +143,7 @@ class _TrainDisplay:
     plain line every few seconds when stderr goes to a file or a pipe, and one line per evaluation."""
 
     def __init__(self, quiet: bool):
-        self.quiet, self.bar = quiet, None
+        self.quiet, self.bar, self.download = quiet, None, None
         self.plain = not sys.stderr.isatty()
         self.last_line = 0.0
 
@@ -153,7 +153,10 @@ class _TrainDisplay:
             return
         if kind == "status":
             self._say(shown(event["message"]))
+        elif kind == "download":
+            self._download(event)
         elif kind == "start" and not self.plain:
+            self._end_download()
             from tqdm import tqdm
 
             self.bar = tqdm(total=event["total_steps"], initial=event["step"], unit="step", file=sys.stderr,
@@ -190,7 +193,29 @@ class _TrainDisplay:
         else:
             print(line, file=sys.stderr, flush=True)
 
+    def _download(self, event: dict) -> None:
+        """A byte bar while a Hub model's files are downloaded (a new bar for each file); a line
+        every few seconds when stderr is not a terminal."""
+        from tqdm import tqdm
+
+        if self.plain:
+            if time.monotonic() - self.last_line >= LINE_EVERY_S:
+                self.last_line = time.monotonic()
+                self._say(f"downloading {event['model']}: {event['done'] / 1e6:.0f} of {event['total'] / 1e6:.0f} MB")
+            return
+        if self.download is None or event["done"] < self.download.n:
+            self._end_download()
+            self.download = tqdm(total=event["total"] or None, unit="B", unit_scale=True, file=sys.stderr,
+                                 desc=f"downloading {event['model']}", dynamic_ncols=True, disable=None)
+        self.download.update(event["done"] - self.download.n)
+
+    def _end_download(self) -> None:
+        if self.download is not None:
+            self.download.close()
+            self.download = None
+
     def close(self) -> None:
+        self._end_download()
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -73,7 +73,9 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
                                                f"duplicates, classes left out): listed in {Path(run_dir) / 'run.json'}"})
     templates = validate_templates(config.templates)
     on_event({"type": "status", "message": f"Loading {config.model}…"})
-    loaded = load_model(ModelSpec(config.model, config.pretrained), device, seed=config.seed)
+    loaded = load_model(ModelSpec(config.model, config.pretrained), device, seed=config.seed, cancel=control,
+                        progress=lambda done, total: on_event({"type": "download", "model": config.model,
+                                                               "done": done, "total": total}))
     if control.cancelled():
         raise Cancelled()
     classifier = Classifier(loaded, class_names, templates)

@@ -355,6 +355,8 @@ class TrainPage(Page):
             self._evaluated(event)
         elif kind == "status":
             self._progress["message"] = event["message"]
+        elif kind == "download":
+            self._progress["message"] = download_text(event)
         elif kind == "history":
             self._live = event["curves"]
             if self._shown == self._live_path:
@@ -538,3 +540,10 @@ class TrainPage(Page):
 
     def add_paths(self, paths) -> None:
         pass
+
+
+def download_text(event: dict) -> str:
+    """The status line while a model's files are downloaded: "Downloading hf-hub:…: 12 of 340 MB"."""
+    done, total = event["done"] / 1e6, event["total"] / 1e6
+    amount = f"{done:.0f} of {total:.0f} MB" if total else f"{done:.0f} MB"
+    return f"Downloading {event['model']} into the Hugging Face cache: {amount} (Stop cancels; it resumes later)"

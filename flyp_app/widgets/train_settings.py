@@ -15,18 +15,21 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
+from core.model import hub
 from core.training.config import METHODS, TrainConfig, defaults, settings
 from core.demo.story import DEMO_SETTINGS
 from core.errors import FlypError
 from flyp_app.words import error_text
 
-DEMO, OPEN_CLIP, FILE = "demo", "open_clip", "file"
+DEMO, OPEN_CLIP, HUB, FILE = "demo", "open_clip", "hub", "file"
 SOURCES = {DEMO: "Built-in demo model", OPEN_CLIP: "open_clip model + pretrained weights",
-           FILE: "Weights file on this computer"}
+           HUB: "Domain model from the Hugging Face Hub", FILE: "Weights file on this computer"}
 SOURCE_NOTES = {
     DEMO: "A tiny CLIP shipped with FLYP Studio: it trains in minutes on a laptop CPU.",
     OPEN_CLIP: "The weights are downloaded once into the Hugging Face cache. Bigger models learn more but "
                "train slower (ViT-B-32 is a good start; on a CPU expect a few images per second).",
+    HUB: "Any open_clip model on the Hugging Face Hub, named ORG/NAME. Its files are downloaded once into the "
+         "Hugging Face cache ({cache}).",
     FILE: "A .safetensors file (or a state-dict .pt/.bin) holding weights for the chosen architecture.",
 }
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
@@ -56,6 +59,8 @@ def narrow(combo: QComboBox) -> QComboBox:
 def model_source(model: str, pretrained: str) -> str:
     if model == "demo":
         return DEMO
+    if hub.is_hub_name(model):
+        return HUB
     looks_like_file = os.sep in pretrained or "/" in pretrained or pretrained.lower().endswith(WEIGHT_SUFFIXES)
     return FILE if pretrained and looks_like_file else OPEN_CLIP
 
@@ -68,7 +73,7 @@ def pretrained_tags(architecture: str) -> list[str]:
 
 
 class ModelPicker(QGroupBox):
-    """The demo model, an open_clip architecture + pretrained tag, or a local weights file."""
+    """The demo model, an open_clip architecture + pretrained tag, a Hub model, or a local weights file."""
 
     changed = Signal(str, str)  # model, pretrained ("" for none)
 
@@ -91,6 +96,15 @@ class ModelPicker(QGroupBox):
         self.tag.activated.connect(self._commit)
         self.tag.lineEdit().editingFinished.connect(self._commit)
         form.addRow("Pretrained", self.tag)
+        self.hub = narrow(QComboBox(editable=True, insertPolicy=QComboBox.NoInsert))
+        for name, line in hub.DOMAIN_MODELS.items():
+            self.hub.addItem(name.removeprefix(hub.PREFIX), name)
+            self.hub.setItemData(self.hub.count() - 1, line, Qt.ToolTipRole)
+        self.hub.lineEdit().setPlaceholderText("ORG/NAME, e.g. imageomics/bioclip")
+        self.hub.activated.connect(self._commit)
+        self.hub.lineEdit().editingFinished.connect(self._commit)
+        self.hub.currentTextChanged.connect(lambda _: self._show_note(self.source.currentData()))
+        form.addRow("Hub model", self.hub)
         self.file = QLineEdit(placeholderText="choose a weights file…")
         self.file.editingFinished.connect(self._commit)
         browse = QPushButton("Browse…")
@@ -110,7 +124,9 @@ class ModelPicker(QGroupBox):
     def load(self, model: str, pretrained: str) -> None:
         source = model_source(model, pretrained)
         self.source.setCurrentIndex(self.source.findData(source))
-        self.arch.setEditText("" if source == DEMO else model)
+        self.arch.setEditText("" if source in (DEMO, HUB) else model)
+        if source == HUB:
+            self.hub.setEditText(model.removeprefix(hub.PREFIX))
         self.tag.setEditText(pretrained if source == OPEN_CLIP else "")
         self.file.setText(pretrained if source == FILE else "")
         self._fill_tags()
@@ -141,14 +157,27 @@ class ModelPicker(QGroupBox):
         self.tag.blockSignals(False)
 
     def _show_rows(self, source: str) -> None:
-        self.form.setRowVisible(self.arch, source != DEMO)
+        self.form.setRowVisible(self.arch, source not in (DEMO, HUB))
         self.form.setRowVisible(self.tag, source == OPEN_CLIP)
+        self.form.setRowVisible(self.hub, source == HUB)
         self.form.setRowVisible(self.file_row, source == FILE)
-        self.note.setText(SOURCE_NOTES[source])
+        self._show_note(source)
+
+    def _show_note(self, source: str) -> None:
+        """What the source is; for a Hub model from the list, what it was trained for too."""
+        note = SOURCE_NOTES[source].format(cache=hub.cache_dir())
+        if source == HUB:
+            line = hub.DOMAIN_MODELS.get(self._hub_name())
+            note = f"{line}.\n{note}" if line else note
+        self.note.setText(note)
+
+    def _hub_name(self) -> str:
+        text = self.hub.currentText().strip()
+        return text if not text or hub.is_hub_name(text) else hub.PREFIX + text
 
     def _source_chosen(self) -> None:
         source = self.source.currentData()
-        if source != DEMO and not self.arch.currentText().strip():
+        if source in (OPEN_CLIP, FILE) and not self.arch.currentText().strip():
             self.arch.setEditText(DEFAULT_ARCH)
         if source == OPEN_CLIP and not self.tag.currentText().strip():
             self.tag.setEditText(DEFAULT_TAG)
@@ -172,13 +201,17 @@ class ModelPicker(QGroupBox):
         source = self.source.currentData()
         if source == DEMO:
             return "demo", ""
+        if source == HUB:
+            return self._hub_name(), ""
         arch = self.arch.currentText().strip()
         return arch, (self.tag.currentText().strip() if source == OPEN_CLIP else self.file.text().strip())
 
     def problem(self) -> str:
         """What is missing before this model can be loaded ("" when nothing)."""
         source, (model, pretrained) = self.source.currentData(), self.value()
-        if source != DEMO and not model:
+        if source == HUB and not model:
+            return "Choose a Hub model (Model → Hub model), or type its name as ORG/NAME."
+        if source not in (DEMO, HUB) and not model:
             return "Choose an architecture for the model (Model → Architecture)."
         if source == FILE and not pretrained:
             return "Choose the weights file to start from (Model → Weights → Browse…)."
