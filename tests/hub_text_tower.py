@@ -1,5 +1,6 @@
 """Run as a script: a Hub cache with a CLIP whose text tower is a tiny random BERT (the way
-BiomedCLIP is published), then one short `flyp train` from it by its hf-hub: name, offline.
+BiomedCLIP is published), then one short `flyp train` from it by its hf-hub: name, offline, and
+`flyp export` of that run into RUN_DIR-bundle.
 
 argv: CACHE TRAIN_DIR VAL_DIR RUN_DIR. HF_HUB_CACHE must point at CACHE before anything from
 Hugging Face is imported (transformers reads it on import), hence a separate process.
@@ -47,5 +48,6 @@ if __name__ == "__main__":
     write_cache(Path(cache))
     from core.cli import main
 
-    sys.exit(main(["train", "--model", f"hf-hub:{CLIP}", "--train", train_dir, "--val", val_dir,
-                   "--out", out, "--epochs", "1", "--batch-size", "12", "--workers", "0", "--device", "cpu"]))
+    code = main(["train", "--model", f"hf-hub:{CLIP}", "--train", train_dir, "--val", val_dir,
+                 "--out", out, "--epochs", "1", "--batch-size", "12", "--workers", "0", "--device", "cpu"])
+    sys.exit(code or main(["export", "--run", out, "--alpha", "1", "--out", f"{out}-bundle"]))

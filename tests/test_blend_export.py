@@ -66,4 +66,10 @@ def test_onnx_export_agrees_with_the_model(flyp_run, tmp_path):
     blended = open_run(flyp_run)
     report = export_bundle(blended, tmp_path / "bundle", onnx=True)
     assert report["onnx_max_probability_difference"] < 1e-4
-    assert (tmp_path / "bundle" / "model.onnx").is_file()
+    import onnx
+
+    metadata = {p.key: p.value for p in onnx.load(str(tmp_path / "bundle" / "model.onnx")).metadata_props}
+    assert json.loads(metadata["class_names"]) == blended.classifier.class_names
+    assert int(metadata["input_size"]) == blended.classifier.loaded.image_size
+    assert json.loads(metadata["mean"]) == list(blended.classifier.loaded.preprocess["mean"])
+    assert json.loads(metadata["std"]) == list(blended.classifier.loaded.preprocess["std"])

@@ -348,9 +348,9 @@ def test_a_full_disk_during_export_keeps_the_previous_bundle(flyp_run, flyp_bund
 
     out = shutil.copytree(flyp_bundle, tmp_path / "bundle")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    fill_disk_for(monkeypatch, "model.safetensors")
+    fill_disk_for(monkeypatch, "open_clip_model.safetensors")
     code, _, err = run_cli(capsys, "export", "--run", flyp_run, "--alpha", "1", "--out", out)
-    one_error_line(code, err, f"could not write {out}: No space left on device (writing model.safetensors); "
+    one_error_line(code, err, f"could not write {out}: No space left on device (writing open_clip_model.safetensors); "
                               "the previous bundle is kept")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]  # the unfinished copy is gone

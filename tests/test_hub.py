@@ -16,7 +16,7 @@ from core.atomic import save_safetensors
 from core.errors import Cancelled, FlypError
 from core.model import hub
 from core.model.loading import ModelSpec, load_model
-from hub_cache import add_repo, open_clip_files
+from hub_cache import COMMIT, add_repo, open_clip_files
 
 NAME = "hf-hub:test-org/tiny-clip"
 MEAN, STD = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
@@ -103,6 +103,10 @@ def test_a_transformers_text_tower_trains_from_the_cache(colour_data, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["status"] == "finished" and info["model"]["spec"]["name"] == "hf-hub:test-org/tiny-biomed"
+    bundle = tmp_path / "run-bundle"  # the bundle carries the tokenizer open_clip reads from a folder
+    source = tmp_path / "hub" / "models--test-org--tiny-bert" / "snapshots" / COMMIT / "tokenizer.json"
+    vocab = [json.loads(file.read_text())["model"]["vocab"] for file in (bundle / "tokenizer.json", source)]
+    assert vocab[0] == vocab[1]
 
 
 def test_download_progress_reaches_the_caller_and_cancel_stops_it():

@@ -67,8 +67,10 @@ def narrow_head(bundle):
 
 
 @pytest.mark.parametrize("damage, words", [
-    (lambda b: truncate(b / "model.safetensors"), ["model.safetensors", "damaged", "export the bundle again"]),
-    (lambda b: flip_a_bit(b / "model.safetensors"), ["model.safetensors", "does not match its checksum"]),
+    (lambda b: truncate(b / "open_clip_model.safetensors"), ["open_clip_model.safetensors", "damaged",
+                                                              "export the bundle again"]),
+    (lambda b: flip_a_bit(b / "open_clip_model.safetensors"), ["open_clip_model.safetensors",
+                                                                "does not match its checksum"]),
     (lambda b: (b / "flyp.json").write_text("{ not json"), ["flyp.json", "damaged", "export the bundle again"]),
     (lambda b: (b / "flyp.json").write_text('{"format": 1}'), ["flyp.json", "class_names should be a list"]),
     (lambda b: (b / "class_head.safetensors").unlink(), ["not a FLYP bundle", "missing class_head.safetensors"]),

@@ -17,8 +17,12 @@ from core.data.images import load_rgb
 from core.data.transforms import Normalize, eval_image
 
 BUNDLE_FORMAT = 1
+# The weights under open_clip's own name, so that a bundle uploaded to the Hub loads as
+# `hf-hub:ORG/NAME`; bundles written before were named OLD_MODEL_FILE and still load.
 MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE, CARD_FILE, ONNX_FILE = (
-    "model.safetensors", "class_head.safetensors", "flyp.json", "open_clip_config.json", "README.md", "model.onnx")
+    "open_clip_model.safetensors", "class_head.safetensors", "flyp.json", "open_clip_config.json", "README.md",
+    "model.onnx")
+OLD_MODEL_FILE = "model.safetensors"
 
 
 @dataclass
@@ -64,19 +68,20 @@ def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
     from core.model.loading import load_weights
 
     path = Path(path).expanduser()
-    for name in (MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE):
+    weights = path / MODEL_FILE if (path / MODEL_FILE).is_file() else path / OLD_MODEL_FILE
+    for name in (weights.name if weights.is_file() else MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE):
         if not (path / name).is_file():
             raise FlypError(f"{path}: not a FLYP bundle (missing {name})")
     info = _read_info(path / INFO_FILE)
     features = _read_config(path / CONFIG_FILE)
     try:
-        model = open_clip.create_model(f"local-dir:{path}", load_weights=False, device="cpu")
+        model = open_clip.create_model(f"local-dir:{path}", load_weights=False, pretrained_text=False, device="cpu")
     except Exception as exc:
         raise FlypError(f"{path / CONFIG_FILE}: does not describe a model open_clip can build ({_first_line(exc)}); "
                         "export the bundle again") from None
     head = _read_head(path / HEAD_FILE, len(info["class_names"]), features)
     try:
-        load_weights(model, path / MODEL_FILE)
+        load_weights(model, weights)
     except FlypError as exc:
         raise FlypError(f"{exc}; export the bundle again") from None
     model.to(device).eval()

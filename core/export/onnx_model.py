@@ -1,7 +1,12 @@
-"""ONNX export of a blended classifier: normalised pixels (N×3×S×S) → class logits."""
+"""ONNX export of a blended classifier: normalised pixels (N×3×S×S) → class logits.
+
+The graph's metadata carries what a user of the file needs to feed it and read its output:
+class_names (JSON list, in logit order), input_size, mean and std (JSON lists) and interpolation.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -42,6 +47,22 @@ def export_onnx(blended, path: Path) -> None:
                           dynamic_shapes={"pixels": {0: torch.export.Dim("batch", min=1)}}, dynamo=True,
                           verbose=False, optimize=True, external_data=False)
     clf.model.to(clf.device)
+    pre = clf.loaded.preprocess
+    add_metadata(path, {"class_names": json.dumps(clf.class_names), "input_size": str(size),
+                        "mean": json.dumps(list(pre["mean"])), "std": json.dumps(list(pre["std"])),
+                        "interpolation": str(pre.get("interpolation", "bicubic")),
+                        "input": "pixels: N×3×S×S RGB scaled to 0–1, then (x − mean) / std",
+                        "output": "logits: N×classes, in the order of class_names"})
+
+
+def add_metadata(path: Path, values: dict[str, str]) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    for key, value in values.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
 
 
 def onnx_logits(path: Path, pixels: torch.Tensor) -> torch.Tensor:

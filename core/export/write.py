@@ -1,9 +1,10 @@
 """Exporting a blended model as a self-contained bundle that verifies itself.
 
-A bundle folder holds `model.safetensors` + `open_clip_config.json` (plain open_clip loads it:
-`create_model_and_transforms("local-dir:BUNDLE")`, or for a built-in architecture
-`create_model_and_transforms(NAME, pretrained="BUNDLE/model.safetensors")`), the class head,
-`flyp.json` (classes, templates, α, preprocessing, metrics, provenance), a README model card and
+A bundle folder holds `open_clip_model.safetensors` + `open_clip_config.json` (plain open_clip
+loads it: `create_model_and_transforms("local-dir:BUNDLE")`, or, uploaded to the Hugging Face Hub,
+`create_model_and_transforms("hf-hub:ORG/NAME")`), the tokenizer's files where the model has its
+own (SigLIP, BiomedCLIP), the class head, `flyp.json` (classes, templates, α, preprocessing,
+metrics, provenance), a README model card with the Hub's metadata header (core.export.card) and
 optionally `model.onnx`. It is written to a temporary folder, reloaded and compared with the
 model in memory, and only then moved into place.
 """
@@ -21,6 +22,7 @@ import torch
 
 from core import __version__, atomic
 from core.weights.blend import BlendedRun
+from core.export.card import model_card
 from core.export.bundle import (BUNDLE_FORMAT, CARD_FILE, CONFIG_FILE, HEAD_FILE, INFO_FILE, MODEL_FILE,
                          ONNX_FILE, load_bundle)
 from core.model.classifier import HEAD_KEYS
@@ -78,6 +80,7 @@ def _write(blended: BlendedRun, folder: Path, metrics: dict) -> None:
     atomic.save_safetensors(head, folder / HEAD_FILE)
     preprocess = clf.loaded.preprocess
     atomic.write_json(folder / CONFIG_FILE, {"model_cfg": clf.loaded.model_cfg, "preprocess_cfg": preprocess})
+    _write_tokenizer(clf.loaded.tokenizer, folder)
     flyp = {
         "format": BUNDLE_FORMAT,
         "model": info["model"]["spec"], "open_clip_name": info["model"]["open_clip_name"],
@@ -89,6 +92,14 @@ def _write(blended: BlendedRun, folder: Path, metrics: dict) -> None:
     }
     atomic.write_json(folder / INFO_FILE, flyp)
     atomic.write_text(folder / CARD_FILE, model_card(flyp))
+
+
+def _write_tokenizer(tokenizer, folder: Path) -> None:
+    """A Hugging Face tokenizer's files (vocabulary, settings), which open_clip reads from a
+    `local-dir:` model's folder; open_clip's own CLIP tokenizer ships with open_clip."""
+    hf_tokenizer = getattr(tokenizer, "tokenizer", None)
+    if hasattr(hf_tokenizer, "save_pretrained"):
+        hf_tokenizer.save_pretrained(str(folder))
 
 
 def _default_check_images(blended: BlendedRun) -> list[Path]:
@@ -143,33 +154,3 @@ def _replace_folder(staging: Path, out: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def model_card(flyp: dict) -> str:
-    names = ", ".join(flyp["class_names"][:20]) + (" …" if len(flyp["class_names"]) > 20 else "")
-    lines = [
-        f"# Image classifier — {len(flyp['class_names'])} classes",
-        "",
-        f"Finetuned with FLYP Studio {flyp['provenance']['flyp_studio']} ({flyp['method']}) from "
-        f"`{flyp['model']['name']}`{' (' + flyp['model']['pretrained'] + ')' if flyp['model'].get('pretrained') else ''}, "
-        f"weight-ensembled with the pretrained model at α = {flyp['alpha']:g} "
-        "(0 = pretrained zero-shot, 1 = finetuned).",
-        "",
-        f"**Classes:** {names}",
-        "",
-        "**Caption templates:** " + "; ".join(f"`{t}`" for t in flyp["templates"][:10]),
-        "",
-    ]
-    if flyp["metrics"]:
-        lines += ["## Accuracy when exported", "", "| set | accuracy | macro-F1 | images |", "|---|---|---|---|"]
-        lines += [f"| {name} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
-        lines.append("")
-    lines += [
-        "## Use", "",
-        "```", "flyp predict THIS_FOLDER image.jpg --top-k 3", "```", "",
-        "In Python with plain open_clip (image features; the class head is in `class_head.safetensors`):", "",
-        "```python", "import open_clip",
-        "model, _, preprocess = open_clip.create_model_and_transforms('local-dir:THIS_FOLDER')", "```", "",
-        "The model was exported and then reloaded and compared with the model in memory.", "",
-    ]
-    return "\n".join(lines)

@@ -82,6 +82,7 @@ def fetch(name: str, *, progress: Progress | None = None, cancel: Callable[[], b
                                 else "the Hugging Face Hub cannot be reached")
         config_file = download(model_id, CONFIG, progress, cancel)
         weights = download_weights(model_id, progress, cancel)
+        download_card(model_id, cancel)
     config = read_config(config_file, name)
     text_tower = config["model_cfg"].get("text_cfg", {}).get("hf_model_name")
     if text_tower:
@@ -121,6 +122,17 @@ def missing_error(name: str, model_ids: list[str], reason: str, what: str = "its
         f"«model» {name}: {what} are not in the Hugging Face cache ({cache}) and {reason}; on a machine with "
         f"network run `hf download {model_ids[0]}` (or load the model once in FLYP Studio) and copy its cache "
         f"folder to {folders} here, or point HF_HUB_CACHE at a copy of that cache")
+
+
+def download_card(model_id: str, cancel: Callable[[], bool]) -> None:
+    """The model's own card (README.md), for its licence in an exported bundle's card; a model
+    without one is no problem."""
+    try:
+        download(model_id, "README.md", lambda done, total: None, cancel)
+    except Cancelled:
+        raise
+    except Exception:  # EntryNotFoundError, a network hiccup: the card only tells the licence
+        return
 
 
 def download_weights(model_id: str, progress: Progress | None, cancel: Callable[[], bool]) -> Path:

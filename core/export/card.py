@@ -1,0 +1,127 @@
+"""A bundle's model card (README.md): a Hugging Face metadata header and how to use the model.
+
+The YAML header says `library_name: open_clip`, the base model and its licence (from the base
+model's own card when it is in the Hugging Face cache), tags and the accuracy at export, so
+that a bundle uploaded with `hf upload` is listed and loads as `hf-hub:ORG/NAME`. The Python
+sample loads the model with plain open_clip, applies the class head and prints the top class.
+"""
+
+from __future__ import annotations
+
+import json
+
+from core.model import hub
+
+TAGS = ("clip", "open_clip", "image-classification", "flyp", "flyp-studio")
+SET_NAMES = {"id": "validation", "ood": "different conditions"}
+
+SAMPLE = '''\
+import json
+import sys
+from pathlib import Path
+
+import open_clip
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+# This bundle's folder. From the Hub: folder = Path(huggingface_hub.snapshot_download("ORG/NAME")),
+# or load the model itself with open_clip.create_model_and_transforms("hf-hub:ORG/NAME").
+folder = Path(".")
+model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+model.eval()
+head = load_file(str(folder / "class_head.safetensors"))  # weight (classes × features), bias, scale
+classes = json.loads((folder / "flyp.json").read_text())["class_names"]
+
+image = preprocess(Image.open(sys.argv[1]).convert("RGB")).unsqueeze(0)
+with torch.no_grad():
+    features = torch.nn.functional.normalize(model.encode_image(image), dim=-1)
+    probabilities = (head["scale"] * features @ head["weight"].T + head["bias"]).softmax(dim=-1)[0]
+best = int(probabilities.argmax())
+print(f"{classes[best]}\\t{float(probabilities[best]):.3f}")
+'''
+
+
+def model_card(flyp: dict) -> str:
+    """The README.md of a bundle described by its flyp.json content."""
+    spec = flyp["model"]
+    base, licence = base_model(spec.get("name", ""), spec.get("pretrained"))
+    names = ", ".join(flyp["class_names"][:20]) + (" …" if len(flyp["class_names"]) > 20 else "")
+    lines = [
+        *header(flyp, base, licence),
+        f"# Image classifier — {len(flyp['class_names'])} classes",
+        "",
+        f"Finetuned with FLYP Studio {flyp['provenance']['flyp_studio']} ({flyp['method']}) from "
+        f"`{spec['name']}`{' (' + spec['pretrained'] + ')' if spec.get('pretrained') else ''}, "
+        f"weight-ensembled with the pretrained model at α = {flyp['alpha']:g} "
+        "(0 = pretrained zero-shot, 1 = finetuned).",
+        "",
+        f"**Classes:** {names}",
+        "",
+        "**Caption templates:** " + "; ".join(f"`{t}`" for t in flyp["templates"][:10]),
+        "",
+    ]
+    if licence is None:
+        lines += ["**Licence:** the base model's licence applies; see its model card.", ""]
+    if flyp["metrics"]:
+        lines += ["## Accuracy when exported", "", "| set | accuracy | macro-F1 | images |", "|---|---|---|---|"]
+        lines += [f"| {name} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
+        lines.append("")
+    lines += [
+        "## Use", "",
+        "With FLYP Studio:", "",
+        "```", "flyp predict THIS_FOLDER image.jpg --top-k 3", "```", "",
+        "In Python with plain open_clip (`python classify.py image.jpg`, run in this folder): the model "
+        "gives image features, the class head in `class_head.safetensors` turns them into classes.", "",
+        "```python", SAMPLE.rstrip("\n"), "```", "",
+        "The model was exported and then reloaded and compared with the model in memory.", "",
+    ]
+    return "\n".join(lines)
+
+
+def header(flyp: dict, base: str | None, licence: str | None) -> list[str]:
+    """The YAML metadata block the Hugging Face Hub reads (values written as JSON, which is YAML)."""
+    q = json.dumps
+    lines = ["---", "library_name: open_clip", "pipeline_tag: image-classification"]
+    lines += [f"license: {licence}"] if licence else ["license: other", "license_name: same-as-base-model"]
+    if base:
+        lines.append(f"base_model: {q(base)}")
+    lines += ["tags:", *(f"- {tag}" for tag in TAGS)]
+    if flyp["metrics"]:
+        lines += ["model-index:", f"- name: {q(flyp.get('name') or 'flyp-classifier')}", "  results:"]
+        for name, m in flyp["metrics"].items():
+            lines += ["  - task:", "      type: image-classification",
+                      "    dataset:", f"      name: {q(SET_NAMES.get(name, name))}", "      type: imagefolder",
+                      "    metrics:", "    - type: accuracy", f"      value: {float(m['accuracy']):.4f}",
+                      "    - type: f1", "      name: macro-F1", f"      value: {float(m['macro_f1']):.4f}"]
+    return [*lines, "---", ""]
+
+
+def base_model(name: str, pretrained: str | None) -> tuple[str | None, str | None]:
+    """(Hub id of the base model, its licence) where they can be known; None where not."""
+    if name == "demo":
+        return None, "mit"  # the demo model is FLYP Studio's own
+    model_id = None
+    if hub.is_hub_name(name):
+        model_id = name.removeprefix(hub.PREFIX)
+    elif pretrained:
+        import open_clip
+
+        model_id = (open_clip.get_pretrained_cfg(name, pretrained) or {}).get("hf_hub", "").strip("/") or None
+        if model_id and model_id.count("/") > 1:
+            model_id = "/".join(model_id.split("/")[:2])
+    return model_id, (cached_licence(model_id) if model_id else None)
+
+
+def cached_licence(model_id: str) -> str | None:
+    """The `license:` of a model's own card, when that card is in the Hugging Face cache."""
+    card = hub.cached(model_id, "README.md")
+    if card is None:
+        return None
+    try:
+        from huggingface_hub import ModelCard
+
+        licence = ModelCard.load(card).data.license
+    except Exception:  # an unreadable card only means the licence is not known
+        return None
+    return licence if isinstance(licence, str) and licence != "other" else None
