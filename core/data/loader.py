@@ -29,9 +29,9 @@ class TrainImages(torch.utils.data.Dataset):
     """
 
     def __init__(self, samples: Sequence[Sample], size: int, n_templates: int, seed: int,
-                 interpolation: str = "bicubic", decoded=None):
+                 interpolation: str = "bicubic", decoded=None, augment: str = "photos"):
         self.samples, self.size, self.n_templates = list(samples), size, n_templates
-        self.seed, self.interpolation = seed, interpolation
+        self.seed, self.interpolation, self.augment = seed, interpolation, augment
         self.decoded = decoded  # a core.data.image_cache.DecodedImages, or None: decode every time
 
     def __len__(self) -> int:
@@ -42,7 +42,7 @@ class TrainImages(torch.utils.data.Dataset):
         sample = self.samples[index]
         rng = sample_rng(self.seed, epoch, index)
         source = self.decoded.image(index) if self.decoded is not None else load_rgb(sample.path)
-        image = train_image(source, self.size, rng, self.interpolation)
+        image = train_image(source, self.size, rng, self.interpolation, self.augment)
         return image, sample.label, rng.randrange(self.n_templates)
 
 

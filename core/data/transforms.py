@@ -2,7 +2,8 @@
 
 Training crops are drawn from a generator keyed by (seed, epoch, image index) instead of the
 global RNG, so a resumed run, a run with other DataLoader workers and a multi-GPU run see the
-very same augmented images.
+very same augmented images. The augmentation has presets for kinds of images (`augmented`);
+evaluation and zero-shot always use open_clip's transform, whatever the preset.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _INTERPOLATION = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampl
 
 CROP_SCALE = (0.9, 1.0)  # FLYP's (and open_clip's) RandomResizedCrop scale
 CROP_RATIO = (3 / 4, 4 / 3)
+
+DOCUMENT_TILT = 3.0  # the "documents" preset: how far a scanned page may tilt, either way (degrees)
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
@@ -65,11 +68,55 @@ def to_uint8_tensor(image: Image.Image) -> torch.Tensor:
         image.height, image.width, 3).permute(2, 0, 1).contiguous()
 
 
-def train_image(image: Image.Image, size: int, rng: random.Random, interpolation: str = "bicubic") -> torch.Tensor:
-    """Random-resized crop (scale 0.9–1) to `size`², as a uint8 CHW tensor."""
+def train_image(image: Image.Image, size: int, rng: random.Random, interpolation: str = "bicubic",
+                augment: str = "photos") -> torch.Tensor:
+    """The training augmentation `augment` of `image` at `size`², as a uint8 CHW tensor."""
+    return to_uint8_tensor(augmented(image, size, rng, interpolation, augment))
+
+
+def augmented(image: Image.Image, size: int, rng: random.Random, interpolation: str = "bicubic",
+              augment: str = "photos") -> Image.Image:
+    """Random-resized crop (scale 0.9–1) to `size`², then what the preset `augment` adds.
+
+    "photos" draws exactly what FLYP's crop always drew, so runs made before presets existed
+    resume and repeat unchanged."""
     left, top, w, h = random_resized_crop_box(image.width, image.height, rng)
-    crop = image.resize((size, size), _INTERPOLATION[interpolation], box=(left, top, left + w, top + h))
-    return to_uint8_tensor(crop)
+    resample = _INTERPOLATION[interpolation]
+    if augment in ("aerial", "documents"):
+        limit = 180.0 if augment == "aerial" else DOCUMENT_TILT
+        crop = rotated_crop(image, (left, top, w, h), rng.uniform(-limit, limit), size, resample)
+    else:
+        crop = image.resize((size, size), resample, box=(left, top, left + w, top + h))
+    if augment == "microscopy":  # one of the 8 symmetries of a square, each as likely
+        crop = crop.transpose(rng.choice(_DIHEDRAL)) if rng.random() < 7 / 8 else crop
+    if augment == "aerial" and rng.random() < 0.5:  # with the turn by any angle: every orientation
+        crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if augment == "grayscale":
+        crop = crop.convert("L").convert("RGB")
+    return crop
+
+
+# The 7 flips and quarter turns other than the identity (with it: the 8 symmetries of a square).
+_DIHEDRAL = (Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.FLIP_TOP_BOTTOM, Image.Transpose.ROTATE_90,
+             Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270, Image.Transpose.TRANSPOSE,
+             Image.Transpose.TRANSVERSE)
+
+
+def rotated_crop(image: Image.Image, box: tuple[float, float, float, float], degrees: float, size: int,
+                 resample) -> Image.Image:
+    """A square `size`² view of `box` turned by `degrees`: the largest square centred in the box
+    whose turned corners stay inside it, so no empty corners appear."""
+    left, top, w, h = box
+    turn = math.radians(degrees)
+    cos, sin = math.cos(turn), math.sin(turn)
+    side = min(w, h) / (abs(cos) + abs(sin))
+    scale = side / size
+    cx, cy = left + w / 2, top + h / 2
+    # PIL's affine maps output pixel (x, y) to input (a·x + b·y + c, d·x + e·y + f).
+    a, b, d, e = scale * cos, -scale * sin, scale * sin, scale * cos
+    c = cx - a * size / 2 - b * size / 2
+    f = cy - d * size / 2 - e * size / 2
+    return image.transform((size, size), Image.Transform.AFFINE, (a, b, c, d, e, f), resample=resample)
 
 
 def eval_image(image: Image.Image, size: int, interpolation: str = "bicubic") -> torch.Tensor:

@@ -17,6 +17,15 @@ METHODS = {
     "flyp-frozen-text": "Ablation: FLYP with the text encoder frozen (only the image side and temperature train)",
     "ce-both": "Ablation: cross-entropy against class captions (one random template per class), both encoders trained",
 }
+# Training augmentation presets, for kinds of images (core.data.transforms.augmented): each is
+# FLYP's random crop plus what does not change a class in that kind of image.
+AUGMENTATIONS = {
+    "photos": "Natural photos: a random crop (FLYP's own augmentation)",
+    "microscopy": "Microscopy and slides: the crop, plus flips and quarter turns (cells have no up or left)",
+    "aerial": "Aerial and satellite images: the crop, plus a turn by any angle and flips (north need not be up)",
+    "documents": "Documents and scans: the crop, plus a slight tilt as a scanner gives; never flipped",
+    "grayscale": "Grayscale sources (X-ray, CT, infrared): the crop, in shades of grey",
+}
 # Methods that classify with a trained linear head on image features (stored as flyp_head.*).
 HEAD_METHODS = ("ce", "lp", "lp-ft", "l2sp")
 CONTRASTIVE_METHODS = ("flyp", "flyp-frozen-text")  # the FLYP loss, where --mask-same-class applies
@@ -75,6 +84,11 @@ class TrainConfig:
     class_names: dict[str, str] = setting(None, "Class names", "folder → display name", cli=False, factory=dict)
     method: str = setting("flyp", "Method", "flyp (default); baselines: ce (FT), lp (linear probe), lp-ft, l2sp; "
                           "ablations: flyp-frozen-text, ce-both (see the README)", metavar="METHOD")
+    augment: str = setting("photos", "Kind of images",
+                           "training augmentation for your kind of images: photos (the paper's crop), microscopy "
+                           "(+ flips and quarter turns), aerial (+ turns by any angle and flips), documents (+ a slight tilt, "
+                           "never flipped), grayscale (default: photos); evaluation is never augmented",
+                           choices=tuple(AUGMENTATIONS))
     epochs: int = setting(10, "Epochs", "passes over the training images (default: the model family's, "
                           "README's table)", metavar="N")
     # The global batch, whatever the number of processes (torchrun).
@@ -124,6 +138,7 @@ class TrainConfig:
         self.templates = list(self.templates)
         checks = [
             (self.method in METHODS, "method", f"one of {', '.join(METHODS)}"),
+            (self.augment in AUGMENTATIONS, "augment", f"one of {', '.join(AUGMENTATIONS)}"),
             (self.epochs >= 1, "epochs", "at least 1"),
             (self.batch_size >= 2, "batch_size", "at least 2 (a contrastive batch needs negatives)"),
             (self.micro_batch_size is None or self.micro_batch_size >= 1, "micro_batch_size",

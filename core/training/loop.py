@@ -348,7 +348,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         run.update_info(status="running", processes=session.ranks.size)
     dataset = TrainImages(session.data.train, session.classifier.loaded.image_size, len(session.classifier.templates),
                           cfg.seed, session.classifier.loaded.preprocess["interpolation"],
-                          _decoded_images(session, on_event, control))
+                          _decoded_images(session, on_event, control), cfg.augment)
     batches = distributed.ShardedBatches(len(dataset), cfg.batch_size, cfg.seed, session.ranks)
     per_epoch = trainer.per_epoch = batches.steps_per_epoch()
     total = per_epoch * cfg.epochs
