@@ -24,6 +24,8 @@ THUMB_BATCH = 48       # Label page: thumbnails sent to the window at a time
 CLASS_THUMB = 40       # the Data page's class table
 GALLERY_LIMIT = 120    # misclassified images shown per set (the most confident mistakes first)
 CLASSIFY_BATCH = 32    # Try page: images classified per step, each step sent to the window
+AUGMENT_PREVIEWS = 4   # Train page: augmented views of one training image, side by side…
+AUGMENT_PREVIEW = 72   # …of this size: four fit the settings column
 
 
 class Caches:
@@ -166,6 +168,22 @@ def scan_project(train: str, val: str | None, ood: list[str], val_fraction: floa
         image.save(buffer, format="PNG")
         thumbs[data.classes[label]] = buffer.getvalue()
     return data, thumbs
+
+
+def augmentation_preview(path: str, augment: str, count: int = AUGMENT_PREVIEWS, size: int = AUGMENT_PREVIEW,
+                         progress=None, control=None, emit=None) -> list[bytes]:
+    """One training image as `count` training steps would see it under the preset `augment`
+    (the epochs' draws of the first image of a run with seed 0), as PNGs."""
+    from core.data.images import load_rgb
+    from core.data.transforms import augmented, sample_rng
+
+    image = load_rgb(path)
+    pictures = []
+    for epoch in range(count):
+        buffer = io.BytesIO()
+        augmented(image, size, sample_rng(0, epoch, 0), augment=augment).save(buffer, format="PNG")
+        pictures.append(buffer.getvalue())
+    return pictures
 
 
 def zero_shot(caches: Caches, model: str, pretrained: str | None, datasets, class_names: list[str], templates: list[str],

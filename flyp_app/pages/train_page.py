@@ -21,6 +21,7 @@ from flyp_app import workers
 from flyp_app.pages.base import Page
 from flyp_app import tasks
 from flyp_app.curves import Curves
+from flyp_app.widgets.augmentation import AugmentationPicker
 from flyp_app.widgets.run_advice import AdviceBox
 from flyp_app.widgets.run_history import RunHistory
 from flyp_app.widgets.train_plots import TrainingPlots, set_label
@@ -70,6 +71,7 @@ class TrainPage(Page):
         self._last_config: dict = {}  # the settings of the run the advice is about
         self.model_picker = ModelPicker()
         self.params = HyperParameters()
+        self.augment = AugmentationPicker(tasks.AUGMENT_PREVIEWS)
         self.plots = TrainingPlots()
         self.history = RunHistory()
         self.advice = AdviceBox()
@@ -83,6 +85,8 @@ class TrainPage(Page):
         self._timer.timeout.connect(self._tick)
         self.model_picker.changed.connect(lambda model, pretrained: self._store(model=model, pretrained=pretrained))
         self.params.changed.connect(lambda values: self._store(**values))
+        self.augment.changed.connect(self._augment_chosen)
+        state.scan_finished.connect(lambda _: self._preview_augmentation())
         self.history.chosen.connect(self.state.select_run)
         self.history.resume_requested.connect(self.resume_run)
         state.project_changed.connect(self._load_project)
@@ -102,6 +106,7 @@ class TrainPage(Page):
         layout = QVBoxLayout(settings)
         layout.setContentsMargins(0, 0, 6, 0)
         layout.addWidget(self.model_picker)
+        layout.addWidget(self.augment)
         layout.addWidget(self.params)
         self.bounds_warning = QLabel("", objectName="error", wordWrap=True)
         self.bounds_warning.hide()
@@ -182,6 +187,7 @@ class TrainPage(Page):
         self.params.set_model(p.model, self._device_type())
         self.params.load(p.settings, p.auto, p.budget_minutes)
         self._warn_bounds([])
+        self.augment.load(p.settings.get("augment", self.augment.value()))
 
     def _store(self, **settings) -> None:
         self._writing = True
@@ -216,6 +222,19 @@ class TrainPage(Page):
                                     + " Change them, or press Start anyway to train with them." if flags else "")
         self.bounds_warning.setVisible(bool(flags))
         self.start_button.setText("Start anyway" if flags else "Start training")
+
+    def _augment_chosen(self, augment: str) -> None:
+        self._store(augment=augment)
+        self._preview_augmentation()
+
+    def _preview_augmentation(self) -> None:
+        """Draw the first training image under the chosen preset (in the background)."""
+        data = self.state.datasets
+        if data is None or not data.train:
+            self.augment.show_preview([])
+            return
+        self.run(tasks.augmentation_preview, str(data.train[0].path), self.augment.value(),
+                 on_done=self.augment.show_preview)
 
     # Starting, pausing, stopping ---------------------------------------------------------------
     def training(self) -> bool:

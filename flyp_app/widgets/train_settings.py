@@ -23,7 +23,7 @@ from flyp_app.words import error_text
 
 DEMO, OPEN_CLIP, HUB, FILE = "demo", "open_clip", "hub", "file"
 SOURCES = {DEMO: "Built-in demo model", OPEN_CLIP: "open_clip model + pretrained weights",
-           HUB: "Domain model from the Hugging Face Hub", FILE: "Weights file on this computer"}
+           HUB: "Model on the Hugging Face Hub", FILE: "Weights file on this computer"}
 SOURCE_NOTES = {
     DEMO: "A tiny CLIP shipped with FLYP Studio: it trains in minutes on a laptop CPU.",
     OPEN_CLIP: "The weights are downloaded once into the Hugging Face cache. Bigger models learn more but "

@@ -1,4 +1,5 @@
-"""The Train page's model picker with Hub models, and a Hub download shown in the page's status."""
+"""The Train page for domain work: Hub models in the model picker, a download in the status line,
+and the kind of images (augmentation preset) with its preview."""
 
 import pytest
 
@@ -45,3 +46,20 @@ def test_a_download_shows_in_the_status_line(qtbot, window):
                     "total": 340_000_000})
     page._tick()
     assert "Downloading hf-hub:imageomics/bioclip" in page.message.text() and "12 of 340 MB" in page.message.text()
+
+
+def test_the_kind_of_images_is_stored_and_previewed(qtbot, window, colour_data):
+    state, page = window.state, window.pages["train"]
+    state.set_folders(train=str(colour_data["train"]), val=str(colour_data["val"]), ood=[])
+    with qtbot.waitSignal(state.scan_finished, timeout=30000):
+        window.pages["data"]._load_project()
+    picker = page.augment
+    qtbot.waitUntil(lambda: not picker.pictures[0].pixmap().isNull(), timeout=30000)
+    photos = [p.pixmap().toImage() for p in picker.pictures]
+    picker.combo.setCurrentIndex(picker.combo.findData("microscopy"))
+    picker.combo.activated.emit(picker.combo.currentIndex())
+    assert state.project.settings["augment"] == "microscopy" and state.train_config().augment == "microscopy"
+    assert "flips" in picker.note.text()
+    qtbot.waitUntil(lambda: [p.pixmap().toImage() for p in picker.pictures] != photos, timeout=30000)
+    state.set_settings(augment="documents")
+    assert picker.value() == "documents"
