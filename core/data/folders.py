@@ -17,7 +17,7 @@ from typing import Callable
 
 from core.data.captions import display_name
 from core.errors import FlypError
-from core.data.images import IMAGE_EXTENSIONS, load_rgb, read_image_bytes
+from core.data.images import IMAGE_EXTENSIONS, load_rgb, page_count, read_image_bytes
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
@@ -107,12 +107,14 @@ def scan_folder(
     for name in sorted(candidates):
         usable = []
         for path in candidates[name]:
-            digest, reason = checked[path]
+            digest, reason, pages = checked[path]
             if reason:
                 skipped.append(Problem(str(path), reason))
             else:
                 usable.append(path)
                 digests[path] = digest
+                if pages > 1:
+                    warnings.append(Problem(str(path), f"a TIFF of {pages} pages: only its first page is used"))
         if not usable:
             warnings.append(Problem(str(root / name), f"class folder {name!r} has no usable images; left out"))
             continue
@@ -218,22 +220,22 @@ def _first_visit(folder: Path, seen: set[str], skipped: list[Problem]) -> bool:
     return True
 
 
-def _check_images(paths, verify, progress, cancel) -> dict[Path, tuple[str, str | None]]:
-    """Return {path: (content digest, reason it is unusable or None)}, decoding in threads."""
-    results: dict[Path, tuple[str, str | None]] = {}
+def _check_images(paths, verify, progress, cancel) -> dict[Path, tuple[str, str | None, int]]:
+    """Return {path: (content digest, reason it is unusable or None, pages)}, decoding in threads."""
+    results: dict[Path, tuple[str, str | None, int]] = {}
 
-    def check(path: Path) -> tuple[str, str | None]:
+    def check(path: Path) -> tuple[str, str | None, int]:
         try:
             data = read_image_bytes(path)
         except FlypError as exc:
-            return "", str(exc).removeprefix(f"{path}: ")
+            return "", str(exc).removeprefix(f"{path}: "), 1
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         if verify:
             try:
                 load_rgb(path, draft_size=64, data=data)
             except FlypError as exc:
-                return digest, str(exc).removeprefix(f"{path}: ")
-        return digest, None
+                return digest, str(exc).removeprefix(f"{path}: "), 1
+        return digest, None, page_count(path, data)
 
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
         for i, (path, result) in enumerate(zip(paths, pool.map(check, paths))):

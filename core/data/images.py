@@ -1,18 +1,28 @@
-"""Opening a user's image file as an upright RGB picture, or saying why it cannot be."""
+"""Opening a user's image file as an upright RGB picture, or saying why it cannot be.
+
+Pillow reads the common formats; DICOM (`.dcm`, through pydicom) and HEIC/HEIF (through
+pillow-heif) are read when their optional extras are installed, and are otherwise skipped with a
+reason that names the extra to install.
+"""
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import FlypError
 
+DICOM_EXTENSIONS = frozenset({".dcm", ".dicom"})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".ppm", ".pgm"}
-)
+) | DICOM_EXTENSIONS | HEIF_EXTENSIONS
+EXTRAS = {"dicom": ("a DICOM image", "pydicom"), "heic": ("a HEIC/HEIF photo", "pillow_heif")}
 
 # Larger images are refused rather than decoded: a "decompression bomb" can claim gigabytes.
 MAX_PIXELS = 89_478_485  # Pillow's own warning threshold (~0.25 GB of RGBA)
@@ -51,6 +61,14 @@ def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None
     FlypError naming the file and the reason when it cannot be read.
     """
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in DICOM_EXTENSIONS:
+        rgb = _dicom_rgb(path, data)
+        if min(rgb.size) < MIN_SIDE:
+            raise FlypError(f"{path}: image is too small ({rgb.width}×{rgb.height} pixels)")
+        return rgb
+    if suffix in HEIF_EXTENSIONS:
+        _register_heif(path)
     try:
         with Image.open(io.BytesIO(data) if data is not None else path) as im:
             if im.width * im.height > MAX_PIXELS:
@@ -72,6 +90,100 @@ def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None
     if min(rgb.size) < MIN_SIDE:
         raise FlypError(f"{path}: image is too small ({rgb.width}×{rgb.height} pixels)")
     return rgb
+
+
+def page_count(path: str | Path, data: bytes | None = None) -> int:
+    """How many pages (frames) a multi-page TIFF has; 1 for any other file. `load_rgb` reads
+    the first page only, which the scan says."""
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return 1
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:  # noqa: BLE001 — an unreadable file is reported by load_rgb
+        return 1
+
+
+def _extra(path: Path, name: str):
+    """The optional module that reads `path`'s format, or FlypError naming the extra to install."""
+    what, module = EXTRAS[name]
+    try:
+        return __import__(module)
+    except ImportError:
+        raise FlypError(f"{path}: {what}; reading it needs the {name} extra: pip install 'flyp-studio[{name}]'") from None
+
+
+_heif_lock = threading.Lock()
+
+
+def _register_heif(path: Path) -> None:
+    pillow_heif = _extra(path, "heic")
+    with _heif_lock:  # scanning decodes in threads; Pillow's registry is shared
+        _heif_opener(pillow_heif)
+
+
+@lru_cache(maxsize=1)
+def _heif_opener(pillow_heif) -> None:
+    pillow_heif.register_heif_opener()
+
+
+def _dicom_rgb(path: Path, data: bytes | None) -> Image.Image:
+    """A DICOM image's first frame as RGB: colour as stored; grey values through the file's
+    modality rescale and its own window (centre/width), else stretched from min to max."""
+    import numpy as np
+
+    pydicom = _extra(path, "dicom")
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data) if data is not None else path)
+        if int(ds.Rows) * int(ds.Columns) > MAX_PIXELS:
+            raise FlypError(f"{path}: image is too large to decode safely ({ds.Columns}×{ds.Rows} pixels)")
+        pixels = ds.pixel_array
+        if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
+            pixels = pixels[0]
+        photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2"))
+        if pixels.ndim == 3:  # colour
+            if photometric.startswith("YBR"):
+                from pydicom.pixels import convert_color_space
+
+                pixels = convert_color_space(pixels, photometric, "RGB")
+            return Image.fromarray(_to_uint8(pixels.astype(np.float64), 0.0, float(2 ** int(ds.BitsStored) - 1)), "RGB")
+        values = pixels.astype(np.float64) * float(getattr(ds, "RescaleSlope", 1) or 1) \
+            + float(getattr(ds, "RescaleIntercept", 0) or 0)
+    except FlypError:
+        raise
+    except MemoryError:
+        raise FlypError(f"{path}: image is too large to decode with the memory available") from None
+    except Exception as exc:  # noqa: BLE001 — a damaged or unsupported file can fail in any way
+        raise FlypError(f"{path}: unreadable DICOM image ({_reason(exc)})") from None
+    centre, width = _first_value(getattr(ds, "WindowCenter", None)), _first_value(getattr(ds, "WindowWidth", None))
+    if centre is not None and width is not None and width >= 1:
+        # DICOM's linear window (PS3.3 C.11.2.1.2): centre − 0.5 ± (width − 1) / 2 spans black to white.
+        low, high = centre - 0.5 - (width - 1) / 2, centre - 0.5 + (width - 1) / 2
+    else:
+        low, high = float(values.min()), float(values.max())
+    grey = _to_uint8(values, low, high)
+    if photometric == "MONOCHROME1":  # low values are white
+        grey = 255 - grey
+    return Image.fromarray(grey, "L").convert("RGB")
+
+
+def _first_value(value) -> float | None:
+    """A DICOM number that may hold several values (one window per preset): the first."""
+    from collections.abc import Sequence
+
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        value = value[0] if len(value) else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _to_uint8(values, low: float, high: float):
+    import numpy as np
+
+    scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    return np.clip(scaled.round(), 0, 255).astype("uint8")
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
