@@ -17,6 +17,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
+from core.data.images import IMAGE_EXTENSIONS
 from flyp_app import tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.folder_results import FolderResults
@@ -24,7 +25,7 @@ from flyp_app.widgets.try_results import TryResults, folder_text
 from flyp_app.words import error_text
 
 MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif *.jfif *.ppm *.pgm);;All files (*)"
+IMAGE_FILTER = f"Images ({' '.join('*' + e for e in sorted(IMAGE_EXTENSIONS))});;All files (*)"
 
 
 @dataclass
