@@ -78,6 +78,8 @@ def test_the_command_line_takes_hub_and_folder_models(capsys, hub_cache, colour_
     snapshot = next((hub_cache / "models--test-org--tiny-clip" / "snapshots").iterdir())
     code, out, err = run_cli(capsys, "zeroshot", "--model", f"local-dir:{snapshot}", "--data", colour_data["val"])
     assert code == 0, err
+    code, _, err = run_cli(capsys, "zeroshot", "--model", f"local-dir:{tmp_path}", "--data", colour_data["val"])
+    assert_one_line_error(code, err, "--model", str(tmp_path), "no open_clip_config.json")
     code, _, err = run_cli(capsys, "zeroshot", "--model", "hf-hub:just-a-name", "--data", colour_data["val"])
     assert_one_line_error(code, err, "--model", "hf-hub:ORG/NAME")
     code, _, err = run_cli(capsys, "zeroshot", "--model", NAME, "--pretrained", "openai", "--data", colour_data["val"])

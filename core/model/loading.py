@@ -158,8 +158,12 @@ def _load_hub_model(spec: ModelSpec, device, seed: int, progress: Progress | Non
             raise FlypError(f"«model» {spec.name}: its weights ({weights}) do not load: {_first_line(exc)}; "
                             "delete that file from the cache and download the model again") from None
     model.to(device).eval()
+    # open_clip's own tokenizer comes from the snapshot folder with no request to the Hub; a
+    # Hugging Face tokenizer (named in the config) from its own repository in the cache.
+    own = config["model_cfg"].get("text_cfg", {}).get("hf_tokenizer_name")
     try:
-        tokenizer = open_clip.get_tokenizer(spec.name, cache_dir=str(hub.cache_dir()))
+        tokenizer = open_clip.get_tokenizer(spec.name if own else f"local-dir:{weights.parent}",
+                                            cache_dir=str(hub.cache_dir()))
     except Exception as exc:
         raise FlypError(f"«model» {spec.name}: its tokenizer could not be loaded from the Hugging Face cache "
                         f"({hub.cache_dir()}): {_first_line(exc)}") from None
@@ -175,7 +179,12 @@ def _resolve(spec: ModelSpec) -> tuple[str, Path | None, bool]:
             raise FlypError(f"the demo model is missing from {folder}; reinstall FLYP Studio or run `flyp demo pretrain`")
         return f"local-dir:{folder}", _demo_weights(spec.pretrained), False  # open_clip finds its own weights
     if spec.name.startswith("local-dir:"):
-        return spec.name, None, False
+        folder = Path(spec.name.removeprefix("local-dir:")).expanduser()
+        if not (folder / "open_clip_config.json").is_file():
+            raise FlypError(f"«model» {spec.name}: " + ("no such folder" if not folder.is_dir() else
+                            "the folder has no open_clip_config.json (open_clip's layout: that file and the "
+                            "weights, as in an exported bundle)"))
+        return f"local-dir:{folder}", None, False
     if spec.name not in list_architectures():
         raise FlypError(f"«model» {spec.name!r} is not an open_clip architecture (see `flyp models`)")
     if spec.pretrained is None:
