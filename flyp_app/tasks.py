@@ -53,15 +53,18 @@ class Caches:
                 self._feature_caches[model_key] = FeatureCache(model_key)
             return self._feature_caches[model_key]
 
-    def model(self, name: str, pretrained: str | None, device: str = "auto"):
-        """The pretrained model, loaded once (one model in memory at a time)."""
+    def model(self, name: str, pretrained: str | None, device: str = "auto", progress=None, cancel=None):
+        """The pretrained model, loaded once (one model in memory at a time); `progress` and
+        `cancel` follow a download from the Hugging Face Hub."""
         from core.model.loading import ModelSpec, load_model, select_device
+        from core.progress import no_cancel
 
         key = (name, pretrained or None, device)
         with self._lock:
             if key not in self._models:
                 self._models.clear()
-                self._models[key] = load_model(ModelSpec(name, pretrained or None), select_device(device))
+                self._models[key] = load_model(ModelSpec(name, pretrained or None), select_device(device),
+                                               progress=progress, cancel=cancel or no_cancel)
             return self._models[key]
 
     def zero_shot_features(self, classifier, samples, cancel):
@@ -200,7 +203,9 @@ def zero_shot(caches: Caches, model: str, pretrained: str | None, datasets, clas
     from core.progress import check_cancel
 
     templates = validate_templates(templates)
-    loaded = caches.model(model, pretrained)
+    downloaded = (lambda done, total: emit({"type": "download", "model": model, "done": done, "total": total})
+                  ) if emit else None
+    loaded = caches.model(model, pretrained, progress=downloaded, cancel=control)
     classifier = Classifier(loaded, class_names, templates)
     cancel = control or (lambda: False)
     results = {}

@@ -39,3 +39,10 @@ def label(name: str) -> str:
 def error_text(exc: BaseException) -> str:
     """An error as the app shows it: the engine's message with the app's names for settings."""
     return exc.worded(label) if isinstance(exc, FlypError) else str(exc)
+
+
+def download_text(event: dict) -> str:
+    """A status line while a model's files are downloaded (an engine "download" event)."""
+    done, total = event["done"] / 1e6, event["total"] / 1e6
+    amount = f"{done:.0f} of {total:.0f} MB" if total else f"{done:.0f} MB"
+    return f"Downloading {event['model']} into the Hugging Face cache: {amount}"

@@ -63,3 +63,24 @@ def test_the_kind_of_images_is_stored_and_previewed(qtbot, window, colour_data):
     qtbot.waitUntil(lambda: [p.pixmap().toImage() for p in picker.pictures] != photos, timeout=30000)
     state.set_settings(augment="documents")
     assert picker.value() == "documents"
+
+
+def test_a_hub_model_measures_zero_shot_on_the_captions_page(qtbot, window, colour_data, tmp_path):
+    from conftest import TINY
+    from core.atomic import save_safetensors
+    from core.model.loading import ModelSpec, load_model
+    from hub_cache import add_repo, open_clip_files
+
+    tiny = load_model(ModelSpec(TINY, "none"), seed=3)
+    save_safetensors(tiny.model.state_dict(), tmp_path / "w.safetensors")
+    add_repo(tmp_path / "hf-cache", "test-org/tiny-clip", open_clip_files(tiny.model_cfg, tmp_path / "w.safetensors"))
+    state = window.state
+    state.set_folders(train=str(colour_data["train"]), val=str(colour_data["val"]), ood=[])
+    state.set_settings(model="hf-hub:test-org/tiny-clip", pretrained="")
+    with qtbot.waitSignal(state.scan_finished, timeout=30000):
+        window.pages["data"]._load_project()
+    page = window.pages["captions"]
+    window.show_page("captions")
+    page.measure_zero_shot()
+    qtbot.waitUntil(lambda: getattr(page, "zero_shot_results", None) is not None, timeout=60000)
+    assert "id" in page.zero_shot_results and "%" in page.result.text()

@@ -10,7 +10,7 @@ from core.data.captions import fill, presets, resolve_class_names, validate_temp
 from core.errors import FlypError
 from flyp_app import tasks
 from flyp_app.pages.base import Page
-from flyp_app.words import error_text
+from flyp_app.words import download_text, error_text
 
 CUSTOM = "(custom)"
 NOT_MEASURED = "<span style='color:#5a6472'>Not measured yet.</span>"
@@ -226,7 +226,11 @@ class CaptionsPage(Page):
         self.result.setText("Measuring… (the first time also loads the model)")
         p = self.state.project
         self.run(tasks.zero_shot, self.state.caches, p.model, p.pretrained or None, data, names, list(p.templates),
-                 on_done=self._measured, on_error=self._not_measured, on_ended=lambda: self.measure.setEnabled(True))
+                 on_event=self._loading_event, on_done=self._measured, on_error=self._not_measured, on_ended=lambda: self.measure.setEnabled(True))
+
+    def _loading_event(self, event: dict) -> None:
+        if event.get("type") == "download":  # the model's first use: its files come from the Hub
+            self.result.setText(download_text(event))
 
     def _not_measured(self, text: str) -> None:
         self.result.setText("Not measured.")

@@ -26,7 +26,7 @@ from flyp_app.widgets.run_advice import AdviceBox
 from flyp_app.widgets.run_history import RunHistory
 from flyp_app.widgets.train_plots import TrainingPlots, set_label
 from flyp_app.widgets.train_settings import HyperParameters, ModelPicker
-from flyp_app.words import error_text, label
+from flyp_app.words import download_text, error_text, label
 
 REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
 
@@ -375,7 +375,7 @@ class TrainPage(Page):
         elif kind == "status":
             self._progress["message"] = event["message"]
         elif kind == "download":
-            self._progress["message"] = download_text(event)
+            self._progress["message"] = f"{download_text(event)}. Stop cancels it; the next start resumes it."
         elif kind == "history":
             self._live = event["curves"]
             if self._shown == self._live_path:
@@ -560,9 +560,3 @@ class TrainPage(Page):
     def add_paths(self, paths) -> None:
         pass
 
-
-def download_text(event: dict) -> str:
-    """The status line while a model's files are downloaded: "Downloading hf-hub:…: 12 of 340 MB"."""
-    done, total = event["done"] / 1e6, event["total"] / 1e6
-    amount = f"{done:.0f} of {total:.0f} MB" if total else f"{done:.0f} MB"
-    return f"Downloading {event['model']} into the Hugging Face cache: {amount} (Stop cancels; it resumes later)"
