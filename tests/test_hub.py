@@ -122,3 +122,27 @@ def test_download_progress_reaches_the_caller_and_cancel_stops_it():
         bar.update(100)
     bar.close()
     assert seen == [(100, 300), (200, 300)]
+
+
+def served(hub_weights, tmp_path, mode: str) -> dict:
+    tests = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests), str(tests.parent), os.environ.get("PYTHONPATH", "")]))
+    env.pop("HF_HUB_OFFLINE", None)
+    done = subprocess.run([sys.executable, str(tests / "hub_server.py"), tmp_path / "hub", hub_weights[1],
+                           json.dumps(hub_weights[0].model_cfg), mode], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_download_from_the_hub_reports_progress_and_fills_the_cache(hub_weights, tmp_path):
+    result = served(hub_weights, tmp_path, "load")
+    size = hub_weights[1].stat().st_size
+    assert {"open_clip_config.json", "open_clip_model.safetensors"} <= set(result["files"])
+    assert [done for done, total in result["events"] if total == size][-1] == size  # the weights, to the last byte
+
+
+def test_a_download_stops_when_cancelled(hub_weights, tmp_path):
+    result = served(hub_weights, tmp_path, "cancel")
+    assert result["cancelled"] and len(result["events"]) == 1
+    assert not list((tmp_path / "hub").rglob("open_clip_model.safetensors"))

@@ -146,8 +146,8 @@ def _load_hub_model(spec: ModelSpec, device, seed: int, progress: Progress | Non
     if spec.pretrained not in (None, "") and spec.pretrained.lower() != RANDOM:
         raise FlypError(f"«pretrained» {spec.pretrained!r} is not used with {spec.name}: "
                         "a Hub model's weights come from the Hub (leave «pretrained» out)")
-    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    config, weights = hub.fetch(spec.name, progress=progress, cancel=cancel, reachable=lambda: _reachable(host))
+    endpoint = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    config, weights = hub.fetch(spec.name, progress=progress, cancel=cancel, reachable=lambda: _reachable(endpoint))
     # The snapshot folder holds open_clip_config.json; weights are loaded below (strictly), and a
     # transformers text tower is built from its config alone (its weights are in the checkpoint).
     model = _create(spec, f"local-dir:{weights.parent}", seed, load_weights=False, pretrained_text=False)
