@@ -95,6 +95,15 @@ def test_a_transformers_text_tower_without_the_package_names_the_extra(tmp_path,
         load_model(ModelSpec("hf-hub:org/biomed"))
 
 
+def test_a_text_tower_missing_from_the_cache_is_named(tmp_path, monkeypatch, hub_weights):
+    pytest.importorskip("transformers")
+    cfg = dict(hub_weights[0].model_cfg, text_cfg={"hf_model_name": "org/bert", "hf_tokenizer_name": "org/bert"})
+    add_repo(tmp_path, "org/biomed", open_clip_files(cfg, hub_weights[1]))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(FlypError, match=r"text tower org/bert.*hf download org/bert.*models--org--bert"):
+        load_model(ModelSpec("hf-hub:org/biomed"))
+
+
 def test_a_transformers_text_tower_trains_from_the_cache(colour_data, tmp_path):
     pytest.importorskip("transformers")
     tests = Path(__file__).parent

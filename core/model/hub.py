@@ -78,7 +78,7 @@ def fetch(name: str, *, progress: Progress | None = None, cancel: Callable[[], b
     weights = next((hit for hit in (cached(model_id, f) for f in WEIGHTS) if hit), None)
     if config_file is None or weights is None:
         if offline() or (reachable is not None and not reachable()):
-            raise missing_error(name, [model_id], "offline mode is on (HF_HUB_OFFLINE)" if offline()
+            raise missing_error(name, model_id, "offline mode is on (HF_HUB_OFFLINE)" if offline()
                                 else "the Hugging Face Hub cannot be reached")
         config_file = download(model_id, CONFIG, progress, cancel)
         weights = download_weights(model_id, progress, cancel)
@@ -111,17 +111,18 @@ def check_text_tower(name: str, text_tower: str, reachable: Callable[[], bool] |
         raise FlypError(f"«model» {name}: its text tower ({text_tower}) comes from Hugging Face transformers, "
                         f"which is not installed; install the hf extra: {HF_EXTRA}") from None
     if cached(text_tower, "config.json") is None and (offline() or (reachable is not None and not reachable())):
-        raise missing_error(name, [text_tower], "offline mode is on (HF_HUB_OFFLINE)" if offline()
-                            else "the Hugging Face Hub cannot be reached", what=f"its text tower {text_tower}")
+        raise missing_error(name, text_tower, "offline mode is on (HF_HUB_OFFLINE)" if offline()
+                            else "the Hugging Face Hub cannot be reached",
+                            what=f"the files of its text tower {text_tower} are")
 
 
-def missing_error(name: str, model_ids: list[str], reason: str, what: str = "its files") -> FlypError:
+def missing_error(name: str, model_id: str, reason: str, what: str = "its files are") -> FlypError:
     cache = cache_dir()
-    folders = " and ".join(str(cache / ("models--" + m.replace("/", "--"))) for m in model_ids)
     return FlypError(
-        f"«model» {name}: {what} are not in the Hugging Face cache ({cache}) and {reason}; on a machine with "
-        f"network run `hf download {model_ids[0]}` (or load the model once in FLYP Studio) and copy its cache "
-        f"folder to {folders} here, or point HF_HUB_CACHE at a copy of that cache")
+        f"«model» {name}: {what} not in the Hugging Face cache ({cache}) and {reason}; on a machine with "
+        f"network run `hf download {model_id}` (or load the model once in FLYP Studio) and copy its cache "
+        f"folder to {cache / ('models--' + model_id.replace('/', '--'))} here, or point HF_HUB_CACHE at a copy "
+        "of that cache")
 
 
 def download_card(model_id: str, cancel: Callable[[], bool]) -> None:
