@@ -156,3 +156,23 @@ def test_flyp_check_bad_input_is_one_line(tmp_path, capsys):
     assert_one_line_error(code, err, "missing")
     code, _, err = run_cli(capsys, "check", tmp_path, "--threshold", "2")
     assert_one_line_error(code, err, "--threshold")
+
+
+def test_classes_that_zero_shot_cannot_find_are_warned_about(demo_folders, demo_predictor):
+    from core.checks.report import check_folders
+    from core.labelling.predictor import zero_shot
+
+    names = list(demo_predictor.class_names)
+    swapped = dict(zip(names, names))
+    swapped["star"], swapped["circle"] = "circle", "star"  # captions that describe the other class
+    loaded = load_demo_model()
+    misnamed = zero_shot(loaded, names, ["a photo of a {}."], [swapped[n] for n in names])
+    report = check_folders(demo_folders / "train", misnamed, zero_shot=True)
+    warning = next(w for w in report.warnings if w.kind == "near-chance")
+    assert {"star", "circle"} <= set(warning.classes) and "names" in warning.advice
+
+
+def load_demo_model():
+    from core.model.loading import ModelSpec, load_model
+
+    return load_model(ModelSpec("demo", None), "cpu")
