@@ -48,6 +48,7 @@ def version_text() -> str:
 
 EXAMPLES = {
     "scan": "flyp scan photos/train",
+    "check": "flyp check photos/train --val photos/val --json",
     "zeroshot": "flyp zeroshot --model ViT-B-32 --pretrained openai --data photos/val",
     "train": "flyp train --model ViT-B-32 --pretrained openai --train photos/train --val photos/val --out runs/first",
     "evaluate": "flyp evaluate --run runs/first --data photos/new --alpha 0.5",
