@@ -64,8 +64,8 @@ def test_flipped_labels_rank_first(demo_folders, demo_predictor, tmp_path):
         assert all(s.likely != s.label for s in report.suspicious)
         scores = [s.score for s in report.suspicious]
         assert scores == sorted(scores, reverse=True)
-    # Measured 66%, 78%, 64% (benchmarks/label_checks.py); the issue asks 70%: the demo model is weak.
-    assert sum(held) / len(held) >= 0.65, held
+    # Measured 76%, 72%, 70% (benchmarks/label_checks.py, seeds 0–2).
+    assert sum(held) / len(held) >= 0.70, held
 
 
 def test_planted_copies_are_found_and_distinct_images_are_not_paired(demo_folders, demo_predictor, tmp_path):
