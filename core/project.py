@@ -50,6 +50,7 @@ class Project:
     alpha_run: str = ""  # the run `alpha` was chosen for: another run opens at its own best α
     label_folder: str = ""      # the Label page's folder of unlabelled images
     label_move: bool = False    # the Label page moves images into class folders (default: copies them)
+    excluded: list[str] = field(default_factory=list)  # images left out of training, scans and checks
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def to_json(self, folder: Path | None = None) -> dict:

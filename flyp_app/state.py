@@ -301,5 +301,6 @@ class AppState(QObject):
         return TrainConfig(
             train_dir=str(self.folder(p.train_dir) or ""), val_dir=str(self.folder(p.val_dir)) if p.val_dir else None,
             ood_dirs=[str(self.folder(d)) for d in p.ood_dirs], val_fraction=p.val_fraction,
+            exclude=[str(p.resolve(x)) for x in p.excluded],
             templates=p.templates, class_names=dict(p.class_names), model=p.model,
             pretrained=p.pretrained or None, **(p.settings | overrides))

@@ -151,14 +151,15 @@ def import_engine(progress=None, control=None, emit=None) -> None:
 
 
 # Data and captions ----------------------------------------------------------------------------
-def scan_project(train: str, val: str | None, ood: list[str], val_fraction: float, seed: int,
+def scan_project(train: str, val: str | None, ood: list[str], val_fraction: float, seed: int, exclude=(),
                  progress=None, control=None, emit=None):
-    """Scan the folders (engine) and make a thumbnail per class: (Datasets, {folder: PNG bytes})."""
+    """Scan the folders (engine) and make a thumbnail per class: (Datasets, {folder: PNG bytes});
+    the project's excluded images are left out."""
     from core.data.folders import load_datasets
     from core.data.images import load_rgb
     from core.progress import no_cancel, no_progress
 
-    data = load_datasets(train, val or None, ood, val_fraction=val_fraction, seed=seed,
+    data = load_datasets(train, val or None, ood, val_fraction=val_fraction, seed=seed, exclude=exclude,
                          progress=progress or no_progress, cancel=control or no_cancel)
     thumbs = {}
     first = {}

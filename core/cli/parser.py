@@ -48,6 +48,7 @@ def version_text() -> str:
 
 EXAMPLES = {
     "scan": "flyp scan photos/train",
+    "check": "flyp check photos/train --val photos/val --json",
     "zeroshot": "flyp zeroshot --model ViT-B-32 --pretrained openai --data photos/val",
     "train": "flyp train --model ViT-B-32 --pretrained openai --train photos/train --val photos/val --out runs/first",
     "evaluate": "flyp evaluate --run runs/first --data photos/new --alpha 0.5",
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  (`flyp COMMAND --help` for each command)")
     parser.add_argument("--version", action=_Version, help="show the versions of flyp, torch, CUDA and open_clip")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
-    from core.cli import compare, data, demo, runs, train
+    from core.cli import check, compare, data, demo, runs, train
 
     def verb(name, func, help_text):
         p = verbs.add_parser(name, help=help_text, description=help_text, epilog=f"example: {EXAMPLES[name]}")
@@ -78,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("scan", data.scan, "check a folder of class folders and list every problem found")
     p.add_argument("dir", metavar="DIR", help="folder with one sub-folder of images per class")
+
+    p = verb("check", check.check, "check labelled folders before training: suspicious labels (most suspicious "
+                                   "first), near-duplicates and leaks between folders, small or imbalanced classes")
+    p.add_argument("dir", metavar="DIR", help="the training folder (one sub-folder per class)")
+    p.add_argument("--val", metavar="DIR", help="the validation folder, checked for leaks")
+    p.add_argument("--ood", metavar="DIR", nargs="+", help="different-conditions folders, checked for leaks")
+    _model_args(p)
+    _caption_args(p)
+    p.add_argument("--run", metavar="RUN_DIR", help="use a run's model (at --alpha) instead of a pretrained one")
+    p.add_argument("--alpha", type=float, default=None, help="with --run: weight-ensembling α (default: 1)")
+    p.add_argument("--threshold", type=float, metavar="S",
+                   help="near-duplicate similarity, 0–1 (default: 0.98; lower finds looser copies)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
 
     p = verb("zeroshot", data.zeroshot, "zero-shot accuracy of a model on a labelled folder")
     _model_args(p)

@@ -20,7 +20,9 @@ def train(args) -> int:
     if args.project:
         from core.project import load_project
 
-        load_project(args.project)  # a wrong project file stops here, before any training
+        project = load_project(args.project)  # a wrong project file stops here, before any training
+        if not args.resume:  # the images excluded in the project stay out of the run
+            config.exclude += [str(project.resolve(p)) for p in project.excluded]
     control = RunControl()
     restore_signals = interrupt_cancels(control)
     from core.training.distributed import launched

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from core.data.captions import display_name
 from core.errors import FlypError
@@ -83,6 +83,7 @@ def scan_folder(
     root: str | os.PathLike,
     *,
     verify: bool = True,
+    exclude: Collection[str] = (),
     progress: Progress = no_progress,
     cancel: Callable[[], bool] = no_cancel,
 ) -> FolderScan:
@@ -91,7 +92,8 @@ def scan_folder(
     Unreadable, truncated, empty or oversized files, files outside class folders and files
     that are not images are skipped with a reason; the scan keeps going. Hidden files and
     system files (`.DS_Store`, `Thumbs.db`) are ignored. Linked folders are followed, except a
-    link back to a folder already scanned (a loop), which is reported. Raises FlypError if
+    link back to a folder already scanned (a loop), which is reported. Files in `exclude` (the
+    project's excluded images, see `excluded_key`) are skipped as such. Raises FlypError if
     `root` is not a readable folder.
     """
     root = Path(root).expanduser()
@@ -102,6 +104,9 @@ def scan_folder(
     seen = {os.path.realpath(root)}  # real paths of the folders scanned (or about to be)
     class_dirs = _class_folders(root, skipped, seen)
     candidates = {entry.name: _image_files(entry, skipped, seen) for entry in class_dirs}
+    if exclude:
+        exclude = {excluded_key(p) for p in exclude}
+        candidates = {name: _leave_out(paths, exclude, skipped) for name, paths in candidates.items()}
     checked = _check_images([p for paths in candidates.values() for p in paths], verify, progress, cancel)
     classes, samples, digests = [], [], {}
     for name in sorted(candidates):
@@ -188,6 +193,21 @@ def _class_folders(root: Path, skipped: list[Problem], seen: set[str]) -> list[P
         elif _first_visit(entry, seen, skipped):
             folders.append(entry)
     return folders
+
+
+def excluded_key(path: str | os.PathLike) -> str:
+    """How an excluded image is recorded and matched: its absolute path."""
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _leave_out(paths: list[Path], exclude: Collection[str], skipped: list[Problem]) -> list[Path]:
+    kept = []
+    for path in paths:
+        if excluded_key(path) in exclude:
+            skipped.append(Problem(str(path), "excluded from the project"))
+        else:
+            kept.append(path)
+    return kept
 
 
 def _image_files(class_dir: Path, skipped: list[Problem], seen: set[str]) -> list[Path]:
@@ -284,6 +304,7 @@ def load_datasets(
     *,
     val_fraction: float = 0.2,
     seed: int = 0,
+    exclude: Collection[str] = (),
     progress: Progress = no_progress,
     cancel: Callable[[], bool] = no_cancel,
 ) -> Datasets:
@@ -291,15 +312,16 @@ def load_datasets(
 
     Without `val_dir`, a seeded stratified `val_fraction` of each class is held out. Images of
     an evaluation folder whose class the training folder lacks are skipped with a reason.
-    Raises FlypError when the training folder has fewer than two usable classes.
+    Images in `exclude` are left out of every folder. Raises FlypError when the training folder
+    has fewer than two usable classes.
     """
     if not 0.0 < val_fraction < 1.0:
         raise FlypError(f"«val_fraction» must be between 0 and 1 (got {val_fraction})")
-    scan = scan_folder(train_dir, progress=progress, cancel=cancel)
+    scan = scan_folder(train_dir, exclude=exclude, progress=progress, cancel=cancel)
     scan.check_usable()
     problems = scan.skipped + scan.warnings
     if val_dir is not None:
-        val_scan = scan_folder(val_dir, cancel=cancel)
+        val_scan = scan_folder(val_dir, exclude=exclude, cancel=cancel)
         train, val = scan.samples, _match_classes(val_scan, scan.classes, problems)
         problems += _duplicates(scan, val_scan)
     else:
@@ -310,7 +332,7 @@ def load_datasets(
     ood: dict[str, list[Sample]] = {}
     for folder in ood_dirs:
         name = _unique_name(Path(folder).name or str(folder), ood)
-        ood[name] = _match_classes(scan_folder(folder, cancel=cancel), scan.classes, problems)
+        ood[name] = _match_classes(scan_folder(folder, exclude=exclude, cancel=cancel), scan.classes, problems)
     return Datasets(scan.classes, train, val, ood, val_dir is None, problems)
 
 

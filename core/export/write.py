@@ -108,7 +108,7 @@ def _default_check_images(blended: BlendedRun) -> list[Path]:
     config = blended.info["config"]
     try:
         data = load_datasets(config["train_dir"], config["val_dir"], [], val_fraction=config["val_fraction"],
-                             seed=config["seed"])
+                             seed=config["seed"], exclude=config.get("exclude", ()))
     except FlypError:
         return []
     samples = data.val or data.train

@@ -78,6 +78,8 @@ class TrainConfig:
     ood_dirs: list[str] = setting(None, "Different conditions",
                                   "an extra labelled folder for 'different conditions' (repeatable)",
                                   metavar="DIR", factory=list)
+    exclude: list[str] = setting(None, "Excluded images", "an image file left out of training and evaluation "
+                                 "(repeatable; the app keeps the project's list)", metavar="FILE", factory=list)
     val_fraction: float = setting(0.2, "Held-out share", "share held out when there is no «val_dir» (0.2)", metavar="F")
     templates: list[str] = setting(None, "Caption templates", "caption templates", cli=False,
                                    factory=lambda: ["a photo of a {}."])
@@ -135,6 +137,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.ood_dirs = list(self.ood_dirs)
+        self.exclude = list(self.exclude)
         self.templates = list(self.templates)
         checks = [
             (self.method in METHODS, "method", f"one of {', '.join(METHODS)}"),

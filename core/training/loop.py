@@ -64,7 +64,7 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     autocast_dtype = acceleration.autocast_dtype(config.precision, device)  # before anything is written
     on_event({"type": "status", "message": "Scanning images…"})
     data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,
-                         seed=config.seed, cancel=control)
+                         seed=config.seed, exclude=config.exclude, cancel=control)
     distributed.check_shares(config.batch_size, len(data.train), ranks)  # before rank 0 writes anything
     class_names = resolve_class_names(data.classes, config.class_names)
     data.name_classes(config.class_names)

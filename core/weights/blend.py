@@ -61,7 +61,8 @@ def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[st
     image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
     interpolation = preprocess.get("interpolation", "bicubic")
     data = load_datasets(config["train_dir"], config["val_dir"], config["ood_dirs"],
-                         val_fraction=config["val_fraction"], seed=config["seed"], cancel=cancel)
+                         val_fraction=config["val_fraction"], seed=config["seed"],
+                         exclude=config.get("exclude", ()), cancel=cancel)
     if data.classes != info["classes"]:
         raise FlypError(f"{config['train_dir']}: its classes changed since the run was trained")
     return {name: EvalImages(s, image_size, interpolation, cancel) for name, s in data.eval_sets().items() if s}

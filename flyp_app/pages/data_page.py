@@ -214,6 +214,7 @@ class DataPage(Page):
         self._scan_worker = self.run(
             tasks.scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
             [str(folder(d)) for d in p.ood_dirs], p.val_fraction, int(p.settings.get("seed", 0)),
+            [str(p.resolve(x)) for x in p.excluded],
             on_done=self._scanned, on_error=self._scan_failed)
 
     def _show_nothing(self, summary: str) -> None:
