@@ -153,7 +153,7 @@ def scan_images(root: str | os.PathLike, *, progress: Progress = no_progress,
     checked = _check_images(candidates, True, progress, cancel)
     files, digests = [], {}
     for path in candidates:
-        digest, reason = checked[path]
+        digest, reason, _pages = checked[path]  # a multi-page TIFF gives its first page, as in training
         if reason:
             skipped.append(Problem(str(path), reason))
         else:

@@ -27,9 +27,12 @@ class FolderResults(QWidget):
         self.predictions: list = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # The title (a folder's path, a run's name) wraps on its own line: beside the buttons it
+        # widened the window past the screen.
+        self.title = QLabel("", wordWrap=True)
+        layout.addWidget(self.title)
         row = QHBoxLayout()
-        self.title = QLabel("")
-        row.addWidget(self.title, 1)
+        row.addStretch(1)
         self.export = QPushButton("Save as CSV…")
         self.export.clicked.connect(self.export_requested)
         row.addWidget(self.export)
