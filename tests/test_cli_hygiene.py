@@ -201,6 +201,6 @@ def test_runs_and_bundles_get_the_users_normal_permissions(tmp_path, colour_data
     assert result.returncode == 0, result.stderr
     modes = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777)
              for folder in ("run", "bundle") for p in [tmp_path / folder, *(tmp_path / folder).rglob("*")]}
-    assert "run/checkpoints/best.safetensors" in modes and "bundle/model.safetensors" in modes
+    assert "run/checkpoints/best.safetensors" in modes and "bundle/open_clip_model.safetensors" in modes
     assert {name: mode for name, mode in modes.items()
             if mode != (oct(0o755) if (tmp_path / name).is_dir() else oct(0o644))} == {}

@@ -25,6 +25,11 @@ MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE, CARD_FILE, ONNX_FILE = (
 OLD_MODEL_FILE = "model.safetensors"
 
 
+def weights_file(folder: Path) -> Path:
+    """A bundle's weights: open_clip's file name, or the name bundles had before it."""
+    return folder / MODEL_FILE if (folder / MODEL_FILE).is_file() else folder / OLD_MODEL_FILE
+
+
 @dataclass
 class Bundle:
     """An exported classifier: CLIP image tower + a class head, ready to predict."""
@@ -68,7 +73,7 @@ def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
     from core.model.loading import load_weights
 
     path = Path(path).expanduser()
-    weights = path / MODEL_FILE if (path / MODEL_FILE).is_file() else path / OLD_MODEL_FILE
+    weights = weights_file(path)
     for name in (weights.name if weights.is_file() else MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE):
         if not (path / name).is_file():
             raise FlypError(f"{path}: not a FLYP bundle (missing {name})")

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import FlypError
+from core.export.bundle import weights_file
 
 
 @dataclass
@@ -61,7 +62,7 @@ def from_bundle(bundle) -> Predictor:
     """An exported bundle (`core.export.bundle.Bundle`)."""
     pre = bundle.info["preprocess"]
     size = pre["size"] if isinstance(pre["size"], int) else pre["size"][0]
-    weights = (bundle.path / "model.safetensors").stat()
+    weights = weights_file(bundle.path).stat()
 
     @torch.inference_mode()
     def encode(pixels: torch.Tensor) -> torch.Tensor:
@@ -103,7 +104,7 @@ def open_predictor(path: str | Path, alpha: float | None = None, device: torch.d
                         "give a run folder to choose α", setting="alpha")
     from core.export.bundle import load_bundle
 
-    if path.is_dir() and not (path / "flyp.json").exists() and not (path / "model.safetensors").exists():
+    if path.is_dir() and not (path / "flyp.json").exists() and not weights_file(path).exists():
         raise FlypError(f"{path}: not a FLYP bundle or run folder (no flyp.json or run.json in it)")
     return from_bundle(load_bundle(path, device))
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,16 +69,19 @@ class FeatureCache:
         self.folder = Path(root) if root is not None else cache_root()
         self.folder = self.folder / name
         self._rows: dict[str, torch.Tensor] | None = None
+        self._lock = threading.Lock()  # files are looked up from several loading threads at once
 
     def _load(self) -> dict[str, torch.Tensor]:
-        if self._rows is None:
-            self._rows = {}
-            _prune(self.folder)
-            shards = sorted(self.folder.glob("*.safetensors")) if self.folder.is_dir() else []
-            for shard in shards:
-                self._rows.update(_read_shard(shard))
-            if len(shards) > MERGE_AT:
-                self._merge(shards)
+        with self._lock:
+            if self._rows is None:
+                rows = {}
+                _prune(self.folder)
+                shards = sorted(self.folder.glob("*.safetensors")) if self.folder.is_dir() else []
+                for shard in shards:
+                    rows.update(_read_shard(shard))
+                self._rows = rows
+                if len(shards) > MERGE_AT:
+                    self._merge(shards)
         return self._rows
 
     def get(self, digest: str) -> torch.Tensor | None:
