@@ -27,7 +27,7 @@ def window(qtbot, tmp_path, flyp_run):
 
 
 def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, window, tmp_path):
-    from flyp_app import tasks
+    from flyp_app import label_tasks
 
     folder = tmp_path / "incoming"
     rng = random.Random(3)
@@ -53,7 +53,7 @@ def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, 
     assert results.table.item(1, 1).text() in {"red", "green", "blue"}
 
     out = tmp_path / "classified.csv"
-    page.run(tasks.export_csv, results.predictions, str(out))  # what "Save as CSV…" runs
+    page.run(label_tasks.export_csv, results.predictions, str(out))  # what "Save as CSV…" runs
     qtbot.waitUntil(lambda: out.exists(), timeout=10000)
     with open(out, newline="") as f:
         rows = list(csv.reader(f))

@@ -16,7 +16,7 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
                                QListWidgetItem, QProgressBar, QPushButton, QScrollArea)
 
-from flyp_app import tasks
+from flyp_app import label_tasks
 from flyp_app.pages.base import Page
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.label_grid import CELL, VIEWS, ClassBar, LabelGrid, LabelItem, in_view_order
@@ -227,7 +227,7 @@ class LabelPage(Page):
         self.summary.setText("Looking for images…")
         if self._scan_worker is not None:
             self._scan_worker.cancel()
-        self._scan_worker = self.run(tasks.scan_unlabelled, folder, on_done=self._scanned,
+        self._scan_worker = self.run(label_tasks.scan_unlabelled, folder, on_done=self._scanned,
                                      on_progress=self._show_progress, on_error=self._scan_failed)
 
     def _scan_failed(self, text: str) -> None:
@@ -246,7 +246,7 @@ class LabelPage(Page):
         paths = list(self.items)
         if self._thumb_worker is not None:
             self._thumb_worker.cancel()
-        self._thumb_worker = self.run(tasks.thumbnails, self.state.caches, paths, on_event=self._thumbs)
+        self._thumb_worker = self.run(label_tasks.thumbnails, self.state.caches, paths, on_event=self._thumbs)
         self.update_suggestions()
 
     def _summarise(self, skipped: int | None = None) -> None:
@@ -291,7 +291,7 @@ class LabelPage(Page):
             self._suggest_worker.cancel()
         self.since_fit = 0
         self.show_info("Computing suggestions (each image's features once; they are kept for next time)…")
-        self._suggest_worker = self.run(tasks.suggest, self.state.caches, self._source(), self.device(), list(self.items),
+        self._suggest_worker = self.run(label_tasks.suggest, self.state.caches, self._source(), self.device(), list(self.items),
                                         self._labelled(), list(self.classes), on_event=self._suggested,
                                         on_progress=self._show_progress, on_done=self._suggestions_done)
 

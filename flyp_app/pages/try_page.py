@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, Q
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core.data.images import IMAGE_EXTENSIONS
-from flyp_app import tasks
+from flyp_app import label_tasks, tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.folder_results import FolderResults
 from flyp_app.widgets.try_results import TryResults, folder_text
@@ -68,7 +68,7 @@ def summary_text(items: list[TryItem], shown: int = 4) -> str:
 
 
 def table_csv(items: list[TryItem], k: int) -> str:
-    """The results as CSV: path, class, confidence (as `flyp predict --csv`), then the next classes."""
+    """The results as CSV: path, class, confidence (the columns of a classified folder's CSV), then the next classes."""
     import csv
     import io
 
@@ -278,7 +278,7 @@ class TryPage(RunPage):
         self.progress.setRange(0, 0)
         self.progress.show()
         self._folder_worker = self.run(
-            tasks.classify_folder, self.state.caches, target[0], self.device(), target[2], folder,
+            label_tasks.classify_folder, self.state.caches, target[0], self.device(), target[2], folder,
             on_event=self.folder_results.add, on_progress=lambda done, total: (self.progress.setRange(0, total),
                                                                               self.progress.setValue(done)),
             on_done=lambda r: self.folder_results.finish(f"{r['count']} image(s) in {folder}, by {r['description']}"),
@@ -288,7 +288,7 @@ class TryPage(RunPage):
         out, _ = QFileDialog.getSaveFileName(self, "Save the results as CSV",
                                              str(Path(self.state.dialog_folder()) / "classified.csv"), "CSV files (*.csv)")
         if out:
-            self.run(tasks.export_csv, list(self.folder_results.predictions), out,
+            self.run(label_tasks.export_csv, list(self.folder_results.predictions), out,
                      on_done=lambda path: self.show_info(f"Saved {path}.", ok=True))
 
     def _sort_folder(self, min_confidence: float) -> None:
@@ -299,7 +299,7 @@ class TryPage(RunPage):
     def sort_into(self, folder: str, min_confidence: float) -> None:
         """Copy the classified images into class folders under `folder` (the uncertain apart)."""
         self.folder_results.set_buttons(False)
-        self.run(tasks.sort_folder, list(self.folder_results.predictions), folder, min_confidence,
+        self.run(label_tasks.sort_folder, list(self.folder_results.predictions), folder, min_confidence,
                  on_done=self._sorted_done, on_ended=lambda: self.folder_results.set_buttons(True))
 
     def _sorted_done(self, report) -> None:

@@ -1,0 +1,147 @@
+"""Background work for new images: the Label page's thumbnails and suggestions, and the Try
+page's whole folders (classified, saved as CSV, sorted). No Qt; run like every task of
+`flyp_app.tasks`, with the same `Caches`.
+"""
+
+from __future__ import annotations
+
+from flyp_app.tasks import Caches
+
+LABEL_THUMB = 88       # the Label page's grid
+THUMB_BATCH = 48       # thumbnails sent to the window at a time
+
+
+def scan_unlabelled(folder: str, progress=None, control=None, emit=None):
+    """The usable images under `folder` (any depth) and the files skipped, with reasons."""
+    from core.data.folders import scan_images
+
+    return scan_images(folder, progress=progress or (lambda *_: None), cancel=control or (lambda: False))
+
+
+def thumbnails(caches: Caches, paths: list[str], progress=None, control=None, emit=None) -> None:
+    """Small PNGs of `paths`, sent as {path: bytes} a batch at a time (unreadable ones left out)."""
+    from core.errors import FlypError
+
+    batch = {}
+    for i, path in enumerate(paths, 1):
+        if control is not None and control.cancelled():
+            return
+        try:
+            batch[path] = caches.thumbnail_png(path, size=LABEL_THUMB)
+        except FlypError:
+            pass
+        if len(batch) >= THUMB_BATCH or i == len(paths):
+            emit(batch)
+            batch = {}
+
+
+def open_source(caches: Caches, source: dict, device: str):
+    """The Predictor for `source`: {"kind": "zero-shot", "model", "pretrained", "classes", "names",
+    "templates"} or {"kind": "run", "path", "alpha"} (a run shares its weights with the Blend and
+    Try pages: every batch takes the run's lock and sets its α)."""
+    from core.labelling import predictor as predictors
+
+    if source["kind"] == "zero-shot":
+        loaded = caches.model(source["model"], source["pretrained"], device)
+        return predictors.zero_shot(loaded, source["classes"], source["templates"], source["names"])
+    session = caches.blend_session(source["path"], device)
+    alpha = source["alpha"]
+    with session.lock:
+        predictor = predictors.from_run(session.blended, alpha)
+    encode, head = predictor.encode, predictor.head
+
+    def locked(fn):
+        def call(x):
+            with session.lock:
+                session.at(alpha)
+                return fn(x)
+        return call
+    predictor.encode, predictor.head = locked(encode), locked(head)
+    return predictor
+
+
+def suggest(caches: Caches, source: dict, device: str, files: list[str], labelled: list[tuple[str, str]], classes: list[str],
+            progress=None, control=None, emit=None) -> dict:
+    """Suggestions for `files` over `classes` (class folder names).
+
+    Sends {"probs": {path: [p per class]}, "final": bool} as batches of the model's
+    probabilities arrive, then, when `labelled` ([(path, class folder)]) is not empty, once more
+    from the probe fitted on the labelled images. Returns {"description", "learned_from"}.
+    Image features come from the on-disk cache where they were computed before.
+    """
+    import torch
+
+    from core.labelling.suggest import Probe, affine_head
+    from core.model.feature_cache import all_features, image_features
+
+    cancel = control or (lambda: False)
+    predictor = open_source(caches, source, device)
+    cache = caches.feature_cache(predictor.key)
+    index = {name: i for i, name in enumerate(classes)}
+    labelled = [(path, folder) for path, folder in labelled if folder in index]
+    total = len(files) + len(labelled)
+    prior, paths, features = None, [], []
+    for batch in image_features(files, predictor, cache=cache, progress=lambda d, _: progress and progress(d, total),
+                                cancel=cancel):
+        usable = [item for item in batch if item.features is not None]
+        if not usable:
+            continue
+        x = torch.stack([item.features for item in usable])
+        if prior is None:
+            prior = Probe(*_page_order_head(predictor, affine_head(predictor.head, x.shape[1]), index))
+        paths += [str(item.path) for item in usable]
+        features.append(x)
+        emit({"probs": dict(zip(paths[-len(usable):], prior.probabilities(x).tolist())), "final": False})
+    result = {"description": predictor.description, "learned_from": 0}
+    if not labelled or prior is None:
+        return result
+    items = all_features([p for p, _ in labelled], predictor, cache=cache, cancel=cancel,
+                         progress=lambda d, _: progress and progress(len(files) + d, total))
+    pairs = [(item.features, index[folder]) for item, (_, folder) in zip(items, labelled) if item.features is not None]
+    if pairs:
+        probe = Probe(*prior.prior, torch.stack([f for f, _ in pairs]), [c for _, c in pairs])
+        emit({"probs": dict(zip(paths, probe.probabilities(torch.cat(features)).tolist())), "final": True})
+        result["learned_from"] = len(pairs)
+    return result
+
+
+def _page_order_head(predictor, head, index: dict[str, int]):
+    """The model's (W, b) with one row per page class; a class the model does not know starts
+    at zero weight and a bias below every known class's."""
+    import torch
+
+    weight, bias = head
+    rows = torch.zeros(len(index), weight.shape[1])
+    biases = torch.full((len(index),), float(bias.min()) - 10.0)
+    for i, name in enumerate(predictor.class_names):
+        if name in index:
+            rows[index[name]], biases[index[name]] = weight[i], bias[i]
+    return rows, biases
+
+
+def classify_folder(caches: Caches, run_dir: str, device: str, alpha: float, folder: str, progress=None, control=None,
+                    emit=None) -> dict:
+    """Classify every image under `folder` with the run at α, sending lists of
+    `core.labelling.classify.Prediction` a batch at a time. Returns {"description", "count"}."""
+    from core.labelling.classify import classify_files, image_files
+
+    files = image_files([folder])
+    predictor = open_source(caches, {"kind": "run", "path": run_dir, "alpha": alpha}, device)
+    for batch in classify_files(files, predictor, top_k=3, cache=caches.feature_cache(predictor.key),
+                                progress=progress or (lambda *_: None), cancel=control or (lambda: False)):
+        emit(batch)
+    return {"description": predictor.description, "count": len(files)}
+
+
+def export_csv(predictions: list, out: str, progress=None, control=None, emit=None) -> str:
+    from core.labelling.classify import write_csv
+
+    write_csv(predictions, out, 3)
+    return out
+
+
+def sort_folder(predictions: list, folder: str, min_confidence: float, progress=None, control=None, emit=None):
+    from core.labelling.classify import sort_into
+
+    return sort_into(predictions, folder, min_confidence, progress=progress or (lambda *_: None),
+                     cancel=control or (lambda: False))
