@@ -115,3 +115,17 @@ def flyp_bundle(flyp_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "flyp"
     export_bundle(open_run(flyp_run), out)
     return out
+
+
+@pytest.fixture
+def project_window(qtbot, tmp_path):
+    """The app's window, shown, with a new empty project "Mine" open; any training is stopped at the end."""
+    from flyp_app.window import MainWindow
+
+    win = MainWindow(load_engine=False)
+    qtbot.addWidget(win)
+    win.create_project(tmp_path / "Mine.flyp.json")
+    win.show()
+    yield win
+    win.pages["train"].stop_and_wait()
+    win.close()

@@ -10,17 +10,9 @@ from test_app_train import RUN_TIMEOUT, wait_finished
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from flyp_app.window import MainWindow
-
-    win = MainWindow(load_engine=False)
-    qtbot.addWidget(win)
-    win.create_project(tmp_path / "Mine.flyp.json")
-    win.show()
-    win.show_page("train")
-    yield win
-    win.pages["train"].stop_and_wait()
-    win.close()
+def window(project_window):
+    project_window.show_page("train")
+    return project_window
 
 
 def use_folders(qtbot, window, data, ood: bool = True) -> None:

@@ -5,17 +5,11 @@ import pytest
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    from flyp_app.window import MainWindow
-
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    win = MainWindow(load_engine=False)
-    qtbot.addWidget(win)
-    win.create_project(tmp_path / "Mine.flyp.json")
-    win.show()
+def window(request, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # before the window reads it
+    win = request.getfixturevalue("project_window")
     win.show_page("train")
-    yield win
-    win.close()
+    return win
 
 
 def choose(picker, source: str) -> None:

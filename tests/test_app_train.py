@@ -12,18 +12,9 @@ RUN_TIMEOUT = 180_000  # ms; a tiny run takes seconds, but CI machines can be bu
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from flyp_app.window import MainWindow
-
-    win = MainWindow(load_engine=False)
-    qtbot.addWidget(win)
-    win.create_project(tmp_path / "Mine.flyp.json")
-    win.show()
-    win.show_page("train")
-    yield win
-    page = win.pages["train"]
-    page.stop_and_wait()
-    win.close()
+def window(project_window):
+    project_window.show_page("train")
+    return project_window
 
 
 def prepare(qtbot, window, data, epochs: int) -> None:

@@ -7,15 +7,8 @@ import pytest
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from flyp_app.window import MainWindow
-
-    win = MainWindow(load_engine=False)
-    qtbot.addWidget(win)
-    win.create_project(tmp_path / "Mine.flyp.json")
-    win.show()
-    yield win
-    win.close()
+def window(project_window):
+    return project_window
 
 
 def test_a_project_open_elsewhere_says_who_holds_it_and_since_when(qtbot, window, tmp_path):
