@@ -64,15 +64,15 @@ class Project:
     @classmethod
     def from_json(cls, data: dict, path: Path | None = None) -> "Project":
         """The project in `data`, every field checked: a wrong type is one FlypError naming it."""
-        from core.training.config import check_settings
+        from core.training.config import check_settings, has_type, type_words
 
         where = str(path) if path is not None else "the project"
         known = {f.name: str(f.type) for f in fields(cls) if f.name != "path"}
         values = {k: v for k, v in data.items() if k in known}
         values.setdefault("auto", False)
         for name, value in values.items():
-            if not _has_type(value, known[name]):
-                raise FlypError(f"{where}: {name!r} should be {TYPE_WORDS[known[name]]}, not {value!r}; "
+            if not has_type(value, known[name]):
+                raise FlypError(f"{where}: {name!r} should be {type_words(known[name])}, not {value!r}; "
                                 "the file was left as it is")
         if "alpha" in values and not 0.0 <= values["alpha"] <= 1.0:
             raise FlypError(f"{where}: 'alpha' should lie between 0 and 1, not {values['alpha']!r}; "
@@ -101,20 +101,6 @@ class Project:
 
             return user_data_path("FLYP Studio", appauthor=False) / "runs"
         return self.path.parent / f"{self.path.name.removesuffix(SUFFIX)}-runs"
-
-
-TYPE_WORDS = {"str": "text", "float": "a number", "list[str]": "a list of texts",
-              "dict[str, str]": "a mapping of texts", "dict": "a mapping", "bool": "true or false"}
-
-
-def _has_type(value, kind: str) -> bool:
-    if kind == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-    if kind == "list[str]":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if kind == "dict[str, str]":
-        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    return isinstance(value, {"str": str, "dict": dict, "bool": bool}.get(kind, object))
 
 
 PATH_FIELDS = ("train_dir", "val_dir", "current_run", "alpha_run")  # one path each ("" for none)

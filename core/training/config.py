@@ -204,8 +204,8 @@ def check_settings(values: dict, where: str) -> dict:
     types = {f.name: str(f.type) for f in fields(TrainConfig)}
     values = {name: value for name, value in values.items() if name in types}
     for name, value in values.items():
-        if not _has_type(value, types[name]):
-            raise FlypError(f"{where}: setting {name!r} should be {_type_words(types[name])}, not {value!r}")
+        if not has_type(value, types[name]):
+            raise FlypError(f"{where}: setting {name!r} should be {type_words(types[name])}, not {value!r}")
     try:
         TrainConfig(**values)
     except SettingError as exc:
@@ -213,7 +213,9 @@ def check_settings(values: dict, where: str) -> dict:
     return values
 
 
-def _has_type(value: Any, kind: str) -> bool:
+def has_type(value: Any, kind: str) -> bool:
+    """Whether a value read from JSON is of a dataclass field's annotated type (`int | None`,
+    `list[str]`…): the check of settings and of project files."""
     if value is None:
         return kind.endswith("| None")
     kind = kind.removesuffix(" | None")
@@ -222,18 +224,21 @@ def _has_type(value: Any, kind: str) -> bool:
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
     if kind == "str":
         return isinstance(value, str)
     if kind == "list[str]":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "dict[str, str]":
-        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    if kind == "dict":
+        return isinstance(value, dict)
     return True
 
 
-def _type_words(kind: str) -> str:
+def type_words(kind: str) -> str:
+    """A field's type in words, for messages: `list[str]` → "a list of texts"."""
     words = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "text",
-             "list[str]": "a list of texts", "dict[str, str]": "a mapping of texts"}
+             "list[str]": "a list of texts", "dict[str, str]": "a mapping of texts", "dict": "a mapping"}
     base = words.get(kind.removesuffix(" | None"), kind)
     return f"{base} or null" if kind.endswith("| None") else base
