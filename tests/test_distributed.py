@@ -130,3 +130,17 @@ def test_torchrun_resumes_a_single_process_run_exactly(colour_data, flyp_run, tm
     steps = [r["step"] for r in RunDir(out).read_metrics() if r["type"] == "step"]
     assert steps == list(range(1, 25)) and RunDir(out).read_info()["processes"] == 2
     assert_same_weights(load_file(str(RunDir(out).last_file)), load_file(str(RunDir(flyp_run).last_file)))
+
+
+def test_every_process_refuses_a_launch_with_more_processes_than_gpus(monkeypatch):
+    """Rank 0's GPU exists, but it must not wait in the rendezvous for rank 1, which has none."""
+    from core.training import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    for rank in (0, 1):
+        with pytest.raises(FlypError, match="started 2 processes on this node but only 1 GPU"):
+            distributed._backend("auto", rank)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert distributed._backend("cuda", 0) == "nccl"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -11,7 +12,7 @@ from core.demo import world
 
 
 def _fingerprint(seed, count=6, size=32):
-    return [(image.tobytes(), caption) for image, caption in world.pairs(seed, size=size, count=count)]
+    return [(image.tobytes(), caption) for image, caption in world.pairs(seed, image_size=size, count=count)]
 
 
 def test_same_seed_gives_identical_pixels_and_captions():
@@ -25,16 +26,17 @@ def test_different_seeds_give_different_images_and_captions():
 
 
 def test_an_example_can_be_redrawn_alone_out_of_order():
-    streamed = list(world.pairs("stream", size=32, count=4))
-    image, caption, _ = world.example("stream", 3, size=32)
+    streamed = list(world.pairs("stream", image_size=32, count=4))
+    image, caption, _ = world.example("stream", 3, image_size=32)
     assert image.tobytes() == streamed[3][0].tobytes() and caption == streamed[3][1]
 
 
 @pytest.mark.parametrize("style", world.STYLES)
-def test_every_style_and_shape_renders_an_rgb_image_of_the_asked_size(style):
+@pytest.mark.parametrize("clutter", world.CLUTTER)
+def test_every_style_and_shape_renders_an_rgb_image_of_the_asked_size(style, clutter):
     for index, shape in enumerate(world.SHAPES):
-        image = world.render(world.sample_scene(random.Random(index), shape=shape, style=style), 48,
-                             random.Random(index))
+        scene = world.sample_scene(random.Random(index), shape=shape, style=style, clutter=clutter)
+        image = world.render(scene, 48, random.Random(index))
         assert isinstance(image, Image.Image) and image.mode == "RGB" and image.size == (48, 48)
         # The object must be visible: the image is not one flat colour.
         assert len(image.getcolors(48 * 48)) > 8
@@ -71,3 +73,16 @@ def test_style_words_appear_in_captions_of_that_style():
     for style, word in words.items():
         captions = [world.describe(world.sample_scene(rng, style=style), rng) for _ in range(100)]
         assert sum(word in c for c in captions) > 30, style
+
+
+def test_clutter_adds_things_around_the_object_and_captions_may_say_so():
+    rng = random.Random(3)
+    for index in range(10):
+        scene = world.sample_scene(random.Random(index), style="cartoon", background="plain", clutter="clear")
+        clear = world.render(scene, 64, random.Random(index))
+        cluttered = world.render(dataclasses.replace(scene, clutter="cluttered"), 64, random.Random(index))
+        # More distinct colours: the clutter comes in colours other than the object's.
+        assert len(cluttered.getcolors(64 * 64)) > len(clear.getcolors(64 * 64))
+    scenes = [world.sample_scene(rng, clutter="cluttered") for _ in range(100)]
+    captions = [world.describe(scene, rng) for scene in scenes]
+    assert 20 < sum(any(p in c for p in ("clutter", "other things", "junk")) for c in captions) < 80

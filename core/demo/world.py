@@ -1,7 +1,8 @@
 """A procedurally generated world of images and captions, the demo model's pretraining data.
 
 A scene is one object (shape, colour, size, position) on a background, rendered in a style
-("photo", "sketch", "painting", "cartoon", "pixel"). Every scene has a caption in plain words
+("photo", "sketch", "painting", "cartoon", "pixel"), alone or among clutter: lumps and scribbles
+that are none of the shapes, one of which may hide part of the object. Every scene has a caption in plain words
 with varied phrasing that sometimes leaves attributes out, so that a contrastively trained
 model learns each word on its own. Everything is drawn with Pillow from a `random.Random`, so
 a seed fixes every pixel and every word.
@@ -16,7 +17,8 @@ from typing import Iterator
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-SHAPES = ("circle", "square", "triangle", "star", "heart", "cross", "ring", "diamond", "hexagon", "crescent")
+SHAPES = ("circle", "square", "triangle", "star", "heart", "cross", "ring", "diamond", "hexagon", "crescent",
+          "pentagon", "octagon")
 COLOURS = {
     "red": (205, 35, 35),
     "orange": (240, 135, 25),
@@ -31,6 +33,7 @@ SIZES = ("small", "large")
 POSITIONS = ("middle", "left", "right", "top", "bottom")
 BACKGROUNDS = ("plain", "striped", "dotted", "checkered", "gradient")
 STYLES = ("photo", "sketch", "painting", "cartoon", "pixel")
+CLUTTER = ("clear", "cluttered")  # cluttered: other things around the object, one may hide part of it
 
 # Muted tones keep the object's colour the only saturated one, so colour words in a caption
 # always refer to the object.
@@ -43,7 +46,7 @@ _SUPERSAMPLE = 2  # drawn at twice the size, then downsampled: cheap anti-aliasi
 
 _CHOICES = {
     "shape": SHAPES, "colour": tuple(COLOURS), "size": SIZES,
-    "position": POSITIONS, "background": BACKGROUNDS, "style": STYLES,
+    "position": POSITIONS, "background": BACKGROUNDS, "style": STYLES, "clutter": CLUTTER,
 }
 
 
@@ -57,6 +60,7 @@ class Scene:
     position: str
     background: str
     style: str
+    clutter: str = "clear"
 
 
 def sample_scene(rng: random.Random, **fixed_attributes: str | tuple[str, ...]) -> Scene:
@@ -84,6 +88,8 @@ def render(scene: Scene, size: int, rng: random.Random) -> Image.Image:
     background = _background(scene, w, rng)
     mask = _shape_mask(scene, w, rng)
     colour = _jitter(COLOURS[scene.colour], rng, 18)
+    if scene.clutter == "cluttered":
+        background, mask = _clutter(scene, background, mask, rng)
     image = _STYLE_PAINTERS[scene.style](background, mask, colour, rng)
     return image.resize((size, size), Image.Resampling.BOX)
 
@@ -106,6 +112,8 @@ def describe(scene: Scene, rng: random.Random) -> str:
         extras.append(rng.choice(_BACKGROUND_PHRASES[scene.background]))
     if rng.random() < 0.3:
         extras.append(_POSITION_PHRASES[scene.position])
+    if scene.clutter == "cluttered" and rng.random() < 0.5:
+        extras.append(rng.choice(_CLUTTER_PHRASES))
     rng.shuffle(extras)
     thing = " ".join([thing, *extras])
     if rng.random() < 0.8:
@@ -116,7 +124,7 @@ def describe(scene: Scene, rng: random.Random) -> str:
     return caption + ("." if rng.random() < 0.7 else "")
 
 
-def example(seed: int | str, index: int, size: int = 64, **fixed_attributes) -> tuple[Image.Image, str, Scene]:
+def example(seed: int | str, index: int, image_size: int = 64, **fixed_attributes) -> tuple[Image.Image, str, Scene]:
     """The `index`-th (image, caption, scene) of the world drawn from `seed`.
 
     Each example has its own rng, derived from (seed, index), so any example can be redrawn
@@ -125,11 +133,11 @@ def example(seed: int | str, index: int, size: int = 64, **fixed_attributes) -> 
     """
     rng = random.Random(f"flyp-world:{seed}:{index}")
     scene = sample_scene(rng, **fixed_attributes)
-    image = render(scene, size, rng)
+    image = render(scene, image_size, rng)
     return image, describe(scene, rng), scene
 
 
-def pairs(seed: int | str, size: int = 64, start: int = 0, count: int | None = None,
+def pairs(seed: int | str, image_size: int = 64, start: int = 0, count: int | None = None,
           **fixed_attributes) -> Iterator[tuple[Image.Image, str]]:
     """Yield (image, caption) pairs of the world drawn from `seed`, from `start` on.
 
@@ -137,7 +145,7 @@ def pairs(seed: int | str, size: int = 64, start: int = 0, count: int | None = N
     """
     index = start
     while count is None or index < start + count:
-        image, caption, _ = example(seed, index, size, **fixed_attributes)
+        image, caption, _ = example(seed, index, image_size, **fixed_attributes)
         yield image, caption
         index += 1
 
@@ -163,6 +171,7 @@ _BACKGROUND_PHRASES = {
     "checkered": ("on a checkered background", "on a checkerboard"),
     "gradient": ("on a gradient background", "on a smooth gradient"),
 }
+_CLUTTER_PHRASES = ("among clutter", "with other things around it", "in a cluttered scene", "among junk")
 _POSITION_PHRASES = {
     "middle": "in the middle", "left": "on the left", "right": "on the right",
     "top": "at the top", "bottom": "at the bottom",
@@ -270,6 +279,8 @@ _POLYGONS = {
     "cross": _CROSS,
     "diamond": [(0, -1), (0.62, 0), (0, 1), (-0.62, 0)],
     "hexagon": _regular(6, 0),
+    "pentagon": _regular(5),
+    "octagon": _regular(8, math.pi / 8),
 }
 
 
@@ -292,6 +303,67 @@ def _shape_mask(scene: Scene, w: int, rng: random.Random) -> Image.Image:
         bite = rng.uniform(-0.6, 0.6) + (0 if rng.random() < 0.5 else math.pi)
         ox, oy = cx + 0.5 * r * math.cos(bite), cy + 0.5 * r * math.sin(bite)
         draw.ellipse((ox - 0.85 * r, oy - 0.85 * r, ox + 0.85 * r, oy + 0.85 * r), fill=0)
+    return mask
+
+
+def _clutter(scene: Scene, background: Image.Image, mask: Image.Image,
+             rng: random.Random) -> tuple[Image.Image, Image.Image]:
+    """Draw 2–4 things that are none of the shapes around the object, and sometimes one in front.
+
+    Clutter is drawn into the background (so the style's texture, blur and grain cover it
+    too); a thing in front of the object is cut out of the object's mask. Clutter comes in
+    any colour but the object's, so colour words still name the object.
+    """
+    things = [_blob_mask(background.width, rng, avoid=mask) for _ in range(rng.randint(2, 4))]
+    if rng.random() < 0.6:
+        things.append(_blob_mask(background.width, rng, cover=mask))
+        mask = ImageChops.subtract(mask, things[-1])
+    for thing in things:
+        colour = _jitter(COLOURS[rng.choice([c for c in COLOURS if c != scene.colour])], rng, 18)
+        if scene.style == "sketch":
+            background = Image.composite(Image.new("RGB", background.size, _shade(colour, 0.8)), background,
+                                         _outline(thing, 1))
+        else:
+            background = Image.composite(Image.new("RGB", background.size, colour), background, thing)
+            if scene.style == "cartoon":
+                background = Image.composite(Image.new("RGB", background.size, (15, 15, 15)), background,
+                                             _outline(thing, 2))
+    return background, mask
+
+
+def _blob_mask(w: int, rng: random.Random, avoid: Image.Image | None = None,
+               cover: Image.Image | None = None) -> Image.Image:
+    """A lumpy, irregular thing that is none of the shapes, or a scribbled stroke.
+
+    With `avoid`, it is placed where it overlaps the object little (a few tries); with
+    `cover`, it is placed over an edge of the object, hiding part of it.
+    """
+    r = w * rng.uniform(0.07, 0.16)
+    if cover is not None:
+        left, top, right, bottom = cover.getbbox() or (0, 0, w, w)
+        edge = rng.uniform(0, 2 * math.pi)
+        ox, oy = (right - left) / 2, (bottom - top) / 2
+        cx = (left + right) / 2 + math.cos(edge) * ox * rng.uniform(0.8, 1.1)
+        cy = (top + bottom) / 2 + math.sin(edge) * oy * rng.uniform(0.8, 1.1)
+    for _ in range(6):
+        if cover is None:
+            cx, cy = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * w
+        mask = Image.new("L", (w, w), 0)
+        draw = ImageDraw.Draw(mask)
+        if rng.random() < 0.7:
+            n = rng.randint(5, 9)
+            points = [(math.cos(2 * math.pi * (k + rng.uniform(-0.3, 0.3)) / n) * rng.uniform(0.45, 1.0),
+                       math.sin(2 * math.pi * (k + rng.uniform(-0.3, 0.3)) / n) * rng.uniform(0.45, 1.0))
+                      for k in range(n)]
+            draw.polygon(_polygon(points, cx, cy, r, rng.uniform(0, 2 * math.pi)), fill=255)
+        else:
+            points = [(cx, cy)]
+            for _ in range(rng.randint(2, 4)):
+                x, y = points[-1]
+                points.append((x + rng.uniform(-r, r) * 1.5, y + rng.uniform(-r, r) * 1.5))
+            draw.line(points, fill=255, width=max(2, int(r / 3)), joint="curve")
+        if avoid is None or not ImageChops.multiply(mask, avoid).getbbox():
+            break
     return mask
 
 

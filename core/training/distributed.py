@@ -172,8 +172,12 @@ def _backend(device: str, local_rank: int) -> str:
                         "(«device» cpu)")
     if not torch.cuda.is_available():
         return "gloo"  # auto on a machine without CUDA
-    if local_rank >= torch.cuda.device_count():
-        raise FlypError(f"torchrun started process {local_rank} on this node but only "
+    # Every process checks the node's whole launch, not only its own GPU: a process whose GPU
+    # exists would otherwise wait in the NCCL rendezvous for one that gave up (seen on one H200:
+    # torchrun then needed its 30-second kill timeout).
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))
+    if max(processes, local_rank + 1) > torch.cuda.device_count():
+        raise FlypError(f"torchrun started {processes} processes on this node but only "
                         f"{torch.cuda.device_count()} GPU(s) are visible: use --nproc_per_node "
                         f"{torch.cuda.device_count()} or fewer")
     return "nccl"
