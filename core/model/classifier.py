@@ -51,8 +51,14 @@ class Classifier:
 
     def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
         if self.linear_head is not None:
+            # The head's tensors are copied to the features' device, never moved: moving the module
+            # inside inference mode would turn its parameters into inference tensors that training
+            # can no longer use (CE and LP-FT failed so on a GPU after their first evaluation).
             with torch.inference_mode():
-                return self.linear_head.to(features.device)(features.to(self.linear_head.weight.dtype)).float().cpu()
+                head = self.linear_head
+                weight = head.weight.to(features.device)
+                bias = head.bias.to(features.device) if head.bias is not None else None
+                return torch.nn.functional.linear(features.to(weight.dtype), weight, bias).float().cpu()
         scale = float(self.model.logit_scale.detach().exp())
         return (scale * features.to(self.device) @ self.text_head().T).float().cpu()
 
