@@ -14,6 +14,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
+from core.demo import pretrain  # noqa: E402
 from core.demo import task as demo  # noqa: E402
 from core.errors import Cancelled  # noqa: E402
 
@@ -28,7 +29,8 @@ def test_demo_data_is_a_folder_of_class_folders_per_split(tmp_path):
     counts = demo.write_demo_data(tmp_path, seed=0, train_per_class=2, val_per_class=1, ood_per_class=1)
     splits = ["train", "val", "ood-sketch", "ood-painting"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(splits)
-    assert counts == {"train": 20, "val": 10, "ood-sketch": 10, "ood-painting": 10}
+    n = len(demo.DEMO_CLASSES)
+    assert counts == {"train": 2 * n, "val": n, "ood-sketch": n, "ood-painting": n}
     for split in splits:
         classes = sorted(p.name for p in (tmp_path / split).iterdir())
         assert classes == sorted(demo.DEMO_CLASSES)  # folder names are the zero-shot class names
@@ -52,9 +54,10 @@ def test_demo_data_reports_progress_and_stops_when_cancelled(tmp_path):
     seen = []
     demo.write_demo_data(tmp_path / "full", train_per_class=1, val_per_class=1, ood_per_class=1,
                          progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (40, 40) and len(seen) == 40
+    total = 4 * len(demo.DEMO_CLASSES)  # one image per class in each of the four splits
+    assert seen[-1] == (total, total) and len(seen) == total
     with pytest.raises(Cancelled):
-        demo.write_demo_data(tmp_path / "cut", train_per_class=5, cancel=lambda: len(seen) >= 45,
+        demo.write_demo_data(tmp_path / "cut", train_per_class=5, cancel=lambda: len(seen) >= total + 5,
                              progress=lambda done, total: seen.append(done))
     assert len(list((tmp_path / "cut").rglob("*.png"))) == 5
 
@@ -94,20 +97,20 @@ def test_shipped_model_reproduces_its_recorded_zero_shot_accuracy():
 
 def test_pretraining_is_reproducible_from_its_seed_and_loads(tmp_path):
     kwargs = dict(seed=5, steps=2, batch_size=8, pool_size=16, workers=1, measure_per_class=1)
-    first = demo.pretrain_demo_model(tmp_path / "a", **kwargs)
-    demo.pretrain_demo_model(tmp_path / "b", **kwargs)
+    first = pretrain.pretrain_demo_model(tmp_path / "a", **kwargs)
+    pretrain.pretrain_demo_model(tmp_path / "b", **kwargs)
     def weights(folder):  # the tensors and metadata (the header's key order is not fixed)
         with safe_open(str(folder / "open_clip_model.safetensors"), "pt") as f:
             return f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
     (meta_a, a), (meta_b, b) = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert meta_a == meta_b and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert first["steps"] == 2 and len(first["losses"]) == 2
+    assert first["steps"] == 2 and len(first["loss_every_50_steps"]) == 1
     model, _, _ = open_clip.create_model_and_transforms(f"local-dir:{tmp_path / 'a'}")
     assert sum(p.numel() for p in model.parameters()) > 1_000_000
 
 
 def test_pretraining_cancelled_writes_nothing(tmp_path):
     with pytest.raises(Cancelled):
-        demo.pretrain_demo_model(tmp_path / "m", steps=50, batch_size=8, pool_size=16, workers=1,
+        pretrain.pretrain_demo_model(tmp_path / "m", steps=50, batch_size=8, pool_size=16, workers=1,
                                  cancel=lambda: True)
     assert not (tmp_path / "m").exists()

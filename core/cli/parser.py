@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", metavar="DIR", help="the folder to write (run: default, the demo folder in your "
                                                        "user data)")
     p.add_argument("--seed", type=int, default=0, help="seed of the demo data and runs (default: 0)")
+    p.add_argument("--steps", type=int, metavar="N", help="pretrain: training steps (default: the shipped model's)")
     _device_arg(p)
     return parser
 

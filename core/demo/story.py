@@ -87,12 +87,16 @@ def main(args, progress=None) -> int:
         print(f"demo folders written to {counts}")
         return 0
     if args.action == "pretrain":
-        from core.demo.task import pretrain_demo_model
+        from core.demo.pretrain import pretrain_demo_model
+        from core.model.loading import select_device
 
         if not args.dir:
             raise FlypError("flyp demo pretrain DIR: give the folder for the new model")
         out = Path(args.dir)
-        stats = pretrain_demo_model(out, seed=args.seed, **({"progress": progress} if progress else {}))
+        options = {"progress": progress} if progress else {}
+        if args.steps is not None:
+            options["steps"] = args.steps
+        stats = pretrain_demo_model(out, seed=args.seed, device=str(select_device(args.device)), **options)
         from core.atomic import write_json
 
         stats_file = out.with_name(out.name + ".stats.json")  # beside the folder, as resources/models/demo.stats.json
