@@ -13,6 +13,7 @@ on the OOD sets.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -42,20 +43,22 @@ def _mean_sd(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ± {100 * sd:.1f}"
 
 
-def run_seeds(root: Path, seeds: list[int]) -> dict:
+def run_seeds(root: Path, seeds: list[int], methods: list[str], device: str = "cpu",
+              overrides: dict | None = None) -> dict:
     """{method: [curve per seed]}, training whatever is not finished yet under `root`."""
     paths = demo_paths(ensure_demo_data(root / "data"))
-    curves, sets = {method: [] for method in STORY}, None
+    curves, sets = {method: [] for method in methods}, None
     for seed in seeds:
-        for method in STORY:
+        for method in methods:
             run_dir = root / "runs" / f"{method}-seed{seed}"
             if not (run_dir / "run.json").is_file() or RunDir(run_dir).read_info().get("status") != "finished":
                 started = time.monotonic()
-                train(demo_train_config(paths, method, seed), run_dir)
+                config = demo_train_config(paths, method, seed, device=device)
+                train(dataclasses.replace(config, **(overrides or {})), run_dir)
                 print(f"{method} seed {seed}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
             if sets is None:
                 sets = run_eval_sets(RunDir(run_dir).read_info())
-            curves[method].append(run_curve(run_dir, "cpu", sets=sets))
+            curves[method].append(run_curve(run_dir, device, sets=sets))
     return curves
 
 
@@ -105,10 +108,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("/tmp/demo-methods"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(STORY), choices=list(STORY))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--lr", type=float, help="instead of the demo's setting (to try one chosen on ID validation)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--no-report", action="store_true",
+                        help="train the runs and cache their curves, print nothing (for launches in parallel)")
     parser.add_argument("--json", type=Path, help="also write the curves here")
     args = parser.parse_args()
     started = time.monotonic()
-    curves = run_seeds(args.root, args.seeds)
+    overrides = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs)) if v is not None}
+    curves = run_seeds(args.root, args.seeds, args.methods, args.device, overrides)
+    if args.no_report:
+        return 0
     print(report(curves))
     print(f"\n({time.monotonic() - started:.0f} s, load average {os.getloadavg()[0]:.1f})")
     if args.json:
