@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from core.weights.curve import best_alpha
 from flyp_app import tasks
+from flyp_app.file_dialogs import choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.theme import OK_COLOUR
@@ -89,8 +90,9 @@ class ExportPage(RunPage):
         formats.addWidget(self.onnx)
         form.addRow("Formats", formats)
         self.out = QLineEdit(placeholderText="choose a folder for the bundle…")
+        self.out.setToolTip("A new folder for the bundle (an earlier bundle there is replaced)")
         self.out.textEdited.connect(self._out_changed)
-        choose = QPushButton("Choose…")
+        choose = QPushButton("Choose…", toolTip="Choose where to save the bundle", accessibleName="Choose where to save the bundle")
         choose.clicked.connect(self._choose_out)
         row = QHBoxLayout()
         row.addWidget(self.out, 1)
@@ -160,9 +162,7 @@ class ExportPage(RunPage):
         self.out_note.setVisible(bool(note))
 
     def _choose_out(self) -> None:
-        start = self.out.text() or str(Path.home())
-        folder, _ = QFileDialog.getSaveFileName(self, "Save the bundle as (a new folder)", start)
-        if folder:
+        if folder := choose_new(self, self.state, "Save the bundle as (a new folder)", near=self.out.text()):
             self.out.setText(folder)
             self._out_changed(folder)
 
