@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import os
+import shlex
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +31,12 @@ def _difference(value: float) -> str:
     return "0 (identical)" if value == 0 else f"{value:.1e}"
 
 
+def predict_command(bundle: str) -> str:
+    """The terminal command that classifies images and folders with `bundle`."""
+    quoted = f'"{bundle}"' if os.name == "nt" else shlex.quote(bundle)
+    return f"flyp predict {quoted} IMAGE_OR_FOLDER…"
+
+
 def describe_report(report: dict) -> str:
     """The self-check in words (rich text)."""
     text = (f"<b>Exported</b> the blend at α = {report['alpha']:.2f} to <b>{report['path']}</b>.<br>"
@@ -41,7 +50,8 @@ def describe_report(report: dict) -> str:
     if report.get("metrics"):
         text += "<br>Accuracy of the exported model: " + " · ".join(
             f"{set_label(name)} {m['accuracy']:.1%}" for name, m in report["metrics"].items()) + "."
-    return text
+    return text + (f"<br>To classify images or whole folders with it from a terminal: "
+                   f"<code>{html.escape(predict_command(report['path']))}</code>")
 
 
 class ExportPage(RunPage):
@@ -49,7 +59,8 @@ class ExportPage(RunPage):
     name = "export"  # how the window and the View menu reach it
     hint = ("Save the blended model as a folder to share or deploy: weights, class head, class names, caption "
             "templates, preprocessing, accuracy and a model card. It is reloaded and checked before it is kept. "
-            "Use it with “flyp predict FOLDER image.jpg”, or load it in plain open_clip.")
+            "From a terminal, “flyp predict BUNDLE PATH…” classifies image files and whole folders with it; "
+            "in Python it loads with plain open_clip (its model card shows how).")
 
     def __init__(self, state):
         super().__init__(state)
