@@ -125,6 +125,13 @@ def test_a_transformers_text_tower_trains_from_the_cache(colour_data, tmp_path):
     source = tmp_path / "hub" / "models--test-org--tiny-bert" / "snapshots" / COMMIT / "tokenizer.json"
     vocab = [json.loads(file.read_text())["model"]["vocab"] for file in (bundle / "tokenizer.json", source)]
     assert vocab[0] == vocab[1]
+    # On another computer, offline, with nothing in its cache: the bundle still builds its model.
+    image = sorted((colour_data["val"] / "red").iterdir())[0]
+    done = subprocess.run([sys.executable, "-m", "core.cli", "predict", str(bundle), str(image), "--json"],
+                          env=dict(env, HF_HUB_CACHE=str(tmp_path / "empty-cache")), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["predictions"][0]["class"] in ("red", "green", "blue")
 
 
 def test_download_progress_reaches_the_caller_and_cancel_stops_it():
