@@ -226,6 +226,21 @@ def test_a_soup_joins_the_runs_without_becoming_the_current_one(qtbot, window, f
                                          "soup": {"run_scores": {"/r/x": {"id": {"accuracy": 0.6}}}}})
 
 
+def test_a_run_being_trained_again_is_not_blended_until_it_stops(qtbot, window, flyp_run, tmp_path):
+    window.create_project(tmp_path / "P.flyp.json")
+    run = shutil.copytree(flyp_run, tmp_path / "P-runs" / "flyp")
+    window.state.add_run(str(run))
+    blend = window.show_page("blend")
+    assert blend.picker.current().usable
+    window.state.set_training_run(str(run))  # what the Train page does when it resumes the run
+    qtbot.waitUntil(lambda: blend.picker.current().status == "training", timeout=5000)
+    assert not blend.picker.current().usable and "stopped early" not in blend.picker.combo.currentText()
+    assert "training now" in blend.picker.combo.currentText() and "training now" in blend.body.note.text()
+    assert blend.body.currentIndex() == 0  # the reason, not an evaluation of a model half-way through training
+    window.state.set_training_run("")  # it stopped: it can be blended again
+    qtbot.waitUntil(lambda: blend.picker.current().usable, timeout=5000)
+
+
 def test_zero_shot_measured_by_a_run_shows_after_reopening(qtbot, window, colour_data, flyp_run, tmp_path):
     from conftest import tiny_config
 
