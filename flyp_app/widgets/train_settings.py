@@ -319,7 +319,7 @@ class HyperParameters(QGroupBox):
         self.lr = QLineEdit()
         self.lr.setToolTip("Learning rate, e.g. 1e-5 (the paper's value for CLIP models)")
         self.weight_decay = QLineEdit(toolTip="How strongly the weights are pulled towards zero at each step "
-                                              "(AdamW's weight decay; the paper's is 0.1)")
+                                              "(the paper's is 0.1)")
         self.warmup = QSpinBox(minimum=-1, maximum=1_000_000, specialValueText="auto")
         self.warmup.setToolTip("Steps of linear warmup before the cosine decay; auto: 10% of all steps, at most 500")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1,
@@ -344,7 +344,8 @@ class HyperParameters(QGroupBox):
                                   "same results up to rounding")
         # Short labels, the why in tooltips: the settings column is 380 px wide.
         self.compile = QCheckBox(settings()["compile"].label)
-        self.compile.setToolTip("torch.compile: faster long runs; the first steps are slow while it compiles")
+        self.compile.setToolTip("Compiles the model's computations before training (needs a C++ compiler): faster "
+                                "long runs; the first steps are slow while it compiles")
         self.checkpointing = QCheckBox(settings()["grad_checkpointing"].label)
         self.checkpointing.setToolTip("Less GPU memory for bigger batches, at the price of slower steps")
         label = {name: s.label for name, s in settings().items()}  # declared once, on TrainConfig
