@@ -265,12 +265,13 @@ def where(widget) -> str:
 
 
 def test_every_control_is_named_and_every_field_explained(qtbot, window, colour_data):
-    """What a screen reader says for each button, box and field of every page (shown with its
-    content, dynamic controls included) is never empty and, on one page, never the same for two
-    buttons; each field has a tooltip saying what it is for."""
+    """What a screen reader says for each button, box, field, list and table of every page (shown
+    with its content, dynamic controls included) is never empty and, on one page, never the same
+    for two buttons; each field has a tooltip saying what it is for."""
     from collections import Counter
 
-    from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QSlider, QWidget)
+    from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit,
+                                   QPlainTextEdit, QSlider, QWidget)
 
     from flyp_app.widgets.accessible import _internal
 
@@ -278,7 +279,8 @@ def test_every_control_is_named_and_every_field_explained(qtbot, window, colour_
         pass
     assert window.pages["label"].bar.buttons  # the class buttons, made when the classes are known
     controls = [w for w in window.findChildren(QWidget) if not _internal(w)
-                and isinstance(w, (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QSlider))]
+                and isinstance(w, (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QSlider, QAbstractItemView,
+                                   QPlainTextEdit))]
     assert len(controls) > 80
     unnamed = [where(w) for w in controls if not w.accessibleName().strip()]
     assert not unnamed, unnamed
