@@ -244,9 +244,9 @@ def cached_or_download(name: str, tag: str) -> Path:
         reason = "«offline_mode» is on" if hub.offline() else f"{endpoint.hostname} cannot be reached"
         if source:
             raise hub.missing_error(f"{name} ({tag})", model_id, reason, what="its weights are",
-                                    other_way="; or give a weights file as «weights_file»")
+                                    other_way="; or start from «weights_file» instead")
         raise FlypError(f"the weights of {name} ({tag}) are not on this computer and {reason}; download them from "
-                        f"{cfg.get('url', 'its download address')} on a computer with internet and give the file as "
+                        f"{cfg.get('url', 'its download address')} on a computer with internet and start from them as "
                         "«weights_file»")
     try:
         return Path(open_clip.download_pretrained(cfg))
