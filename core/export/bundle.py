@@ -135,7 +135,8 @@ def _read_config(file: Path) -> tuple[int, dict]:
 
 def _local_text_tower(path: Path, text_cfg: dict) -> dict:
     """open_clip's text_cfg pointing a transformers text tower at the bundle's own copy of its
-    config (written since bundles have one), instead of its Hub name; {} for other models."""
+    config instead of its Hub name; {} for other models, and for bundles written before they
+    carried that copy (their tower's config then comes from the Hugging Face cache or the Hub)."""
     if not text_cfg.get("hf_model_name"):
         return {}
     try:
