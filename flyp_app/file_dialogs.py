@@ -20,7 +20,7 @@ def start_at(state, near: str = "", name: str = "") -> str:
     near = near.strip()
     if near:
         path = Path(near).expanduser()
-        if path.exists() or path.parent.is_dir():
+        if path.is_absolute() and (path.exists() or path.parent.is_dir()):  # not relative to wherever the app started
             return str(path)
     folder = Path(state.dialog_folder())
     return str(folder / name) if name else str(folder)
