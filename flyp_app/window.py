@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QToolButton,
                                QMainWindow, QMessageBox, QPushButton, QSplitter, QStackedWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -15,6 +15,7 @@ from core.errors import FlypError
 from core.data.images import is_image_name
 from core.project import SUFFIX, Project, recent_projects
 from flyp_app import dialogs, tasks, theme, workers
+from flyp_app.file_dialogs import choose_file, choose_folder, choose_new
 from flyp_app.pages.blend_page import BlendPage
 from flyp_app.pages.captions_page import CaptionsPage
 from flyp_app.pages.compare_page import ComparePage
@@ -126,6 +127,9 @@ class MainWindow(QMainWindow):
         help_ = bar.addMenu("&Help")
         self._add(help_, "FLYP Studio &help", lambda: dialogs.show_help(self), QKeySequence.HelpContents)
         self._add(help_, "&About FLYP Studio", lambda: dialogs.show_about(self, self.state.ready))
+        more = bar.findChild(QToolButton, "qt_menubar_ext_button")  # Qt's »: the menus that do not fit
+        if more is not None:
+            more.setAccessibleName("More menus")
         self._set_project_actions(False)
 
     def _add(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -214,16 +218,11 @@ class MainWindow(QMainWindow):
         return True
 
     def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", self.state.dialog_folder(), PROJECT_FILTER)
-        if path:
-            self.state.remember_folder(Path(path).parent)
+        if path := choose_file(self, self.state, "Open project", PROJECT_FILTER):
             self.open_project(path)
 
     def new_project(self) -> None:
-        start = Path(self.state.dialog_folder()) / f"My classifier{SUFFIX}"
-        path, _ = QFileDialog.getSaveFileName(self, "New project", str(start), PROJECT_FILTER)
-        if path:
-            self.state.remember_folder(Path(path).parent)
+        if path := choose_new(self, self.state, "New project", f"My classifier{SUFFIX}", PROJECT_FILTER):
             self.create_project(path)
 
     def create_project(self, path: str | Path) -> None:
@@ -238,8 +237,7 @@ class MainWindow(QMainWindow):
         self.open_project(saved)
 
     def save_as_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as", self.state.dialog_folder(), PROJECT_FILTER)
-        if path:
+        if path := choose_new(self, self.state, "Save project as", filters=PROJECT_FILTER):
             try:
                 self.state.save_as(path)
                 self._project_opened()
@@ -262,9 +260,7 @@ class MainWindow(QMainWindow):
 
     # Runs trained elsewhere -------------------------------------------------------------------
     def add_run_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a run folder to this project", self.state.dialog_folder())
-        if folder:
-            self.state.remember_folder(Path(folder).parent)
+        if folder := choose_folder(self, self.state, "Add a run folder to this project"):
             self.add_run_folders([Path(folder)])
 
     def add_run_folders(self, folders: list[Path]) -> int:

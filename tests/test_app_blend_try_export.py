@@ -1,11 +1,15 @@
 """The Blend, Try and Export pages, driven as a user would, on a finished tiny run."""
 
+import re
+import shlex
 import shutil
 import time
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
+from PySide6.QtGui import QDropEvent, QGuiApplication, QImage, QTextDocumentFragment
+
+from core.cli import main
 
 
 
@@ -197,17 +201,21 @@ def test_export_writes_a_bundle_that_loads_and_reports_its_self_check(qtbot, win
     best = max(page.curve, key=lambda p: p["sets"]["id"]["accuracy"])
     assert window.state.project.alpha == best["alpha"] == page.alpha.value()
     assert window.pages["blend"].slider.value() == round(best["alpha"] * 20)
-    page.out.setText(str(tmp_path / "bundle"))
+    page.out.setText(str(tmp_path / "my bundle"))  # a space: the command shown below quotes it
     page.export_button.click()
     qtbot.waitUntil(lambda: page.report is not None or page.status.isVisible(), timeout=60000)
     assert page.report is not None, page.status.text()
-    bundle = load_bundle(tmp_path / "bundle")
+    bundle = load_bundle(tmp_path / "my bundle")
     assert bundle.info["alpha"] == best["alpha"]
     assert bundle.info["metrics"]["id"]["accuracy"] == pytest.approx(best["sets"]["id"]["accuracy"])
     assert "same predictions" in page.result.text() and "Self-check passed" in page.result.text()
     assert page.open_folder.isEnabled()
     image = sorted((colour_data["val"] / "red").glob("*.png"))[0]
     assert bundle.predict([image], 1)[0][0][0] in bundle.class_names
+    shown = re.search(r"flyp predict (.+) IMAGE_OR_FOLDER…", QTextDocumentFragment.fromHtml(page.result.text()).toPlainText())
+    assert shown and main(["predict", *shlex.split(shown.group(1)), str(image.parent)]) == 0  # the command works as shown
+    assert "flyp predict BUNDLE PATH…" in page.hint
+    assert window.minimumSizeHint().width() <= 1024  # the long path wraps rather than widen the window
 
 
 def test_pages_without_a_finished_run_say_what_to_do(qtbot, tmp_path):

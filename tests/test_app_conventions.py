@@ -2,6 +2,7 @@
 is legible under a dark system theme, the menus and shortcuts work, edits undo, errors are seen."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor, QKeySequence, QPalette
@@ -254,17 +255,49 @@ def test_an_uncaught_exception_is_logged_and_shown_with_where_the_log_is(qtbot, 
     logging.getLogger("flyp_app").setLevel(logging.NOTSET)
 
 
-def test_every_control_has_a_name_and_paths_can_be_pasted(qtbot, window, colour_data, tmp_path):
-    from PySide6.QtWidgets import QWidget
+def where(widget) -> str:
+    """A control as a failing test names it: its kind, its text and the page (or screen) it is on."""
+    text = widget.text() if hasattr(widget, "text") and callable(widget.text) else ""
+    holder = widget
+    while holder is not None and not hasattr(holder, "title"):
+        holder = holder.parentWidget()
+    return f"{type(widget).__name__} {text!r} on {getattr(holder, 'title', 'the welcome screen')}"
 
-    from flyp_app.widgets.accessible import CONTROLS, _internal
 
-    unnamed = [f"{type(w).__name__} {w.objectName()} on {page.name}" for page in window.pages.values()
-               for w in page.findChildren(QWidget)
-               if isinstance(w, CONTROLS) and not _internal(w) and not w.accessibleName()]
+def test_every_control_is_named_and_every_field_explained(qtbot, window, colour_data):
+    """What a screen reader says for each button, box, field, list and table of every page (shown
+    with its content, dynamic controls included) is never empty and, on one page, never the same
+    for two buttons; each field has a tooltip saying what it is for."""
+    from collections import Counter
+
+    from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit,
+                                   QPlainTextEdit, QSlider, QWidget)
+
+    from flyp_app.widgets.accessible import _internal
+
+    for _ in show_every_page(qtbot, window, colour_data):
+        pass
+    assert window.pages["label"].bar.buttons  # the class buttons, made when the classes are known
+    controls = [w for w in window.findChildren(QWidget) if not _internal(w)
+                and isinstance(w, (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QSlider, QAbstractItemView,
+                                   QPlainTextEdit))]
+    assert len(controls) > 80
+    unnamed = [where(w) for w in controls if not w.accessibleName().strip()]
     assert not unnamed, unnamed
+    unexplained = [where(w) for w in controls if isinstance(w, (QLineEdit, QComboBox, QAbstractSpinBox, QSlider))
+                   and not w.toolTip()]
+    assert not unexplained, unexplained
+    for page in window.pages.values():
+        names = Counter(w.accessibleName() for w in page.findChildren(QAbstractButton) if not _internal(w))
+        assert not [n for n, count in names.items() if count > 1], (page.title, names)
     data = window.pages["data"]
-    assert data.train_edit.accessibleName() == "Training" and data.split.accessibleName() == "Validation"
+    assert data.train_edit.accessibleName() == "Training" and data.split.accessibleName() == "Held-out share"
+    assert window.pages["export"].open_folder.accessibleName() == "Open the folder"
+    assert window.pages["export"].alpha.accessibleName() == "Blend α"
+
+
+def test_a_path_can_be_pasted_into_the_training_box(qtbot, window, colour_data, tmp_path):
+    data = window.pages["data"]
     data.train_edit.setText(str(colour_data["val"]) + "  ")  # pasted, with a trailing space
     data.train_edit.editingFinished.emit()
     assert window.state.project.train_dir == str(colour_data["val"])
@@ -273,9 +306,39 @@ def test_every_control_has_a_name_and_paths_can_be_pasted(qtbot, window, colour_
     assert "no such folder" in data.status.text() and window.state.project.train_dir == str(colour_data["val"])
 
 
-def test_file_dialogs_start_in_the_project_folder_then_the_last_one_used(qtbot, window, tmp_path):
-    state = window.state
-    assert state.dialog_folder() == str(tmp_path)  # the project's folder (remembered when it opened)
-    (tmp_path / "photos").mkdir()
-    state.remember_folder(tmp_path / "photos")
-    assert state.dialog_folder() == str(tmp_path / "photos")
+def test_file_dialogs_start_in_the_project_folder_then_the_last_one_used(qtbot, window, tmp_path, monkeypatch):
+    """Export's Choose… and the weights file's Browse… open in the project's folder; once the user
+    has gone elsewhere in any dialog, the next one opens there."""
+    import re
+
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    opened, answers = [], {}
+
+    def dialog(kind):
+        def show(parent, title, start, *rest):
+            opened.append((title, start))
+            answer = answers.get(kind, "")
+            return answer if kind == "getExistingDirectory" else (answer, "")
+        return show
+
+    for kind in ("getExistingDirectory", "getOpenFileName", "getSaveFileName"):
+        monkeypatch.setattr(QFileDialog, kind, dialog(kind))
+    export = window.show_page("export")
+    choose = next(b for b in export.findChildren(QPushButton) if b.text() == "Choose…")
+    choose.click()
+    assert opened[-1][1] == export.out.text() and opened[-1][1].startswith(str(tmp_path / "Mine-model-alpha"))
+    picker = window.pages["train"].model_picker
+    browse = next(b for b in picker.findChildren(QPushButton) if b.text() == "Browse…")
+    browse.click()
+    assert opened[-1][1] == str(tmp_path)  # no weights file yet: the project's folder
+    elsewhere = tmp_path / "weights" / "mine.safetensors"
+    elsewhere.parent.mkdir()
+    answers["getOpenFileName"] = str(elsewhere)
+    browse.click()
+    assert picker.file.text() == str(elsewhere)
+    next(b for b in window.pages["data"].findChildren(QPushButton) if b.text() == "Add…").click()
+    assert opened[-1][1] == str(elsewhere.parent)  # the folder last used, in another dialog
+    sources = [path for path in Path(__file__).parent.parent.joinpath("flyp_app").rglob("*.py")
+               if re.search(r"QFileDialog\.get", path.read_text()) and path.name != "file_dialogs.py"]
+    assert not sources, f"file dialogs opened outside flyp_app/file_dialogs.py: {sources}"

@@ -137,6 +137,43 @@ def test_a_drop_on_a_field_sets_that_field_and_elsewhere_asks(qtbot, window, col
     assert window.state.project.train_dir == str(colour_data["train"]) and len(window.state.project.ood_dirs) == 1
 
 
+def test_dragging_a_folder_lights_up_where_it_will_land(qtbot, window, colour_data, tmp_path):
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent
+    from PySide6.QtWidgets import QApplication
+
+    window.create_project(tmp_path / "P.flyp.json")
+    data = window.pages["data"]
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(colour_data["val"]))])
+
+    def drag_over(widget, enter=False):  # the pointer enters the window once, then moves over it
+        where = widget.mapTo(window, widget.rect().center())
+        kind = QDragEnterEvent if enter else QDragMoveEvent
+        QApplication.sendEvent(window.windowHandle(), kind(where, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+
+    lit = lambda: [w for w in (data.train_row, data.val_row, data.ood_row, window.stack) if w.property("dropTarget")]
+    drag_over(data.val_edit, enter=True)
+    assert lit() == [data.val_row]  # the field the folder would set, nothing else
+    drag_over(data.train_edit)
+    assert lit() == [data.train_row]
+    drag_over(data.classes)  # not a field: the whole page, where the window asks what the folder is for
+    assert lit() == [window.stack]
+
+
+def test_open_folder_says_where_the_folder_is_when_no_file_manager_opens_it(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QPushButton, QToolTip
+
+    from flyp_app.widgets.accessible import open_in_file_manager
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # a bare desktop: nothing opens folders
+    button = QPushButton("Open folder")
+    qtbot.addWidget(button)
+    button.show()
+    assert not open_in_file_manager(str(tmp_path), button)
+    assert QToolTip.isVisible() and "No file manager" in QToolTip.text() and str(tmp_path) in QToolTip.text()
+
+
 def test_duplicate_and_empty_class_names_are_refused_on_the_spot(qtbot, window, colour_data, tmp_path):
     window.create_project(tmp_path / "P.flyp.json")
     window.state.set_folders(train=str(colour_data["train"]))
@@ -187,6 +224,21 @@ def test_a_soup_joins_the_runs_without_becoming_the_current_one(qtbot, window, f
     assert "its best ingredient" in compare.status.text() and "Double-click" in compare.status.text()
     assert "worse than" in soup_verdict({"best": {"id_accuracy": 0.5},
                                          "soup": {"run_scores": {"/r/x": {"id": {"accuracy": 0.6}}}}})
+
+
+def test_a_run_being_trained_again_is_not_blended_until_it_stops(qtbot, window, flyp_run, tmp_path):
+    window.create_project(tmp_path / "P.flyp.json")
+    run = shutil.copytree(flyp_run, tmp_path / "P-runs" / "flyp")
+    window.state.add_run(str(run))
+    blend = window.show_page("blend")
+    assert blend.picker.current().usable
+    window.state.set_training_run(str(run))  # what the Train page does when it resumes the run
+    qtbot.waitUntil(lambda: blend.picker.current().status == "training", timeout=5000)
+    assert not blend.picker.current().usable and "stopped early" not in blend.picker.combo.currentText()
+    assert "training now" in blend.picker.combo.currentText() and "training now" in blend.body.note.text()
+    assert blend.body.currentIndex() == 0  # the reason, not an evaluation of a model half-way through training
+    window.state.set_training_run("")  # it stopped: it can be blended again
+    qtbot.waitUntil(lambda: blend.picker.current().usable, timeout=5000)
 
 
 def test_zero_shot_measured_by_a_run_shows_after_reopening(qtbot, window, colour_data, flyp_run, tmp_path):

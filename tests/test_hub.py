@@ -49,16 +49,23 @@ def test_a_hub_model_loads_from_the_cache_by_its_name(hub_cache, hub_weights):
     assert loaded.tokenizer(["a red thing"]).shape == (1, 32)
 
 
-def test_hf_home_is_respected_and_named_when_a_model_is_missing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("variable, cache", [("HF_HOME", "hf-home/hub"), ("HF_HUB_CACHE", "hub-cache")])
+def test_the_real_cache_folder_is_named_when_a_model_is_missing(tmp_path, monkeypatch, variable, cache):
+    from flyp_app.words import error_text
+
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv(variable, str(tmp_path / cache.removesuffix("/hub")))
     start = time.monotonic()
     with pytest.raises(FlypError) as caught:
         load_model(ModelSpec("hf-hub:imageomics/bioclip"))
-    message = str(caught.value)
     assert time.monotonic() - start < 5
-    assert str(tmp_path / "hf-home" / "hub") in message and "models--imageomics--bioclip" in message
-    assert "hf download imageomics/bioclip" in message and "offline" in message
+    target = tmp_path / cache / "models--imageomics--bioclip"
+    command_line, app = str(caught.value), error_text(caught.value)
+    for message in (command_line, app):  # what to copy, from where, to where
+        assert f"({tmp_path / cache})" in message and f"copy the folder models--imageomics--bioclip" in message
+        assert message.endswith(f"to {target} here") and "hf download imageomics/bioclip" in message
+    assert "offline mode (HF_HUB_OFFLINE) is on" in command_line
+    assert "HF_" not in app and "offline mode (no downloads on this computer) is on" in app
 
 
 def test_training_from_a_hub_model_records_its_name_and_resumes_from_it(hub_cache, colour_data, tmp_path):
@@ -118,6 +125,13 @@ def test_a_transformers_text_tower_trains_from_the_cache(colour_data, tmp_path):
     source = tmp_path / "hub" / "models--test-org--tiny-bert" / "snapshots" / COMMIT / "tokenizer.json"
     vocab = [json.loads(file.read_text())["model"]["vocab"] for file in (bundle / "tokenizer.json", source)]
     assert vocab[0] == vocab[1]
+    # On another computer, offline, with nothing in its cache: the bundle still builds its model.
+    image = sorted((colour_data["val"] / "red").iterdir())[0]
+    done = subprocess.run([sys.executable, "-m", "core.cli", "predict", str(bundle), str(image), "--json"],
+                          env=dict(env, HF_HUB_CACHE=str(tmp_path / "empty-cache")), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["predictions"][0]["class"] in ("red", "green", "blue")
 
 
 def test_download_progress_reaches_the_caller_and_cancel_stops_it():

@@ -34,6 +34,8 @@ def test_the_card_header_is_read_by_the_hub_library(card_bundle):
     assert data.license  # a licence field the Hub accepts ("other" + a name when the base model's is unknown)
     accuracy = {r.dataset_name: r.metric_value for r in data.eval_results if r.metric_type == "accuracy"}
     assert accuracy["validation"] == pytest.approx(info["metrics"]["id"]["accuracy"], abs=1e-4)
+    assert accuracy["ood (different conditions)"] == pytest.approx(info["metrics"]["ood"]["accuracy"], abs=1e-4)
+    assert data.model_name == card_bundle.name == info["name"]  # the model's name on the Hub: the bundle's
 
 
 def test_the_cards_python_sample_prints_the_top_class(card_bundle, colour_data, tmp_path):
@@ -57,6 +59,19 @@ def test_an_uploaded_bundle_loads_by_its_hub_name(flyp_bundle, tmp_path, monkeyp
     pixels = bundle.normalize(bundle.images([colour_data["val"] / "red" / "red_000.png"]))
     with torch.no_grad():
         assert torch.allclose(model.eval().encode_image(pixels), bundle.model.encode_image(pixels), atol=1e-5)
+
+
+def test_a_bundle_with_a_transformers_text_tower_names_the_extra_when_it_is_missing(flyp_bundle, tmp_path,
+                                                                                  monkeypatch):
+    from core.errors import FlypError
+
+    bundle = shutil.copytree(flyp_bundle, tmp_path / "biomed")
+    config = json.loads((bundle / "open_clip_config.json").read_text())
+    config["model_cfg"]["text_cfg"] = {"hf_model_name": "org/bert", "hf_tokenizer_name": "org/bert"}
+    (bundle / "open_clip_config.json").write_text(json.dumps(config))
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
+    with pytest.raises(FlypError, match=r"biomed: the bundle's text tower \(org/bert\).*pip install 'flyp-studio\[hf\]'"):
+        load_bundle(bundle)
 
 
 def test_bundles_of_the_earlier_layout_still_load(flyp_bundle, tmp_path, colour_data):

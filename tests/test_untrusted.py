@@ -175,5 +175,6 @@ def test_uncached_hub_weights_without_network_fail_at_once_and_say_how_to_provid
     code, _, err = run_cli(capsys, "zeroshot", "--model", "ViT-B-32", "--pretrained", "openai",
                            "--data", colour_data["val"])
     assert time.monotonic() - start < 5
-    one_error_line(code, err, "ViT-B-32 (openai)", "not in the local cache", "192.0.2.1 cannot be reached",
+    one_error_line(code, err, "ViT-B-32 (openai)", f"not in this computer's Hugging Face cache ({tmp_path})",
+                   "192.0.2.1 cannot be reached", "models--timm--vit_base_patch32_clip_224.openai",
                    "--pretrained FILE", "Hugging Face cache")

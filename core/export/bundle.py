@@ -23,6 +23,7 @@ MODEL_FILE, HEAD_FILE, INFO_FILE, CONFIG_FILE, CARD_FILE, ONNX_FILE = (
     "open_clip_model.safetensors", "class_head.safetensors", "flyp.json", "open_clip_config.json", "README.md",
     "model.onnx")
 OLD_MODEL_FILE = "model.safetensors"
+TEXT_TOWER_DIR = "text_tower"  # a transformers text tower's config.json, when the model has one
 
 
 def weights_file(folder: Path) -> Path:
@@ -78,9 +79,12 @@ def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
         if not (path / name).is_file():
             raise FlypError(f"{path}: not a FLYP bundle (missing {name})")
     info = _read_info(path / INFO_FILE)
-    features = _read_config(path / CONFIG_FILE)
+    features, text_cfg = _read_config(path / CONFIG_FILE)
     try:
-        model = open_clip.create_model(f"local-dir:{path}", load_weights=False, pretrained_text=False, device="cpu")
+        model = open_clip.create_model(f"local-dir:{path}", load_weights=False, pretrained_text=False, device="cpu",
+                                       **_local_text_tower(path, text_cfg))
+    except FlypError:
+        raise
     except Exception as exc:
         raise FlypError(f"{path / CONFIG_FILE}: does not describe a model open_clip can build ({_first_line(exc)}); "
                         "export the bundle again") from None
@@ -120,12 +124,32 @@ def _read_info(file: Path) -> dict:
     return info
 
 
-def _read_config(file: Path) -> int:
-    """The feature size of the model `open_clip_config.json` describes."""
+def _read_config(file: Path) -> tuple[int, dict]:
+    """The feature size and text tower settings of the model `open_clip_config.json` describes."""
     model_cfg = _read_json(file).get("model_cfg")
     if not isinstance(model_cfg, dict) or not _is_int(model_cfg.get("embed_dim")):
         raise FlypError(f"{file}: damaged: model_cfg with the model's embed_dim is missing; export the bundle again")
-    return model_cfg["embed_dim"]
+    text_cfg = model_cfg.get("text_cfg")
+    return model_cfg["embed_dim"], text_cfg if isinstance(text_cfg, dict) else {}
+
+
+def _local_text_tower(path: Path, text_cfg: dict) -> dict:
+    """open_clip's text_cfg pointing a transformers text tower at the bundle's own copy of its
+    config instead of its Hub name; {} for other models, and for bundles written before they
+    carried that copy (their tower's config then comes from the Hugging Face cache or the Hub)."""
+    if not text_cfg.get("hf_model_name"):
+        return {}
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        from core.model.hub import HF_EXTRA
+
+        raise FlypError(f"{path}: the bundle's text tower ({text_cfg['hf_model_name']}) comes from Hugging Face "
+                        f"transformers, which is not installed; install the hf extra: {HF_EXTRA}") from None
+    local = path / TEXT_TOWER_DIR
+    if not (local / "config.json").is_file():
+        return {}
+    return {"text_cfg": dict(text_cfg, hf_model_name=str(local), hf_model_pretrained=False)}  # weights: the bundle's
 
 
 def _read_head(file: Path, classes: int, features: int) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ import json
 from core.model import hub
 
 TAGS = ("clip", "open_clip", "image-classification", "flyp", "flyp-studio")
-SET_NAMES = {"id": "validation", "ood": "different conditions"}
+SET_NAMES = {"id": "validation"}  # other sets are folders of different conditions, by their names
 
 SAMPLE = '''\
 import json
@@ -65,7 +65,7 @@ def model_card(flyp: dict) -> str:
         lines += ["**Licence:** the base model's licence applies; see its model card.", ""]
     if flyp["metrics"]:
         lines += ["## Accuracy when exported", "", "| set | accuracy | macro-F1 | images |", "|---|---|---|---|"]
-        lines += [f"| {name} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
+        lines += [f"| {set_name(name)} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
         lines.append("")
     lines += [
         "## Use", "",
@@ -91,10 +91,15 @@ def header(flyp: dict, base: str | None, licence: str | None) -> list[str]:
         lines += ["model-index:", f"- name: {q(flyp.get('name') or 'flyp-classifier')}", "  results:"]
         for name, m in flyp["metrics"].items():
             lines += ["  - task:", "      type: image-classification",
-                      "    dataset:", f"      name: {q(SET_NAMES.get(name, name))}", "      type: imagefolder",
+                      "    dataset:", f"      name: {q(set_name(name))}", "      type: imagefolder",
                       "    metrics:", "    - type: accuracy", f"      value: {float(m['accuracy']):.4f}",
                       "    - type: f1", "      name: macro-F1", f"      value: {float(m['macro_f1']):.4f}"]
     return [*lines, "---", ""]
+
+
+def set_name(name: str) -> str:
+    """An evaluation set as the card's metrics name it: validation, or a folder of different conditions."""
+    return SET_NAMES.get(name) or f"{name} (different conditions)"
 
 
 def base_model(name: str, pretrained: str | None) -> tuple[str | None, str | None]:

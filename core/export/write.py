@@ -3,7 +3,7 @@
 A bundle folder holds `open_clip_model.safetensors` + `open_clip_config.json` (plain open_clip
 loads it: `create_model_and_transforms("local-dir:BUNDLE")`, or, uploaded to the Hugging Face Hub,
 `create_model_and_transforms("hf-hub:ORG/NAME")`), the tokenizer's files where the model has its
-own (SigLIP, BiomedCLIP), the class head, `flyp.json` (classes, templates, α, preprocessing,
+own (SigLIP, BiomedCLIP), a transformers text tower's config (`text_tower/`), the class head, `flyp.json` (classes, templates, α, preprocessing,
 metrics, provenance), a README model card with the Hub's metadata header (core.export.card) and
 optionally `model.onnx`. It is written to a temporary folder, reloaded and compared with the
 model in memory, and only then moved into place.
@@ -11,7 +11,6 @@ model in memory, and only then moved into place.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -24,7 +23,7 @@ from core import __version__, atomic
 from core.weights.blend import BlendedRun
 from core.export.card import model_card
 from core.export.bundle import (BUNDLE_FORMAT, CARD_FILE, CONFIG_FILE, HEAD_FILE, INFO_FILE, MODEL_FILE,
-                         ONNX_FILE, load_bundle)
+                                ONNX_FILE, TEXT_TOWER_DIR, load_bundle)
 from core.model.classifier import HEAD_KEYS
 from core.errors import FlypError, WriteError
 
@@ -51,7 +50,7 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
     except OSError as exc:
         raise WriteError(out, exc.strerror or str(exc), kept) from None
     try:
-        _write(blended, staging, metrics or {})
+        _write(blended, staging, metrics or {}, out.name)
         if onnx:
             from core.export.onnx_model import export_onnx
 
@@ -67,7 +66,7 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
     return {"path": str(out), **report}
 
 
-def _write(blended: BlendedRun, folder: Path, metrics: dict) -> None:
+def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str) -> None:
     clf, info = blended.classifier, blended.info
     state = {k: v for k, v in clf.state_dict().items() if k not in HEAD_KEYS}
     atomic.save_safetensors(state, folder / MODEL_FILE)
@@ -81,8 +80,9 @@ def _write(blended: BlendedRun, folder: Path, metrics: dict) -> None:
     preprocess = clf.loaded.preprocess
     atomic.write_json(folder / CONFIG_FILE, {"model_cfg": clf.loaded.model_cfg, "preprocess_cfg": preprocess})
     _write_tokenizer(clf.loaded.tokenizer, folder)
+    _write_text_tower_config(clf.model, folder)
     flyp = {
-        "format": BUNDLE_FORMAT,
+        "format": BUNDLE_FORMAT, "name": name,  # the bundle folder's name, as the model card calls the model
         "model": info["model"]["spec"], "open_clip_name": info["model"]["open_clip_name"],
         "class_names": clf.class_names, "class_folders": info["classes"], "templates": clf.templates,
         "alpha": blended.alpha, "method": info["config"]["method"], "preprocess": preprocess,
@@ -100,6 +100,15 @@ def _write_tokenizer(tokenizer, folder: Path) -> None:
     hf_tokenizer = getattr(tokenizer, "tokenizer", None)
     if hasattr(hf_tokenizer, "save_pretrained"):
         hf_tokenizer.save_pretrained(str(folder))
+
+
+def _write_text_tower_config(model, folder: Path) -> None:
+    """A transformers text tower's own config (BiomedCLIP's PubMedBERT), so that the bundle
+    builds its model without the Hugging Face cache or network (core.export.bundle)."""
+    config = getattr(getattr(model, "text", None), "config", None)
+    if hasattr(config, "save_pretrained"):
+        (folder / TEXT_TOWER_DIR).mkdir()
+        config.save_pretrained(str(folder / TEXT_TOWER_DIR))
 
 
 def _default_check_images(blended: BlendedRun) -> list[Path]:

@@ -3,7 +3,7 @@
 Their files come from the Hugging Face cache (`HF_HUB_CACHE`, else `HF_HOME`/hub, else
 ~/.cache/huggingface/hub, read when called, not when imported); with network they are
 downloaded into it with huggingface_hub's own progress bars (or the caller's progress and
-cancel callables); without, the error names the cache folder and what to copy into it.
+cancel callables); without, the error names this computer's cache folder and what to copy into it.
 """
 
 from __future__ import annotations
@@ -78,8 +78,7 @@ def fetch(name: str, *, progress: Progress | None = None, cancel: Callable[[], b
     weights = next((hit for hit in (cached(model_id, f) for f in WEIGHTS) if hit), None)
     if config_file is None or weights is None:
         if offline() or (reachable is not None and not reachable()):
-            raise missing_error(name, model_id, "offline mode is on (HF_HUB_OFFLINE)" if offline()
-                                else "the Hugging Face Hub cannot be reached")
+            raise missing_error(name, model_id, why_not_downloaded())
         config_file = download(model_id, CONFIG, progress, cancel)
         weights = download_weights(model_id, progress, cancel)
         download_card(model_id, cancel)
@@ -111,18 +110,26 @@ def check_text_tower(name: str, text_tower: str, reachable: Callable[[], bool] |
         raise FlypError(f"«model» {name}: its text tower ({text_tower}) comes from Hugging Face transformers, "
                         f"which is not installed; install the hf extra: {HF_EXTRA}") from None
     if cached(text_tower, "config.json") is None and (offline() or (reachable is not None and not reachable())):
-        raise missing_error(name, text_tower, "offline mode is on (HF_HUB_OFFLINE)" if offline()
-                            else "the Hugging Face Hub cannot be reached",
-                            what=f"the files of its text tower {text_tower} are")
+        raise missing_error(name, text_tower, why_not_downloaded(), what=f"the files of its text tower {text_tower} are")
 
 
-def missing_error(name: str, model_id: str, reason: str, what: str = "its files are") -> FlypError:
-    cache = cache_dir()
+def why_not_downloaded() -> str:
+    return "«offline_mode» is on" if offline() else "the Hugging Face Hub cannot be reached"
+
+
+def model_folder(model_id: str) -> str:
+    """The cache's folder for one model: models--ORG--NAME."""
+    return "models--" + model_id.replace("/", "--")
+
+
+def missing_error(name: str, model_id: str, reason: str, what: str = "its files are", other_way: str = "") -> FlypError:
+    """What to copy where when a model is not in the cache and cannot be downloaded (the cache
+    folder named as it is on this computer, HF_HUB_CACHE and HF_HOME respected)."""
+    cache, folder = cache_dir(), model_folder(model_id)
     return FlypError(
-        f"«model» {name}: {what} not in the Hugging Face cache ({cache}) and {reason}; on a machine with "
-        f"network run `hf download {model_id}` (or load the model once in FLYP Studio) and copy its cache "
-        f"folder to {cache / ('models--' + model_id.replace('/', '--'))} here, or point HF_HUB_CACHE at a copy "
-        "of that cache")
+        f"«model» {name}: {what} not in this computer's Hugging Face cache ({cache}) and {reason}; on a computer "
+        f"with internet, load the model once (in FLYP Studio, or with `hf download {model_id}`), then copy the "
+        f"folder {folder} from that computer's Hugging Face cache to {cache / folder} here{other_way}")
 
 
 def download_card(model_id: str, cancel: Callable[[], bool]) -> None:

@@ -233,22 +233,21 @@ def cached_or_download(name: str, tag: str) -> Path:
         tags = open_clip.list_pretrained_tags_by_model(name)
         raise FlypError(f"«pretrained» {tag!r} is not a known tag for {name} "
                         f"(known: {', '.join(tags) or 'none'}; or give a weights file)")
-    hub = cfg.get("hf_hub", "")
-    if hub:
-        model_id, filename = os.path.split(hub)
-        cached = _hub_cache_lookup(model_id, filename or "open_clip_pytorch_model.bin")
-        if cached:
-            return cached
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    source = cfg.get("hf_hub", "")
+    if source:
+        model_id, filename = os.path.split(source)
+        found = _hub_cache_lookup(model_id, filename or "open_clip_pytorch_model.bin")
+        if found:
+            return found
     endpoint = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    host = endpoint.hostname
-    if offline or not _reachable(endpoint):
-        where = f"https://huggingface.co/{model_id}" if hub else cfg.get("url", "its download address")
-        raise FlypError(
-            f"the weights of {name} ({tag}) are not in the local cache and "
-            f"{'«offline_mode» is on' if offline else f'{host} cannot be reached'}; "
-            f"download them from {where} on a machine with network and pass the file as «weights_file», "
-            "or copy that machine's Hugging Face cache (~/.cache/huggingface) here")
+    if hub.offline() or not _reachable(endpoint):
+        reason = "«offline_mode» is on" if hub.offline() else f"{endpoint.hostname} cannot be reached"
+        if source:
+            raise hub.missing_error(f"{name} ({tag})", model_id, reason, what="its weights are",
+                                    other_way="; or start from «weights_file» instead")
+        raise FlypError(f"the weights of {name} ({tag}) are not on this computer and {reason}; download them from "
+                        f"{cfg.get('url', 'its download address')} on a computer with internet and start from them as "
+                        "«weights_file»")
     try:
         return Path(open_clip.download_pretrained(cfg))
     except Exception as exc:
@@ -256,16 +255,10 @@ def cached_or_download(name: str, tag: str) -> Path:
 
 
 def _hub_cache_lookup(model_id: str, filename: str) -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
-
     names = [filename]
     if filename.endswith(".bin"):  # open_clip prefers the safetensors twin when it exists
         names.insert(0, filename.replace("open_clip_pytorch_model.bin", "open_clip_model.safetensors"))
-    for candidate in names:
-        hit = try_to_load_from_cache(model_id, candidate)
-        if isinstance(hit, str):
-            return Path(hit)
-    return None
+    return next(filter(None, (hub.cached(model_id, n) for n in names)), None)
 
 
 def _reachable(endpoint: urllib.parse.ParseResult) -> bool:

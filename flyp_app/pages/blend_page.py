@@ -193,6 +193,8 @@ class BlendPage(RunPage):
         row = QHBoxLayout()
         row.addWidget(QLabel("Images:"))
         self.set_combo = QComboBox()
+        self.set_combo.setToolTip("The images the table's accuracy per class is measured on: validation or a "
+                                  "folder of different conditions")
         self.set_combo.currentIndexChanged.connect(self._set_chosen)
         row.addWidget(self.set_combo, 1)
         layout.addLayout(row)

@@ -61,6 +61,8 @@ class CaptionsPage(Page):
         row.addWidget(QLabel("Preset:"))
         self.preset = QComboBox()
         self.preset.addItems([*presets(), CUSTOM])
+        self.preset.setToolTip("Ready-made caption templates for kinds of images; editing the text below makes "
+                               "them your own (Custom)")
         self.preset.activated.connect(self._preset_chosen)
         row.addWidget(self.preset, 1)
         layout.addLayout(row)
@@ -87,6 +89,8 @@ class CaptionsPage(Page):
         self.model_label = QLabel("", objectName="pageHint", wordWrap=True)
         self.model_label.setMaximumWidth(320)
         self.measure = QPushButton("Measure zero-shot accuracy", objectName="primary")
+        self.measure.setToolTip("Classify the validation images with the model before any training, from the "
+                                "captions alone: the accuracy finetuning has to beat")
         self.measure.clicked.connect(self.measure_zero_shot)
         self.result = QLabel(NOT_MEASURED, wordWrap=True)
         self.result.setTextFormat(Qt.RichText)

@@ -66,9 +66,12 @@ class ComparePage(Page):
         self.soup_kind = QComboBox()
         self.soup_kind.addItem("Uniform soup", False)
         self.soup_kind.addItem("Greedy soup", True)
+        self.soup_kind.setAccessibleName("Kind of soup")
         self.soup_kind.setToolTip("Uniform: the average of every ticked run. Greedy: runs added best first, each "
                                   "kept only if validation accuracy does not drop (Model Soups, Wortsman et al. 2022).")
         self.soup_button = QPushButton("Make soup of ticked runs")
+        self.soup_button.setToolTip("Average the weights of the ticked runs into a new run; it joins the list and "
+                                    "the runs themselves stay as they are")
         self.soup_button.clicked.connect(self.make_soup)
         self.progress = QProgressBar(maximumWidth=200, textVisible=False)
         self.progress_label = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
 from flyp_app import tasks
+from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import Page
 from flyp_app.widgets.drop_target import DropTarget
 
@@ -73,7 +74,7 @@ class DataPage(Page):
         self.train_edit.setToolTip("The folder with one sub-folder of images per class. Type or paste a path and "
                                    "press Enter, choose it, or drop it here.")
         self.train_edit.editingFinished.connect(lambda: self._typed("train", self.train_edit))
-        self.train_row = self._row(self.train_edit, ("Choose…", self._choose_train))
+        self.train_row = self._row(self.train_edit, ("Choose…", self._choose_train, "Choose the training folder"))
         form.addRow("Training", self.train_row)
         self.val_edit = QLineEdit(placeholderText="none: hold out a share of each class")
         self.val_edit.setToolTip("A folder of the same classes, only for measuring accuracy. Empty: a share of each "
@@ -81,16 +82,20 @@ class DataPage(Page):
         self.val_edit.editingFinished.connect(lambda: self._typed("val", self.val_edit))
         self.split = QDoubleSpinBox(minimum=5, maximum=50, singleStep=5, decimals=0, suffix=" % held out")
         self.split.valueChanged.connect(lambda v: self.state.set_folders(val_fraction=v / 100))
+        self.split.setAccessibleName("Held-out share")
         self.split.setToolTip("The share of each training class held out for validation (when there is no "
                               "validation folder); the split is the same every time for a given seed")
-        self.val_row = self._row(self.val_edit, ("Choose…", self._choose_val), ("Clear", self._clear_val), self.split)
+        self.val_row = self._row(self.val_edit, ("Choose…", self._choose_val, "Choose the validation folder"),
+                                ("Clear", self._clear_val, "No validation folder: hold out a share of each class"),
+                                self.split)
         form.addRow("Validation", self.val_row)
         self.ood_list = QListWidget()
         self.ood_list.setMaximumHeight(64)
         self.ood_list.setSelectionMode(QAbstractItemView.SingleSelection)
         self.ood_list.setToolTip("Folders of the same classes under other conditions (other cameras, sites, "
                                  "styles): accuracy there shows how robust the model is")
-        self.ood_row = self._row(self.ood_list, ("Add…", self._add_ood), ("Remove", self._remove_ood))
+        self.ood_row = self._row(self.ood_list, ("Add…", self._add_ood, "Add a folder of the same classes under different conditions"),
+                                ("Remove", self._remove_ood, "Take the selected folder off the list (its images stay)"))
         form.addRow("Different conditions", self.ood_row)
         # A folder dropped on a row sets that row; dropped elsewhere, the window asks what it is for.
         self._drop_targets = [DropTarget(row, lambda folders, role=role: self.set_folder_role(role, folders))
@@ -104,8 +109,8 @@ class DataPage(Page):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(main, 1)
         for extra in extras:
-            if isinstance(extra, tuple):
-                button = QPushButton(extra[0])
+            if isinstance(extra, tuple):  # (text, slot, what it does: its tooltip and accessible name)
+                button = QPushButton(extra[0], toolTip=extra[2], accessibleName=extra[2])
                 button.clicked.connect(extra[1])
                 layout.addWidget(button)
             else:
@@ -114,10 +119,7 @@ class DataPage(Page):
 
     # Folders -----------------------------------------------------------------------------------
     def _pick(self, title: str) -> str:
-        folder = QFileDialog.getExistingDirectory(self, title, self.state.dialog_folder())
-        if folder:
-            self.state.remember_folder(Path(folder).parent)
-        return folder
+        return choose_folder(self, self.state, title)
 
     def _typed(self, role: str, edit: QLineEdit) -> None:
         """A path typed or pasted into the Training or Validation box (Enter, or leaving the box)."""

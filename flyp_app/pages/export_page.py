@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import html
+import os
+import shlex
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from core.weights.curve import best_alpha
 from flyp_app import tasks
+from flyp_app.file_dialogs import choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.theme import OK_COLOUR
@@ -27,6 +31,12 @@ def _difference(value: float) -> str:
     return "0 (identical)" if value == 0 else f"{value:.1e}"
 
 
+def predict_command(bundle: str) -> str:
+    """The terminal command that classifies images and folders with `bundle`."""
+    quoted = f'"{bundle}"' if os.name == "nt" else shlex.quote(bundle)
+    return f"flyp predict {quoted} IMAGE_OR_FOLDER…"
+
+
 def describe_report(report: dict) -> str:
     """The self-check in words (rich text)."""
     text = (f"<b>Exported</b> the blend at α = {report['alpha']:.2f} to <b>{report['path']}</b>.<br>"
@@ -40,7 +50,8 @@ def describe_report(report: dict) -> str:
     if report.get("metrics"):
         text += "<br>Accuracy of the exported model: " + " · ".join(
             f"{set_label(name)} {m['accuracy']:.1%}" for name, m in report["metrics"].items()) + "."
-    return text
+    return text + (f"<br>To classify images or whole folders with it from a terminal: "
+                   f"<code>{html.escape(predict_command(report['path']))}</code>")
 
 
 class ExportPage(RunPage):
@@ -48,7 +59,8 @@ class ExportPage(RunPage):
     name = "export"  # how the window and the View menu reach it
     hint = ("Save the blended model as a folder to share or deploy: weights, class head, class names, caption "
             "templates, preprocessing, accuracy and a model card. It is reloaded and checked before it is kept. "
-            "Use it with “flyp predict FOLDER image.jpg”, or load it in plain open_clip.")
+            "From a terminal, “flyp predict BUNDLE PATH…” classifies image files and whole folders with it; "
+            "in Python it loads with plain open_clip (its model card shows how).")
 
     def __init__(self, state):
         super().__init__(state)
@@ -89,8 +101,9 @@ class ExportPage(RunPage):
         formats.addWidget(self.onnx)
         form.addRow("Formats", formats)
         self.out = QLineEdit(placeholderText="choose a folder for the bundle…")
+        self.out.setToolTip("A new folder for the bundle (an earlier bundle there is replaced)")
         self.out.textEdited.connect(self._out_changed)
-        choose = QPushButton("Choose…")
+        choose = QPushButton("Choose…", toolTip="Choose where to save the bundle", accessibleName="Choose where to save the bundle")
         choose.clicked.connect(self._choose_out)
         row = QHBoxLayout()
         row.addWidget(self.out, 1)
@@ -160,9 +173,7 @@ class ExportPage(RunPage):
         self.out_note.setVisible(bool(note))
 
     def _choose_out(self) -> None:
-        start = self.out.text() or str(Path.home())
-        folder, _ = QFileDialog.getSaveFileName(self, "Save the bundle as (a new folder)", start)
-        if folder:
+        if folder := choose_new(self, self.state, "Save the bundle as (a new folder)", near=self.out.text()):
             self.out.setText(folder)
             self._out_changed(folder)
 

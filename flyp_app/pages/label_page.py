@@ -13,10 +13,11 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
                                QListWidgetItem, QProgressBar, QPushButton, QScrollArea)
 
 from flyp_app import label_tasks
+from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import Page
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.label_grid import CELL, VIEWS, ClassBar, LabelGrid, LabelItem, in_view_order
@@ -63,13 +64,16 @@ class LabelPage(Page):
     def _top_rows(self) -> None:
         row = QHBoxLayout()
         row.addWidget(QLabel("New images:"))
-        self.folder_edit = QLineEdit(readOnly=True, placeholderText="choose a folder of images to label…")
+        self.folder_edit = QLineEdit(readOnly=True, placeholderText="choose a folder of images to label…",
+                                     toolTip="The folder of new images to label, sub-folders included; "
+                                             "dropping a folder on the page opens it too")
         row.addWidget(self.folder_edit, 1)
         choose = QPushButton("Choose folder…")
         choose.clicked.connect(self._choose_folder)
         row.addWidget(choose)
         self.mode = QComboBox()
         self.mode.addItems(["Copy into the training folder", "Move into the training folder"])
+        self.mode.setAccessibleName("Copy or move labelled images")
         self.mode.setToolTip("Labelled images are copied into the training folder's class folders, or moved there "
                              "(kept in the project)")
         self.mode.activated.connect(self._mode_chosen)
@@ -81,6 +85,8 @@ class LabelPage(Page):
         # a run's long name must not widen the window: the combo shows ~24 characters, the list all of it
         self.source.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.source.setMinimumContentsLength(24)
+        self.source.setToolTip("What suggests a class for each image: the zero-shot model (your class names and "
+                               "captions), or a finished run at the Blend page's α; both learn from your labels")
         self.source.activated.connect(lambda _: self._source_changed())
         row.addWidget(self.source)
         self.source_note = QLabel("", objectName="pageHint", wordWrap=True)
@@ -100,6 +106,7 @@ class LabelPage(Page):
         row.addWidget(QLabel("Show:"))
         self.view = QComboBox()
         self.view.addItems(VIEWS)
+        self.view.setToolTip("Which images the grid shows, and in what order")
         self.view.activated.connect(lambda _: self._arrange())
         row.addWidget(self.view)
         self.layout_.addLayout(row)
@@ -113,12 +120,15 @@ class LabelPage(Page):
         self.layout_.addWidget(scroll)
         row = QHBoxLayout()
         self.name_edit = QLineEdit(placeholderText="or type a class name and press Enter")
+        self.name_edit.setAccessibleName("Class name")
+        self.name_edit.setToolTip("Label the selected images with a class typed by name (an existing one, or a new "
+                                  "one, made as a folder in the training folder)")
         self.name_edit.returnPressed.connect(self._typed_name)
         self.completer = QCompleter([], self.name_edit, caseSensitivity=Qt.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchContains)
         self.name_edit.setCompleter(self.completer)
         row.addWidget(self.name_edit, 1)
-        new_class = QPushButton("New class…")
+        new_class = QPushButton("New class…", toolTip="Add a class: a new folder in the training folder")
         new_class.clicked.connect(self._new_class_dialog)
         row.addWidget(new_class)
         undo = QPushButton("Undo")
@@ -213,9 +223,7 @@ class LabelPage(Page):
 
     # The folder of new images --------------------------------------------------------------------
     def _choose_folder(self) -> None:
-        start = self.folder_edit.text() or self.state.dialog_folder()
-        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to label", start):
-            self.state.remember_folder(Path(folder).parent)
+        if folder := choose_folder(self, self.state, "Folder of images to label", near=self.folder_edit.text()):
             self.open_folder(folder)
 
     def open_folder(self, folder: str, remember: bool = True) -> None:

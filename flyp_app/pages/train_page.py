@@ -69,7 +69,7 @@ class TrainPage(Page):
         self._writing = False
         self._confirmed = False    # warned of settings far outside what works: the next Start trains anyway
         self._last_config: dict = {}  # the settings of the run the advice is about
-        self.model_picker = ModelPicker()
+        self.model_picker = ModelPicker(self.state)
         self.params = HyperParameters()
         self.augment = AugmentationPicker(tasks.AUGMENT_PREVIEWS)
         self.plots = TrainingPlots()

@@ -14,17 +14,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core.data.images import IMAGE_EXTENSIONS
 from flyp_app import label_tasks, tasks
+from flyp_app.file_dialogs import choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.folder_results import FolderResults
 from flyp_app.widgets.try_results import TryResults, folder_text
 from flyp_app.words import error_text
 
 MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
+CSV_FILTER = "CSV files (*.csv)"
 IMAGE_FILTER = f"Images ({' '.join('*' + e for e in sorted(IMAGE_EXTENSIONS))});;All files (*)"
 
 
@@ -124,6 +126,7 @@ class TryPage(RunPage):
         row.addWidget(self.progress)
         row.addWidget(QLabel("Classes shown:"))
         self.top_k = QSpinBox(minimum=1, maximum=10, value=3)
+        self.top_k.setToolTip("How many of the most likely classes each image shows, with their confidence")
         self.top_k.valueChanged.connect(self._render_all)
         row.addWidget(self.top_k)
         layout.addLayout(row)
@@ -217,25 +220,19 @@ class TryPage(RunPage):
             self.show_error("The clipboard holds no image and no image file to classify.")
 
     def _open_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Images to classify", self.state.dialog_folder(), IMAGE_FILTER)
-        if files:
-            self.state.remember_folder(Path(files[0]).parent)
-        self.add_paths(files)
+        self.add_paths(choose_files(self, self.state, "Images to classify", IMAGE_FILTER))
 
     def _open_folder(self) -> None:
-        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to classify", self.state.dialog_folder()):
-            self.state.remember_folder(Path(folder).parent)
+        if folder := choose_folder(self, self.state, "Folder of images to classify"):
             self.add_paths([folder])
 
     def _save_table(self) -> None:
         from core import atomic
         from core.errors import FlypError
 
-        start = Path(self.state.dialog_folder()) / "classified.csv"
-        path, _ = QFileDialog.getSaveFileName(self, "Save the table", str(start), "CSV files (*.csv)")
+        path = choose_new(self, self.state, "Save the table", "classified.csv", CSV_FILTER)
         if not path:
             return
-        self.state.remember_folder(Path(path).parent)
         try:
             atomic.write_text(path, table_csv(self.items, self.top_k.value()))
         except FlypError as exc:
@@ -259,8 +256,7 @@ class TryPage(RunPage):
 
     # A whole folder: a table of every image, CSV and sorting --------------------------------------
     def _classify_folder_dialog(self) -> None:
-        if folder := QFileDialog.getExistingDirectory(self, "Folder of images to classify", self.state.dialog_folder()):
-            self.state.remember_folder(Path(folder).parent)
+        if folder := choose_folder(self, self.state, "Folder of images to classify"):
             self.classify_folder(folder)
 
     def classify_folder(self, folder: str) -> None:
@@ -285,15 +281,12 @@ class TryPage(RunPage):
             on_error=self.folder_results.failed, on_ended=self.progress.hide)
 
     def _export_csv(self) -> None:
-        out, _ = QFileDialog.getSaveFileName(self, "Save the results as CSV",
-                                             str(Path(self.state.dialog_folder()) / "classified.csv"), "CSV files (*.csv)")
-        if out:
+        if out := choose_new(self, self.state, "Save the results as CSV", "classified.csv", CSV_FILTER):
             self.run(label_tasks.export_csv, list(self.folder_results.predictions), out,
                      on_done=lambda path: self.show_info(f"Saved {path}.", ok=True))
 
     def _sort_folder(self, min_confidence: float) -> None:
-        if folder := QFileDialog.getExistingDirectory(self, "Folder to sort the images into", self.state.dialog_folder()):
-            self.state.remember_folder(Path(folder).parent)
+        if folder := choose_folder(self, self.state, "Folder to sort the images into"):
             self.sort_into(folder, min_confidence)
 
     def sort_into(self, folder: str, min_confidence: float) -> None:

@@ -28,20 +28,14 @@ def name_controls(root: QWidget) -> None:
             field = form.itemAt(row, QFormLayout.FieldRole)
             if label is None or field is None or not isinstance(label.widget(), QLabel):
                 continue
-            name = _plain(label.widget().text())
-            widgets = [field.widget()] if field.widget() is not None else []
-            if field.layout() is not None:
-                widgets += [field.layout().itemAt(i).widget() for i in range(field.layout().count())]
-            for widget in filter(None, widgets):
-                for control in [widget, *widget.findChildren(QWidget)]:
-                    if isinstance(control, CONTROLS) and not isinstance(control, QAbstractButton) \
-                            and not control.accessibleName():
-                        control.setAccessibleName(name)
+            for control in _widgets_in(field):
+                if not isinstance(control, QAbstractButton) and not control.accessibleName():
+                    control.setAccessibleName(_plain(label.widget().text()))
     for row in root.findChildren(QBoxLayout):  # "Preset: [combo]", "Run: [combo]"
         widgets = [row.itemAt(i).widget() for i in range(row.count())]
         for label, control in zip(widgets, widgets[1:]):
             if isinstance(label, QLabel) and label.text().strip() and isinstance(control, CONTROLS) \
-                    and not control.accessibleName():
+                    and not isinstance(control, QAbstractButton) and not control.accessibleName():
                 control.setAccessibleName(_plain(label.text()))
     for control in root.findChildren(QWidget):
         if not isinstance(control, CONTROLS) or control.accessibleName() or _internal(control):
@@ -52,6 +46,14 @@ def name_controls(root: QWidget) -> None:
         if not text and isinstance(control.parent(), QGroupBox):  # the box's title: "Captions per class"
             text = _plain(control.parent().title())
         control.setAccessibleName(text or _plain(control.toolTip().split("\n")[0]))
+
+
+def _widgets_in(item) -> list[QWidget]:
+    """The controls in a form's field: a widget and its children, or those of a (nested) layout."""
+    if item.widget() is not None:
+        return [w for w in (item.widget(), *item.widget().findChildren(QWidget)) if isinstance(w, CONTROLS)]
+    layout = item.layout()
+    return [] if layout is None else [w for i in range(layout.count()) for w in _widgets_in(layout.itemAt(i))]
 
 
 def _internal(widget: QWidget) -> bool:

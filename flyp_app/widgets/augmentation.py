@@ -22,6 +22,8 @@ class AugmentationPicker(QGroupBox):
         for key, text in AUGMENTATIONS.items():
             name, _, _ = text.partition(":")
             self.combo.addItem(name, key)
+        self.combo.setToolTip("How training images are varied at random (cropped, flipped, turned) to suit your "
+                              "kind of images; images are never varied for measuring accuracy")
         self.combo.activated.connect(lambda _: self._chosen())
         layout.addWidget(self.combo)
         self.note = QLabel("", objectName="pageHint", wordWrap=True)

@@ -85,6 +85,7 @@ class RunPicker(QWidget):
         self.combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(32)
         self.combo.setMaximumWidth(640)
+        self.combo.setToolTip("The run this page is about; the same run is shown on Blend, Try and Export")
         self.combo.activated.connect(self._chosen)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

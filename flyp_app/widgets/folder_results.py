@@ -33,11 +33,14 @@ class FolderResults(QWidget):
         layout.addWidget(self.title)
         row = QHBoxLayout()
         row.addStretch(1)
-        self.export = QPushButton("Save as CSV…")
+        self.export = QPushButton("Save as CSV…", toolTip="Save the table as a CSV file: path, class, confidence "
+                                                          "and the next classes")
         self.export.clicked.connect(self.export_requested)
         row.addWidget(self.export)
         row.addWidget(QLabel("Sort, uncertain below:"))
         self.min_confidence = QDoubleSpinBox(minimum=0, maximum=100, value=50, decimals=0, suffix=" %")
+        self.min_confidence.setToolTip("Images whose top class is less sure than this go into “_uncertain” "
+                                       "when sorting")
         row.addWidget(self.min_confidence)
         self.sort = QPushButton("Sort into folders…")
         self.sort.setToolTip("Copy each image into a folder named after its class; the uncertain ones into "

@@ -120,6 +120,7 @@ class ClassBar(QWidget):
             key = f"{(i + 1) % 10}" if i < 10 else ""
             button = QPushButton(f"{key}  {name}" if key else name)
             button.setToolTip(f"Label the selected images “{name}”" + (f" (key {key})" if key else ""))
+            button.setAccessibleName(f"Label as {name}")
             button.setFocusPolicy(Qt.NoFocus)
             button.clicked.connect(lambda _=False, i=i: self.chosen.emit(i))
             self.grid.addWidget(button, i // BAR_COLUMNS, i % BAR_COLUMNS)

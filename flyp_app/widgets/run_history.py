@@ -40,7 +40,8 @@ class RunHistory(QWidget):
         self.resume = QPushButton("Resume run")
         self.resume.setToolTip("Continue a stopped or interrupted run exactly where it was saved")
         self.resume.clicked.connect(lambda: self.resume_requested.emit(self.current()))
-        self.open_folder = QPushButton("Open folder")
+        self.open_folder = QPushButton("Open folder", toolTip="Show the selected run's folder (checkpoints, "
+                                                              "curves, run.json) in the file manager")
         self.open_folder.clicked.connect(self._open_folder)
         header.addWidget(self.resume)
         header.addWidget(self.open_folder)

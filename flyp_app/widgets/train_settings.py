@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from core.model import hub
 from core.training.config import METHODS, TrainConfig, defaults, settings
 from core.demo.story import DEMO_SETTINGS
 from core.errors import FlypError
+from flyp_app.file_dialogs import choose_file
 from flyp_app.words import error_text
 
 DEMO, OPEN_CLIP, HUB, FILE = "demo", "open_clip", "hub", "file"
@@ -77,22 +77,28 @@ class ModelPicker(QGroupBox):
 
     changed = Signal(str, str)  # model, pretrained ("" for none)
 
-    def __init__(self):
+    def __init__(self, state):
         super().__init__("Model")
+        self.state = state  # where the weights file dialog starts
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.source = narrow(QComboBox())
         for key, text in SOURCES.items():
             self.source.addItem(text, key)
+        self.source.setToolTip("Where the model you finetune comes from")
         self.source.activated.connect(self._source_chosen)
         form.addRow("Start from", self.source)
         self.arch = narrow(QComboBox(editable=True, insertPolicy=QComboBox.NoInsert))
         self.arch.lineEdit().setPlaceholderText("e.g. ViT-B-32")
+        self.arch.setToolTip("The model's design as open_clip names it (ViT-B-32, ViT-L-14, …): its size and "
+                             "speed; it must match the weights")
         self.arch.activated.connect(self._arch_chosen)
         self.arch.lineEdit().editingFinished.connect(self._arch_chosen)
         form.addRow("Architecture", self.arch)
         self.tag = narrow(QComboBox(editable=True, insertPolicy=QComboBox.NoInsert))
         self.tag.lineEdit().setPlaceholderText("e.g. openai")
+        self.tag.setToolTip("Which published weights of that design to start from (openai, laion2b_…); none "
+                            "starts from random weights")
         self.tag.activated.connect(self._commit)
         self.tag.lineEdit().editingFinished.connect(self._commit)
         form.addRow("Pretrained", self.tag)
@@ -101,13 +107,17 @@ class ModelPicker(QGroupBox):
             self.hub.addItem(name.removeprefix(hub.PREFIX), name)
             self.hub.setItemData(self.hub.count() - 1, line, Qt.ToolTipRole)
         self.hub.lineEdit().setPlaceholderText("ORG/NAME, e.g. imageomics/bioclip")
+        self.hub.setToolTip("A domain model from the list (hover an entry to see what it was trained for), or "
+                            "any open_clip model on the Hugging Face Hub typed as ORG/NAME")
         self.hub.activated.connect(self._commit)
         self.hub.lineEdit().editingFinished.connect(self._commit)
         self.hub.currentTextChanged.connect(lambda _: self._show_note(self.source.currentData()))
         form.addRow("Hub model", self.hub)
-        self.file = QLineEdit(placeholderText="choose a weights file…")
+        self.file = QLineEdit(placeholderText="choose a weights file…",
+                              toolTip="A weights file on this computer for the architecture above: type or "
+                                      "paste its path, or browse")
         self.file.editingFinished.connect(self._commit)
-        browse = QPushButton("Browse…")
+        browse = QPushButton("Browse…", toolTip="Choose the weights file", accessibleName="Choose the weights file")
         browse.clicked.connect(self._browse)
         file_row = QWidget()
         row = QHBoxLayout(file_row)
@@ -190,10 +200,8 @@ class ModelPicker(QGroupBox):
         self._commit()
 
     def _browse(self) -> None:
-        start = str(Path(self.file.text()).parent) if self.file.text() else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Weights file", start,
-                                              "Weights (*.safetensors *.pt *.pth *.bin);;All files (*)")
-        if path:
+        if path := choose_file(self, self.state, "Weights file",
+                               "Weights (*.safetensors *.pt *.pth *.bin);;All files (*)", near=self.file.text()):
             self.file.setText(path)
             self._commit()
 
@@ -258,6 +266,8 @@ class HyperParameters(QGroupBox):
         row = QHBoxLayout()
         row.addWidget(QLabel("Preset"))
         self.preset = narrow(QComboBox())
+        self.preset.setToolTip("A set of training settings: Automatic chooses them within a time budget; the "
+                               "others fill in the advanced settings (changing one makes it Custom)")
         self.preset.activated.connect(self._preset_chosen)
         row.addWidget(self.preset, 1)
         layout.addLayout(row)
@@ -266,6 +276,7 @@ class HyperParameters(QGroupBox):
         layout.addWidget(self._budget_row())
         self.toggle = QToolButton(text="Advanced settings", checkable=True, toolButtonStyle=Qt.ToolButtonTextBesideIcon,
                                   arrowType=Qt.RightArrow, autoRaise=True)
+        self.toggle.setToolTip("Show or hide every training setting")
         self.toggle.toggled.connect(self._toggle_advanced)
         layout.addWidget(self.toggle)
         self.advanced = QWidget()
@@ -298,25 +309,32 @@ class HyperParameters(QGroupBox):
         self.method = narrow(QComboBox())
         for key in METHODS:
             self.method.addItem(METHOD_NAMES.get(key, key), key)
+        self.method.setToolTip("How the model is finetuned; the line below says what the chosen method does")
         self.method_note = QLabel("", objectName="pageHint", wordWrap=True)
-        self.epochs = QSpinBox(minimum=1, maximum=1000)
+        self.epochs = QSpinBox(minimum=1, maximum=1000, toolTip="How many times training goes through all your "
+                                                                "training images")
         self.batch = QSpinBox(minimum=2, maximum=65536, singleStep=8)
         self.batch.setToolTip("Images per step. In FLYP the other images of a batch are the negatives: "
                               "bigger batches usually help.")
         self.lr = QLineEdit()
         self.lr.setToolTip("Learning rate, e.g. 1e-5 (the paper's value for CLIP models)")
-        self.weight_decay = QLineEdit()
+        self.weight_decay = QLineEdit(toolTip="How strongly the weights are pulled towards zero at each step "
+                                              "(the paper's is 0.1)")
         self.warmup = QSpinBox(minimum=-1, maximum=1_000_000, specialValueText="auto")
         self.warmup.setToolTip("Steps of linear warmup before the cosine decay; auto: 10% of all steps, at most 500")
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
-        self.evals = QSpinBox(minimum=1, maximum=100)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1,
+                             toolTip="Fixes the random choices (image order, variations, the held-out share): the "
+                                     "same seed and settings train the same run again")
+        self.evals = QSpinBox(minimum=1, maximum=100, toolTip="How often per epoch accuracy is measured on the "
+                                                              "validation images (and a checkpoint kept if it is the best)")
         self.mask = QCheckBox(settings()["mask_same_class"].label)
         self.mask.setToolTip("An ablation: other images of the same class stop counting as negatives. "
                              "The FLYP paper shows that this hurts; off by default.")
         self.l2sp = QLineEdit()
         self.l2sp.setToolTip("L2-SP: λ of λ·‖θ − θ_pretrained‖² on the image encoder; larger stays closer to "
                              "the pretrained model")
-        self.device = narrow(QComboBox())
+        self.device = narrow(QComboBox(toolTip="Where training runs: a GPU when there is one is many times "
+                                               "faster than the CPU"))
         for key, text in DEVICES.items():
             self.device.addItem(text, key)
         self.precision = narrow(QComboBox())
@@ -326,7 +344,8 @@ class HyperParameters(QGroupBox):
                                   "same results up to rounding")
         # Short labels, the why in tooltips: the settings column is 380 px wide.
         self.compile = QCheckBox(settings()["compile"].label)
-        self.compile.setToolTip("torch.compile: faster long runs; the first steps are slow while it compiles")
+        self.compile.setToolTip("Compiles the model's computations before training (needs a C++ compiler): faster "
+                                "long runs; the first steps are slow while it compiles")
         self.checkpointing = QCheckBox(settings()["grad_checkpointing"].label)
         self.checkpointing.setToolTip("Less GPU memory for bigger batches, at the price of slower steps")
         label = {name: s.label for name, s in settings().items()}  # declared once, on TrainConfig
