@@ -386,7 +386,7 @@ class WelcomeView(QWidget):
                                 "like it was pretrained, blend it with the original, and export it.",
                                 objectName="pageHint", wordWrap=True))
         demo = QPushButton("Open the demo project", objectName="primary")
-        demo.setToolTip("Ten shapes photographed with a worn camera; sketches and paintings as different conditions")
+        demo.setToolTip("Twelve shapes photographed among clutter; sketches and paintings as different conditions")
         demo.clicked.connect(window.open_demo)
         new = QPushButton("New project…")
         new.clicked.connect(window.new_project)

@@ -62,9 +62,11 @@ def demo_project_file(root: Path | None = None, progress=None, cancel=None) -> P
     ensure_demo_data(root / "data", progress=progress, cancel=cancel)
     path = root / "Demo.flyp.json"
     if not path.is_file():
+        from core.demo.task import DEMO_TEMPLATES
+
         project = Project(name="Demo", train_dir="data/train", val_dir="data/val",
                           ood_dirs=[f"data/{p.name}" for p in demo_paths(root / "data")["ood"]],
-                          model="demo", settings=dict(DEMO_SETTINGS))
+                          model="demo", templates=list(DEMO_TEMPLATES), settings=dict(DEMO_SETTINGS))
         save_project(project, path)
     return path
 
@@ -108,11 +110,12 @@ def main(args, progress=None) -> int:
 
 def demo_train_config(paths: dict, method: str, seed: int, device: str = "auto"):
     """The TrainConfig of one `flyp demo` run: the demo folders, DEMO_SETTINGS, `method`, `seed`."""
+    from core.demo.task import DEMO_TEMPLATES
     from core.training.config import TrainConfig
 
     return TrainConfig(train_dir=str(paths["train"]), val_dir=str(paths["val"]),
                        ood_dirs=[str(p) for p in paths["ood"]], model="demo", method=method,
-                       device=device, **(DEMO_SETTINGS | {"seed": seed}))
+                       templates=list(DEMO_TEMPLATES), device=device, **(DEMO_SETTINGS | {"seed": seed}))
 
 
 def run_story(root: Path, args) -> int:
