@@ -10,10 +10,11 @@ handful of labels stays close to its zero-shot row, one with many moves as far a
 ask, and a class nobody labelled yet keeps the model's opinion. A class the model does not
 know (one created while labelling) starts at zero.
 
-Measured on the demo (10 classes, validation photos, 5 seeds): zero-shot 45.0%; after 2, 5 and
-10 labelled images per class 48%, 50% and 53% with λ = `PRIOR_L2` (chosen on the demo's
-validation images; 10⁻⁴ overfits, 10⁻¹ barely moves). A probe pulled towards zero instead (the
-linear-probe baseline's) needs far more labels: 29%, 41% and 49%.
+Measured on the demo (12 classes, 360 validation photos, the ViT demo model): zero-shot 61.4%;
+after 10 labelled images per class 63.1% (λ chosen 2·10⁻², `choose_l2`). With class names the
+model never read ("type A" …) zero-shot is 6%, and 5 and 10 labels per class give 37% and 46%
+(λ chosen 2·10⁻³). A probe pulled towards zero instead (the linear-probe baseline's) needs far
+more labels. With 5 labels per class and names it knows, the choice is noisy (2·10⁻³: 56%).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ import torch
 import torch.nn.functional as F
 
 PRIOR_L2 = 2e-3
+# How hard the probe is pulled back to the head is chosen per fit, by cross-validation on the
+# labelled images: a head that knows the classes should keep most of its say (λ large), one that
+# does not — class names the model never read, such as codes — should give way to the labels.
+PRIOR_L2_GRID = (2e-3, 2e-2, 6e-2)
 MAX_ITER = 200
 
 
@@ -39,17 +44,40 @@ class Probe:
     """Suggestion probabilities: the model's head (W₀, b₀), refitted on the labelled features."""
 
     def __init__(self, prior_weight: torch.Tensor, prior_bias: torch.Tensor,
-                 features: torch.Tensor | None = None, labels: Sequence[int] = (), l2: float = PRIOR_L2):
+                 features: torch.Tensor | None = None, labels: Sequence[int] = (), l2: float | None = None):
         self.prior = (prior_weight.float(), prior_bias.float())
         self.weight, self.bias = self.prior
         self.fitted = False
+        self.l2 = l2
         if features is not None and len(labels):
-            self.weight, self.bias = _fit(features.float(), torch.as_tensor(list(labels), dtype=torch.long),
-                                          self.prior, l2)
+            x, y = features.float(), torch.as_tensor(list(labels), dtype=torch.long)
+            self.l2 = l2 if l2 is not None else choose_l2(x, y, self.prior)
+            self.weight, self.bias = _fit(x, y, self.prior, self.l2)
             self.fitted = True
 
     def probabilities(self, features: torch.Tensor) -> torch.Tensor:
         return (features.float() @ self.weight.T + self.bias).softmax(dim=-1)
+
+
+def choose_l2(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor],
+              grid: Sequence[float] = PRIOR_L2_GRID) -> float:
+    """The λ of `grid` with the lowest cross-validated log-loss on the labelled images (up to 5
+    folds, each class spread over them); PRIOR_L2 when fewer than 2 images per fold could be held out."""
+    folds = min(5, len(y) // 2)
+    if folds < 2:
+        return PRIOR_L2
+    order = torch.argsort(y, stable=True)  # consecutive images of a class go to different folds
+    fold = torch.empty_like(y)
+    fold[order] = torch.arange(len(y)) % folds
+
+    def held_out_loss(l2: float) -> float:
+        total = 0.0
+        for k in range(folds):
+            train, test = fold != k, fold == k
+            weight, bias = _fit(x[train], y[train], prior, l2)
+            total += float(F.cross_entropy(x[test] @ weight.T + bias, y[test], reduction="sum"))
+        return total
+    return min(grid, key=held_out_loss)
 
 
 def _fit(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor],
