@@ -51,7 +51,7 @@ class Duplicate:
 
 
 @dataclass
-class Warning:
+class ClassWarning:
     kind: str      # few-images, imbalance, near-chance
     message: str
     advice: str
@@ -65,7 +65,7 @@ class Warning:
 class CheckReport:
     suspicious: list[Suspicious]
     near_duplicates: list[Duplicate]
-    warnings: list[Warning]
+    warnings: list[ClassWarning]
     model: str
     images: int
     kept: int = 0  # suspicious images the user chose to keep as they are (not listed again)
@@ -146,18 +146,18 @@ def _eval_folders(val_dir, ood_dirs) -> list[tuple[str, Path]]:
 
 
 def class_warnings(counts: dict[str, int], y: list[int], zero_shot_probs: torch.Tensor | None,
-                   class_names: list[str]) -> list[Warning]:
+                   class_names: list[str]) -> list[ClassWarning]:
     """Few images, imbalance, and (with zero-shot probabilities) classes zero-shot barely finds."""
     warnings = []
     few = [c for c, n in counts.items() if n < FEW_IMAGES]
     if few:
-        warnings.append(Warning(
+        warnings.append(ClassWarning(
             "few-images", f"{_names(few, counts)}: fewer than {FEW_IMAGES} training images",
             f"add images to {'this class' if len(few) == 1 else 'these classes'}: 10 is a minimum, "
             "50 or more per class is better", few))
     largest, smallest = max(counts, key=counts.get), min(counts, key=counts.get)
     if counts[smallest] and counts[largest] / counts[smallest] > IMBALANCE:
-        warnings.append(Warning(
+        warnings.append(ClassWarning(
             "imbalance", f"classes are imbalanced: {largest!r} has {counts[largest]} images, {smallest!r} "
                          f"{counts[smallest]} ({counts[largest] / counts[smallest]:.0f}×)",
             "add images to the small classes (or remove some from the large ones): the model will "
@@ -172,7 +172,7 @@ def class_warnings(counts: dict[str, int], y: list[int], zero_shot_probs: torch.
             if members.any() and (predicted[members] == c).float().mean() < NEAR_CHANCE * chance:
                 weak.append((name, float((predicted[members] == c).float().mean())))
         if weak:
-            warnings.append(Warning(
+            warnings.append(ClassWarning(
                 "near-chance", "zero-shot barely recognises " + ", ".join(f"{n!r} ({a:.0%})" for n, a in weak)
                                + f" (chance: {chance:.0%})",
                 "give these classes clearer names (the captions are made from them), or more descriptive "
