@@ -51,6 +51,7 @@ class Project:
     label_folder: str = ""      # the Label page's folder of unlabelled images
     label_move: bool = False    # the Label page moves images into class folders (default: copies them)
     excluded: list[str] = field(default_factory=list)  # images left out of training, scans and checks
+    kept: list[str] = field(default_factory=list)  # images the label check listed and the user kept as they are
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def to_json(self, folder: Path | None = None) -> dict:
@@ -104,7 +105,7 @@ class Project:
 
 
 PATH_FIELDS = ("train_dir", "val_dir", "current_run", "alpha_run")  # one path each ("" for none)
-PATH_LIST_FIELDS = ("ood_dirs", "runs")
+PATH_LIST_FIELDS = ("ood_dirs", "runs", "excluded", "kept")
 WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")  # `pretrained` names a file, not a tag
 
 

@@ -18,7 +18,8 @@ def scan_unlabelled(folder: str, progress=None, control=None, emit=None):
     return scan_images(folder, progress=progress or (lambda *_: None), cancel=control or (lambda: False))
 
 
-def thumbnails(caches: Caches, paths: list[str], progress=None, control=None, emit=None) -> None:
+def thumbnails(caches: Caches, paths: list[str], size: int = LABEL_THUMB, progress=None, control=None,
+               emit=None) -> None:
     """Small PNGs of `paths`, sent as {path: bytes} a batch at a time (unreadable ones left out)."""
     from core.errors import FlypError
 
@@ -27,7 +28,7 @@ def thumbnails(caches: Caches, paths: list[str], progress=None, control=None, em
         if control is not None and control.cancelled():
             return
         try:
-            batch[path] = caches.thumbnail_png(path, size=LABEL_THUMB)
+            batch[path] = caches.thumbnail_png(path, size=size)
         except FlypError:
             pass
         if len(batch) >= THUMB_BATCH or i == len(paths):

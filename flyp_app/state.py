@@ -7,6 +7,7 @@ edits (folders, class names, templates, settings) go on an undo stack (Edit ▸ 
 from __future__ import annotations
 
 import copy
+import os
 import time
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class AppState(QObject):
     message = Signal(str)            # a short status-bar message
     saved = Signal()
     restored = Signal()              # an undo or redo put back earlier values: pages show them again
+    images_changed = Signal()        # images moved to another class, left out of training or kept (or undone)
 
     def __init__(self, project: Project | None = None):
         super().__init__()
@@ -84,6 +86,7 @@ class AppState(QObject):
         self._save_timer = QTimer(self, singleShot=True, interval=400)
         self._save_timer.timeout.connect(self.save_now)
         self.undo_stack = QUndoStack(self)
+        self.moved: dict[str, str] = {}  # images moved to another class this session: {first path: path now}
 
     # Project file -------------------------------------------------------------------------
     def open(self, path: str | Path) -> None:
@@ -191,12 +194,76 @@ class AppState(QObject):
             self.templates_changed.emit()
         if values.keys() & {"model", "pretrained", "settings", "auto", "budget_minutes"}:
             self.settings_changed.emit()
+        if values.keys() & {"excluded", "kept"}:
+            if "excluded" in values:
+                self.data_changed.emit()
+            self.images_changed.emit()
         if "runs" in values:
             self.runs_changed.emit()
         if "current_run" in values:
             self.run_selected.emit(self.project.current_run)
         if restored:
             self.restored.emit()
+
+    # Reviewing images: the label check and the Blend page's gallery -----------------------------
+    def move_images(self, paths: list[str], folder: str) -> str:
+        """Move images into class folder `folder` of their own folder (training, validation, …),
+        logged and undoable (`flyp_app.file_moves`). Returns why some could not move ("" if all did)."""
+        from core.labelling.files import log_path
+        from flyp_app.file_moves import MoveImages
+
+        p = self.project
+        if p.path is None:
+            return "Save the project first: moved images are logged beside it."
+        roots = [Path(os.path.abspath(self.folder(d))) for d in (p.train_dir, p.val_dir, *p.ood_dirs) if d]
+        command = MoveImages(paths, folder, roots, log_path(p.path), self._images_moved)
+        if command.moved:
+            self.undo_stack.push(command)
+        return command.error
+
+    def _images_moved(self, changes: dict[str, str], error: str = "") -> None:
+        first = {now: was for was, now in self.moved.items()}
+        for old, new in changes.items():
+            origin = first.get(old, old)
+            if new == origin:
+                self.moved.pop(origin, None)
+            else:
+                self.moved[origin] = new
+        if error:
+            self.message.emit(error)
+        if changes:
+            self.data_changed.emit()
+            self.images_changed.emit()
+
+    def exclude_images(self, paths: list[str]) -> None:
+        """Leave images out of training, scans and checks (the project's list; the files stay)."""
+        from core.data.folders import excluded_key
+
+        new = [excluded_key(x) for x in paths if excluded_key(x) not in self.project.excluded]
+        if new:
+            self._edit(f"leave {len(new)} image(s) out of training", {"excluded": self.project.excluded + new})
+
+    def keep_images(self, paths: list[str]) -> None:
+        """Images the user looked at and keeps as they are: the label check does not list them again."""
+        from core.data.folders import excluded_key
+
+        new = [excluded_key(x) for x in paths if excluded_key(x) not in self.project.kept]
+        if new:
+            self._edit(f"keep {len(new)} image(s) as they are", {"kept": self.project.kept + new})
+
+    def review_status(self, path: str) -> str:
+        """What the user did with a listed image, in words ("" when nothing yet)."""
+        from core.data.captions import display_name
+        from core.data.folders import excluded_key
+
+        if path in self.moved:
+            folder = Path(self.moved[path]).parent.name
+            return f"Moved to {self.project.class_names.get(folder) or display_name(folder)}"
+        if excluded_key(path) in self.project.excluded:
+            return "Left out of training"
+        if excluded_key(path) in self.project.kept:
+            return "Kept as is"
+        return ""
 
     # Where file dialogs start -------------------------------------------------------------------
     def dialog_folder(self) -> str:

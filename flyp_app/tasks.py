@@ -362,8 +362,9 @@ def blend_curve(caches: Caches, run_dir: str, device: str = "auto", recompute: b
 
 
 def evaluate_at(caches: Caches, run_dir: str, device: str, alpha: float, progress=None, control=None, emit=None) -> dict:
-    """The exact blend at α on every evaluation set: metrics, and the misclassified images
-    (most confident mistakes first, with thumbnails)."""
+    """The exact blend at α on every evaluation set: metrics, the confusion matrix and the images
+    of each of its cells (the engine's), every image's prediction, and the misclassified ones
+    (most confident mistakes first, the first `GALLERY_LIMIT` with thumbnails)."""
     from core.errors import Cancelled, FlypError
     from core.progress import no_cancel
     from core.weights.blend import evaluate_blend
@@ -376,14 +377,14 @@ def evaluate_at(caches: Caches, run_dir: str, device: str, alpha: float, progres
         sets = session.eval_sets(cancel=control)
         names = session.blended.classifier.class_names
         for name, metrics in evaluate_blend(session.blended, sets, alpha, control or no_cancel).items():
-            images = sets[name]
-            wrong = [{"path": str(images.samples[i].path), "true": names[t], "predicted": names[p], "confidence": c}
-                     for i, (t, p, c) in enumerate(zip(metrics.labels, metrics.predictions, metrics.confidences))
-                     if t != p]
-            wrong.sort(key=lambda w: -w["confidence"])
+            samples = sets[name].samples
+            images = [{"path": str(samples[i].path), "true": names[t], "predicted": names[p], "confidence": c}
+                      for i, (t, p, c) in enumerate(zip(metrics.labels, metrics.predictions, metrics.confidences))]
+            wrong = sorted((image for image in images if image["true"] != image["predicted"]),
+                           key=lambda w: -w["confidence"])
             summary = metrics.to_json(full=True)
-            summary.pop("confusion", None)
-            results[name] = {"metrics": summary, "wrong": wrong}
+            results[name] = {"metrics": summary, "confusion": summary.pop("confusion"), "classes": list(names),
+                             "cells": metrics.cells(), "images": images, "wrong": wrong}
     for result in results.values():  # thumbnails need no model: outside the lock
         for item in result["wrong"][:GALLERY_LIMIT]:
             if control is not None and control.cancelled():

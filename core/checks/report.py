@@ -91,7 +91,8 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
                   cancel: Callable[[], bool] = no_cancel) -> CheckReport:
     """Check the folders with `predictor` (`core.labelling.predictor.Predictor`; `zero_shot`: its
     head is zero-shot, so per-class accuracy near chance is worth a warning). Images in
-    `exclude` are left out; those in `kept` are not listed as suspicious again."""
+    `exclude` are left out; those in `kept` are not listed as suspicious again, nor a pair of
+    near-duplicates both of which are kept."""
     from core.labelling.suggest import Probe, affine_head
     from core.model.feature_cache import FeatureCache, all_features
 
@@ -129,7 +130,8 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
     check_cancel(cancel)
     pairs = [Duplicate(str(images[p.a].path), str(images[p.b].path), p.similarity,
                        duplicates.pair_kind(images[p.a].set, images[p.b].set, images[p.a].label, images[p.b].label))
-             for p in duplicates.similar_pairs(thumb_x, threshold, cancel)]
+             for p in duplicates.similar_pairs(thumb_x, threshold, cancel)
+             if not {excluded_key(images[p.a].path), excluded_key(images[p.b].path)} <= keep]
     zero_shot_probs = Probe(*prior).probabilities(model_x[train]) if zero_shot else None
     warnings = class_warnings(scan.counts(), y, zero_shot_probs, predictor.class_names)
     return CheckReport(listed, pairs, warnings, predictor.description, len(images), len(suspicious) - len(listed))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -11,6 +13,8 @@ import torch.nn.functional as F
 from core.data.captions import captions_for
 from core.model.fast_text import encode_text
 from core.progress import Progress, check_cancel, no_cancel, no_progress
+
+PREDICTION_COLUMNS = ("path", "label", "predicted", "confidence")
 
 
 @torch.inference_mode()
@@ -60,6 +64,14 @@ class Metrics:
     predictions: list[int] = field(repr=False)
     confidences: list[float] = field(repr=False, default_factory=list)
 
+    def cells(self) -> dict[tuple[int, int], list[int]]:
+        """The images of each non-empty cell of the confusion matrix: {(true, predicted): indices in
+        set order}; the counts are `confusion[true][predicted]`."""
+        cells: dict[tuple[int, int], list[int]] = {}
+        for i, cell in enumerate(zip(self.labels, self.predictions)):
+            cells.setdefault(cell, []).append(i)
+        return cells
+
     def to_json(self, full: bool = False) -> dict:
         out = {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "n": self.n}
         if full:
@@ -93,6 +105,16 @@ def compute_metrics(logits: torch.Tensor, labels: Sequence[int], class_names: Se
         predictions=pred.tolist(),
         confidences=confidence.tolist(),
     )
+
+
+def predictions_csv(rows: Sequence[dict]) -> str:
+    """A CSV of images and their predictions: a header `path,label,predicted,confidence`, then one
+    row per image (`rows`: dicts with those keys; the label is the image's class folder)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PREDICTION_COLUMNS)
+    writer.writerows([row["path"], row["label"], row["predicted"], f"{row['confidence']:.4f}"] for row in rows)
+    return buffer.getvalue()
 
 
 def classify(features: torch.Tensor, head: torch.Tensor, scale: float = 100.0) -> torch.Tensor:

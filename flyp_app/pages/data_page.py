@@ -1,4 +1,5 @@
-"""Page 1, Data: the folders, the classes found (editable names, counts, thumbnails), problems."""
+"""Page 1, Data: the folders, the classes found (editable names, counts, thumbnails), problems, and
+the label check (`flyp_app.widgets.label_check`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from flyp_app import tasks
 from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import Page
 from flyp_app.widgets.drop_target import DropTarget
+from flyp_app.widgets.label_check import LabelCheck
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
 
@@ -53,9 +55,12 @@ class DataPage(Page):
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         bottom_layout.addWidget(self.problems_label)
         bottom_layout.addWidget(self.problems)
+        self.check = LabelCheck(state, self.run)
+        self.check.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
         splitter.addWidget(top)
         splitter.addWidget(bottom)
-        splitter.setSizes([420, 160])
+        splitter.addWidget(self.check)
+        splitter.setSizes([300, 100, 260])
         self.layout_.addWidget(splitter, 1)
         self.add_status_line()
         self._filling = False

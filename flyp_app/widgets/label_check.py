@@ -1,0 +1,122 @@
+"""The Data page's label check: a button that checks the project's folders in the background
+(`flyp_app.check_tasks.check_labels`, with progress, stoppable), then the list to review.
+
+Nothing on disk changes until the user acts on a listed image (`ReviewList`'s actions).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from flyp_app import check_tasks, label_tasks, tasks
+from flyp_app.widgets.review_list import ReviewList
+
+
+class LabelCheck(QWidget):
+    """`run` starts a task in a worker (the page's `Page.run`). `said(text, ok)`: a line for the page."""
+
+    said = Signal(str, bool)
+
+    def __init__(self, state, run):
+        super().__init__()
+        self.state, self._run = state, run
+        self.report = None
+        self._worker = self._thumb_worker = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.button = QPushButton("Check labels")
+        self.button.setToolTip("Look for images that are probably in the wrong class folder, nearly identical "
+                               "copies (also between training and evaluation folders), and small or imbalanced "
+                               "classes. Nothing is changed until you choose an action.")
+        self.button.setAccessibleName("Check labels")
+        self.button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop checking (the image features computed so far are kept for next time)")
+        self.stop_button.setAccessibleName("Stop checking labels")
+        self.stop_button.clicked.connect(self.stop)
+        self.progress = QProgressBar(maximumWidth=220, textVisible=False)
+        self.progress.setAccessibleName("Label check progress")
+        self.summary = QLabel("", objectName="pageHint", wordWrap=True)
+        row.addWidget(self.button)
+        row.addWidget(self.progress)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.summary, 1)
+        layout.addLayout(row)
+        self.review = ReviewList(state)
+        self.review.actions.said.connect(self.said)
+        layout.addWidget(self.review, 1)
+        self._running(False)
+        self.review.hide()
+        state.project_changed.connect(self.clear)
+
+    def _running(self, running: bool) -> None:
+        self.button.setEnabled(not running)
+        self.progress.setVisible(running)
+        self.stop_button.setVisible(running)
+
+    def clear(self) -> None:
+        self.stop()
+        self.report = None
+        self.review.hide()
+        self.summary.setText("")
+
+    def _folders(self) -> dict:
+        p, folder = self.state.project, self.state.folder
+        return {"train": str(folder(p.train_dir)), "val": str(folder(p.val_dir)) if p.val_dir else None,
+                "ood": [str(folder(d)) for d in p.ood_dirs], "exclude": list(p.excluded), "kept": list(p.kept)}
+
+    def _source(self) -> dict:
+        p, data = self.state.project, self.state.datasets
+        display = self.review.actions.display
+        return {"model": p.model, "pretrained": p.pretrained or None, "classes": list(data.classes),
+                "names": [display(c) for c in data.classes], "templates": list(p.templates)}
+
+    def start(self) -> None:
+        if self.state.datasets is None:
+            self.said.emit("Choose a usable training folder first: the check looks at its class folders.", False)
+            return
+        self.stop()
+        self._running(True)
+        self.progress.setRange(0, 0)
+        self.summary.setText("Checking labels…")
+        self._worker = self._run(check_tasks.check_labels, self.state.caches, self._folders(), self._source(),
+                                 str(self.state.project.settings.get("device", "auto")),
+                                 on_done=self._done, on_error=self._failed, on_progress=self._progress,
+                                 on_event=self.summary.setText, on_cancelled=self._cancelled)
+
+    def stop(self) -> None:
+        for worker in (self._worker, self._thumb_worker):
+            if worker is not None:
+                worker.cancel()
+        self._worker = self._thumb_worker = None
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _cancelled(self) -> None:
+        if self._worker is not None:  # a newer check is under way
+            return
+        self._running(False)
+        self.summary.setText("Check stopped.")
+
+    def _failed(self, text: str) -> None:
+        self._worker = None
+        self._running(False)
+        self.summary.setText("")
+        self.said.emit(text, False)
+
+    def _done(self, report) -> None:
+        self._worker = None
+        self._running(False)
+        self.report = report
+        self.summary.setText(
+            f"{report.images} images checked with {report.model}: {len(report.suspicious)} suspicious label(s), "
+            f"{len(report.near_duplicates)} near-duplicate pair(s), {len(report.warnings)} class warning(s). "
+            "Read the list from the top: the most suspicious come first.")
+        self.review.show_report(report)
+        self.review.show()
+        self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, self.review.image_paths(),
+                                       tasks.THUMB_SIZE, on_event=self.review.set_thumbs)

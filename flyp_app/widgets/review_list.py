@@ -1,0 +1,148 @@
+"""The label check's findings on the Data page, to review one by one or several at once.
+
+Three groups in one list: suspicious labels (thumbnail, file name, the folder's class, the class
+the evidence points to, a score, most suspicious first), near-duplicate pairs (a pair, then its
+two images), and class warnings (one line of advice each). The actions below act on the selected
+images (a pair's row: both of its images); what was done shows in the last column, and goes
+away when it is undone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from flyp_app.widgets.review_actions import ReviewActions
+
+ICON = 40
+PATHS = Qt.UserRole  # an item's images: [path] or a pair's [a, b]
+KINDS = {"same-class": "the same class", "cross-class": "different classes: one label is wrong",
+         "leak": "training and evaluation folders: inflates accuracy"}
+COLUMNS = ["Image", "Folder's class", "Likely class", "Score", "Done"]
+
+
+class ReviewList(QWidget):
+    """`show_report(report, sets)` fills it; `set_thumbs({path: PNG})` adds thumbnails as they come."""
+
+    def __init__(self, state):
+        super().__init__()
+        self.state = state
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setIconSize(QSize(ICON, ICON))
+        self.tree.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setToolTip("What the label check found. Select images (Shift or Ctrl for several), then choose "
+                             "an action below.")
+        self.tree.setAccessibleName("Label check results")
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        layout.addWidget(self.tree, 1)
+        self.actions = ReviewActions(state, self.selected_paths)
+        layout.addWidget(self.actions)
+        self._images: dict[str, list[QTreeWidgetItem]] = {}  # path → the rows showing it
+        self._thumbs: dict[str, QIcon] = {}
+        state.images_changed.connect(self.refresh_status)
+
+    def show_report(self, report) -> None:
+        self.tree.clear()
+        self._images.clear()
+        self._suspicious(report)
+        self._duplicates(report)
+        self._warnings(report)
+        self.refresh_status()
+
+    def _group(self, text: str, tip: str) -> QTreeWidgetItem:
+        group = QTreeWidgetItem(self.tree, [text])
+        group.setFlags(Qt.ItemIsEnabled)
+        group.setToolTip(0, tip)
+        font = group.font(0)
+        font.setBold(True)
+        group.setFont(0, font)
+        group.setExpanded(True)
+        group.setFirstColumnSpanned(True)
+        return group
+
+    def _image_row(self, parent: QTreeWidgetItem, path: str, label: str, likely: str = "", score: str = "",
+                   tip: str = "") -> QTreeWidgetItem:
+        display = self.actions.display
+        row = QTreeWidgetItem(parent, [Path(path).name, display(label), display(likely) if likely else "", score, ""])
+        row.setData(0, PATHS, [path])
+        row.setToolTip(0, tip or path)
+        row.setTextAlignment(3, Qt.AlignRight | Qt.AlignVCenter)
+        if path in self._thumbs:
+            row.setIcon(0, self._thumbs[path])
+        self._images.setdefault(path, []).append(row)
+        return row
+
+    def _suspicious(self, report) -> None:
+        kept = f"; {report.kept} kept as they are are not listed" if report.kept else ""
+        group = self._group(f"Suspicious labels ({len(report.suspicious)}{kept})",
+                            "Images whose folder the model's evidence contradicts, most suspicious first. The "
+                            "score (0–1) is how little the folder's class is believed.")
+        for s in report.suspicious:
+            self._image_row(group, s.path, s.label, s.likely, f"{s.score:.2f}",
+                            f"{s.path}\nfiled under {self.actions.display(s.label)}; looks like "
+                            f"{self.actions.display(s.likely)}")
+
+    def _duplicates(self, report) -> None:
+        group = self._group(f"Near-duplicates ({len(report.near_duplicates)})",
+                            "Pairs of nearly identical images (resized, recompressed, cropped slightly)")
+        for d in report.near_duplicates:
+            pair = QTreeWidgetItem(group, [f"{Path(d.a).name}  ≈  {Path(d.b).name}", "", "",
+                                           f"{d.similarity:.3f}", ""])
+            pair.setData(0, PATHS, [d.a, d.b])
+            pair.setToolTip(0, f"Nearly the same picture in {KINDS.get(d.kind, d.kind)}.\n{d.a}\n{d.b}")
+            pair.setText(2, KINDS.get(d.kind, d.kind).split(":")[0])
+            pair.setExpanded(True)
+            for path in (d.a, d.b):
+                self._image_row(pair, path, Path(path).parent.name)
+
+    def _warnings(self, report) -> None:
+        group = self._group(f"Class warnings ({len(report.warnings)})", "Classes that are small, imbalanced, "
+                            "or hard for the model to recognise, each with what to do")
+        for w in report.warnings:
+            row = QTreeWidgetItem(group, [f"{w.message} → {w.advice}"])
+            row.setFirstColumnSpanned(True)
+            row.setFlags(Qt.ItemIsEnabled)
+            row.setToolTip(0, f"{w.message}\n→ {w.advice}")
+
+    def set_thumbs(self, batch: dict[str, bytes]) -> None:
+        for path, png in batch.items():
+            self._thumbs[path] = icon = QIcon(QPixmap.fromImage(QImage.fromData(png)))
+            for row in self._images.get(path, []):
+                row.setIcon(0, icon)
+
+    def image_paths(self) -> list[str]:
+        """Every image listed (for thumbnails)."""
+        return list(self._images)
+
+    def selected_paths(self) -> list[str]:
+        """The selected images not acted on yet (a pair's row stands for both of its images)."""
+        paths = []
+        for item in self.tree.selectedItems():
+            for path in item.data(0, PATHS) or []:
+                if path not in paths and not self.state.review_status(path):
+                    paths.append(path)
+        return paths
+
+    def refresh_status(self) -> None:
+        """Show what was done with each image (moved, left out, kept), or nothing once undone."""
+        for path, rows in self._images.items():
+            status = self.state.review_status(path)
+            for row in rows:
+                row.setText(4, status)
+                for col in range(4):
+                    row.setForeground(col, self.palette().placeholderText() if status else self.palette().text())
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        self.actions.set_enabled(bool(self.selected_paths()))

@@ -1,0 +1,126 @@
+"""Reviewing labels in the app: the Data page's label check and its actions (move, leave out, keep)
+with their undo; the Blend page's confusion matrix, whose cells filter the gallery, and its CSV.
+Tiny demo folders, the demo model."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+from PIL import Image
+
+from flyp_app.widgets.review_list import PATHS
+
+
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory):
+    """Demo folders, 6 training images per class: quick to check."""
+    from core.demo.task import write_demo_data
+
+    root = tmp_path_factory.mktemp("review-demo")
+    write_demo_data(root, seed=0, train_per_class=6, val_per_class=2, ood_per_class=1)
+    return root
+
+
+@pytest.fixture
+def checked(qtbot, project_window, tiny_demo, tmp_path):
+    """The window with a copy of the demo's training folder (one image filed in the wrong class, one
+    resized copy planted), checked."""
+    train = shutil.copytree(tiny_demo / "train", tmp_path / "train")
+    wrong = train / "square" / "from-circle.png"
+    shutil.move(train / "circle" / "0000.png", wrong)
+    original = train / "star" / "0001.png"
+    copy = train / "star" / "copy.png"
+    Image.open(original).resize((70, 70)).save(copy)
+    window = project_window
+    window.state.set_folders(train=str(train))
+    page = window.pages["data"]
+    window.show_page("data")
+    qtbot.waitUntil(lambda: window.state.datasets is not None, timeout=20000)
+    page.check.button.click()
+    qtbot.waitUntil(lambda: page.check.report is not None, timeout=60000)
+    return window, page, train, wrong, (original, copy)
+
+
+def files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def select(review, paths):
+    review.tree.clearSelection()
+    for path in paths:
+        for row in review._images[str(path)]:
+            row.setSelected(True)
+
+
+def test_the_check_lists_the_wrong_label_and_the_copy_without_changing_a_file(qtbot, checked):
+    window, page, train, wrong, (original, copy) = checked
+    report = page.check.report
+    assert str(wrong) in {s.path for s in report.suspicious}
+    assert any({d.a, d.b} == {str(original), str(copy)} for d in report.near_duplicates)
+    review = page.check.review
+    assert review.isVisible() and str(wrong) in review.image_paths()
+    row = review._images[str(wrong)][0]
+    assert row.text(0) == "from-circle.png" and row.text(1) == "square" and row.text(3)
+    qtbot.waitUntil(lambda: not row.icon(0).isNull(), timeout=20000)  # thumbnails follow
+    assert not (train.parent / "Mine-labels.csv").exists()  # nothing moved, nothing logged
+
+
+def test_move_is_logged_and_undo_restores_the_files_exactly(qtbot, checked):
+    window, page, train, wrong, _ = checked
+    before = files(train)
+    review = page.check.review
+    select(review, [wrong])
+    assert review.actions.move_button.isEnabled()
+    review.actions.move_to("circle")
+    assert not wrong.exists() and (train / "circle" / "from-circle.png").is_file()
+    assert review._images[str(wrong)][0].text(4) == "Moved to circle"
+    assert not review.actions.move_button.isEnabled()  # done: not acted on twice
+    log = (train.parent / "Mine-labels.csv").read_text()
+    assert "from-circle.png" in log and ",move" in log
+    edit = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    undo = edit.actions()[0]
+    assert undo.isEnabled() and "move 1 image(s) to circle" in undo.text()
+    undo.trigger()  # Edit ▸ Undo (Ctrl+Z)
+    assert files(train) == before
+    assert review._images[str(wrong)][0].text(4) == ""
+    assert "undo move" in (train.parent / "Mine-labels.csv").read_text()
+    window.state.undo_stack.redo()
+    assert not wrong.exists() and (train / "circle" / "from-circle.png").is_file()
+
+
+def test_leave_out_changes_the_project_and_training_leaves_the_images_out(qtbot, checked):
+    from core.data.folders import load_datasets
+    from core.project import load_project
+
+    window, page, train, _, (original, copy) = checked
+    before = files(train)
+    review = page.check.review
+    pair = next(r.parent() for r in review._images[str(copy)] if len(r.parent().data(0, PATHS) or []) == 2)
+    review.tree.clearSelection()
+    pair.setSelected(True)  # the pair's row stands for both images
+    review.actions.exclude()
+    assert files(train) == before  # the files stay
+    assert set(window.state.project.excluded) == {str(original), str(copy)}
+    window.state.save_now()
+    assert set(load_project(window.state.project.path).excluded) == {str(original), str(copy)}
+    config = window.state.train_config()
+    data = load_datasets(config.train_dir, val_fraction=config.val_fraction, exclude=config.exclude)
+    assert str(copy) not in {str(s.path) for s in data.train + data.val}
+    assert review._images[str(copy)][0].text(4) == "Left out of training"
+    window.state.undo_stack.undo()
+    assert window.state.project.excluded == [] and review._images[str(copy)][0].text(4) == ""
+
+
+def test_kept_images_are_remembered_and_not_listed_on_the_next_check(qtbot, checked):
+    window, page, train, wrong, _ = checked
+    review = page.check.review
+    select(review, [wrong])
+    review.actions.keep()
+    assert window.state.project.kept == [str(wrong)]
+    page.check.report = None
+    page.check.button.click()
+    qtbot.waitUntil(lambda: page.check.report is not None, timeout=60000)
+    assert str(wrong) not in {s.path for s in page.check.report.suspicious}
+    assert page.check.report.kept == 1
