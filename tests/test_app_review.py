@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from flyp_app.widgets.review_list import PATHS
 
@@ -124,3 +126,80 @@ def test_kept_images_are_remembered_and_not_listed_on_the_next_check(qtbot, chec
     qtbot.waitUntil(lambda: page.check.report is not None, timeout=60000)
     assert str(wrong) not in {s.path for s in page.check.report.suspicious}
     assert page.check.report.kept == 1
+
+
+@pytest.fixture
+def blend_window(qtbot, project_window, flyp_run, colour_data, tmp_path):
+    """The window on a copy of the finished tiny run whose folders are copies too (the gallery's
+    actions move files): the Blend page open, its exact evaluation done."""
+    from core.training.runs import RunDir
+
+    folders = {name: shutil.copytree(folder, tmp_path / "data" / name) for name, folder in colour_data.items()}
+    run = RunDir(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp"))
+    info = run.read_info()
+    info["config"] |= {"train_dir": str(folders["train"]), "val_dir": str(folders["val"]),
+                       "ood_dirs": [str(folders["ood"])]}
+    run.write_info(info)
+    (run.path / "blend_curve.json").unlink(missing_ok=True)
+    window = project_window
+    window.state.set_folders(train=str(folders["train"]), val=str(folders["val"]), ood=[str(folders["ood"])])
+    window.state.add_run(str(run.path))
+    window.show_page("blend")
+    page = window.pages["blend"]
+    qtbot.waitUntil(lambda: page.curve is not None and page._exact_here() is not None, timeout=60000)
+    qtbot.waitUntil(lambda: window.state.datasets is not None, timeout=20000)
+    return window, page, folders
+
+
+def test_a_confusion_cell_filters_the_gallery_and_the_list_saves_as_csv(qtbot, blend_window, tmp_path):
+    window, page, _ = blend_window
+    result = page.exact["sets"]["id"]
+    confusion = result["confusion"]
+    assert sum(map(sum, confusion)) == result["metrics"]["n"]
+    matrix = page.confusion.table
+    assert matrix.rowCount() == matrix.columnCount() == 3
+    assert [[matrix.item(r, c).text() for c in range(3)] for r in range(3)] == \
+        [[str(n) if n else "" for n in row] for row in confusion]
+    # The fullest cell of mistakes, if there is one, else the fullest cell.
+    t, p = max(((r, c) for r in range(3) for c in range(3)),
+               key=lambda rc: (rc[0] != rc[1] and confusion[rc[0]][rc[1]] > 0, confusion[rc[0]][rc[1]]))
+    matrix.setCurrentCell(t, p)
+    matrix.cellClicked.emit(t, p)
+    classes = result["classes"]
+    shown = [page.gallery.item(i).toolTip() for i in range(page.gallery.count())]
+    assert len(shown) == confusion[t][p]
+    assert all(f"true class: {classes[t]}\npredicted: {classes[p]}" in tip for tip in shown)
+    assert page.predictions.all_button.isVisible()
+
+    out = tmp_path / "cell.csv"
+    worker = page.predictions.save(str(out))
+    qtbot.waitUntil(lambda: out.is_file() and not worker.running, timeout=10000)
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["path", "label", "predicted", "confidence"]
+    assert len(rows) == confusion[t][p] and {(r["label"], r["predicted"]) for r in rows} == {(classes[t], classes[p])}
+
+    page.predictions.all_button.click()
+    wrong = sum(confusion[r][c] for r in range(3) for c in range(3) if r != c)
+    assert page.gallery.count() == wrong and not page.predictions.all_button.isVisible()
+
+
+def test_the_gallery_moves_an_image_whose_true_label_is_wrong_and_undo_puts_it_back(qtbot, blend_window):
+    window, page, folders = blend_window
+    before = files(folders["val"])
+    page.set_combo.setCurrentIndex(page.set_combo.findData("id"))
+    entry = page.gallery.item(0) if page.gallery.count() else None
+    if entry is None:  # no mistake at this α: any cell will do
+        page.confusion.table.setCurrentCell(0, 0)
+        page.confusion.cell_chosen.emit((0, 0))
+        entry = page.gallery.item(0)
+    path = entry.data(Qt.UserRole)
+    target = next(c for c in window.state.datasets.classes if c != Path(path).parent.name)
+    entry.setSelected(True)
+    page.predictions.actions.move_to(target)
+    assert not Path(path).exists() and (folders["val"] / target / Path(path).name).is_file()
+    assert entry.text().endswith(f"Moved to {target}")
+    window.state.undo_stack.undo()
+    assert files(folders["val"]) == before and "Moved" not in entry.text()
+    entry.setSelected(True)
+    page.predictions.actions.keep()
+    assert window.state.project.kept == [path] and entry.text().endswith("Kept as is")

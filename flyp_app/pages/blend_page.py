@@ -11,18 +11,19 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPixmap
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QListView, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSlider,
-                               QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QSlider, QSplitter, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from core.weights.curve import BALANCE_RULE, balanced_alpha, best_alpha
-from flyp_app import tasks
+from flyp_app import label_tasks, tasks
 from flyp_app.pages.base import RunPage
-from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
+from flyp_app.widgets.confusion import ConfusionMatrix
 from flyp_app.widgets.deferred import Deferred
+from flyp_app.widgets.prediction_gallery import PredictionGallery
 
 NO_OOD_NOTE = ("This run has no images of different conditions, so the robustness a blend buys cannot be "
                "shown. Add folders of such images (other cameras, sites, lighting, styles) on the Data page and "
@@ -62,7 +63,7 @@ class BlendPage(RunPage):
         self._curve_run = None                # the RunSummary whose curve is loaded or loading
         self._curve_worker = self._exact_worker = None
         self._exact_seq = self._curve_seq = 0
-        self._pixmaps: dict[str, QPixmap] = {}
+        self._thumb_worker = None
         self._table_set = None  # the set whose rows the table holds
         self._per_class: dict = {}  # set → (classes, accuracy of "all" then each class × α)
         self._better, self._worse, self._same = (QBrush(QColor(c)) for c in (OK_COLOUR, ERROR_COLOUR, "#333333"))
@@ -188,7 +189,7 @@ class BlendPage(RunPage):
                           f"α = {point['alpha']:.2f} (validation {accuracy:.1%}): {BALANCE_RULE}.")
 
     def _table_box(self) -> QWidget:
-        box = QGroupBox("Accuracy per class")
+        box = QGroupBox("By class")
         layout = QVBoxLayout(box)
         row = QHBoxLayout()
         row.addWidget(QLabel("Images:"))
@@ -215,28 +216,22 @@ class BlendPage(RunPage):
         # Room for every column, the class names at least 120 px: at 1024 px only the class column showed.
         self.table.setMinimumWidth(120 + sum(self.table.columnWidth(c) for c in (1, 2, 3))
                                    + self.table.verticalScrollBar().sizeHint().width() + 2 * self.table.frameWidth())
-        layout.addWidget(self.table)
+        self.confusion = ConfusionMatrix()
+        self.confusion.cell_chosen.connect(lambda _: self._fill_gallery())
+        tabs = QTabWidget()
+        tabs.addTab(self.table, "Accuracy per class")
+        tabs.addTab(self.confusion, "Confusion matrix")
+        tabs.setTabToolTip(1, "The blend at the chosen α on these images: which classes it mistakes for which")
+        layout.addWidget(tabs)
         return box
 
     def _gallery_box(self) -> QWidget:
-        box = QGroupBox("Misclassified images")
-        layout = QVBoxLayout(box)
-        self.gallery_label = QLabel("", objectName="pageHint", wordWrap=True)
-        layout.addWidget(self.gallery_label)
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListView.IconMode)
-        # Two lines under each image: the true class, then → the predicted one. (Not uniform item
-        # sizes: every item would get the first one's text width, and longer names would be cut.)
-        self.gallery.setIconSize(QSize(tasks.THUMB_SIZE, tasks.THUMB_SIZE))
-        self.gallery.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 46))
-        self.gallery.setResizeMode(QListView.Adjust)
-        self.gallery.setMovement(QListView.Static)
-        self.gallery.setWordWrap(True)
-        self.gallery.setToolTip("Double-click an image to open it")
-        self.gallery.itemActivated.connect(
-            lambda item: open_in_file_manager(item.data(Qt.UserRole), self.gallery))
-        layout.addWidget(self.gallery)
-        return box
+        self.predictions = PredictionGallery(self.state, self.run)
+        self.predictions.wants_thumbnails.connect(self._thumbnails)
+        self.predictions.all_mistakes.connect(self._show_all_mistakes)
+        self.predictions.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
+        self.gallery, self.gallery_label = self.predictions.list, self.predictions.label
+        return self.predictions
 
     def _busy(self, busy: bool, text: str = "") -> None:
         self.progress.setVisible(busy)
@@ -251,8 +246,8 @@ class BlendPage(RunPage):
         self.curve = self.exact = None
         self._curve_run = self._table_set = None
         self.table.setRowCount(0)
-        self.gallery.clear()
-        self.gallery_label.setText("")
+        self.predictions.clear()
+        self.confusion.set_matrix(None, [])
         self.show_error("")
         if self._plots.built():  # nothing of the last run while this one loads
             self._alpha_plot.set_curve([], {})
@@ -425,6 +420,7 @@ class BlendPage(RunPage):
         self._fill_gallery()
 
     def _set_chosen(self) -> None:
+        self.confusion.clear_choice()
         self._fill_table()
         self._fill_gallery()
 
@@ -474,30 +470,37 @@ class BlendPage(RunPage):
         self.table.setUpdatesEnabled(True)
 
     def _fill_gallery(self) -> None:
+        """The set's mistakes, or the images of the confusion matrix's chosen cell."""
         name = self.set_combo.currentData()
         exact = self._exact_here()
         if exact is None or name is None:
             return
-        result = exact["sets"][name]
+        result, at = exact["sets"][name], f"α = {exact['alpha']:.2f}"
+        self.confusion.set_matrix(result.get("confusion"), result.get("classes", []))
+        cell = self.confusion.chosen()
+        if cell is not None and "cells" in result:
+            t, p = cell
+            items = [result["images"][i] for i in result["cells"].get(cell, [])]
+            classes = result["classes"]
+            what = "correctly classified" if t == p else f"predicted {classes[p]}"
+            self.predictions.setTitle(f"{classes[t]} → {classes[p]}")
+            self.predictions.show_items(items, f"{len(items)} {set_label(name)} image(s) of {classes[t]} {what} "
+                                               f"at {at}.", filtered=True)
+            return
         wrong, n = result["wrong"], result["metrics"]["n"]
         limit = tasks.GALLERY_LIMIT
         shown = f"; the {limit} most confident mistakes are shown" if len(wrong) > limit else ""
-        self.gallery_label.setText(
-            f"{len(wrong)} of {n} {set_label(name)} images misclassified at α = {exact['alpha']:.2f}{shown}. "
-            "Labels read true → predicted." if wrong else
-            f"No {set_label(name)} image is misclassified at α = {exact['alpha']:.2f}.")
-        self.gallery.setUpdatesEnabled(False)
-        self.gallery.clear()
-        for item in wrong[:tasks.GALLERY_LIMIT]:
-            entry = QListWidgetItem(self._icon(item), f"{item['true']}\n→ {item['predicted']}")
-            entry.setToolTip(f"{item['path']}\ntrue class: {item['true']}\n"
-                             f"predicted: {item['predicted']} ({item['confidence']:.0%} sure)")
-            entry.setData(Qt.UserRole, item["path"])
-            self.gallery.addItem(entry)
-        self.gallery.setUpdatesEnabled(True)
+        self.predictions.setTitle("Misclassified images")
+        self.predictions.show_items(wrong, f"{len(wrong)} of {n} {set_label(name)} images misclassified at {at}{shown}. "
+                                    "Labels read true → predicted." if wrong else
+                                    f"No {set_label(name)} image is misclassified at {at}.", filtered=False)
 
-    def _icon(self, item: dict) -> QIcon:
-        path = item["path"]
-        if path not in self._pixmaps and item.get("thumb"):
-            self._pixmaps[path] = QPixmap.fromImage(QImage.fromData(item["thumb"]))
-        return QIcon(self._pixmaps[path]) if path in self._pixmaps else QIcon()
+    def _show_all_mistakes(self) -> None:
+        self.confusion.clear_choice()
+        self._fill_gallery()
+
+    def _thumbnails(self, paths: list[str]) -> None:
+        if self._thumb_worker is not None:
+            self._thumb_worker.cancel()
+        self._thumb_worker = self.run(label_tasks.thumbnails, self.state.caches, paths, tasks.THUMB_SIZE,
+                                      on_event=self.predictions.set_thumbs)

@@ -1,0 +1,90 @@
+"""The confusion matrix of one evaluation set at the current α (the engine's counts), as a table
+whose cells can be clicked: a row is the images' true class, a column the class predicted.
+
+Each cell is shaded by its share of its row (green on the diagonal, red off it); clicking one
+sends `cell_chosen((true, predicted))` (class indices) so the gallery shows those images.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from flyp_app.theme import ERROR_COLOUR, OK_COLOUR
+
+MAX_CLASSES = 40   # more would not be readable: the note says to use the per-class table
+SHORT = 5          # characters of a class name in a column's heading (the whole name in its tooltip)
+CELL = 34
+
+
+def _shade(colour: str, share: float) -> QColor:
+    """`colour` over white, as strong as `share` (0–1)."""
+    c, strength = QColor(colour), 0.15 + 0.7 * share if share else 0.0
+    return QColor(*(round(255 + (v - 255) * strength) for v in (c.red(), c.green(), c.blue())))
+
+
+class ConfusionMatrix(QWidget):
+    cell_chosen = Signal(object)  # (true, predicted) class indices
+
+    def __init__(self):
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Rows: the true class · columns: the class predicted. Click a cell to show its "
+                                "images.", objectName="pageHint", wordWrap=True))
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setToolTip("How many images of each class (row) were predicted as each class (column). Click a "
+                              "cell to show those images in the gallery.")
+        self.table.setAccessibleName("Confusion matrix")
+        self.table.horizontalHeader().setDefaultSectionSize(CELL)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Fixed)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.cellClicked.connect(lambda r, c: self.cell_chosen.emit((r, c)))
+        self.note = QLabel("", wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.note)
+        layout.addWidget(self.stack, 1)
+
+    def set_matrix(self, confusion: list[list[int]] | None, classes: list[str]) -> None:
+        """Show `confusion` (rows true, columns predicted) over `classes`; None: not evaluated yet."""
+        if not confusion or len(classes) > MAX_CLASSES:
+            self.note.setText("Evaluating…" if not confusion else
+                              f"{len(classes)} classes are too many for a readable matrix: the per-class table "
+                              "and the gallery of mistakes show where the model errs.")
+            self.stack.setCurrentWidget(self.note)
+            return
+        self.stack.setCurrentWidget(self.table)
+        chosen = self.chosen()
+        self.table.setUpdatesEnabled(False)
+        self.table.setRowCount(len(classes))
+        self.table.setColumnCount(len(classes))
+        for c, name in enumerate(classes):
+            heading = QTableWidgetItem(name[:SHORT])
+            heading.setToolTip(f"predicted: {name}")
+            self.table.setHorizontalHeaderItem(c, heading)
+            self.table.setVerticalHeaderItem(c, QTableWidgetItem(name))
+        for r, row in enumerate(confusion):
+            total = sum(row)
+            for c, count in enumerate(row):
+                cell = QTableWidgetItem(str(count) if count else "")
+                cell.setTextAlignment(Qt.AlignCenter)
+                cell.setBackground(QBrush(_shade(OK_COLOUR if r == c else ERROR_COLOUR, count / total if total else 0)))
+                cell.setForeground(QBrush(QColor("#202020")))
+                cell.setToolTip(f"{count} image(s) of {classes[r]} predicted as {classes[c]}"
+                                + (": click to show them" if count else ""))
+                self.table.setItem(r, c, cell)
+        if chosen is not None and max(chosen) < len(classes):
+            self.table.setCurrentCell(*chosen)
+        self.table.setUpdatesEnabled(True)
+
+    def chosen(self) -> tuple[int, int] | None:
+        items = self.table.selectedItems()
+        return (items[0].row(), items[0].column()) if items else None
+
+    def clear_choice(self) -> None:
+        self.table.clearSelection()

@@ -1,0 +1,142 @@
+"""The Blend page's gallery of predictions: the misclassified images of a set, or those of one
+cell of the confusion matrix; the review actions on the selected ones (the true label may be
+the wrong one); and its list saved as CSV (`path,label,predicted,confidence`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListView,
+                               QListWidget, QListWidgetItem, QPushButton, QVBoxLayout)
+
+from flyp_app import check_tasks, tasks
+from flyp_app.widgets.accessible import open_in_file_manager
+from flyp_app.widgets.review_actions import ReviewActions
+
+
+class PredictionGallery(QGroupBox):
+    """`show_items(items, text, filtered)`: items are {"path", "true", "predicted", "confidence"
+    (, "thumb")}; the first `tasks.GALLERY_LIMIT` are shown, the CSV has them all.
+    `wants_thumbnails(paths)` asks the page for the missing thumbnails; `all_mistakes` asks it
+    to drop the cell filter; `said(text, ok)` is a line for the page."""
+
+    wants_thumbnails = Signal(list)
+    all_mistakes = Signal()
+    said = Signal(str, bool)
+
+    def __init__(self, state, run):
+        super().__init__("Misclassified images")
+        self.state, self._run = state, run
+        self.items: list[dict] = []
+        self._pixmaps: dict[str, QPixmap] = {}
+        layout = QVBoxLayout(self)
+        self.label = QLabel("", objectName="pageHint", wordWrap=True)
+        layout.addWidget(self.label)
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.IconMode)
+        # Two lines under each image: the true class, then → the predicted one (a third once acted
+        # on). Not uniform item sizes: every item would get the first one's text width.
+        self.list.setIconSize(QSize(tasks.THUMB_SIZE, tasks.THUMB_SIZE))
+        self.list.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 60))
+        self.list.setResizeMode(QListView.Adjust)
+        self.list.setMovement(QListView.Static)
+        self.list.setWordWrap(True)
+        self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.list.setToolTip("Select images (Shift or Ctrl for several) to act on them below; double-click one "
+                             "to open it")
+        self.list.setAccessibleName("Gallery of predictions")
+        self.list.itemActivated.connect(lambda item: open_in_file_manager(item.data(Qt.UserRole), self.list))
+        self.list.itemSelectionChanged.connect(self._selection_changed)
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.actions = ReviewActions(state, self.selected_paths)
+        self.actions.said.connect(self.said)
+        row.addWidget(self.actions, 1)
+        self.all_button = QPushButton("All mistakes")
+        self.all_button.setToolTip("Show every misclassified image again, not only one cell of the matrix")
+        self.all_button.setAccessibleName("Show all mistakes")
+        self.all_button.clicked.connect(self.all_mistakes)
+        self.csv_button = QPushButton("Save list…")
+        self.csv_button.setToolTip("Save the images listed here (all of them, not only those shown) as a table: "
+                                   "file, true class, predicted class, confidence")
+        self.csv_button.setAccessibleName("Save the list as a table")
+        self.csv_button.clicked.connect(self.save_dialog)
+        row.addWidget(self.all_button)
+        row.addWidget(self.csv_button)
+        layout.addLayout(row)
+        self.all_button.hide()
+        self.csv_button.setEnabled(False)
+        state.images_changed.connect(self.refresh_status)
+
+    def clear(self) -> None:
+        self.items = []
+        self.list.clear()
+        self.label.setText("")
+        self.csv_button.setEnabled(False)
+
+    def show_items(self, items: list[dict], text: str, filtered: bool) -> None:
+        self.items = items
+        self.label.setText(text)
+        self.all_button.setVisible(filtered)
+        self.csv_button.setEnabled(bool(items))
+        self.list.setUpdatesEnabled(False)
+        self.list.clear()
+        for item in items[:tasks.GALLERY_LIMIT]:
+            entry = QListWidgetItem(self._icon(item), "")
+            entry.setToolTip(f"{item['path']}\ntrue class: {item['true']}\n"
+                             f"predicted: {item['predicted']} ({item['confidence']:.0%} sure)")
+            entry.setData(Qt.UserRole, item["path"])
+            entry.setData(Qt.UserRole + 1, f"{item['true']}\n→ {item['predicted']}")
+            self.list.addItem(entry)
+        self.list.setUpdatesEnabled(True)
+        self.refresh_status()
+        missing = [i["path"] for i in items[:tasks.GALLERY_LIMIT] if i["path"] not in self._pixmaps]
+        if missing:
+            self.wants_thumbnails.emit(missing)
+
+    def _icon(self, item: dict) -> QIcon:
+        path = item["path"]
+        if path not in self._pixmaps and item.get("thumb"):
+            self._pixmaps[path] = QPixmap.fromImage(QImage.fromData(item["thumb"]))
+        return QIcon(self._pixmaps[path]) if path in self._pixmaps else QIcon()
+
+    def set_thumbs(self, batch: dict[str, bytes]) -> None:
+        for path, png in batch.items():
+            self._pixmaps[path] = QPixmap.fromImage(QImage.fromData(png))
+        for row in range(self.list.count()):
+            entry = self.list.item(row)
+            if entry.data(Qt.UserRole) in batch:
+                entry.setIcon(QIcon(self._pixmaps[entry.data(Qt.UserRole)]))
+
+    def refresh_status(self) -> None:
+        """Each image's two lines, and a third saying what was done with it (moved, left out, kept)."""
+        for row in range(self.list.count()):
+            entry = self.list.item(row)
+            status = self.state.review_status(entry.data(Qt.UserRole))
+            entry.setText(entry.data(Qt.UserRole + 1) + (f"\n{status}" if status else ""))
+            entry.setForeground(self.palette().placeholderText() if status else self.palette().text())
+        self._selection_changed()
+
+    def selected_paths(self) -> list[str]:
+        paths = [entry.data(Qt.UserRole) for entry in self.list.selectedItems()]
+        return [p for p in paths if not self.state.review_status(p)]
+
+    def _selection_changed(self) -> None:
+        self.actions.set_enabled(bool(self.selected_paths()))
+
+    def save_dialog(self) -> None:
+        start = str(Path(self.state.dialog_folder()) / "predictions.csv")
+        out, _ = QFileDialog.getSaveFileName(self, "Save the list as a table", start, "CSV tables (*.csv)")
+        if out:
+            self.save(out)
+
+    def save(self, out: str):
+        """Write the whole list (not only the images shown) as CSV, in the background."""
+        rows = [{"path": i["path"], "label": i["true"], "predicted": i["predicted"], "confidence": i["confidence"]}
+                for i in self.items]
+        return self._run(check_tasks.save_predictions, rows, out,
+                         on_done=lambda path: self.said.emit(f"{len(rows)} image(s) saved in {path}", True),
+                         on_error=lambda text: self.said.emit(text, False))
