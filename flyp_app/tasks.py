@@ -328,6 +328,10 @@ class BlendSession:
             self.blended.set_alpha(alpha)
         return self.blended.classifier
 
+    def forget_sets(self) -> None:
+        """Read the evaluation folders again on next use (images moved or changed since)."""
+        self._sets = None
+
     def eval_sets(self, cancel=None) -> dict:
         """{set name: core.data.loader.EvalImages}: the run's validation and different-conditions sets."""
         if self._sets is None:
@@ -353,6 +357,8 @@ def blend_curve(caches: Caches, run_dir: str, device: str = "auto", recompute: b
         emit("Loading the run and its evaluation images…")
     session = caches.blend_session(run_dir, device)
     with session.lock:
+        if recompute:
+            session.forget_sets()
         sets = session.eval_sets(cancel=control)
         if emit:
             emit(f"Evaluating {len(CURVE_ALPHAS)} blends (α = 0, 0.1, …, 1)…")

@@ -49,6 +49,14 @@ def files(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+def fits_1024_by_700(qtbot, window):
+    window.resize(1024, 700)
+    qtbot.wait(20)
+    needed = window.minimumSizeHint()
+    assert needed.width() <= 1024 and needed.height() <= 700, needed
+    assert (window.width(), window.height()) == (1024, 700)
+
+
 def select(review, paths):
     review.tree.clearSelection()
     for path in paths:
@@ -66,6 +74,7 @@ def test_the_check_lists_the_wrong_label_and_the_copy_without_changing_a_file(qt
     row = review._images[str(wrong)][0]
     assert row.text(0) == "from-circle.png" and row.text(1) == "square" and row.text(3)
     qtbot.waitUntil(lambda: not row.icon(0).isNull(), timeout=20000)  # thumbnails follow
+    fits_1024_by_700(qtbot, window)
     assert not (train.parent / "Mine-labels.csv").exists()  # nothing moved, nothing logged
 
 
@@ -170,6 +179,8 @@ def test_a_confusion_cell_filters_the_gallery_and_the_list_saves_as_csv(qtbot, b
     assert len(shown) == confusion[t][p]
     assert all(f"true class: {classes[t]}\npredicted: {classes[p]}" in tip for tip in shown)
     assert page.predictions.all_button.isVisible()
+    page.by_class.setCurrentWidget(page.confusion)
+    fits_1024_by_700(qtbot, window)
 
     out = tmp_path / "cell.csv"
     worker = page.predictions.save(str(out))

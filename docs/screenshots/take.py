@@ -3,9 +3,10 @@
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshots/take.py
 
 Drives the real MainWindow as a user would: opens the demo project from the welcome screen,
-opens the demo's paintings as new images on the Label page, measures zero-shot accuracy, trains
-the demo with the cross-entropy baseline and with FLYP on the Train page, moves the Blend slider,
-opens a few demo images on Try and classifies the validation folder there, exports, and compares.
+checks its labels, opens the demo's paintings as new images on the Label page, measures zero-shot
+accuracy, trains the demo with the cross-entropy baseline and with FLYP on the Train page, moves
+the Blend slider and opens a cell of its confusion matrix, opens a few demo images on Try and
+classifies the validation folder there, exports, and compares.
 Each page is saved as a PNG of the 1280×800 window (quantised with pngquant when installed).
 
 The app's user folders (recent projects, the demo project and its runs) go to `--home`
@@ -114,6 +115,13 @@ class Shots:
         self.wait(lambda: window.state.datasets is not None, 120, "the scan of the demo folders")
         self.shoot("data")
 
+        data = self.page("data")
+        data.check.start()  # the "Check labels" button
+        self.wait(lambda: data.check.report is not None and not data.busy(), 900, "the label check")
+        for row in data.check.review._images[data.check.report.suspicious[0].path][:1]:
+            row.setSelected(True)  # the most suspicious image, selected to act on
+        self.shoot("data-check")
+
         label = self.page("label")
         label.open_folder(str(self.window.state.project.resolve(self.window.state.project.ood_dirs[-1])))
         self.wait(lambda: label.items and all(i.probs for i in label.items.values()) and not label.busy(), 300,
@@ -135,6 +143,10 @@ class Shots:
         self.wait(lambda: blend._exact_here() is not None and blend.gallery.count() > 0, 300,
                   "the exact blend and its misclassified images")
         self.shoot("blend")
+
+        blend.by_class.setCurrentWidget(blend.confusion)
+        self.show_fullest_mistake(blend)
+        self.shoot("blend-confusion")
 
         try_page = self.page("try")
         try_page.add_paths(self.sample_images())
@@ -186,6 +198,15 @@ class Shots:
         train.params.toggle.setChecked(True)  # "Advanced settings": what the run was trained with
         self.wait(lambda: train.plots.graphics is not None and train.plots.point_counts().get("loss", 0) > 0, 60,
                   "the curves of the last run")
+
+    def show_fullest_mistake(self, blend) -> None:
+        """Click the confusion matrix's cell with the most mistakes, as a user would."""
+        confusion = blend.exact["sets"][blend.set_combo.currentData()]["confusion"]
+        cells = [(r, c) for r in range(len(confusion)) for c in range(len(confusion)) if r != c]
+        row, col = max(cells, key=lambda rc: confusion[rc[0]][rc[1]])
+        blend.confusion.table.setCurrentCell(row, col)
+        blend.confusion.table.cellClicked.emit(row, col)
+        self.wait(lambda: not blend.busy(), 120, "the cell's thumbnails")
 
     def sample_images(self) -> list[str]:
         """Two images of each evaluation folder of the demo: normal photos, sketches, paintings."""

@@ -216,13 +216,16 @@ class BlendPage(RunPage):
         # Room for every column, the class names at least 120 px: at 1024 px only the class column showed.
         self.table.setMinimumWidth(120 + sum(self.table.columnWidth(c) for c in (1, 2, 3))
                                    + self.table.verticalScrollBar().sizeHint().width() + 2 * self.table.frameWidth())
+        self.table.setAccessibleName("Accuracy per class")
+        self.table.setToolTip("Accuracy on each class's images: zero-shot, finetuned, and the blend at the chosen α")
         self.confusion = ConfusionMatrix()
         self.confusion.cell_chosen.connect(lambda _: self._fill_gallery())
-        tabs = QTabWidget()
-        tabs.addTab(self.table, "Accuracy per class")
-        tabs.addTab(self.confusion, "Confusion matrix")
-        tabs.setTabToolTip(1, "The blend at the chosen α on these images: which classes it mistakes for which")
-        layout.addWidget(tabs)
+        self.by_class = QTabWidget()
+        self.by_class.addTab(self.table, "Accuracy per class")
+        self.by_class.addTab(self.confusion, "Confusion matrix")
+        self.by_class.setTabToolTip(1, "The blend at the chosen α on these images: which classes it mistakes for "
+                                       "which")
+        layout.addWidget(self.by_class)
         return box
 
     def _gallery_box(self) -> QWidget:
@@ -273,6 +276,8 @@ class BlendPage(RunPage):
         if self._curve_worker is not None:
             self._curve_worker.cancel()
         self._curve_run = run
+        if recompute:
+            self.exact = None  # the folders are read again: so is the exact blend
         self.show_error("")
         self.progress.setRange(0, 0)
         self._busy(True, "Computing accuracy for each α…" if recompute else "Loading the α curve…")

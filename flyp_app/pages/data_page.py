@@ -61,6 +61,8 @@ class DataPage(Page):
         splitter.addWidget(bottom)
         splitter.addWidget(self.check)
         splitter.setSizes([300, 100, 260])
+        # The list to review gets most of the room once there is one; the class table scrolls.
+        self.check.checked.connect(lambda: splitter.setSizes([160, bottom.sizeHint().height(), 10_000]))
         self.layout_.addWidget(splitter, 1)
         self.add_status_line()
         self._filling = False

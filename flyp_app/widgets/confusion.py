@@ -15,8 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStackedW
 from flyp_app.theme import ERROR_COLOUR, OK_COLOUR
 
 MAX_CLASSES = 40   # more would not be readable: the note says to use the per-class table
-SHORT = 5          # characters of a class name in a column's heading (the whole name in its tooltip)
-CELL = 34
+SHORT = 4          # characters of a class name in a column's heading (the whole name in its tooltip)
 
 
 def _shade(colour: str, share: float) -> QColor:
@@ -40,7 +39,10 @@ class ConfusionMatrix(QWidget):
         self.table.setToolTip("How many images of each class (row) were predicted as each class (column). Click a "
                               "cell to show those images in the gallery.")
         self.table.setAccessibleName("Confusion matrix")
-        self.table.horizontalHeader().setDefaultSectionSize(CELL)
+        # Columns as narrow as a short heading or a 4-digit count: a 10-class matrix fits beside the gallery.
+        metrics = self.table.fontMetrics()
+        self.table.horizontalHeader().setDefaultSectionSize(max(metrics.horizontalAdvance("MMMM"),
+                                                                metrics.horizontalAdvance("8888")) + 8)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Fixed)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.cellClicked.connect(lambda r, c: self.cell_chosen.emit((r, c)))

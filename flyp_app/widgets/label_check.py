@@ -17,6 +17,7 @@ class LabelCheck(QWidget):
     """`run` starts a task in a worker (the page's `Page.run`). `said(text, ok)`: a line for the page."""
 
     said = Signal(str, bool)
+    checked = Signal()  # a check finished: its list is shown
 
     def __init__(self, state, run):
         super().__init__()
@@ -118,5 +119,6 @@ class LabelCheck(QWidget):
             "Read the list from the top: the most suspicious come first.")
         self.review.show_report(report)
         self.review.show()
+        self.checked.emit()
         self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, self.review.image_paths(),
                                        tasks.THUMB_SIZE, on_event=self.review.set_thumbs)

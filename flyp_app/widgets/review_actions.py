@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QMenu, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMenu, QPushButton, QVBoxLayout, QWidget
 
 UNDO_HINT = " · Ctrl+Z undoes."
 
@@ -19,10 +19,12 @@ class ReviewActions(QWidget):
 
     said = Signal(str, bool)
 
-    def __init__(self, state, selected: Callable[[], list[str]]):
+    def __init__(self, state, selected: Callable[[], list[str]], after_move: str = "", vertical: bool = False):
+        """`after_move`: a sentence added to the line said after a move; `vertical`: the buttons one
+        above the other (beside a gallery, where a row would not fit 1024 px)."""
         super().__init__()
-        self.state, self.selected = state, selected
-        layout = QHBoxLayout(self)
+        self.state, self.selected, self.after_move = state, selected, after_move
+        layout = QVBoxLayout(self) if vertical else QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.move_button = QPushButton("Move to class…")
         self.move_button.setToolTip("Move the selected images' files into another class's folder (their label was "
@@ -78,7 +80,7 @@ class ReviewActions(QWidget):
         if error:
             self.said.emit(error, False)
         else:
-            self.said.emit(f"{len(paths)} image(s) moved to {self.display(folder)}{UNDO_HINT}", True)
+            self.said.emit(f"{len(paths)} image(s) moved to {self.display(folder)}{UNDO_HINT}{self.after_move}", True)
 
     def exclude(self) -> None:
         if paths := self.selected():
