@@ -219,6 +219,8 @@ class AppState(QObject):
         command = MoveImages(paths, folder, roots, log_path(p.path), self._images_moved)
         if command.moved:
             self.undo_stack.push(command)
+        elif not command.error:
+            return "The selected images are in that class already."
         return command.error
 
     def _images_moved(self, changes: dict[str, str], error: str = "") -> None:

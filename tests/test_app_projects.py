@@ -80,6 +80,19 @@ def test_a_folder_outside_the_project_stays_absolute(tmp_path, colour_data):
     assert load_project(path).train_dir == str(colour_data["train"])
 
 
+def test_excluded_and_kept_images_move_with_the_project(tmp_path):
+    from core.project import Project, save_project
+
+    here = tmp_path / "here"
+    image = here / "data" / "train" / "red" / "red_000.png"
+    path = save_project(Project(excluded=[str(image)], kept=[str(image)]), here / "P.flyp.json")
+    stored = json.loads(path.read_text())
+    assert stored["excluded"] == stored["kept"] == ["data/train/red/red_000.png"]
+    moved = shutil.move(here, tmp_path / "elsewhere")
+    project = load_project(Path(moved) / "P.flyp.json")
+    assert project.excluded == project.kept == [str(Path(moved) / "data" / "train" / "red" / "red_000.png")]
+
+
 @pytest.mark.parametrize("key, value, words", [("alpha", "abc", "a number"), ("alpha", 3, "lie between 0 and 1"),
                                                ("ood_dirs", "data/ood", "a list of texts"),
                                                ("templates", [1, 2], "a list of texts")])

@@ -125,16 +125,21 @@ def test_leave_out_changes_the_project_and_training_leaves_the_images_out(qtbot,
 
 
 def test_kept_images_are_remembered_and_not_listed_on_the_next_check(qtbot, checked):
-    window, page, train, wrong, _ = checked
+    window, page, train, wrong, (original, copy) = checked
     review = page.check.review
     select(review, [wrong])
     review.actions.keep()
     assert window.state.project.kept == [str(wrong)]
+    review.tree.clearSelection()
+    next(r.parent() for r in review._images[str(copy)] if len(r.parent().data(0, PATHS) or []) == 2).setSelected(True)
+    review.actions.keep()  # the pair: both of its images
+    assert window.state.project.kept == [str(wrong), str(original), str(copy)]
     page.check.report = None
     page.check.button.click()
     qtbot.waitUntil(lambda: page.check.report is not None, timeout=60000)
-    assert str(wrong) not in {s.path for s in page.check.report.suspicious}
-    assert page.check.report.kept == 1
+    report = page.check.report
+    assert str(wrong) not in {s.path for s in report.suspicious} and report.kept >= 1
+    assert not any({d.a, d.b} == {str(original), str(copy)} for d in report.near_duplicates)
 
 
 @pytest.fixture
