@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStackedW
 from flyp_app.theme import ERROR_COLOUR, OK_COLOUR
 
 MAX_CLASSES = 40   # more would not be readable: the note says to use the per-class table
-SHORT = 4          # characters of a class name in a column's heading (the whole name in its tooltip)
+SHORT = 3          # characters of a class name in a column's heading (the whole name in its tooltip)
 
 
 def _shade(colour: str, share: float) -> QColor:
@@ -31,18 +31,14 @@ class ConfusionMatrix(QWidget):
         super().__init__()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Rows: the true class · columns: the class predicted. Click a cell to show its "
-                                "images.", objectName="pageHint", wordWrap=True))
+        layout.addWidget(QLabel("Rows: true class · columns: predicted. Click a cell for its images.",
+                                objectName="pageHint", wordWrap=True))
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setToolTip("How many images of each class (row) were predicted as each class (column). Click a "
                               "cell to show those images in the gallery.")
         self.table.setAccessibleName("Confusion matrix")
-        # Columns as narrow as a short heading or a 4-digit count: a 10-class matrix fits beside the gallery.
-        metrics = self.table.fontMetrics()
-        self.table.horizontalHeader().setDefaultSectionSize(max(metrics.horizontalAdvance("MMMM"),
-                                                                metrics.horizontalAdvance("8888")) + 8)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Fixed)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.cellClicked.connect(lambda r, c: self.cell_chosen.emit((r, c)))
@@ -65,6 +61,12 @@ class ConfusionMatrix(QWidget):
         self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(classes))
         self.table.setColumnCount(len(classes))
+        # Columns as narrow as the short headings and the largest count: ten classes fit beside the gallery.
+        metrics = self.table.fontMetrics()
+        widest = max([metrics.horizontalAdvance(n[:SHORT]) for n in classes]
+                     + [metrics.horizontalAdvance(str(max(map(max, confusion))))])
+        for c in range(len(classes)):
+            self.table.setColumnWidth(c, widest + 12)
         for c, name in enumerate(classes):
             heading = QTableWidgetItem(name[:SHORT])
             heading.setToolTip(f"predicted: {name}")
