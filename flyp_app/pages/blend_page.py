@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroup
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from core.weights.curve import BALANCE_RULE, balanced_alpha, best_alpha
-from flyp_app import label_tasks, tasks
+from flyp_app import tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
 from flyp_app.widgets.confusion import ConfusionMatrix
@@ -63,7 +63,6 @@ class BlendPage(RunPage):
         self._curve_run = None                # the RunSummary whose curve is loaded or loading
         self._curve_worker = self._exact_worker = None
         self._exact_seq = self._curve_seq = 0
-        self._thumb_worker = None
         self._table_set = None  # the set whose rows the table holds
         self._per_class: dict = {}  # set → (classes, accuracy of "all" then each class × α)
         self._better, self._worse, self._same = (QBrush(QColor(c)) for c in (OK_COLOUR, ERROR_COLOUR, "#333333"))
@@ -230,7 +229,6 @@ class BlendPage(RunPage):
 
     def _gallery_box(self) -> QWidget:
         self.predictions = PredictionGallery(self.state, self.run)
-        self.predictions.wants_thumbnails.connect(self._thumbnails)
         self.predictions.all_mistakes.connect(self._show_all_mistakes)
         self.predictions.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
         self.gallery, self.gallery_label = self.predictions.list, self.predictions.label
@@ -503,9 +501,3 @@ class BlendPage(RunPage):
     def _show_all_mistakes(self) -> None:
         self.confusion.clear_choice()
         self._fill_gallery()
-
-    def _thumbnails(self, paths: list[str]) -> None:
-        if self._thumb_worker is not None:
-            self._thumb_worker.cancel()
-        self._thumb_worker = self.run(label_tasks.thumbnails, self.state.caches, paths, tasks.THUMB_SIZE,
-                                      on_event=self.predictions.set_thumbs)

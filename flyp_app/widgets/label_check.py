@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QV
 from flyp_app import check_tasks, label_tasks, tasks
 from flyp_app.widgets.review_list import ReviewList
 
+UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
+
 
 class LabelCheck(QWidget):
     """`run` starts a task in a worker (the page's `Page.run`). `said(text, ok)`: a line for the page."""
@@ -49,8 +51,13 @@ class LabelCheck(QWidget):
         self.review.actions.said.connect(self.said)
         layout.addWidget(self.review, 1)
         self._running(False)
-        self.review.hide()
+        self._show_list(False)
         state.project_changed.connect(self.clear)
+
+    def _show_list(self, shown: bool) -> None:
+        """The list, or only the button's row (the class table above gets the room)."""
+        self.review.setVisible(shown)
+        self.setMaximumHeight(UNLIMITED if shown else self.layout().itemAt(0).sizeHint().height())
 
     def _running(self, running: bool) -> None:
         self.button.setEnabled(not running)
@@ -60,7 +67,7 @@ class LabelCheck(QWidget):
     def clear(self) -> None:
         self.stop()
         self.report = None
-        self.review.hide()
+        self._show_list(False)
         self.summary.setText("")
 
     def _folders(self) -> dict:
@@ -118,7 +125,7 @@ class LabelCheck(QWidget):
             f"{len(report.near_duplicates)} near-duplicate pair(s), {len(report.warnings)} class warning(s). "
             "Read the list from the top: the most suspicious come first.")
         self.review.show_report(report)
-        self.review.show()
+        self._show_list(True)
         self.checked.emit()
         self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, self.review.image_paths(),
                                        tasks.THUMB_SIZE, on_event=self.review.set_thumbs)

@@ -12,18 +12,17 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListView,
                                QListWidget, QListWidgetItem, QPushButton, QVBoxLayout)
 
-from flyp_app import check_tasks, tasks
+from flyp_app import check_tasks, label_tasks, tasks
 from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.widgets.review_actions import ReviewActions
 
 
 class PredictionGallery(QGroupBox):
     """`show_items(items, text, filtered)`: items are {"path", "true", "predicted", "confidence"
-    (, "thumb")}; the first `tasks.GALLERY_LIMIT` are shown, the CSV has them all.
-    `wants_thumbnails(paths)` asks the page for the missing thumbnails; `all_mistakes` asks it
-    to drop the cell filter; `said(text, ok)` is a line for the page."""
+    (, "thumb")}; the first `tasks.GALLERY_LIMIT` are shown (missing thumbnails are made in the
+    background), the CSV has them all. `run` starts a task (the page's `Page.run`);
+    `all_mistakes` asks the page to drop the cell filter; `said(text, ok)` is a line for the page."""
 
-    wants_thumbnails = Signal(list)
     all_mistakes = Signal()
     said = Signal(str, bool)
 
@@ -31,6 +30,7 @@ class PredictionGallery(QGroupBox):
         super().__init__("Misclassified images")
         self.state, self._run = state, run
         self.items: list[dict] = []
+        self._thumb_worker = None
         self._pixmaps: dict[str, QPixmap] = {}
         layout = QVBoxLayout(self)
         self.label = QLabel("", objectName="pageHint", wordWrap=True)
@@ -98,8 +98,11 @@ class PredictionGallery(QGroupBox):
         self.list.setUpdatesEnabled(True)
         self.refresh_status()
         missing = [i["path"] for i in items[:tasks.GALLERY_LIMIT] if i["path"] not in self._pixmaps]
+        if self._thumb_worker is not None:
+            self._thumb_worker.cancel()
         if missing:
-            self.wants_thumbnails.emit(missing)
+            self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, tasks.THUMB_SIZE,
+                                           on_event=self.set_thumbs)
 
     def _icon(self, item: dict) -> QIcon:
         path = item["path"]
