@@ -100,6 +100,7 @@ class AppState(QObject):
         remember_project(project.path)
         self.datasets, self.scan_error, self.scanning = None, "", False
         self.undo_stack.clear()
+        self.moved = {}
         self.remember_folder(project.path.parent)
         self.project_changed.emit()
 
@@ -109,6 +110,7 @@ class AppState(QObject):
         self.project = Project()
         self.datasets, self.scan_error, self.scanning = None, "", False
         self.undo_stack.clear()
+        self.moved = {}
         self.project_changed.emit()
 
     def save_as(self, path: str | Path) -> Path:

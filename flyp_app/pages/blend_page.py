@@ -222,6 +222,7 @@ class BlendPage(RunPage):
         self.by_class = QTabWidget()
         self.by_class.addTab(self.table, "Accuracy per class")
         self.by_class.addTab(self.confusion, "Confusion matrix")
+        self.by_class.setTabToolTip(0, "Zero-shot, finetuned and blended accuracy on each class's images")
         self.by_class.setTabToolTip(1, "The blend at the chosen α on these images: which classes it mistakes for "
                                        "which")
         layout.addWidget(self.by_class)

@@ -19,8 +19,9 @@ from flyp_app.widgets.review_actions import ReviewActions
 
 ICON = 40
 PATHS = Qt.UserRole  # an item's images: [path] or a pair's [a, b]
-KINDS = {"same-class": "the same class", "cross-class": "different classes: one label is wrong",
-         "leak": "training and evaluation folders: inflates accuracy"}
+KINDS = {"same-class": ("same class", "the same class"),
+         "cross-class": ("two classes", "two classes: one of the labels is wrong"),
+         "leak": ("training and evaluation", "training and an evaluation folder: it inflates accuracy")}
 COLUMNS = ["Image", "Folder's class", "Likely class", "Score", "Done"]
 
 
@@ -97,11 +98,12 @@ class ReviewList(QWidget):
         group = self._group(f"Near-duplicates ({len(report.near_duplicates)})",
                             "Pairs of nearly identical images (resized, recompressed, cropped slightly)")
         for d in report.near_duplicates:
-            pair = QTreeWidgetItem(group, [f"{Path(d.a).name}  ≈  {Path(d.b).name}", "", "",
-                                           f"{d.similarity:.3f}", ""])
+            short, long = KINDS.get(d.kind, (d.kind, d.kind))
+            pair = QTreeWidgetItem(group, [f"{Path(d.a).name}  ≈  {Path(d.b).name}", short, "", f"{d.similarity:.3f}", ""])
             pair.setData(0, PATHS, [d.a, d.b])
-            pair.setToolTip(0, f"Nearly the same picture in {KINDS.get(d.kind, d.kind)}.\n{d.a}\n{d.b}")
-            pair.setText(2, KINDS.get(d.kind, d.kind).split(":")[0])
+            pair.setToolTip(1, f"Nearly the same picture in {long}")
+            pair.setToolTip(0, f"Nearly the same picture in {long}.\n{d.a}\n{d.b}\nSelect this row to act on both "
+                               "images, or one of the two below.")
             pair.setExpanded(True)
             for path in (d.a, d.b):
                 self._image_row(pair, path, Path(path).parent.name)
