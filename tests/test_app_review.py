@@ -219,3 +219,30 @@ def test_the_gallery_moves_an_image_whose_true_label_is_wrong_and_undo_puts_it_b
     entry.setSelected(True)
     page.predictions.actions.keep()
     assert window.state.project.kept == [path] and entry.text().endswith("Kept as is")
+
+
+def test_the_check_keeps_the_window_responsive_and_can_be_stopped(qtbot, project_window, tiny_demo, tmp_path):
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    window = project_window
+    window.state.set_folders(train=str(shutil.copytree(tiny_demo / "train", tmp_path / "train")))
+    window.show_page("data")
+    qtbot.waitUntil(lambda: window.state.datasets is not None, timeout=20000)
+    check = window.pages["data"].check
+    check.button.click()
+    assert check.stop_button.isVisible() and not check.button.isEnabled()
+    check.stop_button.click()
+    qtbot.waitUntil(lambda: check.button.isEnabled(), timeout=20000)
+    assert check.report is None and check.summary.text() == "Check stopped." and not check.review.isVisible()
+
+    beats = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    timer.start()
+    check.button.click()
+    qtbot.waitUntil(lambda: check.report is not None and not window.pages["data"].busy(), timeout=60000)
+    timer.stop()
+    longest = max(b - a for a, b in zip(beats, beats[1:]))
+    assert longest < 0.3, f"the window froze for {longest:.2f} s"
