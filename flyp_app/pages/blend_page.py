@@ -479,25 +479,9 @@ class BlendPage(RunPage):
         exact = self._exact_here()
         if exact is None or name is None:
             return
-        result, at = exact["sets"][name], f"α = {exact['alpha']:.2f}"
+        result = exact["sets"][name]
         self.confusion.set_matrix(result.get("confusion"), result.get("classes", []))
-        cell = self.confusion.chosen()
-        if cell is not None and "cells" in result:
-            t, p = cell
-            items = [result["images"][i] for i in result["cells"].get(cell, [])]
-            classes = result["classes"]
-            what = "correctly classified" if t == p else f"predicted {classes[p]}"
-            self.predictions.setTitle(f"{classes[t]} → {classes[p]}")
-            self.predictions.show_items(items, f"{len(items)} {set_label(name)} image(s) of {classes[t]} {what} "
-                                               f"at {at}.", filtered=True)
-            return
-        wrong, n = result["wrong"], result["metrics"]["n"]
-        limit = tasks.GALLERY_LIMIT
-        shown = f"; the {limit} most confident mistakes are shown" if len(wrong) > limit else ""
-        self.predictions.setTitle("Misclassified images")
-        self.predictions.show_items(wrong, f"{len(wrong)} of {n} {set_label(name)} images misclassified at {at}{shown}. "
-                                    "Labels read true → predicted." if wrong else
-                                    f"No {set_label(name)} image is misclassified at {at}.", filtered=False)
+        self.predictions.show_set(result, set_label(name), exact["alpha"], self.confusion.chosen())
 
     def _show_all_mistakes(self) -> None:
         self.confusion.clear_choice()

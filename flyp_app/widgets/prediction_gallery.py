@@ -18,8 +18,8 @@ from flyp_app.widgets.review_actions import ReviewActions
 
 
 class PredictionGallery(QGroupBox):
-    """`show_items(items, text, filtered)`: items are {"path", "true", "predicted", "confidence"
-    (, "thumb")}; the first `tasks.GALLERY_LIMIT` are shown (missing thumbnails are made in the
+    """`show_set(…)` or `show_items(items, text, filtered)`: items are {"path", "true", "predicted",
+    "confidence" (, "thumb")}; the first `tasks.GALLERY_LIMIT` are shown (missing thumbnails are made in the
     background), the CSV has them all. `run` starts a task (the page's `Page.run`);
     `all_mistakes` asks the page to drop the cell filter; `said(text, ok)` is a line for the page."""
 
@@ -80,6 +80,23 @@ class PredictionGallery(QGroupBox):
         self.list.clear()
         self.label.setText("")
         self.csv_button.setEnabled(False)
+
+    def show_set(self, result: dict, words: str, alpha: float, cell: tuple[int, int] | None) -> None:
+        """The misclassified images of one set's exact result (`tasks.evaluate_at`), or, with a
+        cell (true, predicted) of its confusion matrix, that cell's images. `words`: the set's name."""
+        at = f"α = {alpha:.2f}"
+        if cell is not None and "cells" in result:
+            (t, p), classes = cell, result["classes"]
+            items = [result["images"][i] for i in result["cells"].get(cell, [])]
+            what = "correctly classified" if t == p else f"predicted {classes[p]}"
+            self.setTitle(f"{classes[t]} → {classes[p]}")
+            self.show_items(items, f"{len(items)} {words} image(s) of {classes[t]} {what} at {at}.", filtered=True)
+            return
+        wrong, n, limit = result["wrong"], result["metrics"]["n"], tasks.GALLERY_LIMIT
+        shown = f"; the {limit} most confident mistakes are shown" if len(wrong) > limit else ""
+        self.setTitle("Misclassified images")
+        self.show_items(wrong, f"{len(wrong)} of {n} {words} images misclassified at {at}{shown}. Labels read true → "
+                        "predicted." if wrong else f"No {words} image is misclassified at {at}.", filtered=False)
 
     def show_items(self, items: list[dict], text: str, filtered: bool) -> None:
         self.items = items
