@@ -5,14 +5,13 @@ the wrong one); and its list saved as CSV (`path,label,predicted,confidence`).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListView,
+from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QListView,
                                QListWidget, QListWidgetItem, QPushButton, QVBoxLayout)
 
 from flyp_app import check_tasks, label_tasks, tasks
+from flyp_app.file_dialogs import choose_new
 from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.widgets.review_actions import ReviewActions
 
@@ -152,8 +151,7 @@ class PredictionGallery(QGroupBox):
         self.actions.set_enabled(bool(self.selected_paths()))
 
     def save_dialog(self) -> None:
-        start = str(Path(self.state.dialog_folder()) / "predictions.csv")
-        out, _ = QFileDialog.getSaveFileName(self, "Save the list as a table", start, "CSV tables (*.csv)")
+        out = choose_new(self, self.state, "Save the list as a table", "predictions.csv", "CSV tables (*.csv)")
         if out:
             self.save(out)
 
