@@ -169,21 +169,14 @@ def lr_at(step: int, steps: int, lr: float, warmup: int = WARMUP) -> float:
     return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
 
-def normalise(images, mean=PREPROCESS_CONFIG["mean"], std=PREPROCESS_CONFIG["std"]):
-    """uint8 N×3×H×W → float, normalised exactly as open_clip's preprocessing does."""
-    import torch
-
-    m = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=images.device).view(1, 3, 1, 1)
-    return (images.float() / 255 - m) / s
-
-
 def group_weights(pool: Pool, clutter: float):
     """Sampling weights per group so that a share `clutter` of the views is cluttered."""
+    import torch
+
     cluttered = pool.cluttered[::GROUP].float()
     share = float(cluttered.mean())
     if not 0 < share < 1:
-        return cluttered * 0 + 1
+        return torch.ones_like(cluttered)
     return cluttered * (clutter / share) + (1 - cluttered) * ((1 - clutter) / (1 - share))
 
 
@@ -200,6 +193,8 @@ def train(model, pool: Pool, seed: int, steps: int, batch_size: int, lr: float, 
     from core.training.losses import contrastive_loss
 
     device = pool.images.device
+    mean = torch.tensor(PREPROCESS_CONFIG["mean"], device=device).view(1, 3, 1, 1)
+    std = torch.tensor(PREPROCESS_CONFIG["std"], device=device).view(1, 3, 1, 1)
     optimizer = torch.optim.AdamW(_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.98), eps=1e-6,
                                   fused=device.type == "cuda")
     draw = torch.Generator().manual_seed(seed)
@@ -217,7 +212,7 @@ def train(model, pool: Pool, seed: int, steps: int, batch_size: int, lr: float, 
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, lr)
         with autocast:
-            image_features = model.encode_image(normalise(pool.images[index]))
+            image_features = model.encode_image((pool.images[index].float() / 255 - mean) / std)
             text_features = encode_text(model, pool.tokens[index, caption].long())
         loss = contrastive_loss(torch.nn.functional.normalize(image_features.float(), dim=-1),
                                 torch.nn.functional.normalize(text_features.float(), dim=-1),
