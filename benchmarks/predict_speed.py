@@ -1,14 +1,20 @@
-"""`flyp predict` speed: classifying a folder in batches against the old one-image-at-a-time path.
+"""`flyp predict` speed: a folder classified in batches against one image at a time.
 
-Uses a bundle exported from a one-epoch FLYP run of the demo model (made once under the temporary
-folder, unless --bundle names one) and classifies the demo's validation and different-conditions
-images (1,200 files) both ways, alternating, in one process:
-- per image: decode, preprocess and run the model on one image at a time (what `flyp predict`
-  did before it classified in batches; `Bundle.predict([path])`);
-- batched: `core.labelling.classify.classify_files` (files read and decoded in threads while the
-  model encodes the previous batch), as `flyp predict` runs now.
+Makes a bundle and a folder of images once (under the temporary folder), then:
+- start-up: `flyp predict BUNDLE one-image` in a fresh process (importing torch and open_clip,
+  loading the bundle), three times;
+- the folder classified three ways in this process, alternating, each `--repeats` times (median):
+  *one at a time* (`Bundle.predict` per file: the loop `flyp predict` ran before it classified
+  in batches), *--batch-size 1* (`classify_files` one file per batch, what `flyp predict
+  --batch-size 1` runs) and *batched* (`classify_files` at `--batch-size`, what `flyp predict`
+  runs); all three must give the same classes.
 
-    python benchmarks/predict_speed.py [--bundle BUNDLE] [--batch-size 64] [--repeats 2]
+Models: `demo` (a bundle of a one-epoch FLYP run of the demo) or an open_clip architecture with
+random weights (`ViT-B-32`: no download; a zero-shot head over the demo's classes). Images: the
+demo's own 64-pixel PNGs (`--photos none`), or JPEG photos of `--photos W×H` made from them.
+
+    python benchmarks/predict_speed.py [--model demo] [--images 3000] [--photos none|1600x1200]
+                                       [--batch-size 64] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -16,42 +22,102 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+FOLDER = Path(tempfile.gettempdir()) / "flyp-bench-predict"
 
 
-def demo_bundle(folder: Path) -> tuple[Path, list[Path]]:
-    """A bundle of a one-epoch FLYP run of the demo, and the demo images it has not trained on."""
+def demo_images(count: int) -> list[Path]:
+    """`count` of the demo's images (its three folders, cycled when more are asked for)."""
+    from core.demo.story import demo_paths, ensure_demo_data
+
+    paths = demo_paths(ensure_demo_data(FOLDER / "data"))
+    found = sorted(p for d in [paths["val"], *paths["ood"], paths["train"]] for p in Path(d).rglob("*.png"))
+    return [found[i % len(found)] for i in range(count)]
+
+
+def photo_folder(count: int, size: tuple[int, int]) -> list[Path]:
+    """`count` JPEG photos of `size`: demo images enlarged, with a camera's grain (so they
+    compress like photos rather than like flat drawings), made once."""
+    from PIL import Image
+
+    folder = FOLDER / f"photos-{size[0]}x{size[1]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [folder / f"{i:05d}.jpg" for i in range(count)]
+    grain = Image.effect_noise(size, 24).convert("RGB")
+    for source, file in zip(demo_images(count), files):
+        if not file.is_file():
+            picture = Image.open(source).convert("RGB").resize(size, Image.Resampling.BICUBIC)
+            Image.blend(picture, grain, 0.15).save(file, quality=90)
+    return files
+
+
+def demo_bundle() -> Path:
+    """A bundle of a one-epoch FLYP run of the demo, made once."""
     from core.demo.story import DEMO_SETTINGS, demo_paths, ensure_demo_data
     from core.export.write import export_bundle
     from core.training.config import TrainConfig
     from core.training.loop import train
     from core.weights.blend import open_run
 
-    paths = demo_paths(ensure_demo_data(folder / "data"))
-    images = sorted(p for d in [paths["val"], *paths["ood"]] for p in Path(d).rglob("*.png"))
-    bundle = folder / "bundle"
+    bundle = FOLDER / "bundle"
     if not (bundle / "flyp.json").is_file():
-        run = folder / "runs" / "flyp-1epoch"
+        paths = demo_paths(ensure_demo_data(FOLDER / "data"))
+        run = FOLDER / "runs" / "flyp-1epoch"
         if not (run / "run.json").is_file():
             config = TrainConfig(train_dir=str(paths["train"]), val_dir=str(paths["val"]),
                                  ood_dirs=[str(p) for p in paths["ood"]], model="demo", device="cpu",
                                  **(DEMO_SETTINGS | {"epochs": 1}))
             train(config, run)
         export_bundle(open_run(run, "best", "cpu"), bundle)
-    return bundle, images
+    return bundle
+
+
+def random_bundle(architecture: str) -> Path:
+    """A bundle of `architecture` with random weights and a zero-shot head over the demo's
+    classes, written by the exporter's own writer (made once)."""
+    from core.demo.task import DEMO_CLASSES
+    from core.export import write
+    from core.model.classifier import Classifier
+    from core.model.loading import ModelSpec, load_model
+
+    bundle = FOLDER / f"bundle-{architecture}"
+    if not (bundle / "flyp.json").is_file():
+        loaded = load_model(ModelSpec(architecture, "none"))
+        classes = list(DEMO_CLASSES)
+        run = SimpleNamespace(
+            classifier=Classifier(loaded, classes, ["a photo of a {}."]), alpha=1.0, run=SimpleNamespace(path=bundle),
+            info={"model": {"spec": str(loaded.spec), "open_clip_name": loaded.open_clip_name}, "classes": classes,
+                  "config": {"method": "none (random weights)"}})
+        bundle.mkdir(parents=True, exist_ok=True)
+        write._write(run, bundle, {})
+    return bundle
+
+
+def start_up(bundle: Path, image: Path) -> float:
+    """Seconds of `flyp predict BUNDLE IMAGE` in a fresh process (the median of three)."""
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "core.cli", "predict", str(bundle), str(image)], cwd=ROOT, check=True,
+                       capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", help="a bundle folder (default: the demo's, made once)")
-    parser.add_argument("--images", nargs="*", help="image files (default: the demo's evaluation images)")
+    parser.add_argument("--model", default="demo", help="demo, or an open_clip architecture (random weights)")
+    parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--photos", default="none", help="none (the demo's 64-pixel PNGs) or W×H JPEG photos")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
@@ -62,32 +128,44 @@ def main() -> None:
     from core.labelling.classify import classify_files
     from core.labelling.predictor import from_bundle
 
-    folder = Path(tempfile.gettempdir()) / "flyp-bench-predict"
-    bundle_dir, images = demo_bundle(folder) if not args.bundle else (Path(args.bundle), [])
-    images = [Path(p) for p in args.images] if args.images else images
+    bundle_dir = demo_bundle() if args.model == "demo" else random_bundle(args.model)
+    if args.photos == "none":
+        images = demo_images(args.images)
+    else:
+        images = photo_folder(args.images, tuple(int(v) for v in args.photos.lower().replace("×", "x").split("x")))
+    startup = start_up(bundle_dir, images[0])
     bundle = load_bundle(bundle_dir, "cpu")
     predictor = from_bundle(bundle)
 
-    def per_image():
-        return [bundle.predict([path], 3)[0][0][0] for path in images]
+    def classify(batch_size):
+        return [p.label for batch in classify_files(images, predictor, batch_size=batch_size) for p in batch]
 
-    def batched():
-        return [p.label for batch in classify_files(images, predictor, batch_size=args.batch_size) for p in batch]
-
-    assert per_image()[:64] == batched()[:64]  # warm-up, and the same answers both ways
-    times = {"per image": [], "batched": []}
+    ways = {"one at a time": lambda: [bundle.predict([path], 3)[0][0][0] for path in images],
+            "--batch-size 1": lambda: classify(1),
+            f"batched ({args.batch_size})": lambda: classify(args.batch_size)}
+    times = {name: [] for name in ways}
+    answers = {}
     for _ in range(args.repeats):
-        for name, fn in (("per image", per_image), ("batched", batched)):
+        for name, way in ways.items():
             start = time.perf_counter()
-            fn()
+            answers[name] = way()
             times[name].append(time.perf_counter() - start)
-    one, many = statistics.median(times["per image"]), statistics.median(times["batched"])
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{len(images)} images, bundle {bundle_dir}, torch threads {torch.get_num_threads()}, "
-          f"load average {load:.1f}")
-    print(f"per image: {one:.2f} s ({1000 * one / len(images):.1f} ms per image)")
-    print(f"batched ({args.batch_size} per batch): {many:.2f} s ({1000 * many / len(images):.1f} ms per image)")
-    print(f"speed-up: {one / many:.1f}×")
+    assert all(a == answers["one at a time"] for a in answers.values()), "the ways disagree"
+    load = os.getloadavg()[0]
+    print(f"model {args.model} ({bundle_dir}), {len(images)} images "
+          f"({'the demo PNGs, 64 px' if args.photos == 'none' else 'JPEG ' + args.photos}), "
+          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load average {load:.1f} after the run")
+    print(f"start-up of flyp predict (one image, fresh process): {startup:.2f} s")
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    fastest = min(medians.values())
+    for name, seconds in medians.items():
+        print(f"{name:>16}: {seconds:7.2f} s  {1000 * seconds / len(images):7.2f} ms per image  "
+              f"{len(images) / seconds:7.1f} images/s  {seconds / fastest:5.1f}× the time of the fastest")
+    batched = medians[f"batched ({args.batch_size})"]
+    print(f"speed-up of batched: {medians['one at a time'] / batched:.1f}× over one at a time, "
+          f"{medians['--batch-size 1'] / batched:.1f}× over --batch-size 1")
+    print(f"with start-up, for {len(images)} images: one at a time {startup + medians['one at a time']:.1f} s, "
+          f"batched {startup + batched:.1f} s")
 
 
 if __name__ == "__main__":

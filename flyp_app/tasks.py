@@ -434,7 +434,7 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
 
     from core.errors import Cancelled, FlypError
     from core.data.images import load_rgb
-    from core.data.transforms import eval_image
+    from core.data.transforms import DRAFT_MARGIN, REDUCING_GAP, eval_image
 
     session = caches.blend_session(run_dir, device)
     loaded = session.blended.classifier.loaded
@@ -450,11 +450,11 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
             if pixels is None or tuple(pixels.shape[-2:]) != (size, size):
                 where = item["path"] or item["name"]
                 try:
-                    image = load_rgb(where, data=item["data"])
+                    image = load_rgb(where, data=item["data"], draft_size=DRAFT_MARGIN * size)  # as `eval_file`
                 except FlypError as exc:
                     answer["error"] = error_text(exc).removeprefix(f"{where}: ")
                     continue
-                pixels = answer["pixels"] = eval_image(image, size, interpolation)
+                pixels = answer["pixels"] = eval_image(image, size, interpolation, reducing_gap=REDUCING_GAP)
                 if not item["has_thumb"]:
                     answer["thumb"] = caches.thumbnail_png(image=image)
             good.append((answer, pixels))

@@ -22,3 +22,47 @@ def test_training_crops_are_seeded_and_vary():
     c = train_image(image, 32, random.Random("1/1/5"))
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert a.shape == (3, 32, 32) and a.dtype == torch.uint8
+
+
+def _photo(width: int, height: int) -> Image.Image:
+    """A photo-like picture: smooth shapes under a fine grain (what JPEG's scaled decoding blurs)."""
+    picture = Image.effect_mandelbrot((width, height), (-2, -1.2, 1, 1.2), 60).convert("RGB")
+    return Image.blend(picture, Image.effect_noise((width, height), 40).convert("RGB"), 0.2)
+
+
+def test_new_images_of_a_large_photo_are_decoded_fast_and_barely_differ(tmp_path):
+    from core.data.images import load_rgb
+    from core.data.transforms import eval_file
+
+    path = tmp_path / "photo.jpg"
+    _photo(1600, 1200).save(path, quality=90)
+    exact = eval_image(load_rgb(path), 64).int()
+    fast = eval_file(path, 64).int()
+    assert fast.shape == exact.shape == (3, 64, 64)
+    assert not torch.equal(fast, exact)  # decoded at an eighth of the size, then resized
+    assert (fast - exact).abs().float().mean() < 1.0 and (fast - exact).abs().max() <= 16
+
+
+def test_new_images_come_out_exactly_when_no_shortcut_applies(tmp_path):
+    from core.data.images import load_rgb
+    from core.data.transforms import eval_file
+
+    for name, size in (("small.jpg", (255, 200)), ("large.png", (1600, 1200))):
+        _photo(*size).save(tmp_path / name)
+        exact = eval_image(load_rgb(tmp_path / name), 64 if name == "small.jpg" else 320)
+        assert torch.equal(eval_file(tmp_path / name, 64 if name == "small.jpg" else 320), exact), name
+
+
+def test_a_turned_photo_is_read_upright_on_the_fast_path(tmp_path):
+    from core.data.images import load_rgb
+    from core.data.transforms import eval_file
+
+    upright = Image.blend(_photo(900, 1600), Image.linear_gradient("L").resize((900, 1600)).convert("RGB"), 0.7)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: shown after turning 90° clockwise
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "turned.jpg", quality=95, exif=exif)
+    fast = eval_file(tmp_path / "turned.jpg", 48).int()
+    exact = eval_image(load_rgb(tmp_path / "turned.jpg"), 48).int()
+    sideways = eval_image(load_rgb(tmp_path / "turned.jpg").transpose(Image.Transpose.ROTATE_90), 48).int()
+    assert (fast - exact).abs().float().mean() < 3.0  # the grain, decoded at an eighth of the size
+    assert (fast - sideways).abs().float().mean() > 10.0

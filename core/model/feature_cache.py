@@ -29,8 +29,8 @@ import torch
 
 from core import atomic
 from core.errors import FlypError
-from core.data.images import load_rgb, read_image_bytes
-from core.data.transforms import eval_image
+from core.data.images import read_image_bytes
+from core.data.transforms import eval_file
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 FORMAT = "1"
@@ -181,7 +181,7 @@ def image_features(paths: Sequence[str | os.PathLike], encoder: Encoder, *, cach
             if cache is not None and (known := cache.get(item.digest)) is not None:
                 item.features = known
                 return item, None
-            return item, eval_image(load_rgb(path, data=data), size, interpolation)
+            return item, eval_file(path, size, interpolation, data=data)
         except FlypError as exc:
             item.reason = str(exc).removeprefix(f"{path}: ")
             return item, None
