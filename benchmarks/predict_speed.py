@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,10 +96,12 @@ def random_bundle(architecture: str) -> Path:
         classes = list(DEMO_CLASSES)
         run = SimpleNamespace(
             classifier=Classifier(loaded, classes, ["a photo of a {}."]), alpha=1.0, run=SimpleNamespace(path=bundle),
-            info={"model": {"spec": str(loaded.spec), "open_clip_name": loaded.open_clip_name}, "classes": classes,
-                  "config": {"method": "none (random weights)"}})
-        bundle.mkdir(parents=True, exist_ok=True)
-        write._write(run, bundle, {})
+            info={"model": {"spec": loaded.spec.to_json(), "open_clip_name": loaded.open_clip_name},
+                  "classes": classes, "config": {"method": "none (random weights)"}})
+        staging = Path(tempfile.mkdtemp(dir=FOLDER))
+        write._write(run, staging, {})
+        shutil.rmtree(bundle, ignore_errors=True)
+        staging.rename(bundle)
     return bundle
 
 

@@ -14,7 +14,7 @@ from core.errors import FlypError
 class CountingEncoder:
     """A stand-in image tower: mean colour features, counting the images it encodes."""
 
-    key, image_size, interpolation = "counting", 8, "bilinear"
+    key, image_size, interpolation, device = "counting", 8, "bilinear", "cpu"
 
     def __init__(self):
         self.encoded = 0

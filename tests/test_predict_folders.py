@@ -8,6 +8,7 @@ import os
 import shutil
 
 import pytest
+import torch
 
 from cli_helpers import assert_one_line_error, run_cli
 
@@ -52,14 +53,22 @@ def test_csv_has_a_row_per_image_with_classes_confidences_or_the_reason(capsys, 
     assert sum(os.path.basename(r[0]).startswith(r[1]) for r in good) >= 5  # red_000.png: a red image
 
 
-def test_batches_give_the_answers_of_one_image_at_a_time(flyp_bundle, photos):
+@pytest.mark.parametrize("beside", [True, False], ids=["decoding beside the model", "decoding, then the model"])
+def test_batches_give_the_answers_of_one_image_at_a_time(flyp_bundle, photos, beside, monkeypatch):
+    from PIL import Image
+
     from core.export.bundle import load_bundle
     from core.labelling.classify import classify_files, image_files
     from core.labelling.predictor import from_bundle
+    from core.model import feature_cache
 
+    monkeypatch.setattr(feature_cache, "_decode_beside_model", lambda encoder: beside)
+    for source in sorted(photos.glob("*_00*.png"))[:2]:  # large photos: decoded on the fast path
+        Image.open(source).resize((1200, 900), Image.Resampling.BICUBIC).save(photos / f"{source.stem}-large.jpg")
     bundle = load_bundle(flyp_bundle)
     files = [f for f in image_files([photos]) if f.stat().st_size > 100]
     batched = [p for batch in classify_files(files, from_bundle(bundle), top_k=3, batch_size=4) for p in batch]
+    assert [p.path for p in batched] == files and not any(p.reason for p in batched)
     for prediction, path in zip(batched, files):
         single = bundle.predict([path], 3)[0]
         assert [c for c, _ in prediction.top] == [c for c, _ in single]
@@ -118,3 +127,25 @@ def test_a_destination_that_cannot_be_written_stops_before_any_work(capsys, flyp
 def test_bad_options_are_one_line(capsys, flyp_bundle, photos, args, words):
     code, _, err = run_cli(capsys, "predict", flyp_bundle, photos, *args)
     assert_one_line_error(code, err, *words)
+
+
+def test_a_bundle_of_a_convolutional_tower_predicts_what_its_run_predicts(colour_data, photos, tmp_path):
+    from conftest import tiny_config
+
+    from core.export.bundle import load_bundle
+    from core.export.write import export_bundle
+    from core.labelling.classify import classify_files, image_files
+    from core.labelling.predictor import from_bundle, open_predictor
+    from core.training.loop import train
+    from core.weights.blend import open_run
+
+    run = tmp_path / "demo-run"
+    train(tiny_config(colour_data, model="demo", pretrained=None, epochs=1, batch_size=24), run)
+    export_bundle(open_run(run), tmp_path / "bundle")  # itself compares the bundle with the run
+    bundle = load_bundle(tmp_path / "bundle")
+    assert bundle.model.visual.conv1.weight.is_contiguous(memory_format=torch.channels_last)  # the fast layout
+    files = [f for f in image_files([photos]) if f.stat().st_size > 100]
+    from_run = [p for batch in classify_files(files, open_predictor(run, 1.0)) for p in batch]
+    batched = [p for batch in classify_files(files, from_bundle(bundle), batch_size=4) for p in batch]
+    for a, b in zip(from_run, batched):
+        assert a.label == b.label and a.confidence == pytest.approx(b.confidence, abs=1e-5)

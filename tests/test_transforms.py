@@ -47,10 +47,10 @@ def test_new_images_come_out_exactly_when_no_shortcut_applies(tmp_path):
     from core.data.images import load_rgb
     from core.data.transforms import eval_file
 
-    for name, size in (("small.jpg", (255, 200)), ("large.png", (1600, 1200))):
-        _photo(*size).save(tmp_path / name)
-        exact = eval_image(load_rgb(tmp_path / name), 64 if name == "small.jpg" else 320)
-        assert torch.equal(eval_file(tmp_path / name, 64 if name == "small.jpg" else 320), exact), name
+    # a JPEG under 4× the input size (no reduced-scale decoding), a PNG under 6× it (no whole-factor shrink)
+    for name, (width, height), size in (("small.jpg", (255, 200), 64), ("large.png", (1600, 1200), 224)):
+        _photo(width, height).save(tmp_path / name)
+        assert torch.equal(eval_file(tmp_path / name, size), eval_image(load_rgb(tmp_path / name), size)), name
 
 
 def test_a_turned_photo_is_read_upright_on_the_fast_path(tmp_path):

@@ -33,6 +33,7 @@ class Thumbnails:
     key = f"thumbnail|{SIZE}|1"
     image_size = SIZE
     interpolation = "bilinear"
+    device = "cpu"
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         x = pixels.float().flatten(1)

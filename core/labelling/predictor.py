@@ -31,6 +31,7 @@ class Predictor:
     interpolation: str
     encode: Callable[[torch.Tensor], torch.Tensor]   # uint8 N×3×S×S → N×D normalised features
     head: Callable[[torch.Tensor], torch.Tensor]     # N×D features → N×C logits
+    device: str = "cpu"                              # where `encode` runs: "cpu", "cuda"…
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.encode(pixels).float().cpu()
@@ -45,7 +46,7 @@ def from_classifier(classifier, key: str, description: str) -> Predictor:
     return Predictor(key, description, list(classifier.class_names), loaded.image_size,
                      loaded.preprocess.get("interpolation", "bicubic"),
                      lambda pixels: classifier.features(pixels, batch_size=len(pixels)),
-                     classifier.logits_from_features)
+                     classifier.logits_from_features, classifier.device.type)
 
 
 def zero_shot(loaded, class_names: list[str], templates: list[str], display_names: list[str] | None = None) -> Predictor:
@@ -72,7 +73,8 @@ def from_bundle(bundle) -> Predictor:
     return Predictor(f"bundle|{bundle.path.resolve()}|{weights.st_size}|{weights.st_mtime_ns}",
                      f"bundle {bundle.path.name}", list(bundle.class_names), size,
                      pre.get("interpolation", "bicubic"), encode,
-                     lambda features: bundle.scale * features @ bundle.head.T + bundle.bias)
+                     lambda features: bundle.scale * features @ bundle.head.T + bundle.bias,
+                     next(bundle.model.parameters()).device.type)
 
 
 def from_run(blended, alpha: float) -> Predictor:

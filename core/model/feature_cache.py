@@ -39,11 +39,13 @@ KEEP_MODELS = 24   # the most recently used models keep their features; older fo
 
 
 class Encoder(Protocol):
-    """What turns images into features: a key for the cache, the input size, and the tower."""
+    """What turns images into features: a key for the cache, the input size, where the tower
+    runs ("cpu", "cuda"…), and the tower."""
 
     key: str
     image_size: int
     interpolation: str
+    device: str
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 N×3×S×S images → N×D L2-normalised float features on the CPU."""
@@ -166,7 +168,8 @@ def image_features(paths: Sequence[str | os.PathLike], encoder: Encoder, *, cach
                    cancel: Callable[[], bool] = no_cancel) -> Iterator[list[ImageFeatures]]:
     """Yield the files' features a batch at a time, in order (cached ones without decoding).
 
-    The next batch is read and decoded in threads while the model encodes this one. A file that
+    Files are read and decoded in threads; the next batch while the model encodes this one,
+    unless the model needs every core for itself (`_decode_beside_model`). A file that
     cannot be used comes back with the reason the folder scan would give (unreadable, empty,
     not an image, truncated, too large…); the others go on.
     """
@@ -188,17 +191,31 @@ def image_features(paths: Sequence[str | os.PathLike], encoder: Encoder, *, cach
 
     batch_size = max(1, batch_size)
     chunks = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
+    beside = _decode_beside_model(encoder)
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
         pending = [pool.submit(load, p) for p in chunks[0]] if chunks else []
         done = 0
         for index in range(len(chunks)):
             check_cancel(cancel)
             loaded = [f.result() for f in pending]
-            pending = [pool.submit(load, p) for p in chunks[index + 1]] if index + 1 < len(chunks) else []
+            following = chunks[index + 1] if index + 1 < len(chunks) else []
+            if beside:
+                pending = [pool.submit(load, p) for p in following]
             _encode(loaded, encoder, cache)
+            if not beside:
+                pending = [pool.submit(load, p) for p in following]
             done += len(loaded)
             progress(done, len(paths))
             yield [item for item, _ in loaded]
+
+
+def _decode_beside_model(encoder: Encoder) -> bool:
+    """Whether to decode the next batch while the model encodes this one: yes on a GPU, or when
+    PyTorch leaves CPU cores free; not when its threads take every core. Each of PyTorch's
+    operations waits for its slowest thread, and decoding threads beside them stall them all:
+    measured on 2 cores, the demo model encoded 3–20× slower while photos were decoded beside
+    it, far more than the overlap saves."""
+    return encoder.device != "cpu" or torch.get_num_threads() < (os.cpu_count() or 1)
 
 
 def _encode(loaded: list[tuple[ImageFeatures, torch.Tensor | None]], encoder: Encoder,
