@@ -33,7 +33,7 @@ from core.data.images import read_image_bytes
 from core.data.transforms import eval_file
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
-FORMAT = "1"
+FORMAT = "2"  # 2: large JPEGs decoded on the fast path (`eval_file`); features of format 1 are not reused
 MERGE_AT = 32      # shards: more than this are merged into one when the cache is opened
 KEEP_MODELS = 24   # the most recently used models keep their features; older folders are removed
 
