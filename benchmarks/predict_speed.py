@@ -20,6 +20,7 @@ demo's own 64-pixel PNGs (`--photos none`), or JPEG photos of `--photos W×H` ma
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import statistics
@@ -36,11 +37,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 FOLDER = Path(tempfile.gettempdir()) / "flyp-bench-predict"
 
 
+def demo_folder() -> Path:
+    """Where the demo's data, run, bundle and photos are kept: a folder per version of the demo model."""
+    from core.model.loading import demo_model_dir
+
+    digest = hashlib.blake2b(digest_size=8)
+    for file in sorted(demo_model_dir().iterdir()):
+        digest.update(file.read_bytes())
+    return FOLDER / f"demo-{digest.hexdigest()}"
+
+
 def demo_images(count: int) -> list[Path]:
     """`count` of the demo's images (its three folders, cycled when more are asked for)."""
     from core.demo.story import demo_paths, ensure_demo_data
 
-    paths = demo_paths(ensure_demo_data(FOLDER / "data"))
+    paths = demo_paths(ensure_demo_data(demo_folder() / "data"))
     found = sorted(p for d in [paths["val"], *paths["ood"], paths["train"]] for p in Path(d).rglob("*.png"))
     return [found[i % len(found)] for i in range(count)]
 
@@ -50,7 +61,7 @@ def photo_folder(count: int, size: tuple[int, int]) -> list[Path]:
     compress like photos rather than like flat drawings), made once."""
     from PIL import Image
 
-    folder = FOLDER / f"photos-{size[0]}x{size[1]}"
+    folder = demo_folder() / f"photos-{size[0]}x{size[1]}"
     folder.mkdir(parents=True, exist_ok=True)
     files = [folder / f"{i:05d}.jpg" for i in range(count)]
     grain = Image.effect_noise(size, 24).convert("RGB")
@@ -69,10 +80,10 @@ def demo_bundle() -> Path:
     from core.training.loop import train
     from core.weights.blend import open_run
 
-    bundle = FOLDER / "bundle"
+    bundle = demo_folder() / "bundle"
     if not (bundle / "flyp.json").is_file():
-        paths = demo_paths(ensure_demo_data(FOLDER / "data"))
-        run = FOLDER / "runs" / "flyp-1epoch"
+        paths = demo_paths(ensure_demo_data(demo_folder() / "data"))
+        run = demo_folder() / "runs" / "flyp-1epoch"
         if not (run / "run.json").is_file():
             config = TrainConfig(train_dir=str(paths["train"]), val_dir=str(paths["val"]),
                                  ood_dirs=[str(p) for p in paths["ood"]], model="demo", device="cpu",

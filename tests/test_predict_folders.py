@@ -130,6 +130,7 @@ def test_bad_options_are_one_line(capsys, flyp_bundle, photos, args, words):
 
 
 def test_a_bundle_of_a_convolutional_tower_predicts_what_its_run_predicts(colour_data, photos, tmp_path):
+    import open_clip
     from conftest import tiny_config
 
     from core.export.bundle import load_bundle
@@ -139,8 +140,13 @@ def test_a_bundle_of_a_convolutional_tower_predicts_what_its_run_predicts(colour
     from core.training.loop import train
     from core.weights.blend import open_run
 
-    run = tmp_path / "demo-run"
-    train(tiny_config(colour_data, model="demo", pretrained=None, epochs=1, batch_size=24), run)
+    config = tmp_path / "flyp-tiny-resnet.json"  # CLIP's ResNet design, tiny (BatchNorm, pooling)
+    config.write_text(json.dumps({"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 16},
+                                  "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2,
+                                               "layers": 2}}))
+    open_clip.add_model_config(config)
+    run = tmp_path / "resnet-run"
+    train(tiny_config(colour_data, model="flyp-tiny-resnet", epochs=1), run)
     export_bundle(open_run(run), tmp_path / "bundle")  # itself compares the bundle with the run
     bundle = load_bundle(tmp_path / "bundle")
     assert bundle.model.visual.conv1.weight.is_contiguous(memory_format=torch.channels_last)  # the fast layout
