@@ -213,7 +213,7 @@ def _decode_beside_model(encoder: Encoder) -> bool:
     """Whether to decode the next batch while the model encodes this one: yes on a GPU, or when
     PyTorch leaves CPU cores free; not when its threads take every core. Each of PyTorch's
     operations waits for its slowest thread, and decoding threads beside them stall it: on 2
-    busy cores the demo model took 1.0 ms per image with photos decoded beside it, 0.46 ms with
+    busy cores a small ResNet took 1.0 ms per image with photos decoded beside it, 0.46 ms with
     them decoded before (the same total on small PNGs, idle); a large model loses the most."""
     return encoder.device != "cpu" or torch.get_num_threads() < (os.cpu_count() or 1)
 
