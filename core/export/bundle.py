@@ -102,7 +102,7 @@ def _is_convolutional(tower: torch.nn.Module) -> bool:
     """A ResNet or ConvNeXt image tower, not a ViT (whose one convolution cuts the patches).
 
     A bundle only predicts: its convolutional tower runs in channels-last memory layout, which
-    the CPU's convolutions and pooling take faster (the demo model: 1.4× in batches)."""
+    the CPU's convolutions and pooling take faster (a small ResNet: 1.4× in batches)."""
     return sum(isinstance(m, torch.nn.Conv2d) for m in tower.modules()) > 1
 
 
