@@ -7,7 +7,8 @@ Makes a bundle and a folder of images once (under the temporary folder), then:
   *one at a time* (`Bundle.predict` per file: the loop `flyp predict` ran before it classified
   in batches), *--batch-size 1* (`classify_files` one file per batch, what `flyp predict
   --batch-size 1` runs) and *batched* (`classify_files` at `--batch-size`, what `flyp predict`
-  runs); all three must give the same classes.
+  runs), counting the images whose class differs from one at a time (none should);
+- where the time goes: decoding alone (exact, and the fast path) and the model alone.
 
 Models: `demo` (a bundle of a one-epoch FLYP run of the demo) or an open_clip architecture with
 random weights (`ViT-B-32`: no download; a zero-shot head over the demo's classes). Images: the
