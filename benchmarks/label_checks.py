@@ -1,10 +1,10 @@
 """Label checks on the full demo folders with the demo model: how well the figures in
 `core/checks/labels.py` and `core/checks/duplicates.py` hold, over several seeds.
 
-- flipped labels: 5% of the 1,000 training images filed under another class at random; the share
+- flipped labels (the demo project's captions): 5% of the 1,200 training images filed under another class at random; the share
   of them in the first 2× (number flipped) of the suspicious list, per seed;
 - near-duplicates: the highest thumbnail similarity between two distinct demo images (train,
-  validation and both different-conditions folders: 2,200), and the share of 100 planted copies
+  validation and both different-conditions folders: 2,640), and the share of 100 planted copies
   (resized ×1.5, recompressed as JPEG quality 70, or shrunk to 48 px and saved as JPEG quality 80)
   found at the default threshold.
 
@@ -38,7 +38,7 @@ def main() -> None:
     from core.checks import duplicates
     from core.checks.report import check_folders
     from core.data.folders import scan_folder
-    from core.demo.task import write_demo_data
+    from core.demo.task import DEMO_TEMPLATES, write_demo_data
     from core.labelling.predictor import zero_shot
     from core.model.feature_cache import FeatureCache, all_features
     from core.model.loading import ModelSpec, load_model
@@ -49,7 +49,7 @@ def main() -> None:
         os.environ["FLYP_CACHE_DIR"] = str(root / "cache")
         write_demo_data(root / "demo", seed=0)
         classes = scan_folder(root / "demo" / "train", verify=False).classes
-        predictor = zero_shot(load_model(ModelSpec("demo", None), "cpu"), classes, ["a photo of a {}."])
+        predictor = zero_shot(load_model(ModelSpec("demo", None), "cpu"), classes, list(DEMO_TEMPLATES))
         held = []
         for seed in range(args.seeds):
             flipped = flipped_copy(root / "demo" / "train", root / f"flipped-{seed}", seed)

@@ -13,10 +13,10 @@ the classes that do (the evidence points to that class: "likely"), or when anoth
 simply the most probable. Suspicious images are ranked by how little probability their folder's
 class gets (self-confidence, cleanlab's default ranking), most suspicious first.
 
-Measured on the demo's 1,000 training images with 5% of the labels flipped at random (demo model,
-5 seeds, `benchmarks/label_checks.py`): the first 2× (number flipped) of the ranking hold 73% of
-the flipped images on average (70–76%). The demo model is weak (its zero-shot accuracy on these
-images is 46%, the probe's out-of-fold about 55%), so nearly half the images are listed: the
+Measured on the demo's 1,200 training images with 5% of the labels flipped at random (demo model
+and the demo's captions, 5 seeds, `benchmarks/label_checks.py`): the first 2× (number flipped) of
+the ranking hold 74% of the flipped images on average (67–82%). The demo model is weak (its
+zero-shot accuracy on these photos is about 62%), so nearly half the images are listed: the
 ranking, not the list's length, is what to read.
 """
 

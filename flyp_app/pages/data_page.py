@@ -37,6 +37,9 @@ class DataPage(Page):
         self.classes.setIconSize(QPixmap(tasks.CLASS_THUMB, tasks.CLASS_THUMB).size())
         self.classes.verticalHeader().setDefaultSectionSize(tasks.CLASS_THUMB + 6)
         self.classes.verticalHeader().hide()
+        # Three classes stay in view whatever else the page shows (the label check's list).
+        self.classes.setMinimumHeight(3 * (tasks.CLASS_THUMB + 6) + 2 * self.classes.frameWidth()
+                                      + self.classes.horizontalHeader().sizeHint().height())
         self.classes.itemChanged.connect(self._name_edited)
         self.summary = QLabel("No training folder yet.")
         top = QWidget()
@@ -62,7 +65,8 @@ class DataPage(Page):
         splitter.addWidget(self.check)
         splitter.setSizes([300, 100, 260])
         # The list to review gets most of the room once there is one; the class table scrolls.
-        self.check.checked.connect(lambda: splitter.setSizes([160, bottom.sizeHint().height(), 10_000]))
+        self.check.checked.connect(
+            lambda: splitter.setSizes([top.minimumSizeHint().height(), bottom.sizeHint().height(), 10_000]))
         self.layout_.addWidget(splitter, 1)
         self.add_status_line()
         self._filling = False
