@@ -11,7 +11,7 @@ Each page is saved as a PNG of the 1280×800 window (quantised with pngquant whe
 
 The app's user folders (recent projects, the demo project and its runs) go to `--home`
 (XDG_DATA_HOME and XDG_CONFIG_HOME point there; emptied first), so the pictures show a clean
-app and your own projects are left alone. About a minute on a 2-core CPU, most of it training.
+app and your own projects are left alone. About 2½ minutes on a 2-core CPU, most of it training.
 """
 
 from __future__ import annotations
