@@ -204,3 +204,13 @@ def test_runs_and_bundles_get_the_users_normal_permissions(tmp_path, colour_data
     assert "run/checkpoints/best.safetensors" in modes and "bundle/open_clip_model.safetensors" in modes
     assert {name: mode for name, mode in modes.items()
             if mode != (oct(0o755) if (tmp_path / name).is_dir() else oct(0o644))} == {}
+
+
+@pytest.mark.parametrize("users, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_torch_threads_sleep_while_they_wait_unless_the_user_said_otherwise(users, expected):
+    """Spinning OpenMP threads take the cores the app's window or other programs need; the
+    setting must be in place before torch loads, and a value the user set wins."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | ({"OMP_WAIT_POLICY": users} if users else {})
+    code = "import sys, os, core.cli; print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.split() == [expected, "False"]
