@@ -1,8 +1,13 @@
-"""`flyp-studio [PROJECT]` / `python -m flyp_app`: open the main window at once."""
+"""`flyp-studio [PROJECT]` / `python -m flyp_app`: open the main window at once.
+
+Where there is no display to open it on (a server, an SSH session), `flyp-studio --demo` runs the
+demo in the terminal instead (`flyp demo`), and anything else says so in one line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 APP_ID = "org.flypstudio.FlypStudio"  # the .desktop, AppStream and icon name (packaging/linux)
@@ -14,6 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("project", nargs="?", help="a project file (*.flyp.json) to open")
     parser.add_argument("--demo", action="store_true", help="open the demo project")
     args = parser.parse_args(argv)
+    if not display_available():
+        if args.demo:
+            print("flyp-studio: no display here, so the demo runs in this terminal (flyp demo)", file=sys.stderr)
+            from core.cli import main as flyp
+
+            return flyp(["demo"])
+        print("flyp-studio: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set); "
+              "from a terminal, `flyp --help` lists what the engine does", file=sys.stderr)
+        return 2
 
     app = create_app()
     from flyp_app.errors import ErrorReporter, log, start_logging
@@ -31,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     elif args.demo:
         window.open_demo()
     return app.exec()
+
+
+def display_available() -> bool:
+    """False on Linux without an X11 or Wayland display, unless Qt was told which platform to use
+    (QT_QPA_PLATFORM, e.g. offscreen); Windows and macOS always have one."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def create_app():

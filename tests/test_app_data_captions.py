@@ -1,6 +1,8 @@
 """The app's first pages, driven as a user would: folders, scan, names, templates, zero-shot."""
 
 import json
+import os
+import sys
 import time
 
 import pytest
@@ -37,6 +39,25 @@ def test_window_opens_fast_without_torch_or_pyqtgraph():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[1:] == ["False", "False"]  # torch and pyqtgraph load later: in the background, or with a plot
     assert float(out[0]) < 5  # a gross regression guard; the 1.5 s figure is measured, not tested (shared CI CPUs)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Windows and macOS always have a display")
+def test_without_a_display_the_demo_runs_in_the_terminal_and_anything_else_says_why(monkeypatch, capsys):
+    import subprocess
+
+    import core.cli
+    from flyp_app import __main__ as entry
+
+    headless = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "flyp_app"], capture_output=True, text=True, env=headless, timeout=60)
+    assert result.returncode == 2 and "no display" in result.stderr and len(result.stderr.splitlines()) == 1
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    ran = []
+    monkeypatch.setattr(core.cli, "main", lambda argv: ran.append(argv) or 0)
+    assert entry.main(["--demo"]) == 0 and ran == [["demo"]]
+    assert "runs in this terminal" in capsys.readouterr().err
 
 
 def test_data_page_scans_lists_problems_and_saves_names(qtbot, window, colour_data, tmp_path):
