@@ -14,8 +14,9 @@ GUIDE = """<h3>FLYP Studio</h3>
 <p><b>The path:</b> {steps}</p>
 <p><b>On this page — {title}.</b> {hint}</p>
 <p><b>Keys:</b> Ctrl+1 … Ctrl+{pages} open the pages, Ctrl+Tab the next one; Ctrl+Z and Ctrl+Shift+Z undo
-and redo changes to folders, class names, templates and settings, and the actions on reviewed images
-(moved to another class, left out of training, kept as they are); Ctrl+W closes the project.</p>
+and redo changes to folders, class names, templates and settings, the images labelled on the Label page,
+and the actions on reviewed images (moved to another class, left out of training, kept as they are);
+Ctrl+W closes the project.</p>
 <p><b>Drops:</b> a project file opens it; a run folder joins the project; images go to Try; a folder
 dropped on a field of the Data page sets that field, dropped elsewhere you are asked what it is for.</p>
 <p>When something goes wrong unexpectedly, the details are written to the log file: {log}</p>"""

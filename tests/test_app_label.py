@@ -201,3 +201,21 @@ def test_the_views_order_the_grid(page):
     page.view.setCurrentIndex(2)
     page.view.activated.emit(2)
     assert [i.path for i in shown()] == sorted(i.path for i in shown())
+
+
+def test_labels_are_steps_of_the_apps_undo_history_and_redo_labels_again(qtbot, page, tmp_path):
+    train, new = tmp_path / "train", tmp_path / "new"
+    before = snapshot(train, new)
+    stack = page.state.undo_stack  # Edit ▸ Undo and Edit ▸ Redo
+    page.grid.setFocus()
+    first = page.grid.currentItem().data(Qt.UserRole)
+    qtbot.keyClick(page.grid, Qt.Key_2)
+    assert stack.undoText() == "label 1 image(s) as green"
+    stack.undo()
+    assert snapshot(train, new) == before and first in page.items
+    stack.redo()
+    assert (train / "green" / Path(first).name).read_bytes() == Path(first).read_bytes()
+    assert first not in page.items
+    assert [r["action"] for r in log_rows(page)] == ["copy", "undo copy", "copy"]
+    page.undo()  # the page's Undo button
+    assert snapshot(train, new) == before and not stack.canUndo()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPixmap, QUndoCommand
 from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
                                QListWidgetItem, QProgressBar, QPushButton, QScrollArea)
 
@@ -444,16 +444,28 @@ class LabelPage(Page):
         return True
 
     def assign(self, folder: str, items: list[LabelItem] | None = None) -> None:
-        """Label `items` (default: the selected images) as class `folder`."""
+        """Label `items` (default: the selected images) as class `folder`: one step of the app's
+        undo stack (Edit ▸ Undo, Ctrl+Z, this page's Undo button)."""
         items = items if items is not None else self.selected()
         if not items or not self._ensure_labeller():
             return
+        row = min(self.grid.row(i.widget) for i in items)
+        done = self.label_files(self.labeller, [i.path for i in items], folder)
+        if done:
+            self.state.undo_stack.push(Labelled(self, self.labeller, [str(a.source) for a in done], folder))
+        self._select_row(row)
+        if self.since_fit >= REFIT_EVERY:
+            self.update_suggestions()
+
+    def label_files(self, labeller, paths: list[str], folder: str) -> list:
+        """Copy (or move) `paths` into class `folder` with `labeller`; their images leave the grid.
+        Returns the assignments made (up to a file that failed, which is named)."""
         from core.labelling.files import AssignError
 
-        row = min(self.grid.row(i.widget) for i in items)
-        suggestions = [(s[0], s[1]) if (s := self._suggestion(i)) else ("", None) for i in items]
+        suggestions = [(s[0], s[1]) if (item := self.items.get(p)) and (s := self._suggestion(item)) else ("", None)
+                       for p in paths]
         try:
-            done, error = self.labeller.assign([i.path for i in items], folder, suggestions), ""
+            done, error = labeller.assign(paths, folder, suggestions), ""
         except AssignError as exc:
             done, error = exc.done, str(exc)
         for a in done:
@@ -461,15 +473,13 @@ class LabelPage(Page):
         if done:
             self.state.labels_updated({folder: len(done)})
             self.since_fit += len(done)
-        self._select_row(row)
         self._summarise()
         if error:
             self.show_error(error)
         else:
-            verb = "moved" if self.labeller.move else "copied"
+            verb = "moved" if labeller.move else "copied"
             self.show_info(f"{len(done)} image(s) {verb} into {self.display(folder)} · Ctrl+Z undoes.", ok=True)
-        if self.since_fit >= REFIT_EVERY:
-            self.update_suggestions()
+        return done
 
     def _remove(self, path: str) -> None:
         item = self.items.pop(path, None)
@@ -479,14 +489,18 @@ class LabelPage(Page):
             self._removed[path] = item
 
     def undo(self) -> None:
-        """Put the files of the last labelling back as they were, and their images in the grid."""
+        """Ctrl+Z on the grid and the Undo button: the app's last step undone, as Edit ▸ Undo does."""
+        if self.state.undo_stack.canUndo():
+            self.state.undo_stack.undo()
+        else:
+            self.show_info("Nothing to undo.")
+
+    def put_back(self, labeller) -> None:
+        """Put the files of `labeller`'s last labelling back as they were, and their images in the grid."""
         from core.errors import FlypError
 
-        if self.labeller is None or not self.labeller.history:
-            self.show_info("Nothing to undo.")
-            return
         try:
-            undone = self.labeller.undo()
+            undone = labeller.undo()
         except FlypError as exc:
             self.show_error(str(exc))
             return
@@ -499,8 +513,27 @@ class LabelPage(Page):
         self.state.labels_updated(counts)
         self.since_fit = max(0, self.since_fit - len(undone))
         self._arrange()
-        if undone:
-            first = self.items[str(undone[-1].source)]
+        if undone and (first := self.items.get(str(undone[-1].source))) is not None and first.widget is not None:
             self._select_row(self.grid.row(first.widget))
         self._summarise()
         self.show_info(f"Undone: {len(undone)} image(s) put back.", ok=True)
+
+
+class Labelled(QUndoCommand):
+    """One labelling on the Label page as a step of the app's undo stack: undo puts the files back
+    (`Labeller.undo`) and their images in the grid; redo labels the same files again. The files
+    are labelled before the command is pushed, so the stack's first redo() does nothing."""
+
+    def __init__(self, page: LabelPage, labeller, paths: list[str], folder: str):
+        super().__init__(f"label {len(paths)} image(s) as {page.display(folder)}")
+        self.page, self.labeller, self.paths, self.folder = page, labeller, paths, folder
+        self._applied = True
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        self.page.label_files(self.labeller, self.paths, self.folder)
+
+    def undo(self) -> None:
+        self.page.put_back(self.labeller)
