@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         window.open_project(args.project)
     elif args.demo:
         window.open_demo()
-    return app.exec()
+    code = app.exec()
+    from flyp_app.workers import wait_for_background_work
+
+    wait_for_background_work()
+    return code
 
 
 def display_available() -> bool:

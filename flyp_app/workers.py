@@ -42,23 +42,33 @@ class Worker(QRunnable):
     def run(self) -> None:
         self.running = True
         try:
-            result = self.fn(*self.args, progress=self.signals.progress.emit, control=self.control,
-                             emit=self.signals.event.emit, **self.kwargs)
+            result = self.fn(*self.args, progress=self._say(self.signals.progress), control=self.control,
+                             emit=self._say(self.signals.event), **self.kwargs)
         except Cancelled:
-            self.signals.cancelled.emit()
+            self._say(self.signals.cancelled)()
         except FlypError as exc:
-            self.signals.failed.emit(error_text(exc))
+            self._say(self.signals.failed)(error_text(exc))
         except Exception as exc:  # a bug: say it in words, keep the traceback in the log
             from flyp_app.errors import log_file
 
             logging.getLogger("flyp_app").exception("Internal error in %s", getattr(self.fn, "__name__", self.fn))
-            self.signals.failed.emit(f"Internal error: {type(exc).__name__}: {exc} (the details are in the log "
-                                     f"file {log_file()})")
+            self._say(self.signals.failed)(f"Internal error: {type(exc).__name__}: {exc} (the details are in the "
+                                           f"log file {log_file()})")
         else:
-            self.signals.finished.emit(result)
+            self._say(self.signals.finished)(result)
         finally:
             self.running = False
-            self.signals.done.emit()
+            self._say(self.signals.done)()
+
+    def _say(self, signal) -> Callable[..., None]:
+        """`signal.emit`, silent once nobody can hear it: a window closed while this worker was
+        finishing deletes the signals' object, and the emit would raise in this thread."""
+        def emit(*args) -> None:
+            try:
+                signal.emit(*args)
+            except RuntimeError:
+                self.control.cancel()  # the page is gone: the work may stop too
+        return emit
 
     def cancel(self) -> None:
         self.control.cancel()
@@ -83,3 +93,7 @@ def start(worker: Worker, *, on_done: Callable[[Any], None] | None = None,
     return worker
 
 
+def wait_for_background_work(seconds: float = 10) -> bool:
+    """After the window closed: give the shared pool's cancelled workers `seconds` to end, so that
+    none is cut off mid-write when the interpreter exits. False if some are still running."""
+    return QThreadPool.globalInstance().waitForDone(int(seconds * 1000))

@@ -52,3 +52,27 @@ def test_the_background_engine_import_leaves_pyqtgraph_to_the_ui_thread():
             "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "False"]
+
+
+def test_a_worker_outliving_its_page_ends_quietly_and_the_app_waits_for_it(qtbot):
+    """Closing the window mid-work (the Blend page measuring a curve) deletes the objects a
+    worker reports through; the worker must end without a traceback, and before the app exits."""
+    import shiboken6
+    from PySide6.QtCore import QThreadPool
+
+    from core.errors import Cancelled
+
+    started, ended = [], []
+
+    def slow(progress=None, control=None, emit=None):
+        started.append(True)
+        while not control.cancelled():
+            progress(1, 2)
+        ended.append(True)
+        raise Cancelled()
+
+    worker = workers.start(workers.Worker(slow), pool=QThreadPool.globalInstance(), on_progress=lambda *a: None)
+    qtbot.waitUntil(lambda: bool(started), timeout=5000)
+    shiboken6.delete(worker.signals)  # what the window's closing does to a page's worker
+    assert workers.wait_for_background_work(5)
+    assert ended and not worker.running
