@@ -12,6 +12,7 @@ folders, are in `flyp_app.label_tasks`.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from pathlib import Path
 
@@ -117,22 +118,30 @@ class Caches:
         return curve
 
     def thumbnail_png(self, path: str | Path | None = None, image=None, size: int = THUMB_SIZE) -> bytes:
-        """A small PNG of an image file (cached by path) or of a PIL image, for lists and galleries."""
+        """A small PNG of an image file or of a PIL image, for lists and galleries. A file's is
+        cached by path, size asked for and the file's time and length (an image replaced on disk
+        gets a new thumbnail)."""
         from core.data.images import load_rgb
 
+        key = None
         if image is None:
+            try:
+                stat = os.stat(path)
+                key = (str(path), size, stat.st_mtime_ns, stat.st_size)
+            except OSError:
+                pass  # load_rgb names the problem
             with self._lock:
-                if str(path) in self._thumbs:
-                    return self._thumbs[str(path)]
+                if key in self._thumbs:
+                    return self._thumbs[key]
         picture = (image if image is not None else load_rgb(path, draft_size=size * 2)).copy()
         picture.thumbnail((size, size))
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
-        if image is None:
+        if key is not None:
             with self._lock:
                 if len(self._thumbs) > 4000:
                     self._thumbs.clear()
-                self._thumbs[str(path)] = buffer.getvalue()
+                self._thumbs[key] = buffer.getvalue()
         return buffer.getvalue()
 
 

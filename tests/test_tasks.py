@@ -1,5 +1,8 @@
 """The app's background tasks run without Qt, and their caches hold up under several threads."""
 
+import io
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import TINY, write_class_folders
@@ -31,3 +34,17 @@ def test_thumbnails_from_several_threads_are_cached_once_per_file(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         first = list(pool.map(caches.thumbnail_png, paths * 4))
     assert all(first[i] == first[i % len(paths)] for i in range(len(first)))
+
+
+def test_a_thumbnail_follows_its_file_and_the_size_asked_for(tmp_path):
+    from PIL import Image
+
+    file = tmp_path / "photo.png"
+    Image.new("RGB", (40, 40), (200, 0, 0)).save(file)
+    caches = tasks.Caches()
+    red = caches.thumbnail_png(file, size=32)
+    assert Image.open(io.BytesIO(caches.thumbnail_png(file, size=16))).size == (16, 16)
+    Image.new("RGB", (40, 40), (0, 0, 200)).save(file)  # the image replaced on disk
+    os.utime(file, ns=(time.time_ns() + 10**9,) * 2)  # a later time, whatever the file system's resolution
+    blue = caches.thumbnail_png(file, size=32)
+    assert blue != red and Image.open(io.BytesIO(blue)).getpixel((5, 5)) == (0, 0, 200)
