@@ -150,6 +150,14 @@ def test_flyp_check_prints_the_issues_json(demo_folders, tmp_path, capsys):
     code, out, err = run_cli(capsys, "check", train)
     assert code == 0 and "suspicious label(s)" in out and "near-duplicate pair(s)" in out
 
+    from core.project import Project, save_project  # the images reviewed in the app
+    left_out, kept = report["suspicious"][0]["path"], report["suspicious"][1]["path"]
+    save_project(Project(name="Mine", train_dir=str(train), excluded=[left_out], kept=[kept]), tmp_path / "Mine.flyp.json")
+    code, out, err = run_cli(capsys, "check", train, "--val", val, "--project", tmp_path / "Mine.flyp.json", "--json")
+    again = json.loads(out)
+    assert code == 0 and not {left_out, kept} & {s["path"] for s in again["suspicious"]}
+    assert again["images"] == report["images"] - 1
+
 
 def test_flyp_check_bad_input_is_one_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "check", tmp_path / "missing")

@@ -20,11 +20,22 @@ def check(args) -> int:
         args.threshold = THRESHOLD
     if not 0.0 < args.threshold <= 1.0:
         raise FlypError(f"--threshold must be above 0 and at most 1 (got {args.threshold})")
+    excluded, kept = _reviewed(args.project)
     predictor = _predictor(args)
-    report = check_folders(args.dir, predictor, val_dir=args.val, ood_dirs=args.ood or [], zero_shot=not args.run,
-                           threshold=args.threshold, progress=bar("Checking", args))
+    report = check_folders(args.dir, predictor, val_dir=args.val, ood_dirs=args.ood or [], exclude=excluded, kept=kept,
+                           zero_shot=not args.run, threshold=args.threshold, progress=bar("Checking", args))
     emit(args, report.to_json(), _text(report))
     return 0
+
+
+def _reviewed(project: str | None) -> tuple[list[str], list[str]]:
+    """The images a project leaves out of training and those it keeps as they are (absolute paths)."""
+    if not project:
+        return [], []
+    from core.project import load_project
+
+    loaded = load_project(project)
+    return [str(loaded.resolve(p)) for p in loaded.excluded], [str(loaded.resolve(p)) for p in loaded.kept]
 
 
 def _predictor(args):

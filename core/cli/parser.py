@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=None, help="with --run: weight-ensembling α (default: 1)")
     p.add_argument("--threshold", type=float, metavar="S",
                    help="near-duplicate similarity, 0–1 (default: 0.98; lower finds looser copies)")
+    p.add_argument("--project", metavar="NAME.flyp.json",
+                   help="a FLYP Studio project: the images it leaves out of training are not checked, and "
+                        "those reviewed and kept as they are not listed again")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
 
     p = verb("zeroshot", data.zeroshot, "zero-shot accuracy of a model on a labelled folder")
