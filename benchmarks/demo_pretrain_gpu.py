@@ -7,8 +7,17 @@ its own process on the same GPU for about `--budget-s` seconds (the number of st
 after a short calibration, so the learning-rate schedule is a plain warmup + cosine that
 `flyp demo pretrain --steps N --device cuda` repeats). Each candidate is written as an open_clip
 folder with its stats, and its zero-shot accuracy measured on 40 images per class of every
-demo split. The choice uses the ID validation split only (RULE below, fixed before any run);
-the sketch and painting figures are printed, never used.
+demo split. With `--finetune`, each candidate is then finetuned as `flyp demo` finetunes the
+shipped model (FLYP, the demo's settings and captions, on its training photos) and its best ID
+validation accuracy recorded: the headroom finetuning has, which the demo issue asks to be at
+least 15 points. The choice uses the ID validation split only (RULE below, fixed before any
+run); the sketch and painting figures are printed, never used.
+
+The `-p4` candidates cut the same 64-pixel images into 4-pixel patches (256 tokens instead of
+64): the shipped model's small shapes span only 2–3 of its 8-pixel patches, which is where its
+finetuning stalls (benchmarks/README.md). Measured training speed on the 2-core CPU (batch 256):
+the shipped vit128 (8-px patches) 278 images/s, vit64-p4 122, vit128-p4 47 — `flyp demo`'s four
+finetunings (2 min 47 s today, under 3 minutes asked) grow with it.
 """
 
 from __future__ import annotations
@@ -34,10 +43,13 @@ CANDIDATES = {  # name: (vision tower, share of cluttered views)
     "vit96-c10": ({**VIT, "width": 96, "layers": 4}, 0.10),
     "vit96-c25": ({**VIT, "width": 96, "layers": 4}, 0.25),
     "vit128-c10": ({**VIT, "width": 128, "layers": 4}, 0.10),
+    "vit128-p4-c10": ({**VIT, "patch_size": 4, "width": 128, "layers": 4}, 0.10),
+    "vit64-p4-c10": ({**VIT, "patch_size": 4, "width": 64, "layers": 4}, 0.10),
     "convnext-c10": ({"timm_model_name": "test_convnext3", "timm_model_pretrained": False, "timm_pool": "avg",
                       "timm_proj": "linear", "image_size": 64}, 0.10),
 }
-RULE = ("zero-shot ID (val, 40 per class) within [55%, 80%]; among those a ViT before the ConvNeXt, the "
+RULE = ("zero-shot ID (val, 40 per class) within [55%, 80%]; among those, with --finetune, the largest gain of "
+        "FLYP's best ID validation accuracy over zero-shot (to the point), then a ViT before the ConvNeXt, the "
         "narrower ViT first, then the ID closest to 67.5%; if none is in range, the ID closest to the range")
 
 
@@ -45,13 +57,30 @@ def choose(results: dict) -> str:
     def key(name: str):
         accuracy = results[name]["zero_shot_40"]["val"]
         outside = max(0.0, 0.55 - accuracy, accuracy - 0.80)
+        gain = results[name].get("finetune", {}).get("gain", 0.0)
         vision = CANDIDATES[name][0]
-        return (outside, "timm_model_name" in vision, vision.get("width", 0), abs(accuracy - 0.675))
+        return (outside, -round(gain, 2), "timm_model_name" in vision, vision.get("width", 0), abs(accuracy - 0.675))
     return min(results, key=key)
 
 
+def finetune_gain(model_dir: Path, out: Path, device: str) -> dict:
+    """FLYP on the demo's training photos from `model_dir`, as `flyp demo` runs it from the shipped
+    model: the zero-shot and best ID validation accuracy (the OOD folders are not given to the run)."""
+    import dataclasses
+
+    from core.demo.story import demo_paths, demo_train_config, ensure_demo_data
+    from core.training.loop import train
+
+    paths = demo_paths(ensure_demo_data(out / "demo-data"))
+    config = dataclasses.replace(demo_train_config(paths, "flyp", seed=0, device=device),
+                                 model=f"local-dir:{model_dir}", ood_dirs=[])
+    info = train(config, out / f"{model_dir.name}-flyp")
+    zero_shot, best = info["zeroshot"]["id"]["accuracy"], info["best"]["id_accuracy"]
+    return {"zero_shot": zero_shot, "best": best, "gain": best - zero_shot, "seconds": info.get("seconds")}
+
+
 def train_candidate(name: str, pool_file: Path, out: Path, budget_s: float, batch_size: int, lr: float,
-                    seed: int, device: str) -> None:
+                    seed: int, device: str, finetune: bool) -> None:
     import torch
 
     vision, clutter = CANDIDATES[name]
@@ -69,9 +98,12 @@ def train_candidate(name: str, pool_file: Path, out: Path, budget_s: float, batc
     stats = pretrain.pretrain_demo_model(out / name, seed=seed, steps=steps, batch_size=batch_size, lr=lr,
                                          clutter=clutter, device=device, model_config=config, pool=pool)
     stats["zero_shot_40"] = measure_zero_shot(out / name, seed=1, per_class=40)["accuracy"]
+    if finetune:
+        stats["finetune"] = finetune_gain(out / name, out, device)
     (out / f"{name}.stats.json").write_text(json.dumps(stats, indent=1))
     shutil.rmtree(out / f"{name}-calibration")
-    print(name, "steps", steps, "zero-shot (40/class)", stats["zero_shot_40"], flush=True)
+    print(name, "steps", steps, "zero-shot (40/class)", stats["zero_shot_40"], "finetuned", stats.get("finetune"),
+          flush=True)
 
 
 def main() -> None:
@@ -84,13 +116,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda", help="cpu for a dry run")
     parser.add_argument("--only", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--finetune", action="store_true", help="also finetune each candidate on the demo (ID only)")
     parser.add_argument("--candidate", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     pool_file = args.out / "pool.pt"
     if args.candidate:
         train_candidate(args.candidate, pool_file, args.out, args.budget_s, args.batch_size, args.lr, args.seed,
-                        args.device)
+                        args.device, args.finetune)
         return
     import torch
 
@@ -100,7 +133,8 @@ def main() -> None:
     print(f"pool of {args.pool_size} rendered and saved in {time.perf_counter() - started:.0f} s", flush=True)
     children = [subprocess.Popen([sys.executable, __file__, "--candidate", name, "--out", str(args.out),
                                   "--budget-s", str(args.budget_s), "--batch-size", str(args.batch_size),
-                                  "--lr", str(args.lr), "--seed", str(args.seed), "--device", args.device]) for name in args.only]
+                                  "--lr", str(args.lr), "--seed", str(args.seed), "--device", args.device,
+                                  *(["--finetune"] if args.finetune else [])]) for name in args.only]
     for child in children:
         child.wait()
     pool_file.unlink()
@@ -112,11 +146,14 @@ def main() -> None:
     for name, stats in results.items():
         z = stats["zero_shot_40"]
         print(f"{name}: {stats['steps']} steps in {stats['train_s']:.0f} s, final loss {stats['loss_every_50_steps'][-1]:.3f}, "
-              f"zero-shot ID {z['val']:.1%} | sketch {z['ood-sketch']:.1%} | painting {z['ood-painting']:.1%}")
+              f"zero-shot ID {z['val']:.1%} | sketch {z['ood-sketch']:.1%} | painting {z['ood-painting']:.1%}"
+              + (f" | FLYP on the demo: ID {stats['finetune']['zero_shot']:.1%} → {stats['finetune']['best']:.1%}"
+                 if "finetune" in stats else ""))
     chosen = choose(results) if results else None
     print(f"rule: {RULE}\nchosen: {chosen}")
     (args.out / "selection.json").write_text(json.dumps({"rule": RULE, "chosen": chosen, "results": {
-        name: {k: stats[k] for k in ("zero_shot_40", "zero_shot", "steps", "train_s", "clutter", "vision_cfg")}
+        name: {k: stats[k] for k in ("zero_shot_40", "zero_shot", "steps", "train_s", "clutter", "vision_cfg", "finetune")
+               if k in stats}
         for name, stats in results.items()}}, indent=1))
 
 
