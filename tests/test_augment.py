@@ -1,7 +1,6 @@
 """Augmentation presets for kinds of images: what each does to a training image, recorded in the
 run and kept on resume, and never applied to evaluation."""
 
-import json
 import random
 
 import pytest

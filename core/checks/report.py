@@ -18,7 +18,7 @@ from typing import Callable, Collection, Sequence
 import torch
 
 from core.checks import duplicates, labels
-from core.data.folders import Sample, excluded_key, scan_folder
+from core.data.folders import excluded_key, scan_folder
 from core.errors import FlypError
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 

@@ -196,7 +196,7 @@ class _Trainer:
             clf.linear_head = (self._probe_head(on_event, control or RunControl()) if cfg.method == "lp-ft" and fresh
                                else clf.zero_shot_linear_head())
         groups = methods.param_groups(clf, cfg)
-        self.params = params = [p for group in groups for p in group["params"]]
+        self.params = [p for group in groups for p in group["params"]]
         self.l2sp = methods.L2SP(clf.model.visual, cfg.l2sp_lambda) if cfg.method == "l2sp" else None
         if cfg.grad_checkpointing:
             for tower in acceleration.enable_gradient_checkpointing(clf.model):
