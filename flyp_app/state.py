@@ -69,6 +69,7 @@ class AppState(QObject):
     labels_changed = Signal(object)  # images labelled (or undone) on the Label page: {class folder: +n or -n}
     engine_ready = Signal()          # torch + open_clip are imported
     message = Signal(str)            # a short status-bar message
+    page_wanted = Signal(str)        # a page asks the window to show another one: its name
     saved = Signal()
     restored = Signal()              # an undo or redo put back earlier values: pages show them again
     images_changed = Signal()        # images moved to another class, left out of training or kept (or undone)

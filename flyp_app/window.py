@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.engine_label = QLabel("Loading PyTorch in the background…")
         self.statusBar().addPermanentWidget(self.engine_label)
         self.state.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.state.page_wanted.connect(self._go_to)
         self.state.project_changed.connect(self._project_opened)
         self._show_welcome()
         self._restore_layout()

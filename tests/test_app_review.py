@@ -78,6 +78,22 @@ def test_the_check_lists_the_wrong_label_and_the_copy_without_changing_a_file(qt
     assert not (train.parent / "Mine-labels.csv").exists()  # nothing moved, nothing logged
 
 
+def test_a_class_warning_opens_the_page_where_it_is_fixed(qtbot, checked):
+    from PySide6.QtWidgets import QTreeWidgetItemIterator
+
+    window, page, *_ = checked
+    assert any(w.kind == "few-images" for w in page.check.report.warnings)  # 6 training images per class
+    tree = page.check.review.tree
+    items, it = {}, QTreeWidgetItemIterator(tree)
+    while it.value():
+        items[it.value().text(0)] = it.value()
+        it += 1
+    link = items["Label more images…"]
+    tree.scrollToItem(link)
+    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=tree.visualItemRect(link).center())
+    assert window.nav.currentRow() == list(window.pages).index("label")
+
+
 def test_move_is_logged_and_undo_restores_the_files_exactly(qtbot, checked):
     window, page, train, wrong, _ = checked
     before = files(train)

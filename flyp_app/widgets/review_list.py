@@ -19,10 +19,14 @@ from flyp_app.widgets.review_actions import ReviewActions
 
 ICON = 40
 PATHS = Qt.UserRole  # an item's images: [path] or a pair's [a, b]
+ACTION = Qt.UserRole + 1  # a class warning's action line: the page that opens
 KINDS = {"same-class": ("same class", "the same class"),
          "cross-class": ("two classes", "two classes: one of the labels is wrong"),
          "leak": ("training and evaluation", "training and an evaluation folder: it inflates accuracy")}
 COLUMNS = ["Image", "Folder's class", "Likely class", "Score", "Done"]
+# What a class warning's action line opens: the page that helps (by its name), and its words.
+WARNING_ACTIONS = {"few-images": ("label", "Label more images…"), "imbalance": ("label", "Label more images…"),
+                   "near-chance": ("captions", "Edit the captions…")}
 
 
 class ReviewList(QWidget):
@@ -46,6 +50,8 @@ class ReviewList(QWidget):
         for col in range(1, len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.tree.itemClicked.connect(self._open_action)
+        self.tree.itemActivated.connect(self._open_action)
         layout.addWidget(self.tree, 1)
         self.actions = ReviewActions(state, self.selected_paths)
         layout.addWidget(self.actions)
@@ -116,6 +122,25 @@ class ReviewList(QWidget):
             row.setFirstColumnSpanned(True)
             row.setFlags(Qt.ItemIsEnabled)
             row.setToolTip(0, f"{w.message}\n→ {w.advice}")
+            if w.kind in WARNING_ACTIONS:
+                self._warning_action(row, *WARNING_ACTIONS[w.kind])
+
+    def _warning_action(self, row: QTreeWidgetItem, page: str, words: str) -> None:
+        """A link-like line under a class warning: clicking it (or Enter) opens the page where it is fixed."""
+        link = QTreeWidgetItem(row, [words])
+        link.setFirstColumnSpanned(True)
+        link.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+        link.setData(0, ACTION, page)
+        link.setForeground(0, self.tree.palette().link())
+        font = link.font(0)
+        font.setUnderline(True)
+        link.setFont(0, font)
+        link.setToolTip(0, f"Opens the {page.capitalize()} page")
+        row.setExpanded(True)
+
+    def _open_action(self, item: QTreeWidgetItem) -> None:
+        if page := item.data(0, ACTION):
+            self.state.page_wanted.emit(page)
 
     def set_thumbs(self, batch: dict[str, bytes]) -> None:
         for path, png in batch.items():
