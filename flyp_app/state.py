@@ -326,6 +326,10 @@ class AppState(QObject):
         self.ready = True
         self.engine_ready.emit()
 
+    def want_page(self, name: str) -> None:
+        """Ask the window to show the page called `name` (a link from one page to another)."""
+        self.page_wanted.emit(name)
+
     def say(self, text: str) -> None:
         """A short message in the status bar."""
         self.message.emit(text)

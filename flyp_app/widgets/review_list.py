@@ -140,7 +140,7 @@ class ReviewList(QWidget):
 
     def _open_action(self, item: QTreeWidgetItem) -> None:
         if page := item.data(0, ACTION):
-            self.state.page_wanted.emit(page)
+            self.state.want_page(page)
 
     def set_thumbs(self, batch: dict[str, bytes]) -> None:
         for path, png in batch.items():
