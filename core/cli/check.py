@@ -29,13 +29,14 @@ def check(args) -> int:
 
 
 def _reviewed(project: str | None) -> tuple[list[str], list[str]]:
-    """The images a project leaves out of training and those it keeps as they are (absolute paths)."""
+    """The images a project leaves out of training and those it keeps as they are (a loaded
+    project's paths are absolute)."""
     if not project:
         return [], []
     from core.project import load_project
 
     loaded = load_project(project)
-    return [str(loaded.resolve(p)) for p in loaded.excluded], [str(loaded.resolve(p)) for p in loaded.kept]
+    return loaded.excluded, loaded.kept
 
 
 def _predictor(args):
