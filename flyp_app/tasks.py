@@ -442,8 +442,7 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     import torch
 
     from core.errors import Cancelled, FlypError
-    from core.data.images import load_rgb
-    from core.data.transforms import DRAFT_MARGIN, REDUCING_GAP, eval_image
+    from core.data.transforms import eval_new_image, open_new_image
 
     session = caches.blend_session(run_dir, device)
     loaded = session.blended.classifier.loaded
@@ -459,11 +458,11 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
             if pixels is None or tuple(pixels.shape[-2:]) != (size, size):
                 where = item["path"] or item["name"]
                 try:
-                    image = load_rgb(where, data=item["data"], draft_size=DRAFT_MARGIN * size)  # as `eval_file`
+                    image = open_new_image(where, size, data=item["data"])
                 except FlypError as exc:
                     answer["error"] = error_text(exc).removeprefix(f"{where}: ")
                     continue
-                pixels = answer["pixels"] = eval_image(image, size, interpolation, reducing_gap=REDUCING_GAP)
+                pixels = answer["pixels"] = eval_new_image(image, size, interpolation)
                 if not item["has_thumb"]:
                     answer["thumb"] = caches.thumbnail_png(image=image)
             good.append((answer, pixels))

@@ -135,9 +135,19 @@ def eval_file(path, size: int, interpolation: str = "bicubic", data: bytes | Non
 
     The file is decoded by `load_rgb` (FlypError names it when it cannot be). An image whose
     shorter side is under 2 × DRAFT_MARGIN × `size` comes out exactly as `eval_image` makes it.
+    The two halves, for a caller that also needs the decoded image: `open_new_image`, `eval_new_image`.
     """
-    return eval_image(load_rgb(path, draft_size=DRAFT_MARGIN * size, data=data), size, interpolation,
-                      reducing_gap=REDUCING_GAP)
+    return eval_new_image(open_new_image(path, size, data), size, interpolation)
+
+
+def open_new_image(path, size: int, data: bytes | None = None) -> Image.Image:
+    """`eval_file`'s decoding: a JPEG at a reduced scale that keeps DRAFT_MARGIN × `size`."""
+    return load_rgb(path, draft_size=DRAFT_MARGIN * size, data=data)
+
+
+def eval_new_image(image: Image.Image, size: int, interpolation: str = "bicubic") -> torch.Tensor:
+    """`eval_file`'s resize and crop: `eval_image`, a large image first shrunk by a whole factor."""
+    return eval_image(image, size, interpolation, reducing_gap=REDUCING_GAP)
 
 
 def eval_image(image: Image.Image, size: int, interpolation: str = "bicubic",
