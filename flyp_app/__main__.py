@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return flyp(["demo"])
         print("flyp-studio: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set); "
-              "from a terminal, `flyp --help` lists what the engine does", file=sys.stderr)
+              "in a terminal the flyp command does the same work: type flyp to see what it can do", file=sys.stderr)
         return 2
 
     app = create_app()

@@ -10,6 +10,7 @@ the UI thread.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -42,33 +43,31 @@ class Worker(QRunnable):
     def run(self) -> None:
         self.running = True
         try:
-            result = self.fn(*self.args, progress=self._say(self.signals.progress), control=self.control,
-                             emit=self._say(self.signals.event), **self.kwargs)
+            result = self.fn(*self.args, progress=partial(self._emit, self.signals.progress), control=self.control,
+                             emit=partial(self._emit, self.signals.event), **self.kwargs)
         except Cancelled:
-            self._say(self.signals.cancelled)()
+            self._emit(self.signals.cancelled)
         except FlypError as exc:
-            self._say(self.signals.failed)(error_text(exc))
+            self._emit(self.signals.failed, error_text(exc))
         except Exception as exc:  # a bug: say it in words, keep the traceback in the log
             from flyp_app.errors import log_file
 
             logging.getLogger("flyp_app").exception("Internal error in %s", getattr(self.fn, "__name__", self.fn))
-            self._say(self.signals.failed)(f"Internal error: {type(exc).__name__}: {exc} (the details are in the "
-                                           f"log file {log_file()})")
+            self._emit(self.signals.failed, f"Internal error: {type(exc).__name__}: {exc} (the details are in the "
+                                            f"log file {log_file()})")
         else:
-            self._say(self.signals.finished)(result)
+            self._emit(self.signals.finished, result)
         finally:
             self.running = False
-            self._say(self.signals.done)()
+            self._emit(self.signals.done)
 
-    def _say(self, signal) -> Callable[..., None]:
-        """`signal.emit`, silent once nobody can hear it: a window closed while this worker was
-        finishing deletes the signals' object, and the emit would raise in this thread."""
-        def emit(*args) -> None:
-            try:
-                signal.emit(*args)
-            except RuntimeError:
-                self.control.cancel()  # the page is gone: the work may stop too
-        return emit
+    def _emit(self, signal, *args) -> None:
+        """`signal.emit(*args)`, silent once nobody can hear it: a window closed while this worker
+        was finishing deletes the signals' object, and the emit would raise in this thread."""
+        try:
+            signal.emit(*args)
+        except RuntimeError:
+            self.control.cancel()  # the page is gone: the work may stop too
 
     def cancel(self) -> None:
         self.control.cancel()
