@@ -123,13 +123,8 @@ class Caches:
         gets a new thumbnail)."""
         from core.data.images import load_rgb
 
-        key = None
-        if image is None:
-            try:
-                stat = os.stat(path)
-                key = (str(path), size, stat.st_mtime_ns, stat.st_size)
-            except OSError:
-                pass  # load_rgb names the problem
+        key = _file_key(path, size) if image is None else None
+        if key is not None:
             with self._lock:
                 if key in self._thumbs:
                     return self._thumbs[key]
@@ -143,6 +138,15 @@ class Caches:
                     self._thumbs.clear()
                 self._thumbs[key] = buffer.getvalue()
         return buffer.getvalue()
+
+
+def _file_key(path, size: int) -> tuple | None:
+    """A thumbnail's cache key: the file as it is now (None when it cannot be read: load_rgb says why)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return str(path), size, stat.st_mtime_ns, stat.st_size
 
 
 # Start-up -------------------------------------------------------------------------------------
