@@ -97,6 +97,10 @@ class _Curves:
         p = max(self.zero_shot or 0.5, self.best[2]["accuracy"] if self.best else 0.0)
         return max(0.01, 2 * math.sqrt(max(p * (1 - p), 0.01) / max(1, self.n)))
 
+    def loss_first_and_last(self) -> tuple[float | None, float | None]:
+        """The mean training loss over the first and the last fifth of the steps."""
+        return self.loss_at(0.0, 0.2), self.loss_at(0.8, 1.0)
+
     def loss_at(self, start: float, stop: float) -> float | None:
         """Mean finite training loss over a share [start, stop) of the steps."""
         count = len(self.losses)
@@ -116,7 +120,7 @@ def _diverged(c: _Curves, config: dict) -> Advice | None:
     if c.nan:
         return Advice("diverged", "The training loss became NaN (not a number): the learning rate is too high "
                                   "for this model.", _lower_lr(config, 10))
-    first, end = c.loss_at(0.0, 0.2), c.loss_at(0.8, 1.0)
+    first, end = c.loss_first_and_last()
     if first is not None and end is not None and len(c.losses) >= 10 and end > first * 1.05:
         return Advice("diverged", f"The training loss rose ({first:.3g} at the start, {end:.3g} at the end) "
                                   "instead of falling: the learning rate is too high.", _lower_lr(config, 10))
@@ -135,7 +139,7 @@ def _barely_moved(c: _Curves, config: dict) -> Advice | None:
     best = c.best[2]["accuracy"]
     if best - c.zero_shot > c.noise():
         return None
-    first, end = c.loss_at(0.0, 0.2), c.loss_at(0.8, 1.0)
+    first, end = c.loss_first_and_last()
     if first is not None and end is not None and len(c.losses) >= 20 and end < first * (1 - LOSS_FELL):
         return Advice("barely_moved", f"Validation accuracy barely moved from zero-shot ({c.zero_shot:.1%} → best "
                                       f"{best:.1%}) although the training loss fell ({first:.3g} → {end:.3g}): the "
