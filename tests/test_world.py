@@ -86,3 +86,20 @@ def test_clutter_adds_things_around_the_object_and_captions_may_say_so():
     scenes = [world.sample_scene(rng, clutter="cluttered") for _ in range(100)]
     captions = [world.describe(scene, rng) for scene in scenes]
     assert 20 < sum(any(p in c for p in ("clutter", "other things", "junk")) for c in captions) < 80
+
+
+def test_a_distractor_is_a_second_shape_nearly_as_large_in_the_same_scene():
+    grown = []
+    for index in range(10):
+        alone, _, scene = world.example("d", index, 64, style="cartoon", background="plain", clutter="clear",
+                                        size="large")
+        beside, _, scene_beside = world.example("d", index, 64, distractor=0.85, style="cartoon",
+                                                background="plain", clutter="clear", size="large")
+        assert scene_beside == scene  # nothing a caption could say about it
+
+        def drawn(image):  # pixels that are not the plain background's tone
+            background = max(image.getcolors(64 * 64))[1]
+            return sum(1 for pixel in image.getdata() if pixel != background)
+        grown.append(drawn(beside) / drawn(alone))
+    # 0.85 of the object's radius: about 0.7 of its area more, less where the two overlap.
+    assert 1.35 < sum(grown) / len(grown) < 1.9

@@ -82,14 +82,22 @@ def sample_scene(rng: random.Random, **fixed_attributes: str | tuple[str, ...]) 
     return Scene(**values)
 
 
-def render(scene: Scene, size: int, rng: random.Random) -> Image.Image:
-    """Draw `scene` as a `size`×`size` RGB image; the rng picks placement, tones and texture."""
+def render(scene: Scene, size: int, rng: random.Random, distractor: float = 0.0) -> Image.Image:
+    """Draw `scene` as a `size`×`size` RGB image; the rng picks placement, tones and texture.
+
+    With `distractor` > 0, another of the shapes, `distractor` times the object's size, is drawn
+    flat among the background's things, as a print or a poster would be: a scene the captions
+    never mention and pretraining never shows (the demo task's distractor).
+    """
     w = size * _SUPERSAMPLE
     background = _background(scene, w, rng)
     mask = _shape_mask(scene, w, rng)
     colour = _jitter(COLOURS[scene.colour], rng, 18)
+    other = _distractor_mask(scene, mask, rng, distractor) if distractor else None
     if scene.clutter == "cluttered":
         background, mask = _clutter(scene, background, mask, rng)
+    if other is not None:
+        background = _draw_thing(scene, background, other, rng)
     image = _STYLE_PAINTERS[scene.style](background, mask, colour, rng)
     return image.resize((size, size), Image.Resampling.BOX)
 
@@ -124,16 +132,17 @@ def describe(scene: Scene, rng: random.Random) -> str:
     return caption + ("." if rng.random() < 0.7 else "")
 
 
-def example(seed: int | str, index: int, image_size: int = 64, **fixed_attributes) -> tuple[Image.Image, str, Scene]:
+def example(seed: int | str, index: int, image_size: int = 64, distractor: float = 0.0,
+            **fixed_attributes) -> tuple[Image.Image, str, Scene]:
     """The `index`-th (image, caption, scene) of the world drawn from `seed`.
 
     Each example has its own rng, derived from (seed, index), so any example can be redrawn
     alone, in any order, in any process. A string seed names an independent stream
-    (the demo data uses one per split and class).
+    (the demo data uses one per split and class). `distractor` as in `render`.
     """
     rng = random.Random(f"flyp-world:{seed}:{index}")
     scene = sample_scene(rng, **fixed_attributes)
-    image = render(scene, image_size, rng)
+    image = render(scene, image_size, rng, distractor)
     return image, describe(scene, rng), scene
 
 
@@ -287,23 +296,47 @@ _POLYGONS = {
 def _shape_mask(scene: Scene, w: int, rng: random.Random) -> Image.Image:
     """An "L" mask of the object: 255 inside, 0 outside."""
     cx, cy, r = _placement(scene, w, rng)
+    return _draw_shape(scene.shape, w, cx, cy, r, rng)
+
+
+def _draw_shape(shape: str, w: int, cx: float, cy: float, r: float, rng: random.Random) -> Image.Image:
+    """A `w`×`w` "L" mask of `shape` of radius r centred at (cx, cy), slightly turned."""
     angle = math.radians(rng.uniform(-12, 12))  # small, so a square never turns into a diamond
     mask = Image.new("L", (w, w), 0)
     draw = ImageDraw.Draw(mask)
-    if scene.shape in _POLYGONS:
-        draw.polygon(_polygon(_POLYGONS[scene.shape], cx, cy, r, angle), fill=255)
-    elif scene.shape == "circle":
+    if shape in _POLYGONS:
+        draw.polygon(_polygon(_POLYGONS[shape], cx, cy, r, angle), fill=255)
+    elif shape == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
-    elif scene.shape == "ring":
+    elif shape == "ring":
         inner = r * rng.uniform(0.5, 0.65)
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
         draw.ellipse((cx - inner, cy - inner, cx + inner, cy + inner), fill=0)
-    elif scene.shape == "crescent":
+    elif shape == "crescent":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
         bite = rng.uniform(-0.6, 0.6) + (0 if rng.random() < 0.5 else math.pi)
         ox, oy = cx + 0.5 * r * math.cos(bite), cy + 0.5 * r * math.sin(bite)
         draw.ellipse((ox - 0.85 * r, oy - 0.85 * r, ox + 0.85 * r, oy + 0.85 * r), fill=0)
     return mask
+
+
+def _distractor_mask(scene: Scene, mask: Image.Image, rng: random.Random, scale: float) -> Image.Image:
+    """Another of the shapes, `scale` times the object's radius, where it overlaps the object least
+    (of a dozen tries)."""
+    shape = rng.choice([s for s in SHAPES if s != scene.shape])
+    w = mask.width
+    left, top, right, bottom = mask.getbbox() or (0, 0, w, w)
+    r = max(right - left, bottom - top) / 2 * scale
+    best = None
+    for _ in range(12):
+        cx, cy = rng.uniform(r * 0.7, w - r * 0.7), rng.uniform(r * 0.7, w - r * 0.7)
+        other = _draw_shape(shape, w, cx, cy, r, rng)
+        overlap = ImageChops.multiply(other, mask).point(lambda v: 255 if v else 0).histogram()[255]
+        if best is None or overlap < best[0]:
+            best = (overlap, other)
+        if overlap == 0:
+            break
+    return best[1]
 
 
 def _clutter(scene: Scene, background: Image.Image, mask: Image.Image,
@@ -319,16 +352,19 @@ def _clutter(scene: Scene, background: Image.Image, mask: Image.Image,
         things.append(_blob_mask(background.width, rng, cover=mask))
         mask = ImageChops.subtract(mask, things[-1])
     for thing in things:
-        colour = _jitter(COLOURS[rng.choice([c for c in COLOURS if c != scene.colour])], rng, 18)
-        if scene.style == "sketch":
-            background = Image.composite(Image.new("RGB", background.size, _shade(colour, 0.8)), background,
-                                         _outline(thing, 1))
-        else:
-            background = Image.composite(Image.new("RGB", background.size, colour), background, thing)
-            if scene.style == "cartoon":
-                background = Image.composite(Image.new("RGB", background.size, (15, 15, 15)), background,
-                                             _outline(thing, 2))
+        background = _draw_thing(scene, background, thing, rng)
     return background, mask
+
+
+def _draw_thing(scene: Scene, background: Image.Image, thing: Image.Image, rng: random.Random) -> Image.Image:
+    """Draw `thing` (a mask) flat into the background, in any colour but the object's."""
+    colour = _jitter(COLOURS[rng.choice([c for c in COLOURS if c != scene.colour])], rng, 18)
+    if scene.style == "sketch":
+        return Image.composite(Image.new("RGB", background.size, _shade(colour, 0.8)), background, _outline(thing, 1))
+    background = Image.composite(Image.new("RGB", background.size, colour), background, thing)
+    if scene.style == "cartoon":
+        background = Image.composite(Image.new("RGB", background.size, (15, 15, 15)), background, _outline(thing, 2))
+    return background
 
 
 def _blob_mask(w: int, rng: random.Random, avoid: Image.Image | None = None,
