@@ -1,5 +1,7 @@
 """The one worker abstraction: what a worker reports reaches the page, however fast it is."""
 
+import threading
+
 from flyp_app import workers
 
 
@@ -62,17 +64,19 @@ def test_a_worker_outliving_its_page_ends_quietly_and_the_app_waits_for_it(qtbot
 
     from core.errors import Cancelled
 
-    started, ended = [], []
+    started, deleted, ended = threading.Event(), threading.Event(), []
 
     def slow(progress=None, control=None, emit=None):
-        started.append(True)
+        started.set()
+        deleted.wait(5)  # report only once the objects are gone (deleting them mid-emit is a crash in Qt itself)
         while not control.cancelled():
             progress(1, 2)
         ended.append(True)
         raise Cancelled()
 
     worker = workers.start(workers.Worker(slow), pool=QThreadPool.globalInstance(), on_progress=lambda *a: None)
-    qtbot.waitUntil(lambda: bool(started), timeout=5000)
+    assert started.wait(5)
     shiboken6.delete(worker.signals)  # what the window's closing does to a page's worker
+    deleted.set()
     assert workers.wait_for_background_work(5)
     assert ended and not worker.running
