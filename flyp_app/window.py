@@ -387,7 +387,8 @@ class WelcomeView(QWidget):
                                 "like it was pretrained, blend it with the original, and export it.",
                                 objectName="pageHint", wordWrap=True))
         demo = QPushButton("Open the demo project", objectName="primary")
-        demo.setToolTip("Twelve shapes photographed among clutter; sketches and paintings as different conditions")
+        demo.setToolTip("Twelve shapes photographed among clutter, each beside a flat print of another shape; "
+                        "sketches and paintings as different conditions")
         demo.clicked.connect(window.open_demo)
         new = QPushButton("New project…")
         new.clicked.connect(window.new_project)

@@ -18,7 +18,7 @@ def demo_data(tmp_path_factory) -> Path:
     from core.demo.task import write_demo_data
 
     root = tmp_path_factory.mktemp("demo-small")
-    write_demo_data(root, seed=0, train_per_class=8, val_per_class=4, ood_per_class=1)
+    write_demo_data(root, seed=0, train_per_class=16, val_per_class=8, ood_per_class=1)
     return root
 
 
@@ -53,7 +53,7 @@ def auto_run(demo_data, grid, tmp_path_factory) -> tuple[Path, dict, float, floa
 
 def test_auto_reaches_the_best_of_a_fixed_grid_within_its_budget(auto_run, grid):
     out, info, seconds, budget = auto_run
-    # Within two of the 48 validation photos: on the demo, the grid's good settings differ by a few
+    # Within two of the 96 validation photos: on the demo, the grid's good settings differ by a few
     # images, and the automatic mode must land among them, never on a bad one (1e-3: ~10%).
     assert info["best"]["id_accuracy"] >= max(grid[0].values()) - 2 / info["data"]["val"], (info["auto"]["why"], grid)
     assert seconds <= budget * 1.25, info["auto"]["trials"]

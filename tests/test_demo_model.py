@@ -95,6 +95,16 @@ def test_shipped_model_reproduces_its_recorded_zero_shot_accuracy():
     assert record["accuracy"]["val"] >= 2 / len(classes)
 
 
+def test_the_distractor_is_what_zero_shot_gets_wrong_on_the_demo_photos(monkeypatch):
+    # The demo's headroom for finetuning: the same photos without their distractor are far easier.
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{SHIPPED}")
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{SHIPPED}")
+    beside = demo.zero_shot_accuracy(model, tokenizer, preprocess, "val", seed=1, per_class=10)
+    monkeypatch.setattr(demo, "DISTRACTOR", 0.0)
+    alone = demo.zero_shot_accuracy(model, tokenizer, preprocess, "val", seed=1, per_class=10)
+    assert 0.55 <= beside <= 0.8 and alone >= beside + 0.1
+
+
 def test_pretraining_is_reproducible_from_its_seed_and_loads(tmp_path):
     kwargs = dict(seed=5, steps=2, batch_size=8, pool_size=16, workers=1, measure_per_class=1)
     first = pretrain.pretrain_demo_model(tmp_path / "a", **kwargs)
