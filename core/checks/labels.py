@@ -15,8 +15,8 @@ class gets (self-confidence, cleanlab's default ranking), most suspicious first.
 
 Measured on the demo's 1,200 training images with 5% of the labels flipped at random (demo model
 and the demo's captions, 5 seeds, `benchmarks/label_checks.py`): the first 2× (number flipped) of
-the ranking hold 74% of the flipped images on average (67–82%). The demo model is weak (its
-zero-shot accuracy on these photos is about 62%), so nearly half the images are listed: the
+the ranking hold 81% of the flipped images on average (78–85%). The demo model is weak (its
+zero-shot accuracy on these photos is about 57%), so nearly half the images are listed: the
 ranking, not the list's length, is what to read.
 """
 
