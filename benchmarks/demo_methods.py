@@ -112,12 +112,14 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lr", type=float, help="instead of the demo's setting (to try one chosen on ID validation)")
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--templates", nargs="+", help="caption templates instead of the demo's (a lever to measure)")
     parser.add_argument("--no-report", action="store_true",
                         help="train the runs and cache their curves, print nothing (for launches in parallel)")
     parser.add_argument("--json", type=Path, help="also write the curves here")
     args = parser.parse_args()
     started = time.monotonic()
-    overrides = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs)) if v is not None}
+    overrides = {k: v for k, v in (("lr", args.lr), ("epochs", args.epochs), ("templates", args.templates))
+                 if v is not None}
     curves = run_seeds(args.root, args.seeds, args.methods, args.device, overrides)
     if args.no_report:
         return 0
