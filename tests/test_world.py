@@ -88,6 +88,12 @@ def test_clutter_adds_things_around_the_object_and_captions_may_say_so():
     assert 20 < sum(any(p in c for p in ("clutter", "other things", "junk")) for c in captions) < 80
 
 
+def _drawn_pixels(image: Image.Image) -> int:
+    """How many pixels are not the plain background's tone (its most common colour)."""
+    background = Image.new("RGB", image.size, max(image.getcolors(image.width * image.height))[1])
+    return ImageChops.difference(image, background).convert("L").point(lambda v: 255 if v else 0).histogram()[255]
+
+
 def test_a_distractor_is_a_second_shape_nearly_as_large_in_the_same_scene():
     grown = []
     for index in range(10):
@@ -96,10 +102,6 @@ def test_a_distractor_is_a_second_shape_nearly_as_large_in_the_same_scene():
         beside, _, scene_beside = world.example("d", index, 64, distractor=0.85, style="cartoon",
                                                 background="plain", clutter="clear", size="large")
         assert scene_beside == scene  # nothing a caption could say about it
-
-        def drawn(image):  # pixels that are not the plain background's tone
-            background = Image.new("RGB", image.size, max(image.getcolors(64 * 64))[1])
-            return ImageChops.difference(image, background).convert("L").point(lambda v: 255 if v else 0).histogram()[255]
-        grown.append(drawn(beside) / drawn(alone))
+        grown.append(_drawn_pixels(beside) / _drawn_pixels(alone))
     # 0.85 of the object's radius: about 0.7 of its area more, less where the two overlap.
     assert 1.35 < sum(grown) / len(grown) < 1.9
