@@ -70,7 +70,7 @@ def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
     wrong with it (flyp.json, open_clip_config.json, the class head or the weights)."""
     import open_clip
 
-    from core.model.loading import load_weights
+    from core.model.loading import load_weights, weights_loaded_later
 
     path = Path(path).expanduser()
     weights = weights_file(path)
@@ -80,8 +80,9 @@ def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
     info = _read_info(path / INFO_FILE)
     features, text_cfg = _read_config(path / CONFIG_FILE)
     try:
-        model = open_clip.create_model(f"local-dir:{path}", load_weights=False, pretrained_text=False, device="cpu",
-                                       **_local_text_tower(path, text_cfg))
+        with weights_loaded_later():
+            model = open_clip.create_model(f"local-dir:{path}", load_weights=False, pretrained_text=False,
+                                           device="cpu", **_local_text_tower(path, text_cfg))
     except FlypError:
         raise
     except Exception as exc:

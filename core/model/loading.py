@@ -8,6 +8,7 @@ how to get them. User files are never unpickled: safetensors, or `torch.load(wei
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -126,17 +127,26 @@ def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int
     )
 
 
-def _create(spec: ModelSpec, name: str, seed: int, **options) -> torch.nn.Module:
-    torch.manual_seed(seed)  # random initialisation (tests, `--pretrained none`) is reproducible
+@contextlib.contextmanager
+def weights_loaded_later():
+    """Around an open_clip model built without its weights, which FLYP loads next: open_clip's
+    warning that the model was "initialized randomly" would alarm whoever reads the terminal."""
     muted = logging.root.manager.disable
-    logging.disable(max(muted, logging.WARNING))  # open_clip warns "initialized randomly" before we load weights
+    logging.disable(max(muted, logging.WARNING))
     try:
-        model, _, _ = open_clip.create_model_and_transforms(
-            name, pretrained=None, device="cpu", weights_only=True, **options)
-    except Exception as exc:  # open_clip reports unknown configs as RuntimeError/ValueError
-        raise FlypError(f"model {spec.name!r} could not be created: {_first_line(exc)}") from None
+        yield
     finally:
         logging.disable(muted)
+
+
+def _create(spec: ModelSpec, name: str, seed: int, **options) -> torch.nn.Module:
+    torch.manual_seed(seed)  # random initialisation (tests, `--pretrained none`) is reproducible
+    try:
+        with weights_loaded_later():
+            model, _, _ = open_clip.create_model_and_transforms(
+                name, pretrained=None, device="cpu", weights_only=True, **options)
+    except Exception as exc:  # open_clip reports unknown configs as RuntimeError/ValueError
+        raise FlypError(f"model {spec.name!r} could not be created: {_first_line(exc)}") from None
     return model
 
 
