@@ -193,17 +193,20 @@ def image_features(paths: Sequence[str | os.PathLike], encoder: Encoder, *, cach
     chunks = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
     beside = _decode_beside_model(encoder)
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-        pending = [pool.submit(load, p) for p in chunks[0]] if chunks else []
+        def decode(chunk: list[Path]) -> list:
+            return [pool.submit(load, p) for p in chunk]
+
+        pending = decode(chunks[0]) if chunks else []
         done = 0
         for index in range(len(chunks)):
             check_cancel(cancel)
             loaded = [f.result() for f in pending]
             following = chunks[index + 1] if index + 1 < len(chunks) else []
             if beside:
-                pending = [pool.submit(load, p) for p in following]
+                pending = decode(following)
             _encode(loaded, encoder, cache)
             if not beside:
-                pending = [pool.submit(load, p) for p in following]
+                pending = decode(following)
             done += len(loaded)
             progress(done, len(paths))
             yield [item for item, _ in loaded]
