@@ -75,11 +75,16 @@ def test_shipped_model_is_small_fp16_and_loads_in_plain_open_clip():
     assert preprocess(Image.new("RGB", (200, 120))).shape == (3, demo.IMAGE_SIZE, demo.IMAGE_SIZE)
 
 
-def test_shipped_model_reproduces_its_recorded_zero_shot_accuracy():
-    record = json.loads((SHIPPED / "zero_shot.json").read_text())
+@pytest.fixture(scope="module")
+def shipped():
+    """The shipped demo model as plain open_clip loads it: (model, preprocess, tokenizer)."""
     model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{SHIPPED}")
-    tokenizer = open_clip.get_tokenizer(f"local-dir:{SHIPPED}")
-    model.eval()
+    return model.eval(), preprocess, open_clip.get_tokenizer(f"local-dir:{SHIPPED}")
+
+
+def test_shipped_model_reproduces_its_recorded_zero_shot_accuracy(shipped):
+    record = json.loads((SHIPPED / "zero_shot.json").read_text())
+    model, preprocess, tokenizer = shipped
     classes = list(demo.DEMO_CLASSES)
     with torch.no_grad():
         head = open_clip.build_zero_shot_classifier(model, tokenizer, classes, record["templates"],
@@ -95,10 +100,9 @@ def test_shipped_model_reproduces_its_recorded_zero_shot_accuracy():
     assert record["accuracy"]["val"] >= 2 / len(classes)
 
 
-def test_the_distractor_is_what_zero_shot_gets_wrong_on_the_demo_photos(monkeypatch):
+def test_the_distractor_is_what_zero_shot_gets_wrong_on_the_demo_photos(shipped, monkeypatch):
     # The demo's headroom for finetuning: the same photos without their distractor are far easier.
-    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{SHIPPED}")
-    tokenizer = open_clip.get_tokenizer(f"local-dir:{SHIPPED}")
+    model, preprocess, tokenizer = shipped
     beside = demo.zero_shot_accuracy(model, tokenizer, preprocess, "val", seed=1, per_class=10)
     monkeypatch.setattr(demo, "DISTRACTOR", 0.0)
     alone = demo.zero_shot_accuracy(model, tokenizer, preprocess, "val", seed=1, per_class=10)
