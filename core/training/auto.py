@@ -27,6 +27,7 @@ from core.progress import RunControl
 from core.training.config import TrainConfig
 from core.training.defaults import Family, default_budget_s, family_of, fit_batch
 from core.training.runs import RunDir
+from core.training.shared import Shared
 
 TRIAL_SHARE = 0.4        # of the budget, at most, for the trials; the final run has the rest
 EXPECTED_TRIALS = 4      # what a trial's length is planned for
@@ -92,6 +93,7 @@ class _Search:
         self.speed = _Speed(self.train_images / self.family.images_per_s.get(device, 1.0), clock)
         self.trial_epochs = _trial_epochs(self.budget_s, self.speed, self.family)
         self.trials: list[Trial] = []
+        self.shared = Shared()  # the scan, evaluation images and zero-shot evaluation: once for all runs
 
     def left(self) -> float:
         return self.started + self.budget_s - self.clock()
@@ -111,7 +113,7 @@ class _Search:
         timer = self.speed.timer()
         try:
             info = train(replace(self.base, lr=lr, epochs=self.trial_epochs), trial.run, control=self.control,
-                         on_event=lambda event: (timer(event), self.on_event(event)))
+                         on_event=lambda event: (timer(event), self.on_event(event)), shared=self.shared)
             best = info.get("best") or {}
             trial.score, trial.status = best.get("score", best.get("id_accuracy")), "finished"
         except FlypError as exc:
@@ -148,7 +150,7 @@ class _Search:
                 self.on_event(event)
 
             train(replace(self.base, lr=chosen.lr, epochs=epochs, patience=PATIENCE), self.out,
-                  on_event=on_final_event, control=self.control, stop=self._over_budget)
+                  on_event=on_final_event, control=self.control, stop=self._over_budget, shared=self.shared)
         return RunDir(self.out).update_info(seconds_with_trials=self.clock() - self.started)
 
     def _over_budget(self, record: dict) -> str | None:
