@@ -96,6 +96,30 @@ def no_threads_left_behind(request):
     assert not [t for t in lingering if t.is_alive()], f"threads left running: {lingering}"
 
 
+@pytest.fixture
+def forward_passes(monkeypatch) -> list[bool]:
+    """For each forward pass of any torch module from here on: whether it ran on the UI thread.
+    The model on the UI thread freezes the window however fast the machine is; this is what the
+    app's tests check, not the length of a freeze (which depends on the machine)."""
+    import threading
+
+    import torch
+
+    passes, original = [], torch.nn.Module.__call__
+
+    def call(module, *args, **kwargs):
+        passes.append(threading.current_thread() is threading.main_thread())
+        return original(module, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "__call__", call)
+    return passes
+
+
+def off_the_ui_thread(passes: list[bool]) -> bool:
+    """The model ran, and never on the UI thread."""
+    return bool(passes) and not any(passes)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_user_dirs(tmp_path_factory):
     """Recent projects, the demo folders and default run folders go to a temporary home."""

@@ -3,12 +3,13 @@
 import re
 import shlex
 import shutil
-import time
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage, QTextDocumentFragment
+from PySide6.QtWidgets import QHeaderView
 
+from conftest import off_the_ui_thread
 from core.cli import main
 
 
@@ -72,32 +73,16 @@ def test_curve_is_computed_plotted_and_reopens_from_the_run_folder(qtbot, window
     caches.blend_session = lambda *a, **k: opened.append(a) or real(*a, **k)
     try:
         page.curve = None
-        started = time.perf_counter()
         page.load_curve()
         qtbot.waitUntil(lambda: page.curve is not None, timeout=5000)
-        assert time.perf_counter() - started < 1.0
-        assert not opened  # no model was needed to show the curve again
+        assert not opened  # no model was needed to show the curve again: it was read from the run folder
     finally:
         caches.blend_session = real
 
 
-class Heartbeat:
-    """A 10 ms timer on the UI thread: its longest gap is the longest time the window was frozen."""
-
-    def __init__(self):
-        self.longest, self.last = 0.0, time.perf_counter()
-        self.timer = QTimer(interval=10)
-        self.timer.timeout.connect(self.beat)
-        self.timer.start()
-
-    def beat(self):
-        now = time.perf_counter()
-        self.longest, self.last = max(self.longest, now - self.last), now
-
-
-def test_slider_moves_markers_at_once_then_exact_table_and_gallery_follow(qtbot, window, reference):
+def test_slider_moves_markers_at_once_then_exact_table_and_gallery_follow(qtbot, window, reference, forward_passes):
     page = open_blend(qtbot, window)
-    heartbeat = Heartbeat()
+    forward_passes.clear()
     for value in (16, 12, 8, 4, 0):  # a drag from α = 0.8 to 0
         page.slider.setValue(value)
         xs, ys = page.alpha_plot.markers.getData()
@@ -105,8 +90,7 @@ def test_slider_moves_markers_at_once_then_exact_table_and_gallery_follow(qtbot,
         qtbot.wait(30)
     assert window.state.project.alpha == 0.0
     qtbot.waitUntil(lambda: page._exact_here() is not None, timeout=30000)
-    heartbeat.timer.stop()
-    assert heartbeat.longest < 0.1, f"the window froze for {heartbeat.longest:.2f} s"
+    assert off_the_ui_thread(forward_passes)  # the blend was evaluated in the background
 
     blended, sets = reference
     blended.set_alpha(0.0)
@@ -300,7 +284,6 @@ def test_a_thousand_classes_do_not_freeze_the_blend_page(qtbot, tmp_path):
     curve = [{"alpha": a / 10, "sets": {"id": metrics(0.5 + a / 30), "ood": metrics(0.8 - a / 30)}} for a in range(11)]
     page._curve_run, page.alpha = run, 0.5
     window.state.set_alpha(0.5, run.stored)  # chosen for this run already: it does not move to the best α
-    started = time.perf_counter()
     page._curve_done(run, curve)
     qtbot.wait(1)  # painted before the exact result comes, as in the app
     page._exact_seq = 1
@@ -313,6 +296,7 @@ def test_a_thousand_classes_do_not_freeze_the_blend_page(qtbot, tmp_path):
         qtbot.wait(1)
     assert page.table.item(0, 3).text().startswith("≈ ")
     page._exact_timer.stop()
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2, f"{elapsed:.1f} s"  # a gross guard: 8.5 s before the table's columns had fixed widths
+    # Fixed column widths: ResizeToContents re-measured all 1,001 rows on every change (8.5 s here)
+    header = page.table.horizontalHeader()
+    assert all(header.sectionResizeMode(c) != QHeaderView.ResizeToContents for c in range(page.table.columnCount()))
     window.close()

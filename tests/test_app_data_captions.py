@@ -3,7 +3,6 @@
 import json
 import os
 import sys
-import time
 
 import pytest
 
@@ -27,18 +26,18 @@ def wait_scan(qtbot, window):
     return blocker.args[0]
 
 
-def test_window_opens_fast_without_torch_or_pyqtgraph():
+def test_the_window_opens_without_torch_or_pyqtgraph():
     import subprocess
     import sys
 
     # In a fresh interpreter, as `flyp-studio` starts: other tests' imports would mask a regression here.
-    code = ("import time, sys; t = time.perf_counter(); from flyp_app.__main__ import create_app; "
+    code = ("import sys; from flyp_app.__main__ import create_app; "
             "app = create_app(); from flyp_app.window import MainWindow; w = MainWindow(load_engine=False); "
             "w.show(); app.processEvents(); "
-            "print(time.perf_counter() - t, 'torch' in sys.modules, 'pyqtgraph' in sys.modules)")
+            "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out[1:] == ["False", "False"]  # torch and pyqtgraph load later: in the background, or with a plot
-    assert float(out[0]) < 5  # a gross regression guard; the 1.5 s figure is measured, not tested (shared CI CPUs)
+    assert out == ["False", "False"]  # torch and pyqtgraph load later: in the background, or with a plot
+    # how fast it opens is measured, not tested (benchmarks/app_responsiveness.py): CI's CPUs are shared
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Windows and macOS always have a display")

@@ -2,7 +2,6 @@
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -206,21 +205,14 @@ def test_engine_errors_appear_inline_in_words(qtbot, window, colour_data):
     assert page.start_button.isEnabled()
 
 
-def test_the_window_stays_responsive_while_training(qtbot, window, colour_data):
-    from PySide6.QtCore import QTimer
+def test_the_window_stays_responsive_while_training(qtbot, window, colour_data, forward_passes):
+    from conftest import off_the_ui_thread
 
-    prepare(qtbot, window, colour_data, epochs=8)  # long enough to count beats: ~50 steps, 8 evaluations
+    prepare(qtbot, window, colour_data, epochs=8)  # ~50 steps, 8 evaluations
     page = window.pages["train"]
-    beats = []
-    heart = QTimer(interval=10)
-    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
+    shown = set()  # the steps the plots showed, each time the UI thread looked
     page.start_button.click()
-    qtbot.waitUntil(lambda: steps_seen(page) >= 1, timeout=RUN_TIMEOUT)  # the model is loaded by now
-    heart.start()
-    started = time.perf_counter()
-    wait_finished(qtbot, page)
-    heart.stop()
-    seconds = time.perf_counter() - started
-    gaps = sorted(b - a for a, b in zip(beats, beats[1:]))
-    assert len(beats) >= min(20, seconds / 0.05), (len(beats), seconds)  # the timer kept firing throughout
-    assert gaps[int(0.95 * len(gaps))] < 0.5  # the UI thread keeps running its timers (loose: CI machines are shared)
+    assert page.training()  # it returned at once: the run trains in the background
+    qtbot.waitUntil(lambda: shown.add(steps_seen(page)) or not page.training(), timeout=RUN_TIMEOUT)
+    assert len(shown - {0}) >= 3  # the plots moved while it trained, not all at the end
+    assert off_the_ui_thread(forward_passes)

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -83,6 +82,7 @@ class Unspeakable:
     def __init__(self, mode: str):
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port, self.mode = self.server.getsockname()[1], mode
+        self.connections = 0
         threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
@@ -91,6 +91,7 @@ class Unspeakable:
                 conn, _ = self.server.accept()
             except OSError:
                 return
+            self.connections += 1
             with conn:
                 if self.mode == "garble":
                     conn.recv(1024)
@@ -101,16 +102,14 @@ class Unspeakable:
 def test_a_hub_endpoint_that_fails_tls_fails_in_seconds_in_one_line(tmp_path, colour_data, mode):
     endpoint = Unspeakable(mode)
     try:
-        start = time.monotonic()
         result = flyp("zeroshot", "--model", "ViT-B-32", "--pretrained", "openai", "--data", colour_data["val"],
                       env={"HF_ENDPOINT": f"https://127.0.0.1:{endpoint.port}", "HF_HUB_OFFLINE": "0",
                            "HF_HUB_CACHE": str(tmp_path), "HF_HOME": str(tmp_path)}, timeout=120)
-        seconds = time.monotonic() - start
     finally:
         endpoint.server.close()
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "127.0.0.1 cannot be reached" in result.stderr and "--pretrained FILE" in result.stderr
-    assert seconds < 20  # the interpreter and torch start in most of it; the probe gives up after 3 s
+    assert endpoint.connections == 1  # one probe, given up on: no retries (a hang fails the subprocess's timeout)
 
 
 # Names that cannot forge a line ------------------------------------------------------------------

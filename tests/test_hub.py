@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -55,10 +54,8 @@ def test_the_real_cache_folder_is_named_when_a_model_is_missing(tmp_path, monkey
 
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv(variable, str(tmp_path / cache.removesuffix("/hub")))
-    start = time.monotonic()
     with pytest.raises(FlypError) as caught:
         load_model(ModelSpec("hf-hub:imageomics/bioclip"))
-    assert time.monotonic() - start < 5
     target = tmp_path / cache / "models--imageomics--bioclip"
     command_line, app = str(caught.value), error_text(caught.value)
     for message in (command_line, app):  # what to copy, from where, to where

@@ -4,7 +4,7 @@ the scan of the folders, the evaluation images and the zero-shot evaluation."""
 from core.training import loop
 from core.training.runs import RunDir
 from core.training.shared import Shared
-from tests.conftest import tiny_config
+from conftest import tiny_config
 
 
 def counting(monkeypatch, module, name: str) -> list:
