@@ -4,7 +4,6 @@ and hub weights that are not there fail at once with a way out."""
 import json
 import pickle
 import shutil
-import time
 
 import pytest
 
@@ -171,10 +170,16 @@ def test_uncached_hub_weights_without_network_fail_at_once_and_say_how_to_provid
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # …also for the already imported hub client
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # not offline mode: the network is just not there
     monkeypatch.setenv("HF_ENDPOINT", "https://192.0.2.1")  # TEST-NET-1: never routed anywhere
-    start = time.monotonic()
+    import socket
+
+    from core.model.loading import NETWORK_TIMEOUT_S
+
+    tries, connect = [], socket.create_connection
+    monkeypatch.setattr(socket, "create_connection", lambda address, timeout=None, *a, **k: tries.append(
+        (address, timeout)) or connect(address, timeout, *a, **k))
     code, _, err = run_cli(capsys, "zeroshot", "--model", "ViT-B-32", "--pretrained", "openai",
                            "--data", colour_data["val"])
-    assert time.monotonic() - start < 5
+    assert tries == [(("192.0.2.1", 443), NETWORK_TIMEOUT_S)]  # one probe with a deadline; no hub client retries
     one_error_line(code, err, "ViT-B-32 (openai)", f"not in this computer's Hugging Face cache ({tmp_path})",
                    "192.0.2.1 cannot be reached", "models--timm--vit_base_patch32_clip_224.openai",
                    "--pretrained FILE", "Hugging Face cache")
