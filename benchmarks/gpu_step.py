@@ -15,6 +15,7 @@ are fine for speed. Finishes in well under 5 minutes on a recent GPU.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the towers")
     parser.add_argument("--grad-checkpointing", action="store_true")
     parser.add_argument("--peak-tflops", type=float, default=None)
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line, last")
     args = parser.parse_args()
 
     device = torch.device(args.device)
@@ -107,6 +109,9 @@ def main() -> None:
           + (f" · MFU {flops / (peak * 1e12):.0%} of {peak:g} TFLOP/s" if peak else ""))
     if device.type == "cuda":
         print(f"peak memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
+    if args.json:
+        print(json.dumps({"images_s": args.batch_size / seconds, "step_s": seconds, "tflops": flops / 1e12,
+                          "mfu": flops / (peak * 1e12) if peak else None, "device": name}))
 
 
 if __name__ == "__main__":
