@@ -94,7 +94,8 @@ def predict(args) -> int:
     report = {"predictions": [p.to_json() for p in predictions if not p.reason],
               "skipped": [{"path": str(p.path), "reason": p.reason} for p in predictions if p.reason],
               "model": predictor.description}
-    lines = [f"{shown(p.path)}: " + ", ".join(f"{shown(c)} {q:.1%}" for c, q in p.top)
+    lines = [f"{shown(p.path)}: " + ("none of these classes (closest: " if p.known is False else "")
+             + ", ".join(f"{shown(c)} {q:.1%}" for c, q in p.top) + (")" if p.known is False else "")
              for p in predictions if not p.reason]
     failed = [(s["path"], s["reason"]) for s in report["skipped"]]
     if args.csv:

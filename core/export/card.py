@@ -67,6 +67,7 @@ def model_card(flyp: dict) -> str:
         lines += ["## Accuracy when exported", "", "| set | accuracy | macro-F1 | images |", "|---|---|---|---|"]
         lines += [f"| {set_name(name)} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
         lines.append("")
+    lines += novelty_lines(flyp.get("novelty"))
     lines += [
         "## Use", "",
         "With FLYP Studio:", "",
@@ -77,6 +78,18 @@ def model_card(flyp: dict) -> str:
         "The model was exported and then reloaded and compared with the model in memory.", "",
     ]
     return "\n".join(lines)
+
+
+def novelty_lines(novelty: dict | None) -> list[str]:
+    """The card's paragraph on "none of these classes": the score, its threshold, what it keeps."""
+    if not novelty:
+        return []
+    return ["## None of these classes", "",
+            f"Each prediction also gets a novelty score ({novelty['method'].replace('_', ' ')} distance of the "
+            f"image's features to the training images of each class, `novelty.safetensors`); above "
+            f"{novelty['threshold']:.4g} the image is like none of the classes (`known: false`). The threshold "
+            f"keeps {novelty['keep']:.0%} of the validation images. `model.onnx`, when present, outputs "
+            "`novelty` and `known` too.", ""]
 
 
 def header(flyp: dict, base: str | None, licence: str | None) -> list[str]:
