@@ -62,6 +62,16 @@ def test_the_exported_bundle_and_its_onnx_model_say_the_same(capsys, demo, tmp_p
     assert report["novelty_max_difference"] < 1e-3 and report["onnx_novelty_max_difference"] < 1e-3
     info = json.loads((out / "flyp.json").read_text())
     assert info["novelty"]["method"] == "mahalanobis" and (out / "novelty.safetensors").is_file()
+    # Calibration: T fitted on validation, the error of every set in run.json, flyp.json and the card.
+    from core.training.runs import RunDir
+
+    kept = RunDir(demo["run"]).read_info()["calibration"]
+    assert kept == info["calibration"] and set(kept["sets"]) == {"id", "ood-sketch", "ood-painting"}
+    assert 0.05 < kept["temperature"] < 20
+    for s in kept["sets"].values():
+        assert 0 <= s["calibration_error_calibrated"] <= 1 and "calibration_error_with_novelty" in s
+    card = (out / "README.md").read_text()
+    assert "How far the confidence can be trusted" in card and "None of these classes" in card
     files = image_files([demo["val"]])[:6] + image_files([demo["digits"]])[:6]
     from_run = {p["path"]: p for p in _predict(capsys, demo["run"], *files)}
     from_bundle = {p["path"]: p for p in _predict(capsys, out, *files)}

@@ -32,12 +32,14 @@ TOLERANCE = 1e-4
 
 
 def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, metrics: dict | None = None,
-                  check_images: list[Path] | None = None, novelty=None) -> dict:
+                  check_images: list[Path] | None = None, novelty=None, calibration: dict | None = None) -> dict:
     """Write the classifier at `blended.alpha` to folder `out`; return the self-check report.
 
     `novelty` (a `core.trust.novelty.NoveltyModel` at this α; by default fitted now on the run's
     training and validation images) travels in the bundle and its ONNX graph, and the self-check
-    compares its scores too.
+    compares its scores too. `calibration` (`core.trust.fitting.calibration_summary`: the
+    temperature fitted on ID validation and each set's calibration error) goes into flyp.json and
+    the model card.
 
     `check_images` (default: a few of the run's validation images) are classified by the model
     in memory and by the reloaded bundle; a disagreement aborts the export and leaves `out` as
@@ -55,7 +57,7 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
         raise WriteError(out, exc.strerror or str(exc), kept) from None
     try:
         novelty = novelty if novelty is not None else _fit_novelty(blended)
-        _write(blended, staging, metrics or {}, out.name, novelty)
+        _write(blended, staging, metrics or {}, out.name, novelty, calibration)
         if onnx:
             from core.export.onnx_model import export_onnx
 
@@ -79,7 +81,7 @@ def _fit_novelty(blended: BlendedRun):
     return from_run(blended, blended.alpha).novelty_model()
 
 
-def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str, novelty=None) -> None:
+def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str, novelty=None, calibration=None) -> None:
     clf, info = blended.classifier, blended.info
     state = {k: v for k, v in clf.state_dict().items() if k not in HEAD_KEYS}
     atomic.save_safetensors(state, folder / MODEL_FILE)
@@ -107,6 +109,8 @@ def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str, novelty=
         from core.trust.stored import write_novelty
 
         flyp["novelty"] = write_novelty(novelty, folder)
+    if calibration is not None:
+        flyp["calibration"] = calibration
     atomic.write_json(folder / INFO_FILE, flyp)
     atomic.write_text(folder / CARD_FILE, model_card(flyp))
 

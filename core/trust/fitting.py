@@ -54,3 +54,26 @@ def run_samples(info: dict, cancel: Callable[[], bool] = no_cancel) -> tuple[lis
     data = load_datasets(config["train_dir"], config["val_dir"], [], val_fraction=config["val_fraction"],
                          seed=config["seed"], exclude=config.get("exclude", ()), cancel=cancel)
     return data.train, data.val
+
+
+def measure_blend(blended, sets: dict, novelty=None, cancel: Callable[[], bool] = no_cancel) -> dict:
+    """The blend's calibration at its current α (`core.trust.calibration.calibration_report`) on
+    the run's evaluation images (`core.weights.blend.run_eval_sets`): T fitted on "id" only."""
+    from core.progress import check_cancel
+    from core.trust.calibration import calibration_report
+
+    logits, features = {}, {}
+    for name, images in sets.items():
+        check_cancel(cancel)
+        features[name] = blended.classifier.features(images, cancel=cancel)
+        logits[name] = (blended.classifier.logits_from_features(features[name]), images.labels)
+    return calibration_report(logits, novelty, features) | {"alpha": blended.alpha}
+
+
+def calibration_summary(report: dict) -> dict:
+    """What run.json, flyp.json and the model card keep of a calibration report: T and, per set,
+    accuracy, mean confidence and calibration errors (no curves)."""
+    keys = ("n", "accuracy", "mean_confidence", "calibration_error", "calibration_error_calibrated",
+            "calibration_error_with_novelty")
+    return {"alpha": report.get("alpha"), "temperature": report["temperature"],
+            "sets": {name: {k: s[k] for k in keys if k in s} for name, s in report["sets"].items()}}
