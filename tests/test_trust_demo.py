@@ -15,6 +15,7 @@ from core.demo import probes
 from core.demo.task import write_demo_data
 
 FOREIGN = 40  # images of each foreign kind
+PAIR = ("triangle", "diamond")  # a picture of two shapes side by side (`probes.side_by_side`)
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +100,44 @@ def test_the_csv_says_known_after_confidence_and_sorting_puts_the_unknown_apart(
     unknown = {r[0].rsplit("/", 1)[-1] for r in rows if r[3] == "false"}
     assert {p.name for p in (tmp_path / "sorted" / "_unknown").iterdir()} == unknown
     assert sum(name.startswith("scenes") for name in unknown) >= 8 and sum(n.startswith("val") for n in unknown) <= 2
+
+
+def _on(mask, peak, margin: int = 2) -> bool:
+    import numpy as np
+
+    m = np.asarray(mask) > 127
+    x, y = peak
+    return bool(m[max(0, y - margin):y + margin + 1, max(0, x - margin):x + margin + 1].any())
+
+
+def test_the_heat_map_peaks_on_the_object_of_correctly_classified_photos(capsys, demo, tmp_path):
+    from core.demo.task import DEMO_CLASSES
+
+    files = [demo["val"] / name / f"{i:04d}.png" for name in DEMO_CLASSES for i in range(8)]
+    code, out, err = run_cli(capsys, "explain", demo["run"], *files, "--out", tmp_path / "maps", "--json")
+    assert code == 0, err
+    results = json.loads(out)
+    assert [r["path"] for r in results] == [str(f) for f in files]
+    right = [(r, f) for r, f in zip(results, files) if r["class"] == f.parent.name]
+    assert len(right) >= 24
+    on_object = sum(_on(probes.located_split_image(0, "val", f.parent.name, int(f.stem)).object, r["peak"])
+                    for r, f in right)
+    assert on_object >= 0.7 * len(right), (on_object, len(right))  # the bar
+    from PIL import Image
+
+    assert Image.open(results[0]["map"]).size == (64, 64)
+
+
+def test_naming_a_class_moves_the_peak_to_that_object(capsys, demo, tmp_path):
+    image, left_mask, right_mask = probes.side_by_side(*PAIR)
+    image.save(tmp_path / "pair.png")
+    peaks = {}
+    for name in PAIR:
+        code, out, err = run_cli(capsys, "explain", demo["run"], tmp_path / "pair.png", "--out", tmp_path / name,
+                                 "--class", name, "--json")
+        assert code == 0, err
+        peaks[name] = json.loads(out)[0]["peak"]
+    assert _on(left_mask, peaks[PAIR[0]]) and _on(right_mask, peaks[PAIR[1]]), peaks
+    code, _, err = run_cli(capsys, "explain", demo["run"], tmp_path / "pair.png", "--out", tmp_path / "x",
+                           "--class", "banana")
+    assert code == 2 and "banana" in err and "Traceback" not in err

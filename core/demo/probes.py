@@ -25,6 +25,7 @@ from core.errors import Cancelled, FlypError
 from core.progress import no_cancel, no_progress
 
 COLOUR_CLASSES: tuple[str, ...] = tuple(world.COLOURS)
+SIDE_BY_SIDE_SIZE = "small"  # each object of `side_by_side` (large ones overlap in the middle)
 # Captions for the colour control: each colour named on every shape, the way the world's captions
 # name colours ("a photo of a red star"), averaged by the zero-shot head.
 COLOUR_TEMPLATES: tuple[str, ...] = tuple(f"a photo of a {{}} {shape}." for shape in world.SHAPES)
@@ -46,7 +47,7 @@ def side_by_side(left: str, right: str, seed: int = 0, size: int = IMAGE_SIZE) -
     colours = rng.sample(COLOUR_CLASSES, 2)
     drawn = []
     for shape, colour, position in ((left, colours[0], "left"), (right, colours[1], "right")):
-        scene = world.Scene(shape, colour, "small", position, "plain", "photo", "clear")
+        scene = world.Scene(shape, colour, SIDE_BY_SIDE_SIZE, position, "plain", "photo", "clear")
         drawn.append(world.render_layers(scene, size, random.Random(rng.random())))
     image = drawn[0].image.copy()
     image.paste(drawn[1].image, (0, 0), drawn[1].object)
