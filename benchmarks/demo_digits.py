@@ -15,42 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-
-
-def write_digit_folders(root: Path, per_class: int | None = None, val_fraction: float = 0.2,
-                        size: int = 64) -> dict[str, Path]:
-    """Write load_digits as `train/<name>/` and `val/<name>/` PNGs; `per_class` keeps only the first
-    images of each class (after a fixed shuffle). Returns the two folders."""
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    order = list(range(len(digits.target)))
-    random.Random(0).shuffle(order)
-    seen = {name: 0 for name in DIGIT_NAMES}
-    for index in order:
-        name = DIGIT_NAMES[int(digits.target[index])]
-        if per_class is not None and seen[name] >= per_class:
-            continue
-        split = "val" if seen[name] % round(1 / val_fraction) == 0 else "train"
-        seen[name] += 1
-        ink = (255 - digits.images[index] * 255 / 16).clip(0, 255).astype("uint8")
-        image = Image.fromarray(ink, mode="L").resize((size, size), Image.Resampling.BILINEAR).convert("RGB")
-        path = root / split / name / f"{index:04d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(path)
-    return {"train": root / "train", "val": root / "val"}
-
 
 def main() -> int:
+    from core.demo.probes import write_digit_folders
     from core.demo.story import DEMO_SETTINGS
     from core.training.config import TrainConfig
     from core.training.loop import train

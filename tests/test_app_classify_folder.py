@@ -45,6 +45,9 @@ def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, 
     assert [p.path.name for p in skipped] == ["broken.jpg"]
     assert results.table.item(0, 5).text().startswith("not an image") or "unreadable" in results.table.item(0, 5).text()
     assert results.table.item(1, 1).text() in {"red", "green", "blue"}
+    verdicts = [results.table.item(r, 6).text() for r in range(1, results.table.rowCount())]
+    # Each row says whether the image is like the run's training images (smaller, other pictures here).
+    assert verdicts == [{True: "yes", False: "no: none of these classes"}[p.known] for p in results.predictions[1:]]
 
     out = tmp_path / "classified.csv"
     page.run(label_tasks.export_csv, results.predictions, str(out))  # what "Save as CSV…" runs
@@ -57,6 +60,6 @@ def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, 
     page.sort_into(str(sorted_dir), 0.5)
     qtbot.waitUntil(lambda: page._sorted is not None, timeout=60000)
     copies = list(sorted_dir.rglob("*.png"))
-    assert len(copies) == 520 and {p.parent.name for p in copies} <= {"red", "green", "blue", "_uncertain"}
+    assert len(copies) == 520 and {p.parent.name for p in copies} <= {"red", "green", "blue", "_uncertain", "_unknown"}
     page._unsort()
     assert not sorted_dir.exists() and len(list(folder.rglob("*.png"))) == 520

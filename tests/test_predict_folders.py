@@ -38,7 +38,7 @@ def test_csv_has_a_row_per_image_with_classes_confidences_or_the_reason(capsys, 
     assert code == 2  # two images were skipped: each is named on stderr
     assert sum(line.startswith("flyp: error: ") for line in err.splitlines()) == 2
     header, *rows = read_csv(out)
-    assert header == ["path", "class", "confidence", "class_2", "confidence_2", "skipped"]
+    assert header == ["path", "class", "confidence", "known", "novelty", "class_2", "confidence_2", "skipped"]
     assert len(rows) == 8 and [r[0] for r in rows] == sorted(r[0] for r in rows)
     by_name = {os.path.basename(r[0]): r for r in rows}
     assert "empty file (0 bytes)" in by_name["empty.png"][-1] and by_name["empty.png"][1] == ""
@@ -46,10 +46,14 @@ def test_csv_has_a_row_per_image_with_classes_confidences_or_the_reason(capsys, 
     good = [r for r in rows if not r[-1]]
     assert len(good) == 6
     for row in good:
-        assert row[1] in {"red", "green", "blue"} and row[3] in {"red", "green", "blue"} - {row[1]}
-        assert 0 <= float(row[4]) <= float(row[2]) <= 1 and float(row[2]) + float(row[4]) <= 1 + 1e-6
+        assert row[1] in {"red", "green", "blue"} and row[5] in {"red", "green", "blue"} - {row[1]}
+        assert 0 <= float(row[6]) <= float(row[2]) <= 1 and float(row[2]) + float(row[6]) <= 1 + 1e-6
     report = json.loads(stdout)
     assert {p["path"]: p["class"] for p in report["predictions"]} == {r[0]: r[1] for r in good}
+    # The bundle's novelty verdict, the same in both: images like the training ones are known.
+    assert {p["path"]: (str(p["known"]).lower(), f"{p['novelty']:.6g}") for p in report["predictions"]} == {
+        r[0]: (r[3], r[4]) for r in good}
+    assert sum(r[3] == "true" for r in good) >= 5
     assert sum(os.path.basename(r[0]).startswith(r[1]) for r in good) >= 5  # red_000.png: a red image
 
 
@@ -90,7 +94,8 @@ def test_sort_into_copies_by_class_and_the_uncertain_apart(capsys, flyp_run, pho
             continue
         name = os.path.basename(path)
         folder = copied.get(name) or copied.get(name.replace(".png", " (2).png"))
-        assert folder == (row[1] if float(row[2]) >= 0.9 else "_uncertain"), (row, folder)
+        expected = "_unknown" if row[3] == "false" else row[1] if float(row[2]) >= 0.9 else "_uncertain"
+        assert folder == expected, (row, folder)
     report = json.loads(stdout)
     assert "α = 0.80" in report["model"] and sum(report["sorted"]["copied"].values()) == 6
 

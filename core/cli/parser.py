@@ -55,6 +55,7 @@ EXAMPLES = {
     "blend": "flyp blend --run runs/first",
     "export": "flyp export --run runs/first --out bundles/first",
     "predict": "flyp predict bundles/first photo.jpg more-photos/",
+    "explain": "flyp explain bundles/first photo.jpg --out heat-maps/ --class star",
     "models": "flyp models",
     "soup": "flyp soup --runs runs/seed0 runs/seed1 runs/seed2 --out runs/soup",
     "compare": "flyp compare runs/",
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  (`flyp COMMAND --help` for each command)")
     parser.add_argument("--version", action=_Version, help="show the versions of flyp, torch, CUDA and open_clip")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
-    from core.cli import check, compare, data, demo, runs, train
+    from core.cli import check, compare, data, demo, explain, runs, train
 
     def verb(name, func, help_text):
         p = verbs.add_parser(name, help=help_text, description=help_text, epilog=f"example: {EXAMPLES[name]}")
@@ -135,6 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
                    help="with --sort-into: images below this confidence go to DIR/_uncertain/ (default: 0.5)")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default: 64)")
+    _device_arg(p)
+
+    p = verb("explain", explain.explain, "where the model looked: a heat map over each image for its predicted "
+                                        "class (or --class), written as a PNG overlay")
+    p.add_argument("bundle", metavar="BUNDLE_OR_RUN", help="a bundle folder (flyp export) or a run folder")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the overlays (one PNG per image)")
+    p.add_argument("--class", dest="class_name", metavar="NAME", help="the class to explain (default: the predicted one)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="a run's weight-ensembling α: 0 = zero-shot, 1 = finetuned (default: 1)")
     _device_arg(p)
 
     p = verb("models", data.models, "list the open_clip architectures and their pretrained tags")

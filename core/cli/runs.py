@@ -63,11 +63,25 @@ def export(args) -> int:
     best = best_alpha(curve)
     blended.set_alpha(best["alpha"])
     metrics = {name: {k: m[k] for k in ("accuracy", "macro_f1", "n")} for name, m in best["sets"].items()}
-    report = export_bundle(blended, args.out, onnx=args.onnx, metrics=metrics)
-    emit(args, report | {"alpha": best["alpha"], "metrics": metrics},
+    novelty, calibration = _trust(args.run, blended, sets)
+    report = export_bundle(blended, args.out, onnx=args.onnx, metrics=metrics, novelty=novelty, calibration=calibration)
+    emit(args, report | {"alpha": best["alpha"], "metrics": metrics, "calibration": calibration},
          f"exported α={best['alpha']:g} to {shown(args.out)}; self-check: {report['verified_images']} images, "
          f"same predictions, max probability difference {report['max_probability_difference']:.1e}")
     return 0
+
+
+def _trust(run: str, blended, sets) -> tuple:
+    """The novelty score at the blend's α and its calibration on the run's sets (T fitted on ID
+    validation only), kept in run.json too: what the export carries."""
+    from core.labelling.predictor import from_run
+    from core.training.runs import RunDir
+    from core.trust.fitting import calibration_summary, measure_blend
+
+    novelty = from_run(blended, blended.alpha).novelty_model()
+    calibration = calibration_summary(measure_blend(blended, sets, novelty))
+    RunDir(run).update_info(calibration=calibration)
+    return novelty, calibration
 
 
 def predict(args) -> int:
@@ -94,7 +108,8 @@ def predict(args) -> int:
     report = {"predictions": [p.to_json() for p in predictions if not p.reason],
               "skipped": [{"path": str(p.path), "reason": p.reason} for p in predictions if p.reason],
               "model": predictor.description}
-    lines = [f"{shown(p.path)}: " + ", ".join(f"{shown(c)} {q:.1%}" for c, q in p.top)
+    lines = [f"{shown(p.path)}: " + ("none of these classes (closest: " if p.known is False else "")
+             + ", ".join(f"{shown(c)} {q:.1%}" for c, q in p.top) + (")" if p.known is False else "")
              for p in predictions if not p.reason]
     failed = [(s["path"], s["reason"]) for s in report["skipped"]]
     if args.csv:

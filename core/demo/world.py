@@ -89,6 +89,23 @@ def render(scene: Scene, size: int, rng: random.Random, distractor: float = 0.0)
     flat among the background's things, as a print or a poster would be: a scene the captions
     never mention and pretraining never shows (the demo task's distractor).
     """
+    return render_layers(scene, size, rng, distractor).image
+
+
+@dataclasses.dataclass(frozen=True)
+class Layers:
+    """A rendered scene and where its things are: "L" masks at the image's size (255 inside),
+    the object's as it is seen (clutter in front of it cut out), the distractor's (None without)."""
+
+    image: Image.Image
+    object: Image.Image
+    distractor: Image.Image | None
+
+
+def render_layers(scene: Scene, size: int, rng: random.Random, distractor: float = 0.0,
+                  empty: bool = False) -> Layers:
+    """`render`, with the masks of the object and the distractor (the same pixels from the same
+    rng). `empty`: the scene without its object — background, clutter and style only."""
     w = size * _SUPERSAMPLE
     background = _background(scene, w, rng)
     mask = _shape_mask(scene, w, rng)
@@ -98,8 +115,12 @@ def render(scene: Scene, size: int, rng: random.Random, distractor: float = 0.0)
         background, mask = _clutter(scene, background, mask, rng)
     if other is not None:
         background = _draw_thing(scene, background, other, rng)
+    if empty:
+        mask = Image.new("L", mask.size, 0)
     image = _STYLE_PAINTERS[scene.style](background, mask, colour, rng)
-    return image.resize((size, size), Image.Resampling.BOX)
+    small = (size, size)
+    return Layers(image.resize(small, Image.Resampling.BOX), mask.resize(small, Image.Resampling.BOX),
+                  other.resize(small, Image.Resampling.BOX) if other is not None else None)
 
 
 def describe(scene: Scene, rng: random.Random) -> str:
@@ -140,10 +161,17 @@ def example(seed: int | str, index: int, image_size: int = 64, distractor: float
     alone, in any order, in any process. A string seed names an independent stream
     (the demo data uses one per split and class). `distractor` as in `render`.
     """
+    layers, caption, scene = example_layers(seed, index, image_size, distractor, **fixed_attributes)
+    return layers.image, caption, scene
+
+
+def example_layers(seed: int | str, index: int, image_size: int = 64, distractor: float = 0.0,
+                   **fixed_attributes) -> tuple[Layers, str, Scene]:
+    """`example`, with the masks of its object and distractor (`render_layers`)."""
     rng = random.Random(f"flyp-world:{seed}:{index}")
     scene = sample_scene(rng, **fixed_attributes)
-    image = render(scene, image_size, rng, distractor)
-    return image, describe(scene, rng), scene
+    layers = render_layers(scene, image_size, rng, distractor)
+    return layers, describe(scene, rng), scene
 
 
 def pairs(seed: int | str, image_size: int = 64, start: int = 0, count: int | None = None,

@@ -67,6 +67,7 @@ def model_card(flyp: dict) -> str:
         lines += ["## Accuracy when exported", "", "| set | accuracy | macro-F1 | images |", "|---|---|---|---|"]
         lines += [f"| {set_name(name)} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
         lines.append("")
+    lines += novelty_lines(flyp.get("novelty")) + calibration_lines(flyp.get("calibration"))
     lines += [
         "## Use", "",
         "With FLYP Studio:", "",
@@ -77,6 +78,36 @@ def model_card(flyp: dict) -> str:
         "The model was exported and then reloaded and compared with the model in memory.", "",
     ]
     return "\n".join(lines)
+
+
+def novelty_lines(novelty: dict | None) -> list[str]:
+    """The card's paragraph on "none of these classes": the score, its threshold, what it keeps."""
+    if not novelty:
+        return []
+    return ["## None of these classes", "",
+            f"Each prediction also gets a novelty score ({novelty['method'].replace('_', ' ')} distance of the "
+            f"image's features to the training images of each class, `novelty.safetensors`); above "
+            f"{novelty['threshold']:.4g} the image is like none of the classes (`known: false`). The threshold "
+            f"keeps {novelty['keep']:.0%} of the validation images. `model.onnx`, when present, outputs "
+            "`novelty` and `known` too.", ""]
+
+
+def calibration_lines(calibration: dict | None) -> list[str]:
+    """The card's table of how far each set's confidence can be trusted (calibration error)."""
+    if not calibration:
+        return []
+    lines = ["## How far the confidence can be trusted", "",
+             f"Temperature {calibration['temperature']:.3g}, fitted on the validation images only (divide the "
+             "logits by it). Calibration error (ECE, 15 bins: the mean gap between confidence and accuracy; "
+             "0 is honest):", "",
+             "| set | accuracy | mean confidence | calibration error | after temperature | with novelty |",
+             "|---|---|---|---|---|---|"]
+    for name, s in calibration["sets"].items():
+        novelty = s.get("calibration_error_with_novelty")
+        lines.append(f"| {set_name(name)} | {s['accuracy']:.1%} | {s['mean_confidence']:.2f} | "
+                     f"{s['calibration_error']:.3f} | {s['calibration_error_calibrated']:.3f} | "
+                     f"{'' if novelty is None else f'{novelty:.3f}'} |")
+    return [*lines, ""]
 
 
 def header(flyp: dict, base: str | None, licence: str | None) -> list[str]:

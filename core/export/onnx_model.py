@@ -1,7 +1,9 @@
-"""ONNX export of a blended classifier: normalised pixels (N×3×S×S) → class logits.
+"""ONNX export of a blended classifier: normalised pixels (N×3×S×S) → class logits, and with a
+novelty score (`core.trust.novelty`) also each image's novelty and whether it is known.
 
 The graph's metadata carries what a user of the file needs to feed it and read its output:
-class_names (JSON list, in logit order), input_size, mean and std (JSON lists) and interpolation.
+class_names (JSON list, in logit order), input_size, mean and std (JSON lists) and interpolation,
+and with a novelty score novelty_method, novelty_threshold and novelty_keep.
 """
 
 from __future__ import annotations
@@ -16,19 +18,30 @@ from core.errors import FlypError
 
 
 class _ImageClassifier(torch.nn.Module):
-    def __init__(self, visual: torch.nn.Module, head: torch.Tensor, bias: torch.Tensor, scale: float):
+    def __init__(self, visual: torch.nn.Module, head: torch.Tensor, bias: torch.Tensor, scale: float, novelty=None):
         super().__init__()
         self.visual = visual
         self.register_buffer("head", (scale * head).detach().clone())
         self.register_buffer("bias", bias.detach().clone())
+        self.novelty = novelty
+        for name, tensor in (novelty.tensors.items() if novelty is not None else ()):
+            self.register_buffer(f"novelty_{name}", tensor.detach().float().clone())
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+    def forward(self, pixels: torch.Tensor):
         features = F.normalize(self.visual(pixels), dim=-1)
-        return features @ self.head.T + self.bias
+        logits = features @ self.head.T + self.bias
+        if self.novelty is None:
+            return logits
+        from core.trust.novelty import score
+
+        tensors = {name: getattr(self, f"novelty_{name}") for name in self.novelty.tensors}
+        novelty = score(self.novelty.method, tensors, features, logits)
+        return logits, novelty, novelty <= self.novelty.threshold
 
 
-def export_onnx(blended, path: Path) -> None:
-    """Write the image tower and class head of `blended` at its α as one ONNX graph."""
+def export_onnx(blended, path: Path, novelty=None) -> None:
+    """Write the image tower and class head of `blended` at its α as one ONNX graph; with
+    `novelty` (a `core.trust.novelty.NoveltyModel`) the graph also outputs `novelty` and `known`."""
     try:
         import onnx  # noqa: F401  (the exporter needs it; say so clearly if missing)
     except ImportError:
@@ -39,20 +52,27 @@ def export_onnx(blended, path: Path) -> None:
     else:
         head = clf.text_head()
         bias, scale = torch.zeros(head.shape[0]), float(clf.model.logit_scale.detach().exp())
-    module = _ImageClassifier(clf.model.visual, head.float().cpu(), bias.float().cpu(), scale).cpu().eval()
+    module = _ImageClassifier(clf.model.visual, head.float().cpu(), bias.float().cpu(), scale, novelty).cpu().eval()
     size = clf.loaded.image_size
     example = torch.zeros(2, 3, size, size)
+    outputs = ["logits"] + (["novelty", "known"] if novelty is not None else [])
     with torch.no_grad():
-        torch.onnx.export(module, (example,), str(path), input_names=["pixels"], output_names=["logits"],
+        torch.onnx.export(module, (example,), str(path), input_names=["pixels"], output_names=outputs,
                           dynamic_shapes={"pixels": {0: torch.export.Dim("batch", min=1)}}, dynamo=True,
                           verbose=False, optimize=True, external_data=False)
     clf.model.to(clf.device)
     pre = clf.loaded.preprocess
-    add_metadata(path, {"class_names": json.dumps(clf.class_names), "input_size": str(size),
-                        "mean": json.dumps(list(pre["mean"])), "std": json.dumps(list(pre["std"])),
-                        "interpolation": str(pre.get("interpolation", "bicubic")),
-                        "input": "pixels: N×3×S×S RGB scaled to 0–1, then (x − mean) / std",
-                        "output": "logits: N×classes, in the order of class_names"})
+    metadata = {"class_names": json.dumps(clf.class_names), "input_size": str(size),
+                "mean": json.dumps(list(pre["mean"])), "std": json.dumps(list(pre["std"])),
+                "interpolation": str(pre.get("interpolation", "bicubic")),
+                "input": "pixels: N×3×S×S RGB scaled to 0–1, then (x − mean) / std",
+                "output": "logits: N×classes, in the order of class_names"}
+    if novelty is not None:
+        metadata |= {"novelty_method": novelty.method, "novelty_threshold": repr(novelty.threshold),
+                     "novelty_keep": repr(novelty.keep),
+                     "output": metadata["output"] + "; novelty: N (higher: less like the training images); "
+                               "known: N booleans, novelty <= novelty_threshold (false: none of these classes)"}
+    add_metadata(path, metadata)
 
 
 def add_metadata(path: Path, values: dict[str, str]) -> None:
@@ -67,7 +87,14 @@ def add_metadata(path: Path, values: dict[str, str]) -> None:
 
 def onnx_logits(path: Path, pixels: torch.Tensor) -> torch.Tensor:
     """Run the exported graph with onnxruntime (CPU) on normalised pixels."""
+    return onnx_outputs(path, pixels)["logits"]
+
+
+def onnx_outputs(path: Path, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every output of the exported graph (logits; novelty and known where it has them), by name."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return torch.from_numpy(session.run(["logits"], {"pixels": pixels.numpy().astype("float32")})[0])
+    names = [output.name for output in session.get_outputs()]
+    values = session.run(names, {"pixels": pixels.numpy().astype("float32")})
+    return {name: torch.from_numpy(value) for name, value in zip(names, values)}

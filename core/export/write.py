@@ -32,8 +32,14 @@ TOLERANCE = 1e-4
 
 
 def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, metrics: dict | None = None,
-                  check_images: list[Path] | None = None) -> dict:
+                  check_images: list[Path] | None = None, novelty=None, calibration: dict | None = None) -> dict:
     """Write the classifier at `blended.alpha` to folder `out`; return the self-check report.
+
+    `novelty` (a `core.trust.novelty.NoveltyModel` at this α; by default fitted now on the run's
+    training and validation images) travels in the bundle and its ONNX graph, and the self-check
+    compares its scores too. `calibration` (`core.trust.fitting.calibration_summary`: the
+    temperature fitted on ID validation and each set's calibration error) goes into flyp.json and
+    the model card.
 
     `check_images` (default: a few of the run's validation images) are classified by the model
     in memory and by the reloaded bundle; a disagreement aborts the export and leaves `out` as
@@ -50,12 +56,14 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
     except OSError as exc:
         raise WriteError(out, exc.strerror or str(exc), kept) from None
     try:
-        _write(blended, staging, metrics or {}, out.name)
+        novelty = novelty if novelty is not None else _fit_novelty(blended)
+        _write(blended, staging, metrics or {}, out.name, novelty, calibration)
         if onnx:
             from core.export.onnx_model import export_onnx
 
-            export_onnx(blended, staging / ONNX_FILE)
-        report = verify_bundle(blended, staging, check_images or _default_check_images(blended), onnx=onnx)
+            export_onnx(blended, staging / ONNX_FILE, novelty)
+        report = verify_bundle(blended, staging, check_images or _default_check_images(blended), onnx=onnx,
+                               novelty=novelty)
         _replace_folder(staging, out)
     except WriteError as exc:  # name the bundle, not the temporary folder it was being written to
         raise WriteError(out, f"{exc.reason} (writing {Path(exc.path).name})", kept) from None
@@ -66,7 +74,14 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
     return {"path": str(out), **report}
 
 
-def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str) -> None:
+def _fit_novelty(blended: BlendedRun):
+    """The novelty score at the blend's α, from the run's images; None when they are gone."""
+    from core.labelling.predictor import from_run
+
+    return from_run(blended, blended.alpha).novelty_model()
+
+
+def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str, novelty=None, calibration=None) -> None:
     clf, info = blended.classifier, blended.info
     state = {k: v for k, v in clf.state_dict().items() if k not in HEAD_KEYS}
     atomic.save_safetensors(state, folder / MODEL_FILE)
@@ -90,6 +105,12 @@ def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str) -> None:
         "provenance": {"run": str(blended.run.path), "config": info["config"],
                        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "flyp_studio": __version__},
     }
+    if novelty is not None:
+        from core.trust.stored import write_novelty
+
+        flyp["novelty"] = write_novelty(novelty, folder)
+    if calibration is not None:
+        flyp["calibration"] = calibration
     atomic.write_json(folder / INFO_FILE, flyp)
     atomic.write_text(folder / CARD_FILE, model_card(flyp))
 
@@ -125,26 +146,34 @@ def _default_check_images(blended: BlendedRun) -> list[Path]:
     return [s.path for s in samples[::step][:VERIFY_IMAGES]]
 
 
-def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: bool = False) -> dict:
-    """Reload `folder` and compare its class probabilities with the model in memory."""
+def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: bool = False, novelty=None) -> dict:
+    """Reload `folder` and compare its class probabilities (and novelty scores, with `novelty`,
+    the score in memory) with the model in memory."""
     if not images:
         raise FlypError("no images to verify the export with (the run's image folders are gone?)")
     bundle = load_bundle(folder)
     pixels = bundle.images(images)
-    expected = blended.classifier.logits_from_features(blended.classifier.features(pixels))
+    features = blended.classifier.features(pixels)
+    expected = blended.classifier.logits_from_features(features)
     got = bundle.logits(pixels)
     diff = float((expected.softmax(-1) - got.softmax(-1)).abs().max())
     same = bool((expected.argmax(-1) == got.argmax(-1)).all())
     report = {"verified_images": len(images), "max_probability_difference": diff, "same_predictions": same}
+    outputs = None
     if onnx:
-        from core.export.onnx_model import onnx_logits
+        from core.export.onnx_model import onnx_outputs
 
-        onnx_diff = float((onnx_logits(folder / ONNX_FILE, bundle.normalize(pixels)).softmax(-1) - got.softmax(-1)).abs().max())
+        outputs = onnx_outputs(folder / ONNX_FILE, bundle.normalize(pixels))
+        onnx_diff = float((outputs["logits"].softmax(-1) - got.softmax(-1)).abs().max())
         report["onnx_max_probability_difference"] = onnx_diff
         diff = max(diff, onnx_diff)
     if not same or diff > TOLERANCE:
         raise FlypError(f"the exported bundle does not reproduce the model (max probability difference {diff:.2g}); "
                         "nothing was written")
+    if novelty is not None:
+        from core.trust.check import verify_novelty
+
+        report |= verify_novelty(novelty, folder, bundle, pixels, features, expected, outputs)
     return report
 
 

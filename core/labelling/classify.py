@@ -22,15 +22,20 @@ from core.labelling.files import check_writable, place
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 UNCERTAIN = "_uncertain"  # the folder for images below --min-confidence (a leading _: not a class name)
+UNKNOWN = "_unknown"      # the folder for images unlike every class's training images ("none of these")
 
 
 @dataclass
 class Prediction:
-    """One image: its classes, most likely first, with probabilities; or why it was skipped."""
+    """One image: its classes, most likely first, with probabilities; or why it was skipped.
+    `novelty` (higher: less like the training images) and `known` (within the threshold set on
+    ID validation) are None for a model without a novelty score (zero-shot)."""
 
     path: Path
     top: list[tuple[str, float]] = field(default_factory=list)
     reason: str = ""
+    novelty: float | None = None
+    known: bool | None = None
 
     @property
     def label(self) -> str:
@@ -44,6 +49,7 @@ class Prediction:
         if self.reason:
             return {"path": str(self.path), "reason": self.reason}
         return {"path": str(self.path), "class": self.label, "confidence": self.confidence,
+                "known": self.known, "novelty": self.novelty,
                 "top_k": [{"class": c, "probability": p} for c, p in self.top]}
 
 
@@ -64,31 +70,38 @@ def image_files(items: Iterable[str | os.PathLike]) -> list[Path]:
 def classify_files(paths: Sequence[str | os.PathLike], predictor, *, top_k: int = 3, batch_size: int = 64,
                    cache=None, progress: Progress = no_progress,
                    cancel: Callable[[], bool] = no_cancel) -> Iterator[list[Prediction]]:
-    """Yield the files' predictions a batch at a time, in order (see `image_features`)."""
+    """Yield the files' predictions a batch at a time, in order (see `image_features`), each with
+    its novelty and verdict where the predictor has a novelty score (fitted first if need be)."""
     from core.model.feature_cache import image_features
 
-    names = predictor.class_names
-    k = max(1, min(top_k, len(names)))
+    novelty = predictor.novelty_model()
     for batch in image_features(paths, predictor, cache=cache, batch_size=batch_size, progress=progress,
                                 cancel=cancel):
         usable = [item for item in batch if item.features is not None]
-        rows = {}
-        if usable:
-            import torch
+        found = dict(zip(map(id, usable), _predict(predictor, novelty, usable, top_k))) if usable else {}
+        yield [found.get(id(item)) or Prediction(item.path, reason=item.reason) for item in batch]
 
-            probs = predictor.probabilities(torch.stack([item.features for item in usable]))
-            values, indices = probs.topk(k, dim=-1)
-            rows = {id(item): [(names[i], float(p)) for p, i in zip(vs, ids)]
-                    for item, vs, ids in zip(usable, values.tolist(), indices.tolist())}
-        yield [Prediction(item.path, rows.get(id(item), []), item.reason) for item in batch]
+
+def _predict(predictor, novelty, items: list, top_k: int) -> list[Prediction]:
+    import torch
+
+    names = predictor.class_names
+    features = torch.stack([item.features for item in items])
+    logits = predictor.head(features).float()
+    values, indices = logits.softmax(dim=-1).topk(max(1, min(top_k, len(names))), dim=-1)
+    scores = novelty.score(features, logits).tolist() if novelty is not None else [None] * len(items)
+    return [Prediction(item.path, [(names[i], float(p)) for p, i in zip(vs, ids)], item.reason, s,
+                       None if s is None else s <= novelty.threshold)
+            for item, vs, ids, s in zip(items, values.tolist(), indices.tolist(), scores)]
 
 
 def csv_text(predictions: Sequence[Prediction], top_k: int) -> str:
-    """A header, then one row per image: path, class, confidence (a fraction), the next classes
-    and their confidences, and the reason for an image that was skipped."""
+    """A header, then one row per image: path, class, confidence (a fraction), known (true, or
+    false for "none of these"; empty without a novelty score), novelty, the next classes and their
+    confidences, and the reason for an image that was skipped."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    header = ["path", "class", "confidence"]
+    header = ["path", "class", "confidence", "known", "novelty"]
     for rank in range(2, top_k + 1):
         header += [f"class_{rank}", f"confidence_{rank}"]
     writer.writerow(header + ["skipped"])
@@ -96,6 +109,9 @@ def csv_text(predictions: Sequence[Prediction], top_k: int) -> str:
         cells = [str(p.path)]
         for rank in range(top_k):
             cells += [p.top[rank][0], f"{p.top[rank][1]:.6f}"] if rank < len(p.top) else ["", ""]
+            if rank == 0:
+                cells += ["" if p.known is None else str(p.known).lower(),
+                          "" if p.novelty is None else f"{p.novelty:.6g}"]
         writer.writerow(cells + [p.reason])
     return buffer.getvalue()
 
@@ -123,7 +139,8 @@ class SortReport:
 def sort_into(predictions: Sequence[Prediction], folder: str | os.PathLike, min_confidence: float = 0.5, *,
               progress: Progress = no_progress, cancel: Callable[[], bool] = no_cancel) -> SortReport:
     """Copy each classified image into `folder/<class>/` (under a new name when one is taken;
-    nothing is overwritten), or into `folder/_uncertain/` below `min_confidence`. Images that
+    nothing is overwritten), into `folder/_unknown/` when it is like none of the classes' training
+    images, or into `folder/_uncertain/` below `min_confidence`. Images that
     were skipped are not copied. A file that cannot be copied is reported and the rest go on;
     FlypError up front when `folder` cannot be written at all."""
     folder = Path(folder).expanduser()
@@ -136,7 +153,7 @@ def sort_into(predictions: Sequence[Prediction], folder: str | os.PathLike, min_
     todo = [p for p in predictions if not p.reason]
     for i, p in enumerate(todo, 1):
         check_cancel(cancel)
-        target = p.label if p.confidence >= min_confidence else UNCERTAIN
+        target = UNKNOWN if p.known is False else p.label if p.confidence >= min_confidence else UNCERTAIN
         class_folder = folder / _safe_folder_name(target)
         if not class_folder.exists():
             report.made.append(class_folder)

@@ -9,7 +9,7 @@ holds its weights' size and time and the α, so new weights or another α never 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -32,12 +32,22 @@ class Predictor:
     encode: Callable[[torch.Tensor], torch.Tensor]   # uint8 N×3×S×S → N×D normalised features
     head: Callable[[torch.Tensor], torch.Tensor]     # N×D features → N×C logits
     device: str = "cpu"                              # where `encode` runs: "cpu", "cuda"…
+    # The novelty score ("none of these classes", core.trust.novelty): a bundle carries it, a run
+    # fits it on first use (`fit_novelty`); None where there are no training images to compare with.
+    novelty: object = field(default=None, repr=False)
+    fit_novelty: Callable[[], object] | None = field(default=None, repr=False)
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.encode(pixels).float().cpu()
 
     def probabilities(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(features).float().softmax(dim=-1)
+
+    def novelty_model(self):
+        """The novelty score (`core.trust.novelty.NoveltyModel`), fitted on first use; or None."""
+        if self.novelty is None and self.fit_novelty is not None:
+            self.novelty, self.fit_novelty = self.fit_novelty(), None
+        return self.novelty
 
 
 def from_classifier(classifier, key: str, description: str) -> Predictor:
@@ -70,11 +80,13 @@ def from_bundle(bundle) -> Predictor:
         device = next(bundle.model.parameters()).device
         return F.normalize(bundle.model.encode_image(bundle.normalize(pixels).to(device)).float(), dim=-1).cpu()
 
+    from core.trust.stored import read_novelty
+
     return Predictor(f"bundle|{bundle.path.resolve()}|{weights.st_size}|{weights.st_mtime_ns}",
                      f"bundle {bundle.path.name}", list(bundle.class_names), size,
                      pre.get("interpolation", "bicubic"), encode,
                      lambda features: bundle.scale * features @ bundle.head.T + bundle.bias,
-                     next(bundle.model.parameters()).device.type)
+                     next(bundle.model.parameters()).device.type, novelty=read_novelty(bundle.path, bundle.info))
 
 
 def from_run(blended, alpha: float) -> Predictor:
@@ -87,7 +99,21 @@ def from_run(blended, alpha: float) -> Predictor:
     name = Path(blended.run.path).name
     predictor = from_classifier(blended.classifier, key, f"run {name} at α = {alpha:.2f}")
     predictor.class_names = list(blended.info["classes"])
+    predictor.fit_novelty = lambda: _fit_run_novelty(blended, alpha, predictor)
     return predictor
+
+
+def _fit_run_novelty(blended, alpha: float, predictor: Predictor):
+    """The run's novelty score at `alpha`, fitted on its training and validation images (their
+    features cached on disk under the predictor's key, as prediction's are)."""
+    from core.trust.fitting import fit_for_predictor, run_samples
+
+    if blended.alpha != alpha:  # the run may have been blended elsewhere meanwhile (the app shares it)
+        blended.set_alpha(alpha)
+    try:
+        return fit_for_predictor(predictor, *run_samples(blended.info))
+    except FlypError:  # its image folders are gone or unusable: predictions carry no novelty then
+        return None
 
 
 def open_predictor(path: str | Path, alpha: float | None = None, device: torch.device | str = "cpu") -> Predictor:

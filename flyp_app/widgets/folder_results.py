@@ -11,7 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QHBoxLayout, Q
 
 from flyp_app.theme import ERROR_COLOUR
 
-COLUMNS = ("Image", "Class", "Confidence", "Second", "Third", "Skipped")
+COLUMNS = ("Image", "Class", "Confidence", "Second", "Third", "Skipped", "Like the training images")
+VERDICTS = {True: "yes", False: "no: none of these classes", None: ""}  # `Prediction.known`
 
 
 class FolderResults(QWidget):
@@ -43,8 +44,8 @@ class FolderResults(QWidget):
                                        "when sorting")
         row.addWidget(self.min_confidence)
         self.sort = QPushButton("Sort into folders…")
-        self.sort.setToolTip("Copy each image into a folder named after its class; the uncertain ones into "
-                             "“_uncertain”. Nothing is overwritten.")
+        self.sort.setToolTip("Copy each image into a folder named after its class; those like none of the "
+                             "classes into “_unknown”, the uncertain ones into “_uncertain”. Nothing is overwritten.")
         self.sort.clicked.connect(lambda: self.sort_requested.emit(self.min_confidence.value() / 100))
         row.addWidget(self.sort)
         self.unsort = QPushButton("Undo sorting")
@@ -64,7 +65,7 @@ class FolderResults(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Interactive)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.Stretch)
+        header.setSectionResizeMode(COLUMNS.index("Skipped"), QHeaderView.Stretch)
         self.table.setColumnWidth(0, 320)
         layout.addWidget(self.table, 1)
 
@@ -87,6 +88,7 @@ class FolderResults(QWidget):
         for row, p in enumerate(batch, first):
             cells = [Path(p.path).name, p.label, f"{p.confidence:.1%}" if p.top else ""]
             cells += [f"{c} {q:.1%}" for c, q in p.top[1:3]] + [""] * (2 - len(p.top[1:3])) + [p.reason]
+            cells.append(VERDICTS[getattr(p, "known", None)])
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col == 0:
@@ -94,7 +96,9 @@ class FolderResults(QWidget):
                 if col == 2 and p.top:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 if p.reason:
-                    item.setForeground(Qt.GlobalColor.red if col == len(cells) - 1 else Qt.GlobalColor.gray)
+                    item.setForeground(Qt.GlobalColor.red if col == COLUMNS.index("Skipped") else Qt.GlobalColor.gray)
+                elif getattr(p, "known", None) is False:
+                    item.setForeground(Qt.GlobalColor.darkYellow)  # none of these: the row stands out
                 self.table.setItem(row, col, item)
         self.table.setUpdatesEnabled(True)
 

@@ -1,0 +1,114 @@
+"""Confidence that means what it says: temperature scaling fitted on ID validation only, and per
+set the calibration error, the reliability diagram and the coverage/accuracy curve.
+
+Temperature scaling (Guo et al., 2017) divides every logit by one T that minimises the negative
+log-likelihood of the ID validation labels; it never changes which class wins. The different-
+conditions sets are reported on, never fitted on. A novelty score (`core.trust.novelty`) can lower
+the confidence of images less typical than almost all validation images (`novelty_weight`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from core.errors import FlypError
+
+BINS = 15            # reliability bins over [0, 1], as the calibration literature reports ECE
+COVERAGE_POINTS = 21  # confidence thresholds 0, 0.05, … 1 for the coverage/accuracy curve
+
+
+def fit_temperature(logits: torch.Tensor, labels: Sequence[int]) -> float:
+    """The T > 0 minimising the NLL of softmax(logits / T) on `labels` (ID validation images)."""
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if not len(labels):
+        raise FlypError("no validation images to fit the calibration temperature on")
+    logits = logits.double()
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([log_t], lr=0.5, max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return float(log_t.detach().exp())
+
+
+def reliability(confidence: torch.Tensor, correct: torch.Tensor, bins: int = BINS) -> list[dict]:
+    """Per confidence bin: its range, the images in it, their mean confidence and accuracy."""
+    edges = torch.linspace(0, 1, bins + 1)
+    index = torch.clamp(torch.bucketize(confidence.double(), edges.double(), right=True) - 1, 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        inside = index == b
+        n = int(inside.sum())
+        rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "n": n,
+                     "confidence": float(confidence[inside].mean()) if n else None,
+                     "accuracy": float(correct[inside].float().mean()) if n else None})
+    return rows
+
+
+def calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int = BINS) -> float:
+    """The expected calibration error: the image-weighted mean |accuracy − confidence| over bins."""
+    total = max(1, len(confidence))
+    return sum(r["n"] / total * abs(r["accuracy"] - r["confidence"]) for r in reliability(confidence, correct, bins)
+               if r["n"])
+
+
+def coverage_curve(confidence: torch.Tensor, correct: torch.Tensor, points: int = COVERAGE_POINTS) -> list[dict]:
+    """For each confidence threshold: the share of images at or above it and their accuracy (the
+    images `_uncertain/` would not get)."""
+    rows = []
+    for t in torch.linspace(0, 1, points).tolist():
+        kept = confidence >= t
+        n = int(kept.sum())
+        rows.append({"threshold": t, "coverage": n / max(1, len(confidence)),
+                     "accuracy": float(correct[kept].float().mean()) if n else None})
+    return rows
+
+
+def novelty_weight(tail: torch.Tensor, keep: float) -> torch.Tensor:
+    """How much of its confidence an image keeps given `tail`, the share of ID validation images at
+    least as novel (`NoveltyModel.tail`): all of it while it is more typical than the threshold's
+    1 − keep, then less, down to none for an image more novel than every validation image."""
+    return torch.clamp(tail / max(1e-9, 1.0 - keep), max=1.0)
+
+
+def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float, weight: torch.Tensor | None = None) -> dict:
+    """One set's accuracy, calibration error before and after T (and with novelty's weight),
+    reliability diagram and coverage curve (both calibrated)."""
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    raw = logits.float().softmax(-1).max(-1)
+    calibrated = (logits.float() / temperature).softmax(-1).max(-1).values
+    correct = raw.indices == labels
+    report = {"n": len(labels), "accuracy": float(correct.float().mean()) if len(labels) else math.nan,
+              "calibration_error": calibration_error(raw.values, correct),
+              "calibration_error_calibrated": calibration_error(calibrated, correct),
+              "mean_confidence": float(calibrated.mean()),
+              "reliability": reliability(calibrated, correct), "coverage": coverage_curve(calibrated, correct)}
+    if weight is not None:
+        lowered = calibrated * weight
+        report["calibration_error_with_novelty"] = calibration_error(lowered, correct)
+        report["coverage_with_novelty"] = coverage_curve(lowered, correct)
+    return report
+
+
+def calibration_report(sets: dict[str, tuple[torch.Tensor, Sequence[int]]], novelty=None,
+                       features: dict[str, torch.Tensor] | None = None) -> dict:
+    """{temperature, sets: {name: set_report}}: T fitted on the "id" set alone, every set reported.
+    With `novelty` and each set's `features`, also the error once novelty lowers the confidence."""
+    if "id" not in sets:
+        raise FlypError("calibration needs the ID validation set")
+    temperature = fit_temperature(*sets["id"])
+    out = {}
+    for name, (logits, labels) in sets.items():
+        weight = None
+        if novelty is not None and features is not None:
+            weight = novelty_weight(novelty.tail(novelty.score(features[name], logits)), novelty.keep)
+        out[name] = set_report(logits, labels, temperature, weight)
+    return {"temperature": temperature, "sets": out}

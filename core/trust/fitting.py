@@ -1,0 +1,79 @@
+"""Fitting a model's novelty score on its own images: the training images' features, the ID
+validation images' features and logits, through the same cached feature loop as prediction.
+
+A run at α gets its score from the run's training and validation folders, found again from its
+config (`run_samples`); a bundle carries the one fitted at export (`core.trust.stored`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from core.errors import FlypError
+from core.progress import Progress, no_cancel, no_progress
+from core.trust.novelty import DEFAULT_METHOD, KEEP, NoveltyModel, fit_novelty
+
+
+def features_and_logits(predictor, paths: Sequence, *, cache=None, progress: Progress = no_progress,
+                        cancel: Callable[[], bool] = no_cancel) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """The N×D features and N×C logits of the usable files among `paths`, and their indices."""
+    from core.model.feature_cache import FeatureCache, all_features
+
+    cache = cache if cache is not None else FeatureCache(predictor.key)
+    items = all_features(list(paths), predictor, cache=cache, progress=progress, cancel=cancel)
+    kept = [i for i, item in enumerate(items) if item.features is not None]
+    if not kept:
+        return torch.empty(0, 0), torch.empty(0, len(predictor.class_names)), []
+    features = torch.stack([items[i].features for i in kept]).float()
+    return features, predictor.head(features).float(), kept
+
+
+def fit_for_predictor(predictor, train: Sequence, val: Sequence, *, method: str = DEFAULT_METHOD,
+                      keep: float = KEEP, cache=None, progress: Progress = no_progress,
+                      cancel: Callable[[], bool] = no_cancel) -> NoveltyModel:
+    """The novelty score of `predictor` fitted on `train` samples (path, label) and its threshold
+    set on `val` samples to keep `keep` of them. FlypError when either has no usable image."""
+    paths = [s.path for s in train] + [s.path for s in val]
+    features, logits, kept = features_and_logits(predictor, paths, cache=cache, progress=progress,
+                                                 cancel=cancel)
+    in_train = torch.tensor([i < len(train) for i in kept], dtype=torch.bool)
+    if not in_train.any() or in_train.all():
+        raise FlypError("no usable training or validation images to fit the novelty score on")
+    labels = torch.tensor([train[i].label for i in kept if i < len(train)])
+    return fit_novelty(method, features[in_train], labels, len(predictor.class_names), features[~in_train],
+                       logits[~in_train], keep)
+
+
+def run_samples(info: dict, cancel: Callable[[], bool] = no_cancel) -> tuple[list, list]:
+    """A run's training and ID validation samples, found again from its config (same split seed)."""
+    from core.data.folders import load_datasets
+
+    config = info["config"]
+    data = load_datasets(config["train_dir"], config["val_dir"], [], val_fraction=config["val_fraction"],
+                         seed=config["seed"], exclude=config.get("exclude", ()), cancel=cancel)
+    return data.train, data.val
+
+
+def measure_blend(blended, sets: dict, novelty=None, cancel: Callable[[], bool] = no_cancel) -> dict:
+    """The blend's calibration at its current α (`core.trust.calibration.calibration_report`) on
+    the run's evaluation images (`core.weights.blend.run_eval_sets`): T fitted on "id" only."""
+    from core.progress import check_cancel
+    from core.trust.calibration import calibration_report
+
+    logits, features = {}, {}
+    for name, images in sets.items():
+        check_cancel(cancel)
+        features[name] = blended.classifier.features(images, cancel=cancel)
+        logits[name] = (blended.classifier.logits_from_features(features[name]), images.labels)
+    return calibration_report(logits, novelty, features) | {"alpha": blended.alpha}
+
+
+def calibration_summary(report: dict) -> dict:
+    """What run.json, flyp.json and the model card keep of a calibration report: T and, per set,
+    accuracy, mean confidence and calibration errors (no curves)."""
+    keys = ("n", "accuracy", "mean_confidence", "calibration_error", "calibration_error_calibrated",
+            "calibration_error_with_novelty")
+    return {"alpha": report.get("alpha"), "temperature": report["temperature"],
+            "sets": {name: {k: s[k] for k in keys if k in s} for name, s in report["sets"].items()}}

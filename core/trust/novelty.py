@@ -1,0 +1,186 @@
+"""How unlike the training images of every class an image is: the novelty score and its threshold.
+
+Every score reads the model's own output for the image — its normalised image features, or its
+class logits — and grows with novelty. Those in the feature space are fitted on the training
+images' features (at the α the model is used at):
+
+- `mahalanobis`: the smallest Mahalanobis distance to a class mean, one covariance shared by
+  the classes (Lee et al., 2018);
+- `relative_mahalanobis`: that distance less the distance to one Gaussian of all training
+  features (Ren et al., 2021), which discounts what every image has in common;
+- `knn`: one minus the cosine similarity to the k-th nearest training feature (Sun et al., 2022);
+- `prototype`: one minus the cosine similarity to the nearest class mean.
+
+Those on the logits need nothing fitted: `energy` (−logsumexp, Liu et al., 2020), `max_logit`
+and `max_probability` (the softmax's top, the usual baseline). Which one FLYP Studio uses was
+chosen by measurement on the demo (benchmarks/README.md, "None of these classes").
+
+The threshold keeps a share (`keep`, 95%) of the ID validation images: a score above it is
+*none of these*. The sorted validation scores are kept too: the share of them at least as novel
+as an image says how unusual it is (`NoveltyModel.tail`), which lowers its confidence
+(`core.trust.assess`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from core.errors import FlypError
+
+FEATURE_METHODS = ("mahalanobis", "relative_mahalanobis", "knn", "prototype")
+LOGIT_METHODS = ("energy", "max_logit", "max_probability")
+METHODS = FEATURE_METHODS + LOGIT_METHODS
+DEFAULT_METHOD = "mahalanobis"
+KEEP = 0.95          # the share of ID validation images the threshold keeps
+KNN_K = 10           # the k of `knn`
+MAX_REFERENCE = 20_000  # training features `knn` keeps (an even sample beyond): the bundle stays small
+SHRINK = 1e-3        # added to the shrunk covariance's diagonal (times its mean variance): never singular
+# The tensors each method needs, by name (what a bundle's novelty.safetensors holds besides `validation`).
+TENSORS = {"mahalanobis": ("means", "precision"), "relative_mahalanobis": ("means", "precision", "centre",
+                                                                           "background"),
+           "knn": ("reference",), "prototype": ("prototypes",),
+           "energy": (), "max_logit": (), "max_probability": ()}
+
+
+@dataclass
+class NoveltyModel:
+    """A fitted novelty score with its threshold. `tensors` holds what `method` needs (`TENSORS`);
+    `validation` the ID validation images' scores, sorted."""
+
+    method: str
+    tensors: dict[str, torch.Tensor]
+    threshold: float
+    keep: float
+    validation: torch.Tensor
+
+    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """N novelty scores of N×D normalised features and their N×C logits (higher: more novel)."""
+        return score(self.method, self.tensors, features.float(), logits.float())
+
+    def known(self, scores: torch.Tensor) -> torch.Tensor:
+        """Whether each score is within the threshold (an image like the training images)."""
+        return scores <= self.threshold
+
+    def tail(self, scores: torch.Tensor) -> torch.Tensor:
+        """The share of ID validation images at least as novel as each score (1: as typical as any)."""
+        if not len(self.validation):
+            return torch.ones_like(scores)
+        below = torch.searchsorted(self.validation.contiguous(), scores.contiguous(), right=False)
+        return 1.0 - below.float() / len(self.validation)
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        return {**{k: v.contiguous() for k, v in self.tensors.items()}, "validation": self.validation.contiguous()}
+
+    def to_json(self) -> dict:
+        return {"method": self.method, "threshold": self.threshold, "keep": self.keep}
+
+
+def fit_reference(method: str, features: torch.Tensor, labels: torch.Tensor, classes: int) -> dict[str, torch.Tensor]:
+    """What `method` needs from the training images' N×D normalised features and their labels."""
+    if method not in METHODS:
+        raise FlypError(f"«novelty» {method!r}: choose one of {', '.join(METHODS)}")
+    features, labels = features.float(), torch.as_tensor(labels, dtype=torch.long)
+    if method in LOGIT_METHODS:
+        return {}
+    if method == "knn":
+        step = max(1, math.ceil(len(features) / MAX_REFERENCE))
+        return {"reference": F.normalize(features[::step], dim=-1)}
+    means = torch.stack([features[labels == c].mean(0) if (labels == c).any() else torch.zeros(features.shape[1])
+                         for c in range(classes)])
+    if method == "prototype":
+        return {"prototypes": F.normalize(means, dim=-1)}
+    centred = features - means[labels]
+    tensors = {"means": means, "precision": _precision(centred)}
+    if method == "relative_mahalanobis":
+        centre = features.mean(0)
+        tensors |= {"centre": centre, "background": _precision(features - centre)}
+    return tensors
+
+
+def _precision(centred: torch.Tensor) -> torch.Tensor:
+    """The inverse of the covariance of `centred` rows, shrunk towards its mean variance by
+    Ledoit and Wolf's rule (2004; scikit-learn's `ledoit_wolf` with `assume_centered`): few images
+    in many dimensions, or a tower whose features fill few directions, would otherwise give a
+    near-singular covariance whose inverse turns rounding into novelty."""
+    x = centred.double()
+    n, d = x.shape
+    covariance = x.T @ x / max(1, n)
+    mu = float(covariance.diagonal().mean())
+    squares = x * x
+    beta_ = float((squares.T @ squares).sum())
+    delta_ = float((covariance * covariance).sum())  # sum((XᵀX)²) / n²
+    beta = (beta_ / max(1, n) - delta_) / (d * max(1, n))
+    delta = (delta_ - 2 * mu * float(covariance.diagonal().sum()) + d * mu * mu) / d
+    shrinkage = 0.0 if delta <= 0 else min(beta, delta) / delta
+    shrunk = (1 - shrinkage) * covariance + (shrinkage * mu + SHRINK * mu + 1e-12) * torch.eye(d, dtype=x.dtype)
+    return torch.linalg.inv(shrunk).float()
+
+
+def score(method: str, tensors: dict[str, torch.Tensor], features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """The novelty score of `method` (see the module's docstring); written with matrix products
+    only, so that the ONNX graph computes the same (`core.export.onnx_model`)."""
+    if method == "energy":
+        return -torch.logsumexp(logits, dim=-1)
+    if method == "max_logit":
+        return -logits.max(dim=-1).values
+    if method == "max_probability":
+        return -logits.softmax(dim=-1).max(dim=-1).values
+    if method == "knn":
+        similarity = features @ tensors["reference"].T
+        k = min(KNN_K, similarity.shape[1])
+        return 1.0 - similarity.topk(k, dim=-1).values[:, -1]
+    if method == "prototype":
+        return 1.0 - (features @ tensors["prototypes"].T).max(dim=-1).values
+    distance = _mahalanobis(features, tensors["means"], tensors["precision"]).min(dim=-1).values
+    if method == "relative_mahalanobis":
+        distance = distance - _mahalanobis(features, tensors["centre"][None], tensors["background"])[:, 0]
+    return distance
+
+
+def _mahalanobis(features: torch.Tensor, means: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
+    """N×C squared Mahalanobis distances (f − μ)·P·(f − μ), from the differences themselves: the
+    expanded f·P·f − 2·f·P·μ + μ·P·μ loses every digit in float32 when P is large."""
+    difference = features[:, None, :] - means[None, :, :]
+    return ((difference @ precision) * difference).sum(-1)
+
+
+def threshold_for(scores: torch.Tensor, keep: float = KEEP) -> float:
+    """The smallest score that keeps at least `keep` of `scores` (ID validation images)."""
+    if not 0.0 < keep <= 1.0:
+        raise FlypError(f"«keep» must be above 0 and at most 1 (got {keep})")
+    if not len(scores):
+        raise FlypError("no validation images to set the novelty threshold on")
+    ordered = scores.float().sort().values
+    return float(ordered[min(len(ordered) - 1, math.ceil(keep * len(ordered)) - 1)])
+
+
+def fit_novelty(method: str, train_features: torch.Tensor, train_labels, classes: int,
+                val_features: torch.Tensor, val_logits: torch.Tensor, keep: float = KEEP) -> NoveltyModel:
+    """A novelty score fitted on the training images' features, its threshold set on the ID
+    validation images' (their features and logits) to keep `keep` of them."""
+    tensors = fit_reference(method, train_features, train_labels, classes)
+    scores = score(method, tensors, val_features.float(), val_logits.float())
+    return NoveltyModel(method, tensors, threshold_for(scores, keep), keep, scores.sort().values)
+
+
+def from_tensors(info: dict, tensors: dict[str, torch.Tensor], where: str) -> NoveltyModel:
+    """A NoveltyModel from a bundle's flyp.json `novelty` entry and its tensors; FlypError names
+    `where` when something is missing or of the wrong shape."""
+    method = info.get("method")
+    if method not in METHODS:
+        raise FlypError(f"{where}: damaged: unknown novelty method {method!r}; export the bundle again")
+    missing = [name for name in (*TENSORS[method], "validation") if name not in tensors]
+    if missing:
+        raise FlypError(f"{where}: damaged: the novelty score lacks {', '.join(missing)}; export the bundle again")
+    return NoveltyModel(method, {k: tensors[k].float() for k in TENSORS[method]}, float(info["threshold"]),
+                        float(info["keep"]), tensors["validation"].float())
+
+
+def auroc(known_scores: torch.Tensor, foreign_scores: torch.Tensor) -> float:
+    """The chance that a foreign image scores as more novel than a known one (ties count half)."""
+    known, foreign = known_scores.double()[:, None], foreign_scores.double()[None, :]
+    return float(((foreign > known).double() + 0.5 * (foreign == known).double()).mean())

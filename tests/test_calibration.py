@@ -1,0 +1,53 @@
+"""Confidence that means what it says: temperature scaling on ID validation, calibration error,
+reliability and coverage (core.trust.calibration)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.trust import calibration
+
+
+def _overconfident(n: int = 2000, classes: int = 5, factor: float = 3.0, seed: int = 0):
+    """Labels drawn from softmax(z): z is honest, factor·z is overconfident by exactly `factor`."""
+    g = torch.Generator().manual_seed(seed)
+    z = 2 * torch.randn(n, classes, generator=g)
+    labels = torch.multinomial(z.softmax(-1), 1, generator=g)[:, 0]
+    return factor * z, labels
+
+
+def test_the_temperature_is_the_nll_minimum_found_by_a_plain_grid_search():
+    logits, labels = _overconfident()
+    fitted = calibration.fit_temperature(logits, labels)
+    grid = torch.linspace(0.5, 6, 551)
+    nll = torch.stack([torch.nn.functional.cross_entropy(logits / t, labels) for t in grid])
+    assert fitted == pytest.approx(float(grid[nll.argmin()]), abs=0.01)
+    assert fitted == pytest.approx(3.0, rel=0.1)  # the overconfidence that was put in
+
+
+def test_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy():
+    confidence = torch.tensor([0.95, 0.95, 0.95, 0.95, 0.55, 0.55])
+    correct = torch.tensor([True, True, False, False, True, True])
+    # Bin of 0.95: accuracy 0.5 (gap 0.45, 4 images); bin of 0.55: accuracy 1 (gap 0.45, 2 images).
+    assert calibration.calibration_error(confidence, correct) == pytest.approx(0.45)
+    rows = calibration.coverage_curve(confidence, correct, points=3)
+    assert [(r["threshold"], r["coverage"]) for r in rows] == [(0.0, 1.0), (0.5, 1.0), (1.0, 0.0)]
+    assert rows[0]["accuracy"] == pytest.approx(4 / 6) and rows[2]["accuracy"] is None
+
+
+def test_fitted_on_validation_alone_it_makes_an_overconfident_model_honest_there():
+    val, other = _overconfident(seed=1), _overconfident(factor=6.0, seed=2)
+    report = calibration.calibration_report({"id": val, "sketch": other})
+    fitted_on_val = calibration.fit_temperature(*val)
+    assert report["temperature"] == pytest.approx(fitted_on_val)  # never on the other set
+    s = report["sets"]["id"]
+    assert s["calibration_error"] > 0.1 and s["calibration_error_calibrated"] < 0.03
+    assert report["sets"]["sketch"]["calibration_error_calibrated"] > s["calibration_error_calibrated"]
+    bins = s["reliability"]
+    assert sum(b["n"] for b in bins) == 2000 and len(bins) == calibration.BINS
+
+
+def test_novelty_lowers_the_confidence_only_of_the_unusual():
+    tail = torch.tensor([1.0, 0.5, 0.05, 0.025, 0.0])
+    assert calibration.novelty_weight(tail, 0.95).tolist() == pytest.approx([1, 1, 1, 0.5, 0])
