@@ -45,23 +45,22 @@ LEVERS = {
 SKIP_STEPS = 3  # steps left out of the speed: the first ones warm up (and compile)
 
 
-def datasets(root: Path, quick: bool) -> dict[str, dict]:
-    """{name: TrainConfig folders} of the demo and the digits, written under `root` once."""
+def dataset_folders(root: Path, name: str, quick: bool) -> dict:
+    """The TrainConfig folders of the demo or the digits, written under `root` once."""
     from benchmarks.demo_digits import write_digit_folders
     from core.demo.task import write_demo_data
 
+    if name == "digits":
+        digits = root / "digits"
+        if not (digits / "val").is_dir():
+            write_digit_folders(digits)
+        return {"train_dir": str(digits / "train"), "val_dir": str(digits / "val")}
     demo = root / ("demo-quick" if quick else "demo")
     if not (demo / "val").is_dir():
         write_demo_data(demo, seed=0, **({"train_per_class": 40, "val_per_class": 16, "ood_per_class": 16}
                                          if quick else {}))
-    found = {"demo": {"train_dir": str(demo / "train"), "val_dir": str(demo / "val"),
-                      "ood_dirs": [str(demo / "ood-sketch"), str(demo / "ood-painting")]}}
-    if not quick:
-        digits = root / "digits"
-        if not (digits / "val").is_dir():
-            write_digit_folders(digits)
-        found["digits"] = {"train_dir": str(digits / "train"), "val_dir": str(digits / "val")}
-    return found
+    return {"train_dir": str(demo / "train"), "val_dir": str(demo / "val"),
+            "ood_dirs": [str(demo / "ood-sketch"), str(demo / "ood-painting")]}
 
 
 def train_one(folders: dict, lever: dict, seed: int, epochs: int | None, run_dir: Path) -> dict:
@@ -118,16 +117,22 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=Path("/tmp/cpu-levers"))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="the demo only, small, 1 seed, 2 epochs")
-    parser.add_argument("--levers", nargs="*", default=list(LEVERS), help="lever names (default: all)")
+    parser.add_argument("--levers", nargs="*", help="lever names (default: all; without native bf16, all but "
+                        "bf16: emulated, it was 10× slower than fp32 here and only rounds differently)")
+    parser.add_argument("--datasets", nargs="*", default=["demo", "digits"], help="demo, digits (default: both)")
     args = parser.parse_args()
     seeds, epochs = (1, 2) if args.quick else (args.seeds, None)
+    if args.levers is None:
+        args.levers = [name for name in LEVERS if cpu_bf16() or LEVERS[name].get("precision") != "bf16"]
     args.root.mkdir(parents=True, exist_ok=True)
     print(f"load average before: {os.getloadavg()}; this CPU has native bf16: {cpu_bf16()}", flush=True)
-    results, out = [], args.root / ("results-quick.json" if args.quick else "results.json")
-    for dataset, folders in datasets(args.root, args.quick).items():
+    tag = "quick" if args.quick else "-".join(args.datasets)
+    results, out = [], args.root / f"results-{tag}.json"
+    for dataset in ["demo"] if args.quick else args.datasets:
+        folders = dataset_folders(args.root, dataset, args.quick)
         for seed in range(seeds):
             for lever in [name for name in LEVERS if name in args.levers or name == "full FLYP"]:
-                result = train_one(folders, LEVERS[lever], seed, epochs, args.root / "runs" / "run")
+                result = train_one(folders, LEVERS[lever], seed, epochs, args.root / "runs" / tag)
                 results.append({"dataset": dataset, "seed": seed, "lever": lever, **result,
                                 "load": os.getloadavg()[0]})
                 print(f"{dataset} seed {seed} {lever}: ID {result['id']:.1%}, {result['rate']:.1f} images/s, "

@@ -26,12 +26,17 @@ from __future__ import annotations
 import contextlib
 import types
 
-import torch
-import torch.nn.functional as F
-
 from core.errors import FlypError
 
+# torch is imported where it is used: the automatic mode and the model card read this module's
+# tables without loading it.
+
 LEVERS = ("patch_dropout", "frozen_blocks", "train_size", "precision", "compile")
+# What the automatic mode turns on on a CPU when its budget allows too few epochs: the levers within
+# 1 point of full FLYP's ID accuracy in benchmarks/cpu_levers.py (README "Big models on a CPU"), and
+# the speed they are planned at until the first trial measures it.
+AUTO_LEVERS = {"patch_dropout": 0.25, "frozen_blocks": 1}
+AUTO_SPEEDUP = 1.3
 VISION_EMBEDDINGS = ("conv1", "class_embedding", "positional_embedding", "ln_pre")  # below the first block
 TEXT_EMBEDDINGS = ("token_embedding", "positional_embedding")
 
@@ -58,6 +63,8 @@ def describe(levers: dict) -> list[str]:
 
 def cpu_bf16() -> bool:
     """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), which oneDNN uses."""
+    import torch
+
     with contextlib.suppress(AttributeError, RuntimeError):
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return False
@@ -115,6 +122,8 @@ def step_randomness(config, step: int, rank: int = 0):
     if config.patch_dropout <= 0:
         yield
         return
+    import torch
+
     with torch.random.fork_rng(devices=[]):  # PatchDropout draws on the CPU generator
         torch.manual_seed(hash((config.seed, step, rank)) & 0x7FFF_FFFF)
         yield
@@ -135,6 +144,9 @@ def _frozen_modules(model: torch.nn.Module, n: int) -> list:
 def _resized_embeds(self, x: torch.Tensor) -> torch.Tensor:
     """open_clip's `VisionTransformer._embeds`, its positional embedding interpolated (bicubic,
     as open_clip's `resize_pos_embed`) to the grid of `x` when that differs from the model's."""
+    import torch
+    import torch.nn.functional as F
+
     x = self.conv1(x)
     grid = x.shape[-2:]
     x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
@@ -167,6 +179,7 @@ class TextCache:
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
         """The text features of `tokens` (rows of the caption table), as `model.encode_text`."""
+        import torch
         from open_clip.transformer import text_global_pool
 
         from core.model.fast_text import caption_length, pooled_positions
@@ -187,8 +200,9 @@ class TextCache:
             return x
         return projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
 
-    @torch.no_grad()
     def _lower(self, table: torch.Tensor) -> torch.Tensor:
+        import torch
+
         from core.model.fast_text import caption_length
 
         model = self.model
@@ -196,6 +210,7 @@ class TextCache:
         length = max(length, int(table.argmax(dim=-1).max()) + 1)  # the end-of-text position, whatever the pad
         cast = model.transformer.get_cast_dtype()
         x = model.token_embedding(table[:, :length]).to(cast) + model.positional_embedding[:length].to(cast)
-        for block in model.transformer.resblocks[:self.frozen]:
-            x = block(x, attn_mask=model.attn_mask[:length, :length])
+        with torch.no_grad():
+            for block in model.transformer.resblocks[:self.frozen]:
+                x = block(x, attn_mask=model.attn_mask[:length, :length])
         return x.float()
