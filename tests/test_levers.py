@@ -153,3 +153,13 @@ def test_full_flyp_uses_no_lever_and_the_model_card_names_those_used():
     assert "patch dropout while training: 50%" in card and "lowest 2 blocks of both towers frozen" in card
     plain = model_card(flyp | {"provenance": {"flyp_studio": "0", "config": TrainConfig().to_json()}})
     assert "Trained faster" not in plain
+
+
+def test_the_app_words_the_levers_a_run_used_in_its_own_labels():
+    from flyp_app.words import levers_text
+
+    assert levers_text({"levers": {}}) == ""
+    text = levers_text({"levers": {"patch_dropout": 0.25, "frozen_blocks": 1}, "auto": {"levers": {"frozen_blocks": 1}}})
+    assert text.startswith("Trained faster, with the same FLYP loss")
+    assert "Patch dropout while training: 25% of the image patches" in text and "Frozen lower blocks: 1" in text
+    assert "automatic mode" in text and "patch_dropout" not in text
