@@ -15,7 +15,8 @@ them alike), with the demo model's settings, and prints per lever:
     .venv/bin/python benchmarks/cpu_levers.py --quick      # the demo, 1 seed, small: a few minutes
 
 Datasets: the demo (`flyp demo data`) and scikit-learn's digits (`benchmarks/demo_digits.py`;
-it has no "different conditions" set). Results are written as they come to ROOT/results.json.
+it has no "different conditions" set). Results are written as they come to
+ROOT/results-DATASETS.json; run again, the script goes on where it stopped.
 Timings are only meaningful on a quiet machine; the load average is printed.
 """
 
@@ -127,11 +128,16 @@ def main() -> int:
     args.root.mkdir(parents=True, exist_ok=True)
     print(f"load average before: {os.getloadavg()}; this CPU has native bf16: {cpu_bf16()}", flush=True)
     tag = "quick" if args.quick else "-".join(args.datasets)
-    results, out = [], args.root / f"results-{tag}.json"
+    out = args.root / f"results-{tag}.json"
+    # A run stopped half-way continues: what is in its results file is not trained again.
+    results = json.loads(out.read_text()) if out.is_file() and not args.quick else []
+    done = {(r["dataset"], r["seed"], r["lever"]) for r in results}
     for dataset in ["demo"] if args.quick else args.datasets:
         folders = dataset_folders(args.root, dataset, args.quick)
         for seed in range(seeds):
             for lever in [name for name in LEVERS if name in args.levers or name == "full FLYP"]:
+                if (dataset, seed, lever) in done:
+                    continue
                 result = train_one(folders, LEVERS[lever], seed, epochs, args.root / "runs" / tag)
                 results.append({"dataset": dataset, "seed": seed, "lever": lever, **result,
                                 "load": os.getloadavg()[0]})
