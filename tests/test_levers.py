@@ -6,9 +6,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import tiny_config
-from core.errors import Cancelled, FlypError, SettingError
-from core.progress import RunControl
+from conftest import tiny_config, train_until_cancelled
+from core.errors import FlypError, SettingError
 from core.training.loop import train
 from core.training.runs import RunDir
 
@@ -105,13 +104,7 @@ def test_the_resized_positional_embedding_is_open_clips_at_the_models_own_size(t
 def test_resume_gives_the_same_weights_with_the_levers_on(colour_data, tmp_path):
     config = tiny_config(colour_data, epochs=2, patch_dropout=0.5, frozen_blocks=1, train_size=16)
     train(config, tmp_path / "straight")
-    control = RunControl()
-
-    def stop_mid_epoch(event):
-        if event["type"] == "step" and event["step"] == 7:
-            control.cancel()
-    with pytest.raises(Cancelled):
-        train(config, tmp_path / "interrupted", on_event=stop_mid_epoch, control=control)
+    train_until_cancelled(config, tmp_path / "interrupted", 7)
     train(None, tmp_path / "interrupted", resume=True)
     a = load_file(str(RunDir(tmp_path / "straight").last_file))
     b = load_file(str(RunDir(tmp_path / "interrupted").last_file))
