@@ -185,11 +185,14 @@ def test_on_a_cpu_a_budget_of_too_few_epochs_trains_every_run_with_the_levers(bu
                                                                                 monkeypatch):
     """192 images at the demo family's 60 images/s: an epoch is 3.2 s of work. 120 s leave the final
     run many epochs, full FLYP; 12 s leave it about one of the family's 4, so trials and final run
-    all train with the levers, and run.json's summary and its words say so."""
+    all train with the levers, and run.json's summary and its words say so. (The levers are set here:
+    on the demo model none has passed benchmarks/cpu_levers.py yet, so the shipped table is empty.)"""
     import core.training.auto as auto
     import core.training.loop as loop
-    from core.training.levers import AUTO_LEVERS
+    from core.training import levers
 
+    AUTO_LEVERS = {"patch_dropout": 0.25, "frozen_blocks": 1}  # what the mode would use once levers pass
+    monkeypatch.setattr(levers, "AUTO_LEVERS", AUTO_LEVERS)
     clock, configs, marks = WorkClock(), [], []
 
     def fake_train(config, run_dir, on_event=None, **kwargs):
@@ -219,11 +222,13 @@ def test_on_a_cpu_a_budget_of_too_few_epochs_trains_every_run_with_the_levers(bu
     assert ("trained faster with" in info["auto"]["why"]) == levers_on
 
 
-def test_the_automatic_mode_keeps_full_flyp_off_the_cpu_and_the_levers_the_user_set():
+def test_the_automatic_mode_keeps_full_flyp_off_the_cpu_and_the_levers_the_user_set(monkeypatch):
+    from core.training import levers
     from core.training.auto import _levers_for, _Speed
     from core.training.defaults import family_of
-    from core.training.levers import AUTO_LEVERS
 
+    AUTO_LEVERS = {"patch_dropout": 0.25, "frozen_blocks": 1}
+    monkeypatch.setattr(levers, "AUTO_LEVERS", AUTO_LEVERS)
     few = dict(budget_s=12, speed=_Speed(3.2), family=family_of("demo"))
     assert _levers_for(TrainConfig(), "cuda", **few) == {}
     assert _levers_for(TrainConfig(), "cpu", **few) == AUTO_LEVERS
