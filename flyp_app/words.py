@@ -46,3 +46,16 @@ def download_text(event: dict) -> str:
     done, total = event["done"] / 1e6, event["total"] / 1e6
     amount = f"{done:.0f} of {total:.0f} MB" if total else f"{done:.0f} MB"
     return f"Downloading {event['model']} into the Hugging Face cache: {amount}"
+
+
+def levers_text(info: dict) -> str:
+    """What a run did to train faster (run.json's "levers"), in the labels of the settings, or ""
+    for full FLYP: the Train page and the run's summary say it, never silently."""
+    levers = info.get("levers") or {}
+    if not levers:
+        return ""
+    shown = {"patch_dropout": lambda v: f"{v:.0%} of the image patches", "frozen_blocks": lambda v: f"{v}",
+             "train_size": lambda v: f"{v} pixels", "precision": lambda v: "bf16", "compile": lambda v: "on"}
+    parts = [f"{label(name)}: {shown[name](value)}" if name in shown else label(name) for name, value in levers.items()]
+    why = " (chosen by the automatic mode: the time budget was short)" if (info.get("auto") or {}).get("levers") else ""
+    return f"Trained faster, with the same FLYP loss — {'; '.join(parts)}{why}."

@@ -59,6 +59,23 @@ def tiny_model():
     return load_model(ModelSpec(TINY, "none"))
 
 
+def train_until_cancelled(config, run_dir: Path, step: int) -> None:
+    """Train `config` into `run_dir` and cancel it after `step` steps (the run is saved, resumable)."""
+    import pytest
+
+    from core.errors import Cancelled
+    from core.progress import RunControl
+    from core.training.loop import train
+
+    control = RunControl()
+
+    def stop_there(event):
+        if event["type"] == "step" and event["step"] == step:
+            control.cancel()
+    with pytest.raises(Cancelled):
+        train(config, run_dir, on_event=stop_there, control=control)
+
+
 def tiny_config(data: dict[str, Path], **overrides):
     from core.training.config import TrainConfig
 

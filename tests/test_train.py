@@ -6,8 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import tiny_config
-from core.errors import Cancelled
+from conftest import tiny_config, train_until_cancelled
 from core.progress import RunControl
 from core.training.runs import RunDir
 from core.training.loop import train
@@ -39,13 +38,7 @@ def test_resume_after_interruption_gives_the_same_weights(colour_data, tmp_path)
     config = tiny_config(colour_data, epochs=2)
     train(config, tmp_path / "straight")
 
-    control = RunControl()
-
-    def stop_mid_epoch(event):
-        if event["type"] == "step" and event["step"] == 7:
-            control.cancel()
-    with pytest.raises(Cancelled):
-        train(config, tmp_path / "interrupted", on_event=stop_mid_epoch, control=control)
+    train_until_cancelled(config, tmp_path / "interrupted", 7)
     assert RunDir(tmp_path / "interrupted").read_info()["status"] == "cancelled"
     info = train(None, tmp_path / "interrupted", resume=True)
     assert info["status"] == "finished"

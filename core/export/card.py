@@ -61,6 +61,7 @@ def model_card(flyp: dict) -> str:
         "**Caption templates:** " + "; ".join(f"`{t}`" for t in flyp["templates"][:10]),
         "",
     ]
+    lines += levers_note(flyp["provenance"].get("config") or {})
     if licence is None:
         lines += ["**Licence:** the base model's licence applies; see its model card.", ""]
     if flyp["metrics"]:
@@ -108,6 +109,17 @@ def calibration_lines(calibration: dict | None) -> list[str]:
                      f"{s['calibration_error']:.3f} | {s['calibration_error_calibrated']:.3f} | "
                      f"{'' if novelty is None else f'{novelty:.3f}'} |")
     return [*lines, ""]
+
+
+def levers_note(config: dict) -> list[str]:
+    """What the card says of the speed levers the run used (nothing for full FLYP): they change
+    how much of the towers training computed, never the loss."""
+    from core.training.levers import describe, used
+
+    levers = describe(used(config))
+    if not levers:
+        return []
+    return ["**Trained faster:** " + "; ".join(levers) + ". The loss was FLYP's own (the same captions).", ""]
 
 
 def header(flyp: dict, base: str | None, licence: str | None) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Callable
 from core import atomic
 from core.errors import FlypError
 from core.progress import RunControl
+from core.training import levers
 from core.training.config import TrainConfig
 from core.training.defaults import Family, default_budget_s, family_of, fit_batch
 from core.training.runs import RunDir
@@ -35,6 +36,10 @@ MAX_TRIALS = 6
 MAX_TRIAL_EPOCHS = 10
 PATIENCE = 3             # evaluations without a better ID accuracy before the final run stops
 FINAL_EPOCHS_FACTOR = 4  # the final run trains at most this many times the family's epochs
+# On a CPU, when the budget would pay the final run fewer than this share of the family's epochs at
+# full FLYP's speed (ViT-B/32: 5 of 10; the demo: 2 of 4), trials and final run use the levers of
+# `core.training.levers.AUTO_LEVERS` (those within 1 point of full FLYP's ID accuracy).
+FEW_EPOCHS_SHARE = 0.5
 
 Event = Callable[[dict], None]
 Clock = Callable[[], float]
@@ -91,6 +96,10 @@ class _Search:
         self.batch = fit_batch(self.family.batch_size, self.train_images)
         self.base = replace(config, batch_size=self.batch, warmup=None, evals_per_epoch=1, patience=None)
         self.speed = _Speed(self.train_images / self.family.images_per_s.get(device, 1.0), clock)
+        self.levers = _levers_for(config, device, self.budget_s, self.speed, self.family)
+        if self.levers:  # the same levers in every trial and the final run: their scores compare
+            self.base = replace(self.base, **self.levers)
+            self.speed = _Speed(self.speed.per_epoch / levers.AUTO_SPEEDUP, clock)
         self.trial_epochs = _trial_epochs(self.budget_s, self.speed, self.family)
         self.trials: list[Trial] = []
         self.shared = Shared()  # the scan, evaluation images and zero-shot evaluation: once for all runs
@@ -134,6 +143,7 @@ class _Search:
         promoted = epochs <= self.trial_epochs
         epochs = self.trial_epochs if promoted else epochs
         summary = {"budget_s": self.budget_s, "trial_epochs": self.trial_epochs, "batch_size": self.batch,
+                   "levers": self.levers,
                    "trials": [t.to_json(self.out) for t in self.trials],
                    "chosen": {"lr": chosen.lr, "epochs": epochs, "batch_size": self.batch, "patience": PATIENCE},
                    "why": _why(self, chosen, epochs, promoted)}
@@ -205,6 +215,17 @@ def _device_type(device: str) -> str:
 
         return select_device("auto").type
     return device.split(":")[0]
+
+
+def _levers_for(config: TrainConfig, device: str, budget_s: float, speed: _Speed, family: Family) -> dict:
+    """The levers the search turns on: on a CPU, when the final run would otherwise get fewer than
+    FEW_EPOCHS_SHARE of the family's epochs; never one the user set (theirs stay as they are)."""
+    final_s = budget_s * (1 - TRIAL_SHARE) - speed.start
+    if device != "cpu" or final_s / speed.per_epoch >= FEW_EPOCHS_SHARE * family.epochs:
+        return {}
+    defaults = TrainConfig()
+    return {name: value for name, value in levers.AUTO_LEVERS.items()
+            if getattr(config, name) == getattr(defaults, name)}
 
 
 def _trial_epochs(budget_s: float, speed: _Speed, family: Family) -> int:
@@ -284,6 +305,10 @@ def _why(search: _Search, chosen: Trial, epochs: int, promoted: bool) -> str:
     text += ("The time budget left no room for a longer run, so that trial is the result. " if promoted else
              f"Then {epochs} epochs, what the rest of the time budget pays for, stopping early once validation "
              "accuracy stops improving. ")
+    if search.levers:
+        text += (f"The time budget would have paid for fewer than {FEW_EPOCHS_SHARE:.0%} of the usual "
+                 f"{family.epochs} epochs on this CPU, so every run trained faster with "
+                 f"{'; '.join(levers.describe(search.levers))}. ")
     if batch == family.batch_size:
         return text + f"Batch {batch}, the usual for {family.label}."
     return text + (f"Batch {batch}: the usual {family.batch_size} for {family.label}, made smaller so that an "

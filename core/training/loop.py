@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from core import atomic
-from core.training import acceleration, distributed, linear_probe, methods
+from core.training import acceleration, distributed, levers, linear_probe, methods
 from core.training.accumulate import ce_backward, flyp_backward
 from core.data.captions import captions_for, resolve_class_names, validate_templates
 from core.model.classifier import Classifier
@@ -84,6 +84,7 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
                                                                "done": done, "total": total}))
     if control.cancelled():
         raise Cancelled()
+    levers.check(config, loaded.model, loaded.image_size)  # before anything is written
     classifier = Classifier(loaded, class_names, templates)
     on_event({"type": "status", "message": "Preparing evaluation images…"})
     eval_sets = shared.eval_sets if shared and shared.holds(config) else {
@@ -165,6 +166,7 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
         "model": {"spec": clf.loaded.spec.to_json(), "open_clip_name": clf.loaded.open_clip_name,
                   "model_cfg": clf.loaded.model_cfg, "preprocess": clf.loaded.preprocess},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "processes": session.ranks.size,
+        "levers": levers.used(config.to_json()),
     })
     try:
         evaluate = lambda: _evaluate(session, step=0, epoch=0, cancel=control)  # noqa: E731
@@ -207,7 +209,10 @@ class _Trainer:
         if self.with_head:  # a resumed run gets its trained head from the state: no probe to fit again
             clf.linear_head = (self._probe_head(on_event, control or RunControl()) if cfg.method == "lp-ft" and fresh
                                else clf.zero_shot_linear_head())
-        groups = methods.param_groups(clf, cfg)
+        captions = [c for name in clf.class_names for c in captions_for(name, clf.templates)]
+        self.tokens = clf.loaded.tokenizer(captions).view(len(clf.class_names), len(clf.templates), -1)
+        self.text_cache = levers.apply(clf.model, cfg, self.tokens)  # frozen parts leave the groups
+        groups = levers.trainable(methods.param_groups(clf, cfg))
         self.params = [p for group in groups for p in group["params"]]
         self.l2sp = methods.L2SP(clf.model.visual, cfg.l2sp_lambda) if cfg.method == "l2sp" else None
         if cfg.grad_checkpointing:
@@ -219,9 +224,6 @@ class _Trainer:
         fused = session.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
                                            weight_decay=cfg.weight_decay, fused=fused or None)
-        templates = clf.templates
-        captions = [c for name in clf.class_names for c in captions_for(name, templates)]
-        self.tokens = clf.loaded.tokenizer(captions).view(len(clf.class_names), len(templates), -1)
         self.labels_of_class = torch.arange(len(clf.class_names))
         self.step, self.best, self.best_step = 0, -1.0, 0
         self.reference_size = self.weight_size()  # the pretrained weights': divergence shows as far above it
@@ -295,7 +297,7 @@ class _Trainer:
 
     def _encode_texts(self, tokens) -> torch.Tensor:
         with acceleration.autocast(self.session.device, self.session.autocast_dtype):
-            features = encode_text(self.clf.model, tokens)
+            features = self.text_cache(tokens) if self.text_cache else encode_text(self.clf.model, tokens)
         return F.normalize(features.float(), dim=-1)
 
     def _class_tokens(self) -> torch.Tensor:
@@ -358,7 +360,8 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
             on_event({"type": "status", "message": f"{run.metrics_file} had damaged lines: they are left out, "
                                                    f"and the file as it was is kept as {damaged_copy.name}"})
         run.update_info(status="running", processes=session.ranks.size)
-    dataset = TrainImages(session.data.train, session.classifier.loaded.image_size, len(session.classifier.templates),
+    dataset = TrainImages(session.data.train, cfg.train_size or session.classifier.loaded.image_size,
+                          len(session.classifier.templates),
                           cfg.seed, session.classifier.loaded.preprocess["interpolation"],
                           _decoded_images(session, on_event, control), cfg.augment)
     batches = distributed.ShardedBatches(len(dataset), cfg.batch_size, cfg.seed, session.ranks)
@@ -387,7 +390,8 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
                 if session.ranks.agree(control.cancelled()):  # all ranks stop at the same step
                     raise Cancelled()
                 lr = lr_at(trainer.step, cfg.lr, warmup, total)
-                loss = trainer.train_step(images, labels, template_ids, lr)
+                with levers.step_randomness(cfg, trainer.step, session.ranks.rank):
+                    loss = trainer.train_step(images, labels, template_ids, lr)
                 trainer.step += 1
                 if not math.isfinite(loss):
                     _stop_on_nan(session, trainer, loss)
