@@ -72,7 +72,7 @@ def suggest(caches: Caches, source: dict, device: str, files: list[str], labelle
     """
     import torch
 
-    from core.labelling.suggest import Probe, affine_head
+    from core.labelling.suggest import AnchoredProbe, affine_head
     from core.model.feature_cache import all_features, image_features
 
     cancel = control or (lambda: False)
@@ -89,7 +89,7 @@ def suggest(caches: Caches, source: dict, device: str, files: list[str], labelle
             continue
         x = torch.stack([item.features for item in usable])
         if prior is None:
-            prior = Probe(*_page_order_head(predictor, affine_head(predictor.head, x.shape[1]), index))
+            prior = AnchoredProbe(*_page_order_head(predictor, affine_head(predictor.head, x.shape[1]), index))
         paths += [str(item.path) for item in usable]
         features.append(x)
         emit({"probs": dict(zip(paths[-len(usable):], prior.probabilities(x).tolist())), "final": False})
@@ -100,7 +100,7 @@ def suggest(caches: Caches, source: dict, device: str, files: list[str], labelle
                          progress=lambda d, _: progress and progress(len(files) + d, total))
     pairs = [(item.features, index[folder]) for item, (_, folder) in zip(items, labelled) if item.features is not None]
     if pairs:
-        probe = Probe(*prior.prior, torch.stack([f for f, _ in pairs]), [c for _, c in pairs])
+        probe = AnchoredProbe(*prior.prior, torch.stack([f for f, _ in pairs]), [c for _, c in pairs])
         emit({"probs": dict(zip(paths, probe.probabilities(torch.cat(features)).tolist())), "final": True})
         result["learned_from"] = len(pairs)
     return result

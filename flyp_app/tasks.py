@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.weights.curve import CURVE_ALPHAS, cached_curve, run_curve, weights_stamp
 from flyp_app.curves import Curves
-from flyp_app.words import error_text
+from flyp_app.words import MISSING, UNREADABLE, error_text
 
 THUMB_SIZE = 96        # gallery and list thumbnails (Blend's mistakes, Try's images)
 CLASS_THUMB = 40       # the Data page's class table
@@ -287,20 +287,21 @@ def run_advice(run_dir: str, progress=None, control=None, emit=None) -> tuple[li
 def read_run_summaries(paths: list[str], progress=None, control=None, emit=None) -> list[dict]:
     """For each run folder: name, model, method, status, zero-shot and best ID accuracy, error."""
     from core.errors import FlypError
-    from core.training.runs import RunDir, run_name
+    from core.training.runs import RunDir, RunStatus, run_name
 
     summaries = []
     for path in paths:
         run = RunDir(path)
-        summary = {"path": path, "name": Path(path).name, "status": "missing", "model": "", "method": "",
-                   "zero_shot": None, "best": None, "error": ""}
+        summary = {"path": path, "name": Path(path).name, "status": MISSING, "model": "", "method": "",
+                   "zero_shot": None, "best": None, "error": "", "stopped_early": False}
         try:
             info = run.read_info()
         except FlypError as exc:
-            summary.update(status="unreadable" if run.path.is_dir() else "missing", error=error_text(exc))
+            summary.update(status=UNREADABLE if run.path.is_dir() else MISSING, error=error_text(exc))
         else:
             config, best = info.get("config", {}), info.get("best") or {}
-            summary.update(name=run_name(path, info), status=info.get("status", "unreadable"),
+            summary.update(name=run_name(path, info), status=RunStatus.of(info) or UNREADABLE,
+                           stopped_early=bool(info.get("stopped_early")),
                            method=config.get("method", ""),
                            model=_model_text(config.get("model", ""), config.get("pretrained")),
                            zero_shot=(info.get("zeroshot") or {}).get("id", {}).get("accuracy"),

@@ -40,8 +40,10 @@ def affine_head(head: Callable[[torch.Tensor], torch.Tensor], dim: int) -> tuple
     return weight, bias
 
 
-class Probe:
-    """Suggestion probabilities: the model's head (W₀, b₀), refitted on the labelled features."""
+class AnchoredProbe:
+    """A linear probe anchored at the model's head: (W₀, b₀), refitted on the labelled features
+    and pulled back towards (W₀, b₀); with no labels, the head itself. Gives the suggestions'
+    probabilities."""
 
     def __init__(self, prior_weight: torch.Tensor, prior_bias: torch.Tensor,
                  features: torch.Tensor | None = None, labels: Sequence[int] = (), l2: float | None = None):

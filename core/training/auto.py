@@ -26,7 +26,7 @@ from core.errors import FlypError
 from core.progress import RunControl
 from core.training.config import TrainConfig
 from core.training.defaults import Family, default_budget_s, family_of, fit_batch
-from core.training.runs import RunDir
+from core.training.runs import RunDir, RunStatus
 
 TRIAL_SHARE = 0.4        # of the budget, at most, for the trials; the final run has the rest
 EXPECTED_TRIALS = 4      # what a trial's length is planned for
@@ -110,11 +110,11 @@ class _Search:
             info = train(replace(self.base, lr=lr, epochs=self.trial_epochs), trial.run, control=self.control,
                          on_event=lambda event: (timer(event), self.on_event(event)))
             best = info.get("best") or {}
-            trial.score, trial.status = best.get("score", best.get("id_accuracy")), "finished"
+            trial.score, trial.status = best.get("score", best.get("id_accuracy")), str(RunStatus.FINISHED)
         except FlypError as exc:
             if not RunDir(trial.run).exists():
                 raise  # bad input (folders, model): the same for every trial
-            trial.status = f"failed: {exc}"  # diverged (NaN): this learning rate is too high
+            trial.status = f"{RunStatus.FAILED}: {exc}"  # diverged (NaN): this learning rate is too high
         trial.seconds = timer({"type": "done"})
         self.speed.measured(self.trial_epochs)
         _mark(trial.run, {"group": self.out.name, "role": "trial", "trial": len(self.trials)})

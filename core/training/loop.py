@@ -29,7 +29,7 @@ from core.model.fast_text import encode_text
 from core.data.loader import EvalImages, TrainImages, train_loader
 from core.model.loading import ModelSpec, load_model, select_device
 from core.progress import RunControl, no_cancel
-from core.training.runs import RunDir, join_optimizer_state, split_optimizer_state
+from core.training.runs import RunDir, RunStatus, join_optimizer_state, split_optimizer_state
 
 Event = Callable[[dict], None]
 
@@ -149,7 +149,7 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
     if run.metrics_file.exists():
         run.metrics_file.unlink()
     run.write_info({
-        "status": "running", "config": config.to_json(), "classes": data.classes,
+        "status": RunStatus.RUNNING, "config": config.to_json(), "classes": data.classes,
         "class_names": clf.class_names, "templates": clf.templates, "data": data.summary(),
         "model": {"spec": clf.loaded.spec.to_json(), "open_clip_name": clf.loaded.open_clip_name,
                   "model_cfg": clf.loaded.model_cfg, "preprocess": clf.loaded.preprocess},
@@ -158,7 +158,7 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
     try:
         zero_shot = _evaluate(session, step=0, epoch=0, cancel=control)
     except Cancelled:
-        run.update_info(status="cancelled")
+        run.update_info(status=RunStatus.CANCELLED)
         raise
     run.append_metrics(zero_shot)
     run.update_info(zeroshot=zero_shot["sets"])
@@ -336,8 +336,8 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
     try:
         trainer = _Trainer(session, fresh=state is None, on_event=on_event, control=control)
     except Cancelled:  # while LP-FT fits its probe: nothing to save yet, --resume starts again
-        run.update_info(status="cancelled", seconds=session.seconds())
-        on_event({"type": "done", "status": "cancelled", "step": 0})
+        run.update_info(status=RunStatus.CANCELLED, seconds=session.seconds())
+        on_event({"type": "done", "status": RunStatus.CANCELLED, "step": 0})
         raise
     if state is not None:
         trainer.restore(*state)
@@ -345,7 +345,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         if damaged_copy:
             on_event({"type": "status", "message": f"{run.metrics_file} had damaged lines: they are left out, "
                                                    f"and the file as it was is kept as {damaged_copy.name}"})
-        run.update_info(status="running", processes=session.ranks.size)
+        run.update_info(status=RunStatus.RUNNING, processes=session.ranks.size)
     dataset = TrainImages(session.data.train, session.classifier.loaded.image_size, len(session.classifier.templates),
                           cfg.seed, session.classifier.loaded.preprocess["interpolation"],
                           _decoded_images(session, on_event, control), cfg.augment)
@@ -404,8 +404,8 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         except FlypError as exc:  # diverged weights are not saved: the run failed, not cancelled
             _mark_failed(run, str(exc))
             raise exc from None
-        run.update_info(status="cancelled", seconds=session.seconds())
-        on_event({"type": "done", "status": "cancelled", "step": trainer.step})
+        run.update_info(status=RunStatus.CANCELLED, seconds=session.seconds())
+        on_event({"type": "done", "status": RunStatus.CANCELLED, "step": trainer.step})
         raise
     except FlypError as exc:  # a NaN loss, a full disk: run.json says why, if it can still be written
         if isinstance(exc, WriteError):
@@ -416,8 +416,8 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         if not _out_of_memory(exc):
             raise
         raise _stop_on_oom(session, trainer) from None
-    info = run.update_info(status="finished", seconds=session.seconds())
-    on_event({"type": "done", "status": "finished", "step": trainer.step, "best": info.get("best")})
+    info = run.update_info(status=RunStatus.FINISHED, seconds=session.seconds())
+    on_event({"type": "done", "status": RunStatus.FINISHED, "step": trainer.step, "best": info.get("best")})
     return info
 
 
@@ -517,7 +517,7 @@ def _kept(session: Session, trainer: _Trainer) -> str:
 
 def _mark_failed(run: RunDir, reason: str) -> None:
     with contextlib.suppress(FlypError):  # the disk may be the problem: the error itself says enough
-        run.update_info(status="failed", error=reason)
+        run.update_info(status=RunStatus.FAILED, error=reason)
 
 
 def _out_of_memory(exc: Exception) -> bool:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import time
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -31,6 +32,31 @@ if TYPE_CHECKING:  # reading run.json needs no torch: the app lists runs while t
 
 FORMAT = 1
 REQUIRED = ("status", "config", "classes", "class_names", "templates", "model")  # written when a run starts
+
+
+class RunStatus(str, Enum):
+    """What run.json's "status" says about a run: the one vocabulary of run states (each front end
+    words them: `flyp_app.words.run_status_text`). The values are those run.json has always held."""
+
+    RUNNING = "running"      # training now, or interrupted (its process died): resumable
+    CANCELLED = "cancelled"  # stopped by the user, its state saved: resumable
+    FINISHED = "finished"    # trained to its end, or stopped early (run.json's "stopped_early" says why)
+    FAILED = "failed"        # diverged, or a write failed: run.json's "error" says why
+
+    def __str__(self) -> str:  # run.json's word, in messages and JSON alike
+        return self.value
+
+    @property
+    def resumable(self) -> bool:
+        return self in (RunStatus.RUNNING, RunStatus.CANCELLED)
+
+    @classmethod
+    def of(cls, info: dict) -> "RunStatus | None":
+        """The status recorded in a run's info (run.json), None when it holds none this version knows."""
+        try:
+            return cls(info.get("status"))
+        except ValueError:
+            return None
 
 
 class RunDir:
