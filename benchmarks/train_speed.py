@@ -6,11 +6,14 @@ positions), a standard DataLoader (2 workers), fp32. Both loops train the same m
 same generated folder of 640×480 JPEGs, each in its own process (so peak memory is its own).
 
     python benchmarks/train_speed.py --model tiny           # the demo-sized CLIP, 64 px
-    python benchmarks/train_speed.py --model ViT-B-32 --images 96
+    python benchmarks/train_speed.py --model ViT-B-32 --images 96 --phases idle
 
-Prints images/s end to end (data loading included, evaluation excluded), per-step compute,
-peak memory, the engine/reference ratios, and the training step's achieved FLOP/s as a share
-of this machine's measured fp32 matrix-multiply peak.
+Each phase runs both loops: `idle` (nothing else running) and `busy` (beside one spinning `yes`,
+as a browser or a second job would be). Prints images/s end to end (data loading included,
+evaluation excluded) and the engine/reference ratio per phase with the load average before it,
+then per-step compute, peak memory, and the training step's achieved FLOP/s as a share of this
+machine's measured fp32 matrix-multiply peak. `--engine-env NAME=VALUE` runs the engine again
+under that environment too (e.g. OMP_WAIT_POLICY=PASSIVE), beside the default, for comparisons.
 """
 
 from __future__ import annotations
@@ -189,12 +192,43 @@ def step_compute(args) -> dict:
     return times | {"engine_step_flops": counter.get_total_flops(), "peak_flops": 2 * 2048 ** 3 / mm}
 
 
-def run_child(kind: str, args) -> dict:
+def run_child(kind: str, args, env: dict | None = None) -> dict:
     command = [sys.executable, __file__, "--child", kind, "--model", args.model, "--data", args.data,
                "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
                "--step-repeats", str(args.step_repeats)] + (["--workers", str(args.workers)] if args.workers is not None else [])
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def rate(result: dict) -> float:
+    return result["images"] / result["seconds"]
+
+
+def phase(name: str, args, variants: dict[str, dict]) -> dict[str, dict]:
+    """Both loops (and each engine variant) in one phase: `idle`, or beside a spinning `yes`."""
+    busy = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) if name == "busy" else None
+    try:
+        if busy:
+            time.sleep(2)  # the spinner is running before anything is measured
+        load = os.getloadavg()[0]
+        results = {"reference": run_child("reference", args)}
+        for label, env in variants.items():
+            results[label] = run_child("engine", args, env)
+    finally:
+        if busy:
+            busy.kill()
+            busy.wait()
+    results["load"] = load
+    return results
+
+
+def print_phases(phases: dict[str, dict], variants: dict[str, dict]) -> None:
+    print(f"{'':<34}{'reference':>11}" + "".join(f"{label:>22}" for label in variants))
+    for name, results in phases.items():
+        ref = rate(results["reference"])
+        cells = "".join(f"{rate(results[label]):>12.1f} ({rate(results[label]) / ref:.2f}×)" for label in variants)
+        title = f"{name}, load {results['load']:.2f} before, images/s"
+        print(f"{title:<34}{ref:>11.1f}{cells}")
 
 
 def main() -> None:
@@ -207,6 +241,9 @@ def main() -> None:
                         help="engine DataLoader workers (default: the engine's own choice; reference: 2)")
     parser.add_argument("--step-repeats", type=int, default=5)
     parser.add_argument("--data", default=None)
+    parser.add_argument("--phases", default="idle,busy", help="idle, busy (beside a spinning yes), or both")
+    parser.add_argument("--engine-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="also run the engine under these variables, comma-separated (repeatable: one variant each)")
     parser.add_argument("--child", choices=["reference", "engine", "step"])
     args = parser.parse_args()
     if args.child:
@@ -216,13 +253,16 @@ def main() -> None:
         print(json.dumps(result))
         return
     args.data = str(make_data(Path(args.data or Path(tempfile.gettempdir()) / f"flyp-bench-{args.images}"), args.images))
-    ref, eng, step = (run_child(kind, args) for kind in ("reference", "engine", "step"))
-    ref_rate, eng_rate = ref["images"] / ref["seconds"], eng["images"] / eng["seconds"]
+    variants = {"engine": {}} | {f"engine {spec}": dict(pair.split("=", 1) for pair in spec.split(","))
+                                 for spec in args.engine_env}
+    phases = {name: phase(name, args, variants) for name in args.phases.split(",")}
+    step = run_child("step", args)
+    ref, eng = next(iter(phases.values()))["reference"], next(iter(phases.values()))["engine"]
     flops = step["engine_step_flops"] / step["engine_step_s"]
     print(f"model {args.model}, {args.images} JPEGs 640×480, {args.epochs} epochs, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPU threads, torch threads {__import__('torch').get_num_threads()}")
+          f"{os.cpu_count()} CPU threads")
+    print_phases(phases, variants)
     print(f"{'':<28}{'reference':>12}{'engine':>12}{'ratio':>8}")
-    print(f"{'end to end, images/s':<28}{ref_rate:>12.1f}{eng_rate:>12.1f}{eng_rate / ref_rate:>8.2f}")
     print(f"{'step only, images/s':<28}{args.batch_size / step['reference_step_s']:>12.1f}"
           f"{args.batch_size / step['engine_step_s']:>12.1f}{step['reference_step_s'] / step['engine_step_s']:>8.2f}")
     print(f"{'peak memory, MB (+workers)':<28}{ref['peak_rss_mb']:>7.0f}+{ref['children_peak_rss_mb']:<4.0f}"

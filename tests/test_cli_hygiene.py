@@ -206,11 +206,21 @@ def test_runs_and_bundles_get_the_users_normal_permissions(tmp_path, colour_data
             if mode != (oct(0o755) if (tmp_path / name).is_dir() else oct(0o644))} == {}
 
 
-@pytest.mark.parametrize("users, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_torch_threads_sleep_while_they_wait_unless_the_user_said_otherwise(users, expected):
-    """Spinning OpenMP threads take the cores the app's window or other programs need; the
-    setting must be in place before torch loads, and a value the user set wins."""
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | ({"OMP_WAIT_POLICY": users} if users else {})
-    code = "import sys, os, core.cli; print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
+WAITING = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+
+
+@pytest.mark.parametrize("users", [None, "ACTIVE"])
+def test_how_torch_threads_wait_is_chosen_as_torch_loads_and_a_users_setting_wins(users):
+    """The OpenMP library reads the setting once, when torch loads it: the choice must be made by
+    then (not at `import core`, which the app's window makes before torch), and left alone when the
+    user set it."""
+    env = {k: v for k, v in os.environ.items() if k not in WAITING} | ({"OMP_WAIT_POLICY": users} if users else {})
+    code = ("import sys, os, core.cli; names = " + repr(WAITING) + "\n"
+            "before = [os.environ.get(n) for n in names]; import torch\n"
+            "print(before, [os.environ.get(n) for n in names], 'torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert result.stdout.split() == [expected, "False"]
+    before, after = result.stdout.rsplit("] [", 1)
+    if users:
+        assert result.stdout.strip() == "['ACTIVE', None, None] ['ACTIVE', None, None] True"
+    else:
+        assert before == "[None, None, None" and ("'PASSIVE'" in after or "'3000000'" in after)

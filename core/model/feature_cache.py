@@ -28,6 +28,7 @@ from typing import Callable, Iterator, Protocol, Sequence
 import torch
 
 from core import atomic
+from core.cpu_waiting import threads_sleep
 from core.errors import FlypError
 from core.data.images import read_image_bytes
 from core.data.transforms import eval_file
@@ -214,15 +215,14 @@ def image_features(paths: Sequence[str | os.PathLike], encoder: Encoder, *, cach
 
 def _decode_beside_model(encoder: Encoder) -> bool:
     """Whether to decode the next batch while the model encodes this one: yes on a GPU, when
-    PyTorch leaves CPU cores free, or when its threads sleep while they wait (OMP_WAIT_POLICY
-    PASSIVE, FLYP Studio's default: `core/__init__.py`). Not when spinning threads take every
+    PyTorch leaves CPU cores free, or when its threads sleep while they wait (chosen when the
+    cores are shared: `core/cpu_waiting.py`). Not when spinning threads take every
     core: each of PyTorch's operations waits for its slowest thread, and decoding threads beside
     spinning ones stall it (on 2 busy cores a small ResNet took 1.0 ms per image with photos
     decoded beside it, 0.46 ms with them decoded before). With sleeping threads, beside is the
     faster (the ViT demo, 2 cores, 1920×1080 JPEGs: 3.26 against 3.36 ms per image idle, 4.46
     against 5.24 beside one busy process)."""
-    sleeping = os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
-    return encoder.device != "cpu" or sleeping or torch.get_num_threads() < (os.cpu_count() or 1)
+    return encoder.device != "cpu" or threads_sleep() or torch.get_num_threads() < (os.cpu_count() or 1)
 
 
 def _encode(loaded: list[tuple[ImageFeatures, torch.Tensor | None]], encoder: Encoder,

@@ -27,6 +27,7 @@ from core.progress import RunControl
 from core.training.config import TrainConfig
 from core.training.defaults import Family, default_budget_s, family_of, fit_batch
 from core.training.runs import RunDir, RunStatus
+from core.training.shared import Shared
 
 TRIAL_SHARE = 0.4        # of the budget, at most, for the trials; the final run has the rest
 EXPECTED_TRIALS = 4      # what a trial's length is planned for
@@ -36,6 +37,7 @@ PATIENCE = 3             # evaluations without a better ID accuracy before the f
 FINAL_EPOCHS_FACTOR = 4  # the final run trains at most this many times the family's epochs
 
 Event = Callable[[dict], None]
+Clock = Callable[[], float]
 
 
 @dataclass
@@ -53,18 +55,19 @@ class Trial:
 
 def auto_train(config: TrainConfig, out: str | Path, budget_s: float | None = None, *,
                train_images: int | None = None, on_event: Event | None = None,
-               control: RunControl | None = None) -> dict:
+               control: RunControl | None = None, clock: Clock = time.monotonic) -> dict:
     """Choose the settings of `config` (lr, epochs, batch size, warmup) within `budget_s`
     seconds and train them into `out`; return the final run's info (run.json's content).
 
     `train_images` (the number of training images) caps the batch and sizes the default budget;
-    it is counted when not given. Raises FlypError on bad input and Cancelled when stopped
-    (every run saved so far stays on disk and resumable).
+    it is counted when not given. `clock` gives the seconds the budget is counted in (tests pass
+    one that counts work, so that a busy machine changes nothing). Raises FlypError on bad input
+    and Cancelled when stopped (every run saved so far stays on disk and resumable).
     """
     out = Path(out).expanduser()
     if RunDir(out).exists():
         raise FlypError(f"{out}: already holds a run; use «resume» to continue it or choose another «out»")
-    search = _Search(config, out, budget_s, train_images, on_event or (lambda e: None), control or RunControl())
+    search = _Search(config, out, budget_s, train_images, on_event or (lambda e: None), control or RunControl(), clock)
     _lr_search(search.family, search.trial, search.room_for_trial)
     chosen = _best(search.trials)
     if chosen is None:
@@ -77,8 +80,9 @@ class _Search:
     """One automatic search: its budget, its trials so far, and the speed they measured."""
 
     def __init__(self, config: TrainConfig, out: Path, budget_s: float | None, train_images: int | None,
-                 on_event: Event, control: RunControl):
-        self.started = time.monotonic()
+                 on_event: Event, control: RunControl, clock: Clock):
+        self.clock = clock
+        self.started = clock()
         self.config, self.out, self.on_event, self.control = config, out, on_event, control
         self.family = family_of(config.model)
         self.train_images = train_images or count_training_images(config)
@@ -86,15 +90,16 @@ class _Search:
         self.budget_s = budget_s or default_budget_s(config.model, device, self.train_images)
         self.batch = fit_batch(self.family.batch_size, self.train_images)
         self.base = replace(config, batch_size=self.batch, warmup=None, evals_per_epoch=1, patience=None)
-        self.speed = _Speed(self.train_images / self.family.images_per_s.get(device, 1.0))
+        self.speed = _Speed(self.train_images / self.family.images_per_s.get(device, 1.0), clock)
         self.trial_epochs = _trial_epochs(self.budget_s, self.speed, self.family)
         self.trials: list[Trial] = []
+        self.shared = Shared()  # the scan, evaluation images and zero-shot evaluation: once for all runs
 
     def left(self) -> float:
-        return self.started + self.budget_s - time.monotonic()
+        return self.started + self.budget_s - self.clock()
 
     def room_for_trial(self) -> bool:
-        spent = time.monotonic() - self.started
+        spent = self.clock() - self.started
         return spent + self.speed.run_seconds(self.trial_epochs) <= self.budget_s * TRIAL_SHARE
 
     def trial(self, lr: float) -> Trial:
@@ -108,7 +113,7 @@ class _Search:
         timer = self.speed.timer()
         try:
             info = train(replace(self.base, lr=lr, epochs=self.trial_epochs), trial.run, control=self.control,
-                         on_event=lambda event: (timer(event), self.on_event(event)))
+                         on_event=lambda event: (timer(event), self.on_event(event)), shared=self.shared)
             best = info.get("best") or {}
             trial.score, trial.status = best.get("score", best.get("id_accuracy")), str(RunStatus.FINISHED)
         except FlypError as exc:
@@ -145,8 +150,8 @@ class _Search:
                 self.on_event(event)
 
             train(replace(self.base, lr=chosen.lr, epochs=epochs, patience=PATIENCE), self.out,
-                  on_event=on_final_event, control=self.control, stop=self._over_budget)
-        return RunDir(self.out).update_info(seconds_with_trials=time.monotonic() - self.started)
+                  on_event=on_final_event, control=self.control, stop=self._over_budget, shared=self.shared)
+        return RunDir(self.out).update_info(seconds_with_trials=self.clock() - self.started)
 
     def _over_budget(self, record: dict) -> str | None:
         if self.left() < self.speed.per_epoch:
@@ -167,24 +172,25 @@ class _Speed:
     seconds per epoch with its evaluation. The family's rough figure at first (start-up taken as
     one epoch), then what the last trial measured."""
 
-    def __init__(self, per_epoch: float):
+    def __init__(self, per_epoch: float, clock: Clock = time.monotonic):
         self.start, self.per_epoch = per_epoch, per_epoch
+        self.clock = clock
         self._times: list[float] = []
 
     def timer(self) -> Callable[[dict], float]:
         """An event hook noting when a run starts training (its zero-shot evaluation done);
         it returns the seconds since the run began."""
-        began = time.monotonic()
+        began = self.clock()
         self._times = [began]
 
         def note(event: dict) -> float:
             if event.get("type") == "eval" and event.get("step") == 0:
-                self._times.append(time.monotonic())
-            return time.monotonic() - began
+                self._times.append(self.clock())
+            return self.clock() - began
         return note
 
     def measured(self, epochs: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if len(self._times) == 2:  # a trial that diverged may stop before its first epoch ends
             began, trained = self._times
             self.start, self.per_epoch = trained - began, (now - trained) / epochs

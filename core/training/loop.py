@@ -30,6 +30,7 @@ from core.data.loader import EvalImages, TrainImages, train_loader
 from core.model.loading import ModelSpec, load_model, select_device
 from core.progress import RunControl, no_cancel
 from core.training.runs import RunDir, RunStatus, join_optimizer_state, split_optimizer_state
+from core.training.shared import Shared
 
 Event = Callable[[dict], None]
 
@@ -48,23 +49,28 @@ class Session:
     ranks: distributed.Ranks = distributed.Ranks()  # several processes under torchrun
     started: float = field(default_factory=time.monotonic)
     seconds_before: float = 0.0  # time spent by the sessions this one resumes
+    shared: Shared | None = None  # what the runs of one automatic search share (core.training.shared)
 
     def seconds(self) -> float:
         """Wall-clock seconds the run has taken so far, over all its sessions."""
         return self.seconds_before + time.monotonic() - self.started
 
 
-def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: RunControl) -> Session:
-    """Scan the data, load the model and cache the evaluation images."""
+def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: RunControl,
+            shared: Shared | None = None) -> Session:
+    """Scan the data, load the model and cache the evaluation images (or take the scan and the
+    images from `shared`, when a run of the same search prepared them)."""
     ranks = distributed.current()
+    shared = shared if ranks.size == 1 else None
     methods.check_supported(config, ranks.size)
     if config.compile:
         acceleration.check_compiler()  # before anything is written
     device = ranks.device or select_device(config.device)
     autocast_dtype = acceleration.autocast_dtype(config.precision, device)  # before anything is written
     on_event({"type": "status", "message": "Scanning images…"})
-    data = load_datasets(config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction,
-                         seed=config.seed, exclude=config.exclude, cancel=control)
+    data = shared.data if shared and shared.holds(config) else load_datasets(
+        config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction, seed=config.seed,
+        exclude=config.exclude, cancel=control)
     distributed.check_shares(config.batch_size, len(data.train), ranks)  # before rank 0 writes anything
     class_names = resolve_class_names(data.classes, config.class_names)
     data.name_classes(config.class_names)
@@ -80,14 +86,18 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
         raise Cancelled()
     classifier = Classifier(loaded, class_names, templates)
     on_event({"type": "status", "message": "Preparing evaluation images…"})
-    eval_sets = {name: EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"], control)
-                 for name, samples in data.eval_sets().items() if samples and ranks.is_main}  # rank 0 evaluates
-    return Session(config, ranks.run_dir(run_dir), data, classifier, eval_sets, device, autocast_dtype, ranks)
+    eval_sets = shared.eval_sets if shared and shared.holds(config) else {
+        name: EvalImages(samples, loaded.image_size, loaded.preprocess["interpolation"], control)
+        for name, samples in data.eval_sets().items() if samples and ranks.is_main}  # rank 0 evaluates
+    if shared:
+        shared.keep(config, data, eval_sets)
+    return Session(config, ranks.run_dir(run_dir), data, classifier, eval_sets, device, autocast_dtype, ranks,
+                   shared=shared)
 
 
 def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
           on_event: Event | None = None, control: RunControl | None = None,
-          stop: Callable[[dict], str | None] | None = None) -> dict:
+          stop: Callable[[dict], str | None] | None = None, shared: Shared | None = None) -> dict:
     """Train as `config` says into `run_dir`; return the final run info (run.json's content).
 
     With `resume`, continue the run in `run_dir` exactly where its last state was saved (the
@@ -95,17 +105,18 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     input and Cancelled when stopped by `control` (the state is saved first). `stop`, called
     with each evaluation record, may end the run there as finished: it returns why (the
     automatic mode's time budget), or None to go on; `config.patience` stops it the same way.
+    `shared` carries what the runs of one automatic search prepare alike (`core.training.shared`).
     """
     on_event, control = on_event or (lambda e: None), control or RunControl()
     run = RunDir(run_dir)
     if not distributed.current().is_main:  # rank 0 holds the folder for every process
-        return _train(config, run, resume, on_event, control, stop)
+        return _train(config, run, resume, on_event, control, stop, shared)
     with run.held():  # a second process training into the same folder is refused
-        return _train(config, run, resume, on_event, control, stop)
+        return _train(config, run, resume, on_event, control, stop, shared)
 
 
 def _train(config: TrainConfig, run: RunDir, resume: bool, on_event: Event, control: RunControl,
-           stop: Callable[[dict], str | None] | None) -> dict:
+           stop: Callable[[dict], str | None] | None, shared: Shared | None = None) -> dict:
     if resume:
         config = _resumed_config(run, config)
         if distributed.current().is_main:  # a killed process may have left half-written files
@@ -113,7 +124,7 @@ def _train(config: TrainConfig, run: RunDir, resume: bool, on_event: Event, cont
     elif run.exists() and distributed.current().is_main:  # other ranks may see rank 0's new run
         raise FlypError(f"{run.path}: already holds a run; use «resume» to continue it or choose another «out»")
     started = time.monotonic()
-    session = prepare(config, run.path, on_event, control)
+    session = prepare(config, run.path, on_event, control, shared)
     session.started = started
     state = run.load_state(note=lambda message: on_event({"type": "status", "message": message})) if resume else None
     if state is not None:
@@ -156,7 +167,8 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "processes": session.ranks.size,
     })
     try:
-        zero_shot = _evaluate(session, step=0, epoch=0, cancel=control)
+        evaluate = lambda: _evaluate(session, step=0, epoch=0, cancel=control)  # noqa: E731
+        zero_shot = session.shared.zero_shot_record(evaluate) if session.shared else evaluate()
     except Cancelled:
         run.update_info(status=RunStatus.CANCELLED)
         raise

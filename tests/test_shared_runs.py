@@ -1,0 +1,39 @@
+"""The runs of one automatic search prepare once what they have in common (core/training/shared.py):
+the scan of the folders, the evaluation images and the zero-shot evaluation."""
+
+from core.training import loop
+from core.training.runs import RunDir
+from core.training.shared import Shared
+from tests.conftest import tiny_config
+
+
+def counting(monkeypatch, module, name: str) -> list:
+    calls, original = [], getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
+def zero_shot(run) -> dict:
+    return RunDir(run).read_info()["zeroshot"]
+
+
+def test_the_trials_of_a_search_scan_and_evaluate_the_pretrained_model_once(colour_data, tmp_path, monkeypatch):
+    scans, decodes = counting(monkeypatch, loop, "load_datasets"), counting(monkeypatch, loop, "EvalImages")
+    shared = Shared()
+    alone = loop.train(tiny_config(colour_data, epochs=1, lr=1e-3), tmp_path / "alone")
+    assert len(scans) == 1 and len(decodes) == 2  # id and ood decoded
+    for i, lr in enumerate((1e-4, 1e-3, 1e-2)):
+        loop.train(tiny_config(colour_data, epochs=1, lr=lr), tmp_path / f"trial {i}", shared=shared)
+    assert len(scans) == 2 and len(decodes) == 4  # once more for the three trials together
+    # what the trials reuse is what each would have computed: same zero-shot figures, same training
+    assert zero_shot(tmp_path / "trial 1") == zero_shot(tmp_path / "alone")
+    assert RunDir(tmp_path / "trial 1").read_info()["best"]["sets"] == alone["best"]["sets"]
+
+
+def test_a_run_with_other_data_or_captions_prepares_its_own(colour_data, tmp_path):
+    shared = Shared()
+    loop.train(tiny_config(colour_data, epochs=1), tmp_path / "a", shared=shared)
+    loop.train(tiny_config(colour_data, epochs=1, templates=["art of the {}."]), tmp_path / "b", shared=shared)
+    loop.train(tiny_config(colour_data, epochs=1, ood_dirs=[]), tmp_path / "c", shared=shared)
+    assert zero_shot(tmp_path / "b") != zero_shot(tmp_path / "a")  # other captions, other zero-shot head
+    assert set(zero_shot(tmp_path / "c")) == {"id"}
