@@ -78,6 +78,13 @@ def demo_model_dir() -> Path:
     return resource_path("models", "demo")
 
 
+def torch_versions() -> list[tuple[str, str]]:
+    """(name, version) rows of PyTorch and the CUDA it runs on, for an About box."""
+    cuda = torch.version.cuda if torch.cuda.is_available() else f"not available (built for {torch.version.cuda})" \
+        if torch.version.cuda else "not available"
+    return [("PyTorch", torch.__version__), ("CUDA", cuda)]
+
+
 def select_device(preference: str = "auto") -> torch.device:
     """`auto` picks CUDA, then Apple's MPS, then the CPU; an unavailable choice is an error."""
     preference = (preference or "auto").lower()
