@@ -34,6 +34,15 @@ FORMAT = 1
 REQUIRED = ("status", "config", "classes", "class_names", "templates", "model")  # written when a run starts
 
 
+def new_run_dir(runs_dir: Path, method: str) -> Path:
+    """A readable, unused folder name such as "2026-11-29 0712 flyp"."""
+    base = f"{time.strftime('%Y-%m-%d %H%M')} {method}"
+    candidate, n = runs_dir / base, 2
+    while candidate.exists():
+        candidate, n = runs_dir / f"{base} ({n})", n + 1
+    return candidate
+
+
 class RunStatus(str, Enum):
     """What run.json's "status" says about a run: the one vocabulary of run states (each front end
     words them: `flyp_app.words.run_status_text`). The values are those run.json has always held."""
