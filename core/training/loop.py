@@ -24,7 +24,7 @@ from core.data.captions import captions_for, resolve_class_names, validate_templ
 from core.model.classifier import Classifier
 from core.training.config import RUN_OPTIONS, TrainConfig, lr_at
 from core.data.folders import Datasets, load_datasets
-from core.errors import Cancelled, FlypError, WriteError
+from core.errors import Cancelled, FlypError, WriteError, first_line, out_of_memory
 from core.model.fast_text import encode_text
 from core.data.loader import EvalImages, TrainImages, train_loader
 from core.model.loading import ModelSpec, load_model, select_device
@@ -243,7 +243,7 @@ class _Trainer:
                 self.optimizer.load_state_dict(join_optimizer_state(tensors, meta["optimizer"]))
                 self.step, self.best, self.best_step = int(meta["step"]), float(meta["best"]), int(meta["best_step"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problem = first_line(exc)
         if problem:
             raise FlypError(f"{meta.get('file', self.session.run.state_file)}: does not fit this run ({problem}); "
                             "the file is left as it is: start a new run, or move it away to restart this one "
@@ -425,7 +425,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         _mark_failed(run, str(exc))
         raise exc from None
     except Exception as exc:
-        if not _out_of_memory(exc):
+        if not out_of_memory(exc):
             raise
         raise _stop_on_oom(session, trainer) from None
     info = run.update_info(status=RunStatus.FINISHED, seconds=session.seconds())
@@ -530,10 +530,6 @@ def _kept(session: Session, trainer: _Trainer) -> str:
 def _mark_failed(run: RunDir, reason: str) -> None:
     with contextlib.suppress(FlypError):  # the disk may be the problem: the error itself says enough
         run.update_info(status=RunStatus.FAILED, error=reason)
-
-
-def _out_of_memory(exc: Exception) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
 
 
 def _stop_on_oom(session: Session, trainer: _Trainer) -> FlypError:

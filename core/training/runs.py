@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from core import atomic, checksums
-from core.errors import FlypError, WriteError
+from core.errors import FlypError, WriteError, first_line
 from core.locks import OwnedLock
 
 if TYPE_CHECKING:  # reading run.json needs no torch: the app lists runs while torch loads
@@ -112,7 +112,7 @@ class RunDir:
         try:
             info = json.loads(self.config_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FlypError(f"{self.config_file}: damaged, cannot be read ({_first_line(exc)}); "
+            raise FlypError(f"{self.config_file}: damaged, cannot be read ({first_line(exc)}); "
                             "the file is left as it is") from None
         if not isinstance(info, dict) or info.get("format") != FORMAT:
             raise FlypError(f"{self.config_file}: not a run file of this FLYP Studio version; the file is left as it is")
@@ -283,10 +283,6 @@ def _is_record(line: bytes) -> bool:
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
         return False
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def split_optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
