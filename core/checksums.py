@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import FlypError
+from core.errors import FlypError, first_line
 
 if TYPE_CHECKING:  # imported when used: the app reads project and run files before torch has loaded
     import torch
@@ -53,8 +53,7 @@ def read_verified(path: str | Path) -> "tuple[dict[str, torch.Tensor], dict[str,
     except FileNotFoundError:
         raise FlypError(f"{path}: no such file") from None
     except Exception as exc:  # safetensors reports a torn or garbled file in its own words
-        text = str(exc).strip()
-        raise DamagedFile(f"{path}: damaged ({text.splitlines()[0] if text else type(exc).__name__})") from None
+        raise DamagedFile(f"{path}: damaged ({first_line(exc)})") from None
     if KEY in metadata and digest(tensors) != metadata[KEY]:
         raise DamagedFile(f"{path}: damaged: its content does not match its checksum")
     return tensors, metadata

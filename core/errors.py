@@ -71,3 +71,15 @@ class WriteError(FlypError):
 
     def __reduce__(self):
         return WriteError, (self.path, self.reason, self.kept)
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for a one-line message that quotes it (its type's name when it says nothing)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` is the accelerator (or PyTorch on the CPU) running out of memory. Backends
+    without torch.OutOfMemoryError raise a RuntimeError saying so: that is the one message read."""
+    return type(exc).__name__ == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))

@@ -35,11 +35,9 @@ def versions(engine_ready: bool) -> list[tuple[str, str]]:
 
     rows = [("FLYP Studio", __version__)]
     if engine_ready:
-        import torch
+        from core.model.loading import torch_versions  # loaded already (engine_ready)
 
-        cuda = torch.version.cuda if torch.cuda.is_available() else f"not available (built for {torch.version.cuda})" \
-            if torch.version.cuda else "not available"
-        rows += [("PyTorch", torch.__version__), ("CUDA", cuda)]
+        rows += torch_versions()
     else:
         rows += [("PyTorch", f"{version_of('torch')} (still loading)")]
     rows += [("open_clip", version_of("open_clip_torch")), ("Qt", qVersion()),

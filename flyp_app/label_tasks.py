@@ -63,61 +63,16 @@ def open_source(caches: Caches, source: dict, device: str):
 
 def suggest(caches: Caches, source: dict, device: str, files: list[str], labelled: list[tuple[str, str]], classes: list[str],
             progress=None, control=None, emit=None) -> dict:
-    """Suggestions for `files` over `classes` (class folder names).
+    """Suggestions for `files` over `classes` (class folder names), by
+    `core.labelling.suggest.suggest_labels`: sends {"probs": {path: [p per class]}, "final": bool}
+    as they arrive. Returns {"description", "learned_from"}."""
+    from core.labelling.suggest import suggest_labels
 
-    Sends {"probs": {path: [p per class]}, "final": bool} as batches of the model's
-    probabilities arrive, then, when `labelled` ([(path, class folder)]) is not empty, once more
-    from the probe fitted on the labelled images. Returns {"description", "learned_from"}.
-    Image features come from the on-disk cache where they were computed before.
-    """
-    import torch
-
-    from core.labelling.suggest import Probe, affine_head
-    from core.model.feature_cache import all_features, image_features
-
-    cancel = control or (lambda: False)
     predictor = open_source(caches, source, device)
-    cache = caches.feature_cache(predictor.key)
-    index = {name: i for i, name in enumerate(classes)}
-    labelled = [(path, folder) for path, folder in labelled if folder in index]
-    total = len(files) + len(labelled)
-    prior, paths, features = None, [], []
-    for batch in image_features(files, predictor, cache=cache, progress=lambda d, _: progress and progress(d, total),
-                                cancel=cancel):
-        usable = [item for item in batch if item.features is not None]
-        if not usable:
-            continue
-        x = torch.stack([item.features for item in usable])
-        if prior is None:
-            prior = Probe(*_page_order_head(predictor, affine_head(predictor.head, x.shape[1]), index))
-        paths += [str(item.path) for item in usable]
-        features.append(x)
-        emit({"probs": dict(zip(paths[-len(usable):], prior.probabilities(x).tolist())), "final": False})
-    result = {"description": predictor.description, "learned_from": 0}
-    if not labelled or prior is None:
-        return result
-    items = all_features([p for p, _ in labelled], predictor, cache=cache, cancel=cancel,
-                         progress=lambda d, _: progress and progress(len(files) + d, total))
-    pairs = [(item.features, index[folder]) for item, (_, folder) in zip(items, labelled) if item.features is not None]
-    if pairs:
-        probe = Probe(*prior.prior, torch.stack([f for f, _ in pairs]), [c for _, c in pairs])
-        emit({"probs": dict(zip(paths, probe.probabilities(torch.cat(features)).tolist())), "final": True})
-        result["learned_from"] = len(pairs)
-    return result
-
-
-def _page_order_head(predictor, head, index: dict[str, int]):
-    """The model's (W, b) with one row per page class; a class the model does not know starts
-    at zero weight and a bias below every known class's."""
-    import torch
-
-    weight, bias = head
-    rows = torch.zeros(len(index), weight.shape[1])
-    biases = torch.full((len(index),), float(bias.min()) - 10.0)
-    for i, name in enumerate(predictor.class_names):
-        if name in index:
-            rows[index[name]], biases[index[name]] = weight[i], bias[i]
-    return rows, biases
+    learned = suggest_labels(predictor, files, labelled, classes, cache=caches.feature_cache(predictor.key),
+                             on_batch=lambda probs, final: emit({"probs": probs, "final": final}),
+                             progress=progress, cancel=control)
+    return {"description": predictor.description, "learned_from": learned}
 
 
 def classify_folder(caches: Caches, run_dir: str, device: str, alpha: float, folder: str, progress=None, control=None,

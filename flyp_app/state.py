@@ -313,10 +313,6 @@ class AppState(QObject):
         self.changed()
         self.run_selected.emit(run_dir)
 
-    def runs_updated(self) -> None:
-        """A run finished or stopped: the pages that show runs read them again."""
-        self.runs_changed.emit()
-
     def set_scan(self, datasets, error: str = "") -> None:
         """The result of scanning the project's folders: Datasets, or None and why not."""
         self.datasets, self.scan_error, self.scanning = datasets, error, False

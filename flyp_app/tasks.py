@@ -16,9 +16,10 @@ import os
 import threading
 from pathlib import Path
 
-from core.weights.curve import CURVE_ALPHAS, cached_curve, run_curve, weights_stamp
+from core.weights.curve import CURVE_ALPHAS, cached_curve, weights_stamp
+from core.weights.session import BlendSession  # noqa: F401  (Caches.blend_session's; imported from here before)
 from flyp_app.curves import Curves
-from flyp_app.words import error_text
+from flyp_app.words import MISSING, UNREADABLE, error_text
 
 THUMB_SIZE = 96        # gallery and list thumbnails (Blend's mistakes, Try's images)
 CLASS_THUMB = 40       # the Data page's class table
@@ -91,21 +92,13 @@ class Caches:
             self._features[key] = features
         return features
 
-    def blend_session(self, run_dir: str, device: str = "auto") -> "BlendSession":
+    def blend_session(self, run_dir: str, device: str = "auto") -> BlendSession:
         """The run's BlendSession (one in memory at a time; reopened when the run's weights change)."""
-        from core.model.loading import select_device
-        from core.weights.blend import open_run
-
         key = (str(Path(run_dir).resolve()), device, tuple(weights_stamp(run_dir)))
         with self._lock:
             if key not in self._blend:
                 self._blend.clear()
-                blended = open_run(run_dir, "best", select_device(device))
-                # The checkpoint loads on the CPU; keep both ends where the model is, so that
-                # blending on a GPU does not mix devices.
-                target = blended.classifier.device
-                blended.finetuned = {k: v.to(target) for k, v in blended.finetuned.items()}
-                self._blend[key] = BlendSession(blended)
+                self._blend[key] = BlendSession.open(run_dir, device)
             return self._blend[key]
 
     def curve(self, key) -> list[dict] | None:
@@ -287,20 +280,21 @@ def run_advice(run_dir: str, progress=None, control=None, emit=None) -> tuple[li
 def read_run_summaries(paths: list[str], progress=None, control=None, emit=None) -> list[dict]:
     """For each run folder: name, model, method, status, zero-shot and best ID accuracy, error."""
     from core.errors import FlypError
-    from core.training.runs import RunDir, run_name
+    from core.training.runs import RunDir, RunStatus, run_name
 
     summaries = []
     for path in paths:
         run = RunDir(path)
-        summary = {"path": path, "name": Path(path).name, "status": "missing", "model": "", "method": "",
-                   "zero_shot": None, "best": None, "error": ""}
+        summary = {"path": path, "name": Path(path).name, "status": MISSING, "model": "", "method": "",
+                   "zero_shot": None, "best": None, "error": "", "stopped_early": False}
         try:
             info = run.read_info()
         except FlypError as exc:
-            summary.update(status="unreadable" if run.path.is_dir() else "missing", error=error_text(exc))
+            summary.update(status=UNREADABLE if run.path.is_dir() else MISSING, error=error_text(exc))
         else:
             config, best = info.get("config", {}), info.get("best") or {}
-            summary.update(name=run_name(path, info), status=info.get("status", "unreadable"),
+            summary.update(name=run_name(path, info), status=RunStatus.of(info) or UNREADABLE,
+                           stopped_early=bool(info.get("stopped_early")),
                            method=config.get("method", ""),
                            model=_model_text(config.get("model", ""), config.get("pretrained")),
                            zero_shot=(info.get("zeroshot") or {}).get("id", {}).get("accuracy"),
@@ -323,37 +317,6 @@ def _model_text(model: str, pretrained: str | None) -> str:
 
 
 # Blending a finished run: the Blend, Try and Export pages -------------------------------------
-class BlendSession:
-    """A run opened for blending: one model whose weights are set to θ(α) on demand.
-
-    A worker holds `lock` from `at(alpha)` until it is done with the classifier, so pages that
-    want different α never see each other's weights. The evaluation sets decode on first use.
-    """
-
-    def __init__(self, blended):
-        self.blended = blended
-        self.lock = threading.RLock()
-        self._sets = None
-
-    def at(self, alpha: float):
-        """The classifier with θ(α) loaded (call with `lock` held)."""
-        if self.blended.alpha != alpha:
-            self.blended.set_alpha(alpha)
-        return self.blended.classifier
-
-    def forget_sets(self) -> None:
-        """Read the evaluation folders again on next use (images moved or changed since)."""
-        self._sets = None
-
-    def eval_sets(self, cancel=None) -> dict:
-        """{set name: core.data.loader.EvalImages}: the run's validation and different-conditions sets."""
-        if self._sets is None:
-            from core.weights.blend import run_eval_sets
-
-            self._sets = run_eval_sets(self.blended.info, **({"cancel": cancel} if cancel is not None else {}))
-        return self._sets
-
-
 def blend_curve(caches: Caches, run_dir: str, device: str = "auto", recompute: bool = False, cached_only: bool = False,
                 progress=None, control=None, emit=None) -> list[dict] | None:
     """Metrics of every evaluation set at α = 0, 0.1, …, 1: [{"alpha", "sets": {name: metrics}}].
@@ -372,11 +335,10 @@ def blend_curve(caches: Caches, run_dir: str, device: str = "auto", recompute: b
     with session.lock:
         if recompute:
             session.forget_sets()
-        sets = session.eval_sets(cancel=control)
+        session.eval_sets(cancel=control)
         if emit:
             emit(f"Evaluating {len(CURVE_ALPHAS)} blends (α = 0, 0.1, …, 1)…")
-        curve = run_curve(run_dir, recompute=True, progress=progress or (lambda *_: None),
-                          cancel=control or (lambda: False), sets=sets, blended=session.blended)
+        curve = session.curve(run_dir, progress=progress, cancel=control or (lambda: False))
     return caches.keep_curve(key, curve)
 
 
@@ -386,7 +348,6 @@ def evaluate_at(caches: Caches, run_dir: str, device: str, alpha: float, progres
     (most confident mistakes first, the first `GALLERY_LIMIT` with thumbnails)."""
     from core.errors import Cancelled, FlypError
     from core.progress import no_cancel
-    from core.weights.blend import evaluate_blend
 
     session = caches.blend_session(run_dir, device)
     results = {}
@@ -395,7 +356,7 @@ def evaluate_at(caches: Caches, run_dir: str, device: str, alpha: float, progres
             raise Cancelled()
         sets = session.eval_sets(cancel=control)
         names = session.blended.classifier.class_names
-        for name, metrics in evaluate_blend(session.blended, sets, alpha, control or no_cancel).items():
+        for name, metrics in session.evaluate(alpha, control or no_cancel).items():
             samples = sets[name].samples
             images = [{"path": str(samples[i].path), "true": names[t], "predicted": names[p], "confidence": c}
                       for i, (t, p, c) in enumerate(zip(metrics.labels, metrics.predictions, metrics.confidences))]
@@ -420,19 +381,19 @@ def expand_paths(paths: list[str], progress=None, control=None, emit=None) -> tu
 
     Returns (files, [(path, reason)] for what cannot be used).
     """
-    from core.data.images import is_image_name
+    from core.errors import FlypError
+    from core.labelling.classify import image_files
 
     files, rejected = [], []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and is_image_name(p))
-            files += found
-            if not found:
-                rejected.append((str(path), "no image files in this folder"))
-        elif path.is_file():
-            files.append(str(path))
-        else:
+    for path in paths:
+        try:
+            found = [str(p) for p in image_files([path])]
+        except FlypError:
             rejected.append((str(path), "no such file"))
+            continue
+        files += found
+        if not found:
+            rejected.append((str(path), "no image files in this folder"))
     return files, rejected
 
 
@@ -443,8 +404,6 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     An item is {"key", "name", "path", "data", "pixels", "has_thumb"}; each answer is
     {"key", "probs"} plus "pixels" and "thumb" when the image was decoded now, or {"key", "error"}.
     """
-    import torch
-
     from core.errors import Cancelled, FlypError
     from core.data.transforms import eval_new_image, open_new_image
 
@@ -471,14 +430,10 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
                     answer["thumb"] = caches.thumbnail_png(image=image)
             good.append((answer, pixels))
         if good:
-            with session.lock:
-                classifier = session.at(alpha)
-                features = classifier.features(torch.stack([p for _, p in good]))
-                probs = classifier.logits_from_features(features).softmax(-1).tolist()
-            for (answer, _), p in zip(good, probs):
+            for (answer, _), p in zip(good, session.probabilities(alpha, [p for _, p in good])):
                 answer["probs"] = p
         if emit is not None:
-            emit({"target": target, "classes": list(session.blended.classifier.class_names), "answers": answers})
+            emit({"target": target, "classes": session.class_names, "answers": answers})
         if progress is not None:
             progress(min(len(items), start + CLASSIFY_BATCH), len(items))
 
@@ -488,14 +443,12 @@ def export_model(caches: Caches, run_dir: str, device: str, alpha: float, out: s
     """Measure the blend at α on the run's sets, then export and self-check it (core.export.write)."""
     from core.export.write import export_bundle
     from core.progress import no_cancel
-    from core.weights.blend import evaluate_blend
 
     session = caches.blend_session(run_dir, device)
     with session.lock:
         if emit:
             emit(f"Measuring the blend at α = {alpha:.2f}…")
-        sets = session.eval_sets(cancel=control)
-        scores = evaluate_blend(session.blended, sets, alpha, control or no_cancel)
+        scores = session.evaluate(alpha, control or no_cancel)
         metrics = {name: {"accuracy": m.accuracy, "macro_f1": m.macro_f1, "n": m.n} for name, m in scores.items()}
         if emit:
             emit("Writing the bundle" + (" and the ONNX file" if onnx else "") + ", then reloading it to check it…")

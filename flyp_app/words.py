@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.errors import FlypError
 from core.training.config import settings
+from core.training.runs import RunStatus
 
 # Names the engine uses besides TrainConfig's fields, as the app's controls call them.
 OTHER_LABELS = {
@@ -46,6 +47,22 @@ def download_text(event: dict) -> str:
     done, total = event["done"] / 1e6, event["total"] / 1e6
     amount = f"{done:.0f} of {total:.0f} MB" if total else f"{done:.0f} MB"
     return f"Downloading {event['model']} into the Hugging Face cache: {amount}"
+
+
+# What the app knows of a run besides run.json's status (`core.training.runs.RunStatus`).
+TRAINING, MISSING, UNREADABLE = "training", "missing", "unreadable"
+# The app's words for a run's state: the run history, the run pickers, every page says these.
+STATUS_WORDS = {RunStatus.FINISHED: "finished", RunStatus.CANCELLED: "stopped — can be resumed",
+                RunStatus.RUNNING: "interrupted — can be resumed", RunStatus.FAILED: "failed",
+                TRAINING: "training now", MISSING: "folder missing", UNREADABLE: "unreadable"}
+STOPPED_EARLY = "finished (stopped early)"  # a finished run that stopped before its last epoch (patience, time)
+
+
+def run_status_text(status: str, stopped_early: bool = False) -> str:
+    """A run's state in the app's words (`status`: a RunStatus or TRAINING, MISSING, UNREADABLE)."""
+    if status == RunStatus.FINISHED and stopped_early:
+        return STOPPED_EARLY
+    return STATUS_WORDS.get(status, str(status))
 
 
 def levers_text(info: dict) -> str:

@@ -219,3 +219,54 @@ def test_labels_are_steps_of_the_apps_undo_history_and_redo_labels_again(qtbot, 
     assert [r["action"] for r in log_rows(page)] == ["copy", "undo copy", "copy"]
     page.undo()  # the page's Undo button
     assert snapshot(train, new) == before and not stack.canUndo()
+
+
+def test_a_project_opened_after_another_shows_only_its_own_classes(qtbot, tmp_path, colour_data):
+    """The class buttons, the names typed and the keys are those of the open project: labelling
+    after a project change copies into that project's classes, never into the last one's."""
+    from core.project import Project, save_project
+    from flyp_app.window import MainWindow
+
+    rng = random.Random(3)
+    shapes = shutil.copytree(colour_data["train"], tmp_path / "shapes" / "train")
+    animals = tmp_path / "animals" / "train"
+    for name, colour in (("bear", "red"), ("cat", "blue")):
+        (animals / name).mkdir(parents=True)
+        for i in range(3):
+            make_image(COLOURS[colour], rng).save(animals / name / f"{name}_{i}.png")
+    new = tmp_path / "new"
+    new.mkdir()
+    for i in range(3):
+        make_image(COLOURS["green"], rng).save(new / f"new_{i}.png")
+    projects = [save_project(Project(name=name, train_dir=str(train), model="flyp-tiny", pretrained="none",
+                                     label_folder=str(new)), tmp_path / f"{name}.flyp.json")
+                for name, train in (("Shapes", shapes), ("Animals", animals))]
+    window = MainWindow(load_engine=False)
+    qtbot.addWidget(window)
+    window.show()
+    label = window.pages["label"]
+
+    def opened(path, classes):
+        with qtbot.waitSignal(window.state.scan_finished, timeout=20000):
+            assert window.open_project(path)
+        window.show_page("label")
+        qtbot.waitUntil(lambda: len(label.items) == 3 and not label.busy(), timeout=60000)
+        assert label.classes == classes
+        return [b.text() for b in label.bar.buttons]
+
+    assert opened(projects[0], ["blue", "green", "red"]) == ["1  blue", "2  green", "3  red"]
+    assert label.new_class("stripes")  # made on the Label page of the first project, no folder yet
+    qtbot.waitUntil(lambda: not label.busy(), timeout=60000)
+    shapes_before = snapshot(shapes)
+
+    assert opened(projects[1], ["bear", "cat"]) == ["1  bear", "2  cat"]
+    assert label.completer.model().stringList() == ["bear", "cat"]
+    assert label.find_class("red") is None and label.find_class("stripes") is None
+    label.grid.setFocus()
+    first = label.grid.currentItem().data(Qt.UserRole)
+    qtbot.keyClick(label.grid, Qt.Key_3)  # the first project's third class: not one of these
+    assert "There is no class 3: 2 classes." in label.status.text() and first in label.items
+    label.bar.buttons[0].click()  # "bear"
+    assert (animals / "bear" / Path(first).name).read_bytes() == Path(first).read_bytes()
+    assert snapshot(shapes) == shapes_before and not (shapes / "bear").exists()
+    window.close()

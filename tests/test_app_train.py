@@ -145,7 +145,7 @@ def test_presets_and_advanced_settings_persist_and_bad_values_show_inline(qtbot,
     params.preset.activated.emit(params.preset.currentIndex())
     settings = window.state.project.settings
     assert (settings["epochs"], settings["lr"], settings["weight_decay"]) == (10, 1e-5, 0.1)
-    assert settings["batch_size"] == 8  # 72 training images: 512 capped so an epoch has at least 8 steps
+    assert settings["batch_size"] == 8  # 72 training images: the paper's 256 capped so an epoch has at least 8 steps
     assert "capped at 8" in params.preset_note.text()
     params.toggle.click()
     assert params.advanced.isVisible()

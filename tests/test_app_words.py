@@ -65,3 +65,24 @@ def test_try_sums_up_a_folder_and_saves_its_table(qtbot, window, flyp_run, colou
     assert rows[0][:3] == ["path", "class", "confidence"] and len(rows) == 9
     assert rows[1][0] == page.items[0].path and rows[1][1] == page.items[0].top(1)[0][0]
     assert float(rows[1][2]) == pytest.approx(page.items[0].top(1)[0][1], abs=1e-4)
+
+
+def test_every_page_words_a_runs_state_alike(qtbot, window, flyp_run, tmp_path):
+    """A stopped run is resumable wherever it is listed; a run that stopped early by itself (no
+    progress on validation) finished, and says so."""
+    from core.training.runs import RunDir, RunStatus
+
+    stopped, early = (shutil.copytree(flyp_run, tmp_path / "r" / name) for name in ("stopped", "early"))
+    RunDir(stopped).update_info(status=RunStatus.CANCELLED)
+    RunDir(early).update_info(stopped_early={"step": 8, "of": 16, "reason": "no progress"})
+    window.state.add_run(str(stopped))
+    window.state.add_run(str(early))
+    train, blend = window.show_page("train"), window.pages["blend"]
+    qtbot.waitUntil(lambda: window.pages["train"].history.tree.topLevelItemCount() == 2, timeout=20000)
+    history = {train.history.tree.topLevelItem(i).text(0): train.history.tree.topLevelItem(i).text(3)
+               for i in range(2)}
+    picker = {blend.picker.combo.itemText(i).split(" — ", 1)[0]: blend.picker.combo.itemText(i).split(" — ", 1)[1]
+              for i in range(2)}
+    assert history["stopped"] == "stopped — can be resumed" and picker["stopped"].startswith(history["stopped"])
+    assert history["early"] == "finished (stopped early)" and picker["early"].startswith(history["early"])
+    assert train.history.resumable(str(stopped)) and not train.history.resumable(str(early))

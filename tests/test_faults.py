@@ -445,3 +445,15 @@ def test_cancelling_stops_decoding_at_once_not_after_the_whole_folder(module, tm
         else:
             decoded_images(paths, 32, cancel=lambda: True)
     assert len(decoded) < len(paths) // 2
+
+
+def test_a_message_quotes_an_errors_first_line_and_out_of_memory_is_told_by_kind():
+    """One home for both (core/errors.py): a multi-line error is quoted by its first line, a silent
+    one by its kind; PyTorch's out-of-memory error is known by its type, on any device."""
+    from core.errors import first_line, out_of_memory
+
+    assert first_line(ValueError("  bad header\n  at byte 12\n")) == "bad header"
+    assert first_line(KeyError()) == "KeyError"
+    assert out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert out_of_memory(RuntimeError("MPS backend out of memory"))
+    assert not out_of_memory(RuntimeError("size mismatch")) and not out_of_memory(ValueError("out of memory"))

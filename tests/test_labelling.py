@@ -142,19 +142,19 @@ def _accuracy(probe, x, y) -> float:
 
 
 def test_suggestions_after_a_few_labels_per_class_beat_zero_shot(demo_features):
-    from core.labelling.suggest import Probe, affine_head
+    from core.labelling.suggest import AnchoredProbe, affine_head
 
     (predictor, coded), (x_train, y_train), (x_val, y_val) = demo_features
     prior = affine_head(predictor.head, x_val.shape[1])
     zero_shot = (predictor.probabilities(x_val).argmax(1) == y_val).float().mean().item()
-    assert _accuracy(Probe(*prior), x_val, y_val) == zero_shot
+    assert _accuracy(AnchoredProbe(*prior), x_val, y_val) == zero_shot
     # Class names the model knows: ten labels per class keep what it knew and add to it.
-    assert _accuracy(Probe(*prior, x_train, y_train.tolist()), x_val, y_val) > zero_shot
+    assert _accuracy(AnchoredProbe(*prior, x_train, y_train.tolist()), x_val, y_val) > zero_shot
     # Class names it never read (codes, jargon): zero-shot guesses, five labels per class teach it.
     coded_prior = affine_head(coded.head, x_val.shape[1])
     five = torch.cat([torch.nonzero(y_train == c).flatten()[:5] for c in range(int(y_train.max()) + 1)])
-    guessed = _accuracy(Probe(*coded_prior), x_val, y_val)
-    learned = _accuracy(Probe(*coded_prior, x_train[five], y_train[five].tolist()), x_val, y_val)
+    guessed = _accuracy(AnchoredProbe(*coded_prior), x_val, y_val)
+    learned = _accuracy(AnchoredProbe(*coded_prior, x_train[five], y_train[five].tolist()), x_val, y_val)
     assert guessed < 0.15 and learned > guessed + 0.2, (guessed, learned)
 
 

@@ -1,7 +1,7 @@
 """Suspicious labels: out-of-fold predictions, ranked by confident learning.
 
 Each image's class probabilities come from a linear probe that never saw it: the images are
-split into `FOLDS` stratified folds, and the probe (`core.labelling.suggest.Probe`, started at
+split into `FOLDS` stratified folds, and the probe (`core.labelling.suggest.AnchoredProbe`, started at
 the model's own head and pulled back towards it) is fitted on the other folds' cached features.
 An image of a class with fewer than `FOLDS` images keeps the model's own (zero-shot) opinion:
 there are too few of its kind to learn from.
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.labelling.suggest import Probe
+from core.labelling.suggest import AnchoredProbe
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 FOLDS = 5
@@ -55,7 +55,7 @@ def out_of_fold(features: torch.Tensor, labels: list[int], prior: tuple[torch.Te
                 cancel=no_cancel) -> torch.Tensor:
     """N×C probabilities, each row from a probe fitted without that image (see the module)."""
     y = torch.as_tensor(labels, dtype=torch.long)
-    head = Probe(*prior)
+    head = AnchoredProbe(*prior)
     probs = head.probabilities(features)
     counts = torch.bincount(y, minlength=prior[0].shape[0])
     learnable = counts[y] >= folds
@@ -65,7 +65,7 @@ def out_of_fold(features: torch.Tensor, labels: list[int], prior: tuple[torch.Te
         test = (fold == k) & learnable
         if test.any():
             train = fold != k
-            probe = Probe(*prior, features[train], y[train].tolist(), l2=l2)
+            probe = AnchoredProbe(*prior, features[train], y[train].tolist(), l2=l2)
             probs[test] = probe.probabilities(features[test])
         progress(k + 1, folds)
     return probs

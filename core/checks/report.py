@@ -93,7 +93,7 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
     head is zero-shot, so per-class accuracy near chance is worth a warning). Images in
     `exclude` are left out; those in `kept` are not listed as suspicious again, nor a pair of
     near-duplicates both of which are kept."""
-    from core.labelling.suggest import Probe, affine_head
+    from core.labelling.suggest import AnchoredProbe, affine_head
     from core.model.feature_cache import FeatureCache, all_features
 
     scan = scan_folder(train_dir, exclude=exclude, cancel=cancel)
@@ -132,7 +132,7 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
                        duplicates.pair_kind(images[p.a].set, images[p.b].set, images[p.a].label, images[p.b].label))
              for p in duplicates.similar_pairs(thumb_x, threshold, cancel)
              if not {excluded_key(images[p.a].path), excluded_key(images[p.b].path)} <= keep]
-    zero_shot_probs = Probe(*prior).probabilities(model_x[train]) if zero_shot else None
+    zero_shot_probs = AnchoredProbe(*prior).probabilities(model_x[train]) if zero_shot else None
     warnings = class_warnings(scan.counts(), y, zero_shot_probs, predictor.class_names)
     return CheckReport(listed, pairs, warnings, predictor.description, len(images), len(suspicious) - len(listed))
 

@@ -9,7 +9,7 @@ import sys
 import warnings
 
 from core.cli.output import shown
-from core.errors import Cancelled, FlypError
+from core.errors import Cancelled, FlypError, first_line, out_of_memory
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a bug: one line, and the traceback when asked for
             if os.environ.get("FLYP_DEBUG"):
                 raise
-            first = shown(str(exc).splitlines()[0]) if str(exc).strip() else ""
-            if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc):  # outside a training step
+            first = shown(first_line(exc)) if str(exc).strip() else ""
+            if out_of_memory(exc):  # outside a training step
                 return _error(f"out of memory ({first}); try a smaller --model, --batch-size or --micro-batch-size, "
                               "or --device cpu")
             print(f"flyp: internal error: {type(exc).__name__}: {first} (set FLYP_DEBUG=1 for the traceback)",

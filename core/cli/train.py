@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core.cli.output import LINE_EVERY_S, emit, interrupt_cancels, shown
 from core.errors import FlypError, cli_name, worded
+from core.training.runs import RunStatus
 
 
 def train(args) -> int:
@@ -186,7 +187,7 @@ class _TrainDisplay:
             else:
                 self._say(f"automatic settings: the final run, learning rate {event['lr']:g} for up to "
                           f"{event['epochs']} epochs")
-        elif kind == "done" and event["status"] == "cancelled":
+        elif kind == "done" and event["status"] == RunStatus.CANCELLED:
             self._say(f"\nstopped at step {event['step']}; continue with the same command and --resume")
 
     def _say(self, line: str) -> None:

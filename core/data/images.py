@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.errors import FlypError
+from core.errors import FlypError, first_line
 
 DICOM_EXTENSIONS = frozenset({".dcm", ".dicom"})
 HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
@@ -227,7 +227,7 @@ def _deep_grey_to_rgb(im: Image.Image) -> Image.Image:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     if "truncated" in text.lower() or isinstance(exc, EOFError):
         return "file is truncated"
     return text

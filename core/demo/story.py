@@ -123,7 +123,7 @@ def run_story(root: Path, args) -> int:
     from core.weights.blend import run_eval_sets
     from core.weights.curve import run_curve
     from core.model.loading import select_device
-    from core.training.runs import RunDir
+    from core.training.runs import RunDir, RunStatus
     from core.training.loop import train
 
     start = time.monotonic()
@@ -139,7 +139,7 @@ def run_story(root: Path, args) -> int:
         say(f"Finetuning the demo model with {label}…")
         if not RunDir(run_dir).exists():
             train(config, run_dir)
-        elif RunDir(run_dir).read_info().get("status") != "finished":
+        elif RunStatus.of(RunDir(run_dir).read_info()) is not RunStatus.FINISHED:
             train(config, run_dir, resume=True)
         if sets is None:  # every run evaluates on the same demo folders: decode them once
             sets = run_eval_sets(RunDir(run_dir).read_info())

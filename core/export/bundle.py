@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from core.model.classifier import top_k
 from core import checksums
-from core.errors import FlypError
+from core.errors import FlypError, first_line
 from core.data.transforms import Normalize, eval_file
 
 BUNDLE_FORMAT = 1
@@ -86,7 +86,7 @@ def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:
     except FlypError:
         raise
     except Exception as exc:
-        raise FlypError(f"{path / CONFIG_FILE}: does not describe a model open_clip can build ({_first_line(exc)}); "
+        raise FlypError(f"{path / CONFIG_FILE}: does not describe a model open_clip can build ({first_line(exc)}); "
                         "export the bundle again") from None
     head = _read_head(path / HEAD_FILE, len(info["class_names"]), features)
     try:
@@ -111,7 +111,7 @@ def _read_json(file: Path) -> dict:
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError and UnicodeDecodeError
-        raise FlypError(f"{file}: damaged ({_first_line(exc)}); export the bundle again") from None
+        raise FlypError(f"{file}: damaged ({first_line(exc)}); export the bundle again") from None
     if not isinstance(data, dict):
         raise FlypError(f"{file}: damaged (not a JSON object); export the bundle again")
     return data
@@ -187,7 +187,3 @@ def _numbers(value, n: int) -> bool:
 def _kind(value) -> str:
     return {dict: "an object", list: "a list", str: "a string", type(None): "nothing"}.get(type(value), type(value).__name__)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -40,8 +40,10 @@ def affine_head(head: Callable[[torch.Tensor], torch.Tensor], dim: int) -> tuple
     return weight, bias
 
 
-class Probe:
-    """Suggestion probabilities: the model's head (W₀, b₀), refitted on the labelled features."""
+class AnchoredProbe:
+    """A linear probe anchored at the model's head: (W₀, b₀), refitted on the labelled features
+    and pulled back towards (W₀, b₀); with no labels, the head itself. Gives the suggestions'
+    probabilities."""
 
     def __init__(self, prior_weight: torch.Tensor, prior_bias: torch.Tensor,
                  features: torch.Tensor | None = None, labels: Sequence[int] = (), l2: float | None = None):
@@ -96,3 +98,61 @@ def _fit(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tens
     with torch.enable_grad():
         optimizer.step(closure)
     return weight.detach(), bias.detach()
+
+
+def page_order_head(class_names: Sequence[str], head: tuple[torch.Tensor, torch.Tensor],
+                    classes: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's (W, b) with one row per name of `classes`, in that order; a class the model
+    does not know starts at zero weight and a bias below every known class's."""
+    weight, bias = head
+    index = {name: i for i, name in enumerate(classes)}
+    rows = torch.zeros(len(index), weight.shape[1])
+    biases = torch.full((len(index),), float(bias.min()) - 10.0)
+    for i, name in enumerate(class_names):
+        if name in index:
+            rows[index[name]], biases[index[name]] = weight[i], bias[i]
+    return rows, biases
+
+
+def suggest_labels(predictor, files: Sequence[str], labelled: Sequence[tuple[str, str]], classes: Sequence[str], *,
+                   cache=None, on_batch: Callable[[dict[str, list[float]], bool], None] = lambda probs, final: None,
+                   progress: Callable[[int, int], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> int:
+    """Suggestions for `files` over `classes` (class folder names), from `predictor`
+    (`core.labelling.predictor`).
+
+    `on_batch({path: [p per class]}, False)` as each batch of the model's probabilities arrives,
+    then, when `labelled` ([(path, class folder)]) is not empty, `on_batch(all of them, True)`
+    once more from the probe fitted on the labelled images (`AnchoredProbe`). Returns how many
+    labelled images the probe learned from. Features come from `cache`
+    (`core.model.feature_cache.FeatureCache`) where they were computed before."""
+    from core.model.feature_cache import all_features, image_features
+    from core.progress import no_cancel, no_progress
+
+    progress, cancel = progress or no_progress, cancel or no_cancel
+    index = {name: i for i, name in enumerate(classes)}
+    labelled = [(path, folder) for path, folder in labelled if folder in index]
+    total = len(files) + len(labelled)
+    prior, paths, features = None, [], []
+    for batch in image_features(files, predictor, cache=cache, progress=lambda d, _: progress(d, total),
+                                cancel=cancel):
+        usable = [item for item in batch if item.features is not None]
+        if not usable:
+            continue
+        x = torch.stack([item.features for item in usable])
+        if prior is None:
+            prior = AnchoredProbe(*page_order_head(predictor.class_names, affine_head(predictor.head, x.shape[1]),
+                                                   classes))
+        paths += [str(item.path) for item in usable]
+        features.append(x)
+        on_batch(dict(zip(paths[-len(usable):], prior.probabilities(x).tolist())), False)
+    if not labelled or prior is None:
+        return 0
+    items = all_features([p for p, _ in labelled], predictor, cache=cache, cancel=cancel,
+                         progress=lambda d, _: progress(len(files) + d, total))
+    pairs = [(item.features, index[folder]) for item, (_, folder) in zip(items, labelled) if item.features is not None]
+    if not pairs:
+        return 0
+    probe = AnchoredProbe(*prior.prior, torch.stack([f for f, _ in pairs]), [c for _, c in pairs])
+    on_batch(dict(zip(paths, probe.probabilities(torch.cat(features)).tolist())), True)
+    return len(pairs)

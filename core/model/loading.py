@@ -24,7 +24,7 @@ from typing import Any
 import open_clip
 import torch
 
-from core.errors import FlypError
+from core.errors import FlypError, first_line
 from core.model import hub
 from core.progress import Progress, no_cancel
 from core.resources import resource_path
@@ -76,6 +76,13 @@ def _register_configs() -> None:
 
 def demo_model_dir() -> Path:
     return resource_path("models", "demo")
+
+
+def torch_versions() -> list[tuple[str, str]]:
+    """(name, version) rows of PyTorch and the CUDA it runs on, for an About box."""
+    cuda = torch.version.cuda if torch.cuda.is_available() else f"not available (built for {torch.version.cuda})" \
+        if torch.version.cuda else "not available"
+    return [("PyTorch", torch.__version__), ("CUDA", cuda)]
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -146,7 +153,7 @@ def _create(spec: ModelSpec, name: str, seed: int, **options) -> torch.nn.Module
             model, _, _ = open_clip.create_model_and_transforms(
                 name, pretrained=None, device="cpu", weights_only=True, **options)
     except Exception as exc:  # open_clip reports unknown configs as RuntimeError/ValueError
-        raise FlypError(f"model {spec.name!r} could not be created: {_first_line(exc)}") from None
+        raise FlypError(f"model {spec.name!r} could not be created: {first_line(exc)}") from None
     return model
 
 
@@ -165,7 +172,7 @@ def _load_hub_model(spec: ModelSpec, device, seed: int, progress: Progress | Non
         try:
             open_clip.load_checkpoint(model, str(weights), strict=True, weights_only=True)
         except Exception as exc:
-            raise FlypError(f"«model» {spec.name}: its weights ({weights}) do not load: {_first_line(exc)}; "
+            raise FlypError(f"«model» {spec.name}: its weights ({weights}) do not load: {first_line(exc)}; "
                             "delete that file from the cache and download the model again") from None
     model.to(device).eval()
     # open_clip's own tokenizer comes from the snapshot folder with no request to the Hub; a
@@ -176,7 +183,7 @@ def _load_hub_model(spec: ModelSpec, device, seed: int, progress: Progress | Non
                                             cache_dir=str(hub.cache_dir()))
     except Exception as exc:
         raise FlypError(f"«model» {spec.name}: its tokenizer could not be loaded from the Hugging Face cache "
-                        f"({hub.cache_dir()}): {_first_line(exc)}") from None
+                        f"({hub.cache_dir()}): {first_line(exc)}") from None
     return LoadedModel(model=model, tokenizer=tokenizer, preprocess=dict(open_clip.get_model_preprocess_cfg(model)),
                        spec=spec, open_clip_name=spec.name, model_cfg=config["model_cfg"])
 
@@ -261,7 +268,7 @@ def cached_or_download(name: str, tag: str) -> Path:
     try:
         return Path(open_clip.download_pretrained(cfg))
     except Exception as exc:
-        raise FlypError(f"downloading the weights of {name} ({tag}) failed: {_first_line(exc)}") from None
+        raise FlypError(f"downloading the weights of {name} ({tag}) failed: {first_line(exc)}") from None
 
 
 def _hub_cache_lookup(model_id: str, filename: str) -> Path | None:
@@ -324,7 +331,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         if "weights_only" in text or "Unsupported global" in text or "Unpickler" in text:
             raise FlypError(f"{path}: refused: the file holds pickled Python objects, not only tensors "
                             "(it could run code); convert it to .safetensors where it was made") from None
-        raise FlypError(f"{path}: not a readable weights file ({_first_line(exc)})") from None
+        raise FlypError(f"{path}: not a readable weights file ({first_line(exc)})") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -342,7 +349,7 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> None:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         missing, unexpected = _key_mismatch(model, state)
-        detail = f"missing {missing[:3]}, unexpected {unexpected[:3]}" if missing or unexpected else _first_line(exc)
+        detail = f"missing {missing[:3]}, unexpected {unexpected[:3]}" if missing or unexpected else first_line(exc)
         raise FlypError(f"{path}: weights do not fit this architecture ({detail})") from None
 
 
@@ -358,7 +365,3 @@ def _model_config(name: str) -> dict:
         return json.loads((Path(name.removeprefix("local-dir:")) / "open_clip_config.json").read_text())["model_cfg"]
     return open_clip.get_model_config(name)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

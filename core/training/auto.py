@@ -27,7 +27,7 @@ from core.progress import RunControl
 from core.training import levers
 from core.training.config import TrainConfig
 from core.training.defaults import Family, default_budget_s, family_of, fit_batch
-from core.training.runs import RunDir
+from core.training.runs import RunDir, RunStatus
 from core.training.shared import Shared
 
 TRIAL_SHARE = 0.4        # of the budget, at most, for the trials; the final run has the rest
@@ -124,11 +124,11 @@ class _Search:
             info = train(replace(self.base, lr=lr, epochs=self.trial_epochs), trial.run, control=self.control,
                          on_event=lambda event: (timer(event), self.on_event(event)), shared=self.shared)
             best = info.get("best") or {}
-            trial.score, trial.status = best.get("score", best.get("id_accuracy")), "finished"
+            trial.score, trial.status = best.get("score", best.get("id_accuracy")), str(RunStatus.FINISHED)
         except FlypError as exc:
             if not RunDir(trial.run).exists():
                 raise  # bad input (folders, model): the same for every trial
-            trial.status = f"failed: {exc}"  # diverged (NaN): this learning rate is too high
+            trial.status = f"{RunStatus.FAILED}: {exc}"  # diverged (NaN): this learning rate is too high
         trial.seconds = timer({"type": "done"})
         self.speed.measured(self.trial_epochs)
         _mark(trial.run, {"group": self.out.name, "role": "trial", "trial": len(self.trials)})

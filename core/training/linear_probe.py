@@ -30,6 +30,7 @@ from core.errors import Cancelled, FlypError
 from core.model.evaluate import compute_metrics
 from core.data.loader import EvalImages
 from core.progress import check_cancel, no_cancel
+from core.training.runs import RunStatus
 
 L2_SWEEP = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)  # λ of ½·λ‖W‖² on unit-norm features
 MAX_ITER = 300
@@ -39,8 +40,8 @@ Event = Callable[[dict], None]
 
 
 @dataclass
-class Probe:
-    """The chosen head and what the sweep found."""
+class LinearProbeFit:
+    """The linear-probe baseline's result: the head fitted at the chosen L2 strength, and what the sweep found."""
 
     head: torch.nn.Linear
     l2: float
@@ -93,7 +94,7 @@ def fit_logistic(features: torch.Tensor, labels: torch.Tensor, n_classes: int, l
 
 
 def probe(classifier, train: Sequence[Sample], eval_sets: dict[str, EvalImages], *, batch_size: int = 128,
-          on_event: Event = lambda e: None, cancel: Callable[[], bool] = no_cancel) -> Probe:
+          on_event: Event = lambda e: None, cancel: Callable[[], bool] = no_cancel) -> LinearProbeFit:
     """Fit the linear probe on `train`, choosing λ on the ID set of `eval_sets` (FlypError without images)."""
     started = time.monotonic()
     if not train:
@@ -124,10 +125,10 @@ def probe(classifier, train: Sequence[Sample], eval_sets: dict[str, EvalImages],
         head.bias.copy_(chosen["bias"])
     for point in sweep:
         del point["weight"], point["bias"]
-    return Probe(head, chosen["l2"], chosen["loss"], sweep, time.monotonic() - started)
+    return LinearProbeFit(head, chosen["l2"], chosen["loss"], sweep, time.monotonic() - started)
 
 
-def log_sweep(run, result: Probe) -> None:
+def log_sweep(run, result: LinearProbeFit) -> None:
     """The sweep in `metrics.jsonl` (step 0: kept when a resumed run cuts the file back) and `run.json`."""
     for point in result.sweep:
         run.append_metrics({"type": "lp", "step": 0, **point, "chosen": point["l2"] == result.l2})
@@ -157,13 +158,13 @@ def run_linear_probe(session, on_event: Event, control) -> dict:
             run.save_weights(which, clf.state_dict(), {"step": 1, "sets": chosen["sets"], "l2": result.l2})
         on_event(record)
     except Cancelled:
-        run.update_info(status="cancelled", seconds=session.seconds())
-        on_event({"type": "done", "status": "cancelled", "step": 0})
+        run.update_info(status=RunStatus.CANCELLED, seconds=session.seconds())
+        on_event({"type": "done", "status": RunStatus.CANCELLED, "step": 0})
         raise
     except FlypError as exc:
         with contextlib.suppress(FlypError):
-            run.update_info(status="failed", error=str(exc))
+            run.update_info(status=RunStatus.FAILED, error=str(exc))
         raise
-    info = run.update_info(status="finished", best=best, seconds=session.seconds())
-    on_event({"type": "done", "status": "finished", "step": 1, "best": best})
+    info = run.update_info(status=RunStatus.FINISHED, best=best, seconds=session.seconds())
+    on_event({"type": "done", "status": RunStatus.FINISHED, "step": 1, "best": best})
     return info

@@ -24,12 +24,12 @@ from core.data.captions import captions_for, resolve_class_names, validate_templ
 from core.model.classifier import Classifier
 from core.training.config import RUN_OPTIONS, TrainConfig, lr_at
 from core.data.folders import Datasets, load_datasets
-from core.errors import Cancelled, FlypError, WriteError
+from core.errors import Cancelled, FlypError, WriteError, first_line, out_of_memory
 from core.model.fast_text import encode_text
 from core.data.loader import EvalImages, TrainImages, train_loader
 from core.model.loading import ModelSpec, load_model, select_device
 from core.progress import RunControl, no_cancel
-from core.training.runs import RunDir, join_optimizer_state, split_optimizer_state
+from core.training.runs import RunDir, RunStatus, join_optimizer_state, split_optimizer_state
 from core.training.shared import Shared
 
 Event = Callable[[dict], None]
@@ -161,7 +161,7 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
     if run.metrics_file.exists():
         run.metrics_file.unlink()
     run.write_info({
-        "status": "running", "config": config.to_json(), "classes": data.classes,
+        "status": RunStatus.RUNNING, "config": config.to_json(), "classes": data.classes,
         "class_names": clf.class_names, "templates": clf.templates, "data": data.summary(),
         "model": {"spec": clf.loaded.spec.to_json(), "open_clip_name": clf.loaded.open_clip_name,
                   "model_cfg": clf.loaded.model_cfg, "preprocess": clf.loaded.preprocess},
@@ -172,7 +172,7 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
         evaluate = lambda: _evaluate(session, step=0, epoch=0, cancel=control)  # noqa: E731
         zero_shot = session.shared.zero_shot_record(evaluate) if session.shared else evaluate()
     except Cancelled:
-        run.update_info(status="cancelled")
+        run.update_info(status=RunStatus.CANCELLED)
         raise
     run.append_metrics(zero_shot)
     run.update_info(zeroshot=zero_shot["sets"])
@@ -245,7 +245,7 @@ class _Trainer:
                 self.optimizer.load_state_dict(join_optimizer_state(tensors, meta["optimizer"]))
                 self.step, self.best, self.best_step = int(meta["step"]), float(meta["best"]), int(meta["best_step"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problem = first_line(exc)
         if problem:
             raise FlypError(f"{meta.get('file', self.session.run.state_file)}: does not fit this run ({problem}); "
                             "the file is left as it is: start a new run, or move it away to restart this one "
@@ -350,8 +350,8 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
     try:
         trainer = _Trainer(session, fresh=state is None, on_event=on_event, control=control)
     except Cancelled:  # while LP-FT fits its probe: nothing to save yet, --resume starts again
-        run.update_info(status="cancelled", seconds=session.seconds())
-        on_event({"type": "done", "status": "cancelled", "step": 0})
+        run.update_info(status=RunStatus.CANCELLED, seconds=session.seconds())
+        on_event({"type": "done", "status": RunStatus.CANCELLED, "step": 0})
         raise
     if state is not None:
         trainer.restore(*state)
@@ -359,7 +359,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         if damaged_copy:
             on_event({"type": "status", "message": f"{run.metrics_file} had damaged lines: they are left out, "
                                                    f"and the file as it was is kept as {damaged_copy.name}"})
-        run.update_info(status="running", processes=session.ranks.size)
+        run.update_info(status=RunStatus.RUNNING, processes=session.ranks.size)
     dataset = TrainImages(session.data.train, cfg.train_size or session.classifier.loaded.image_size,
                           len(session.classifier.templates),
                           cfg.seed, session.classifier.loaded.preprocess["interpolation"],
@@ -420,8 +420,8 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         except FlypError as exc:  # diverged weights are not saved: the run failed, not cancelled
             _mark_failed(run, str(exc))
             raise exc from None
-        run.update_info(status="cancelled", seconds=session.seconds())
-        on_event({"type": "done", "status": "cancelled", "step": trainer.step})
+        run.update_info(status=RunStatus.CANCELLED, seconds=session.seconds())
+        on_event({"type": "done", "status": RunStatus.CANCELLED, "step": trainer.step})
         raise
     except FlypError as exc:  # a NaN loss, a full disk: run.json says why, if it can still be written
         if isinstance(exc, WriteError):
@@ -429,11 +429,11 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         _mark_failed(run, str(exc))
         raise exc from None
     except Exception as exc:
-        if not _out_of_memory(exc):
+        if not out_of_memory(exc):
             raise
         raise _stop_on_oom(session, trainer) from None
-    info = run.update_info(status="finished", seconds=session.seconds())
-    on_event({"type": "done", "status": "finished", "step": trainer.step, "best": info.get("best")})
+    info = run.update_info(status=RunStatus.FINISHED, seconds=session.seconds())
+    on_event({"type": "done", "status": RunStatus.FINISHED, "step": trainer.step, "best": info.get("best")})
     return info
 
 
@@ -533,11 +533,7 @@ def _kept(session: Session, trainer: _Trainer) -> str:
 
 def _mark_failed(run: RunDir, reason: str) -> None:
     with contextlib.suppress(FlypError):  # the disk may be the problem: the error itself says enough
-        run.update_info(status="failed", error=reason)
-
-
-def _out_of_memory(exc: Exception) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
+        run.update_info(status=RunStatus.FAILED, error=reason)
 
 
 def _stop_on_oom(session: Session, trainer: _Trainer) -> FlypError:

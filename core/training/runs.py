@@ -19,11 +19,12 @@ import contextlib
 import json
 import os
 import time
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from core import atomic, checksums
-from core.errors import FlypError, WriteError
+from core.errors import FlypError, WriteError, first_line
 from core.locks import OwnedLock
 
 if TYPE_CHECKING:  # reading run.json needs no torch: the app lists runs while torch loads
@@ -31,6 +32,40 @@ if TYPE_CHECKING:  # reading run.json needs no torch: the app lists runs while t
 
 FORMAT = 1
 REQUIRED = ("status", "config", "classes", "class_names", "templates", "model")  # written when a run starts
+
+
+def new_run_dir(runs_dir: Path, method: str) -> Path:
+    """A readable, unused folder name such as "2026-11-29 0712 flyp"."""
+    base = f"{time.strftime('%Y-%m-%d %H%M')} {method}"
+    candidate, n = runs_dir / base, 2
+    while candidate.exists():
+        candidate, n = runs_dir / f"{base} ({n})", n + 1
+    return candidate
+
+
+class RunStatus(str, Enum):
+    """What run.json's "status" says about a run: the one vocabulary of run states (each front end
+    words them: `flyp_app.words.run_status_text`). The values are those run.json has always held."""
+
+    RUNNING = "running"      # training now, or interrupted (its process died): resumable
+    CANCELLED = "cancelled"  # stopped by the user, its state saved: resumable
+    FINISHED = "finished"    # trained to its end, or stopped early (run.json's "stopped_early" says why)
+    FAILED = "failed"        # diverged, or a write failed: run.json's "error" says why
+
+    def __str__(self) -> str:  # run.json's word, in messages and JSON alike
+        return self.value
+
+    @property
+    def resumable(self) -> bool:
+        return self in (RunStatus.RUNNING, RunStatus.CANCELLED)
+
+    @classmethod
+    def of(cls, info: dict) -> "RunStatus | None":
+        """The status recorded in a run's info (run.json), None when it holds none this version knows."""
+        try:
+            return cls(info.get("status"))
+        except ValueError:
+            return None
 
 
 class RunDir:
@@ -77,7 +112,7 @@ class RunDir:
         try:
             info = json.loads(self.config_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FlypError(f"{self.config_file}: damaged, cannot be read ({_first_line(exc)}); "
+            raise FlypError(f"{self.config_file}: damaged, cannot be read ({first_line(exc)}); "
                             "the file is left as it is") from None
         if not isinstance(info, dict) or info.get("format") != FORMAT:
             raise FlypError(f"{self.config_file}: not a run file of this FLYP Studio version; the file is left as it is")
@@ -248,10 +283,6 @@ def _is_record(line: bytes) -> bool:
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
         return False
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def split_optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

@@ -98,13 +98,13 @@ def compare_runs(run_dirs: Sequence[str | Path], device="cpu", *, compute: bool 
     without a curve, and says why in `error`. `on_row(index, row)` is called as each is ready.
     """
     from core.errors import Cancelled
-    from core.training.runs import RunDir
+    from core.training.runs import RunDir, RunStatus
 
     rows = []
     for i, run_dir in enumerate(run_dirs):
         curve, error = None, ""
         try:
-            if RunDir(run_dir).read_info().get("status") == "running":
+            if RunStatus.of(RunDir(run_dir).read_info()) is RunStatus.RUNNING:
                 error = "still training, or interrupted: resume it to compare it"
             else:
                 curve = run_curve(run_dir, device, cancel=cancel) if compute else cached_curve(run_dir)

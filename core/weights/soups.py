@@ -25,7 +25,7 @@ from core.model.classifier import HEAD_KEYS, Classifier
 from core.errors import FlypError
 from core.model.loading import ModelSpec, load_model, read_state_dict
 from core.progress import check_cancel, no_cancel
-from core.training.runs import RunDir
+from core.training.runs import RunDir, RunStatus
 
 Event = Callable[[dict], None]
 
@@ -56,14 +56,6 @@ class WeightSum:
             else:
                 out[key] = value.clone()
         return out
-
-
-def average_states(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """The mean of each floating-point tensor; one state → an exact copy of it."""
-    weights = WeightSum(states[0])
-    for state in states[1:]:
-        weights.add(state)
-    return weights.mean()
 
 
 def check_compatible(infos: list[dict], paths: Sequence[Path]) -> None:
@@ -174,7 +166,7 @@ def _write_soup(target: RunDir, ref: dict, runs: list[RunDir], chosen: list[int]
     target.append_metrics({"type": "eval", "step": 0, "epoch": 0, "sets": zero_shot, "seconds": 0.0})
     target.append_metrics({"type": "eval", "step": 1, "epoch": 1.0, "sets": soup_scores, "seconds": 0.0, "best": True})
     target.write_info({
-        "status": "finished", "config": {**ref["config"], "method": "soup"}, "classes": ref["classes"],
+        "status": RunStatus.FINISHED, "config": {**ref["config"], "method": "soup"}, "classes": ref["classes"],
         "class_names": ref["class_names"], "templates": ref["templates"], "data": ref.get("data"),
         "model": ref["model"], "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "processes": 1,
         "soup": {"kind": "greedy" if greedy else "uniform", "checkpoint": which,

@@ -269,7 +269,7 @@ class ComparePage(Page):
         paths = self.ticked()
         if len(paths) < 2 or self._soup_worker is not None:
             return
-        from flyp_app.pages.train_page import new_run_dir
+        from core.training.runs import new_run_dir
 
         greedy = bool(self.soup_kind.currentData())
         out = new_run_dir(self.state.project.runs_dir(), "greedy soup" if greedy else "soup")

@@ -224,11 +224,13 @@ class DataPage(Page):
         self.summary.setText("Scanning…")
         self.state.scan_started()
         folder = self.state.folder
-        self._scan_worker = self.run(
+        worker = {}  # a scan that was cancelled may still finish: only the newest one's answer counts
+        worker["w"] = self._scan_worker = self.run(
             tasks.scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
             [str(folder(d)) for d in p.ood_dirs], p.val_fraction, int(p.settings.get("seed", 0)),
             [str(p.resolve(x)) for x in p.excluded],
-            on_done=self._scanned, on_error=self._scan_failed)
+            on_done=lambda result: worker["w"] is self._scan_worker and self._scanned(result),
+            on_error=lambda text: worker["w"] is self._scan_worker and self._scan_failed(text))
 
     def _show_nothing(self, summary: str) -> None:
         """No classes and no verdict on problems: nothing was scanned (or the scan failed)."""

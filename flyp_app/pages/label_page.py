@@ -37,6 +37,7 @@ class LabelPage(Page):
         super().__init__(state)
         self.items: dict[str, LabelItem] = {}
         self.classes: list[str] = []      # class folder names, in the training folder's order
+        self._made_here: list[str] = []   # classes made with New class… whose folder may not exist yet
         self.labeller = None
         self.since_fit = 0
         self._skipped = 0
@@ -143,6 +144,7 @@ class LabelPage(Page):
         self.mode.setCurrentIndex(1 if p.label_move else 0)
         self.folder_edit.setText(p.label_folder)
         self.labeller = None
+        self._made_here = []  # the classes are the new project's alone
         self._clear()
         self._fill_sources()
         self._refresh_classes()
@@ -164,7 +166,7 @@ class LabelPage(Page):
     def _refresh_classes(self) -> None:
         data = self.state.datasets
         found = list(data.classes) if data is not None else self._class_folders()
-        self.classes = found + [c for c in self.classes if c not in found]
+        self.classes = found + [c for c in self._made_here if c not in found]
         names = [self.display(c) for c in self.classes]
         self.bar.set_classes(names)
         self.completer.model().setStringList(names + [c for c in self.classes if c not in names])
@@ -424,7 +426,7 @@ class LabelPage(Page):
         if self.find_class(name) is not None:
             self.show_error(f"There is a class called “{name}” already.")
             return False
-        self.classes.append(name)
+        self._made_here.append(name)
         self._refresh_classes()
         self.show_info(f"New class “{name}”: its folder is made in the training folder with its first image.")
         if self.items:

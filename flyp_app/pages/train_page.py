@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QProgress
 
 from core.errors import FlypError, worded
 from core.training.defaults import FAMILY_SETTINGS, check_bounds
+from core.training.runs import new_run_dir
 from flyp_app import workers
 from flyp_app.pages.base import Page
 from flyp_app import tasks
@@ -29,15 +30,6 @@ from flyp_app.widgets.train_settings import HyperParameters, ModelPicker
 from flyp_app.words import download_text, error_text, label
 
 REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
-
-
-def new_run_dir(runs_dir: Path, method: str) -> Path:
-    """A readable, unused folder name such as "2026-11-29 0712 flyp"."""
-    base = f"{time.strftime('%Y-%m-%d %H%M')} {method}"
-    candidate, n = runs_dir / base, 2
-    while candidate.exists():
-        candidate, n = runs_dir / f"{base} ({n})", n + 1
-    return candidate
 
 
 def time_left_text(seconds: float) -> str:

@@ -70,19 +70,12 @@ def summary_text(items: list[TryItem], shown: int = 4) -> str:
 
 
 def table_csv(items: list[TryItem], k: int) -> str:
-    """The results as CSV: path, class, confidence (the columns of a classified folder's CSV), then the next classes."""
-    import csv
-    import io
+    """The results as CSV, the same table as a classified folder's and `flyp predict`'s
+    (`core.labelling.classify.csv_text`): path, class, confidence, the next classes, skipped."""
+    from core.labelling.classify import Prediction, csv_text
 
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["path", "class", "confidence"] + [f"{kind} {i}" for i in range(2, k + 1)
-                                                        for kind in ("class", "confidence")] + ["problem"])
-    for item in items:
-        top = item.top(k) if item.probs is not None and not item.error else []
-        cells = [c for name, p in top for c in (name, f"{p:.4f}")]
-        writer.writerow([item.path or item.name] + cells + [""] * (2 * k - len(cells)) + [item.error])
-    return out.getvalue()
+    return csv_text([Prediction(item.path or item.name, item.top(k) if item.probs is not None and not item.error
+                                else [], item.error) for item in items], k)
 
 
 class TryPage(RunPage):

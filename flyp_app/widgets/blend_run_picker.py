@@ -13,13 +13,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from core.errors import FlypError
-from core.training.runs import RunDir
+from core.training.runs import RunDir, RunStatus
+from flyp_app.words import MISSING, TRAINING, UNREADABLE, run_status_text
 
 NO_RUN = ("No finished training run yet.\n\nTrain a model on the Train page first: when a run has finished, "
           "it appears here.")
 
-STATUS_WORDS = {"finished": "finished", "cancelled": "stopped early", "running": "interrupted",
-                "training": "training now", "failed": "failed"}
 
 
 @dataclass(frozen=True)
@@ -32,11 +31,12 @@ class RunSummary:
     reason: str        # why it cannot be blended (when not usable)
     stamp: tuple       # size and time of its best weights: changes when the run trains further
     best_id: float | None
+    stopped_early: bool = False  # finished before its last epoch (patience, the time budget)
 
     @property
     def text(self) -> str:
         best = f" · best validation {self.best_id:.1%}" if self.best_id is not None else ""
-        return f"{self.name} — {STATUS_WORDS.get(self.status, self.status)}{best}"
+        return f"{self.name} — {run_status_text(self.status, self.stopped_early)}{best}"
 
 
 def describe_run(stored: str, path: Path, training: bool = False) -> RunSummary:
@@ -45,9 +45,9 @@ def describe_run(stored: str, path: Path, training: bool = False) -> RunSummary:
     run = RunDir(path)
     try:
         info = run.read_info()
-        status = str(info.get("status", "unknown"))
+        status = RunStatus.of(info) or UNREADABLE
     except FlypError:
-        return RunSummary(stored, str(path), path.name, "missing", False,
+        return RunSummary(stored, str(path), path.name, MISSING, False,
                           f"{path}: the run folder is missing or its run.json cannot be read.", (), None)
     try:
         stat = run.best_file.stat()
@@ -57,15 +57,16 @@ def describe_run(stored: str, path: Path, training: bool = False) -> RunSummary:
     best = info.get("best") if isinstance(info.get("best"), dict) else {}
     reason = ""
     if training:
-        status = "training"
+        status = TRAINING
         reason = ("This run is training now: it can be blended when it stops or finishes. Follow it on the "
                   "Train page, or choose another run above.")
-    elif status == "running":
+    elif status is RunStatus.RUNNING:
         reason = ("This run is still training, or was interrupted: resume it on the Train page, "
                   "or choose another run above.")
     elif not stamp:
         reason = f"This run has no finetuned weights yet ({status}): it stopped before its first evaluation."
-    return RunSummary(stored, str(path), path.name, status, not reason, reason, stamp, best.get("id_accuracy"))
+    return RunSummary(stored, str(path), path.name, status, not reason, reason, stamp, best.get("id_accuracy"),
+                      bool(info.get("stopped_early")))
 
 
 class RunPicker(QWidget):

@@ -12,12 +12,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from core.training.runs import RunStatus
 from flyp_app.widgets.accessible import open_in_file_manager
-
-
-STATUS_WORDS = {"finished": "finished", "cancelled": "stopped — can be resumed", "failed": "failed",
-                "running": "interrupted — can be resumed", "missing": "folder missing", "unreadable": "unreadable"}
-RESUMABLE = ("cancelled", "running")
+from flyp_app.words import run_status_text
 
 
 def _percent(value: float | None) -> str:
@@ -87,7 +84,7 @@ class RunHistory(QWidget):
 
     def _columns(self, s: dict) -> list[str]:
         live = "paused (saved)" if self.paused else "training…"
-        status = live if s["path"] == self.live else STATUS_WORDS.get(s["status"], s["status"])
+        status = live if s["path"] == self.live else run_status_text(s["status"], s["stopped_early"])
         scores = "" if s["zero_shot"] is None else f"{_percent(s['zero_shot'])} → {_percent(s['best'])}"
         return [s["name"], s["model"], s["method"].upper() if s["method"] else "", status, scores]
 
@@ -119,7 +116,8 @@ class RunHistory(QWidget):
 
     def resumable(self, path: str) -> bool:
         summary = self.summaries.get(path)
-        return bool(summary) and summary["status"] in RESUMABLE and path != self.live
+        return bool(summary) and isinstance(summary["status"], RunStatus) and summary["status"].resumable \
+            and path != self.live
 
     def _selection_changed(self) -> None:
         self._update_buttons()

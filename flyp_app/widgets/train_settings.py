@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 
 from core.model import hub
 from core.training.config import METHODS, TrainConfig, defaults, settings
+from core.training.defaults import MIN_STEPS_PER_EPOCH, family_of, fit_batch
 from core.demo.story import DEMO_SETTINGS
 from core.errors import FlypError
 from flyp_app.file_dialogs import choose_file
@@ -45,7 +46,6 @@ AUTO = "Automatic (recommended)"
 AUTO_NOTE = ("Tries a few learning rates in short runs, keeps the one with the best accuracy on your validation "
              "images, then trains it until it stops improving or the time is up; it sets the epochs, batch size, "
              "learning rate and warmup. Every try is kept as a run.")
-PAPER_BATCH = 512
 
 
 def narrow(combo: QComboBox) -> QComboBox:
@@ -236,19 +236,20 @@ def config_defaults() -> dict:
 
 
 def presets(train_images: int | None) -> dict[str, tuple[dict, str]]:
-    """{name: (settings, description)}; the paper's batch is capped for small training sets."""
-    batch = PAPER_BATCH
-    if train_images:
-        batch = max(2, min(PAPER_BATCH, 2 ** int(math.log2(max(2, train_images // 8)))))
-    capped = (f" (the paper's 512, capped at {batch} so that each epoch of your {train_images} images has "
-              "at least 8 steps)") if batch < PAPER_BATCH else ""
+    """{name: (settings, description)}; the paper's recipe is the ViT-B/32 row of the families
+    table (`core.training.defaults`), its batch capped by `fit_batch` for small training sets."""
+    paper = family_of("ViT-B-32")
+    batch = fit_batch(paper.batch_size, train_images)
+    capped = (f" (the paper's {paper.batch_size}, capped at {batch} so that each epoch of your {train_images} "
+              f"images has at least {MIN_STEPS_PER_EPOCH} steps)") if batch < paper.batch_size else ""
+    wd = defaults()["weight_decay"]
     common = {"warmup": None, "evals_per_epoch": 1}
     return {
         "Quick try": ({**common, "epochs": 2, "batch_size": 32, "lr": 1e-5, "weight_decay": 0.1, "evals_per_epoch": 2},
                       "A short run to see whether finetuning helps: 2 epochs, batch 32, learning rate 1e-5."),
-        "Paper defaults": ({**common, "epochs": 10, "batch_size": batch, "lr": 1e-5, "weight_decay": 0.1},
-                           f"The FLYP paper's recipe: 10 epochs, batch {batch}{capped}, learning rate 1e-5, "
-                           "weight decay 0.1, cosine schedule after a warmup."),
+        "Paper defaults": ({**common, "epochs": paper.epochs, "batch_size": batch, "lr": paper.lr, "weight_decay": wd},
+                           f"The FLYP paper's recipe: {paper.epochs} epochs, batch {batch}{capped}, learning rate "
+                           f"{paper.lr:g}, weight decay {wd:g}, cosine schedule after a warmup."),
         "Demo model": ({**common, **{k: v for k, v in DEMO_SETTINGS.items() if k != "seed"}},
                        f"For the small built-in demo model: {DEMO_SETTINGS['epochs']} epochs, batch "
                        f"{DEMO_SETTINGS['batch_size']}, learning rate {DEMO_SETTINGS['lr']:g}."),
