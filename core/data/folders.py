@@ -323,16 +323,18 @@ def load_datasets(
     if val_dir is not None:
         val_scan = scan_folder(val_dir, exclude=exclude, cancel=cancel)
         train, val = scan.samples, _match_classes(val_scan, scan.classes, problems)
-        problems += _duplicates(scan, val_scan)
+        val = _without_copies(val, scan, val_scan, problems, "validation")
     else:
         train, val = stratified_split(scan.samples, val_fraction, seed)
-        problems += _split_duplicates(scan, train, val)
+        train, val = _copies_to_training(scan, train, val, problems)
         problems += [Problem(str(Path(train_dir) / c), f"class {c!r} has one image: none left for validation")
                      for c, n in scan.counts().items() if n == 1]
     ood: dict[str, list[Sample]] = {}
     for folder in ood_dirs:
         name = _unique_name(Path(folder).name or str(folder), ood)
-        ood[name] = _match_classes(scan_folder(folder, exclude=exclude, cancel=cancel), scan.classes, problems)
+        ood_scan = scan_folder(folder, exclude=exclude, cancel=cancel)
+        ood[name] = _without_copies(_match_classes(ood_scan, scan.classes, problems), scan, ood_scan, problems,
+                                    "evaluation")
     return Datasets(scan.classes, train, val, ood, val_dir is None, problems)
 
 
@@ -356,18 +358,29 @@ def _match_classes(scan: FolderScan, classes: list[str], problems: list[Problem]
     return matched
 
 
-def _duplicates(train: FolderScan, val: FolderScan) -> list[Problem]:
+def _without_copies(samples: list[Sample], train: FolderScan, other: FolderScan, problems: list[Problem],
+                    role: str) -> list[Sample]:
+    """`samples` less the images identical to a training image: evaluating them would count what
+    the model was trained on (the Data page lists them as left out, and so they are)."""
     seen = {d: p for p, d in train.digests.items()}
-    return [Problem(str(p), f"same image as {seen[d]} in the training folder")
-            for p, d in val.digests.items() if d in seen]
+    copies = {p for p, d in other.digests.items() if d in seen}
+    problems += [Problem(str(p), f"same image as {seen[other.digests[p]]} in the training folder; left out of {role}")
+                 for p in sorted(copies, key=str)]
+    return [s for s in samples if s.path not in copies]
 
 
-def _split_duplicates(scan: FolderScan, train: list[Sample], val: list[Sample]) -> list[Problem]:
+def _copies_to_training(scan: FolderScan, train: list[Sample], val: list[Sample],
+                        problems: list[Problem]) -> tuple[list[Sample], list[Sample]]:
+    """Move the held-out images identical to a training image into training: validating on them
+    would count what the model was trained on."""
     in_train = {}
     for s in train:
         in_train.setdefault(scan.digests[s.path], s.path)
-    return [Problem(str(s.path), f"same image as {in_train[scan.digests[s.path]]}, which the split put in training")
-            for s in val if scan.digests[s.path] in in_train]
+    copies = [s for s in val if scan.digests[s.path] in in_train]
+    problems += [Problem(str(s.path), f"same image as {in_train[scan.digests[s.path]]}, which the split put in "
+                                      "training; left out of validation") for s in copies]
+    moved = {s.path for s in copies}
+    return train + copies, [s for s in val if s.path not in moved]
 
 
 def _unique_name(name: str, taken: dict) -> str:
