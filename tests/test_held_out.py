@@ -39,3 +39,41 @@ def test_a_different_conditions_image_identical_to_a_training_image_is_left_out(
     datasets = load_datasets(train_dir, None, [ood], val_fraction=0.25)
     assert str(ood / "red" / "same.png") not in {str(s.path) for s in datasets.ood["ood"]}
     assert len(datasets.ood["ood"]) == 4 * 3
+
+
+def test_the_test_share_is_stratified_disjoint_and_the_same_for_every_seed(tmp_path):
+    train_dir = write_class_folders(tmp_path / "train", 20, seed=0)
+    runs = [load_datasets(train_dir, None, test_fraction=0.2, seed=seed) for seed in (0, 3)]
+    for data in runs:
+        test, rest = {s.path for s in data.test}, {s.path for s in data.train + data.val}
+        assert len(test) == 3 * 4 and not test & rest  # 20 % of each class, seen by nothing else
+        assert sorted({s.label for s in data.test}) == [0, 1, 2]
+        assert data.summary()["test"] == 12 and data.summary()["train"] + data.summary()["val"] == 48
+    assert {s.path for s in runs[0].test} == {s.path for s in runs[1].test}  # the seed moves validation only
+    assert {s.path for s in runs[0].val} != {s.path for s in runs[1].val}
+
+
+def test_flyp_train_test_fraction_tests_the_best_checkpoint_once_never_during_training(capsys, tmp_path, colour_data):
+    from cli_helpers import run_cli
+
+    code, out, err = run_cli(capsys, "train", "--model", "demo", "--train", colour_data["train"], "--val",
+                             colour_data["val"], "--test-fraction", "0.25", "--epochs", "2", "--workers", "0",
+                             "--out", tmp_path / "r")
+    assert code == 0, err
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    test = info["best"]["sets"]["test"]
+    assert test["n"] == info["data"]["test"] == 3 * 6 and set(test) == {"accuracy", "macro_f1", "n", "per_class"}
+    assert 0 <= test["accuracy"] <= 1 and set(test["per_class"]) == set(info["classes"])
+    assert info["data"]["train"] == 3 * 18
+    records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert all("test" not in r.get("sets", {}) for r in records)  # no evaluation a choice reads sees it
+    assert "test" in out.lower()
+
+
+def test_a_test_folder_and_a_test_share_together_are_refused_in_one_line(capsys, tmp_path, colour_data):
+    from cli_helpers import assert_one_line_error, run_cli
+
+    code, _, err = run_cli(capsys, "train", "--model", "demo", "--train", colour_data["train"], "--test",
+                           colour_data["val"], "--test-fraction", "0.2", "--out", tmp_path / "r")
+    assert_one_line_error(code, err, "--test-fraction")
+    assert not (tmp_path / "r").exists()

@@ -116,8 +116,10 @@ def _report(args, info: dict, warnings: list[str]) -> None:
             "advice": [a.to_json() for a in advice], "warnings": warnings}
     if auto:
         data["auto"] = auto
+    test = (best.get("sets") or {}).get("test")
+    tested = f"test accuracy {test['accuracy']:.1%} on {test['n']} images (the figure to quote); " if test else ""
     emit(args, data, f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; "
-                     f"run saved in {shown(args.out)}")
+                     f"{tested}run saved in {shown(args.out)}")
     if args.json:
         return
     notes = []

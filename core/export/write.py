@@ -112,12 +112,11 @@ def _write_text_tower_config(model, folder: Path) -> None:
 
 
 def _default_check_images(blended: BlendedRun) -> list[Path]:
-    from core.data.folders import load_datasets
+    from core.data.folders import load_run_datasets
 
     config = blended.info["config"]
     try:
-        data = load_datasets(config["train_dir"], config["val_dir"], [], val_fraction=config["val_fraction"],
-                             seed=config["seed"], exclude=config.get("exclude", ()))
+        data = load_run_datasets(config, with_ood=False)
     except FlypError:
         return []
     samples = data.val or data.train

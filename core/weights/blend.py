@@ -10,7 +10,7 @@ import torch
 
 from core.model.classifier import HEAD_KEYS, Classifier
 from core.model.evaluate import Metrics
-from core.data.folders import load_datasets
+from core.data.folders import load_run_datasets
 from core.errors import FlypError
 from core.data.loader import EvalImages
 from core.model.loading import ModelSpec, load_model, read_state_dict
@@ -60,9 +60,7 @@ def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[st
     config, preprocess = info["config"], info["model"]["preprocess"]
     image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
     interpolation = preprocess.get("interpolation", "bicubic")
-    data = load_datasets(config["train_dir"], config["val_dir"], config["ood_dirs"],
-                         val_fraction=config["val_fraction"], seed=config["seed"],
-                         exclude=config.get("exclude", ()), cancel=cancel)
+    data = load_run_datasets(config, cancel=cancel)
     if data.classes != info["classes"]:
         raise FlypError(f"{config['train_dir']}: its classes changed since the run was trained")
     return {name: EvalImages(s, image_size, interpolation, cancel) for name, s in data.eval_sets().items() if s}
