@@ -77,3 +77,24 @@ def test_a_test_folder_and_a_test_share_together_are_refused_in_one_line(capsys,
                            colour_data["val"], "--test-fraction", "0.2", "--out", tmp_path / "r")
     assert_one_line_error(code, err, "--test-fraction")
     assert not (tmp_path / "r").exists()
+
+
+def test_export_quotes_the_test_figure_at_the_exported_alpha_and_an_older_run_says_it_has_none(
+        capsys, tmp_path, colour_data, flyp_run):
+    from cli_helpers import run_cli
+
+    run = tmp_path / "tested"
+    train(tiny_config({k: str(v) for k, v in colour_data.items()}, epochs=1, test_fraction=0.25), run)
+    code, out, err = run_cli(capsys, "export", "--run", run, "--alpha", "1", "--out", tmp_path / "b")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "b" / "flyp.json").read_text())["metrics"]
+    best_test = json.loads((run / "run.json").read_text())["best"]["sets"]["test"]
+    assert list(metrics)[0] == "test" and metrics["test"]["n"] == best_test["n"] == 18
+    assert abs(metrics["test"]["accuracy"] - best_test["accuracy"]) < 1e-6  # α = 1 is the best checkpoint
+    card = (tmp_path / "b" / "README.md").read_text()
+    assert "test (held out from every choice: the figure to quote)" in card and "Measured before" not in card
+
+    code, _, err = run_cli(capsys, "export", "--run", flyp_run, "--alpha", "1", "--out", tmp_path / "old")
+    assert code == 0, err
+    assert "test" not in json.loads((tmp_path / "old" / "flyp.json").read_text())["metrics"]
+    assert "Measured before a test split" in (tmp_path / "old" / "README.md").read_text()

@@ -64,9 +64,12 @@ def export(args) -> int:
     blended.set_alpha(best["alpha"])
     metrics = {name: {k: m[k] for k in ("accuracy", "macro_f1", "n")} for name, m in best["sets"].items()}
     report = export_bundle(blended, args.out, onnx=args.onnx, metrics=metrics)
-    emit(args, report | {"alpha": best["alpha"], "metrics": metrics},
+    emit(args, report | {"alpha": best["alpha"], "metrics": {**({"test": report["test"]} if "test" in report else {}),
+                                                               **metrics}},
          f"exported α={best['alpha']:g} to {shown(args.out)}; self-check: {report['verified_images']} images, "
-         f"same predictions, max probability difference {report['max_probability_difference']:.1e}")
+         f"same predictions, max probability difference {report['max_probability_difference']:.1e}"
+         + (f"; test accuracy {report['test']['accuracy']:.1%} on {report['test']['n']} images (the figure to quote)"
+            if "test" in report else ""))
     return 0
 
 

@@ -50,7 +50,8 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
     except OSError as exc:
         raise WriteError(out, exc.strerror or str(exc), kept) from None
     try:
-        _write(blended, staging, metrics or {}, out.name)
+        metrics = _with_test(blended, metrics or {})
+        _write(blended, staging, metrics, out.name)
         if onnx:
             from core.export.onnx_model import export_onnx
 
@@ -63,7 +64,18 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
         raise WriteError(out, exc.strerror or str(exc), kept) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"path": str(out), **report}
+    return {"path": str(out), **report, **({"test": metrics["test"]} if "test" in metrics else {})}
+
+
+def _with_test(blended: BlendedRun, metrics: dict) -> dict:
+    """`metrics` with the test set's figures at the exported α first (the figure to quote), for a run
+    trained with a test set; a run trained before test sets existed keeps its figures as they are."""
+    from core.weights.blend import test_scores_at
+
+    test = test_scores_at(blended, blended.alpha)
+    if test is None:
+        return metrics
+    return {"test": {k: test[k] for k in ("accuracy", "macro_f1", "n")}} | {k: v for k, v in metrics.items() if k != "test"}
 
 
 def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str) -> None:

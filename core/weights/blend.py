@@ -66,6 +66,27 @@ def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[st
     return {name: EvalImages(s, image_size, interpolation, cancel) for name, s in data.eval_sets().items() if s}
 
 
+def run_test_images(info: dict, cancel: Callable[[], bool] = no_cancel) -> EvalImages | None:
+    """The run's test set (`test_dir` or `test_fraction`), or None for a run trained without one.
+    Never pass it to a choice (α, checkpoint): measure it at the α chosen on validation."""
+    config = info["config"]
+    if not (config.get("test_dir") or config.get("test_fraction")):
+        return None
+    preprocess = info["model"]["preprocess"]
+    image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
+    data = load_run_datasets(config, with_ood=False, cancel=cancel)
+    return EvalImages(data.test, image_size, preprocess.get("interpolation", "bicubic"), cancel) if data.test else None
+
+
+def test_scores_at(blended: BlendedRun, alpha: float, cancel: Callable[[], bool] = no_cancel) -> dict | None:
+    """The test set's accuracy, macro-F1, n, per-class accuracy, precision, recall and F1 of the blend
+    at `alpha` (chosen beforehand on validation); None for a run without a test set."""
+    images = run_test_images(blended.info, cancel)
+    if images is None:
+        return None
+    return evaluate_blend(blended, {"test": images}, alpha, cancel)["test"].to_json(full=True)
+
+
 def parse_alphas(text: str) -> list[float]:
     """`0:1:0.1` (start:stop:step, stop included) or `0,0.5,1` → a list of α in [0, 1]."""
     try:
