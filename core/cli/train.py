@@ -108,7 +108,7 @@ def _bounds_warnings(config, train_images: int, quiet: bool) -> list[str]:
 def _report(args, info: dict, warnings: list[str]) -> None:
     """The result line on stdout (the whole result with --json); then, for the person reading, how
     the automatic mode chose and the advice drawn from the run's curves, on stderr."""
-    from core.training.advice import advise
+    from core.training.advice import advise, collapsed
 
     best, auto = info.get("best") or {}, info.get("auto")
     advice = advise(args.out)
@@ -123,6 +123,8 @@ def _report(args, info: dict, warnings: list[str]) -> None:
     if args.json:
         return
     notes = []
+    if worse := collapsed(info):
+        notes.append(worse)
     if stopped := info.get("stopped_early"):
         notes.append(f"stopped early at step {stopped['step']} of {stopped['of']}: {stopped['reason']}")
     if auto:

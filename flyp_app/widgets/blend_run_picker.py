@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from core.errors import FlypError
+from core.training.advice import collapsed
 from core.training.runs import RunDir
 
 NO_RUN = ("No finished training run yet.\n\nTrain a model on the Train page first: when a run has finished, "
@@ -32,10 +33,12 @@ class RunSummary:
     reason: str        # why it cannot be blended (when not usable)
     stamp: tuple       # size and time of its best weights: changes when the run trains further
     best_id: float | None
+    collapsed: bool = False  # its best checkpoint is below zero-shot (core.training.advice.collapsed)
 
     @property
     def text(self) -> str:
         best = f" · best validation {self.best_id:.1%}" if self.best_id is not None else ""
+        best += " · below zero-shot" if self.collapsed else ""
         return f"{self.name} — {STATUS_WORDS.get(self.status, self.status)}{best}"
 
 
@@ -65,7 +68,8 @@ def describe_run(stored: str, path: Path, training: bool = False) -> RunSummary:
                   "or choose another run above.")
     elif not stamp:
         reason = f"This run has no finetuned weights yet ({status}): it stopped before its first evaluation."
-    return RunSummary(stored, str(path), path.name, status, not reason, reason, stamp, best.get("id_accuracy"))
+    return RunSummary(stored, str(path), path.name, status, not reason, reason, stamp, best.get("id_accuracy"),
+                      collapsed(info) is not None)
 
 
 class RunPicker(QWidget):
@@ -106,7 +110,8 @@ class RunPicker(QWidget):
                              str(self.state.folder(stored)) == training) for stored in project.runs]
         wanted = next((r for r in runs if r.stored == project.current_run), None)
         if wanted is None:
-            wanted = next((r for r in reversed(runs) if r.usable), runs[-1] if runs else None)
+            wanted = next((r for r in reversed(runs) if r.usable and not r.collapsed),
+                          next((r for r in reversed(runs) if r.usable), runs[-1] if runs else None))
         self.combo.blockSignals(True)
         self.combo.clear()
         for run in runs:
