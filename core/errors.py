@@ -8,7 +8,8 @@ from typing import Any, Callable
 # A setting named in a message, by its engine name: «lr», «batch_size», «pretrained». Each front
 # end words it: the command line as its option (--lr), the app as the label on screen.
 SETTING = re.compile(r"«([a-z_0-9]+)»")
-CLI_NAMES = {"train_dir": "--train", "val_dir": "--val", "ood_dirs": "--ood", "weights_file": "--pretrained FILE",
+CLI_NAMES = {"train_dir": "--train", "val_dir": "--val", "ood_dirs": "--ood", "test_dir": "--test",
+             "weights_file": "--pretrained FILE",
              "offline_mode": "offline mode (HF_HUB_OFFLINE)"}
 
 

@@ -63,5 +63,12 @@ class Curves:
             self.best = (step, 100.0 * id_accuracy)
 
     @property
+    def starred(self) -> tuple[int, float] | None:
+        """The best evaluation, when it beats zero-shot: a checkpoint worse than the model before
+        training (a collapsed run) gets no star."""
+        zero = self.baseline.get("id")
+        return self.best if self.best is not None and (zero is None or self.best[1] > zero) else None
+
+    @property
     def last_step(self) -> int:
         return self.steps[-1] if self.steps else 0

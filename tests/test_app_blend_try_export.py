@@ -101,6 +101,13 @@ def test_slider_moves_markers_at_once_then_exact_table_and_gallery_follow(qtbot,
     assert table_column(page, 3)[0] == f"{metrics.accuracy:.1%}"
     assert page.gallery.count() == min(wrong, 120)
     assert "α = 0.00" in page.gallery_label.text()
+    from core.model.scores import class_scores
+
+    expected = class_scores(metrics.confusion, metrics.class_names)  # per-class precision, recall, F1 at α
+    assert table_column(page, 4)[1:] == [f"{s['f1']:.2f}" for s in expected.values()]
+    assert [page.table.item(r, 4).toolTip() for r in range(1, page.table.rowCount())] == [
+        f"precision {s['precision']:.2f} · recall {s['recall']:.2f} · F1 {s['f1']:.2f} ({s['n']} images)"
+        for s in expected.values()]
     ys = page.alpha_plot.markers.getData()[1]
     assert ys[0] == pytest.approx(100 * metrics.accuracy)
 

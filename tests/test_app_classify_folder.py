@@ -63,3 +63,24 @@ def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, 
     assert len(copies) == 520 and {p.parent.name for p in copies} <= {"red", "green", "blue", "_uncertain", "_unknown"}
     page._unsort()
     assert not sorted_dir.exists() and len(list(folder.rglob("*.png"))) == 520
+
+
+def test_a_labelled_folder_is_scored_against_its_class_folders(qtbot, window, colour_data):
+    from core.model.scores import labelled_folder_scores
+
+    page = window.show_page("try")
+    page.classify_folder(str(colour_data["val"]))  # class folders named as the run's classes
+    results = page.folder_results
+    qtbot.waitUntil(lambda: results.export.isEnabled(), timeout=120000)
+    assert results.scores.isVisible() and results.confusion.isVisible()
+    expected = labelled_folder_scores(colour_data["val"], {str(p.path): p.label for p in results.predictions},
+                                      ["blue", "green", "red"])
+    assert expected["n"] == 24
+    text = results.scores.text()
+    assert f"accuracy {expected['accuracy']:.1%} on 24 images" in text and "precision" in text and "recall" in text
+    assert sum(map(sum, expected["confusion"])) == 24
+    assert results.confusion.table.rowCount() == 3
+
+    page.classify_folder(str(colour_data["val"] / "red"))  # no class sub-folders: no scores
+    qtbot.waitUntil(lambda: results.export.isEnabled(), timeout=120000)
+    assert not results.scores.isVisible() and not results.confusion.isVisible()

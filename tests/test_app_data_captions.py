@@ -110,3 +110,28 @@ def test_second_window_cannot_open_the_same_project(qtbot, window, tmp_path):
     assert not other.open_project(tmp_path / "Mine.flyp.json")
     assert "already open" in other.welcome.message.text()
     other.close()
+
+
+def test_undoing_a_template_edit_restores_its_zero_shot_figure(qtbot, window, colour_data):
+    window.state.set_settings(model="flyp-tiny", pretrained="none")
+    window.state.set_folders(train=str(colour_data["train"]), val=str(colour_data["val"]))
+    window.pages["data"]._load_project()
+    wait_scan(qtbot, window)
+    page = window.pages["captions"]
+
+    def measure() -> str:
+        page.measure.click()
+        qtbot.waitUntil(lambda: "validation" in page.result.text() and "%" in page.result.text(), timeout=60000)
+        qtbot.waitUntil(page.measure.isEnabled, timeout=5000)
+        return page.result.text()
+
+    first = measure()
+    page.editor.setPlainText("a blurry picture of the {} thing, upside down.")
+    page._commit_edit()
+    assert "%" not in page.result.text()  # a figure measured with other captions is not shown as this one's
+    edited = measure()
+    window.state.undo_stack.undo()
+    assert window.state.project.templates != ["a blurry picture of the {} thing, upside down."]
+    assert page.result.text() == first
+    window.state.undo_stack.redo()
+    assert page.result.text() == edited

@@ -110,7 +110,9 @@ def test_an_unreadable_sub_folder_is_reported_and_the_rest_is_used(corpus, tmp_p
 def test_evaluation_folders_report_duplicates_and_unknown_classes(corpus, locked):
     data = load_datasets(corpus.train, corpus.val, [corpus.ood])
     reasons = {os.path.relpath(p.path, corpus.root): p.reason for p in data.problems}
-    assert reasons["val/cat/copy of cat_0.png"] == f"same image as {corpus.train / 'cat' / 'cat_0.png'} in the training folder"
+    assert reasons["val/cat/copy of cat_0.png"] == (f"same image as {corpus.train / 'cat' / 'cat_0.png'} in the training folder; "
+                                                   "left out of validation")
+    assert corpus.val / "cat" / "copy of cat_0.png" not in {s.path for s in data.val}
     assert "'zebra' is not a training class" in reasons["ood/zebra"]
     assert len(data.ood["ood"]) == 6  # cat and dog; zebra's images are left out
 
@@ -124,7 +126,9 @@ def test_the_automatic_split_reports_an_image_that_lands_in_both_halves(tmp_path
         shutil.copy(root / "cat" / "0.png", root / "cat" / f"again {i}.png")
     data = load_datasets(root, val_fraction=0.5)
     duplicates = [p for p in data.problems if "which the split put in training" in p.reason]
-    assert duplicates and {Path(p.path) for p in duplicates} <= {s.path for s in data.val}
+    copies = {Path(p.path) for p in duplicates}
+    assert copies and copies <= {s.path for s in data.train}  # trained on with the original, never validated
+    assert not copies & {s.path for s in data.val}
 
 
 # The command line ----------------------------------------------------------------------------

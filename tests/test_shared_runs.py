@@ -18,7 +18,7 @@ def zero_shot(run) -> dict:
 
 
 def test_the_trials_of_a_search_scan_and_evaluate_the_pretrained_model_once(colour_data, tmp_path, monkeypatch):
-    scans, decodes = counting(monkeypatch, loop, "load_datasets"), counting(monkeypatch, loop, "EvalImages")
+    scans, decodes = counting(monkeypatch, loop, "load_run_datasets"), counting(monkeypatch, loop, "EvalImages")
     shared = Shared()
     alone = loop.train(tiny_config(colour_data, epochs=1, lr=1e-3), tmp_path / "alone")
     assert len(scans) == 1 and len(decodes) == 2  # id and ood decoded

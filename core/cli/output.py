@@ -44,7 +44,12 @@ def interrupt_cancels(control):
 
 def metrics_text(title: str, m: dict) -> str:
     lines = [title, f"  accuracy {m['accuracy']:.1%}   macro-F1 {m['macro_f1']:.3f}   images {m['n']}"]
-    lines += [f"  {shown(name):<24} {acc:6.1%}" for name, acc in m.get("per_class", {}).items()]
+    if scores := m.get("per_class_scores"):
+        lines.append(f"  {'class':<24} {'precision':>9} {'recall':>7} {'F1':>6} {'images':>6}")
+        lines += [f"  {shown(name):<24} {s['precision']:9.1%} {s['recall']:7.1%} {s['f1']:6.3f} {s['n']:6d}"
+                  for name, s in scores.items()]
+    else:
+        lines += [f"  {shown(name):<24} {acc:6.1%}" for name, acc in m.get("per_class", {}).items()]
     return "\n".join(lines)
 
 

@@ -65,9 +65,12 @@ def export(args) -> int:
     metrics = {name: {k: m[k] for k in ("accuracy", "macro_f1", "n")} for name, m in best["sets"].items()}
     novelty, calibration = _trust(args.run, blended, sets)
     report = export_bundle(blended, args.out, onnx=args.onnx, metrics=metrics, novelty=novelty, calibration=calibration)
-    emit(args, report | {"alpha": best["alpha"], "metrics": metrics, "calibration": calibration},
+    emit(args, report | {"alpha": best["alpha"], "metrics": {**({"test": report["test"]} if "test" in report else {}),
+                                                               **metrics}, "calibration": calibration},
          f"exported α={best['alpha']:g} to {shown(args.out)}; self-check: {report['verified_images']} images, "
-         f"same predictions, max probability difference {report['max_probability_difference']:.1e}")
+         f"same predictions, max probability difference {report['max_probability_difference']:.1e}"
+         + (f"; test accuracy {report['test']['accuracy']:.1%} on {report['test']['n']} images (the figure to quote)"
+            if "test" in report else ""))
     return 0
 
 

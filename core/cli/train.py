@@ -109,7 +109,7 @@ def _bounds_warnings(config, train_images: int, quiet: bool) -> list[str]:
 def _report(args, info: dict, warnings: list[str]) -> None:
     """The result line on stdout (the whole result with --json); then, for the person reading, how
     the automatic mode chose and the advice drawn from the run's curves, on stderr."""
-    from core.training.advice import advise
+    from core.training.advice import advise, collapsed
 
     best, auto = info.get("best") or {}, info.get("auto")
     advice = advise(args.out)
@@ -117,11 +117,15 @@ def _report(args, info: dict, warnings: list[str]) -> None:
             "advice": [a.to_json() for a in advice], "warnings": warnings}
     if auto:
         data["auto"] = auto
+    test = (best.get("sets") or {}).get("test")
+    tested = f"test accuracy {test['accuracy']:.1%} on {test['n']} images (the figure to quote); " if test else ""
     emit(args, data, f"finished: best ID accuracy {best.get('id_accuracy', 0):.1%} at step {best.get('step')}; "
-                     f"run saved in {shown(args.out)}")
+                     f"{tested}run saved in {shown(args.out)}")
     if args.json:
         return
     notes = []
+    if worse := collapsed(info):
+        notes.append(worse)
     if stopped := info.get("stopped_early"):
         notes.append(f"stopped early at step {stopped['step']} of {stopped['of']}: {stopped['reason']}")
     if auto:

@@ -277,6 +277,7 @@ class Datasets:
     ood: dict[str, list[Sample]]
     val_from_split: bool
     problems: list[Problem]
+    test: list[Sample] = field(default_factory=list)  # held out from every choice: evaluated once, at the end
 
     def name_classes(self, names: dict[str, str]) -> None:
         """Forget the warnings about folders that leave no class name, for those given one."""
@@ -293,6 +294,7 @@ class Datasets:
             "val": len(self.val),
             "val_from_split": self.val_from_split,
             "ood": {name: len(s) for name, s in self.ood.items()},
+            "test": len(self.test),
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -307,33 +309,66 @@ def load_datasets(
     exclude: Collection[str] = (),
     progress: Progress = no_progress,
     cancel: Callable[[], bool] = no_cancel,
+    test_dir: str | os.PathLike | None = None,
+    test_fraction: float = 0.0,
 ) -> Datasets:
     """Scan the training folder and the evaluation folders and match their classes by name.
 
     Without `val_dir`, a seeded stratified `val_fraction` of each class is held out. Images of
     an evaluation folder whose class the training folder lacks are skipped with a reason.
-    Images in `exclude` are left out of every folder. Raises FlypError when the training folder
-    has fewer than two usable classes.
+    Images in `exclude` are left out of every folder. The test set (`test_dir`, or a stratified
+    `test_fraction` of the training folder, held out first with a fixed seed so that runs of any
+    `seed` are tested on the same images) is never evaluated during training. Raises FlypError
+    when the training folder has fewer than two usable classes.
     """
     if not 0.0 < val_fraction < 1.0:
         raise FlypError(f"«val_fraction» must be between 0 and 1 (got {val_fraction})")
     scan = scan_folder(train_dir, exclude=exclude, progress=progress, cancel=cancel)
     scan.check_usable()
     problems = scan.skipped + scan.warnings
+    samples, test = _test_set(scan, test_dir, test_fraction, exclude, problems, cancel)
     if val_dir is not None:
         val_scan = scan_folder(val_dir, exclude=exclude, cancel=cancel)
-        train, val = scan.samples, _match_classes(val_scan, scan.classes, problems)
-        problems += _duplicates(scan, val_scan)
+        train, val = samples, _match_classes(val_scan, scan.classes, problems)
+        val = _without_copies(val, scan, val_scan, problems, "validation")
     else:
-        train, val = stratified_split(scan.samples, val_fraction, seed)
-        problems += _split_duplicates(scan, train, val)
+        train, val = stratified_split(samples, val_fraction, seed)
+        train, val = _copies_to_training(scan, train, val, problems)
         problems += [Problem(str(Path(train_dir) / c), f"class {c!r} has one image: none left for validation")
                      for c, n in scan.counts().items() if n == 1]
     ood: dict[str, list[Sample]] = {}
     for folder in ood_dirs:
         name = _unique_name(Path(folder).name or str(folder), ood)
-        ood[name] = _match_classes(scan_folder(folder, exclude=exclude, cancel=cancel), scan.classes, problems)
-    return Datasets(scan.classes, train, val, ood, val_dir is None, problems)
+        ood_scan = scan_folder(folder, exclude=exclude, cancel=cancel)
+        ood[name] = _without_copies(_match_classes(ood_scan, scan.classes, problems), scan, ood_scan, problems,
+                                    "evaluation")
+    return Datasets(scan.classes, train, val, ood, val_dir is None, problems, test)
+
+
+
+def load_run_datasets(config: dict, *, with_ood: bool = True, cancel: Callable[[], bool] = no_cancel) -> Datasets:
+    """A run's datasets found again from its config (run.json's): the same split, exclusions and test
+    set, so that a later blend or export never validates on an image the run trained or is tested on."""
+    return load_datasets(config["train_dir"], config["val_dir"], config["ood_dirs"] if with_ood else [],
+                         val_fraction=config["val_fraction"], seed=config["seed"], exclude=config.get("exclude", ()),
+                         cancel=cancel, test_dir=config.get("test_dir"), test_fraction=config.get("test_fraction", 0.0))
+
+TEST_SPLIT_SEED = 1234  # the test share does not move with the run's seed: every run is tested on the same images
+
+
+def _test_set(scan: FolderScan, test_dir, test_fraction: float, exclude: Collection[str], problems: list[Problem],
+              cancel) -> tuple[list[Sample], list[Sample]]:
+    """(the training folder's samples left for training and validation, the test set)."""
+    if test_dir is not None:
+        test_scan = scan_folder(test_dir, exclude=exclude, cancel=cancel)
+        test = _match_classes(test_scan, scan.classes, problems)
+        return scan.samples, _without_copies(test, scan, test_scan, problems, "the test set")
+    if not test_fraction:
+        return scan.samples, []
+    if not 0.0 < test_fraction < 1.0:
+        raise FlypError(f"«test_fraction» must be between 0 and 1 (got {test_fraction})")
+    rest, test = stratified_split(scan.samples, test_fraction, TEST_SPLIT_SEED)
+    return _copies_to_training(scan, rest, test, problems, "the test set")
 
 
 def _match_classes(scan: FolderScan, classes: list[str], problems: list[Problem]) -> list[Sample]:
@@ -356,18 +391,29 @@ def _match_classes(scan: FolderScan, classes: list[str], problems: list[Problem]
     return matched
 
 
-def _duplicates(train: FolderScan, val: FolderScan) -> list[Problem]:
+def _without_copies(samples: list[Sample], train: FolderScan, other: FolderScan, problems: list[Problem],
+                    role: str) -> list[Sample]:
+    """`samples` less the images identical to a training image: evaluating them would count what
+    the model was trained on (the Data page lists them as left out, and so they are)."""
     seen = {d: p for p, d in train.digests.items()}
-    return [Problem(str(p), f"same image as {seen[d]} in the training folder")
-            for p, d in val.digests.items() if d in seen]
+    copies = {p for p, d in other.digests.items() if d in seen}
+    problems += [Problem(str(p), f"same image as {seen[other.digests[p]]} in the training folder; left out of {role}")
+                 for p in sorted(copies, key=str)]
+    return [s for s in samples if s.path not in copies]
 
 
-def _split_duplicates(scan: FolderScan, train: list[Sample], val: list[Sample]) -> list[Problem]:
+def _copies_to_training(scan: FolderScan, train: list[Sample], val: list[Sample], problems: list[Problem],
+                        role: str = "validation") -> tuple[list[Sample], list[Sample]]:
+    """Move the held-out images identical to a training image into training: validating on them
+    would count what the model was trained on."""
     in_train = {}
     for s in train:
         in_train.setdefault(scan.digests[s.path], s.path)
-    return [Problem(str(s.path), f"same image as {in_train[scan.digests[s.path]]}, which the split put in training")
-            for s in val if scan.digests[s.path] in in_train]
+    copies = [s for s in val if scan.digests[s.path] in in_train]
+    problems += [Problem(str(s.path), f"same image as {in_train[scan.digests[s.path]]}, which the split put in "
+                                      f"training; left out of {role}") for s in copies]
+    moved = {s.path for s in copies}
+    return train + copies, [s for s in val if s.path not in moved]
 
 
 def _unique_name(name: str, taken: dict) -> str:

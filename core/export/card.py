@@ -13,7 +13,8 @@ import json
 from core.model import hub
 
 TAGS = ("clip", "open_clip", "image-classification", "flyp", "flyp-studio")
-SET_NAMES = {"id": "validation"}  # other sets are folders of different conditions, by their names
+SET_NAMES = {"id": "validation", "test": "test"}  # other sets are folders of different conditions, by their names
+ROW_NOTES = {"id": " (settings and α chosen on it)", "test": " (held out from every choice: the figure to quote)"}
 
 SAMPLE = '''\
 import json
@@ -65,8 +66,9 @@ def model_card(flyp: dict) -> str:
     if licence is None:
         lines += ["**Licence:** the base model's licence applies; see its model card.", ""]
     if flyp["metrics"]:
-        lines += ["## Accuracy when exported", "", "| set | accuracy | macro-F1 | images |", "|---|---|---|---|"]
-        lines += [f"| {set_name(name)} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
+        lines += ["## Accuracy when exported", "", *_untested(flyp["metrics"]),
+                  "| set | accuracy | macro-F1 | images |", "|---|---|---|---|"]
+        lines += [f"| {set_name(name)}{ROW_NOTES.get(name, '')} | {m['accuracy']:.1%} | {m['macro_f1']:.3f} | {m['n']} |" for name, m in flyp["metrics"].items()]
         lines.append("")
     lines += novelty_lines(flyp.get("novelty")) + calibration_lines(flyp.get("calibration"))
     lines += [
@@ -138,6 +140,14 @@ def header(flyp: dict, base: str | None, licence: str | None) -> list[str]:
                       "    metrics:", "    - type: accuracy", f"      value: {float(m['accuracy']):.4f}",
                       "    - type: f1", "      name: macro-F1", f"      value: {float(m['macro_f1']):.4f}"]
     return [*lines, "---", ""]
+
+
+def _untested(metrics: dict) -> list[str]:
+    """A line for a model measured before test sets (or without one): its figures are validation's."""
+    if "test" in metrics:
+        return []
+    return ["Measured before a test split: validation chose the settings and α, so its figure is "
+            "optimistic. Train with a test set for a figure to quote.", ""]
 
 
 def set_name(name: str) -> str:

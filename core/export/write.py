@@ -57,7 +57,8 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
         raise WriteError(out, exc.strerror or str(exc), kept) from None
     try:
         novelty = novelty if novelty is not None else _fit_novelty(blended)
-        _write(blended, staging, metrics or {}, out.name, novelty, calibration)
+        metrics = _with_test(blended, metrics or {})
+        _write(blended, staging, metrics, out.name, novelty, calibration)
         if onnx:
             from core.export.onnx_model import export_onnx
 
@@ -71,7 +72,18 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
         raise WriteError(out, exc.strerror or str(exc), kept) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"path": str(out), **report}
+    return {"path": str(out), **report, **({"test": metrics["test"]} if "test" in metrics else {})}
+
+
+def _with_test(blended: BlendedRun, metrics: dict) -> dict:
+    """`metrics` with the test set's figures at the exported α first (the figure to quote), for a run
+    trained with a test set; a run trained before test sets existed keeps its figures as they are."""
+    from core.weights.blend import test_scores_at
+
+    test = test_scores_at(blended, blended.alpha)
+    if test is None:
+        return metrics
+    return {"test": {k: test[k] for k in ("accuracy", "macro_f1", "n")}} | {k: v for k, v in metrics.items() if k != "test"}
 
 
 def _fit_novelty(blended: BlendedRun):
@@ -133,12 +145,11 @@ def _write_text_tower_config(model, folder: Path) -> None:
 
 
 def _default_check_images(blended: BlendedRun) -> list[Path]:
-    from core.data.folders import load_datasets
+    from core.data.folders import load_run_datasets
 
     config = blended.info["config"]
     try:
-        data = load_datasets(config["train_dir"], config["val_dir"], [], val_fraction=config["val_fraction"],
-                             seed=config["seed"], exclude=config.get("exclude", ()))
+        data = load_run_datasets(config, with_ood=False)
     except FlypError:
         return []
     samples = data.val or data.train

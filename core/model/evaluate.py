@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from core.data.captions import captions_for
+from core.model.scores import class_scores
 from core.model.fast_text import encode_text
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
@@ -63,6 +64,7 @@ class Metrics:
     labels: list[int] = field(repr=False)
     predictions: list[int] = field(repr=False)
     confidences: list[float] = field(repr=False, default_factory=list)
+    class_names: list[str] = field(repr=False, default_factory=list)  # every class, in label order
 
     def cells(self) -> dict[tuple[int, int], list[int]]:
         """The images of each non-empty cell of the confusion matrix: {(true, predicted): indices in
@@ -75,7 +77,8 @@ class Metrics:
     def to_json(self, full: bool = False) -> dict:
         out = {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "n": self.n}
         if full:
-            out |= {"per_class": self.per_class, "confusion": self.confusion}
+            out |= {"per_class": self.per_class, "confusion": self.confusion,
+                    "per_class_scores": class_scores(self.confusion, self.class_names)}
         return out
 
 
@@ -104,6 +107,7 @@ def compute_metrics(logits: torch.Tensor, labels: Sequence[int], class_names: Se
         labels=y.tolist(),
         predictions=pred.tolist(),
         confidences=confidence.tolist(),
+        class_names=list(class_names),
     )
 
 

@@ -75,6 +75,18 @@ def advise_from(info: dict, records: list[dict]) -> list[Advice]:
     return advice
 
 
+def collapsed(info: dict) -> str | None:
+    """Words saying that a finished run collapsed (its best checkpoint is below zero-shot on
+    validation: finetuning made the model worse, so there is nothing to blend or export), or None."""
+    best = info.get("best") if isinstance(info.get("best"), dict) else {}
+    zero = ((info.get("zeroshot") or {}).get("id") or {}).get("accuracy")
+    kept = best.get("id_accuracy")
+    if zero is None or kept is None or kept >= zero:
+        return None
+    return (f"The run collapsed: its best checkpoint ({kept:.1%}) is below zero-shot ({zero:.1%}), so training made "
+            "the model worse and blending or exporting it would not help; follow the advice and train again.")
+
+
 class _Curves:
     """The parts of a run's records the rules read."""
 

@@ -173,7 +173,7 @@ def count_training_images(config: TrainConfig) -> int:
     """The number of images the run trains on (the held-out share left out), counted without decoding."""
     from core.data.folders import scan_folder
 
-    total = len(scan_folder(config.train_dir, verify=False).samples)
+    total = round(len(scan_folder(config.train_dir, verify=False).samples) * (1 - config.test_fraction))
     return total if config.val_dir else max(1, round(total * (1 - config.val_fraction)))
 
 

@@ -81,6 +81,10 @@ class TrainConfig:
     exclude: list[str] = setting(None, "Excluded images", "an image file left out of training and evaluation "
                                  "(repeatable; the app keeps the project's list)", metavar="FILE", factory=list)
     val_fraction: float = setting(0.2, "Held-out share", "share held out when there is no «val_dir» (0.2)", metavar="F")
+    test_dir: str | None = setting(None, "Test folder", "a labelled test folder that no choice sees (learning rate, "
+                                   "checkpoint, α): its accuracy is the figure to quote", metavar="DIR")
+    test_fraction: float = setting(0.0, "Test share", "share of «train_dir» held out as the test set, stratified, the "
+                                   "same images for every seed (default 0: none; 0.15 is a fair choice)", metavar="F")
     templates: list[str] = setting(None, "Caption templates", "caption templates", cli=False,
                                    factory=lambda: ["a photo of a {}."])
     class_names: dict[str, str] = setting(None, "Class names", "folder → display name", cli=False, factory=dict)
@@ -162,6 +166,9 @@ class TrainConfig:
             (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "zero or more"),
             (self.warmup is None or self.warmup >= 0, "warmup", "zero or more steps"),
             (0 < self.val_fraction < 1, "val_fraction", "between 0 and 1"),
+            (0 <= self.test_fraction < 1 and (self.val_dir or self.test_fraction + self.val_fraction < 1),
+             "test_fraction", "between 0 and 1, with «val_fraction» less than the whole"),
+            (not (self.test_dir and self.test_fraction), "test_fraction", "0 when «test_dir» is given (one test set)"),
             (self.evals_per_epoch >= 1, "evals_per_epoch", "at least 1"),
             (self.select_by in SELECTION_METRICS, "select_by", "accuracy or macro_f1"),
             (self.patience is None or self.patience >= 1, "patience", "at least 1 evaluation (or unset: every epoch)"),

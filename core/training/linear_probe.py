@@ -31,6 +31,7 @@ from core.model.evaluate import compute_metrics
 from core.data.loader import EvalImages
 from core.progress import check_cancel, no_cancel
 from core.training.runs import RunStatus
+from core.training import tested
 
 L2_SWEEP = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)  # λ of ½·λ‖W‖² on unit-norm features
 MAX_ITER = 300
@@ -165,6 +166,6 @@ def run_linear_probe(session, on_event: Event, control) -> dict:
         with contextlib.suppress(FlypError):
             run.update_info(status=RunStatus.FAILED, error=str(exc))
         raise
-    info = run.update_info(status=RunStatus.FINISHED, best=best, seconds=session.seconds())
-    on_event({"type": "done", "status": RunStatus.FINISHED, "step": 1, "best": best})
+    info = tested.finish(session, on_event, control, best)
+    on_event({"type": "done", "status": RunStatus.FINISHED, "step": 1, "best": info["best"]})
     return info

@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from core import atomic
-from core.training import acceleration, distributed, levers, linear_probe, methods
+from core.training import acceleration, distributed, levers, linear_probe, methods, tested
 from core.training.accumulate import ce_backward, flyp_backward
 from core.data.captions import captions_for, resolve_class_names, validate_templates
 from core.model.classifier import Classifier
 from core.training.config import RUN_OPTIONS, TrainConfig, lr_at
-from core.data.folders import Datasets, load_datasets
+from core.data.folders import Datasets, load_run_datasets
 from core.errors import Cancelled, FlypError, WriteError, first_line, out_of_memory
 from core.model.fast_text import encode_text
 from core.data.loader import EvalImages, TrainImages, train_loader
@@ -68,9 +68,7 @@ def prepare(config: TrainConfig, run_dir: str | Path, on_event: Event, control: 
     device = ranks.device or select_device(config.device)
     autocast_dtype = acceleration.autocast_dtype(config.precision, device)  # before anything is written
     on_event({"type": "status", "message": "Scanning images…"})
-    data = shared.data if shared and shared.holds(config) else load_datasets(
-        config.train_dir, config.val_dir, config.ood_dirs, val_fraction=config.val_fraction, seed=config.seed,
-        exclude=config.exclude, cancel=control)
+    data = shared.data if shared and shared.holds(config) else load_run_datasets(config.to_json(), cancel=control)
     distributed.check_shares(config.batch_size, len(data.train), ranks)  # before rank 0 writes anything
     class_names = resolve_class_names(data.classes, config.class_names)
     data.name_classes(config.class_names)
@@ -432,7 +430,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
         if not out_of_memory(exc):
             raise
         raise _stop_on_oom(session, trainer) from None
-    info = run.update_info(status=RunStatus.FINISHED, seconds=session.seconds())
+    info = tested.finish(session, on_event, control)
     on_event({"type": "done", "status": RunStatus.FINISHED, "step": trainer.step, "best": info.get("best")})
     return info
 

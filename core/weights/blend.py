@@ -10,7 +10,7 @@ import torch
 
 from core.model.classifier import HEAD_KEYS, Classifier
 from core.model.evaluate import Metrics
-from core.data.folders import load_datasets
+from core.data.folders import load_run_datasets
 from core.errors import FlypError
 from core.data.loader import EvalImages
 from core.model.loading import ModelSpec, load_model, read_state_dict
@@ -60,12 +60,31 @@ def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[st
     config, preprocess = info["config"], info["model"]["preprocess"]
     image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
     interpolation = preprocess.get("interpolation", "bicubic")
-    data = load_datasets(config["train_dir"], config["val_dir"], config["ood_dirs"],
-                         val_fraction=config["val_fraction"], seed=config["seed"],
-                         exclude=config.get("exclude", ()), cancel=cancel)
+    data = load_run_datasets(config, cancel=cancel)
     if data.classes != info["classes"]:
         raise FlypError(f"{config['train_dir']}: its classes changed since the run was trained")
     return {name: EvalImages(s, image_size, interpolation, cancel) for name, s in data.eval_sets().items() if s}
+
+
+def run_test_images(info: dict, cancel: Callable[[], bool] = no_cancel) -> EvalImages | None:
+    """The run's test set (`test_dir` or `test_fraction`), or None for a run trained without one.
+    Never pass it to a choice (α, checkpoint): measure it at the α chosen on validation."""
+    config = info["config"]
+    if not (config.get("test_dir") or config.get("test_fraction")):
+        return None
+    preprocess = info["model"]["preprocess"]
+    image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
+    data = load_run_datasets(config, with_ood=False, cancel=cancel)
+    return EvalImages(data.test, image_size, preprocess.get("interpolation", "bicubic"), cancel) if data.test else None
+
+
+def test_scores_at(blended: BlendedRun, alpha: float, cancel: Callable[[], bool] = no_cancel) -> dict | None:
+    """The test set's accuracy, macro-F1, n, per-class accuracy, precision, recall and F1 of the blend
+    at `alpha` (chosen beforehand on validation); None for a run without a test set."""
+    images = run_test_images(blended.info, cancel)
+    if images is None:
+        return None
+    return evaluate_blend(blended, {"test": images}, alpha, cancel)["test"].to_json(full=True)
 
 
 def parse_alphas(text: str) -> list[float]:

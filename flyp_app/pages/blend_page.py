@@ -47,6 +47,8 @@ def _interp_rows(rows, alphas: list[float], alpha: float):
     return rows[:, i] * (1 - share) + rows[:, i + 1] * share
 
 
+PRF_HEADER = "F1"  # precision and recall in each cell's tooltip: three columns would not fit 1024 px
+
 class BlendPage(RunPage):
     title = "Blend"
     name = "blend"  # how the window and the View menu reach it
@@ -198,8 +200,12 @@ class BlendPage(RunPage):
         self.set_combo.currentIndexChanged.connect(self._set_chosen)
         row.addWidget(self.set_combo, 1)
         layout.addLayout(row)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Class", "Zero-shot", "Finetuned", "Blended"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Class", "Zero-shot", "Finetuned", "Blended", PRF_HEADER])
+        self.table.horizontalHeaderItem(4).setToolTip("Of the blend at the chosen α: F1, the balance of precision "
+                                                      "(how many of the images it puts in the class belong there) and "
+                                                      "recall (how many of the class's images it finds); point at a "
+                                                      "value for both")
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.NoSelection)
@@ -208,12 +214,12 @@ class BlendPage(RunPage):
         # Fixed widths, measured once: ResizeToContents re-measures every row on every change,
         # which made an exact result over 1000 classes take seconds on the UI thread.
         metrics = self.table.fontMetrics()
-        for col, widest in ((1, "Zero-shot"), (2, "Finetuned"), (3, "Blended α = 0.00")):
+        for col, widest in ((1, "Zero-shot"), (2, "Finetuned"), (3, "Blended α = 0.00"), (4, PRF_HEADER)):
             header.setSectionResizeMode(col, QHeaderView.Fixed)
             self.table.setColumnWidth(col, max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance("≈ 100.0%"))
                                       + 28)
         # Room for every column, the class names at least 120 px: at 1024 px only the class column showed.
-        self.table.setMinimumWidth(120 + sum(self.table.columnWidth(c) for c in (1, 2, 3))
+        self.table.setMinimumWidth(120 + sum(self.table.columnWidth(c) for c in (1, 2, 3, 4))
                                    + self.table.verticalScrollBar().sizeHint().width() + 2 * self.table.frameWidth())
         self.table.setAccessibleName("Accuracy per class")
         self.table.setToolTip("Accuracy on each class's images: zero-shot, finetuned, and the blend at the chosen α")
@@ -455,6 +461,12 @@ class BlendPage(RunPage):
             cell.setText(f"{approx}{b:.1%}")
             cell.setForeground(self._better if b > zero[r] + 1e-9 else self._worse if b < zero[r] - 1e-9 else self._same)
             cell.setToolTip(tip)
+        scores = exact["sets"][name]["metrics"].get("per_class_scores", {}) if exact is not None else {}
+        for r, label in enumerate(["", *classes]):
+            s = scores.get(label)
+            self.table.item(r, 4).setText(f"{s['f1']:.2f}" if s else "")
+            self.table.item(r, 4).setToolTip(f"precision {s['precision']:.2f} · recall {s['recall']:.2f} · "
+                                             f"F1 {s['f1']:.2f} ({s['n']} images)" if s else "")
         self.table.setUpdatesEnabled(True)
 
     def _fill_fixed_columns(self, labels: list[str], zero, tuned) -> None:
@@ -464,7 +476,7 @@ class BlendPage(RunPage):
         bold.setBold(True)
         for r, (label, z, t) in enumerate(zip(labels, zero, tuned)):
             cells = [QTableWidgetItem(label), QTableWidgetItem(f"{z:.1%}"), QTableWidgetItem(f"{t:.1%}"),
-                     QTableWidgetItem("")]
+                     QTableWidgetItem(""), QTableWidgetItem("")]
             for c, cell in enumerate(cells):
                 if c:
                     cell.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)

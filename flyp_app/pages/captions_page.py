@@ -41,6 +41,8 @@ class CaptionsPage(Page):
         self._edit_timer = QTimer(self, singleShot=True, interval=300)
         self._edit_timer.timeout.connect(self._commit_edit)
         self._measure_after_scan = False
+        self._figures: dict[tuple, tuple[dict, str]] = {}  # (model, captions) → its zero-shot figure, kept for undo
+        self._shown_key: tuple | None = None  # what the figure on screen was measured with
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self._editor())
         splitter.addWidget(self._preview())
@@ -53,6 +55,8 @@ class CaptionsPage(Page):
         state.scan_finished.connect(self._scanned)
         state.settings_changed.connect(self._describe_model)
         state.restored.connect(self._show_templates)  # undo / redo
+        state.templates_changed.connect(self._figure_of_templates)
+        state.restored.connect(self._figure_of_templates)
 
     def _editor(self) -> QWidget:
         box = QGroupBox("Templates, one per line")
@@ -102,7 +106,25 @@ class CaptionsPage(Page):
         return box
 
     # Templates -------------------------------------------------------------------------------
+    def _figure_key(self) -> tuple:
+        p = self.state.project
+        return (p.model, p.pretrained or "", tuple(p.templates))
+
+    def _figure_of_templates(self) -> None:
+        """The figure on screen follows the captions: an edit undone shows the figure measured with
+        the captions it restores, never that of the edited ones."""
+        key = self._figure_key()
+        if key == self._shown_key:
+            return
+        if key in self._figures:
+            self._measured(*self._figures[key])
+        elif self._shown_key is not None:
+            self._shown_key = None
+            self.result.setText(NOT_MEASURED)
+            self._find_measured()
+
     def _load_project(self) -> None:
+        self._shown_key, self._figures = None, {}  # another project: other data
         self._show_templates()
         self.result.setText(NOT_MEASURED)
         self._measure_after_scan = False
@@ -243,6 +265,8 @@ class CaptionsPage(Page):
     def _measured(self, results: dict, where: str = "") -> None:
         self.show_error("")
         self.zero_shot_results = results
+        self._shown_key = self._figure_key()
+        self._figures[self._shown_key] = (results, where)
         chance = 1 / max(1, len(self.state.datasets.classes)) if self.state.datasets else None
         tiles = [("validation" if name == "id" else name, f"{m['accuracy']:.1%}") for name, m in results.items()]
         text = number_tiles(tiles + ([("chance", f"{chance:.0%}")] if chance else []))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QProgress
                                QSplitter, QVBoxLayout, QWidget)
 
 from core.errors import FlypError, worded
+from core.training.advice import collapsed
 from core.training.defaults import FAMILY_SETTINGS, check_bounds
 from core.training.runs import new_run_dir
 from flyp_app import workers
@@ -457,11 +458,13 @@ class TrainPage(Page):
         if auto := info.get("auto"):
             text += f" Automatic settings: {auto['why']}"
         self._progress.pop("auto", None)
-        self._progress["message"] = text + " Next: blend it with the zero-shot model on the Blend page."
+        worse = collapsed(info)  # a run worse than zero-shot: nothing to blend, no curve to compute
+        self._progress["message"] = text + " " + (worse or "Next: blend it with the zero-shot model on the Blend page.")
         self.show_info("")
         run = self._live_path or self._pending_path
         self._advise(run)
-        self._open_at_best_alpha(run)
+        if not worse:
+            self._open_at_best_alpha(run)
 
     def _open_at_best_alpha(self, run: str) -> None:
         """Compute the run's α curve in the background (the Blend page reuses it) and make its best

@@ -78,6 +78,22 @@ def table_csv(items: list[TryItem], k: int) -> str:
                                 else [], item.error) for item in items], k)
 
 
+
+def _folder_scores(folder: str, run_path: str, predictions: list) -> dict | None:
+    """A classified folder scored against its class sub-folders (named as the run's class folders),
+    or None when it has none: Classify a folder on a labelled folder is an evaluation."""
+    from core.errors import FlypError
+    from core.model.scores import labelled_folder_scores
+    from core.training.runs import RunDir
+
+    try:
+        info = RunDir(run_path).read_info()
+    except FlypError:
+        return None
+    folder_of = dict(zip(info.get("class_names") or info["classes"], info["classes"]))
+    predicted = {str(p.path): folder_of.get(p.label, p.label) for p in predictions if p.top}
+    return labelled_folder_scores(folder, predicted, info["classes"])
+
 class TryPage(RunPage):
     title = "Try"
     name = "try"  # how the window and the View menu reach it
@@ -270,7 +286,9 @@ class TryPage(RunPage):
             label_tasks.classify_folder, self.state.caches, target[0], self.device(), target[2], folder,
             on_event=self.folder_results.add, on_progress=lambda done, total: (self.progress.setRange(0, total),
                                                                               self.progress.setValue(done)),
-            on_done=lambda r: self.folder_results.finish(f"{r['count']} image(s) in {folder}, by {r['description']}"),
+            on_done=lambda r: (self.folder_results.finish(f"{r['count']} image(s) in {folder}, by {r['description']}"),
+                               self.folder_results.show_scores(_folder_scores(folder, target[0],
+                                                                              self.folder_results.predictions))),
             on_error=self.folder_results.failed, on_ended=self.progress.hide)
 
     def _export_csv(self) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QWidget
 
 from core.errors import FlypError
+from core.training.advice import collapsed
 from core.training.runs import RunDir, RunStatus
 from flyp_app.words import MISSING, TRAINING, UNREADABLE, run_status_text
 
@@ -32,10 +33,12 @@ class RunSummary:
     stamp: tuple       # size and time of its best weights: changes when the run trains further
     best_id: float | None
     stopped_early: bool = False  # finished before its last epoch (patience, the time budget)
+    collapsed: bool = False  # its best checkpoint is below zero-shot (core.training.advice.collapsed)
 
     @property
     def text(self) -> str:
         best = f" · best validation {self.best_id:.1%}" if self.best_id is not None else ""
+        best += " · below zero-shot" if self.collapsed else ""
         return f"{self.name} — {run_status_text(self.status, self.stopped_early)}{best}"
 
 
@@ -66,7 +69,7 @@ def describe_run(stored: str, path: Path, training: bool = False) -> RunSummary:
     elif not stamp:
         reason = f"This run has no finetuned weights yet ({status}): it stopped before its first evaluation."
     return RunSummary(stored, str(path), path.name, status, not reason, reason, stamp, best.get("id_accuracy"),
-                      bool(info.get("stopped_early")))
+                      bool(info.get("stopped_early")), collapsed(info) is not None)
 
 
 class RunPicker(QWidget):
@@ -107,7 +110,8 @@ class RunPicker(QWidget):
                              str(self.state.folder(stored)) == training) for stored in project.runs]
         wanted = next((r for r in runs if r.stored == project.current_run), None)
         if wanted is None:
-            wanted = next((r for r in reversed(runs) if r.usable), runs[-1] if runs else None)
+            wanted = next((r for r in reversed(runs) if r.usable and not r.collapsed),
+                          next((r for r in reversed(runs) if r.usable), runs[-1] if runs else None))
         self.combo.blockSignals(True)
         self.combo.clear()
         for run in runs:

@@ -10,9 +10,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QHBoxLayout, Q
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from flyp_app.theme import ERROR_COLOUR
+from flyp_app.widgets.confusion import ConfusionMatrix
 
 COLUMNS = ("Image", "Class", "Confidence", "Second", "Third", "Skipped", "Like the training images")
 VERDICTS = {True: "yes", False: "no: none of these classes", None: ""}  # `Prediction.known`
+SHOWN_CLASSES = 12  # per-class lines under the table, weakest first
 
 
 class FolderResults(QWidget):
@@ -68,8 +70,36 @@ class FolderResults(QWidget):
         header.setSectionResizeMode(COLUMNS.index("Skipped"), QHeaderView.Stretch)
         self.table.setColumnWidth(0, 320)
         layout.addWidget(self.table, 1)
+        # A labelled folder (class sub-folders): its scores against the folder names, like `flyp evaluate`.
+        self.scores = QLabel("", wordWrap=True)
+        self.scores.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.scores)
+        self.confusion = ConfusionMatrix()
+        layout.addWidget(self.confusion, 1)
+        self.show_scores(None)
+
+    def show_scores(self, result: dict | None) -> None:
+        """The folder's accuracy, per-class precision/recall/F1 and confusion matrix against its class
+        folders (core.model.scores.labelled_folder_scores), or nothing for a folder without them."""
+        self.scores.setVisible(result is not None)
+        self.confusion.setVisible(result is not None)
+        if result is None:
+            self.scores.setText("")
+            self.confusion.set_matrix(None, [])
+            return
+        lines = [f"<b>Against the class folders: accuracy {result['accuracy']:.1%} on {result['n']} images, "
+                 f"macro-F1 {result['macro_f1']:.3f}</b>"
+                 + (f" ({result['uncounted']} image(s) outside the class folders not counted)" if result["uncounted"] else "")]
+        weakest = sorted(result["per_class"].items(), key=lambda item: item[1]["f1"])  # weakest first
+        lines += [f"{name}: precision {c['precision']:.2f} · recall {c['recall']:.2f} · F1 {c['f1']:.2f} ({c['n']} images)"
+                  for name, c in weakest[:SHOWN_CLASSES]]
+        if len(weakest) > SHOWN_CLASSES:
+            lines.append(f"… and {len(weakest) - SHOWN_CLASSES} more classes, all with a higher F1")
+        self.scores.setText("<br>".join(lines))
+        self.confusion.set_matrix(result["confusion"], result["classes"])
 
     def start(self, folder: str) -> None:
+        self.show_scores(None)
         self.predictions = []
         self.table.setRowCount(0)
         self.unsort.hide()

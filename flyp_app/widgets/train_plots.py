@@ -125,8 +125,8 @@ class TrainingPlots(QWidget):
         for i, (name, accuracy) in enumerate(c.baseline.items()):
             if name not in self._baseline_items:
                 self._add_baseline(name, i, accuracy)
-        self.best_marker.setData(*([[c.best[0]], [c.best[1]]] if c.best else [[], []]))
-        if c.best and not self._best_in_legend:
+        self.best_marker.setData(*([[c.starred[0]], [c.starred[1]]] if c.starred else [[], []]))
+        if c.starred and not self._best_in_legend:
             self.legend.add("best: the checkpoint kept", ID_COLOUR, "star")
             self._best_in_legend = True
         self.accuracy.setXRange(0, max(c.total_steps or 0, c.last_step, 1), padding=0.02)
