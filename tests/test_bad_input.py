@@ -29,13 +29,13 @@ def locked(corpus, monkeypatch):
     for anyone else: PermissionError from the same call."""
     target = corpus.train / corpus.unreadable
     if AS_ROOT:
-        read_bytes = Path.read_bytes
+        open_file = os.open
 
-        def refuse(self):
-            if self == target:
-                raise PermissionError(errno.EACCES, "Permission denied", str(self))
-            return read_bytes(self)
-        monkeypatch.setattr(Path, "read_bytes", refuse)
+        def refuse(path, *args, **kwargs):
+            if Path(path) == target:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return open_file(path, *args, **kwargs)
+        monkeypatch.setattr(os, "open", refuse)
     return target
 
 

@@ -23,7 +23,7 @@ from cli_helpers import assert_one_line_error, run_cli
     (["train", "--out", "{tmp}/never", "--resume"], ["never", "not a FLYP run folder"]),
     (["train", "--train", "{train}", "--auto", "--lr", "1e-4", "--out", "{tmp}/r"], ["--lr", "--auto"]),
     (["train", "--train", "{train}", "--budget", "3", "--out", "{tmp}/r"], ["--budget", "--auto"]),
-    (["train", "--train", "{train}", "--auto", "--budget", "0", "--out", "{tmp}/r"], ["--budget", "positive"]),
+    (["train", "--train", "{train}", "--auto", "--budget", "0", "--out", "{tmp}/r"], ["--budget", "from 0.01"]),
     (["evaluate", "--run", "{tmp}", "--data", "{train}"], ["not a FLYP run folder"]),
     (["blend", "--run", "{run}", "--alphas", "0:2:x"], ["--alphas"]),
     (["export", "--run", "{tmp}/missing", "--out", "{tmp}/b"], ["missing"]),

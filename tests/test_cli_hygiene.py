@@ -29,7 +29,7 @@ def flyp(*argv, env=None, **kwargs) -> subprocess.CompletedProcess:
 # Usage errors and versions -------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, words", [
-    (["train", "--batch-size", "abc"], ["argument --batch-size: invalid int value: 'abc'", "flyp train --help"]),
+    (["train", "--batch-size", "abc"], ["argument --batch-size: must be a whole number from 2 to 65536", "'abc'", "flyp train --help"]),
     (["trian"], ["invalid choice: 'trian'"]),
     (["scan"], ["required: DIR", "flyp scan --help"]),
     (["predict", "--top-k", "2"], ["required: BUNDLE"]),

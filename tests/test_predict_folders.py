@@ -126,8 +126,8 @@ def test_a_destination_that_cannot_be_written_stops_before_any_work(capsys, flyp
 
 @pytest.mark.parametrize("args, words", [
     (["--alpha", "0.5"], ["--alpha", "is a bundle", "run folder"]),
-    (["--min-confidence", "1.5"], ["--min-confidence", "between 0 and 1"]),
-    (["--batch-size", "0"], ["--batch-size", "at least 1"]),
+    (["--min-confidence", "1.5"], ["--min-confidence", "from 0 to 1"]),
+    (["--batch-size", "0"], ["--batch-size", "from 1 to 65536"]),
 ])
 def test_bad_options_are_one_line(capsys, flyp_bundle, photos, args, words):
     code, _, err = run_cli(capsys, "predict", flyp_bundle, photos, *args)

@@ -30,8 +30,8 @@ def test_the_command_line_options_come_from_the_settings_declared_on_trainconfig
 def test_a_bad_setting_names_the_option_on_the_command_line_and_the_label_in_the_app():
     with pytest.raises(SettingError) as caught:
         TrainConfig(train_dir="t", batch_size=1)
-    assert str(caught.value).startswith("--batch-size: must be at least 2")
-    assert error_text(caught.value).startswith("Batch size: must be at least 2")
+    assert str(caught.value).startswith("--batch-size: must be a whole number from 2 to 65536 (a contrastive")
+    assert error_text(caught.value).startswith("Batch size: must be a whole number from 2")
     assert (caught.value.setting, caught.value.found) == ("batch_size", 1)
 
 
@@ -68,7 +68,7 @@ def test_every_setting_an_engine_message_names_has_a_label_in_the_app():
 def test_a_project_file_with_wrong_types_is_one_line_and_left_as_it_is(tmp_path):
     for field, value, words in [("alpha", "abc", "'alpha' should be a number"),
                                 ("settings", {"lr": "fast"}, "setting 'lr' should be a number"),
-                                ("settings", {"epochs": 0}, "setting 'epochs' must be at least 1"),
+                                ("settings", {"epochs": 0}, "setting 'epochs' must be a whole number from 1 to 10000"),
                                 ("runs", "one", "'runs' should be a list of texts")]:
         path = tmp_path / "Bad.flyp.json"
         text = json.dumps({"format": 1, field: value})

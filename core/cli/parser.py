@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from core.errors import SETTING as SETTING_MARK
+from core.training.config import MAX_SEED
 
 
 class UsageError(Exception):
@@ -63,6 +65,39 @@ EXAMPLES = {
 }
 
 
+def number(kind: type, low: float, high: float):
+    """An option's converter: a finite `kind` (int or float) from `low` to `high`, else a usage
+    error that says the range (NaN, inf, 1e12 epochs or a 2**70 seed stop at parse time)."""
+    fmt = "d" if kind is int else "g"
+    words = f"{'a whole number' if kind is int else 'a number'} from {low:{fmt}} to {high:{fmt}}"
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"must be {words} (got {text!r})") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"must be {words} (got {text!r})")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in its own messages
+    convert.bounds = (kind, low, high)  # the tests try every numeric option against its bounds
+    return convert
+
+
+def device_name(text: str) -> str:
+    """--device: auto, cpu, cuda, cuda:N or mps (an empty value is refused, not taken as auto)."""
+    from core.training.config import valid_device
+
+    if not valid_device(text.lower()):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps (got {text!r})")
+    return text.lower()
+
+
+FRACTION = number(float, 0.0, 1.0)
+MAX_BUDGET_MINUTES = 7 * 24 * 60  # a week
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="flyp", description="FLYP Studio's engine: finetune CLIP on folders of labelled images.",
@@ -89,13 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     _caption_args(p)
     p.add_argument("--run", metavar="RUN_DIR", help="use a run's model (at --alpha) instead of a pretrained one")
-    p.add_argument("--alpha", type=float, default=None, help="with --run: weight-ensembling α (default: 1)")
-    p.add_argument("--threshold", type=float, metavar="S",
+    p.add_argument("--alpha", type=FRACTION, default=None, help="with --run: weight-ensembling α (default: 1)")
+    p.add_argument("--threshold", type=FRACTION, metavar="S",
                    help="near-duplicate similarity, 0–1 (default: 0.98; lower finds looser copies)")
     p.add_argument("--project", metavar="NAME.flyp.json",
                    help="a FLYP Studio project: the images it leaves out of training are not checked, and "
                         "those reviewed and kept as they are not listed again")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda or mps (default: auto)")
 
     p = verb("zeroshot", data.zeroshot, "zero-shot accuracy of a model on a labelled folder")
     _model_args(p)
@@ -111,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("evaluate", runs.evaluate, "accuracy of a run's model (at weight-ensembling α) on a labelled folder")
     _run_args(p)
     p.add_argument("--data", required=True, metavar="DIR", help="folder of class folders (the run's classes)")
-    p.add_argument("--alpha", type=float, default=1.0, help="0 = zero-shot, 1 = finetuned (default: 1)")
+    p.add_argument("--alpha", type=FRACTION, default=1.0, help="0 = zero-shot, 1 = finetuned (default: 1)")
 
     p = verb("blend", runs.blend, "the weight-ensembling curve: ID and OOD accuracy for each α")
     _run_args(p)
@@ -119,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("export", runs.export, "write a self-checking bundle of a run's model at α")
     _run_args(p)
-    p.add_argument("--alpha", type=float, default=None, help="default: the α with the best ID accuracy")
+    p.add_argument("--alpha", type=FRACTION, default=None, help="default: the α with the best ID accuracy")
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write")
     p.add_argument("--onnx", action="store_true", help="also write model.onnx (needs the onnx extra)")
 
@@ -127,15 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
                                       "or a run; optionally write a CSV and sort the images into class folders")
     p.add_argument("bundle", metavar="BUNDLE_OR_RUN", help="a bundle folder (flyp export) or a run folder")
     p.add_argument("images", metavar="PATH", nargs="+", help="image files, or folders of them (any depth)")
-    p.add_argument("--alpha", type=float, default=None,
+    p.add_argument("--alpha", type=FRACTION, default=None,
                    help="a run's weight-ensembling α: 0 = zero-shot, 1 = finetuned (default: 1)")
-    p.add_argument("--top-k", type=int, default=3, help="how many classes to show (default: 3)")
+    p.add_argument("--top-k", type=number(int, 1, 1000), default=3, help="how many classes to show (default: 3)")
     p.add_argument("--csv", metavar="OUT.csv", help="write one row per image: path, class, confidence, the next "
                                                     "classes, or why the image was skipped")
     p.add_argument("--sort-into", metavar="DIR", help="copy each image into DIR/<class>/ (nothing is overwritten)")
-    p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+    p.add_argument("--min-confidence", type=FRACTION, default=0.5, metavar="P",
                    help="with --sort-into: images below this confidence go to DIR/_uncertain/ (default: 0.5)")
-    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default: 64)")
+    p.add_argument("--batch-size", type=number(int, 1, 65_536), default=64, help="images per batch (default: 64)")
     _device_arg(p)
 
     p = verb("explain", explain.explain, "where the model looked: a heat map over each image for its predicted "
@@ -171,14 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "the demo folders; pretrain DIR: re-create the demo model from its seed")
     p.add_argument("dir", nargs="?", metavar="DIR", help="the folder to write (run: default, the demo folder in your "
                                                        "user data)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the demo data and runs (default: 0)")
-    p.add_argument("--steps", type=int, metavar="N", help="pretrain: training steps (default: the shipped model's)")
+    p.add_argument("--seed", type=number(int, 0, MAX_SEED), default=0, help="seed of the demo data and runs (default: 0)")
+    p.add_argument("--steps", type=number(int, 1, 10_000_000), metavar="N", help="pretrain: training steps (default: the shipped model's)")
     _device_arg(p)
     return parser
 
 
 def _device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -212,7 +247,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--auto", action="store_true",
                    help="choose the learning rate and epochs automatically within --budget, on ID validation only "
                         "(short trials in RUN_DIR/trials, then the best trained into RUN_DIR)")
-    p.add_argument("--budget", type=float, metavar="MINUTES",
+    p.add_argument("--budget", type=number(float, 0.01, MAX_BUDGET_MINUTES), metavar="MINUTES",
                    help="--auto: the time it may take (default: scaled to the model, the device and the data; "
                         "a few minutes for the demo model on a CPU)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write (or to resume)")
@@ -224,7 +259,7 @@ def _setting_args(p: argparse.ArgumentParser) -> None:
     from dataclasses import fields
 
     from core.errors import cli_name
-    from core.training.config import TrainConfig, defaults
+    from core.training.config import BOUNDS, TrainConfig, defaults
     from core.training.defaults import FAMILY_SETTINGS
 
     values = defaults()
@@ -241,5 +276,11 @@ def _setting_args(p: argparse.ArgumentParser) -> None:
                            help=text)
         else:
             convert = int if kind.startswith("int") else float if kind.startswith("float") else str
+            if f.name in BOUNDS:
+                convert = number(convert, *BOUNDS[f.name])
+            elif f.name == "val_fraction":
+                convert = number(float, 0.001, 0.999)
+            elif f.name == "device":
+                convert = device_name
             p.add_argument(cli_name(f.name), dest=f.name, type=convert, default=default,
                            metavar=setting.metavar, choices=setting.choices, help=text)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from core.cli.output import bar, emit, metrics_text, shown
-from core.errors import FlypError, SettingError
+from core.errors import FlypError
 
 
 def evaluate(args) -> int:
@@ -93,14 +93,7 @@ def predict(args) -> int:
     from core.labelling.predictor import open_predictor
     from core.model.loading import select_device
 
-    if args.top_k < 1:
-        raise FlypError("--top-k must be at least 1")
-    if args.batch_size < 1:
-        raise SettingError("batch_size", "at least 1", args.batch_size)
-    if not 0.0 <= args.min_confidence <= 1.0:
-        raise SettingError("min_confidence", "between 0 and 1", args.min_confidence)
-    if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
-        raise SettingError("alpha", "between 0 and 1", args.alpha)
+    # --top-k, --batch-size, --min-confidence and --alpha are bounded when the options are parsed
     for folder in ([Path(args.csv).expanduser().parent] if args.csv else []) + (
             [Path(args.sort_into)] if args.sort_into else []):
         check_writable(folder)  # before the work, not after it

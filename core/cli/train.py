@@ -75,8 +75,6 @@ def _config(args):
     if args.auto and given:
         raise FlypError(f"«{next(iter(given))}»: the automatic mode («auto») chooses it; leave it out, "
                         "or train without «auto»")
-    if args.auto and args.budget is not None and args.budget <= 0:
-        raise FlypError(f"«budget»: must be a positive number of minutes (got {args.budget:g})")
     config = TrainConfig(**options, model=args.model, pretrained=args.pretrained,
                          templates=load_templates(args.templates),
                          class_names=load_class_names(args.class_names) if args.class_names else {})

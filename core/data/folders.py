@@ -17,7 +17,7 @@ from typing import Callable, Collection
 
 from core.data.captions import display_name
 from core.errors import FlypError
-from core.data.images import IMAGE_EXTENSIONS, load_rgb, page_count, read_image_bytes
+from core.data.images import IMAGE_EXTENSIONS, load_rgb, page_count, read_image_bytes, special_file_reason
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
@@ -179,7 +179,11 @@ def _ignored(name: str) -> bool:
 
 
 def _not_a_file(path: Path) -> str:
-    return "broken or looping symbolic link" if path.is_symlink() else "not a regular file"
+    """The true reason a path is no file to read: a broken link, or what it is (a pipe, a device…)."""
+    try:
+        return special_file_reason(path) or "not a regular file"
+    except OSError:
+        return "broken or looping symbolic link" if path.is_symlink() else "not a regular file"
 
 
 def _class_folders(root: Path, skipped: list[Problem], seen: set[str]) -> list[Path]:

@@ -8,6 +8,8 @@ reason that names the extra to install.
 from __future__ import annotations
 
 import io
+import os
+import stat
 import threading
 import warnings
 from functools import lru_cache
@@ -38,17 +40,49 @@ def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def read_image_bytes(path: str | Path) -> bytes:
-    """The file's bytes; FlypError naming the file when it cannot be read or is empty (the
-    reasons the folder scan gives)."""
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: larger "images" are refused unread (a sparse 100 GB file, a device)
+
+
+def read_image_bytes(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; FlypError naming the file when it cannot be read, is empty, is not a
+    regular file (a pipe, a device, a link to one: reading could block or never end) or holds
+    more than `limit` bytes (the reasons the folder scan gives)."""
     try:
-        data = Path(path).read_bytes()
+        kind = special_file_reason(path)
+        if kind:
+            raise FlypError(f"{path}: {kind}")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe swapped in cannot block
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise FlypError(f"{path}: not a regular file")
+            if info.st_size > limit:
+                raise FlypError(f"{path}: file too large ({_size(info.st_size)}; at most {_size(limit)})")
+            data = f.read(limit + 1)
     except OSError as exc:
         reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
         raise FlypError(f"{path}: cannot read file ({reason})") from None
+    if len(data) > limit:
+        raise FlypError(f"{path}: file too large (more than {_size(limit)})")
     if not data:
         raise FlypError(f"{path}: empty file (0 bytes)")
     return data
+
+
+def special_file_reason(path: str | Path) -> str | None:
+    """Why `path` is not a regular file to read, in words, or None when it is one."""
+    mode = os.stat(path).st_mode  # follows links: a link to /dev/zero is a device
+    if stat.S_ISREG(mode):
+        return None
+    what = ("a folder" if stat.S_ISDIR(mode) else "a pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a special file")
+    link = "a symbolic link to " if os.path.islink(path) else ""
+    return f"not a regular file ({link}{what})"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 
 
 def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None = None) -> Image.Image:
@@ -62,6 +96,8 @@ def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if data is None:  # only a regular file of bounded size is ever opened
+        data = read_image_bytes(path)
     if suffix in DICOM_EXTENSIONS:
         rgb = _dicom_rgb(path, data)
         if min(rgb.size) < MIN_SIDE:

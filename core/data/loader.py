@@ -70,6 +70,7 @@ def train_loader(dataset: TrainImages, batches: EpochBatches, workers: int | Non
                  pin_memory: bool) -> torch.utils.data.DataLoader:
     if workers is None:
         workers = min(4, max(0, (os.cpu_count() or 1) - 1))
+    workers = min(workers, os.cpu_count() or 1)  # more processes than cores only compete for them
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=batches, num_workers=workers, pin_memory=pin_memory,
         persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)

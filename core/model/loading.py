@@ -87,7 +87,11 @@ def torch_versions() -> list[tuple[str, str]]:
 
 def select_device(preference: str = "auto") -> torch.device:
     """`auto` picks CUDA, then Apple's MPS, then the CPU; an unavailable choice is an error."""
-    preference = (preference or "auto").lower()
+    from core.training.config import valid_device
+
+    preference = "auto" if preference is None else str(preference).lower()
+    if not valid_device(preference):  # '' too: an empty choice is a mistake, not "auto"
+        raise FlypError(f"«device» {preference!r}: expected auto, cpu, cuda, cuda:N or mps")
     cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
     if preference == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")

@@ -35,6 +35,16 @@ PRECISIONS = ("auto", "fp32", "bf16")  # the towers' arithmetic (core.training.a
 SELECTION_METRICS = ("accuracy", "macro_f1")
 # How a run is computed, not what it learns: `--resume` takes these from the new command line
 # (a run may continue on a smaller GPU, or on the CPU). The command-line options have these names.
+# The range of each numeric setting, checked wherever a value comes from (an option, a project
+# file, a run's run.json): beyond these no run is meaningful, and some values would never end
+# (10¹² epochs) or take the machine down (10⁹ image loading processes).
+MAX_SEED = 2**32 - 1  # what numpy's and Python's seeding accept everywhere
+BOUNDS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 10_000), "batch_size": (2, 65_536), "micro_batch_size": (1, 65_536), "lr": (1e-12, 10.0),
+    "weight_decay": (0.0, 100.0), "warmup": (0, 10_000_000), "seed": (0, MAX_SEED),
+    "l2sp_lambda": (0.0, 1e6), "evals_per_epoch": (1, 1_000), "patience": (1, 1_000_000), "workers": (0, 256),
+    "checkpoint_every": (1, 10_000_000), "checkpoint_minutes": (0.01, 10_000.0),
+}
 RUN_OPTIONS = ("device", "workers", "micro_batch_size", "checkpoint_every", "precision", "compile",
                "grad_checkpointing")
 
@@ -158,33 +168,23 @@ class TrainConfig:
         checks = [
             (self.method in METHODS, "method", f"one of {', '.join(METHODS)}"),
             (self.augment in AUGMENTATIONS, "augment", f"one of {', '.join(AUGMENTATIONS)}"),
-            (self.epochs >= 1, "epochs", "at least 1"),
-            (self.batch_size >= 2, "batch_size", "at least 2 (a contrastive batch needs negatives)"),
-            (self.micro_batch_size is None or self.micro_batch_size >= 1, "micro_batch_size",
-             "at least 1 image (or unset: the whole batch in one pass)"),
-            (math.isfinite(self.lr) and self.lr > 0, "lr", "a positive number"),
-            (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "zero or more"),
-            (self.warmup is None or self.warmup >= 0, "warmup", "zero or more steps"),
             (0 < self.val_fraction < 1, "val_fraction", "between 0 and 1"),
             (0 <= self.test_fraction < 1 and (self.val_dir or self.test_fraction + self.val_fraction < 1),
              "test_fraction", "between 0 and 1, with «val_fraction» less than the whole"),
             (not (self.test_dir and self.test_fraction), "test_fraction", "0 when «test_dir» is given (one test set)"),
-            (self.evals_per_epoch >= 1, "evals_per_epoch", "at least 1"),
             (self.select_by in SELECTION_METRICS, "select_by", "accuracy or macro_f1"),
-            (self.patience is None or self.patience >= 1, "patience", "at least 1 evaluation (or unset: every epoch)"),
-            (self.workers is None or self.workers >= 0, "workers", "zero or more"),
-            (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every",
-             "at least 1 step (or unset: every 10 minutes)"),
             (not (self.mask_same_class and self.method not in CONTRASTIVE_METHODS), "mask_same_class",
              "used with «method» flyp only (or flyp-frozen-text)"),
-            (math.isfinite(self.l2sp_lambda) and self.l2sp_lambda >= 0, "l2sp_lambda", "zero or more"),
             (self.precision in PRECISIONS, "precision", "auto, fp32 or bf16"),
             (math.isfinite(self.patch_dropout) and 0 <= self.patch_dropout < 1, "patch_dropout",
              "at least 0 and below 1 (a share of the patches)"),
             (self.frozen_blocks >= 0, "frozen_blocks", "zero or more blocks"),
             (self.train_size is None or self.train_size >= 16, "train_size",
              "at least 16 pixels (or unset: the model's own size)"),
+            (valid_device(self.device), "device", "auto, cpu, cuda, cuda:N or mps"),
         ]
+        checks += [(in_bounds(getattr(self, name), name), name, bounds_words(name)) for name in BOUNDS
+                   if getattr(self, name) is not None]
         for ok, name, expected in checks:
             if not ok:
                 raise SettingError(name, expected, getattr(self, name))
@@ -199,6 +199,28 @@ class TrainConfig:
     def from_json(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def in_bounds(value: Any, name: str) -> bool:
+    """Whether `value` is a number (not NaN) within setting `name`'s BOUNDS."""
+    low, high = BOUNDS[name]
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+
+
+def bounds_words(name: str) -> str:
+    """A setting's range in words, for its messages: "a whole number from 1 to 10000"."""
+    low, high = BOUNDS[name]
+    whole = isinstance(low, int) and isinstance(high, int)
+    fmt = "d" if whole else "g"
+    why = " (a contrastive batch needs negatives)" if name == "batch_size" else ""
+    return f"{'a whole number' if whole else 'a number'} from {low:{fmt}} to {high:{fmt}}{why}"
+
+
+def valid_device(text: Any) -> bool:
+    """auto, cpu, mps, cuda or cuda:N: what `select_device` understands."""
+    import re
+
+    return isinstance(text, str) and re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]{1,3})?", text) is not None
 
 
 def lr_at(step: int, base_lr: float, warmup: int, total: int) -> float:
