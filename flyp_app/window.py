@@ -91,7 +91,8 @@ class MainWindow(QMainWindow):
         name_controls(self)
         if load_engine:
             self._engine_worker = workers.start(workers.Worker(tasks.import_engine), on_done=self._engine_ready,
-                                                on_error=lambda e: self.engine_label.setText(f"PyTorch failed to load: {e}"))
+                                                on_error=lambda e: self.engine_label.setText(f"PyTorch failed to load: {e}"),
+                                                owner=self)
 
     def _menus(self) -> None:
         bar = self.menuBar()
@@ -257,7 +258,7 @@ class MainWindow(QMainWindow):
     def open_demo(self) -> None:
         self.welcome.show_info("Preparing the demo project (writing its images the first time)…")
         workers.start(workers.Worker(tasks.prepare_demo_project), on_done=self.open_project,
-                      on_error=self.welcome.show_error)
+                      on_error=self.welcome.show_error, owner=self)
 
     # Runs trained elsewhere -------------------------------------------------------------------
     def add_run_dialog(self) -> None:

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from shiboken6 import isValid
 
 from core.errors import Cancelled, FlypError
 from core.progress import RunControl
@@ -76,20 +77,30 @@ class Worker(QRunnable):
 def start(worker: Worker, *, on_done: Callable[[Any], None] | None = None,
           on_error: Callable[[str], None] | None = None, on_event: Callable[[Any], None] | None = None,
           on_progress: Callable[[int, int], None] | None = None, on_cancelled: Callable[[], None] | None = None,
-          on_ended: Callable[[], None] | None = None, pool: QThreadPool | None = None) -> Worker:
+          on_ended: Callable[[], None] | None = None, pool: QThreadPool | None = None,
+          owner: QObject | None = None) -> Worker:
     """Start `worker` in `pool` (the global pool by default) with optional callbacks.
 
     Every callback is connected before the worker starts: a worker that finishes (or reports
     progress) at once would otherwise signal before anyone listens, and the signal is lost.
-    `on_ended` follows any of done, error and cancellation.
+    `on_ended` follows any of done, error and cancellation. With an `owner` (the page that shows
+    the answer), no callback runs once the owner's widgets are deleted: a window closed while a
+    scan was finishing gets no answer to show.
     """
     for signal, slot in ((worker.signals.finished, on_done), (worker.signals.failed, on_error),
                          (worker.signals.event, on_event), (worker.signals.progress, on_progress),
                          (worker.signals.cancelled, on_cancelled), (worker.signals.done, on_ended)):
         if slot is not None:
-            signal.connect(slot)
+            signal.connect(slot if owner is None else partial(_if_alive, owner, slot))
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
+
+
+def _if_alive(owner: QObject, slot: Callable[..., None], *args) -> None:
+    if isValid(owner):
+        slot(*args)
+    else:
+        logging.getLogger("flyp_app").debug("%s: its page was closed, the answer is dropped", slot)
 
 
 def wait_for_background_work(seconds: float = 10) -> bool:

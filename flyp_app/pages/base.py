@@ -56,7 +56,7 @@ class Page(QWidget):
         self._workers.add(worker)
         worker.signals.done.connect(lambda: self._workers.discard(worker))
         return workers.start(worker, on_done=on_done, on_error=on_error or self.show_error, on_event=on_event,
-                             on_progress=on_progress, on_cancelled=on_cancelled, on_ended=on_ended)
+                             on_progress=on_progress, on_cancelled=on_cancelled, on_ended=on_ended, owner=self)
 
     def device(self) -> str:
         """The device the project's settings ask for ("auto" by default)."""
