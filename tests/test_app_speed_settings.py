@@ -38,7 +38,7 @@ def test_the_levers_for_big_models_are_offered_off_by_default_and_reach_the_run(
     params.toggle.setChecked(True)
     config = window.state.train_config()
     assert (config.patch_dropout, config.frozen_blocks, config.train_size) == (0.0, 0, None)  # full FLYP
-    assert params.patch_dropout.text() == "off" and params.train_size.text() == "the model's own"
+    assert params.patch_dropout.text() == "off" and params.train_size.text() == "model's own"
 
     params.patch_dropout.setValue(50)
     params.frozen_blocks.setValue(2)

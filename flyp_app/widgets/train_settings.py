@@ -382,7 +382,7 @@ class HyperParameters(QGroupBox):
         self.frozen_blocks.setToolTip("Keeps the lowest blocks of both the image and the text side as they were "
                                       "pretrained." + cost)
         self.train_size = QSpinBox(minimum=0, maximum=1024, singleStep=16, suffix=" px",
-                                   specialValueText="the model's own")
+                                   specialValueText="model's own")
         self.train_size.setToolTip("Trains on smaller images than the model's own size; accuracy is still "
                                    "measured at the model's size." + cost)
 
