@@ -301,8 +301,10 @@ class LabelPage(Page):
             self._suggest_worker.cancel()
         self.since_fit = 0
         self.show_info("Computing suggestions (each image's features once; they are kept for next time)…")
-        self._suggest_worker = self.run(label_tasks.suggest, self.state.caches, self._source(), self.device(), list(self.items),
-                                        self._labelled(), list(self.classes), on_event=self._suggested,
+        classes = list(self.classes)
+        self._suggest_worker = self.run(label_tasks.suggest, self.state.caches, self._source(), self.device(),
+                                        list(self.items), self._labelled(), classes,
+                                        on_event=lambda batch: self._suggested(batch, classes),
                                         on_progress=self._show_progress, on_done=self._suggestions_done)
 
     def _labelled(self) -> list[tuple[str, str]]:
@@ -313,7 +315,9 @@ class LabelPage(Page):
             pairs += [(str(a.destination), a.class_name) for step in self.labeller.history for a in step]
         return pairs
 
-    def _suggested(self, batch: dict) -> None:
+    def _suggested(self, batch: dict, classes: list[str]) -> None:
+        if classes != self.classes:  # suggestions for the classes of a project (or a moment) gone
+            return
         for path, probs in batch["probs"].items():
             if (item := self.items.get(path)) is not None:
                 item.probs = probs
@@ -371,11 +375,12 @@ class LabelPage(Page):
         return [self.items[w.data(Qt.UserRole)] for w in self.grid.selectedItems() if w.data(Qt.UserRole) in self.items]
 
     # Labelling -------------------------------------------------------------------------------------
-    def _number(self, index: int) -> None:
-        if index < len(self.classes):
+    def _number(self, digit: int) -> None:
+        index = self.bar.class_for_key(digit)
+        if index is not None:
             self.assign(self.classes[index])
         else:
-            self.show_error(f"There is no class {index + 1}: {len(self.classes)} classes.")
+            self.show_error(f"There is no class {digit}: {len(self.classes)} classes.")
 
     def accept_suggestion(self) -> None:
         """Label each selected image with its own suggestion."""
