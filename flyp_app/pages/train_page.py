@@ -163,6 +163,7 @@ class TrainPage(Page):
         self._shown = ""
         self.plots.show_curves(None)
         self.shown_label.setText("")
+        self.advice.hide()  # it was about the last project's run
         if not self.training():
             self.message.setText("No run in progress.")
             self.detail.setText("")
@@ -285,6 +286,7 @@ class TrainPage(Page):
         after the config and run folder)."""
         self.show_error("")
         self.advice.hide()
+        self.detail.setText("")  # the last run's "step N of N" until this one knows its steps
         self._pending_path = str(run_dir)
         self._live_path = str(run_dir) if resume else ""
         self._live = Curves(total_steps=None)
@@ -477,9 +479,13 @@ class TrainPage(Page):
     def _advise(self, run_dir: str) -> None:
         """Read the run's curves in the background and show what they suggest."""
         if run_dir and Path(run_dir, "run.json").is_file():
-            self.run(tasks.run_advice, run_dir, on_done=self._advised, on_error=lambda _: None)
+            project = self.state.project
+            self.run(tasks.run_advice, run_dir, on_done=lambda result: self._advised(project, result),
+                     on_error=lambda _: None)
 
-    def _advised(self, result: tuple) -> None:
+    def _advised(self, project, result: tuple) -> None:
+        if project is not self.state.project:
+            return  # another project opened meanwhile
         advice, self._last_config = result
         self.advice.show_advice(advice)
 

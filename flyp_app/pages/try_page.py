@@ -250,8 +250,9 @@ class TryPage(RunPage):
         self.show_info(f"Saved the table of {len(self.items)} images to {path}.", ok=True)
 
     def _show_summary(self) -> None:
-        self.summary.setText(summary_text(self.items))
-        self.save_table.setEnabled(any(item.probs is not None or item.error for item in self.items))
+        folder = self.inner.currentWidget() is self.folder_results  # the folder's table has its own words
+        self.summary.setText("" if folder else summary_text(self.items))
+        self.save_table.setEnabled(not folder and any(item.probs is not None or item.error for item in self.items))
 
     def clear(self) -> None:
         if self._worker is not None:
@@ -280,6 +281,7 @@ class TryPage(RunPage):
         self._sorted = None
         self.folder_results.start(folder)
         self.inner.setCurrentWidget(self.folder_results)
+        self._show_summary()
         self.progress.setRange(0, 0)
         self.progress.show()
         self._folder_worker = self.run(
@@ -329,6 +331,7 @@ class TryPage(RunPage):
         if self._folder_worker is not None:
             self._folder_worker.cancel()
         self.inner.setCurrentWidget(self.results if self.items else self.drop_note)
+        self._show_summary()
 
     # Classifying -----------------------------------------------------------------------------------
     def _target(self) -> tuple | None:
