@@ -48,7 +48,7 @@ class TryItem:
         return [(self.classes[i], self.probs[i]) for i in order]
 
 
-def summary_text(items: list[TryItem], shown: int = 4) -> str:
+def summary_text(items: list[TryItem], shown: int = 6) -> str:
     """What a folder's answers add up to: "46 images: 45 predicted seven, 1 predicted one"."""
     from collections import Counter
 
@@ -61,9 +61,10 @@ def summary_text(items: list[TryItem], shown: int = 4) -> str:
         text = f"{counts[0][1]} of {len(answered)} images predicted {counts[0][0]}" if len(answered) > 1 else \
             f"1 image, predicted {counts[0][0]}"
     else:
-        parts = [f"{n} {name}" for name, n in counts[:shown]]
-        rest = sum(n for _, n in counts[shown:])
-        text = f"{len(answered)} images predicted: " + ", ".join(parts) + (f", {rest} other" if rest else "")
+        named = counts if len(counts) <= shown + 1 else counts[:shown]  # one class left over is named too
+        rest = counts[len(named):]
+        text = f"{len(answered)} images predicted: " + ", ".join(f"{n} {name}" for name, n in named) + \
+            (f", and {sum(n for _, n in rest)} in {len(rest)} other classes" if rest else "")
     waiting = len(items) - len(answered) - failed
     return text + (f" · {waiting} still classifying" if waiting else "") + \
         (f" · {failed} could not be classified" if failed else "") + "."
