@@ -66,3 +66,21 @@ def test_other_classes_take_the_keys_of_their_place_in_the_row(qtbot):
     assert bar_texts(bar) == ["1  2", "2  1", "3  10"] and bar.class_for_key(1) == 0
     bar.set_classes(["3", "1", "2"])
     assert bar_texts(bar) == ["1", "2", "3"] and bar.class_for_key(3) == 0
+
+
+def test_a_folder_typed_into_new_images_opens_and_a_wrong_one_is_named(qtbot, project_window, tmp_path):
+    rng = random.Random(1)
+    new = tmp_path / "typed new"
+    new.mkdir()
+    for i in range(2):
+        make_image(COLOURS["green"], rng).save(new / f"t_{i}.png")
+    label = project_window.show_page("label")
+    qtbot.keyClicks(label.folder_edit, str(tmp_path / "nowhere"))
+    qtbot.keyClick(label.folder_edit, Qt.Key_Return)
+    assert "nowhere: no such folder" in label.status.text()
+    label.folder_edit.clear()
+    qtbot.keyClicks(label.folder_edit, str(new))  # typing reaches the field
+    qtbot.keyClick(label.folder_edit, Qt.Key_Return)
+    qtbot.waitUntil(lambda: len(label.items) == 2, timeout=30000)
+    assert project_window.state.project.label_folder and "nowhere" not in label.status.text()
+    label.stop_workers()

@@ -65,9 +65,10 @@ class LabelPage(Page):
     def _top_rows(self) -> None:
         row = QHBoxLayout()
         row.addWidget(QLabel("New images:"))
-        self.folder_edit = QLineEdit(readOnly=True, placeholderText="choose a folder of images to label…",
-                                     toolTip="The folder of new images to label, sub-folders included; "
-                                             "dropping a folder on the page opens it too")
+        self.folder_edit = QLineEdit(placeholderText="type, paste or choose a folder of images to label…",
+                                     toolTip="The folder of new images to label, sub-folders included (Enter "
+                                             "opens a path typed here); dropping a folder on the page opens it too")
+        self.folder_edit.returnPressed.connect(self._typed_folder)
         row.addWidget(self.folder_edit, 1)
         choose = QPushButton("Choose folder…")
         choose.clicked.connect(self._choose_folder)
@@ -227,6 +228,14 @@ class LabelPage(Page):
     def _choose_folder(self) -> None:
         if folder := choose_folder(self, self.state, "Folder of images to label", near=self.folder_edit.text()):
             self.open_folder(folder)
+
+    def _typed_folder(self) -> None:
+        text = self.folder_edit.text().strip().strip('"')
+        if not Path(text).expanduser().is_dir():
+            self.show_error(f"{text}: no such folder. Type or paste the path of a folder, or press Choose folder….")
+            return
+        self.show_error("")
+        self.open_folder(str(Path(text).expanduser()))
 
     def open_folder(self, folder: str, remember: bool = True) -> None:
         """Scan `folder` (any depth) and show its images; remembered in the project."""
