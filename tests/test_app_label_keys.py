@@ -84,3 +84,21 @@ def test_a_folder_typed_into_new_images_opens_and_a_wrong_one_is_named(qtbot, pr
     qtbot.waitUntil(lambda: len(label.items) == 2, timeout=30000)
     assert project_window.state.project.label_folder and "nowhere" not in label.status.text()
     label.stop_workers()
+
+
+def test_a_refused_class_name_message_goes_once_the_name_is_fixed(qtbot, project_window, colour_data, tmp_path):
+    import shutil
+
+    state = project_window.state
+    state.set_folders(train=str(shutil.copytree(colour_data["train"], tmp_path / "train")), val="", ood=[])
+    with qtbot.waitSignal(state.scan_finished, timeout=30000):
+        project_window.pages["data"]._load_project()
+    label = project_window.show_page("label")
+    qtbot.keyClicks(label.name_edit, "rde")
+    qtbot.keyClick(label.name_edit, Qt.Key_Return)
+    assert "No class is called “rde”" in label.status.text() and label.status.isVisibleTo(label)
+    qtbot.keyClick(label.name_edit, Qt.Key_Backspace)
+    assert label.status.isVisibleTo(label)  # "rd": still no class
+    qtbot.keyClick(label.name_edit, Qt.Key_Backspace)
+    qtbot.keyClicks(label.name_edit, "ed")
+    assert not label.status.isVisibleTo(label)  # "red": fixed, the red message is gone

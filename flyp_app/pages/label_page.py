@@ -41,6 +41,7 @@ class LabelPage(Page):
         self.labeller = None
         self.since_fit = 0
         self._skipped = 0
+        self._refused = ""  # the message refusing a typed class name, while it shows
         self._pending = ""  # the project's folder of new images, opened when the page is shown
         self._thumb_cache: dict[str, bytes] = {}   # path → PNG, kept while the folder is open
         self._removed: dict[str, LabelItem] = {}   # labelled images, to bring back on undo
@@ -126,6 +127,7 @@ class LabelPage(Page):
         self.name_edit.setToolTip("Label the selected images with a class typed by name (an existing one, or a new "
                                   "one, made as a folder in the training folder)")
         self.name_edit.returnPressed.connect(self._typed_name)
+        self.name_edit.textEdited.connect(self._name_retyped)
         self.completer = QCompleter([], self.name_edit, caseSensitivity=Qt.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchContains)
         self.name_edit.setCompleter(self.completer)
@@ -411,11 +413,18 @@ class LabelPage(Page):
         text = self.name_edit.text().strip()
         folder = self.find_class(text)
         if folder is None:
-            self.show_error(f"No class is called “{text}”: use New class… to make one.")
+            self._refused = f"No class is called “{text}”: use New class… to make one."
+            self.show_error(self._refused)
             return
         self.name_edit.clear()
         self.assign(folder)
         self.grid.setFocus()
+
+    def _name_retyped(self, text: str) -> None:
+        """The refused name's message goes once the name typed is one of the classes."""
+        if self._refused and self.status.text() == self._refused and self.find_class(text.strip()):
+            self._refused = ""
+            self.show_error("")
 
     def find_class(self, text: str) -> str | None:
         lowered = text.casefold()
