@@ -89,3 +89,19 @@ def test_compare_says_it_is_reading_until_every_run_is_read(qtbot, project_windo
     assert compare.plot_note.text().startswith("Reading the runs")
     qtbot.waitUntil(lambda: compare._worker is None, timeout=60000)
     assert compare.plot_note.text() != "Reading the runs…"
+
+
+def test_the_time_left_of_the_automatic_mode_counts_down_during_a_trial(project_window, tmp_path):
+    page = project_window.show_page("train")
+    now = [100.0]
+    page.clock = lambda: now[0]  # the page's clock, not the machine's
+    page._on_event({"type": "auto", "phase": "trial", "index": 1, "lr": 1e-4, "epochs": 2,
+                    "run": str(tmp_path / "trials" / "try 1"), "left_s": 20 * 60})
+    page._tick()
+    assert "about 20 min of the time budget left" in page.message.text()
+    now[0] += 7 * 60
+    page._tick()  # no step arrived meanwhile: the countdown moves anyway
+    assert "about 13 min of the time budget left" in page.message.text()
+    page._stopped()
+    page._tick()
+    assert "time budget left" not in page.message.text()
