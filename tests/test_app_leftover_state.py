@@ -66,7 +66,8 @@ def test_the_data_summary_counts_the_images_labelled_since_the_scan(qtbot, proje
     label.stop_workers()
 
 
-def test_classify_a_folder_hides_the_summary_of_the_images_tried(qtbot, project_window, flyp_run, colour_data, tmp_path):
+def test_classify_a_folder_hides_the_summary_of_the_images_tried(qtbot, project_window, flyp_run, colour_data,
+                                                                 tmp_path):
     project_window.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp")))
     page = project_window.show_page("try")
     page.add_paths([str(p) for p in sorted((colour_data["val"] / "red").iterdir())[:2]])
