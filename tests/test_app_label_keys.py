@@ -51,6 +51,7 @@ def test_digit_keys_label_the_class_named_by_that_digit(qtbot, tmp_path):
     assert len(list((train / "one").glob("new_*"))) == 1 and not list((train / "eight").glob("new_*"))
     qtbot.keyClick(page.grid, Qt.Key_8)
     assert len(list((train / "eight").glob("new_*"))) == 1 and not list((train / "three").glob("new_*"))
+    qtbot.waitUntil(lambda: not page.busy(), timeout=120000)  # its suggestions, refitted on the labels
     page.stop_workers()
 
 
@@ -83,6 +84,7 @@ def test_a_folder_typed_into_new_images_opens_and_a_wrong_one_is_named(qtbot, pr
     qtbot.keyClick(label.folder_edit, Qt.Key_Return)
     qtbot.waitUntil(lambda: len(label.items) == 2, timeout=30000)
     assert project_window.state.project.label_folder and "nowhere" not in label.status.text()
+    qtbot.waitUntil(lambda: not label.busy(), timeout=120000)  # its suggestions, refitted on the labels
     label.stop_workers()
 
 

@@ -63,6 +63,7 @@ def test_the_data_summary_counts_the_images_labelled_since_the_scan(qtbot, proje
     assert f"{before + 3} training images" in data.summary.text()
     label.undo()
     assert f"{before} training images" in data.summary.text()
+    qtbot.waitUntil(lambda: not label.busy(), timeout=120000)  # its suggestions, refitted on the labels
     label.stop_workers()
 
 
