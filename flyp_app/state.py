@@ -368,11 +368,14 @@ class AppState(QObject):
     def train_config(self, **overrides):
         """A core TrainConfig from the project (FlypError on a bad value)."""
         from core.training.config import TrainConfig
+        from core.training.defaults import default_settings
 
         p = self.project
+        images = len(self.datasets.train) if self.datasets is not None else None
+        family = default_settings(p.model, images)  # what a setting never set is: the model family's row
         return TrainConfig(
             train_dir=str(self.folder(p.train_dir) or ""), val_dir=str(self.folder(p.val_dir)) if p.val_dir else None,
             ood_dirs=[str(self.folder(d)) for d in p.ood_dirs], val_fraction=p.val_fraction,
             exclude=[str(p.resolve(x)) for x in p.excluded],
             templates=p.templates, class_names=dict(p.class_names), model=p.model,
-            pretrained=p.pretrained or None, **(p.settings | overrides))
+            pretrained=p.pretrained or None, **(family | p.settings | overrides))

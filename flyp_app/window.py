@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QToolButton,
-                               QMainWindow, QMessageBox, QPushButton, QSplitter, QStackedWidget, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QToolButton, QMainWindow, QMessageBox, QPushButton, QSplitter,
+                               QStackedWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from core.errors import FlypError
 from core.data.images import is_image_name
@@ -27,6 +27,7 @@ from flyp_app.pages.try_page import TryPage
 from flyp_app.state import AppState, app_settings
 from flyp_app.words import error_text
 from flyp_app.widgets.accessible import name_controls
+from flyp_app.widgets import wheel_guard
 from flyp_app.widgets.drop_target import highlight, local_paths
 
 PAGES = (DataPage, LabelPage, CaptionsPage, TrainPage, BlendPage, TryPage, ExportPage, ComparePage)  # in the sidebar's order
@@ -55,6 +56,7 @@ STEPS = (("Data", "Folders of labelled images, one sub-folder per class. Every f
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState | None = None, load_engine: bool = True):
         super().__init__()
+        wheel_guard.install(QApplication.instance())  # before any page polishes its spin boxes
         self.state = state or AppState()
         self.setWindowTitle("FLYP Studio")
         self.setAcceptDrops(True)

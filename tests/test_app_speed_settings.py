@@ -72,3 +72,24 @@ def test_a_finished_run_that_used_a_lever_says_so_on_the_train_page(qtbot, tmp_p
     page._finished({"best": {"id_accuracy": 0.8, "step": 10}, "zeroshot": {"id": {"accuracy": 0.5}}, "levers": {}})
     assert "Trained faster" not in page._progress["message"]
     window.close()
+
+
+def test_custom_settings_start_from_the_chosen_models_row_of_the_families_table(qtbot, tmp_path):
+    from core.training.defaults import default_settings
+    from flyp_app.widgets.train_settings import CUSTOM
+    from flyp_app.window import MainWindow
+
+    window = MainWindow(load_engine=False)
+    qtbot.addWidget(window)
+    window.create_project(tmp_path / "Mine.flyp.json")
+    params = window.pages["train"].params
+    for model in ("demo", "ViT-B-32"):
+        window.state.set_settings(model=model)
+        params.preset.setCurrentText(CUSTOM)
+        params.preset.activated.emit(params.preset.currentIndex())
+        row = default_settings(model)
+        shown = (params.epochs.value(), params.batch.value(), float(params.lr.text()))
+        assert shown == (row["epochs"], row["batch_size"], row["lr"]), model  # not TrainConfig's 10, 32, 1e-5
+        config = window.state.train_config()
+        assert (config.epochs, config.batch_size, config.lr) == shown  # what is shown is what trains
+    window.close()

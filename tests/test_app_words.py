@@ -86,3 +86,19 @@ def test_every_page_words_a_runs_state_alike(qtbot, window, flyp_run, tmp_path):
     assert history["stopped"] == "stopped — can be resumed" and picker["stopped"].startswith(history["stopped"])
     assert history["early"] == "finished (stopped early)" and picker["early"].startswith(history["early"])
     assert train.history.resumable(str(stopped)) and not train.history.resumable(str(early))
+
+
+def test_the_try_summary_names_every_class_it_counts_unless_there_are_many():
+    from flyp_app.pages.try_page import TryItem, summary_text
+
+    def answered(predicted: list[str], classes: list[str]) -> list[TryItem]:
+        return [TryItem(key=str(i), name=f"{i}.png", classes=classes,
+                        probs=[1.0 if c == name else 0.0 for c in classes]) for i, name in enumerate(predicted)]
+
+    few = [f"c{i}" for i in range(7)]  # the 6 classes shown and "2 other" hid two below them
+    text = summary_text(answered(["c0", "c0", "c1", "c2", "c3", "c4", "c5", "c6"], few))
+    assert "other" not in text and all(f"1 {c}" in text for c in few[1:])
+    assert text.startswith("8 images predicted: 2 c0")
+    many = [f"c{i}" for i in range(9)]
+    text = summary_text(answered(many, many))
+    assert text.endswith(", and 3 in 3 other classes.")

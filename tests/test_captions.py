@@ -10,6 +10,16 @@ def test_captions_are_built_from_templates():
     assert captions_for("tench", templates) == ["a photo of a tench.", "a tench in {braces}."]
 
 
+def test_captions_say_an_before_a_vowel_sound():
+    templates = ["a photo of a {}.", "A {} in {{braces}}.", "a bad photo of the {}.", "{} — a drawing"]
+    assert captions_for("elephant", templates) == ["a photo of an elephant.", "An elephant in {braces}.",
+                                                   "a bad photo of the elephant.", "elephant — a drawing"]
+    assert captions_for("hour glass", templates[:1]) == ["a photo of an hour glass."]
+    assert captions_for("unicorn", templates[:1]) == ["a photo of a unicorn."]
+    assert captions_for("one", templates[:1]) == ["a photo of a one."]  # a digit's name: "a one", "an eight"
+    assert captions_for("eight", templates[:1]) == ["a photo of an eight."]
+
+
 def test_presets_include_the_80_openai_templates():
     assert len(presets()["openai-imagenet-80"]["templates"]) == 80
     for name, preset in presets().items():

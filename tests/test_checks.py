@@ -100,9 +100,14 @@ def test_a_copy_in_validation_is_a_leak_and_one_in_another_class_a_conflict(demo
     source = train / "star" / "0000.png"
     Image.open(source).save(val / "star" / "leaked.jpg", quality=80)
     Image.open(train / "ring" / "0001.png").save(train / "heart" / "mislabelled copy.png")
-    report = check_folders(train, demo_predictor, val_dir=val)
+    ood = tmp_path / "ood"
+    (ood / "star").mkdir(parents=True)
+    Image.open(val / "star" / "0003.png").save(ood / "star" / "again.jpg", quality=80)
+    report = check_folders(train, demo_predictor, val_dir=val, ood_dirs=[ood])
     kinds = {frozenset((d.a, d.b)): d.kind for d in report.near_duplicates}
     assert kinds[frozenset((str(source), str(val / "star" / "leaked.jpg")))] == "leak"
+    # validation and different conditions: no training image, not "training and evaluation"
+    assert kinds[frozenset((str(val / "star" / "0003.png"), str(ood / "star" / "again.jpg")))] == "between-evaluation"
     assert kinds[frozenset((str(train / "ring" / "0001.png"), str(train / "heart" / "mislabelled copy.png")))] \
         == "cross-class"
 
@@ -184,3 +189,19 @@ def load_demo_model():
     from core.model.loading import ModelSpec, load_model
 
     return load_model(ModelSpec("demo", None), "cpu")
+
+
+def test_labels_the_model_cannot_tell_apart_are_a_guess_not_a_ranking(demo_folders, demo_predictor, tmp_path, capsys):
+    from core.checks.report import check_folders
+
+    assert check_folders(demo_folders / "train", demo_predictor).trusted  # the demo model knows its shapes
+    small = shutil.copytree(demo_folders / "train", tmp_path / "small", ignore=shutil.ignore_patterns("00[2-9]*"))
+    shuffled = tmp_path / "shuffled"
+    flipped_copy(small, shuffled, seed=4, fraction=0.9)  # nine labels in ten are random
+    report = check_folders(shuffled, demo_predictor)
+    assert not report.trusted and report.agreement < 0.5
+    assert "this list is a guess, not a ranking" in report.ranking_note()
+    code, out, err = run_cli(capsys, "check", str(shuffled), "--model", "demo")
+    assert code == 0, err
+    listed = [line for line in out.splitlines() if "filed under" in line]
+    assert listed and all(line.lstrip().startswith("–") for line in listed)  # no score for a guess

@@ -100,3 +100,20 @@ def test_unset_settings_come_from_the_model_family(capsys, tmp_path, colour_data
     assert config["lr"] == demo.lr and config["batch_size"] == fit_batch(demo.batch_size, 72) == 8
     assert config["epochs"] == 1  # given: kept
     assert code == 0 and isinstance(json.loads(out)["advice"], list)
+
+
+def test_train_without_auto_on_the_family_defaults_says_auto_is_for_a_new_folder(capsys, tmp_path, colour_data):
+    code, _, err = run_cli(capsys, "train", "--model", "demo", "--train", colour_data["train"], "--val",
+                           colour_data["val"], "--workers", "0", "--out", tmp_path / "r")
+    assert code == 0, err
+    note = next(line for line in err.splitlines() if line.startswith("note: trained with the model family's default"))
+    assert "for a new folder, --auto chooses the learning rate and epochs" in note
+    code, _, err = run_cli(capsys, "train", "--model", "demo", "--train", colour_data["train"], "--val",
+                           colour_data["val"], "--epochs", "1", "--workers", "0", "--out", tmp_path / "given")
+    assert code == 0 and "note: trained with the model family's default" not in err  # settings of one's own
+
+
+def test_train_help_says_which_to_use_for_a_new_folder(capsys):
+    with pytest.raises(SystemExit):
+        run_cli(capsys, "train", "--help")
+    assert "for a new folder" in " ".join(capsys.readouterr().out.split())

@@ -9,8 +9,9 @@ demo images reach at most 0.976, planted resized or recompressed copies are abov
 more than 95% of cases. The thumbnails are cached on disk like image features (their own key).
 
 A pair is `same-class` (one folder, one class), `cross-class` (one folder, two classes: one of
-the labels is likely wrong) or `leak` (training and validation or different-conditions folders:
-the same picture on both sides inflates accuracy).
+the labels is likely wrong), `leak` (training and validation or different-conditions folders:
+the same picture on both sides inflates accuracy) or `between-evaluation` (two evaluation folders,
+validation and different conditions: the robustness test repeats a validation image).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def similar_pairs(features: torch.Tensor, threshold: float = THRESHOLD, cancel=n
     return sorted(pairs, key=lambda p: -p.similarity)
 
 
-def pair_kind(set_a: str, set_b: str, label_a: str, label_b: str) -> str:
+def pair_kind(set_a: str, set_b: str, label_a: str, label_b: str, train: str = "train") -> str:
     if set_a != set_b:
-        return "leak"
+        return "leak" if train in (set_a, set_b) else "between-evaluation"
     return "same-class" if label_a == label_b else "cross-class"

@@ -25,6 +25,7 @@ from core.progress import Progress, check_cancel, no_cancel, no_progress
 FEW_IMAGES = 10        # a class with fewer training images gets a warning
 IMBALANCE = 5.0        # largest / smallest class above this gets a warning
 NEAR_CHANCE = 1.5      # zero-shot accuracy of a class below this × chance gets a warning
+TRUSTED = 0.5          # out-of-fold accuracy below this (or NEAR_CHANCE × chance): the ranking is a guess
 TRAIN = "train"
 
 
@@ -69,12 +70,30 @@ class CheckReport:
     model: str
     images: int
     kept: int = 0  # suspicious images the user chose to keep as they are (not listed again)
+    agreement: float | None = None  # how many training labels the out-of-fold predictions agree with
+    classes: int = 2
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the suspicious labels' ranking means anything: with a model that agrees with
+        fewer than half the labels (or barely above chance), it is a guess and its scores are not shown."""
+        return self.agreement is None or self.agreement >= max(TRUSTED, NEAR_CHANCE / max(2, self.classes))
+
+    def ranking_note(self) -> str:
+        """Why the suspicious labels are no ranking, in words; empty when they are one."""
+        if self.trusted:
+            return ""
+        return (f"the model agrees with only {self.agreement:.0%} of the training labels, even when it learns from "
+                "the other images: it barely knows these classes, so this list is a guess, not a ranking (no "
+                "scores shown); check again with a trained model, or give the classes clearer names")
 
     def to_json(self) -> dict:
         return {"suspicious": [s.to_json() for s in self.suspicious],
                 "near_duplicates": [d.to_json() for d in self.near_duplicates],
                 "warnings": [w.to_json() for w in self.warnings],
-                "model": self.model, "images": self.images, "kept": self.kept}
+                "model": self.model, "images": self.images, "kept": self.kept,
+                "agreement": None if self.agreement is None else round(self.agreement, 4),
+                "ranking_trusted": self.trusted}
 
 
 @dataclass
@@ -129,12 +148,15 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
     listed = [s for s in suspicious if excluded_key(s.path) not in keep]
     check_cancel(cancel)
     pairs = [Duplicate(str(images[p.a].path), str(images[p.b].path), p.similarity,
-                       duplicates.pair_kind(images[p.a].set, images[p.b].set, images[p.a].label, images[p.b].label))
+                       duplicates.pair_kind(images[p.a].set, images[p.b].set, images[p.a].label, images[p.b].label,
+                                            TRAIN))
              for p in duplicates.similar_pairs(thumb_x, threshold, cancel)
              if not {excluded_key(images[p.a].path), excluded_key(images[p.b].path)} <= keep]
     zero_shot_probs = AnchoredProbe(*prior).probabilities(model_x[train]) if zero_shot else None
     warnings = class_warnings(scan.counts(), y, zero_shot_probs, predictor.class_names)
-    return CheckReport(listed, pairs, warnings, predictor.description, len(images), len(suspicious) - len(listed))
+    agreement = float((probs.argmax(dim=1) == torch.as_tensor(y)).float().mean())
+    return CheckReport(listed, pairs, warnings, predictor.description, len(images), len(suspicious) - len(listed),
+                       agreement, len(scan.classes))
 
 
 def _eval_folders(val_dir, ood_dirs) -> list[tuple[str, Path]]:

@@ -62,10 +62,12 @@ def _text(report) -> str:
     lines = [f"{report.images} images checked with {report.model}"]
     lines.append(f"\n{len(report.suspicious)} suspicious label(s), most suspicious first"
                  + (f" ({report.kept} kept as they are not listed)" if report.kept else "") + ":")
-    lines += [f"  {s.score:.2f}  {s.path}  filed under {s.label!r}, looks like {s.likely!r}"
-              for s in report.suspicious[:SHOWN]]
+    if note := report.ranking_note():
+        lines.append(f"  ({note})")
+    lines += [f"  {f'{s.score:.2f}' if report.trusted else '  – '}  {s.path}  filed under {s.label!r}, looks like "
+              f"{s.likely!r}" for s in report.suspicious[:SHOWN]]
     lines.append(f"\n{len(report.near_duplicates)} near-duplicate pair(s):")
-    lines += [f"  {d.similarity:.3f}  {d.kind:<11}  {d.a}  ~  {d.b}" for d in report.near_duplicates[:SHOWN]]
+    lines += [f"  {d.similarity:.3f}  {d.kind:<18}  {d.a}  ~  {d.b}" for d in report.near_duplicates[:SHOWN]]
     if len(report.suspicious) > SHOWN or len(report.near_duplicates) > SHOWN:
         lines.append(f"(the first {SHOWN} of each; --json lists them all)")
     lines.append(f"\n{len(report.warnings)} warning(s):" if report.warnings else "\nno warnings")

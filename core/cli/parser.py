@@ -247,7 +247,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     _setting_args(p)
     p.add_argument("--auto", action="store_true",
                    help="choose the learning rate and epochs automatically within --budget, on ID validation only "
-                        "(short trials in RUN_DIR/trials, then the best trained into RUN_DIR)")
+                        "(short trials in RUN_DIR/trials, then the best trained into RUN_DIR); use it for a new "
+                        "folder: without it the model family's fixed row of defaults is used as it is")
     p.add_argument("--budget", type=number(float, 0.01, MAX_BUDGET_MINUTES), metavar="MINUTES",
                    help="--auto: the time it may take (default: scaled to the model, the device and the data; "
                         "a few minutes for the demo model on a CPU)")

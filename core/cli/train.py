@@ -129,8 +129,24 @@ def _report(args, info: dict, warnings: list[str]) -> None:
     if auto:
         notes.append(f"automatic settings: {auto['why']}")
     notes += [f"advice: {advice_text(a)}" for a in advice]
+    if note := _defaults_note(args, info, advice):
+        notes.append(note)
     for line in notes:
         print(line, file=sys.stderr)
+
+
+def _defaults_note(args, info: dict, advice) -> str | None:
+    """Without --auto and with none of lr/epochs given, the run used the family's fixed row: say that
+    --auto is the way for a new folder, the more so when the curves say the run stopped short."""
+    if args.auto or args.resume or getattr(args, "lr", None) is not None or getattr(args, "epochs", None) is not None:
+        return None
+    config = info.get("config") or {}
+    short = next((a for a in advice if a.kind in ("still_rising", "barely_moved")), None)
+    why = "validation accuracy was still rising, so these settings stopped short; " if short and \
+        short.kind == "still_rising" else "the model barely moved from zero-shot with them; " if short else ""
+    return (f"note: trained with the model family's default settings ({config.get('epochs')} epochs, learning rate "
+            f"{config.get('lr', 0):g}), not chosen for this folder; {why}for a new folder, {cli_name('auto')} chooses "
+            f"the learning rate and epochs on validation (flyp train --auto … --out RUN_DIR)")
 
 
 def advice_text(advice) -> str:

@@ -48,7 +48,22 @@ def validate_templates(templates: list[str], where: str = "template") -> list[st
 
 
 def fill(template: str, classname: str) -> str:
-    return template.format(classname)
+    """The caption of one class: "a photo of a {}." with "elephant" reads "a photo of an elephant."."""
+    text = template.format(classname)
+    fields = [literal for literal, name, _, _ in string.Formatter().parse(template) if name is not None]
+    before = fields[0] if len(fields) == 1 else ""  # the text before the placeholder, braces unescaped
+    if re.search(r"(^|\W)[Aa]\s+$", before) and _vowel_sound(classname):
+        cut = before.rstrip()
+        return text[:len(cut)] + "n" + text[len(cut):]
+    return text
+
+
+def _vowel_sound(word: str) -> bool:
+    """Whether "an" goes before `word` (by its spelling: an elephant, an hour, a unicorn, a one-eyed cat)."""
+    w = word.strip().lower()
+    if w.startswith(("uni", "use", "usu", "ure", "uti", "eu", "ew", "one", "once")):
+        return False
+    return w[:1] in ("a", "e", "i", "o", "u") or w.startswith(("hour", "honest", "honou", "heir"))
 
 
 def captions_for(classname: str, templates: list[str]) -> list[str]:

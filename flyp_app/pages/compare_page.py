@@ -24,6 +24,7 @@ from flyp_app.widgets.deferred import Deferred
 
 COLUMNS = ["Run", "Method", "Settings", "ID", "OOD", "Best α", "ID at α", "OOD at α", "Time"]
 NO_RUNS = "No runs yet: train on the Train page (try several methods) and compare them here."
+READING = "Reading the runs…"
 NO_OOD = ("No run has images of different conditions, so there is no robustness plot. Add such folders on the "
           "Data page before training to see one.")
 
@@ -60,6 +61,7 @@ class ComparePage(Page):
         self._worker = self._soup_worker = None
         self._stale = True
         self._seq = 0
+        self._reading = False  # the runs' rows are being read
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Read the runs again (curves already computed are reused)")
         self.refresh_button.clicked.connect(self.refresh)
@@ -164,6 +166,7 @@ class ComparePage(Page):
             self._set_cells(r, [Path(path).name, "", "reading…"] + [""] * (len(COLUMNS) - 3))
         self.table.blockSignals(False)
         self._fit_table()
+        self._reading = bool(self.paths)
         self._draw()
         if not self.paths:
             self.show_info(NO_RUNS)
@@ -189,6 +192,8 @@ class ComparePage(Page):
     def _failed(self, seq: int, text: str) -> None:
         if seq == self._seq:
             self._worker = None
+            self._reading = False
+            self._draw()
             self._busy(False)
             self.show_error(text)
 
@@ -196,6 +201,7 @@ class ComparePage(Page):
         if seq != self._seq:
             return  # an older refresh
         self._worker = None
+        self._reading = False
         self.rows = rows
         for r, row in enumerate(rows):
             self._fill_row(r, row)
@@ -247,8 +253,9 @@ class ComparePage(Page):
                 for row, path in zip(self.rows, self.paths)]
         self.plot.set_rows(rows)
         has_curve = any(row.get("curve") and row["curve"][0]["ood"] is not None for row in rows)
-        self.plot_note.setText(NO_OOD if self.paths else NO_RUNS)
-        self.plot_stack.setCurrentWidget(self._plot_slot if has_curve or self._worker is not None else self.plot_note)
+        # a run read later may have such images: say so only once every run is read
+        self.plot_note.setText(READING if self._reading else NO_OOD if self.paths else NO_RUNS)
+        self.plot_stack.setCurrentWidget(self._plot_slot if has_curve else self.plot_note)
 
     def _selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()

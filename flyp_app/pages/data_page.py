@@ -42,6 +42,7 @@ class DataPage(Page):
                                       + self.classes.horizontalHeader().sizeHint().height())
         self.classes.itemChanged.connect(self._name_edited)
         self.summary = QLabel("No training folder yet.")
+        self._counts = {}  # the scan's classes and training images, with those labelled since
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -253,11 +254,16 @@ class DataPage(Page):
         data, thumbs = result
         self._fill_classes(data, thumbs)
         self._fill_problems(data)
+        self._counts = {"classes": len(data.classes), "train": len(data.train)}
+        self._summarise(data)
+        self.state.set_scan(data)
+
+    def _summarise(self, data) -> None:
+        """The scan's figures, with the classes and training images labelled since (`_counts`)."""
         where = "a held-out share of each class" if data.val_from_split else "the validation folder"
-        self.summary.setText(f"{len(data.classes)} classes · {len(data.train)} training images · "
+        self.summary.setText(f"{self._counts['classes']} classes · {self._counts['train']} training images · "
                              f"{len(data.val)} validation images ({where})"
                              + "".join(f" · {len(s)} in {name}" for name, s in data.ood.items()))
-        self.state.set_scan(data)
 
     def _fill_classes(self, data, thumbs: dict[str, bytes]) -> None:
         self._filling = True
@@ -311,6 +317,9 @@ class DataPage(Page):
             cell.setText(str(max(0, int(cell.text() or 0) + delta)))
             cell.setForeground(Qt.red if cell.text() == "0" else self.classes.palette().text())
         self._filling = False
+        if self.state.datasets is not None and self._counts:
+            self._counts = {"classes": self.classes.rowCount(), "train": self._counts["train"] + sum(changes.values())}
+            self._summarise(self.state.datasets)
 
     def _name_edited(self, item: QTableWidgetItem) -> None:
         """A class name typed in the table: kept if it is not empty and no other class has it."""

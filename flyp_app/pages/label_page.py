@@ -41,6 +41,7 @@ class LabelPage(Page):
         self.labeller = None
         self.since_fit = 0
         self._skipped = 0
+        self._refused = ""  # the message refusing a typed class name, while it shows
         self._pending = ""  # the project's folder of new images, opened when the page is shown
         self._thumb_cache: dict[str, bytes] = {}   # path → PNG, kept while the folder is open
         self._removed: dict[str, LabelItem] = {}   # labelled images, to bring back on undo
@@ -65,9 +66,10 @@ class LabelPage(Page):
     def _top_rows(self) -> None:
         row = QHBoxLayout()
         row.addWidget(QLabel("New images:"))
-        self.folder_edit = QLineEdit(readOnly=True, placeholderText="choose a folder of images to label…",
-                                     toolTip="The folder of new images to label, sub-folders included; "
-                                             "dropping a folder on the page opens it too")
+        self.folder_edit = QLineEdit(placeholderText="type, paste or choose a folder of images to label…",
+                                     toolTip="The folder of new images to label, sub-folders included (Enter "
+                                             "opens a path typed here); dropping a folder on the page opens it too")
+        self.folder_edit.returnPressed.connect(self._typed_folder)
         row.addWidget(self.folder_edit, 1)
         choose = QPushButton("Choose folder…")
         choose.clicked.connect(self._choose_folder)
@@ -125,6 +127,7 @@ class LabelPage(Page):
         self.name_edit.setToolTip("Label the selected images with a class typed by name (an existing one, or a new "
                                   "one, made as a folder in the training folder)")
         self.name_edit.returnPressed.connect(self._typed_name)
+        self.name_edit.textEdited.connect(self._name_retyped)
         self.completer = QCompleter([], self.name_edit, caseSensitivity=Qt.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchContains)
         self.name_edit.setCompleter(self.completer)
@@ -228,6 +231,14 @@ class LabelPage(Page):
         if folder := choose_folder(self, self.state, "Folder of images to label", near=self.folder_edit.text()):
             self.open_folder(folder)
 
+    def _typed_folder(self) -> None:
+        text = self.folder_edit.text().strip().strip('"')
+        if not Path(text).expanduser().is_dir():
+            self.show_error(f"{text}: no such folder. Type or paste the path of a folder, or press Choose folder….")
+            return
+        self.show_error("")
+        self.open_folder(str(Path(text).expanduser()))
+
     def open_folder(self, folder: str, remember: bool = True) -> None:
         """Scan `folder` (any depth) and show its images; remembered in the project."""
         if remember:
@@ -301,8 +312,10 @@ class LabelPage(Page):
             self._suggest_worker.cancel()
         self.since_fit = 0
         self.show_info("Computing suggestions (each image's features once; they are kept for next time)…")
-        self._suggest_worker = self.run(label_tasks.suggest, self.state.caches, self._source(), self.device(), list(self.items),
-                                        self._labelled(), list(self.classes), on_event=self._suggested,
+        classes = list(self.classes)
+        self._suggest_worker = self.run(label_tasks.suggest, self.state.caches, self._source(), self.device(),
+                                        list(self.items), self._labelled(), classes,
+                                        on_event=lambda batch: self._suggested(batch, classes),
                                         on_progress=self._show_progress, on_done=self._suggestions_done)
 
     def _labelled(self) -> list[tuple[str, str]]:
@@ -313,7 +326,9 @@ class LabelPage(Page):
             pairs += [(str(a.destination), a.class_name) for step in self.labeller.history for a in step]
         return pairs
 
-    def _suggested(self, batch: dict) -> None:
+    def _suggested(self, batch: dict, classes: list[str]) -> None:
+        if classes != self.classes:  # suggestions for the classes of a project (or a moment) gone
+            return
         for path, probs in batch["probs"].items():
             if (item := self.items.get(path)) is not None:
                 item.probs = probs
@@ -371,11 +386,12 @@ class LabelPage(Page):
         return [self.items[w.data(Qt.UserRole)] for w in self.grid.selectedItems() if w.data(Qt.UserRole) in self.items]
 
     # Labelling -------------------------------------------------------------------------------------
-    def _number(self, index: int) -> None:
-        if index < len(self.classes):
+    def _number(self, digit: int) -> None:
+        index = self.bar.class_for_key(digit)
+        if index is not None:
             self.assign(self.classes[index])
         else:
-            self.show_error(f"There is no class {index + 1}: {len(self.classes)} classes.")
+            self.show_error(f"There is no class {digit}: {len(self.classes)} classes.")
 
     def accept_suggestion(self) -> None:
         """Label each selected image with its own suggestion."""
@@ -397,11 +413,18 @@ class LabelPage(Page):
         text = self.name_edit.text().strip()
         folder = self.find_class(text)
         if folder is None:
-            self.show_error(f"No class is called “{text}”: use New class… to make one.")
+            self._refused = f"No class is called “{text}”: use New class… to make one."
+            self.show_error(self._refused)
             return
         self.name_edit.clear()
         self.assign(folder)
         self.grid.setFocus()
+
+    def _name_retyped(self, text: str) -> None:
+        """The refused name's message goes once the name typed is one of the classes."""
+        if self._refused and self.status.text() == self._refused and self.find_class(text.strip()):
+            self._refused = ""
+            self.show_error("")
 
     def find_class(self, text: str) -> str | None:
         lowered = text.casefold()

@@ -41,11 +41,20 @@ def time_left_text(seconds: float) -> str:
     return f"about {minutes} min left" if minutes < 60 else f"about {minutes // 60} h {minutes % 60:02d} min left"
 
 
+def trial_text(event: dict, left_s: float) -> str:
+    """The automatic mode's words for the trial it trains, with the time budget left."""
+    left = time_left_text(max(0.0, left_s)).removesuffix(" left")
+    return (f"Automatic settings: try {event['index']}, learning rate {event['lr']:g} for {event['epochs']} "
+            f"epoch{'s' * (event['epochs'] > 1)} ({left} of the time budget left).")
+
+
 class TrainPage(Page):
     title = "Train"
     name = "train"  # how the window and the View menu reach it
     hint = ("Choose the model to start from and how to train it, then start. Every run is saved as it "
             "goes: stop it, or close the window, and resume it later from the list of runs.")
+
+    clock = staticmethod(time.monotonic)  # the time budget's countdown reads it (a test sets its own)
 
     def __init__(self, state):
         super().__init__(state)
@@ -163,6 +172,7 @@ class TrainPage(Page):
         self._shown = ""
         self.plots.show_curves(None)
         self.shown_label.setText("")
+        self.advice.hide()  # it was about the last project's run
         if not self.training():
             self.message.setText("No run in progress.")
             self.detail.setText("")
@@ -285,6 +295,7 @@ class TrainPage(Page):
         after the config and run folder)."""
         self.show_error("")
         self.advice.hide()
+        self.detail.setText("")  # the last run's "step N of N" until this one knows its steps
         self._pending_path = str(run_dir)
         self._live_path = str(run_dir) if resume else ""
         self._live = Curves(total_steps=None)
@@ -394,11 +405,18 @@ class TrainPage(Page):
         self._shown = event["run"]
         self.plots.show_curves(self._live)
         self.shown_label.setText(f"Showing: {Path(event['run']).name} (live)")
-        left = time_left_text(max(0.0, event["left_s"])).removesuffix(" left")
-        self._progress = {"message": "Starting…", "auto": (
-            f"Automatic settings: try {event['index']}, learning rate {event['lr']:g} for {event['epochs']} "
-            f"epoch{'s' * (event['epochs'] > 1)} ({left} of the time budget left)." if event["phase"] == "trial" else
-            f"Automatic settings, the final run: {event['why']}")}
+        self._progress = {"message": "Starting…"}
+        if event["phase"] == "trial":  # the budget left counts down while the trial trains (see _tick)
+            self._progress.update(trial=event, budget_end=self.clock() + event["left_s"])
+            self._progress["auto"] = trial_text(event, event["left_s"])
+        else:
+            self._progress["auto"] = f"Automatic settings, the final run: {event['why']}"
+
+    def _end_auto(self) -> None:
+        """The run ended: no more words of which automatic run it was, nor a countdown."""
+        for key in ("auto", "trial", "budget_end"):
+            self._progress.pop(key, None)
+        self._dirty = True
 
     def _started(self, event: dict) -> None:
         self._live.total_steps = event["total_steps"]
@@ -421,12 +439,15 @@ class TrainPage(Page):
 
     def _tick(self) -> None:
         """Draw what arrived since the last tick (timer, a few times a second)."""
+        info = self._progress
+        if "budget_end" in info:
+            info["auto"] = trial_text(info["trial"], info["budget_end"] - self.clock())
+            self._dirty = True
         if not self._dirty:
             return
         self._dirty = False
         if self._live is not None and self._shown and self._shown == (self._live_path or self._pending_path):
             self.plots.redraw()
-        info = self._progress
         self.message.setText(" ".join(filter(None, (info.get("auto"), info.get("message")))))  # auto: which run
         total, step = info.get("total"), info.get("step", 0)
         if total:
@@ -459,7 +480,7 @@ class TrainPage(Page):
             text += f" Automatic settings: {auto['why']}"
         if levers := levers_text(info):
             text += f" {levers}"
-        self._progress.pop("auto", None)
+        self._end_auto()
         worse = collapsed(info)  # a run worse than zero-shot: nothing to blend, no curve to compute
         self._progress["message"] = text + " " + (worse or "Next: blend it with the zero-shot model on the Blend page.")
         self.show_info("")
@@ -479,20 +500,24 @@ class TrainPage(Page):
     def _advise(self, run_dir: str) -> None:
         """Read the run's curves in the background and show what they suggest."""
         if run_dir and Path(run_dir, "run.json").is_file():
-            self.run(tasks.run_advice, run_dir, on_done=self._advised, on_error=lambda _: None)
+            project = self.state.project
+            self.run(tasks.run_advice, run_dir, on_done=lambda result: self._advised(project, result),
+                     on_error=lambda _: None)
 
-    def _advised(self, result: tuple) -> None:
+    def _advised(self, project, result: tuple) -> None:
+        if project is not self.state.project:
+            return  # another project opened meanwhile
         advice, self._last_config = result
         self.advice.show_advice(advice)
 
     def _stopped(self) -> None:
-        self._progress.pop("auto", None)
+        self._end_auto()
         step = self._progress.get("step", 0)
         self._progress["message"] = (f"Stopped at step {step}. The run is saved: select it below and press "
                                      "Resume run to continue it." if self._live_path else "Stopped before training began.")
 
     def _failed(self, text: str) -> None:
-        self._progress.pop("auto", None)
+        self._end_auto()
         self._progress["message"] = "Training stopped with an error."
         self.show_error(text)
         self._advise(self._live_path)

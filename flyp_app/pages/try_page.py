@@ -48,7 +48,7 @@ class TryItem:
         return [(self.classes[i], self.probs[i]) for i in order]
 
 
-def summary_text(items: list[TryItem], shown: int = 4) -> str:
+def summary_text(items: list[TryItem], shown: int = 6) -> str:
     """What a folder's answers add up to: "46 images: 45 predicted seven, 1 predicted one"."""
     from collections import Counter
 
@@ -61,9 +61,10 @@ def summary_text(items: list[TryItem], shown: int = 4) -> str:
         text = f"{counts[0][1]} of {len(answered)} images predicted {counts[0][0]}" if len(answered) > 1 else \
             f"1 image, predicted {counts[0][0]}"
     else:
-        parts = [f"{n} {name}" for name, n in counts[:shown]]
-        rest = sum(n for _, n in counts[shown:])
-        text = f"{len(answered)} images predicted: " + ", ".join(parts) + (f", {rest} other" if rest else "")
+        named = counts if len(counts) <= shown + 1 else counts[:shown]  # one class left over is named too
+        rest = counts[len(named):]
+        text = f"{len(answered)} images predicted: " + ", ".join(f"{n} {name}" for name, n in named) + \
+            (f", and {sum(n for _, n in rest)} in {len(rest)} other classes" if rest else "")
     waiting = len(items) - len(answered) - failed
     return text + (f" · {waiting} still classifying" if waiting else "") + \
         (f" · {failed} could not be classified" if failed else "") + "."
@@ -250,8 +251,9 @@ class TryPage(RunPage):
         self.show_info(f"Saved the table of {len(self.items)} images to {path}.", ok=True)
 
     def _show_summary(self) -> None:
-        self.summary.setText(summary_text(self.items))
-        self.save_table.setEnabled(any(item.probs is not None or item.error for item in self.items))
+        folder = self.inner.currentWidget() is self.folder_results  # the folder's table has its own words
+        self.summary.setText("" if folder else summary_text(self.items))
+        self.save_table.setEnabled(not folder and any(item.probs is not None or item.error for item in self.items))
 
     def clear(self) -> None:
         if self._worker is not None:
@@ -280,6 +282,7 @@ class TryPage(RunPage):
         self._sorted = None
         self.folder_results.start(folder)
         self.inner.setCurrentWidget(self.folder_results)
+        self._show_summary()
         self.progress.setRange(0, 0)
         self.progress.show()
         self._folder_worker = self.run(
@@ -329,6 +332,7 @@ class TryPage(RunPage):
         if self._folder_worker is not None:
             self._folder_worker.cancel()
         self.inner.setCurrentWidget(self.results if self.items else self.drop_note)
+        self._show_summary()
 
     # Classifying -----------------------------------------------------------------------------------
     def _target(self) -> tuple | None:

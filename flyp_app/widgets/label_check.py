@@ -123,7 +123,8 @@ class LabelCheck(QWidget):
         self.summary.setText(
             f"{report.images} images checked with {report.model}: {len(report.suspicious)} suspicious label(s), "
             f"{len(report.near_duplicates)} near-duplicate pair(s), {len(report.warnings)} class warning(s). "
-            "Read the list from the top: the most suspicious come first.")
+            + (f"The suspicious labels cannot be trusted: {report.ranking_note()}." if not report.trusted else
+               "Read the list from the top: the most suspicious come first."))
         self.review.show_report(report)
         self._show_list(True)
         self.checked.emit()

@@ -13,7 +13,30 @@ THUMB = 88
 CELL = QSize(THUMB + 56, THUMB + 46)  # a thumbnail and two lines: the suggestion, the file name
 BAR_COLUMNS = 6
 VIEWS = ("Least confident first", "By suggested class", "Folder order")
-NUMBER_KEYS = {getattr(Qt, f"Key_{n}"): (n - 1) % 10 for n in range(10)}  # 1…9 → classes 1…9, 0 → class 10
+NUMBER_KEYS = {getattr(Qt, f"Key_{n}"): n for n in range(10)}  # Qt's key → the digit on it
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def class_keys(names: list[str]) -> list[str]:
+    """The digit key that labels each class, as its button shows it: when every class is named by a
+    different digit ("7" or "seven"), that digit; otherwise its place, 1…9 and 0 for the tenth
+    (none after)."""
+    if named_by_digits(names):
+        return [str(_digit_of(name)) for name in names]
+    return [f"{(i + 1) % 10}" if i < 10 else "" for i in range(len(names))]
+
+
+def named_by_digits(names: list[str]) -> bool:
+    """Whether every class is named by a different digit (the digits' folders, "0"…"9" or "zero"…)."""
+    named = [_digit_of(name) for name in names]
+    return bool(names) and None not in named and len(set(named)) == len(named)
+
+
+def _digit_of(name: str) -> int | None:
+    word = name.strip().casefold()
+    if len(word) == 1 and word.isdigit():
+        return int(word)
+    return DIGIT_WORDS.index(word) if word in DIGIT_WORDS else None
 
 
 @dataclass
@@ -52,7 +75,7 @@ class LabelGrid(QListWidget):
     next image, Ctrl+Z undoes, and typing letters starts a class name (`typed`).
     """
 
-    number = Signal(int)     # 0-based class index
+    number = Signal(int)     # the digit pressed, 0…9
     accept = Signal()
     skip = Signal()
     undo = Signal()
@@ -100,7 +123,8 @@ class LabelGrid(QListWidget):
 
 
 class ClassBar(QWidget):
-    """One button per class, numbered as the keys that choose them, in rows of `BAR_COLUMNS`."""
+    """One button per class, numbered as the keys that choose them and in their order (classes named
+    by digits from 0 up), in rows of `BAR_COLUMNS`."""
 
     chosen = Signal(int)
 
@@ -109,19 +133,29 @@ class ClassBar(QWidget):
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(6)
-        self.buttons: list[QPushButton] = []
+        self.buttons: list[QPushButton] = []  # in the order of the classes, not of the bar
+        self.keys: list[str] = []
 
     def set_classes(self, names: list[str]) -> None:
         for button in self.buttons:
             self.grid.removeWidget(button)
             button.deleteLater()
         self.buttons = []
-        for i, name in enumerate(names):
-            key = f"{(i + 1) % 10}" if i < 10 else ""
-            button = QPushButton(f"{key}  {name}" if key else name)
+        self.keys = class_keys(names)
+        shown = sorted(range(len(names)), key=lambda i: int(self.keys[i])) if named_by_digits(names) \
+            else range(len(names))
+        buttons = {}
+        for place, i in enumerate(shown):
+            name, key = names[i], self.keys[i]
+            button = QPushButton(f"{key}  {name}" if key and key != name.strip() else name)
             button.setToolTip(f"Label the selected images “{name}”" + (f" (key {key})" if key else ""))
             button.setAccessibleName(f"Label as {name}")
             button.setFocusPolicy(Qt.NoFocus)
             button.clicked.connect(lambda _=False, i=i: self.chosen.emit(i))
-            self.grid.addWidget(button, i // BAR_COLUMNS, i % BAR_COLUMNS)
-            self.buttons.append(button)
+            self.grid.addWidget(button, place // BAR_COLUMNS, place % BAR_COLUMNS)
+            buttons[i] = button
+        self.buttons = [buttons[i] for i in range(len(names))]
+
+    def class_for_key(self, digit: int) -> int | None:
+        """The index of the class the digit key labels, None if no class has that key."""
+        return self.keys.index(str(digit)) if str(digit) in self.keys else None

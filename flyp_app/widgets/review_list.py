@@ -22,7 +22,9 @@ PATHS = Qt.UserRole  # an item's images: [path] or a pair's [a, b]
 ACTION = Qt.UserRole + 1  # a class warning's action line: the page that opens
 KINDS = {"same-class": ("same class", "the same class"),
          "cross-class": ("two classes", "two classes: one of the labels is wrong"),
-         "leak": ("training and evaluation", "training and an evaluation folder: it inflates accuracy")}
+         "leak": ("training and evaluation", "training and an evaluation folder: it inflates accuracy"),
+         "between-evaluation": ("validation and different conditions", "two evaluation folders (validation and "
+                                "different conditions): the robustness test repeats a validation image")}
 COLUMNS = ["Image", "Folder's class", "Likely class", "Score", "Done"]
 # What a class warning's action line opens: the page that helps (by its name), and its words.
 WARNING_ACTIONS = {"few-images": ("label", "Label more images…"), "imbalance": ("label", "Label more images…"),
@@ -92,11 +94,14 @@ class ReviewList(QWidget):
 
     def _suspicious(self, report) -> None:
         kept = f"; {report.kept} kept as they are are not listed" if report.kept else ""
-        group = self._group(f"Suspicious labels ({len(report.suspicious)}{kept})",
+        note = report.ranking_note()
+        group = self._group(f"Suspicious labels ({len(report.suspicious)}{kept})" + (" — a guess, not a ranking"
+                                                                                    if note else ""),
+                            note[:1].upper() + note[1:] + "." if note else
                             "Images whose folder the model's evidence contradicts, most suspicious first. The "
                             "score (0–1) is how little the folder's class is believed.")
         for s in report.suspicious:
-            self._image_row(group, s.path, s.label, s.likely, f"{s.score:.2f}",
+            self._image_row(group, s.path, s.label, s.likely, "–" if note else f"{s.score:.2f}",
                             f"{s.path}\nfiled under {self.actions.display(s.label)}; looks like "
                             f"{self.actions.display(s.likely)}")
 
@@ -105,7 +110,8 @@ class ReviewList(QWidget):
                             "Pairs of nearly identical images (resized, recompressed, cropped slightly)")
         for d in report.near_duplicates:
             short, long = KINDS.get(d.kind, (d.kind, d.kind))
-            pair = QTreeWidgetItem(group, [f"{Path(d.a).name}  ≈  {Path(d.b).name}", short, "", f"{d.similarity:.3f}", ""])
+            pair = QTreeWidgetItem(group, [f"{self._shown_path(d.a)}  ≈  {self._shown_path(d.b)}", short, "",
+                                           f"{d.similarity:.3f}", ""])
             pair.setData(0, PATHS, [d.a, d.b])
             pair.setToolTip(1, f"Nearly the same picture in {long}")
             pair.setToolTip(0, f"Nearly the same picture in {long}.\n{d.a}\n{d.b}\nSelect this row to act on both "
@@ -113,6 +119,14 @@ class ReviewList(QWidget):
             pair.setExpanded(True)
             for path in (d.a, d.b):
                 self._image_row(pair, path, Path(path).parent.name)
+
+    def _shown_path(self, path: str) -> str:
+        """A path as the project's folder sees it (two copies often share a file name)."""
+        project = self.state.project.path
+        try:
+            return Path(path).relative_to(Path(project).parent).as_posix() if project else path
+        except ValueError:
+            return path
 
     def _warnings(self, report) -> None:
         group = self._group(f"Class warnings ({len(report.warnings)})", "Classes that are small, imbalanced, "

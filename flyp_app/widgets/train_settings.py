@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 
 from core.model import hub
 from core.training.config import METHODS, TrainConfig, defaults, settings
-from core.training.defaults import MIN_STEPS_PER_EPOCH, family_of, fit_batch
+from core.training.defaults import MIN_STEPS_PER_EPOCH, default_settings, family_of, fit_batch
 from core.demo.story import DEMO_SETTINGS
 from core.errors import FlypError
 from flyp_app.file_dialogs import choose_file
@@ -388,7 +388,8 @@ class HyperParameters(QGroupBox):
 
     # Showing the project's settings ---------------------------------------------------------
     def load(self, settings: dict, auto: bool = False, budget_minutes: float = 0.0) -> None:
-        values = config_defaults() | settings
+        # a setting never set shows the chosen model family's row, as the run will take it
+        values = config_defaults() | default_settings(self._model, self._train_images) | settings
         self._loading = True
         self._auto = auto
         self.budget.setValue(round(budget_minutes))
