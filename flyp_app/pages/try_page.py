@@ -18,10 +18,11 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, Q
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core.data.images import IMAGE_EXTENSIONS
-from flyp_app import label_tasks, tasks
+from flyp_app import label_tasks, tasks, trust_tasks
 from flyp_app.file_dialogs import choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.folder_results import FolderResults
+from flyp_app.widgets.novelty_control import NoveltyControl
 from flyp_app.widgets.try_results import TryResults, folder_text
 from flyp_app.words import error_text
 
@@ -42,14 +43,20 @@ class TryItem:
     classes: list[str] = field(default_factory=list)
     target: tuple | None = None  # (run, weights, α) the probabilities belong to
     error: str = ""
+    novelty: float | None = None  # how unlike the training images (None: the run has no novelty score)
 
     def top(self, k: int) -> list[tuple[str, float]]:
         order = sorted(range(len(self.probs)), key=self.probs.__getitem__, reverse=True)[:k]
         return [(self.classes[i], self.probs[i]) for i in order]
 
+    def unknown(self, threshold: float | None) -> bool:
+        """Whether the image is like none of the classes at the novelty `threshold`."""
+        return threshold is not None and self.novelty is not None and self.novelty > threshold
 
-def summary_text(items: list[TryItem], shown: int = 4) -> str:
-    """What a folder's answers add up to: "46 images: 45 predicted seven, 1 predicted one"."""
+
+def summary_text(items: list[TryItem], shown: int = 4, threshold: float | None = None) -> str:
+    """What a folder's answers add up to: "46 images: 45 predicted seven, 1 predicted one", and
+    how many are like none of the classes at the novelty `threshold`."""
     from collections import Counter
 
     answered = [item for item in items if item.probs is not None and not item.error]
@@ -65,17 +72,25 @@ def summary_text(items: list[TryItem], shown: int = 4) -> str:
         rest = sum(n for _, n in counts[shown:])
         text = f"{len(answered)} images predicted: " + ", ".join(parts) + (f", {rest} other" if rest else "")
     waiting = len(items) - len(answered) - failed
+    unknown = sum(item.unknown(threshold) for item in answered)
+    text += f" · {unknown} like none of these classes" if unknown else ""
     return text + (f" · {waiting} still classifying" if waiting else "") + \
         (f" · {failed} could not be classified" if failed else "") + "."
 
 
-def table_csv(items: list[TryItem], k: int) -> str:
+def table_csv(items: list[TryItem], k: int, threshold: float | None = None) -> str:
     """The results as CSV, the same table as a classified folder's and `flyp predict`'s
-    (`core.labelling.classify.csv_text`): path, class, confidence, the next classes, skipped."""
+    (`core.labelling.classify.csv_text`): path, class, confidence, known, novelty, the next
+    classes, skipped; known at the novelty `threshold` the page shows."""
     from core.labelling.classify import Prediction, csv_text
 
-    return csv_text([Prediction(item.path or item.name, item.top(k) if item.probs is not None and not item.error
-                                else [], item.error) for item in items], k)
+    rows = []
+    for item in items:
+        answered = item.probs is not None and not item.error
+        known = None if not answered or item.novelty is None or threshold is None else not item.unknown(threshold)
+        rows.append(Prediction(item.path or item.name, item.top(k) if answered else [], item.error,
+                               item.novelty if answered else None, known))
+    return csv_text(rows, k)
 
 
 
@@ -108,6 +123,8 @@ class TryPage(RunPage):
         self._sorted = None
         self._seq = 0
         self._dirty = False
+        self._choices_target = None  # the (run, weights, α) the "none of these" control was set for
+        self._engine_threshold = None  # the threshold of the last answers (chosen on ID validation)
         self._timer = QTimer(self, singleShot=True, interval=150)
         self._timer.timeout.connect(self.classify_pending)
         state.alpha_changed.connect(lambda _: self._changed())
@@ -153,6 +170,9 @@ class TryPage(RunPage):
         whole.clicked.connect(self._classify_folder_dialog)
         summary_row.addWidget(whole)
         layout.addLayout(summary_row)
+        self.novelty = NoveltyControl()
+        self.novelty.threshold_changed.connect(self._threshold_moved)
+        layout.addWidget(self.novelty)
         self.results = TryResults()
         self.drop_note = QLabel("Drop images or folders here\n\nor paste an image (Ctrl+V), or use Open images…",
                                 alignment=Qt.AlignCenter)
@@ -243,14 +263,14 @@ class TryPage(RunPage):
         if not path:
             return
         try:
-            atomic.write_text(path, table_csv(self.items, self.top_k.value()))
+            atomic.write_text(path, table_csv(self.items, self.top_k.value(), self._threshold()))
         except FlypError as exc:
             self.show_error(error_text(exc))
             return
         self.show_info(f"Saved the table of {len(self.items)} images to {path}.", ok=True)
 
     def _show_summary(self) -> None:
-        self.summary.setText(summary_text(self.items))
+        self.summary.setText(summary_text(self.items, threshold=self._threshold()))
         self.save_table.setEnabled(any(item.probs is not None or item.error for item in self.items))
 
     def clear(self) -> None:
@@ -371,6 +391,7 @@ class TryPage(RunPage):
         if not self.isVisible():
             self._dirty = True  # re-predicted when the page is next shown, not on every slider step
             return
+        self._ask_choices(target)
         todo = [item for item in self.items if not item.error and item.target != target]
         if not todo:
             return
@@ -403,6 +424,8 @@ class TryPage(RunPage):
                 item.error = answer["error"]
             else:
                 item.probs, item.classes, item.target = answer["probs"], batch["classes"], batch["target"]
+                item.novelty = answer.get("novelty")
+                self._engine_threshold = batch.get("threshold")
                 item.pixels = answer.get("pixels", item.pixels)
                 item.thumb = answer.get("thumb", item.thumb)
             self._render(row)
@@ -418,8 +441,31 @@ class TryPage(RunPage):
             top = item.top(self.top_k.value())
         else:
             note = "Classifying…" if self._target() is not None else "Waiting for a finished run."
-        self.results.show_row(row, item.key, item.name, where, item.thumb, top, note, bool(item.error))
+        self.results.show_row(row, item.key, item.name, where, item.thumb, top, note, bool(item.error),
+                              top is not None and item.unknown(self._threshold()))
 
     def _render_all(self) -> None:
         for row in range(len(self.items)):
             self._render(row)
+
+    # "None of these classes" -----------------------------------------------------------------------
+    def _ask_choices(self, target: tuple) -> None:
+        """The threshold's choices for the run at α, in the background (once per run and α)."""
+        if target == self._choices_target:
+            return
+        self._choices_target = target
+        self.novelty.clear()
+        self.run(trust_tasks.novelty_choices, self.state.caches, target[0], self.device(), target[2],
+                 on_done=lambda choices: target == self._target() and self.novelty.set_choices(choices),
+                 on_error=lambda _: None)
+
+    def _threshold(self) -> float | None:
+        """The novelty threshold the page applies: the control's, else the engine's (until the
+        control's choices arrive)."""
+        chosen = self.novelty.threshold()
+        return chosen if chosen is not None else self._engine_threshold
+
+    def _threshold_moved(self, threshold: float) -> None:
+        self.folder_results.set_threshold(threshold)
+        self._render_all()
+        self._show_summary()

@@ -1,0 +1,117 @@
+"""Trusting predictions in the app: "none of these classes" on the Try page (its threshold in the
+user's words, defaulting to the engine's), heat maps on request, the Blend page's reliability."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import off_the_ui_thread
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, flyp_run):
+    from flyp_app.window import MainWindow
+
+    win = MainWindow(load_engine=False)
+    qtbot.addWidget(win)
+    win.create_project(tmp_path / "Mine.flyp.json")
+    win.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp")))
+    win.show()
+    yield win
+    win.close()
+
+
+def engine_predictions(run, files, alpha):
+    """What `flyp predict` says of `files`: each image's novelty and verdict, and the score itself."""
+    from core.labelling.classify import classify_files
+    from core.labelling.predictor import open_predictor
+
+    predictor = open_predictor(run, alpha)
+    found = [p for batch in classify_files(files, predictor) for p in batch]
+    return {str(p.path): p for p in found}, predictor.novelty_model()
+
+
+def verdict_shown(page, row) -> bool:
+    bars = page.results.cellWidget(row, 2)
+    return not bars.verdict.isHidden() and "None of these classes" in bars.verdict.text()
+
+
+def test_try_says_none_of_these_and_its_threshold_follows_the_control(qtbot, window, colour_data, flyp_run,
+                                                                        forward_passes):
+    from core.trust.novelty import threshold_for
+
+    files = sorted(str(p) for p in colour_data["val"].rglob("*.png"))
+    window.state.set_alpha(0.5)
+    page = window.show_page("try")
+    page.add_paths(files)
+    qtbot.waitUntil(lambda: len(page.items) == len(files) and all(i.probs for i in page.items)
+                    and page.novelty.isEnabled(), timeout=60000)
+    assert off_the_ui_thread(forward_passes)  # the score was fitted and applied in the background
+
+    expected, novelty = engine_predictions(flyp_run, files, 0.5)
+    assert page.novelty.keep.value() == 95  # the engine's threshold, chosen on ID validation
+    assert page.novelty.threshold() == pytest.approx(novelty.threshold)
+    for row, item in enumerate(page.items):
+        assert item.novelty == pytest.approx(expected[item.path].novelty, rel=1e-4, abs=1e-4)
+        assert verdict_shown(page, row) == (expected[item.path].known is False)
+
+    page.novelty.keep.setValue(50)  # stricter: half the validation images are called none of these
+    strict = threshold_for(novelty.validation, 0.5)
+    unknown = [row for row, item in enumerate(page.items) if expected[item.path].novelty > strict]
+    assert unknown and len(unknown) < len(files)
+    assert [row for row in range(len(files)) if verdict_shown(page, row)] == unknown
+    assert f"{len(unknown)} like none of these classes" in page.summary.text()
+    kept = float((novelty.validation <= strict).float().mean())
+    assert f"validation {kept:.0%}" in page.novelty.effect.text()
+
+    from flyp_app.pages.try_page import table_csv
+
+    rows = table_csv(page.items, 3, page._threshold()).splitlines()[1:]
+    assert sum(row.split(",")[3] == "false" for row in rows) == len(unknown)  # the saved table says the same
+
+
+def test_the_label_pages_suggestions_from_a_run_say_none_of_these(qtbot, tmp_path, colour_data, flyp_run):
+    import random
+
+    from PIL import Image
+
+    from conftest import TINY
+    from core.labelling.predictor import open_predictor
+    from core.project import Project, save_project
+    from core.trust.fitting import known_files
+    from flyp_app.pages.label_page import LabelPage
+    from flyp_app.state import AppState
+
+    new = tmp_path / "new"
+    new.mkdir()
+    for path in sorted(colour_data["ood"].rglob("*.jpg"))[::3]:
+        shutil.copy(path, new / path.name)
+    rng = random.Random(5)
+    for i in range(4):  # noise: like none of the colour classes
+        Image.frombytes("RGB", (48, 48), bytes(rng.randrange(256) for _ in range(48 * 48 * 3))).save(new / f"noise_{i}.png")
+    run = str(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp"))
+    project = Project(name="Mine", train_dir=str(shutil.copytree(colour_data["train"], tmp_path / "train")), model=TINY,
+                      pretrained="none", runs=[run])
+    save_project(project, tmp_path / "Mine.flyp.json")
+    state = AppState(project)
+    page = LabelPage(state)
+    qtbot.addWidget(page)
+    page.show()
+    state.project_changed.emit()
+    page.open_folder(str(new))
+    qtbot.waitUntil(lambda: bool(page.items) and all(i.probs for i in page.items.values()) and not page.busy(), timeout=60000)
+    assert all(item.known is None for item in page.items.values())  # zero-shot has no training images to compare with
+    index = page.source.findData(run)
+    assert index > 0
+    page.source.setCurrentIndex(index)
+    page.source.activated.emit(index)  # as a choice in the list does
+    qtbot.waitUntil(lambda: all(i.known is not None for i in page.items.values()) and not page.busy(), timeout=60000)
+
+    expected = known_files(open_predictor(run, state.project.alpha), sorted(page.items))
+    assert {path: item.known for path, item in page.items.items()} == expected
+    assert not all(expected.values())
+    for path, item in page.items.items():
+        assert ("none of these?" in item.widget.text()) == (not expected[path])
+    page.stop_workers()
