@@ -27,3 +27,35 @@ def novelty_choices(caches: Caches, run_dir: str, device: str, alpha: float, pro
         scores = set_scores(predictor, novelty, session.eval_sets(cancel=control), cache=caches.feature_cache(predictor.key),
                             cancel=cancel)
     return {"keep": novelty.keep, "threshold": novelty.threshold, "rows": keep_choices(novelty, scores)}
+
+
+def explain_items(caches: Caches, run_dir: str, device: str, alpha: float, target: tuple, items: list[dict],
+                  class_index: int | None = None, progress=None, control=None, emit=None) -> None:
+    """Where the model looked (`core.trust.explain`) in each of `items` ({"key", "name", "path",
+    "data"}, as `flyp_app.tasks.classify_items` takes them), for the class `class_index` (None: each
+    image's most likely class): sends {"target", "class_index", "key", "png"} (the image with its heat
+    map over it, thumbnail-sized) or {…, "error"} per image."""
+    from core.data.transforms import open_new_image
+    from core.errors import Cancelled, FlypError
+    from core.trust.explain import explain, explainer_of, overlay
+    from flyp_app.words import error_text
+
+    session = caches.blend_session(run_dir, device)
+    size = session.blended.classifier.loaded.image_size
+    for done, item in enumerate(items, 1):
+        if control is not None and control.cancelled():
+            raise Cancelled()
+        answer = {"target": target, "class_index": class_index, "key": item["key"]}
+        try:
+            image = open_new_image(item["path"] or item["name"], size, data=item["data"])
+            with session.lock:  # the blend's weights stay at α while the gradients flow
+                session.at(alpha)
+                explainer = explainer_of(session.blended)
+                name = None if class_index is None else explainer.class_names[class_index]
+                explanation = explain(explainer, image, name)
+            answer["png"] = caches.thumbnail_png(image=overlay(explanation))
+        except FlypError as exc:
+            answer["error"] = error_text(exc)
+        emit(answer)
+        if progress is not None:
+            progress(done, len(items))

@@ -115,3 +115,48 @@ def test_the_label_pages_suggestions_from_a_run_say_none_of_these(qtbot, tmp_pat
     for path, item in page.items.items():
         assert ("none of these?" in item.widget.text()) == (not expected[path])
     page.stop_workers()
+
+
+def test_where_it_looked_shows_the_engines_heat_maps_computed_in_the_background(qtbot, window, colour_data, flyp_run,
+                                                                                forward_passes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from core.data.images import load_rgb
+    from core.trust.explain import explain, open_explainer, overlay
+
+    files = [str(sorted((colour_data["val"] / c).glob("*.png"))[0]) for c in ("red", "blue")]
+    window.state.set_alpha(0.5)
+    page = window.show_page("try")
+    page.add_paths(files)
+    qtbot.waitUntil(lambda: len(page.items) == 2 and all(i.probs for i in page.items), timeout=60000)
+    assert page.looked_class.isHidden()
+    forward_passes.clear()
+    page.looked.click()
+    wanted = page._heat_wanted()
+    qtbot.waitUntil(lambda: all(i.heat_for == wanted for i in page.items), timeout=60000)
+    assert off_the_ui_thread(forward_passes)  # the gradients ran in a worker
+
+    explainer = open_explainer(flyp_run, 0.5)
+
+    def engine_map(path, class_name=None):
+        picture = overlay(explain(explainer, load_rgb(path), class_name))
+        picture.thumbnail((96, 96))
+        return np.asarray(picture, dtype=np.float32)
+
+    for row, (item, path) in enumerate(zip(page.items, files)):
+        shown = np.asarray(Image.open(io.BytesIO(item.heat)).convert("RGB"), dtype=np.float32)
+        assert np.abs(shown - engine_map(path)).mean() < 2  # the engine's map of the most likely class
+        assert page.results.item(row, 0).data(0x0100) == f"{item.key}|heat|{wanted}"  # Qt.UserRole: the heat map shows
+
+    page.looked_class.setCurrentIndex(page.looked_class.findText("for green"))  # one class for every image
+    wanted = page._heat_wanted()
+    qtbot.waitUntil(lambda: all(i.heat_for == wanted for i in page.items), timeout=60000)
+    green = explainer.class_names[page.looked_class.currentData()]
+    for item, path in zip(page.items, files):
+        shown = np.asarray(Image.open(io.BytesIO(item.heat)).convert("RGB"), dtype=np.float32)
+        assert np.abs(shown - engine_map(path, green)).mean() < 2
+    page.looked.click()  # off: the images themselves again
+    assert page.results.item(0, 0).data(0x0100) == page.items[0].key

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core.data.images import IMAGE_EXTENSIONS
@@ -44,6 +44,8 @@ class TryItem:
     target: tuple | None = None  # (run, weights, α) the probabilities belong to
     error: str = ""
     novelty: float | None = None  # how unlike the training images (None: the run has no novelty score)
+    heat: bytes | None = None     # the image with its heat map over it ("Where it looked")…
+    heat_for: tuple | None = None  # …for this (target, class index or None for the most likely class)
 
     def top(self, k: int) -> list[tuple[str, float]]:
         order = sorted(range(len(self.probs)), key=self.probs.__getitem__, reverse=True)[:k]
@@ -169,6 +171,18 @@ class TryPage(RunPage):
                          "sort into class folders")
         whole.clicked.connect(self._classify_folder_dialog)
         summary_row.addWidget(whole)
+        self.looked = QPushButton("Where it looked", checkable=True)
+        self.looked.setToolTip("Show over each image where the model looked to choose the class (red: most)")
+        self.looked.toggled.connect(self._looked_changed)
+        summary_row.addWidget(self.looked)
+        self.looked_class = QComboBox()
+        self.looked_class.setToolTip("The class whose heat map is shown: each image's most likely class, or one "
+                                     "class for every image")
+        self.looked_class.addItem("for the most likely class", None)
+        self.looked_class.currentIndexChanged.connect(lambda _: self._looked_changed())
+        self.looked_class.hide()
+        summary_row.addWidget(self.looked_class)
+        self._heat_worker = None
         layout.addLayout(summary_row)
         self.novelty = NoveltyControl()
         self.novelty.threshold_changed.connect(self._threshold_moved)
@@ -410,6 +424,7 @@ class TryPage(RunPage):
     def _classified(self, seq: int) -> None:
         if seq == self._seq:  # not when a newer request replaced this one
             self.progress.hide()
+            self._explain_pending()
 
     def _answers(self, batch: dict) -> None:
         if batch["target"] != self._target():
@@ -426,6 +441,7 @@ class TryPage(RunPage):
                 item.probs, item.classes, item.target = answer["probs"], batch["classes"], batch["target"]
                 item.novelty = answer.get("novelty")
                 self._engine_threshold = batch.get("threshold")
+                self._fill_classes(batch["classes"])
                 item.pixels = answer.get("pixels", item.pixels)
                 item.thumb = answer.get("thumb", item.thumb)
             self._render(row)
@@ -441,8 +457,11 @@ class TryPage(RunPage):
             top = item.top(self.top_k.value())
         else:
             note = "Classifying…" if self._target() is not None else "Waiting for a finished run."
-        self.results.show_row(row, item.key, item.name, where, item.thumb, top, note, bool(item.error),
-                              top is not None and item.unknown(self._threshold()))
+        heat = self._heat_wanted()
+        shows_heat = heat is not None and item.heat is not None and item.heat_for == heat
+        self.results.show_row(row, item.key, item.name, where, item.heat if shows_heat else item.thumb, top, note,
+                              bool(item.error), top is not None and item.unknown(self._threshold()),
+                              f"{item.key}|heat|{heat}" if shows_heat else None)
 
     def _render_all(self) -> None:
         for row in range(len(self.items)):
@@ -469,3 +488,50 @@ class TryPage(RunPage):
         self.folder_results.set_threshold(threshold)
         self._render_all()
         self._show_summary()
+
+    # "Where it looked" -----------------------------------------------------------------------------
+    def _fill_classes(self, classes: list[str]) -> None:
+        shown = [self.looked_class.itemText(i) for i in range(1, self.looked_class.count())]
+        if shown != [f"for {name}" for name in classes]:
+            self.looked_class.blockSignals(True)
+            while self.looked_class.count() > 1:
+                self.looked_class.removeItem(1)
+            for i, name in enumerate(classes):
+                self.looked_class.addItem(f"for {name}", i)
+            self.looked_class.setCurrentIndex(0)
+            self.looked_class.blockSignals(False)
+
+    def _heat_wanted(self) -> tuple | None:
+        """(target, class index or None) of the heat maps to show, or None when they are off."""
+        target = self._target()
+        if not self.looked.isChecked() or target is None:
+            return None
+        return (target, self.looked_class.currentData())
+
+    def _looked_changed(self, *_) -> None:
+        self.looked_class.setVisible(self.looked.isChecked())
+        self._render_all()
+        self._explain_pending()
+
+    def _explain_pending(self) -> None:
+        """Heat maps for the answered images that have none for the current run, α and class."""
+        wanted = self._heat_wanted()
+        if wanted is None:
+            return
+        todo = [{"key": i.key, "name": i.name, "path": i.path, "data": i.data} for i in self.items
+                if i.probs is not None and not i.error and i.heat_for != wanted]
+        if not todo:
+            return
+        if self._heat_worker is not None:
+            self._heat_worker.cancel()
+        target, class_index = wanted
+        self._heat_worker = self.run(trust_tasks.explain_items, self.state.caches, target[0], self.device(), target[2],
+                                     target, todo, class_index, on_event=self._heat_arrived)
+
+    def _heat_arrived(self, answer: dict) -> None:
+        if (answer["target"], answer["class_index"]) != self._heat_wanted() or "png" not in answer:
+            return  # for a run, α or class no longer shown, or an image that could not be explained
+        for row, item in enumerate(self.items):
+            if item.key == answer["key"]:
+                item.heat, item.heat_for = answer["png"], (answer["target"], answer["class_index"])
+                self._render(row)

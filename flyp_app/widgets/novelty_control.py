@@ -32,7 +32,7 @@ class NoveltyControl(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         caption = QLabel("How unlike the training images before saying “none of these”:")
         layout.addWidget(caption)
-        self.keep = QSpinBox(minimum=50, maximum=100, value=95, suffix=" % of validation images still known")
+        self.keep = QSpinBox(minimum=50, maximum=100, value=95, suffix=" % of validation images known")
         self.keep.setToolTip("Lower: more images are called “none of these classes”. The starting value keeps 95% "
                              "of the validation images as one of the classes.")
         caption.setBuddy(self.keep)

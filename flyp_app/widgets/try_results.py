@@ -81,16 +81,20 @@ class TryResults(QTableWidget):
         self._pixmaps: dict[str, QPixmap] = {}
 
     def show_row(self, row: int, key: str, name: str, where: str, thumb: bytes | None,
-                 top: list[tuple[str, float]] | None, note: str, error: bool, unknown: bool = False) -> None:
+                 top: list[tuple[str, float]] | None, note: str, error: bool, unknown: bool = False,
+                 picture: str | None = None) -> None:
         """Fill `row`: the top-k bars when `top` is given (under "None of these classes" when
-        `unknown`), else `note` (red when `error`)."""
+        `unknown`), else `note` (red when `error`). `thumb` is the picture named `picture` (default
+        `key`: the image itself; a heat map has a name of its own)."""
         if row >= self.rowCount():
             self.setRowCount(row + 1)
         image = QTableWidgetItem()
-        if thumb is not None and key not in self._pixmaps:
-            self._pixmaps[key] = QPixmap.fromImage(QImage.fromData(thumb))
-        if key in self._pixmaps:
-            image.setIcon(QIcon(self._pixmaps[key]))
+        picture = picture or key
+        if thumb is not None and picture not in self._pixmaps:
+            self._pixmaps[picture] = QPixmap.fromImage(QImage.fromData(thumb))
+        if picture in self._pixmaps:
+            image.setIcon(QIcon(self._pixmaps[picture]))
+            image.setData(Qt.UserRole, picture)  # which picture the row shows (the image or a heat map)
         elif error:
             image.setIcon(self.style().standardIcon(QStyle.SP_MessageBoxWarning))
         self.setItem(row, 0, image)
