@@ -59,3 +59,18 @@ def explain_items(caches: Caches, run_dir: str, device: str, alpha: float, targe
         emit(answer)
         if progress is not None:
             progress(done, len(items))
+
+
+def calibration_at(caches: Caches, run_dir: str, device: str, alpha: float, progress=None, control=None,
+                   emit=None) -> dict:
+    """The blend's calibration at α on the run's evaluation sets (`core.trust.fitting.measure_blend`:
+    the temperature fitted on ID validation only, every set reported, with the novelty score's
+    lowering where the run has one)."""
+    from core.progress import no_cancel
+    from core.trust.fitting import measure_blend
+
+    session = caches.blend_session(run_dir, device)
+    novelty = caches.run_novelty(session, alpha)
+    with session.lock:
+        session.at(alpha)
+        return measure_blend(session.blended, session.eval_sets(cancel=control), novelty, cancel=control or no_cancel)

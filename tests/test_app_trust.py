@@ -160,3 +160,32 @@ def test_where_it_looked_shows_the_engines_heat_maps_computed_in_the_background(
         assert np.abs(shown - engine_map(path, green)).mean() < 2
     page.looked.click()  # off: the images themselves again
     assert page.results.item(0, 0).data(0x0100) == page.items[0].key
+
+
+def test_the_blend_page_shows_how_far_to_trust_the_confidence_per_set(qtbot, window, flyp_run, forward_passes):
+    from core.labelling.predictor import from_run
+    from core.trust.fitting import measure_blend
+    from core.weights.blend import open_run, run_eval_sets
+
+    window.state.set_alpha(0.5)
+    page = window.show_page("blend")
+    qtbot.waitUntil(lambda: page.curve is not None and page._exact_here() is not None, timeout=60000)
+    forward_passes.clear()
+    page.by_class.setCurrentWidget(page.reliability)
+    view = page.reliability.widget()
+    qtbot.waitUntil(lambda: view.report is not None, timeout=60000)
+    assert off_the_ui_thread(forward_passes)
+
+    blended = open_run(flyp_run)
+    novelty = from_run(blended, 0.5).novelty_model()
+    expected = measure_blend(blended, run_eval_sets(blended.info), novelty)
+    assert view.report["temperature"] == pytest.approx(expected["temperature"], rel=1e-3)
+    assert set(view.curves) == set(expected["sets"]) == {"id", "ood"}
+    for name, s in expected["sets"].items():
+        xs, ys = view.curves[name].getData()
+        bins = [b for b in s["reliability"] if b["n"]]
+        assert list(xs) == pytest.approx([100 * b["confidence"] for b in bins], abs=0.5)
+        assert list(ys) == pytest.approx([100 * b["accuracy"] for b in bins], abs=0.5)
+        assert f"off by {100 * s['calibration_error_calibrated']:.0f} points" in view.words.text()
+    gap = 100 * (expected["sets"]["ood"]["calibration_error_calibrated"] - expected["sets"]["id"]["calibration_error_calibrated"])
+    assert (f"{gap:.0f} points more than on validation" in view.words.text()) == (gap >= 1)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroup
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from core.weights.curve import BALANCE_RULE, balanced_alpha, best_alpha
-from flyp_app import tasks
+from flyp_app import tasks, trust_tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
 from flyp_app.widgets.confusion import ConfusionMatrix
@@ -231,6 +231,12 @@ class BlendPage(RunPage):
         self.by_class.setTabToolTip(0, "Zero-shot, finetuned and blended accuracy on each class's images")
         self.by_class.setTabToolTip(1, "The blend at the chosen α on these images: which classes it mistakes for "
                                        "which")
+        self.reliability = Deferred(self._make_reliability, minimum_height=160)  # pyqtgraph: when first shown
+        self.by_class.addTab(self.reliability, "How far to trust its confidence")
+        self.by_class.setTabToolTip(2, "The blend at the chosen α: on each set, how often it is right at each "
+                                       "confidence, and how far its confidence is from its accuracy")
+        self.by_class.currentChanged.connect(lambda _: self.request_calibration())
+        self._calibration_for = self._calibration_worker = None
         layout.addWidget(self.by_class)
         return box
 
@@ -428,6 +434,27 @@ class BlendPage(RunPage):
         self.exact = result
         self._show_alpha(self.alpha)
         self._fill_gallery()
+        self.request_calibration()
+
+    # How far to trust its confidence (core.trust.calibration), while its tab is shown --------------
+    def _make_reliability(self) -> QWidget:
+        from flyp_app.widgets.reliability import ReliabilityView
+
+        return ReliabilityView()
+
+    def request_calibration(self) -> None:
+        run = self.picker.current()
+        wanted = (run.path, run.stamp, self.alpha) if run is not None and run.usable else None
+        if self.by_class.currentWidget() is not self.reliability or wanted is None or wanted == self._calibration_for:
+            return
+        if self._calibration_worker is not None:
+            self._calibration_worker.cancel()
+        self._calibration_for, view = wanted, self.reliability.widget()
+        view.show_waiting(f"Measuring the confidence of the blend at α = {self.alpha:.2f} on each set…")
+        self._calibration_worker = self.run(
+            trust_tasks.calibration_at, self.state.caches, run.path, self.device(), self.alpha,
+            on_done=lambda report: wanted == self._calibration_for and view.set_report(report),
+            on_error=lambda text: wanted == self._calibration_for and view.show_waiting(text))
 
     def _set_chosen(self) -> None:
         self.confusion.clear_choice()
