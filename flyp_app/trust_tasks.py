@@ -74,3 +74,15 @@ def calibration_at(caches: Caches, run_dir: str, device: str, alpha: float, prog
     with session.lock:
         session.at(alpha)
         return measure_blend(session.blended, session.eval_sets(cancel=control), novelty, cancel=control or no_cancel)
+
+
+def control_curve(caches: Caches, run_dir: str, device: str, folder: str, progress=None, control=None,
+                  emit=None) -> dict:
+    """What finetuning forgot: the run's zero-shot accuracy on the control `folder` at each α
+    (`core.trust.forgetting.control_curve`)."""
+    from core.progress import no_cancel
+    from core.trust.forgetting import control_curve as curve_of
+
+    session = caches.blend_session(run_dir, device)
+    with session.lock:  # the blend moves through every α; whoever holds the lock next sets its own
+        return curve_of(session.blended, folder, progress=progress or (lambda *_: None), cancel=control or no_cancel)

@@ -189,3 +189,36 @@ def test_the_blend_page_shows_how_far_to_trust_the_confidence_per_set(qtbot, win
         assert f"off by {100 * s['calibration_error_calibrated']:.0f} points" in view.words.text()
     gap = 100 * (expected["sets"]["ood"]["calibration_error_calibrated"] - expected["sets"]["id"]["calibration_error_calibrated"])
     assert (f"{gap:.0f} points more than on validation" in view.words.text()) == (gap >= 1)
+
+
+def test_the_blend_page_shows_what_finetuning_forgot_and_balances_keeping_it(qtbot, window, flyp_run, tmp_path,
+                                                                             forward_passes):
+    import random
+
+    from conftest import make_image
+    from core.trust.forgetting import control_curve, forgotten
+    from core.weights.blend import open_run
+
+    folder = tmp_path / "other classes"
+    rng = random.Random(4)
+    for name, colour in {"yellow": (230, 210, 40), "purple": (130, 40, 170)}.items():
+        (folder / name).mkdir(parents=True)
+        for i in range(5):
+            make_image(colour, rng).save(folder / name / f"{i}.png")
+    page = window.show_page("blend")
+    qtbot.waitUntil(lambda: page.curve is not None and page._exact_here() is not None, timeout=60000)
+    forward_passes.clear()
+    page.by_class.setCurrentWidget(page.forgetting)
+    page.measure_control(str(folder))
+    qtbot.waitUntil(lambda: page.forgetting.control is not None, timeout=60000)
+    assert off_the_ui_thread(forward_passes)
+
+    expected = control_curve(open_run(flyp_run), folder)
+    shown = [page.forgetting.table.item(r, 1).text() for r in range(page.forgetting.table.rowCount())]
+    assert shown == [f"{p['accuracy']:.1%}" for p in expected["curve"]]
+    assert f"zero-shot {expected['zero_shot']:.1%}" in page.forgetting.words.text()
+
+    page.forgetting.points.setValue(0)
+    page.forgetting.balance.click()  # best balance, forgetting nothing of the control set
+    assert forgotten(expected, window.state.project.alpha) <= 1e-9
+    assert "within 0 points" in page.rule.text()
