@@ -186,9 +186,9 @@ def test_the_blend_page_shows_how_far_to_trust_the_confidence_per_set(qtbot, win
         bins = [b for b in s["reliability"] if b["n"]]
         assert list(xs) == pytest.approx([100 * b["confidence"] for b in bins], abs=0.5)
         assert list(ys) == pytest.approx([100 * b["accuracy"] for b in bins], abs=0.5)
-        assert f"off by {100 * s['calibration_error_calibrated']:.0f} points" in view.words.text()
+        assert f"off by {100 * s['calibration_error_calibrated']:.0f} points" in view.words.toPlainText()
     gap = 100 * (expected["sets"]["ood"]["calibration_error_calibrated"] - expected["sets"]["id"]["calibration_error_calibrated"])
-    assert (f"{gap:.0f} points more than on validation" in view.words.text()) == (gap >= 1)
+    assert (f"{gap:.0f} points more than on validation" in view.words.toPlainText()) == (gap >= 1)
 
 
 def test_the_blend_page_shows_what_finetuning_forgot_and_balances_keeping_it(qtbot, window, flyp_run, tmp_path,

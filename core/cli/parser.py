@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the overlays (one PNG per image)")
     p.add_argument("--class", dest="class_name", metavar="NAME", help="the class to explain (default: the predicted one)")
-    p.add_argument("--alpha", type=float, default=None,
+    p.add_argument("--alpha", type=FRACTION, default=None,
                    help="a run's weight-ensembling α: 0 = zero-shot, 1 = finetuned (default: 1)")
     _device_arg(p)
 

@@ -9,7 +9,7 @@ measured, never fitted on. This module imports pyqtgraph (the Blend page imports
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
 from flyp_app.theme import ID_COLOUR, ood_colour, pyqtgraph
 from flyp_app.widgets.blend_plots import _quiet
@@ -60,10 +60,14 @@ class ReliabilityView(QWidget):
         self.plot.setToolTip("Each point: the images given about that confidence, and how many of them were "
                              "right. On the dashed diagonal the confidence means exactly what it says.")
         self.legend = self.plot.addLegend(offset=(8, 8))
-        layout.addWidget(self.plot, 1)
-        self.words = QLabel("", wordWrap=True)
-        self.words.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        layout.addWidget(self.words)
+        layout.addWidget(self.plot, 3)
+        # Scrolls rather than overlap the plot when the tab is short (a label's height-for-width
+        # is not honoured inside the tab).
+        self.words = QTextBrowser()
+        self.words.setAccessibleName("How far to trust the confidence, per set")
+        self.words.setToolTip("The calibration error of each set, in words")
+        self.words.setMinimumHeight(60)
+        layout.addWidget(self.words, 2)
         self.curves: dict[str, object] = {}
         self.report: dict | None = None
 
