@@ -10,17 +10,7 @@ import pytest
 from conftest import off_the_ui_thread
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, flyp_run):
-    from flyp_app.window import MainWindow
-
-    win = MainWindow(load_engine=False)
-    qtbot.addWidget(win)
-    win.create_project(tmp_path / "Mine.flyp.json")
-    win.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp")))
-    win.show()
-    yield win
-    win.close()
+from test_app_classify_folder import window  # noqa: F401  (the window with a copy of the finished run)
 
 
 def engine_predictions(run, files, alpha):
