@@ -58,6 +58,9 @@ def open_source(caches: Caches, source: dict, device: str):
                 return fn(x)
         return call
     predictor.encode, predictor.head = locked(encode), locked(head)
+    if predictor.fit_novelty is not None:  # fitted once per run and α, whoever asks first (Try, Label)
+        fit = predictor.fit_novelty
+        predictor.fit_novelty = lambda: caches.novelty(predictor.key, fit)
     return predictor
 
 
@@ -65,13 +68,19 @@ def suggest(caches: Caches, source: dict, device: str, files: list[str], labelle
             progress=None, control=None, emit=None) -> dict:
     """Suggestions for `files` over `classes` (class folder names), by
     `core.labelling.suggest.suggest_labels`: sends {"probs": {path: [p per class]}, "final": bool}
-    as they arrive. Returns {"description", "learned_from"}."""
+    as they arrive, then, for a run (whose training images say what its classes look like),
+    {"known": {path: False for an image like none of the classes, else True}}. Returns
+    {"description", "learned_from"}."""
     from core.labelling.suggest import suggest_labels
+    from core.trust.fitting import known_files
 
     predictor = open_source(caches, source, device)
-    learned = suggest_labels(predictor, files, labelled, classes, cache=caches.feature_cache(predictor.key),
+    cache = caches.feature_cache(predictor.key)
+    learned = suggest_labels(predictor, files, labelled, classes, cache=cache,
                              on_batch=lambda probs, final: emit({"probs": probs, "final": final}),
                              progress=progress, cancel=control)
+    if source["kind"] == "run" and (known := known_files(predictor, files, cache=cache, cancel=control)):
+        emit({"probs": {}, "known": known})
     return {"description": predictor.description, "learned_from": learned}
 
 

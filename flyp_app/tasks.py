@@ -44,6 +44,7 @@ class Caches:
         self._curves: dict = {}
         self._thumbs: dict = {}
         self._feature_caches: dict = {}
+        self._novelty: dict = {}
 
     def feature_cache(self, model_key: str):
         """The on-disk image features of one model (`core.model.feature_cache`), opened once per session."""
@@ -100,6 +101,27 @@ class Caches:
                 self._blend.clear()
                 self._blend[key] = BlendSession.open(run_dir, device)
             return self._blend[key]
+
+    def novelty(self, key: str, fit):
+        """The novelty score ("none of these", `core.trust.novelty`) of the model named `key` (a
+        predictor's key: weights and α), fitted by `fit()` once; None where it could not be fitted."""
+        with self._lock:
+            if key in self._novelty:
+                return self._novelty[key]
+        model = fit()  # outside the lock: it reads every training image's features
+        with self._lock:
+            if len(self._novelty) >= 8:
+                self._novelty.pop(next(iter(self._novelty)))
+            self._novelty[key] = model
+        return model
+
+    def run_novelty(self, session: BlendSession, alpha: float):
+        """The novelty score of the session's run at α, fitted on its training images once."""
+        from core.labelling.predictor import from_run
+
+        with session.lock:
+            predictor = from_run(session.blended, alpha)
+            return self.novelty(predictor.key, predictor.novelty_model)
 
     def curve(self, key) -> list[dict] | None:
         with self._lock:
@@ -402,7 +424,9 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     """Class probabilities of `items` at α, sent to the UI a batch at a time through `emit`.
 
     An item is {"key", "name", "path", "data", "pixels", "has_thumb"}; each answer is
-    {"key", "probs"} plus "pixels" and "thumb" when the image was decoded now, or {"key", "error"}.
+    {"key", "probs", "novelty"} plus "pixels" and "thumb" when the image was decoded now, or
+    {"key", "error"}. Each batch also carries "threshold", the novelty above which an image is
+    like none of the classes (chosen on ID validation; None, and "novelty" None, without a score).
     """
     from core.errors import Cancelled, FlypError
     from core.data.transforms import eval_new_image, open_new_image
@@ -410,6 +434,7 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     session = caches.blend_session(run_dir, device)
     loaded = session.blended.classifier.loaded
     size, interpolation = loaded.image_size, loaded.preprocess["interpolation"]
+    novelty = caches.run_novelty(session, alpha)
     for start in range(0, len(items), CLASSIFY_BATCH):
         if control is not None and control.cancelled():
             raise Cancelled()
@@ -430,10 +455,12 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
                     answer["thumb"] = caches.thumbnail_png(image=image)
             good.append((answer, pixels))
         if good:
-            for (answer, _), p in zip(good, session.probabilities(alpha, [p for _, p in good])):
-                answer["probs"] = p
+            probs, scores = session.predict(alpha, [p for _, p in good], novelty)
+            for (answer, _), p, s in zip(good, probs, scores):
+                answer["probs"], answer["novelty"] = p, s
         if emit is not None:
-            emit({"target": target, "classes": session.class_names, "answers": answers})
+            emit({"target": target, "classes": session.class_names, "answers": answers,
+                  "threshold": None if novelty is None else novelty.threshold})
         if progress is not None:
             progress(min(len(items), start + CLASSIFY_BATCH), len(items))
 

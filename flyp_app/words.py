@@ -26,6 +26,7 @@ OTHER_LABELS = {
     "novelty": "the check for images of none of the classes",
     "keep": "the share of validation images kept as one of the classes",
     "class": "the class shown",
+    "keep_within": "the points the control set may lose",
     "alphas": "α values",
     "onnx": "Also ONNX (Export page)",
     "offline_mode": "offline mode (no downloads on this computer)",

@@ -56,7 +56,7 @@ def test_try_sums_up_a_folder_and_saves_its_table(qtbot, window, flyp_run, colou
     qtbot.waitUntil(lambda: len(page.items) == 8 and all(i.probs for i in page.items), timeout=60000)
     counts = Counter(item.top(1)[0][0] for item in page.items).most_common()
     name, n = counts[0]
-    expected = f"{n} of 8 images predicted {name}." if len(counts) == 1 else f"8 images predicted: {n} {name}"
+    expected = f"{n} of 8 images predicted {name}" if len(counts) == 1 else f"8 images predicted: {n} {name}"
     assert page.summary.text().startswith(expected)
     out = tmp_path / "table.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))

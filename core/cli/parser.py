@@ -58,6 +58,7 @@ EXAMPLES = {
     "export": "flyp export --run runs/first --out bundles/first",
     "predict": "flyp predict bundles/first photo.jpg more-photos/",
     "explain": "flyp explain bundles/first photo.jpg --out heat-maps/ --class star",
+    "forgetting": "flyp forgetting runs/first --control photos/other-classes --keep-within 2",
     "models": "flyp models",
     "soup": "flyp soup --runs runs/seed0 runs/seed1 runs/seed2 --out runs/soup",
     "compare": "flyp compare runs/",
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  (`flyp COMMAND --help` for each command)")
     parser.add_argument("--version", action=_Version, help="show the versions of flyp, torch, CUDA and open_clip")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
-    from core.cli import check, compare, data, demo, explain, runs, train
+    from core.cli import check, compare, data, demo, explain, forgetting, runs, train
 
     def verb(name, func, help_text):
         p = verbs.add_parser(name, help=help_text, description=help_text, epilog=f"example: {EXAMPLES[name]}")
@@ -181,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class", dest="class_name", metavar="NAME", help="the class to explain (default: the predicted one)")
     p.add_argument("--alpha", type=FRACTION, default=None,
                    help="a run's weight-ensembling α: 0 = zero-shot, 1 = finetuned (default: 1)")
+    _device_arg(p)
+
+    p = verb("forgetting", forgetting.forgetting, "what finetuning forgot: zero-shot accuracy on a control set of "
+                                                 "other classes along α (and best balance keeping it)")
+    p.add_argument("run", metavar="RUN_DIR", help="a run folder")
+    p.add_argument("--control", required=True, metavar="DIR",
+                   help="a folder with one sub-folder of images per class the project does not train")
+    p.add_argument("--keep-within", type=number(float, 0, 100), default=None, metavar="POINTS",
+                   help="also give best balance's α among those keeping the control set within POINTS of zero-shot")
     _device_arg(p)
 
     p = verb("models", data.models, "list the open_clip architectures and their pretrained tags")

@@ -61,15 +61,7 @@ def open_explainer(path: str | os.PathLike, alpha: float | None = None, device="
 
         blended = open_run(path, "best", device)
         blended.set_alpha(1.0 if alpha is None else alpha)
-        clf = blended.classifier
-        if clf.linear_head is not None:
-            weight, bias, scale = clf.linear_head.weight.detach(), clf.linear_head.bias.detach(), 1.0
-        else:
-            weight = clf.text_head().detach()
-            bias, scale = torch.zeros(len(weight)), float(clf.model.logit_scale.detach().exp())
-        pre = clf.loaded.preprocess
-        return Explainer(clf.model.visual, clf.normalize, weight.float().cpu().clone(), bias.float().cpu().clone(), scale,
-                         list(blended.info["classes"]), clf.loaded.image_size, pre.get("interpolation", "bicubic"))
+        return explainer_of(blended)
     if alpha is not None:
         raise FlypError(f"«alpha»: {path} is a bundle, blended when it was exported; give a run folder to choose α",
                         setting="alpha")
@@ -80,6 +72,21 @@ def open_explainer(path: str | os.PathLike, alpha: float | None = None, device="
     size = pre["size"] if isinstance(pre["size"], int) else pre["size"][0]
     return Explainer(bundle.model.visual, bundle.normalize, bundle.head.clone(), bundle.bias.clone(), bundle.scale,
                      list(bundle.class_names), size, pre.get("interpolation", "bicubic"))
+
+
+def explainer_of(blended) -> Explainer:
+    """A run's blend (`core.weights.blend.BlendedRun`) at its current α, ready to explain; it
+    shares the blend's weights, so the caller keeps α there until it is done (the app: the
+    session's lock)."""
+    clf = blended.classifier
+    if clf.linear_head is not None:
+        weight, bias, scale = clf.linear_head.weight.detach(), clf.linear_head.bias.detach(), 1.0
+    else:
+        weight = clf.text_head().detach()
+        bias, scale = torch.zeros(len(weight)), float(clf.model.logit_scale.detach().exp())
+    pre = clf.loaded.preprocess
+    return Explainer(clf.model.visual, clf.normalize, weight.float().cpu().clone(), bias.float().cpu().clone(), scale,
+                     list(blended.info["classes"]), clf.loaded.image_size, pre.get("interpolation", "bicubic"))
 
 
 def explain(explainer: Explainer, image: Image.Image, class_name: str | None = None, path: Path | None = None) -> Explanation:

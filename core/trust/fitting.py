@@ -30,6 +30,20 @@ def features_and_logits(predictor, paths: Sequence, *, cache=None, progress: Pro
     return features, predictor.head(features).float(), kept
 
 
+def known_files(predictor, paths: Sequence, *, cache=None, progress: Progress = no_progress,
+                cancel: Callable[[], bool] = no_cancel) -> dict[str, bool]:
+    """{path: whether the image is like the training images} for the usable files among `paths`,
+    by the predictor's novelty score (fitted first if need be); {} for a predictor without one."""
+    novelty = predictor.novelty_model()
+    if novelty is None:
+        return {}
+    features, logits, kept = features_and_logits(predictor, paths, cache=cache, progress=progress, cancel=cancel)
+    if not kept:
+        return {}
+    verdicts = novelty.known(novelty.score(features, logits)).tolist()
+    return {str(paths[i]): bool(v) for i, v in zip(kept, verdicts)}
+
+
 def fit_for_predictor(predictor, train: Sequence, val: Sequence, *, method: str = DEFAULT_METHOD,
                       keep: float = KEEP, cache=None, progress: Progress = no_progress,
                       cancel: Callable[[], bool] = no_cancel) -> NoveltyModel:

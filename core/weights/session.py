@@ -78,9 +78,17 @@ class BlendSession:
 
     def probabilities(self, alpha: float, pixels: Sequence) -> list[list[float]]:
         """Class probabilities at α of preprocessed images (`core.data.transforms.eval_new_image`)."""
+        return self.predict(alpha, pixels)[0]
+
+    def predict(self, alpha: float, pixels: Sequence, novelty=None) -> tuple[list[list[float]], list]:
+        """Class probabilities at α of preprocessed images and, with `novelty` (a
+        `core.trust.novelty.NoveltyModel` fitted at this α), each image's novelty score (else None)."""
         import torch
 
         with self.lock:
             classifier = self.at(alpha)
             features = classifier.features(torch.stack(list(pixels)))
-            return classifier.logits_from_features(features).softmax(-1).tolist()
+            logits = classifier.logits_from_features(features)
+        scores = novelty.score(features.float().cpu(), logits.float().cpu()).tolist() if novelty is not None \
+            else [None] * len(pixels)
+        return logits.softmax(-1).tolist(), scores

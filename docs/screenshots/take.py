@@ -148,6 +148,10 @@ class Shots:
         self.show_fullest_mistake(blend)
         self.shoot("blend-confusion")
 
+        blend.by_class.setCurrentWidget(blend.reliability)  # "How far to trust its confidence"
+        self.wait(lambda: blend.reliability.widget().report is not None, 300, "the blend's calibration")
+        self.shoot("blend-reliability")
+
         try_page = self.page("try")
         try_page.add_paths(self.sample_images())
         self.wait(lambda: try_page.items and all(i.probs is not None or i.error for i in try_page.items)
@@ -158,6 +162,14 @@ class Shots:
         self.wait(lambda: try_page.folder_results.export.isEnabled(), 300, "the classified folder")
         self.shoot("try-folder")
         try_page._close_folder()  # back to the single images, as the page's button does
+
+        try_page.clear()
+        try_page.add_paths(self.sample_images()[:4] + self.foreign_images())
+        self.wait(lambda: try_page.items and all(i.probs is not None or i.error for i in try_page.items)
+                  and try_page.novelty.isEnabled() and not try_page.progress.isVisible(), 300, "none of these")
+        try_page.looked.click()  # "Where it looked"
+        self.wait(lambda: all(i.heat is not None for i in try_page.items), 300, "the heat maps")
+        self.shoot("try-trust")
 
         export = self.page("export")
         export.out.setText(str(self.home / "exports" / "Demo-model-alpha0.60"))
@@ -207,6 +219,21 @@ class Shots:
         blend.confusion.table.setCurrentCell(row, col)
         blend.confusion.table.cellClicked.emit(row, col)
         self.wait(lambda: not blend.busy(), 120, "the cell's thumbnails")
+
+    def foreign_images(self) -> list[str]:
+        """Two pictures of none of the demo's classes: noise, and stripes."""
+        from PIL import Image
+        import numpy as np
+
+        folder = self.home / "foreign"
+        folder.mkdir(exist_ok=True)
+        rng = np.random.default_rng(0)
+        noise = Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8))
+        stripes = Image.fromarray(np.uint8(np.indices((96, 96))[1] // 8 % 2 * 255)[..., None].repeat(3, -1))
+        paths = [folder / "noise.png", folder / "stripes.png"]
+        for picture, path in zip((noise, stripes), paths):
+            picture.save(path)
+        return [str(p) for p in paths]
 
     def sample_images(self) -> list[str]:
         """Two images of each evaluation folder of the demo: normal photos, sketches, paintings."""

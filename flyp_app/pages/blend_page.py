@@ -18,12 +18,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroup
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from core.weights.curve import BALANCE_RULE, balanced_alpha, best_alpha
-from flyp_app import tasks
+from flyp_app import tasks, trust_tasks
+from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import RunPage
 from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
 from flyp_app.widgets.confusion import ConfusionMatrix
 from flyp_app.widgets.deferred import Deferred
+from flyp_app.widgets.forgetting_view import ForgettingView
 from flyp_app.widgets.prediction_gallery import PredictionGallery
+from flyp_app.words import error_text
 
 NO_OOD_NOTE = ("This run has no images of different conditions, so the robustness a blend buys cannot be "
                "shown. Add folders of such images (other cameras, sites, lighting, styles) on the Data page and "
@@ -231,6 +234,17 @@ class BlendPage(RunPage):
         self.by_class.setTabToolTip(0, "Zero-shot, finetuned and blended accuracy on each class's images")
         self.by_class.setTabToolTip(1, "The blend at the chosen α on these images: which classes it mistakes for "
                                        "which")
+        self.reliability = Deferred(self._make_reliability, minimum_height=160)  # pyqtgraph: when first shown
+        self.by_class.addTab(self.reliability, "How far to trust its confidence")
+        self.by_class.setTabToolTip(2, "The blend at the chosen α: on each set, how often it is right at each "
+                                       "confidence, and how far its confidence is from its accuracy")
+        self.forgetting = ForgettingView()
+        self.forgetting.choose_requested.connect(self._choose_control)
+        self.forgetting.balance_requested.connect(self._balance_keeping)
+        self.by_class.addTab(self.forgetting, "What it forgot")
+        self.by_class.setTabToolTip(3, "How well the blend still knows classes outside the project, along α")
+        self.by_class.currentChanged.connect(lambda _: self.request_calibration())
+        self._calibration_for = self._calibration_worker = None
         layout.addWidget(self.by_class)
         return box
 
@@ -256,6 +270,7 @@ class BlendPage(RunPage):
         self.table.setRowCount(0)
         self.predictions.clear()
         self.confusion.set_matrix(None, [])
+        self.forgetting.clear()
         self.show_error("")
         if self._plots.built():  # nothing of the last run while this one loads
             self._alpha_plot.set_curve([], {})
@@ -375,6 +390,7 @@ class BlendPage(RunPage):
         """Move everything that is cheap to move: label, markers, numbers, the per-class estimate."""
         self.alpha = alpha
         self.alpha_label.setText(f"α = {alpha:.2f}")
+        self.forgetting.show_alpha(alpha)
         if self.curve is None:
             if self._plots.built():
                 self._alpha_plot.line.setValue(alpha)  # the line follows α while the curve loads
@@ -428,6 +444,27 @@ class BlendPage(RunPage):
         self.exact = result
         self._show_alpha(self.alpha)
         self._fill_gallery()
+        self.request_calibration()
+
+    # How far to trust its confidence (core.trust.calibration), while its tab is shown --------------
+    def _make_reliability(self) -> QWidget:
+        from flyp_app.widgets.reliability import ReliabilityView
+
+        return ReliabilityView()
+
+    def request_calibration(self) -> None:
+        run = self.picker.current()
+        wanted = (run.path, run.stamp, self.alpha) if run is not None and run.usable else None
+        if self.by_class.currentWidget() is not self.reliability or wanted is None or wanted == self._calibration_for:
+            return
+        if self._calibration_worker is not None:
+            self._calibration_worker.cancel()
+        self._calibration_for, view = wanted, self.reliability.widget()
+        view.show_waiting(f"Measuring the confidence of the blend at α = {self.alpha:.2f} on each set…")
+        self._calibration_worker = self.run(
+            trust_tasks.calibration_at, self.state.caches, run.path, self.device(), self.alpha,
+            on_done=lambda report: wanted == self._calibration_for and view.set_report(report),
+            on_error=lambda text: wanted == self._calibration_for and view.show_waiting(text))
 
     def _set_chosen(self) -> None:
         self.confusion.clear_choice()
@@ -498,3 +535,32 @@ class BlendPage(RunPage):
     def _show_all_mistakes(self) -> None:
         self.confusion.clear_choice()
         self._fill_gallery()
+
+    # What finetuning forgot (core.trust.forgetting) -------------------------------------------------
+    def _choose_control(self) -> None:
+        run = self.picker.current()
+        if run is not None and run.usable and (folder := choose_folder(self, self.state, "Control folder")):
+            self.measure_control(folder)
+
+    def measure_control(self, folder: str) -> None:
+        """The control folder's zero-shot accuracy along α, in the background."""
+        run = self.picker.current()
+        self.forgetting.show_waiting(f"Measuring {folder} at α = 0, 0.1, …, 1…")
+        self.run(trust_tasks.control_curve, self.state.caches, run.path, self.device(), folder,
+                 on_done=lambda control: run == self.picker.current() and self.forgetting.set_control(control, self.alpha),
+                 on_error=self.forgetting.show_waiting)
+
+    def _balance_keeping(self, points: float) -> None:
+        from core.errors import FlypError
+        from core.trust.forgetting import balance_keeping
+
+        if self.curve is None or self.forgetting.control is None:
+            return
+        try:
+            chosen = balance_keeping(self.curve, self.forgetting.control, points)
+        except FlypError as exc:
+            self.show_error(error_text(exc))
+            return
+        self.state.set_alpha(chosen["alpha"])
+        self.rule.setText(f"Best balance keeping the control set within {points:g} points of zero-shot: "
+                          f"α = {chosen['alpha']:.2f}.")

@@ -311,6 +311,8 @@ class LabelPage(Page):
         if self._suggest_worker is not None:
             self._suggest_worker.cancel()
         self.since_fit = 0
+        for item in self.items.values():  # judged again by the new source (zero-shot judges nothing)
+            item.known = None
         self.show_info("Computing suggestions (each image's features once; they are kept for next time)…")
         classes = list(self.classes)
         self._suggest_worker = self.run(label_tasks.suggest, self.state.caches, self._source(), self.device(),
@@ -333,6 +335,10 @@ class LabelPage(Page):
             if (item := self.items.get(path)) is not None:
                 item.probs = probs
                 self._render(item)
+        for path, known in batch.get("known", {}).items():
+            if (item := self.items.get(path)) is not None:
+                item.known = known
+                self._render(item)
 
     def _suggestions_done(self, result: dict) -> None:
         self.progress.hide()
@@ -351,9 +357,12 @@ class LabelPage(Page):
         suggestion = self._suggestion(item)
         name = Path(item.path).name
         # a no-break space keeps the class and its confidence on one line
-        item.widget.setText(f"{self.display(suggestion[0])}\u00a0{suggestion[1]:.0%}\n{name}" if suggestion
-                            else f"…\n{name}")
-        item.widget.setToolTip(item.path)
+        text = f"{self.display(suggestion[0])}\u00a0{suggestion[1]:.0%}" if suggestion else "…"
+        if suggestion and item.known is False:  # unlike the run's training images of every class
+            text = f"none of these?\u00a0({text})"
+        item.widget.setText(f"{text}\n{name}")
+        item.widget.setToolTip(item.path + ("\nUnlike the training images of every class: perhaps none of these "
+                                            "classes." if suggestion and item.known is False else ""))
 
     def _render_all(self) -> None:
         for item in self.items.values():

@@ -14,14 +14,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core.data.images import IMAGE_EXTENSIONS
-from flyp_app import label_tasks, tasks
+from flyp_app import label_tasks, tasks, trust_tasks
 from flyp_app.file_dialogs import choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.folder_results import FolderResults
+from flyp_app.widgets.novelty_control import NoveltyControl
 from flyp_app.widgets.try_results import TryResults, folder_text
 from flyp_app.words import error_text
 
@@ -42,14 +43,22 @@ class TryItem:
     classes: list[str] = field(default_factory=list)
     target: tuple | None = None  # (run, weights, α) the probabilities belong to
     error: str = ""
+    novelty: float | None = None  # how unlike the training images (None: the run has no novelty score)
+    heat: bytes | None = None     # the image with its heat map over it ("Where it looked")…
+    heat_for: tuple | None = None  # …for this (target, class index or None for the most likely class)
 
     def top(self, k: int) -> list[tuple[str, float]]:
         order = sorted(range(len(self.probs)), key=self.probs.__getitem__, reverse=True)[:k]
         return [(self.classes[i], self.probs[i]) for i in order]
 
+    def unknown(self, threshold: float | None) -> bool:
+        """Whether the image is like none of the classes at the novelty `threshold`."""
+        return threshold is not None and self.novelty is not None and self.novelty > threshold
 
-def summary_text(items: list[TryItem], shown: int = 6) -> str:
-    """What a folder's answers add up to: "46 images: 45 predicted seven, 1 predicted one"."""
+
+def summary_text(items: list[TryItem], shown: int = 6, threshold: float | None = None) -> str:
+    """What a folder's answers add up to: "46 images: 45 predicted seven, 1 predicted one", and
+    how many are like none of the classes at the novelty `threshold`."""
     from collections import Counter
 
     answered = [item for item in items if item.probs is not None and not item.error]
@@ -66,17 +75,25 @@ def summary_text(items: list[TryItem], shown: int = 6) -> str:
         text = f"{len(answered)} images predicted: " + ", ".join(f"{n} {name}" for name, n in named) + \
             (f", and {sum(n for _, n in rest)} in {len(rest)} other classes" if rest else "")
     waiting = len(items) - len(answered) - failed
+    unknown = sum(item.unknown(threshold) for item in answered)
+    text += f" · {unknown} like none of these classes" if unknown else ""
     return text + (f" · {waiting} still classifying" if waiting else "") + \
         (f" · {failed} could not be classified" if failed else "") + "."
 
 
-def table_csv(items: list[TryItem], k: int) -> str:
+def table_csv(items: list[TryItem], k: int, threshold: float | None = None) -> str:
     """The results as CSV, the same table as a classified folder's and `flyp predict`'s
-    (`core.labelling.classify.csv_text`): path, class, confidence, the next classes, skipped."""
+    (`core.labelling.classify.csv_text`): path, class, confidence, known, novelty, the next
+    classes, skipped; known at the novelty `threshold` the page shows."""
     from core.labelling.classify import Prediction, csv_text
 
-    return csv_text([Prediction(item.path or item.name, item.top(k) if item.probs is not None and not item.error
-                                else [], item.error) for item in items], k)
+    rows = []
+    for item in items:
+        answered = item.probs is not None and not item.error
+        known = None if not answered or item.novelty is None or threshold is None else not item.unknown(threshold)
+        rows.append(Prediction(item.path or item.name, item.top(k) if answered else [], item.error,
+                               item.novelty if answered else None, known))
+    return csv_text(rows, k)
 
 
 
@@ -109,6 +126,8 @@ class TryPage(RunPage):
         self._sorted = None
         self._seq = 0
         self._dirty = False
+        self._choices_target = None  # the (run, weights, α) the "none of these" control was set for
+        self._engine_threshold = None  # the threshold of the last answers (chosen on ID validation)
         self._timer = QTimer(self, singleShot=True, interval=150)
         self._timer.timeout.connect(self.classify_pending)
         state.alpha_changed.connect(lambda _: self._changed())
@@ -153,7 +172,22 @@ class TryPage(RunPage):
                          "sort into class folders")
         whole.clicked.connect(self._classify_folder_dialog)
         summary_row.addWidget(whole)
+        self.looked = QPushButton("Where it looked", checkable=True)
+        self.looked.setToolTip("Show over each image where the model looked to choose the class (red: most)")
+        self.looked.toggled.connect(self._looked_changed)
+        summary_row.addWidget(self.looked)
+        self.looked_class = QComboBox()
+        self.looked_class.setToolTip("The class whose heat map is shown: each image's most likely class, or one "
+                                     "class for every image")
+        self.looked_class.addItem("for the most likely class", None)
+        self.looked_class.currentIndexChanged.connect(lambda _: self._looked_changed())
+        self.looked_class.hide()
+        summary_row.addWidget(self.looked_class)
+        self._heat_worker = None
         layout.addLayout(summary_row)
+        self.novelty = NoveltyControl()
+        self.novelty.threshold_changed.connect(self._threshold_moved)
+        layout.addWidget(self.novelty)
         self.results = TryResults()
         self.drop_note = QLabel("Drop images or folders here\n\nor paste an image (Ctrl+V), or use Open images…",
                                 alignment=Qt.AlignCenter)
@@ -244,7 +278,7 @@ class TryPage(RunPage):
         if not path:
             return
         try:
-            atomic.write_text(path, table_csv(self.items, self.top_k.value()))
+            atomic.write_text(path, table_csv(self.items, self.top_k.value(), self._threshold()))
         except FlypError as exc:
             self.show_error(error_text(exc))
             return
@@ -252,7 +286,7 @@ class TryPage(RunPage):
 
     def _show_summary(self) -> None:
         folder = self.inner.currentWidget() is self.folder_results  # the folder's table has its own words
-        self.summary.setText("" if folder else summary_text(self.items))
+        self.summary.setText("" if folder else summary_text(self.items, threshold=self._threshold()))
         self.save_table.setEnabled(not folder and any(item.probs is not None or item.error for item in self.items))
 
     def clear(self) -> None:
@@ -375,6 +409,7 @@ class TryPage(RunPage):
         if not self.isVisible():
             self._dirty = True  # re-predicted when the page is next shown, not on every slider step
             return
+        self._ask_choices(target)
         todo = [item for item in self.items if not item.error and item.target != target]
         if not todo:
             return
@@ -393,6 +428,7 @@ class TryPage(RunPage):
     def _classified(self, seq: int) -> None:
         if seq == self._seq:  # not when a newer request replaced this one
             self.progress.hide()
+            self._explain_pending()
 
     def _answers(self, batch: dict) -> None:
         if batch["target"] != self._target():
@@ -407,6 +443,9 @@ class TryPage(RunPage):
                 item.error = answer["error"]
             else:
                 item.probs, item.classes, item.target = answer["probs"], batch["classes"], batch["target"]
+                item.novelty = answer.get("novelty")
+                self._engine_threshold = batch.get("threshold")
+                self._fill_classes(batch["classes"])
                 item.pixels = answer.get("pixels", item.pixels)
                 item.thumb = answer.get("thumb", item.thumb)
             self._render(row)
@@ -422,8 +461,81 @@ class TryPage(RunPage):
             top = item.top(self.top_k.value())
         else:
             note = "Classifying…" if self._target() is not None else "Waiting for a finished run."
-        self.results.show_row(row, item.key, item.name, where, item.thumb, top, note, bool(item.error))
+        heat = self._heat_wanted()
+        shows_heat = heat is not None and item.heat is not None and item.heat_for == heat
+        self.results.show_row(row, item.key, item.name, where, item.heat if shows_heat else item.thumb, top, note,
+                              bool(item.error), top is not None and item.unknown(self._threshold()),
+                              f"{item.key}|heat|{heat}" if shows_heat else None)
 
     def _render_all(self) -> None:
         for row in range(len(self.items)):
             self._render(row)
+
+    # "None of these classes" -----------------------------------------------------------------------
+    def _ask_choices(self, target: tuple) -> None:
+        """The threshold's choices for the run at α, in the background (once per run and α)."""
+        if target == self._choices_target:
+            return
+        self._choices_target = target
+        self.novelty.clear()
+        self.run(trust_tasks.novelty_choices, self.state.caches, target[0], self.device(), target[2],
+                 on_done=lambda choices: target == self._target() and self.novelty.set_choices(choices),
+                 on_error=lambda _: None)
+
+    def _threshold(self) -> float | None:
+        """The novelty threshold the page applies: the control's, else the engine's (until the
+        control's choices arrive)."""
+        chosen = self.novelty.threshold()
+        return chosen if chosen is not None else self._engine_threshold
+
+    def _threshold_moved(self, threshold: float) -> None:
+        self.folder_results.set_threshold(threshold)
+        self._render_all()
+        self._show_summary()
+
+    # "Where it looked" -----------------------------------------------------------------------------
+    def _fill_classes(self, classes: list[str]) -> None:
+        shown = [self.looked_class.itemText(i) for i in range(1, self.looked_class.count())]
+        if shown != [f"for {name}" for name in classes]:
+            self.looked_class.blockSignals(True)
+            while self.looked_class.count() > 1:
+                self.looked_class.removeItem(1)
+            for i, name in enumerate(classes):
+                self.looked_class.addItem(f"for {name}", i)
+            self.looked_class.setCurrentIndex(0)
+            self.looked_class.blockSignals(False)
+
+    def _heat_wanted(self) -> tuple | None:
+        """(target, class index or None) of the heat maps to show, or None when they are off."""
+        target = self._target()
+        if not self.looked.isChecked() or target is None:
+            return None
+        return (target, self.looked_class.currentData())
+
+    def _looked_changed(self, *_) -> None:
+        self.looked_class.setVisible(self.looked.isChecked())
+        self._render_all()
+        self._explain_pending()
+
+    def _explain_pending(self) -> None:
+        """Heat maps for the answered images that have none for the current run, α and class."""
+        wanted = self._heat_wanted()
+        if wanted is None:
+            return
+        todo = [{"key": i.key, "name": i.name, "path": i.path, "data": i.data} for i in self.items
+                if i.probs is not None and not i.error and i.heat_for != wanted]
+        if not todo:
+            return
+        if self._heat_worker is not None:
+            self._heat_worker.cancel()
+        target, class_index = wanted
+        self._heat_worker = self.run(trust_tasks.explain_items, self.state.caches, target[0], self.device(), target[2],
+                                     target, todo, class_index, on_event=self._heat_arrived)
+
+    def _heat_arrived(self, answer: dict) -> None:
+        if (answer["target"], answer["class_index"]) != self._heat_wanted() or "png" not in answer:
+            return  # for a run, α or class no longer shown, or an image that could not be explained
+        for row, item in enumerate(self.items):
+            if item.key == answer["key"]:
+                item.heat, item.heat_for = answer["png"], (answer["target"], answer["class_index"])
+                self._render(row)

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QHBoxLayout, Q
 from flyp_app.theme import ERROR_COLOUR
 from flyp_app.widgets.confusion import ConfusionMatrix
 
-COLUMNS = ("Image", "Class", "Confidence", "Second", "Third", "Skipped", "Like the training images")
+VERDICT = "Like the training images"
+COLUMNS = ("Image", "Class", "Confidence", "Second", "Third", "Skipped", VERDICT)
 VERDICTS = {True: "yes", False: "no: none of these classes", None: ""}  # `Prediction.known`
 SHOWN_CLASSES = 12  # per-class lines under the table, weakest first
 
@@ -28,6 +29,7 @@ class FolderResults(QWidget):
     def __init__(self):
         super().__init__()
         self.predictions: list = []
+        self.threshold: float | None = None  # the novelty threshold applied (None: the engine's verdicts)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         # The title (a folder's path, a run's name) wraps on its own line: beside the buttons it
@@ -110,7 +112,20 @@ class FolderResults(QWidget):
         for button in (self.export, self.sort):
             button.setEnabled(enabled and bool(self.predictions))
 
+    def set_threshold(self, threshold: float | None) -> None:
+        """Judge every prediction again at the novelty `threshold` (the Try page's control): its
+        verdict column, and which images sorting puts into “_unknown”."""
+        self.threshold = threshold
+        for row, p in enumerate(self.predictions):
+            if threshold is not None and getattr(p, "novelty", None) is not None and not p.reason:
+                p.known = p.novelty <= threshold
+                self._paint(row, p)
+
     def add(self, batch: list) -> None:
+        if self.threshold is not None:
+            for p in batch:
+                if p.novelty is not None and not p.reason:
+                    p.known = p.novelty <= self.threshold
         first = self.table.rowCount()
         self.predictions += batch
         self.table.setUpdatesEnabled(False)
@@ -125,12 +140,21 @@ class FolderResults(QWidget):
                     item.setToolTip(str(p.path))
                 if col == 2 and p.top:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if p.reason:
-                    item.setForeground(Qt.GlobalColor.red if col == COLUMNS.index("Skipped") else Qt.GlobalColor.gray)
-                elif getattr(p, "known", None) is False:
-                    item.setForeground(Qt.GlobalColor.darkYellow)  # none of these: the row stands out
                 self.table.setItem(row, col, item)
+            self._paint(row, p)
         self.table.setUpdatesEnabled(True)
+
+    def _paint(self, row: int, p) -> None:
+        """The row's verdict and colour: red-grey for a skipped image, amber for none of these."""
+        self.table.item(row, COLUMNS.index(VERDICT)).setText(VERDICTS[getattr(p, "known", None)])
+        for col in range(len(COLUMNS)):
+            item = self.table.item(row, col)
+            if p.reason:
+                item.setForeground(Qt.GlobalColor.red if col == COLUMNS.index("Skipped") else Qt.GlobalColor.gray)
+            elif getattr(p, "known", None) is False:  # none of these: the row stands out
+                item.setForeground(Qt.GlobalColor.darkYellow)
+            else:
+                item.setData(Qt.ForegroundRole, None)
 
     def finish(self, text: str) -> None:
         self.title.setText(text)

@@ -47,6 +47,7 @@ class LabelItem:
     order: int
     probs: list[float] | None = None
     widget: QListWidgetItem | None = None
+    known: bool | None = None  # False: like none of the classes (a run's novelty score); None: not judged
 
     def suggestion(self, classes: list[str]) -> tuple[str, float] | None:
         if not self.probs:

@@ -1,0 +1,88 @@
+"""Background work for trusting predictions (`core.trust`): the "none of these" threshold's
+choices on the Try page, heat maps of where the model looked, and the Blend page's reliability
+view. No Qt; run like every task of `flyp_app.tasks`, with the same `Caches`.
+"""
+
+from __future__ import annotations
+
+from flyp_app.tasks import Caches
+
+
+def novelty_choices(caches: Caches, run_dir: str, device: str, alpha: float, progress=None, control=None,
+                    emit=None) -> dict | None:
+    """What moving the "none of these" threshold does for the run at α: {"keep" (the engine's share
+    of validation kept), "threshold" (its threshold), "rows" (`core.trust.choices.keep_choices`
+    over the run's evaluation sets)}; None for a run whose training images are gone."""
+    from core.labelling.predictor import from_run
+    from core.progress import no_cancel
+    from core.trust.choices import keep_choices, set_scores
+
+    cancel = control or no_cancel
+    session = caches.blend_session(run_dir, device)
+    with session.lock:
+        predictor = from_run(session.blended, alpha)
+        novelty = caches.novelty(predictor.key, predictor.novelty_model)
+        if novelty is None:
+            return None
+        scores = set_scores(predictor, novelty, session.eval_sets(cancel=control), cache=caches.feature_cache(predictor.key),
+                            cancel=cancel)
+    return {"keep": novelty.keep, "threshold": novelty.threshold, "rows": keep_choices(novelty, scores)}
+
+
+def explain_items(caches: Caches, run_dir: str, device: str, alpha: float, target: tuple, items: list[dict],
+                  class_index: int | None = None, progress=None, control=None, emit=None) -> None:
+    """Where the model looked (`core.trust.explain`) in each of `items` ({"key", "name", "path",
+    "data"}, as `flyp_app.tasks.classify_items` takes them), for the class `class_index` (None: each
+    image's most likely class): sends {"target", "class_index", "key", "png"} (the image with its heat
+    map over it, thumbnail-sized) or {…, "error"} per image."""
+    from core.data.transforms import open_new_image
+    from core.errors import Cancelled, FlypError
+    from core.trust.explain import explain, explainer_of, overlay
+    from flyp_app.words import error_text
+
+    session = caches.blend_session(run_dir, device)
+    size = session.blended.classifier.loaded.image_size
+    for done, item in enumerate(items, 1):
+        if control is not None and control.cancelled():
+            raise Cancelled()
+        answer = {"target": target, "class_index": class_index, "key": item["key"]}
+        try:
+            image = open_new_image(item["path"] or item["name"], size, data=item["data"])
+            with session.lock:  # the blend's weights stay at α while the gradients flow
+                session.at(alpha)
+                explainer = explainer_of(session.blended)
+                name = None if class_index is None else explainer.class_names[class_index]
+                explanation = explain(explainer, image, name)
+            answer["png"] = caches.thumbnail_png(image=overlay(explanation))
+        except FlypError as exc:
+            answer["error"] = error_text(exc)
+        emit(answer)
+        if progress is not None:
+            progress(done, len(items))
+
+
+def calibration_at(caches: Caches, run_dir: str, device: str, alpha: float, progress=None, control=None,
+                   emit=None) -> dict:
+    """The blend's calibration at α on the run's evaluation sets (`core.trust.fitting.measure_blend`:
+    the temperature fitted on ID validation only, every set reported, with the novelty score's
+    lowering where the run has one)."""
+    from core.progress import no_cancel
+    from core.trust.fitting import measure_blend
+
+    session = caches.blend_session(run_dir, device)
+    novelty = caches.run_novelty(session, alpha)
+    with session.lock:
+        session.at(alpha)
+        return measure_blend(session.blended, session.eval_sets(cancel=control), novelty, cancel=control or no_cancel)
+
+
+def control_curve(caches: Caches, run_dir: str, device: str, folder: str, progress=None, control=None,
+                  emit=None) -> dict:
+    """What finetuning forgot: the run's zero-shot accuracy on the control `folder` at each α
+    (`core.trust.forgetting.control_curve`)."""
+    from core.progress import no_cancel
+    from core.trust.forgetting import control_curve as curve_of
+
+    session = caches.blend_session(run_dir, device)
+    with session.lock:  # the blend moves through every α; whoever holds the lock next sets its own
+        return curve_of(session.blended, folder, progress=progress or (lambda *_: None), cancel=control or no_cancel)

@@ -1,0 +1,92 @@
+"""The Blend page's "How far to trust its confidence": per evaluation set, the accuracy of the
+images at each confidence (the reliability diagram, core's `core.trust.calibration`) against the
+diagonal of a perfectly honest model, and in words how far off the confidence is on each set.
+
+The temperature is fitted on the ID validation images only; the different-conditions sets are
+measured, never fitted on. This module imports pyqtgraph (the Blend page imports it with its plots).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+
+from flyp_app.theme import ID_COLOUR, ood_colour, pyqtgraph
+from flyp_app.widgets.blend_plots import _quiet
+
+pg = pyqtgraph()
+
+
+def set_words(name: str) -> str:
+    return "validation" if name == "id" else f"“{name}”"
+
+
+def calibration_words(report: dict) -> str:
+    """The calibration report in words: per set, how far its confidence is from its accuracy, and
+    for each different-conditions set how much less it can be trusted than on validation."""
+    sets = report["sets"]
+    lines = []
+    base = sets.get("id", {}).get("calibration_error_calibrated")
+    for name, s in sets.items():
+        error = s["calibration_error_calibrated"]
+        line = (f"<b>{set_words(name).capitalize() if name == 'id' else set_words(name)}</b>: right on "
+                f"{s['accuracy']:.0%} of {s['n']} images, {s['mean_confidence']:.0%} sure on average; the confidence "
+                f"is off by {100 * error:.0f} points on average ({100 * s['calibration_error']:.0f} before calibration)")
+        if name != "id" and base is not None:
+            more = 100 * (error - base)
+            line += (f" — {more:.0f} points more than on validation: trust its confidence less on these images"
+                     if more >= 1 else " — as honest as on validation")
+        lines.append(line + ".")
+    lines.append(f"Calibrated with one temperature ({report['temperature']:.2f}) fitted on the validation images "
+                 f"only, at α = {report['alpha']:.2f}.")
+    return "<br>".join(lines)
+
+
+class ReliabilityView(QWidget):
+    """The reliability plot (confidence → accuracy, %) and the words under it."""
+
+    def __init__(self):
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget(background="w")
+        _quiet(self.plot)
+        self.plot.setMinimumHeight(160)
+        self.plot.setLabel("bottom", "confidence (%)")
+        self.plot.setLabel("left", "accuracy of those images (%)")
+        self.plot.setXRange(0, 100)
+        self.plot.setYRange(0, 100)
+        self.plot.setAccessibleName("Confidence against accuracy per set")
+        self.plot.setToolTip("Each point: the images given about that confidence, and how many of them were "
+                             "right. On the dashed diagonal the confidence means exactly what it says.")
+        self.legend = self.plot.addLegend(offset=(8, 8))
+        layout.addWidget(self.plot, 3)
+        # Scrolls rather than overlap the plot when the tab is short (a label's height-for-width
+        # is not honoured inside the tab).
+        self.words = QTextBrowser()
+        self.words.setAccessibleName("How far to trust the confidence, per set")
+        self.words.setToolTip("The calibration error of each set, in words")
+        self.words.setMinimumHeight(60)
+        layout.addWidget(self.words, 2)
+        self.curves: dict[str, object] = {}
+        self.report: dict | None = None
+
+    def show_waiting(self, text: str) -> None:
+        self.report = None
+        self.plot.clear()
+        self.curves = {}
+        self.words.setText(text)
+
+    def set_report(self, report: dict) -> None:
+        """A report of `core.trust.fitting.measure_blend` (the blend at one α)."""
+        self.report = report
+        self.plot.clear()
+        self.plot.plot([0, 100], [0, 100], pen=pg.mkPen("#999999", style=Qt.DashLine), name="honest")
+        self.curves = {}
+        for i, (name, s) in enumerate(report["sets"].items()):
+            bins = [b for b in s["reliability"] if b["n"]]
+            colour = ID_COLOUR if name == "id" else ood_colour(i - 1)
+            self.curves[name] = self.plot.plot([100 * b["confidence"] for b in bins], [100 * b["accuracy"] for b in bins],
+                                               pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
+                                               symbolBrush=colour, name=set_words(name).strip("“”"))
+        self.words.setText(calibration_words(report))
