@@ -2,8 +2,8 @@
 
 The training folder's images get out-of-fold predictions and a confident-learning ranking
 (`core.checks.labels`); every folder's images are compared for near-duplicates
-(`core.checks.duplicates`); class sizes, imbalance and zero-shot accuracy give warnings, each with
-one line of advice. Image features go through `core.model.feature_cache`: computed once per file
+(`core.checks.duplicates`) and measured for blur, exposure and size (`core.checks.quality`);
+class sizes, imbalance and zero-shot accuracy give warnings, each with one line of advice. Image features go through `core.model.feature_cache`: computed once per file
 and model, shared with the Label page, the Try page and `flyp predict`. Nothing is changed on disk
 except the feature cache.
 """
@@ -17,7 +17,7 @@ from typing import Callable, Collection, Sequence
 
 import torch
 
-from core.checks import duplicates, labels
+from core.checks import duplicates, labels, quality as image_quality
 from core.data.folders import excluded_key, scan_folder
 from core.errors import FlypError
 from core.progress import Progress, check_cancel, no_cancel, no_progress
@@ -69,11 +69,13 @@ class CheckReport:
     model: str
     images: int
     kept: int = 0  # suspicious images the user chose to keep as they are (not listed again)
+    quality: list[image_quality.QualityIssue] = field(default_factory=list)  # blurred, dark… (`core.checks.quality`)
 
     def to_json(self) -> dict:
         return {"suspicious": [s.to_json() for s in self.suspicious],
                 "near_duplicates": [d.to_json() for d in self.near_duplicates],
                 "warnings": [w.to_json() for w in self.warnings],
+                "quality": [q.to_json() for q in self.quality],
                 "model": self.model, "images": self.images, "kept": self.kept}
 
 
@@ -105,12 +107,15 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
     for name, folder in _eval_folders(val_dir, ood_dirs):
         other = scan_folder(folder, exclude=exclude, cancel=cancel)
         images += [_Image(s.path, name, other.classes[s.label]) for s in other.samples]
-    total = 2 * len(images) + labels.FOLDS
+    total = 3 * len(images) + labels.FOLDS
     model_items = all_features([i.path for i in images], predictor, cache=FeatureCache(predictor.key, cache_root),
                                progress=lambda d, _: progress(d, total), cancel=cancel)
     thumbs = all_features([i.path for i in images], duplicates.Thumbnails(),
                           cache=FeatureCache(duplicates.Thumbnails.key, cache_root),
                           progress=lambda d, _: progress(len(images) + d, total), cancel=cancel)
+    measures = image_quality.image_measures([i.path for i in images], cache_root=cache_root, cancel=cancel,
+                                            progress=lambda d, _: progress(2 * len(images) + d, total))
+    bad = image_quality.issues_of([str(i.path) for i in images], measures)
     usable = [k for k, (m, t) in enumerate(zip(model_items, thumbs)) if m.features is not None and t.features is not None]
     images = [images[k] for k in usable]
     model_x = torch.stack([model_items[k].features for k in usable]).float()
@@ -121,7 +126,7 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
     y = [index[images[k].label] for k in train]
     prior = affine_head(predictor.head, model_x.shape[1])
     probs = labels.out_of_fold(model_x[train], y, prior, cancel=cancel,
-                               progress=lambda d, _: progress(2 * len(images) + d, total))
+                               progress=lambda d, _: progress(3 * len(images) + d, total))
     ranking = labels.confident_learning(probs, y)
     keep = {excluded_key(p) for p in kept}
     suspicious = [Suspicious(str(images[train[i]].path), images[train[i]].label,
@@ -134,7 +139,8 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
              if not {excluded_key(images[p.a].path), excluded_key(images[p.b].path)} <= keep]
     zero_shot_probs = AnchoredProbe(*prior).probabilities(model_x[train]) if zero_shot else None
     warnings = class_warnings(scan.counts(), y, zero_shot_probs, predictor.class_names)
-    return CheckReport(listed, pairs, warnings, predictor.description, len(images), len(suspicious) - len(listed))
+    return CheckReport(listed, pairs, warnings, predictor.description, len(images), len(suspicious) - len(listed),
+                       [q for q in bad if excluded_key(q.path) not in keep])
 
 
 def _eval_folders(val_dir, ood_dirs) -> list[tuple[str, Path]]:

@@ -1,4 +1,4 @@
-"""The `flyp check` verb: suspicious labels, near-duplicates and class warnings of labelled folders."""
+"""The `flyp check` verb: suspicious labels, near-duplicates, bad images and class warnings of labelled folders."""
 
 from __future__ import annotations
 
@@ -68,7 +68,20 @@ def _text(report) -> str:
     lines += [f"  {d.similarity:.3f}  {d.kind:<11}  {d.a}  ~  {d.b}" for d in report.near_duplicates[:SHOWN]]
     if len(report.suspicious) > SHOWN or len(report.near_duplicates) > SHOWN:
         lines.append(f"(the first {SHOWN} of each; --json lists them all)")
+    lines += _quality_text(report.quality)
     lines.append(f"\n{len(report.warnings)} warning(s):" if report.warnings else "\nno warnings")
     for w in report.warnings:
         lines += [f"  {w.message}", f"    → {w.advice}"]
     return "\n".join(lines)
+
+
+def _quality_text(found) -> list[str]:
+    from core.checks.quality import ADVICE, ISSUES
+
+    lines = [f"\n{len(found)} image(s) with a quality issue" + (":" if found else "")]
+    for issue in ISSUES:
+        listed = [q for q in found if q.issue == issue]
+        if listed:
+            lines.append(f"  {issue} ({len(listed)}; score: {ISSUES[issue]})  → {ADVICE[issue]}")
+            lines += [f"    {q.score:.3f}  {q.path}" for q in listed[:SHOWN]]
+    return lines
