@@ -51,6 +51,7 @@ def version_text() -> str:
 EXAMPLES = {
     "scan": "flyp scan photos/train",
     "check": "flyp check photos/train --val photos/val --json",
+    "search": "flyp search photos/train --text 'a blurry photo' --top 20",
     "zeroshot": "flyp zeroshot --model ViT-B-32 --pretrained openai --data photos/val",
     "train": "flyp train --model ViT-B-32 --pretrained openai --train photos/train --val photos/val --out runs/first",
     "evaluate": "flyp evaluate --run runs/first --data photos/new --alpha 0.5",
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  (`flyp COMMAND --help` for each command)")
     parser.add_argument("--version", action=_Version, help="show the versions of flyp, torch, CUDA and open_clip")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
-    from core.cli import check, compare, data, demo, explain, runs, train
+    from core.cli import check, compare, data, demo, explain, runs, search, train
 
     def verb(name, func, help_text):
         p = verbs.add_parser(name, help=help_text, description=help_text, epilog=f"example: {EXAMPLES[name]}")
@@ -131,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a FLYP Studio project: the images it leaves out of training are not checked, and "
                         "those reviewed and kept as they are not listed again")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda or mps (default: auto)")
+
+    p = verb("search", search.search, "rank images by similarity to a phrase or to an example image")
+    p.add_argument("dir", metavar="DIR", nargs="+", help="folders of images (searched at any depth)")
+    p.add_argument("--text", metavar="PHRASE", help="words to search for, e.g. 'a blurry photo' or 'star'")
+    p.add_argument("--image", metavar="FILE", help="an example image: the most similar images first")
+    _model_args(p)
+    p.add_argument("--templates", metavar="PRESET|FILE",
+                   help="caption templates a bare word is searched through (default: simple)")
+    p.add_argument("--run", metavar="RUN_DIR", help="use a run's model (at --alpha) instead of a pretrained one")
+    p.add_argument("--alpha", type=FRACTION, default=None, help="with --run: weight-ensembling α (default: 1)")
+    p.add_argument("--top", type=number(int, 1, 10_000_000), metavar="N", help="list the N most similar only")
+    _device_arg(p)
 
     p = verb("zeroshot", data.zeroshot, "zero-shot accuracy of a model on a labelled folder")
     _model_args(p)
