@@ -17,7 +17,7 @@ from typing import Callable, Collection, Sequence
 
 import torch
 
-from core.checks import duplicates, labels, quality as image_quality
+from core.checks import duplicates, labels, quality as image_quality, shortcuts as concept_shortcuts
 from core.data.folders import excluded_key, scan_folder
 from core.errors import FlypError
 from core.progress import Progress, check_cancel, no_cancel, no_progress
@@ -70,12 +70,14 @@ class CheckReport:
     images: int
     kept: int = 0  # suspicious images the user chose to keep as they are (not listed again)
     quality: list[image_quality.QualityIssue] = field(default_factory=list)  # blurred, dark… (`core.checks.quality`)
+    shortcuts: list[concept_shortcuts.Shortcut] = field(default_factory=list)  # `core.checks.shortcuts`
 
     def to_json(self) -> dict:
         return {"suspicious": [s.to_json() for s in self.suspicious],
                 "near_duplicates": [d.to_json() for d in self.near_duplicates],
                 "warnings": [w.to_json() for w in self.warnings],
                 "quality": [q.to_json() for q in self.quality],
+                "shortcuts": [c.to_json() for c in self.shortcuts],
                 "model": self.model, "images": self.images, "kept": self.kept}
 
 
@@ -89,12 +91,14 @@ class _Image:
 def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.PathLike | None = None,
                   ood_dirs: Sequence[str | os.PathLike] = (), exclude: Collection[str] = (),
                   kept: Collection[str] = (), zero_shot: bool = False, threshold: float = duplicates.THRESHOLD,
+                  concepts: Sequence[str] = (),
                   cache_root: str | os.PathLike | None = None, progress: Progress = no_progress,
                   cancel: Callable[[], bool] = no_cancel) -> CheckReport:
     """Check the folders with `predictor` (`core.labelling.predictor.Predictor`; `zero_shot`: its
     head is zero-shot, so per-class accuracy near chance is worth a warning). Images in
     `exclude` are left out; those in `kept` are not listed as suspicious again, nor a pair of
-    near-duplicates both of which are kept."""
+    near-duplicates both of which are kept. `concepts`: the user's own shortcut concepts, beside
+    `core.checks.shortcuts.CONCEPTS` (shortcuts need the model's text tower: none for a bundle)."""
     from core.labelling.suggest import AnchoredProbe, affine_head
     from core.model.feature_cache import FeatureCache, all_features
 
@@ -139,8 +143,10 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
              if not {excluded_key(images[p.a].path), excluded_key(images[p.b].path)} <= keep]
     zero_shot_probs = AnchoredProbe(*prior).probabilities(model_x[train]) if zero_shot else None
     warnings = class_warnings(scan.counts(), y, zero_shot_probs, predictor.class_names)
+    found = concept_shortcuts.find_shortcuts(model_x[train], y, [str(images[k].path) for k in train], predictor,
+                                             own_concepts=concepts, cancel=cancel) if predictor.text else []
     return CheckReport(listed, pairs, warnings, predictor.description, len(images), len(suspicious) - len(listed),
-                       [q for q in bad if excluded_key(q.path) not in keep])
+                       [q for q in bad if excluded_key(q.path) not in keep], found)
 
 
 def _eval_folders(val_dir, ood_dirs) -> list[tuple[str, Path]]:

@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="folder with one sub-folder of images per class")
 
     p = verb("check", check.check, "check labelled folders before training: suspicious labels (most suspicious "
-                                   "first), near-duplicates and leaks between folders, small or imbalanced classes")
+                                   "first), near-duplicates and leaks between folders, bad images, shortcuts, "
+                                   "small or imbalanced classes")
     p.add_argument("dir", metavar="DIR", help="the training folder (one sub-folder per class)")
     p.add_argument("--val", metavar="DIR", help="the validation folder, checked for leaks")
     p.add_argument("--ood", metavar="DIR", nargs="+", help="different-conditions folders, checked for leaks")
@@ -128,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=FRACTION, default=None, help="with --run: weight-ensembling α (default: 1)")
     p.add_argument("--threshold", type=FRACTION, metavar="S",
                    help="near-duplicate similarity, 0–1 (default: 0.98; lower finds looser copies)")
+    p.add_argument("--concept", metavar="WORDS", action="append",
+                   help="a possible shortcut to look for beside the default ones (a ruler, a watermark, a "
+                        "hand…), e.g. 'a petri dish' or a caption with {} for the class; may be repeated")
     p.add_argument("--project", metavar="NAME.flyp.json",
                    help="a FLYP Studio project: the images it leaves out of training are not checked, and "
                         "those reviewed and kept as they are not listed again")
