@@ -35,7 +35,7 @@ def sketched(demo_folders, tmp_path_factory):
     return train
 
 
-def shortcuts_of(train, cache, concepts=()):
+def shortcuts_of(train, concepts=()):
     from core.checks.shortcuts import find_shortcuts
     from core.data.folders import scan_folder
     from core.labelling.predictor import zero_shot
@@ -44,13 +44,13 @@ def shortcuts_of(train, cache, concepts=()):
 
     scan = scan_folder(train, verify=False)
     predictor = zero_shot(load_model(ModelSpec("demo", None), "cpu"), scan.classes, ["a photo of a {}."])
-    paths = [s.path for s in scan.samples]
-    features = torch.stack([i.features for i in all_features(paths, predictor, cache=FeatureCache(predictor.key, cache))])
+    paths = [s.path for s in scan.samples]  # features in the user's cache: `flyp check` below reuses them
+    features = torch.stack([i.features for i in all_features(paths, predictor, cache=FeatureCache(predictor.key))])
     return find_shortcuts(features, [s.label for s in scan.samples], paths, predictor, own_concepts=concepts)
 
 
-def test_sketches_in_one_class_are_flagged_first(sketched, tmp_path):
-    found = shortcuts_of(sketched, tmp_path, concepts=["a petri dish"])
+def test_sketches_in_one_class_are_flagged_first(sketched):
+    found = shortcuts_of(sketched, concepts=["a petri dish"])
     assert found, "no shortcut flagged"
     assert found[0].class_name == "star" and found[0].concept in ("sketch", "drawing"), found[0]
     assert found[0].share_in_class > 3 * found[0].share_elsewhere
@@ -60,8 +60,8 @@ def test_sketches_in_one_class_are_flagged_first(sketched, tmp_path):
     assert "star" in found[0].advice
 
 
-def test_unchanged_demo_folders_have_no_shortcut(demo_folders, tmp_path):
-    assert shortcuts_of(demo_folders / "train", tmp_path, concepts=["a petri dish", "a sketch of a {} on paper"]) == []
+def test_unchanged_demo_folders_have_no_shortcut(demo_folders):
+    assert shortcuts_of(demo_folders / "train", concepts=["a petri dish", "a sketch of a {} on paper"]) == []
 
 
 def test_flyp_check_json_lists_shortcuts(sketched, capsys):
