@@ -223,10 +223,11 @@ def phase(name: str, args, variants: dict[str, dict]) -> dict[str, dict]:
 
 
 def print_phases(phases: dict[str, dict], variants: dict[str, dict]) -> None:
-    print(f"{'':<34}{'reference':>11}" + "".join(f"{label:>22}" for label in variants))
+    print(f"{'':<34}{'reference':>11}" + "".join(f" {label:>{max(21, len(label))}}" for label in variants))
     for name, results in phases.items():
         ref = rate(results["reference"])
-        cells = "".join(f"{rate(results[label]):>12.1f} ({rate(results[label]) / ref:.2f}×)" for label in variants)
+        cells = "".join(f" {f'{rate(results[label]):.1f} ({rate(results[label]) / ref:.2f}×)':>{max(21, len(label))}}"
+                        for label in variants)
         title = f"{name}, load {results['load']:.2f} before, images/s"
         print(f"{title:<34}{ref:>11.1f}{cells}")
 

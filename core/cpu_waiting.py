@@ -1,7 +1,7 @@
 """How PyTorch's CPU threads wait for each other, chosen for the machine as the process starts.
 
 Between two operations PyTorch's OpenMP threads wait for the slowest of them. Spinning while
-they wait is fastest on free cores (the tiny CLIP trained 1.47× faster than with sleeping
+they wait is fastest on free cores (the tiny CLIP trained 1.51× faster than with sleeping
 threads, idle, 2 cores); sleeping is fastest when something else wants a core, since a spinning
 thread holds the core its partner needs (1.89× faster beside one busy process: a browser, a
 second job, the other torchrun rank). The OpenMP library reads its setting once, when torch loads

@@ -56,6 +56,24 @@ class SettingError(FlypError):
         return SettingError, (self.setting, self.expected, self.found)
 
 
+class FileError(FlypError):
+    """A file that cannot be used, with its `path` and the `reason` as fields (the message is
+    "PATH: REASON"): a folder scan lists the reason beside the path without parsing the message."""
+
+    def __init__(self, path, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{path}: {reason}")
+
+    def __reduce__(self):  # crosses DataLoader worker processes whole
+        return FileError, (self.path, self.reason)
+
+
+def file_reason(exc: FlypError) -> str:
+    """Why a file cannot be used, for a list that shows its path beside: a FileError's reason,
+    else the whole message."""
+    return exc.reason if isinstance(exc, FileError) else str(exc)
+
+
 class Cancelled(Exception):
     """The user cancelled long work; whatever was saved so far stays on disk."""
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from core import atomic
 from core.errors import FlypError
 from core.locks import OwnedLock
+from core.training.config import TrainConfig
 
 SUFFIX = ".flyp.json"
 FORMAT = 1
@@ -34,10 +35,10 @@ class Project:
     train_dir: str = ""
     val_dir: str = ""
     ood_dirs: list[str] = field(default_factory=list)
-    val_fraction: float = 0.2
+    val_fraction: float = TrainConfig.val_fraction
     class_names: dict[str, str] = field(default_factory=dict)
     templates: list[str] = field(default_factory=lambda: ["a photo of a {}."])
-    model: str = "demo"
+    model: str = TrainConfig.model
     pretrained: str = ""
     settings: dict = field(default_factory=dict)  # TrainConfig fields the user changed
     # The automatic mode (core.training.auto) chooses lr, batch and epochs: the default of new

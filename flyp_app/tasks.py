@@ -19,7 +19,7 @@ from pathlib import Path
 from core.weights.curve import CURVE_ALPHAS, cached_curve, weights_stamp
 from core.weights.session import BlendSession  # noqa: F401  (Caches.blend_session's; imported from here before)
 from flyp_app.curves import Curves
-from flyp_app.words import MISSING, UNREADABLE, error_text
+from flyp_app.words import MISSING, UNREADABLE, error_text, file_problem_text
 
 THUMB_SIZE = 96        # gallery and list thumbnails (Blend's mistakes, Try's images)
 CLASS_THUMB = 40       # the Data page's class table
@@ -423,7 +423,7 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
                 try:
                     image = open_new_image(where, size, data=item["data"])
                 except FlypError as exc:
-                    answer["error"] = error_text(exc).removeprefix(f"{where}: ")
+                    answer["error"] = file_problem_text(exc)
                     continue
                 pixels = answer["pixels"] = eval_new_image(image, size, interpolation)
                 if not item["has_thumb"]:

@@ -6,7 +6,7 @@ its option (--lr), the app as the label of the control that sets it (Learning ra
 
 from __future__ import annotations
 
-from core.errors import FlypError
+from core.errors import FileError, FlypError
 from core.training.config import settings
 from core.training.runs import RunStatus
 
@@ -43,6 +43,11 @@ def label(name: str) -> str:
 def error_text(exc: BaseException) -> str:
     """An error as the app shows it: the engine's message with the app's names for settings."""
     return exc.worded(label) if isinstance(exc, FlypError) else str(exc)
+
+
+def file_problem_text(exc: FlypError) -> str:
+    """Why a file cannot be used, for a line that shows the file beside it (no path repeated)."""
+    return exc.reason if isinstance(exc, FileError) else error_text(exc)
 
 
 def download_text(event: dict) -> str:

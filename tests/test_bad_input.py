@@ -243,3 +243,24 @@ def test_float_images_with_nan_or_infinite_pixels_are_scaled_on_their_finite_val
             load_rgb(tmp_path / "all-nan.tif")
     assert image[5, 31] == 255 and image[5, 0] == 0 and 120 <= image[5, 16] <= 135  # not a black image
     assert (image[0, 0], image[1, 1], image[2, 2]) == (0, 255, 0)  # NaN black, ±inf the extremes
+
+
+def test_a_file_problem_carries_its_path_and_reason_as_fields(tmp_path):
+    import pickle
+
+    from core.data.images import read_image_bytes
+    from core.errors import FileError
+
+    empty = tmp_path / "cat" / "taken at 10: 30.png"  # a name with ": " in it
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    with pytest.raises(FileError) as caught:
+        read_image_bytes(empty)
+    assert (caught.value.path, caught.value.reason) == (str(empty), "empty file (0 bytes)")
+    assert str(caught.value) == f"{empty}: empty file (0 bytes)"
+    assert pickle.loads(pickle.dumps(caught.value)).reason == "empty file (0 bytes)"  # crosses worker processes
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), RED).save(tmp_path / "cat" / "fine.png")
+    scan = scan_folder(tmp_path)
+    assert [(p.path, p.reason) for p in scan.skipped] == [(str(empty), "empty file (0 bytes)")]

@@ -154,5 +154,5 @@ def test_the_app_words_the_levers_a_run_used_in_its_own_labels():
     assert levers_text({"levers": {}}) == ""
     text = levers_text({"levers": {"patch_dropout": 0.25, "frozen_blocks": 1}, "auto": {"levers": {"frozen_blocks": 1}}})
     assert text.startswith("Trained faster, with the same FLYP loss")
-    assert "Patch dropout while training: 25% of the image patches" in text and "Frozen lower blocks: 1" in text
+    assert "Patch dropout: 25% of the image patches" in text and "Frozen lower blocks: 1" in text
     assert "automatic mode" in text and "patch_dropout" not in text

@@ -6,7 +6,7 @@ import argparse
 import math
 
 from core.errors import SETTING as SETTING_MARK
-from core.training.config import MAX_SEED
+from core.training.config import MAX_SEED, TrainConfig
 
 
 class UsageError(Exception):
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the overlays (one PNG per image)")
     p.add_argument("--class", dest="class_name", metavar="NAME", help="the class to explain (default: the predicted one)")
-    p.add_argument("--alpha", type=float, default=None,
+    p.add_argument("--alpha", type=FRACTION, default=None,
                    help="a run's weight-ensembling α: 0 = zero-shot, 1 = finetuned (default: 1)")
     _device_arg(p)
 
@@ -230,11 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--device", type=device_name, default=TrainConfig.device,
+                   help=f"auto, cpu, cuda, cuda:N or mps (default: {TrainConfig.device})")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="demo",
+    p.add_argument("--model", default=TrainConfig.model,
                    help="'demo' (the embedded model), an open_clip architecture such as ViT-B-32 (with --pretrained), "
                         "a Hugging Face Hub model hf-hub:ORG/NAME (e.g. hf-hub:imageomics/bioclip; `flyp models` "
                         "lists domain models) or a folder local-dir:PATH (default: demo)")
@@ -276,7 +277,7 @@ def _setting_args(p: argparse.ArgumentParser) -> None:
     from dataclasses import fields
 
     from core.errors import cli_name
-    from core.training.config import BOUNDS, TrainConfig, defaults
+    from core.training.config import BOUNDS, defaults
     from core.training.defaults import FAMILY_SETTINGS
 
     values = defaults()

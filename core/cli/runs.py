@@ -120,5 +120,5 @@ def predict(args) -> int:
         lines.append(f"copied into {args.sort_into}: {counts or 'nothing'}")
     emit(args, report, "\n".join(lines))
     for path, reason in failed:
-        print(f"flyp: error: {shown(path)}: {shown(reason.removeprefix(f'{path}: '))}", file=sys.stderr)
+        print(f"flyp: error: {shown(path)}: {shown(reason)}", file=sys.stderr)
     return 2 if failed else 0

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Callable, Collection
 
 from core.data.captions import display_name
-from core.errors import FlypError
+from core.errors import FlypError, file_reason
 from core.data.images import IMAGE_EXTENSIONS, load_rgb, page_count, read_image_bytes, special_file_reason
 from core.progress import Progress, check_cancel, no_cancel, no_progress
+from core.training.config import TrainConfig
 
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
@@ -252,13 +253,13 @@ def _check_images(paths, verify, progress, cancel) -> dict[Path, tuple[str, str 
         try:
             data = read_image_bytes(path)
         except FlypError as exc:
-            return "", str(exc).removeprefix(f"{path}: "), 1
+            return "", file_reason(exc), 1
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         if verify:
             try:
                 load_rgb(path, draft_size=64, data=data)
             except FlypError as exc:
-                return digest, str(exc).removeprefix(f"{path}: "), 1
+                return digest, file_reason(exc), 1
         return digest, None, page_count(path, data)
 
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
@@ -308,7 +309,7 @@ def load_datasets(
     val_dir: str | os.PathLike | None = None,
     ood_dirs: list[str | os.PathLike] = (),
     *,
-    val_fraction: float = 0.2,
+    val_fraction: float = TrainConfig.val_fraction,
     seed: int = 0,
     exclude: Collection[str] = (),
     progress: Progress = no_progress,

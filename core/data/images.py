@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.errors import FlypError, first_line
+from core.errors import FileError, FlypError, first_line
 
 DICOM_EXTENSIONS = frozenset({".dcm", ".dicom"})
 HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
@@ -50,22 +50,22 @@ def read_image_bytes(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
     try:
         kind = special_file_reason(path)
         if kind:
-            raise FlypError(f"{path}: {kind}")
+            raise FileError(path, f"{kind}")
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe swapped in cannot block
         with os.fdopen(fd, "rb") as f:
             info = os.fstat(f.fileno())
             if not stat.S_ISREG(info.st_mode):
-                raise FlypError(f"{path}: not a regular file")
+                raise FileError(path, f"not a regular file")
             if info.st_size > limit:
-                raise FlypError(f"{path}: file too large ({_size(info.st_size)}; at most {_size(limit)})")
+                raise FileError(path, f"file too large ({_size(info.st_size)}; at most {_size(limit)})")
             data = f.read(limit + 1)
     except OSError as exc:
         reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
-        raise FlypError(f"{path}: cannot read file ({reason})") from None
+        raise FileError(path, f"cannot read file ({reason})") from None
     if len(data) > limit:
-        raise FlypError(f"{path}: file too large (more than {_size(limit)})")
+        raise FileError(path, f"file too large (more than {_size(limit)})")
     if not data:
-        raise FlypError(f"{path}: empty file (0 bytes)")
+        raise FileError(path, f"empty file (0 bytes)")
     return data
 
 
@@ -101,14 +101,14 @@ def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None
     if suffix in DICOM_EXTENSIONS:
         rgb = _dicom_rgb(path, data)
         if min(rgb.size) < MIN_SIDE:
-            raise FlypError(f"{path}: image is too small ({rgb.width}×{rgb.height} pixels)")
+            raise FileError(path, f"image is too small ({rgb.width}×{rgb.height} pixels)")
         return rgb
     if suffix in HEIF_EXTENSIONS:
         _register_heif(path)
     try:
         with Image.open(io.BytesIO(data) if data is not None else path) as im:
             if im.width * im.height > MAX_PIXELS:
-                raise FlypError(f"{path}: image is too large to decode safely ({im.width}×{im.height} pixels)")
+                raise FileError(path, f"image is too large to decode safely ({im.width}×{im.height} pixels)")
             if draft_size and im.format == "JPEG":
                 im.draft("RGB", (draft_size, draft_size))
             im.load()
@@ -116,15 +116,15 @@ def load_rgb(path: str | Path, draft_size: int | None = None, data: bytes | None
     except FlypError:
         raise
     except Image.DecompressionBombError:
-        raise FlypError(f"{path}: image is too large to decode safely") from None
+        raise FileError(path, f"image is too large to decode safely") from None
     except UnidentifiedImageError:
-        raise FlypError(f"{path}: not an image (its content is in no picture format known)") from None
+        raise FileError(path, f"not an image (its content is in no picture format known)") from None
     except MemoryError:
-        raise FlypError(f"{path}: image is too large to decode with the memory available") from None
+        raise FileError(path, f"image is too large to decode with the memory available") from None
     except Exception as exc:  # noqa: BLE001 — a damaged file can make any decoder fail in any way
-        raise FlypError(f"{path}: unreadable image ({_reason(exc)})") from None
+        raise FileError(path, f"unreadable image ({_reason(exc)})") from None
     if min(rgb.size) < MIN_SIDE:
-        raise FlypError(f"{path}: image is too small ({rgb.width}×{rgb.height} pixels)")
+        raise FileError(path, f"image is too small ({rgb.width}×{rgb.height} pixels)")
     return rgb
 
 
@@ -146,7 +146,7 @@ def _extra(path: Path, name: str):
     try:
         return __import__(module)
     except ImportError:
-        raise FlypError(f"{path}: {what}; reading it needs the {name} extra: pip install 'flyp-studio[{name}]'") from None
+        raise FileError(path, f"{what}; reading it needs the {name} extra: pip install 'flyp-studio[{name}]'") from None
 
 
 _heif_lock = threading.Lock()
@@ -172,7 +172,7 @@ def _dicom_rgb(path: Path, data: bytes | None) -> Image.Image:
     try:
         ds = pydicom.dcmread(io.BytesIO(data) if data is not None else path)
         if int(ds.Rows) * int(ds.Columns) > MAX_PIXELS:
-            raise FlypError(f"{path}: image is too large to decode safely ({ds.Columns}×{ds.Rows} pixels)")
+            raise FileError(path, f"image is too large to decode safely ({ds.Columns}×{ds.Rows} pixels)")
         pixels = ds.pixel_array
         if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
             pixels = pixels[0]
@@ -188,9 +188,9 @@ def _dicom_rgb(path: Path, data: bytes | None) -> Image.Image:
     except FlypError:
         raise
     except MemoryError:
-        raise FlypError(f"{path}: image is too large to decode with the memory available") from None
+        raise FileError(path, f"image is too large to decode with the memory available") from None
     except Exception as exc:  # noqa: BLE001 — a damaged or unsupported file can fail in any way
-        raise FlypError(f"{path}: unreadable DICOM image ({_reason(exc)})") from None
+        raise FileError(path, f"unreadable DICOM image ({_reason(exc)})") from None
     centre, width = _first_value(getattr(ds, "WindowCenter", None)), _first_value(getattr(ds, "WindowWidth", None))
     if centre is not None and width is not None and width >= 1:
         # DICOM's linear window (PS3.3 C.11.2.1.2): centre − 0.5 ± (width − 1) / 2 spans black to white.

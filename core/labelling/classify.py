@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from core import atomic
 from core.data.images import is_image_name
-from core.errors import FlypError, SettingError
+from core.errors import FlypError, SettingError, file_reason
 from core.labelling.files import check_writable, place
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
@@ -161,7 +161,7 @@ def sort_into(predictions: Sequence[Prediction], folder: str | os.PathLike, min_
             report.placed.append(place(p.path, class_folder))
             report.copied[target] += 1
         except FlypError as exc:
-            report.failed.append((str(p.path), str(exc)))
+            report.failed.append((str(p.path), file_reason(exc)))
         progress(i, len(todo))
     return report
 

@@ -29,7 +29,7 @@ import torch
 
 from core import atomic
 from core.cpu_waiting import threads_sleep
-from core.errors import FlypError
+from core.errors import FlypError, file_reason
 from core.data.images import read_image_bytes
 from core.data.transforms import eval_file
 from core.progress import Progress, check_cancel, no_cancel, no_progress
@@ -187,7 +187,7 @@ def image_features(paths: Sequence[str | os.PathLike], encoder: Encoder, *, cach
                 return item, None
             return item, eval_file(path, size, interpolation, data=data)
         except FlypError as exc:
-            item.reason = str(exc).removeprefix(f"{path}: ")
+            item.reason = file_reason(exc)
             return item, None
 
     batch_size = max(1, batch_size)

@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.training.config import TrainConfig
 from core.training.defaults import family_of
 
 FEW_VALIDATION_IMAGES = 200   # below this, a validation accuracy is uncertain by several points
@@ -206,7 +207,7 @@ def _few_validation_images(c: _Curves, config: dict) -> Advice | None:
                "differences smaller than that between runs or blends mean little.")
     if config.get("val_dir"):
         return Advice("few_validation_images", finding, hint="Add images to the validation folder.")
-    share = config.get("val_fraction", 0.2)
+    share = config.get("val_fraction", TrainConfig.val_fraction)
     if share < 0.3:
         return Advice("few_validation_images", finding, {"val_fraction": 0.3},
                       hint="Add a validation folder, or hold out a larger share of the training images.")

@@ -43,7 +43,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "epochs": (1, 10_000), "batch_size": (2, 65_536), "micro_batch_size": (1, 65_536), "lr": (1e-12, 10.0),
     "weight_decay": (0.0, 100.0), "warmup": (0, 10_000_000), "seed": (0, MAX_SEED),
     "l2sp_lambda": (0.0, 1e6), "evals_per_epoch": (1, 1_000), "patience": (1, 1_000_000), "workers": (0, 256),
-    "checkpoint_every": (1, 10_000_000), "checkpoint_minutes": (0.01, 10_000.0),
+    "checkpoint_every": (1, 10_000_000), "checkpoint_minutes": (0.01, 10_000.0), "test_fraction": (0.0, 0.999),
+    "patch_dropout": (0.0, 0.95), "frozen_blocks": (0, 1_000), "train_size": (16, 4_096),
 }
 RUN_OPTIONS = ("device", "workers", "micro_batch_size", "checkpoint_every", "precision", "compile",
                "grad_checkpointing")
@@ -149,7 +150,7 @@ class TrainConfig:
     grad_checkpointing: bool = setting(False, "Gradient checkpointing", "recompute transformer activations in the "
                                        "backward pass: less memory, about a third more compute")
     # Faster training on a CPU (core.training.levers): the same FLYP loss, less of the towers computed.
-    patch_dropout: float = setting(0.0, "Patch dropout while training",
+    patch_dropout: float = setting(0.0, "Patch dropout",
                                    "leave this share of the image patches out of each training step (FLIP; ViT "
                                    "image towers; evaluation sees every patch); 0.5 halves the image tower's work "
                                    "(default: 0, off)", metavar="P")

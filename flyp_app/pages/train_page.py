@@ -28,7 +28,7 @@ from flyp_app.widgets.run_advice import AdviceBox
 from flyp_app.widgets.run_history import RunHistory
 from flyp_app.widgets.train_plots import TrainingPlots, set_label
 from flyp_app.widgets.train_settings import HyperParameters, ModelPicker
-from flyp_app.words import download_text, error_text, label
+from flyp_app.words import download_text, error_text, label, levers_text
 
 REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
 
@@ -457,6 +457,8 @@ class TrainPage(Page):
             text += f" (zero-shot {zero:.1%})." if zero is not None else "."
         if auto := info.get("auto"):
             text += f" Automatic settings: {auto['why']}"
+        if levers := levers_text(info):
+            text += f" {levers}"
         self._progress.pop("auto", None)
         worse = collapsed(info)  # a run worse than zero-shot: nothing to blend, no curve to compute
         self._progress["message"] = text + " " + (worse or "Next: blend it with the zero-shot model on the Blend page.")

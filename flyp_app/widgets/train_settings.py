@@ -349,23 +349,42 @@ class HyperParameters(QGroupBox):
                                 "long runs; the first steps are slow while it compiles")
         self.checkpointing = QCheckBox(settings()["grad_checkpointing"].label)
         self.checkpointing.setToolTip("Less GPU memory for bigger batches, at the price of slower steps")
+        self._lever_controls()
         label = {name: s.label for name, s in settings().items()}  # declared once, on TrainConfig
         for text, widget in ((label["method"], self.method), ("", self.method_note), (label["epochs"], self.epochs),
                              (label["batch_size"], self.batch), (label["lr"], self.lr),
                              (label["weight_decay"], self.weight_decay), (label["warmup"], self.warmup),
                              (label["seed"], self.seed), (label["evals_per_epoch"], self.evals), ("", self.mask),
                              (label["l2sp_lambda"], self.l2sp), (label["device"], self.device),
-                             (label["precision"], self.precision), ("", self.compile), ("", self.checkpointing)):
+                             (label["precision"], self.precision), ("", self.compile), ("", self.checkpointing),
+                             (label["patch_dropout"], self.patch_dropout), (label["frozen_blocks"], self.frozen_blocks),
+                             (label["train_size"], self.train_size)):
             form.addRow(text, widget)
         self._form = form
         for combo in (self.method, self.device, self.precision):
             combo.activated.connect(self._edited)
-        for spin in (self.epochs, self.batch, self.warmup, self.seed, self.evals):
+        for spin in (self.epochs, self.batch, self.warmup, self.seed, self.evals, self.patch_dropout,
+                     self.frozen_blocks, self.train_size):
             spin.valueChanged.connect(self._edited)
         for edit in (self.lr, self.weight_decay, self.l2sp):
             edit.editingFinished.connect(self._edited)
         for box in (self.mask, self.compile, self.checkpointing):
             box.toggled.connect(self._edited)
+
+    def _lever_controls(self) -> None:
+        """Faster training of big models on a CPU, each off by default: they keep FLYP's loss but
+        cost accuracy (benchmarks/README.md, "Big models on a CPU"), so a run using one says so."""
+        cost = " Faster steps for big models; it may cost accuracy, and the run and its model card say it was used."
+        self.patch_dropout = QSpinBox(minimum=0, maximum=90, singleStep=10, suffix=" %", specialValueText="off")
+        self.patch_dropout.setToolTip("Trains on a random share of each image's patches (models that cut images "
+                                      "into patches), all of them when measuring accuracy." + cost)
+        self.frozen_blocks = QSpinBox(minimum=0, maximum=64, specialValueText="none")
+        self.frozen_blocks.setToolTip("Keeps the lowest blocks of both the image and the text side as they were "
+                                      "pretrained." + cost)
+        self.train_size = QSpinBox(minimum=0, maximum=1024, singleStep=16, suffix=" px",
+                                   specialValueText="model's own")
+        self.train_size.setToolTip("Trains on smaller images than the model's own size; accuracy is still "
+                                   "measured at the model's size." + cost)
 
     # Showing the project's settings ---------------------------------------------------------
     def load(self, settings: dict, auto: bool = False, budget_minutes: float = 0.0) -> None:
@@ -391,6 +410,9 @@ class HyperParameters(QGroupBox):
         self.precision.setCurrentIndex(max(0, self.precision.findData(values["precision"])))
         self.compile.setChecked(bool(values["compile"]))
         self.checkpointing.setChecked(bool(values["grad_checkpointing"]))
+        self.patch_dropout.setValue(round(float(values["patch_dropout"]) * 100))
+        self.frozen_blocks.setValue(int(values["frozen_blocks"]))
+        self.train_size.setValue(int(values["train_size"] or self.train_size.minimum()))
         self._loading = False
         self._method_shown(values["method"])
         self._show_error("")
@@ -464,7 +486,9 @@ class HyperParameters(QGroupBox):
                   "evals_per_epoch": self.evals.value(), "mask_same_class": self.mask.isChecked(),
                   "l2sp_lambda": _number(self.l2sp.text(), "L2-SP strength", "0.01"),
                   "device": self.device.currentData(), "precision": self.precision.currentData(),
-                  "compile": self.compile.isChecked(), "grad_checkpointing": self.checkpointing.isChecked()}
+                  "compile": self.compile.isChecked(), "grad_checkpointing": self.checkpointing.isChecked(),
+                  "patch_dropout": self.patch_dropout.value() / 100, "frozen_blocks": self.frozen_blocks.value(),
+                  "train_size": None if self.train_size.value() == self.train_size.minimum() else self.train_size.value()}
         try:
             TrainConfig(train_dir="", **values)
         except FlypError as exc:  # the engine names the setting; say it as the form does
