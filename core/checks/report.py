@@ -2,8 +2,8 @@
 
 The training folder's images get out-of-fold predictions and a confident-learning ranking
 (`core.checks.labels`); every folder's images are compared for near-duplicates
-(`core.checks.duplicates`); class sizes, imbalance and zero-shot accuracy give warnings, each with
-one line of advice. Image features go through `core.model.feature_cache`: computed once per file
+(`core.checks.duplicates`) and measured for blur, exposure and size (`core.checks.quality`);
+class sizes, imbalance and zero-shot accuracy give warnings, each with one line of advice. Image features go through `core.model.feature_cache`: computed once per file
 and model, shared with the Label page, the Try page and `flyp predict`. Nothing is changed on disk
 except the feature cache.
 """
@@ -17,7 +17,7 @@ from typing import Callable, Collection, Sequence
 
 import torch
 
-from core.checks import duplicates, labels
+from core.checks import duplicates, labels, quality as image_quality, shortcuts as concept_shortcuts
 from core.data.folders import excluded_key, scan_folder
 from core.errors import FlypError
 from core.progress import Progress, check_cancel, no_cancel, no_progress
@@ -72,6 +72,8 @@ class CheckReport:
     kept: int = 0  # suspicious images the user chose to keep as they are (not listed again)
     agreement: float | None = None  # how many training labels the out-of-fold predictions agree with
     classes: int = 2
+    quality: list[image_quality.QualityIssue] = field(default_factory=list)  # blurred, dark… (`core.checks.quality`)
+    shortcuts: list[concept_shortcuts.Shortcut] = field(default_factory=list)  # `core.checks.shortcuts`
 
     @property
     def trusted(self) -> bool:
@@ -91,6 +93,8 @@ class CheckReport:
         return {"suspicious": [s.to_json() for s in self.suspicious],
                 "near_duplicates": [d.to_json() for d in self.near_duplicates],
                 "warnings": [w.to_json() for w in self.warnings],
+                "quality": [q.to_json() for q in self.quality],
+                "shortcuts": [c.to_json() for c in self.shortcuts],
                 "model": self.model, "images": self.images, "kept": self.kept,
                 "agreement": None if self.agreement is None else round(self.agreement, 4),
                 "ranking_trusted": self.trusted}
@@ -106,12 +110,14 @@ class _Image:
 def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.PathLike | None = None,
                   ood_dirs: Sequence[str | os.PathLike] = (), exclude: Collection[str] = (),
                   kept: Collection[str] = (), zero_shot: bool = False, threshold: float = duplicates.THRESHOLD,
+                  concepts: Sequence[str] = (),
                   cache_root: str | os.PathLike | None = None, progress: Progress = no_progress,
                   cancel: Callable[[], bool] = no_cancel) -> CheckReport:
     """Check the folders with `predictor` (`core.labelling.predictor.Predictor`; `zero_shot`: its
     head is zero-shot, so per-class accuracy near chance is worth a warning). Images in
     `exclude` are left out; those in `kept` are not listed as suspicious again, nor a pair of
-    near-duplicates both of which are kept."""
+    near-duplicates both of which are kept. `concepts`: the user's own shortcut concepts, beside
+    `core.checks.shortcuts.CONCEPTS` (shortcuts need the model's text tower: none for a bundle)."""
     from core.labelling.suggest import AnchoredProbe, affine_head
     from core.model.feature_cache import FeatureCache, all_features
 
@@ -124,12 +130,15 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
     for name, folder in _eval_folders(val_dir, ood_dirs):
         other = scan_folder(folder, exclude=exclude, cancel=cancel)
         images += [_Image(s.path, name, other.classes[s.label]) for s in other.samples]
-    total = 2 * len(images) + labels.FOLDS
+    total = 3 * len(images) + labels.FOLDS
     model_items = all_features([i.path for i in images], predictor, cache=FeatureCache(predictor.key, cache_root),
                                progress=lambda d, _: progress(d, total), cancel=cancel)
     thumbs = all_features([i.path for i in images], duplicates.Thumbnails(),
                           cache=FeatureCache(duplicates.Thumbnails.key, cache_root),
                           progress=lambda d, _: progress(len(images) + d, total), cancel=cancel)
+    measures = image_quality.image_measures([i.path for i in images], cache_root=cache_root, cancel=cancel,
+                                            progress=lambda d, _: progress(2 * len(images) + d, total))
+    bad = image_quality.issues_of([str(i.path) for i in images], measures)
     usable = [k for k, (m, t) in enumerate(zip(model_items, thumbs)) if m.features is not None and t.features is not None]
     images = [images[k] for k in usable]
     model_x = torch.stack([model_items[k].features for k in usable]).float()
@@ -140,7 +149,7 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
     y = [index[images[k].label] for k in train]
     prior = affine_head(predictor.head, model_x.shape[1])
     probs = labels.out_of_fold(model_x[train], y, prior, cancel=cancel,
-                               progress=lambda d, _: progress(2 * len(images) + d, total))
+                               progress=lambda d, _: progress(3 * len(images) + d, total))
     ranking = labels.confident_learning(probs, y)
     keep = {excluded_key(p) for p in kept}
     suspicious = [Suspicious(str(images[train[i]].path), images[train[i]].label,
@@ -155,8 +164,10 @@ def check_folders(train_dir: str | os.PathLike, predictor, *, val_dir: str | os.
     zero_shot_probs = AnchoredProbe(*prior).probabilities(model_x[train]) if zero_shot else None
     warnings = class_warnings(scan.counts(), y, zero_shot_probs, predictor.class_names)
     agreement = float((probs.argmax(dim=1) == torch.as_tensor(y)).float().mean())
+    found = concept_shortcuts.find_shortcuts(model_x[train], y, [str(images[k].path) for k in train], predictor,
+                                             own_concepts=concepts, cancel=cancel) if predictor.text else []
     return CheckReport(listed, pairs, warnings, predictor.description, len(images), len(suspicious) - len(listed),
-                       agreement, len(scan.classes))
+                       agreement, len(scan.classes), [q for q in bad if excluded_key(q.path) not in keep], found)
 
 
 def _eval_folders(val_dir, ood_dirs) -> list[tuple[str, Path]]:

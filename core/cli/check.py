@@ -1,4 +1,4 @@
-"""The `flyp check` verb: suspicious labels, near-duplicates and class warnings of labelled folders."""
+"""The `flyp check` verb: suspicious labels, near-duplicates, bad images, shortcuts and class warnings of labelled folders."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def check(args) -> int:
     excluded, kept = _reviewed(args.project)
     predictor = _predictor(args)
     report = check_folders(args.dir, predictor, val_dir=args.val, ood_dirs=args.ood or [], exclude=excluded, kept=kept,
-                           zero_shot=not args.run, threshold=args.threshold, progress=bar("Checking", args))
+                           zero_shot=not args.run, threshold=args.threshold, concepts=args.concept or [],
+                           progress=bar("Checking", args))
     emit(args, report.to_json(), _text(report))
     return 0
 
@@ -70,7 +71,25 @@ def _text(report) -> str:
     lines += [f"  {d.similarity:.3f}  {d.kind:<18}  {d.a}  ~  {d.b}" for d in report.near_duplicates[:SHOWN]]
     if len(report.suspicious) > SHOWN or len(report.near_duplicates) > SHOWN:
         lines.append(f"(the first {SHOWN} of each; --json lists them all)")
+    lines += _quality_text(report.quality)
+    lines.append(f"\n{len(report.shortcuts)} possible shortcut(s)" + (", strongest first:" if report.shortcuts else ""))
+    for c in report.shortcuts:
+        lines += [f"  '{c.concept}' in {c.class_name!r}: {c.share_in_class:.0%} of its images, "
+                  f"{c.share_elsewhere:.0%} of the others'", f"    → {c.advice}"]
+        lines += [f"    {path}" for path in c.images[:5]]
     lines.append(f"\n{len(report.warnings)} warning(s):" if report.warnings else "\nno warnings")
     for w in report.warnings:
         lines += [f"  {w.message}", f"    → {w.advice}"]
     return "\n".join(lines)
+
+
+def _quality_text(found) -> list[str]:
+    from core.checks.quality import ADVICE, ISSUES
+
+    lines = [f"\n{len(found)} image(s) with a quality issue" + (":" if found else "")]
+    for issue in ISSUES:
+        listed = [q for q in found if q.issue == issue]
+        if listed:
+            lines.append(f"  {issue} ({len(listed)}; score: {ISSUES[issue]})  → {ADVICE[issue]}")
+            lines += [f"    {q.score:.3f}  {q.path}" for q in listed[:SHOWN]]
+    return lines

@@ -51,6 +51,7 @@ def version_text() -> str:
 EXAMPLES = {
     "scan": "flyp scan photos/train",
     "check": "flyp check photos/train --val photos/val --json",
+    "search": "flyp search photos/train --text 'a blurry photo' --top 20",
     "zeroshot": "flyp zeroshot --model ViT-B-32 --pretrained openai --data photos/val",
     "train": "flyp train --model ViT-B-32 --pretrained openai --train photos/train --val photos/val --out runs/first",
     "evaluate": "flyp evaluate --run runs/first --data photos/new --alpha 0.5",
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  (`flyp COMMAND --help` for each command)")
     parser.add_argument("--version", action=_Version, help="show the versions of flyp, torch, CUDA and open_clip")
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
-    from core.cli import check, compare, data, demo, explain, forgetting, runs, train
+    from core.cli import check, compare, data, demo, explain, forgetting, runs, search, train
 
     def verb(name, func, help_text):
         p = verbs.add_parser(name, help=help_text, description=help_text, epilog=f"example: {EXAMPLES[name]}")
@@ -118,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="folder with one sub-folder of images per class")
 
     p = verb("check", check.check, "check labelled folders before training: suspicious labels (most suspicious "
-                                   "first), near-duplicates and leaks between folders, small or imbalanced classes")
+                                   "first), near-duplicates and leaks between folders, bad images, shortcuts, "
+                                   "small or imbalanced classes")
     p.add_argument("dir", metavar="DIR", help="the training folder (one sub-folder per class)")
     p.add_argument("--val", metavar="DIR", help="the validation folder, checked for leaks")
     p.add_argument("--ood", metavar="DIR", nargs="+", help="different-conditions folders, checked for leaks")
@@ -128,10 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=FRACTION, default=None, help="with --run: weight-ensembling α (default: 1)")
     p.add_argument("--threshold", type=FRACTION, metavar="S",
                    help="near-duplicate similarity, 0–1 (default: 0.98; lower finds looser copies)")
+    p.add_argument("--concept", metavar="WORDS", action="append",
+                   help="a possible shortcut to look for beside the default ones (a ruler, a watermark, a "
+                        "hand…), e.g. 'a petri dish' or a caption with {} for the class; may be repeated")
     p.add_argument("--project", metavar="NAME.flyp.json",
                    help="a FLYP Studio project: the images it leaves out of training are not checked, and "
                         "those reviewed and kept as they are not listed again")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda or mps (default: auto)")
+
+    p = verb("search", search.search, "rank images by similarity to a phrase or to an example image")
+    p.add_argument("dir", metavar="DIR", nargs="+", help="folders of images (searched at any depth)")
+    p.add_argument("--text", metavar="PHRASE", help="words to search for, e.g. 'a blurry photo' or 'star'")
+    p.add_argument("--image", metavar="FILE", help="an example image: the most similar images first")
+    _model_args(p)
+    p.add_argument("--templates", metavar="PRESET|FILE",
+                   help="caption templates a bare word is searched through (default: simple)")
+    p.add_argument("--run", metavar="RUN_DIR", help="use a run's model (at --alpha) instead of a pretrained one")
+    p.add_argument("--alpha", type=FRACTION, default=None, help="with --run: weight-ensembling α (default: 1)")
+    p.add_argument("--top", type=number(int, 1, 10_000_000), metavar="N", help="list the N most similar only")
+    _device_arg(p)
 
     p = verb("zeroshot", data.zeroshot, "zero-shot accuracy of a model on a labelled folder")
     _model_args(p)

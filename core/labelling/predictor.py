@@ -36,6 +36,20 @@ class Predictor:
     # fits it on first use (`fit_novelty`); None where there are no training images to compare with.
     novelty: object = field(default=None, repr=False)
     fit_novelty: Callable[[], object] | None = field(default=None, repr=False)
+    # The text tower, for search and shortcuts (`core.explore.search`, `core.checks.shortcuts`):
+    # (names, templates) → N×D normalised mean caption embeddings, as the zero-shot head is made;
+    # None where the model has no text tower (an exported bundle keeps only its head).
+    text: Callable[[list[str], list[str]], torch.Tensor] | None = field(default=None, repr=False)
+    templates: list[str] = field(default_factory=lambda: ["a photo of a {}."])
+    caption_names: list[str] | None = None  # the names captions use, by class (default: class_names)
+
+    def text_features(self, names: list[str], templates: list[str] | None = None) -> torch.Tensor:
+        """N×D normalised text embeddings of `names` through `templates` (default: the model's);
+        FlypError when the model has no text tower."""
+        if self.text is None:
+            raise FlypError(f"{self.description} has no text encoder (an exported bundle keeps only its class "
+                            "head): use the run it came from, or a pretrained model")
+        return self.text(list(names), list(templates or self.templates)).float().cpu()
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.encode(pixels).float().cpu()
@@ -52,11 +66,24 @@ class Predictor:
 
 def from_classifier(classifier, key: str, description: str) -> Predictor:
     """A `core.model.classifier.Classifier` (zero-shot, or a run's at some α) as a Predictor."""
+    from core.model.evaluate import zero_shot_head
+
     loaded = classifier.loaded
+
+    @torch.inference_mode()
+    def text(names: list[str], templates: list[str]) -> torch.Tensor:
+        was_training = classifier.model.training
+        classifier.model.eval()
+        try:
+            return zero_shot_head(classifier.model, loaded.tokenizer, names, templates, classifier.device)
+        finally:
+            classifier.model.train(was_training)
+
     return Predictor(key, description, list(classifier.class_names), loaded.image_size,
                      loaded.preprocess.get("interpolation", "bicubic"),
                      lambda pixels: classifier.features(pixels, batch_size=len(pixels)),
-                     classifier.logits_from_features, classifier.device.type)
+                     classifier.logits_from_features, classifier.device.type, text=text,
+                     templates=list(classifier.templates), caption_names=list(classifier.class_names))
 
 
 def zero_shot(loaded, class_names: list[str], templates: list[str], display_names: list[str] | None = None) -> Predictor:
