@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.cli.output import bar, emit
+from core.cli.output import bar, emit, shown
 from core.errors import FlypError
 
 SHOWN = 20  # suspicious images and pairs printed in the text output (--json has them all)
@@ -62,13 +62,14 @@ def _text(report) -> str:
     lines = [f"{report.images} images checked with {report.model}"]
     lines.append(f"\n{len(report.suspicious)} suspicious label(s), most suspicious first"
                  + (f" ({report.kept} kept as they are not listed)" if report.kept else "") + ":")
-    lines += [f"  {s.score:.2f}  {s.path}  filed under {s.label!r}, looks like {s.likely!r}"
-              for s in report.suspicious[:SHOWN]]
+    lines += [f"  {s.score:.2f}  {shown(s.path)}  filed under {shown(repr(s.label))}, "
+              f"looks like {shown(repr(s.likely))}" for s in report.suspicious[:SHOWN]]
     lines.append(f"\n{len(report.near_duplicates)} near-duplicate pair(s):")
-    lines += [f"  {d.similarity:.3f}  {d.kind:<11}  {d.a}  ~  {d.b}" for d in report.near_duplicates[:SHOWN]]
+    lines += [f"  {d.similarity:.3f}  {d.kind:<11}  {shown(d.a)}  ~  {shown(d.b)}"
+              for d in report.near_duplicates[:SHOWN]]
     if len(report.suspicious) > SHOWN or len(report.near_duplicates) > SHOWN:
         lines.append(f"(the first {SHOWN} of each; --json lists them all)")
     lines.append(f"\n{len(report.warnings)} warning(s):" if report.warnings else "\nno warnings")
     for w in report.warnings:
-        lines += [f"  {w.message}", f"    → {w.advice}"]
+        lines += [f"  {shown(w.message)}", f"    → {shown(w.advice)}"]
     return "\n".join(lines)
