@@ -5,12 +5,18 @@ gone (same machine, no such PID) is stale and taken over. A holder on another ma
 drive) is trusted, except for `refreshed` locks (run folders, which cluster jobs share): their
 holder refreshes the file's time every minute, and one left unrefreshed for five minutes is
 stale too (a node that died, a job requeued elsewhere).
+
+On the holder's own machine the process id alone cannot tell: inside a PID namespace (a
+container, a requeued cluster job) every holder is "process 1", and another process may have the
+id now. So the holder also keeps an OS lock (flock) on the file for as long as it lives, which
+the system drops with the process however it ends: a lock file whose OS lock can be taken is stale.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import contextlib
 import socket
 import threading
 import time
@@ -30,6 +36,7 @@ class OwnedLock:
         self.refreshed = refreshed
         self.held = False
         self._stop = threading.Event()
+        self._fd: int | None = None  # the open lock file, flocked while held
 
     def busy(self, owner: dict) -> str:
         return f"{self.path}: held by process {owner.get('pid')} on {owner.get('host')}"
@@ -37,7 +44,7 @@ class OwnedLock:
     def acquire(self) -> None:
         """Take the lock, or raise FlypError saying who holds it. A `refreshed` lock is kept
         fresh by a background thread until `release`."""
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "flock": _flock is not None}
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -47,8 +54,11 @@ class OwnedLock:
                     raise FlypError(self.busy(owner)) from None
                 self.path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
+            if _flock is not None:
+                with contextlib.suppress(OSError):
+                    _flock(fd, _LOCK_EX | _LOCK_NB)  # a fresh file: nobody else holds it
+            os.write(fd, json.dumps(me).encode())
+            self._fd = fd  # kept open: the OS lock lives as long as this process holds it
             self.held = True
             if self.refreshed:
                 self._stop.clear()
@@ -60,6 +70,10 @@ class OwnedLock:
         if self.held:
             self._stop.set()
             self.path.unlink(missing_ok=True)
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+                self._fd = None
             self.held = False
 
     def _keep_fresh(self) -> None:
@@ -77,6 +91,10 @@ class OwnedLock:
         return owner if isinstance(owner, dict) else None
 
     def _stale(self, owner: dict) -> bool:
+        if owner.get("host") == socket.gethostname() and owner.get("flock"):
+            dead = _holder_gone(self.path)
+            if dead is not None:
+                return dead
         if owner.get("host") != socket.gethostname():
             if not self.refreshed:
                 return False  # another machine: trust it
@@ -91,3 +109,39 @@ class OwnedLock:
         except (PermissionError, ValueError, TypeError, OverflowError):
             return False
         return False
+
+
+try:
+    from fcntl import LOCK_EX as _LOCK_EX, LOCK_NB as _LOCK_NB, LOCK_UN as _LOCK_UN, flock as _flock
+except ImportError:  # Windows: the process id alone decides
+    _flock = None
+
+
+def _holder_gone(path: Path) -> bool | None:
+    """Whether the process that flocked `path` is gone (its OS lock could be taken), or None
+    when the file system cannot say (no flock there)."""
+    if _flock is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return None
+    try:
+        _flock(fd, _LOCK_EX | _LOCK_NB)
+        _flock(fd, _LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def holder_alive(path: str | os.PathLike, refreshed: bool = False) -> bool:
+    """Whether the lock file at `path` is held by a live process (False when there is none)."""
+    lock = OwnedLock(path, refreshed)
+    owner = lock._owner()
+    return owner is not None and not lock._stale(owner)

@@ -79,9 +79,7 @@ class Project:
         if "alpha" in values and not 0.0 <= values["alpha"] <= 1.0:
             raise FlypError(f"{where}: 'alpha' should lie between 0 and 1, not {values['alpha']!r}; "
                             "the file was left as it is")
-        if "budget_minutes" in values and values["budget_minutes"] < 0:
-            raise FlypError(f"{where}: 'budget_minutes' should be 0 (the default) or more, not "
-                            f"{values['budget_minutes']!r}; the file was left as it is")
+        _check_ranges(values, where)
         if "settings" in values:
             values["settings"] = check_settings(values["settings"], where)
         if path is not None:
@@ -103,6 +101,28 @@ class Project:
 
             return user_data_path("FLYP Studio", appauthor=False) / "runs"
         return self.path.parent / f"{self.path.name.removesuffix(SUFFIX)}-runs"
+
+
+def _check_ranges(values: dict, where: str) -> None:
+    """The project's values that the command line also takes, within the same bounds as its options:
+    the budget, the held-out share, the caption templates, display names that tell classes apart."""
+    from core.training.config import MAX_BUDGET_MINUTES
+    from core.data.captions import validate_templates
+    from core.file_fields import Fields, is_number
+
+    fields = Fields(where, "the file was left as it is")
+    if "budget_minutes" in values:
+        fields.need("budget_minutes", values["budget_minutes"], lambda v: is_number(v, 0, MAX_BUDGET_MINUTES),
+                    f"0 (the default) or a number of minutes up to {MAX_BUDGET_MINUTES}")
+    if "val_fraction" in values:
+        fields.need("val_fraction", values["val_fraction"], lambda v: is_number(v) and 0 < v < 1, "between 0 and 1")
+    if "templates" in values:
+        try:
+            validate_templates(values["templates"], where="template")
+        except FlypError as exc:
+            raise FlypError(f"{where}: field 'templates': {exc}; the file was left as it is") from None
+    names = list(values.get("class_names", {}).values())
+    fields.need("class_names", names, lambda v: len(set(v)) == len(v), "a different display name for each class")
 
 
 PATH_FIELDS = ("train_dir", "val_dir", "current_run", "alpha_run")  # one path each ("" for none)
@@ -152,6 +172,8 @@ def load_project(path: str | os.PathLike) -> Project:
         raise FlypError(f"{path}: cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise FlypError(f"{path}: damaged project file (line {exc.lineno}: {exc.msg}); it was left as it is") from None
+    except RecursionError:
+        raise FlypError(f"{path}: damaged project file (nested too deep to read); it was left as it is") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise FlypError(f"{path}: not a FLYP Studio project file")
     try:

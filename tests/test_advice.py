@@ -96,7 +96,7 @@ def test_noise_is_not_advice():
 def test_too_few_validation_images_say_how_many_and_how_uncertain():
     advice = advise_from(*run([0.80, 0.86, 0.88, 0.885], falling(40), n=30, zero_shot=0.4, val_dir=None))
     few = next(a for a in advice if a.kind == "few_validation_images")
-    assert "30 images" in few.finding and "±" in few.finding
+    assert "30 images" in few.finding and "95% interval" in few.finding
     assert few.change == {"val_fraction": 0.3}  # no validation folder: a larger held-out share
     with_folder = advise_from(*run([0.80, 0.86, 0.88, 0.885], falling(40), n=30))
     assert next(a for a in with_folder if a.kind == "few_validation_images").change == {}

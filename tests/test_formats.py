@@ -72,3 +72,17 @@ def test_missing_extras_and_tiff_pages_are_reported_by_the_scan(tmp_path, monkey
     assert sorted(s.path.name for s in scan.samples) == ["ok.png", "stack.tif"]
     assert any("stack.tif" in w.path and "3 pages" in w.reason for w in scan.warnings)
     assert load_rgb(cls / "stack.tif").getpixel((0, 0)) == (0, 0, 0)  # the first page
+
+
+def test_what_the_scan_accepts_the_training_decoder_reads(tmp_path):
+    """One decoder for both: a DICOM slice the scan accepts is decoded into the training store."""
+    from core.data.folders import scan_folder
+    from core.data.image_cache import decoded_images
+
+    for cls in ("a", "b"):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        write_dicom(tmp_path / "data" / cls / "slice.dcm", np.tile(CT, (8, 4)))
+    report = scan_folder(tmp_path / "data")
+    assert len(report.samples) == 2 and not report.skipped
+    store = decoded_images([s.path for s in report.samples], 16)
+    assert store.image(0).size[0] >= 2

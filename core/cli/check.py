@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.cli.output import bar, emit
+from core.cli.output import bar, emit, shown
 from core.errors import FlypError
 
 SHOWN = 20  # suspicious images and pairs printed in the text output (--json has them all)
@@ -65,10 +65,11 @@ def _text(report) -> str:
                  + (f" ({report.kept} kept as they are not listed)" if report.kept else "") + ":")
     if note := report.ranking_note():
         lines.append(f"  ({note})")
-    lines += [f"  {f'{s.score:.2f}' if report.trusted else '  – '}  {s.path}  filed under {s.label!r}, looks like "
-              f"{s.likely!r}" for s in report.suspicious[:SHOWN]]
+    lines += [f"  {f'{s.score:.2f}' if report.trusted else '  – '}  {shown(s.path)}  filed under {shown(repr(s.label))}, "
+              f"looks like {shown(repr(s.likely))}" for s in report.suspicious[:SHOWN]]
     lines.append(f"\n{len(report.near_duplicates)} near-duplicate pair(s):")
-    lines += [f"  {d.similarity:.3f}  {d.kind:<18}  {d.a}  ~  {d.b}" for d in report.near_duplicates[:SHOWN]]
+    lines += [f"  {d.similarity:.3f}  {d.kind:<18}  {shown(d.a)}  ~  {shown(d.b)}"
+              for d in report.near_duplicates[:SHOWN]]
     if len(report.suspicious) > SHOWN or len(report.near_duplicates) > SHOWN:
         lines.append(f"(the first {SHOWN} of each; --json lists them all)")
     lines += _quality_text(report.quality)
@@ -76,10 +77,10 @@ def _text(report) -> str:
     for c in report.shortcuts:
         lines += [f"  '{c.concept}' in {c.class_name!r}: {c.share_in_class:.0%} of its images, "
                   f"{c.share_elsewhere:.0%} of the others'", f"    → {c.advice}"]
-        lines += [f"    {path}" for path in c.images[:5]]
+        lines += [f"    {shown(path)}" for path in c.images[:5]]
     lines.append(f"\n{len(report.warnings)} warning(s):" if report.warnings else "\nno warnings")
     for w in report.warnings:
-        lines += [f"  {w.message}", f"    → {w.advice}"]
+        lines += [f"  {shown(w.message)}", f"    → {shown(w.advice)}"]
     return "\n".join(lines)
 
 
@@ -91,5 +92,5 @@ def _quality_text(found) -> list[str]:
         listed = [q for q in found if q.issue == issue]
         if listed:
             lines.append(f"  {issue} ({len(listed)}; score: {ISSUES[issue]})  → {ADVICE[issue]}")
-            lines += [f"    {q.score:.3f}  {q.path}" for q in listed[:SHOWN]]
+            lines += [f"    {q.score:.3f}  {shown(q.path)}" for q in listed[:SHOWN]]
     return lines

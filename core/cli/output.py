@@ -6,20 +6,8 @@ import json
 import signal
 import sys
 import time
-import unicodedata
 
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def shown(text) -> str:
-    """`text` (a name, a message) safe to print on one line: control characters and line
-    separators are escaped (`\\n`, `\\x1b`), so that a file named `x\\nflyp: error: …` cannot
-    forge a line of output."""
-    text = str(text)
-    if all(c.isprintable() or c == " " for c in text):
-        return text
-    return "".join(_ESCAPES.get(c) or (c.encode("unicode_escape").decode("ascii")
-                                       if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c) for c in text)
+from core.words import shown  # noqa: F401 — the command line's verbs import it from here
 
 
 def emit(args, data, human: str) -> None:

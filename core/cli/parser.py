@@ -6,7 +6,7 @@ import argparse
 import math
 
 from core.errors import SETTING as SETTING_MARK
-from core.training.config import MAX_SEED, TrainConfig
+from core.training.config import MAX_BUDGET_MINUTES, MAX_SEED, TrainConfig
 
 
 class UsageError(Exception):
@@ -97,7 +97,6 @@ def device_name(text: str) -> str:
 
 
 FRACTION = number(float, 0.0, 1.0)
-MAX_BUDGET_MINUTES = 7 * 24 * 60  # a week
 
 
 def build_parser() -> argparse.ArgumentParser:

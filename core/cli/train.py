@@ -14,10 +14,12 @@ from core.training.runs import RunStatus
 
 def train(args) -> int:
     from core.progress import RunControl
+    from core.training.config import settings
     from core.training.loop import train as run_training
 
     config, train_images = _config(args)
-    warnings = [] if args.resume or args.auto else _bounds_warnings(config, train_images, quiet=args.json)
+    given = {name for name, s in settings().items() if s.cli and getattr(args, name, None) is not None}
+    warnings = [] if args.resume or args.auto else _bounds_warnings(config, train_images, args.json, given)
     if args.project:
         from core.project import load_project
 
@@ -94,11 +96,12 @@ def _add_to_project(project: str, out: str, info: dict) -> None:
                         "folder…") from None
 
 
-def _bounds_warnings(config, train_images: int, quiet: bool) -> list[str]:
-    """Settings far outside what works for the model: one warning line each; the run still starts."""
+def _bounds_warnings(config, train_images: int, quiet: bool, given: set[str]) -> list[str]:
+    """Settings the user gave (`given`) far outside what works for the model: one warning line
+    each; the run still starts. A value the program chose itself is never warned about."""
     from core.training.defaults import check_bounds
 
-    warnings = [worded(flag.text()) for flag in check_bounds(config, train_images)]
+    warnings = [worded(flag.text()) for flag in check_bounds(config, train_images) if flag.setting in given]
     for text in warnings if not quiet else ():
         print(f"flyp: warning: {text}; the run starts anyway", file=sys.stderr)
     return warnings

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import FlypError
-from core.data.images import load_rgb
+from core.data.images import DICOM_EXTENSIONS, HEIF_EXTENSIONS, load_rgb
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 
 WORKING_SCALE = 1.25
@@ -104,14 +104,22 @@ def decoded_images(paths: Sequence[Path], input_size: int, *, progress: Progress
 
 
 def _upright_size(path: Path) -> tuple[int, int]:
+    """The size `load_rgb` gives the image: from its header when Pillow reads it, else (DICOM,
+    HEIC, anything the scan's decoder reads and Pillow alone does not) by that same decoder,
+    so that whatever the scan accepted trains."""
+    if path.suffix.lower() not in DICOM_EXTENSIONS | HEIF_EXTENSIONS:
+        try:
+            with Image.open(path) as im:
+                width, height = im.size
+                if im.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF says the picture is turned 90°
+                    width, height = height, width
+            return width, height
+        except (OSError, ValueError):
+            pass
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-            if im.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF says the picture is turned 90°
-                width, height = height, width
-    except (OSError, ValueError) as exc:  # changed or removed since the folder was scanned
-        raise FlypError(f"{path}: can no longer be read ({exc.__class__.__name__}); scan the folder again") from None
-    return width, height
+        return load_rgb(path).size
+    except FlypError as exc:  # changed or removed since the folder was scanned
+        raise FlypError(f"{exc}; scan the folder again") from None
 
 
 def _build(paths, sizes, input_size, staging: Path, progress, cancel) -> None:

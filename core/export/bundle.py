@@ -121,16 +121,21 @@ def _read_info(file: Path) -> dict:
     info = _read_json(file)
     if info.get("format") != BUNDLE_FORMAT:
         raise FlypError(f"{file}: not a bundle of this FLYP Studio version")
-    names, pre = info.get("class_names"), info.get("preprocess")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise FlypError(f"{file}: damaged: class_names should be a list of class names, found {_kind(names)}; "
-                        "export the bundle again")
-    size = pre.get("size") if isinstance(pre, dict) else None
-    fine = (isinstance(pre, dict) and (_is_int(size) or (isinstance(size, list) and size and all(map(_is_int, size))))
-            and all(_numbers(pre.get(key), 3) for key in ("mean", "std")))
-    if not fine:
-        raise FlypError(f"{file}: damaged: preprocess should give the image size, mean and std, found "
-                        f"{_kind(pre) if not isinstance(pre, dict) else pre or 'an empty object'}; export the bundle again")
+    return check_bundle_info(info, file)
+
+
+def check_bundle_info(info: dict, file: Path) -> dict:
+    """Every field of flyp.json that loading and predicting read, checked (type and range): the
+    one place to add a new key's check. FlypError names the file and the field."""
+    from core.file_fields import Fields, is_number
+
+    fields = Fields(file, "export the bundle again")
+    fields.names("class_names", info.get("class_names"), unique=False)
+    fields.preprocess("preprocess", info.get("preprocess"))
+    if info.get("alpha") is not None:
+        fields.need("alpha", info["alpha"], lambda v: is_number(v, 0.0, 1.0), "a number from 0 to 1")
+    if info.get("metrics") is not None:
+        fields.need("metrics", info["metrics"], lambda v: isinstance(v, dict), "an object")
     return info
 
 
@@ -173,6 +178,9 @@ def _read_head(file: Path, classes: int, features: int) -> dict[str, torch.Tenso
     if weight.shape[1] != features:
         raise FlypError(f"{file}: its head takes {weight.shape[1]} features, but the model gives {features}; "
                         "export the bundle again")
+    for key, value in head.items():
+        if not bool(torch.isfinite(value.float()).all()):
+            raise FlypError(f"{file}: its {key} holds NaN or infinite values; export the bundle again")
     return head
 
 
@@ -187,3 +195,6 @@ def _numbers(value, n: int) -> bool:
 def _kind(value) -> str:
     return {dict: "an object", list: "a list", str: "a string", type(None): "nothing"}.get(type(value), type(value).__name__)
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

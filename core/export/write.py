@@ -11,6 +11,7 @@ model in memory, and only then moved into place.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -49,9 +50,11 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
     if out.exists() and not (out / INFO_FILE).is_file():
         raise FlypError(f"{out}: exists and is not a FLYP bundle; choose a new folder")
     kept = "the previous bundle is kept" if out.exists() else "nothing was written"
+    _refuse_non_finite(blended)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{atomic.TMP_MARK}", dir=out.parent))
+        _remove_stale_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{atomic.TMP_MARK}{os.getpid()}-", dir=out.parent))
         os.chmod(staging, atomic.FOLDER_MODE)  # mkdtemp's 0700 would make the bundle private
     except OSError as exc:
         raise WriteError(out, exc.strerror or str(exc), kept) from None
@@ -91,6 +94,33 @@ def _fit_novelty(blended: BlendedRun):
     from core.labelling.predictor import from_run
 
     return from_run(blended, blended.alpha).novelty_model()
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove the hidden staging folders that exports into `out` killed midway left beside it
+    (named `.OUT.flyp-PID-…`); one whose process still runs is another export's, and stays."""
+    for leftover in out.parent.glob(f".{glob.escape(out.name)}{atomic.TMP_MARK}*"):
+        pid = leftover.name[len(out.name) + 1 + len(atomic.TMP_MARK):].partition("-")[0]
+        if leftover.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def _refuse_non_finite(blended: BlendedRun) -> None:
+    """A model with NaN or infinite weights predicts NaN for every image: it is never exported."""
+    for key, value in blended.classifier.state_dict().items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise FlypError(f"{blended.run.path}: the model at α={blended.alpha:g} holds NaN or infinite values "
+                            f"({key}); nothing was exported")
 
 
 def _write(blended: BlendedRun, folder: Path, metrics: dict, name: str, novelty=None, calibration=None) -> None:

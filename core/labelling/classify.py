@@ -20,6 +20,7 @@ from core.data.images import is_image_name
 from core.errors import FlypError, SettingError, file_reason
 from core.labelling.files import check_writable, place
 from core.progress import Progress, check_cancel, no_cancel, no_progress
+from core.words import shown
 
 UNCERTAIN = "_uncertain"  # the folder for images below --min-confidence (a leading _: not a class name)
 UNKNOWN = "_unknown"      # the folder for images unlike every class's training images ("none of these")
@@ -105,14 +106,14 @@ def csv_text(predictions: Sequence[Prediction], top_k: int) -> str:
     for rank in range(2, top_k + 1):
         header += [f"class_{rank}", f"confidence_{rank}"]
     writer.writerow(header + ["skipped"])
-    for p in predictions:
-        cells = [str(p.path)]
+    for p in predictions:  # names escaped (\\n, \\x00…): one line per image, whatever a file is called
+        cells = [shown(p.path)]
         for rank in range(top_k):
-            cells += [p.top[rank][0], f"{p.top[rank][1]:.6f}"] if rank < len(p.top) else ["", ""]
+            cells += [shown(p.top[rank][0]), f"{p.top[rank][1]:.6f}"] if rank < len(p.top) else ["", ""]
             if rank == 0:
                 cells += ["" if p.known is None else str(p.known).lower(),
                           "" if p.novelty is None else f"{p.novelty:.6g}"]
-        writer.writerow(cells + [p.reason])
+        writer.writerow(cells + [shown(p.reason)])
     return buffer.getvalue()
 
 
@@ -153,12 +154,13 @@ def sort_into(predictions: Sequence[Prediction], folder: str | os.PathLike, min_
     todo = [p for p in predictions if not p.reason]
     for i, p in enumerate(todo, 1):
         check_cancel(cancel)
-        target = UNKNOWN if p.known is False else p.label if p.confidence >= min_confidence else UNCERTAIN
-        class_folder = folder / _safe_folder_name(target)
+        confident = p.known is not False and p.confidence >= min_confidence
+        target = p.label if confident else UNKNOWN if p.known is False else UNCERTAIN
+        class_folder = folder / (_safe_folder_name(target) if confident else target)  # a class never lands in _unknown
         if not class_folder.exists():
             report.made.append(class_folder)
         try:
-            report.placed.append(place(p.path, class_folder))
+            report.placed.append(place(p.path, class_folder, complete=True))
             report.copied[target] += 1
         except FlypError as exc:
             report.failed.append((str(p.path), file_reason(exc)))
@@ -177,7 +179,20 @@ def unsort(report: SortReport) -> None:
             pass  # not empty: the user put something there meanwhile
 
 
+MAX_FOLDER_BYTES = 200  # file systems take 255 bytes a name; room is left for " (2)" and the like
+
+
 def _safe_folder_name(name: str) -> str:
-    """A class name as a folder name: path separators and leading dots cannot escape `folder`."""
-    cleaned = name.replace("/", "_").replace("\\", "_").lstrip(".")
-    return cleaned or "_"
+    """A class name as a folder name every file system takes: no path separator, control
+    character (a NUL, a newline) or character Windows refuses; no leading dot (nothing hidden,
+    nothing that escapes `folder`); at most MAX_FOLDER_BYTES bytes, a long name cut and told apart
+    by a short digest of the whole; and never UNCERTAIN, which is the low-confidence folder."""
+    import hashlib
+
+    cleaned = "".join("_" if ch in '/\\<>:"|?*' or ord(ch) < 32 or ord(ch) == 127 else ch for ch in name)
+    cleaned = cleaned.lstrip(".").strip() or "_"
+    if len(cleaned.encode("utf-8", "surrogateescape")) > MAX_FOLDER_BYTES:
+        digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+        cut = cleaned.encode("utf-8", "surrogateescape")[:MAX_FOLDER_BYTES - 9].decode("utf-8", "ignore")
+        cleaned = f"{cut}-{digest}"
+    return f"{cleaned} (class)" if cleaned == UNCERTAIN else cleaned

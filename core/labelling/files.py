@@ -12,6 +12,8 @@ folder the assignment created removed again.
 from __future__ import annotations
 
 import contextlib
+import errno
+import filecmp
 import csv
 import io
 import os
@@ -65,6 +67,45 @@ def _reserve(folder: Path, name: str) -> Path:
     raise FlypError(f"{folder}: no free name for {name}")
 
 
+def _copy_whole(source: Path, folder: Path) -> Path:
+    """Copy `source` into a hidden temporary file in `folder`, then give it a free name with a hard
+    link (which never replaces a file): the name appears only with every byte behind it. Where
+    the file system has no hard links, the name is reserved and replaced as `_copy_over` does."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{source.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        shutil.copy2(source, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        stem, suffix = source.stem, source.suffix
+        for n in range(1, 100_000):
+            candidate = folder / (source.name if n == 1 else f"{stem} ({n}){suffix}")
+            if _same_content(candidate, source):
+                return candidate
+            try:
+                os.link(tmp, candidate)
+                return candidate
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+                    raise
+                reserved = _reserve(folder, source.name)
+                os.replace(tmp, reserved)
+                return reserved
+        raise FlypError(f"{folder}: no free name for {source.name}")
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _same_content(candidate: Path, source: Path) -> bool:
+    try:
+        return candidate.stat().st_size == source.stat().st_size and filecmp.cmp(candidate, source, shallow=False)
+    except OSError:
+        return False
+
+
 def _copy_over(source: Path, reserved: Path) -> None:
     """Copy `source` (contents and times) onto the reserved name, through a temporary file."""
     fd, tmp = tempfile.mkstemp(prefix=f".{reserved.name}.", suffix=".tmp", dir=reserved.parent)
@@ -79,16 +120,21 @@ def _copy_over(source: Path, reserved: Path) -> None:
             os.unlink(tmp)
 
 
-def place(source: str | os.PathLike, folder: str | os.PathLike, move: bool = False) -> Path:
+def place(source: str | os.PathLike, folder: str | os.PathLike, move: bool = False, complete: bool = False) -> Path:
     """Copy (or move) `source` into `folder` (made if missing) under a free name; return the new path.
 
     Nothing is overwritten; on failure nothing is changed and FlypError names the file.
+    `complete` (a copy): the copy appears under its name only whole (a process killed midway
+    leaves no empty or partial file there), and a file there already with the same content is
+    the copy (a sort run again completes, it does not duplicate).
     """
     source, folder = Path(source), Path(folder)
     verb = "move" if move else "copy"
     reserved = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if complete and not move:
+            return _copy_whole(source, folder)
         reserved = _reserve(folder, source.name)
         if move:
             _move(source, reserved)

@@ -82,7 +82,7 @@ class FeatureCache:
                 shards = sorted(self.folder.glob("*.safetensors")) if self.folder.is_dir() else []
                 for shard in shards:
                     rows.update(_read_shard(shard))
-                self._rows = rows
+                self._rows = _consistent(rows)
                 if len(shards) > MERGE_AT:
                     self._merge(shards)
         return self._rows
@@ -100,6 +100,8 @@ class FeatureCache:
         session: the features are a convenience, never a reason to fail.
         """
         rows = self._load()
+        if rows and next(iter(rows.values())).shape != features.shape[1:]:  # the cached rows were not this model's
+            rows.clear()
         new = {}
         for digest, row in zip(digests, features):
             if digest not in rows:
@@ -149,9 +151,22 @@ def _read_shard(path: Path) -> dict[str, torch.Tensor]:
             features = f.get_tensor("features")
     except Exception:  # noqa: BLE001 — any damage: recompute rather than fail
         return {}
-    if len(keys) != len(features):
+    if (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or features.ndim != 2
+            or not features.is_floating_point() or len(keys) != len(features)):
         return {}
     return dict(zip(keys, features))
+
+
+def _consistent(rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The cached rows that can be features of one model: finite, L2-normalised (as `Encoder`
+    gives them), and of the width most rows have; any other entry is computed again, never used."""
+    from collections import Counter
+
+    if not rows:
+        return rows
+    width = Counter(row.shape[0] for row in rows.values()).most_common(1)[0][0]
+    return {key: row for key, row in rows.items() if row.shape[0] == width and bool(torch.isfinite(row).all())
+            and abs(float(row.norm()) - 1.0) < 1e-2}
 
 
 @dataclass

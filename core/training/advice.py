@@ -105,10 +105,14 @@ class _Curves:
         self.last = trained[-1] if trained else None
         self.nan = any(not math.isfinite(x) for x in self.losses) or "loss became" in str(info.get("error", ""))
 
+    def accuracy(self) -> float:
+        return max(self.zero_shot or 0.0, self.best[2]["accuracy"] if self.best else 0.0)
+
     def noise(self) -> float:
-        """Two standard errors of an accuracy on the validation images (at least one point)."""
-        p = max(self.zero_shot or 0.5, self.best[2]["accuracy"] if self.best else 0.0)
-        return max(0.01, 2 * math.sqrt(max(p * (1 - p), 0.01) / max(1, self.n)))
+        """Half the width of the 95% interval of the accuracy on the validation images (at least
+        one point): Wilson's, which holds at 0% and 100% and on a handful of images too."""
+        low, high = wilson_interval(self.accuracy(), self.n)
+        return max(0.01, (high - low) / 2)
 
     def loss_first_and_last(self) -> tuple[float | None, float | None]:
         """The mean training loss over the first and the last fifth of the steps."""
@@ -199,12 +203,22 @@ def _overfitting(c: _Curves, config: dict) -> Advice | None:
                   {"epochs": epochs})
 
 
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion `p` measured on `n` items ((0, 1) for none)."""
+    if n <= 0:
+        return 0.0, 1.0
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _few_validation_images(c: _Curves, config: dict) -> Advice | None:
     if not c.n or c.n >= FEW_VALIDATION_IMAGES:
         return None
-    error = c.noise() / 2
-    finding = (f"The validation accuracy rests on {c.n} images: it is uncertain by about ±{error:.0%}, so "
-               "differences smaller than that between runs or blends mean little.")
+    low, high = wilson_interval(c.accuracy(), c.n)
+    finding = (f"The validation accuracy rests on only {c.n} image{'s' if c.n != 1 else ''} (fewer than "
+               f"{FEW_VALIDATION_IMAGES}): {c.accuracy():.0%} measured there means anywhere from {low:.0%} to "
+               f"{high:.0%} (95% interval), so differences smaller than that between runs or blends mean little.")
     if config.get("val_dir"):
         return Advice("few_validation_images", finding, hint="Add images to the validation folder.")
     share = config.get("val_fraction", TrainConfig.val_fraction)

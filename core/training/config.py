@@ -39,6 +39,7 @@ SELECTION_METRICS = ("accuracy", "macro_f1")
 # file, a run's run.json): beyond these no run is meaningful, and some values would never end
 # (10¹² epochs) or take the machine down (10⁹ image loading processes).
 MAX_SEED = 2**32 - 1  # what numpy's and Python's seeding accept everywhere
+MAX_BUDGET_MINUTES = 7 * 24 * 60  # the automatic mode's time: a week at most
 BOUNDS: dict[str, tuple[float, float]] = {
     "epochs": (1, 10_000), "batch_size": (2, 65_536), "micro_batch_size": (1, 65_536), "lr": (1e-12, 10.0),
     "weight_decay": (0.0, 100.0), "warmup": (0, 10_000_000), "seed": (0, MAX_SEED),

@@ -16,6 +16,7 @@ holds steps that are about to be redone.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import time
@@ -90,6 +91,8 @@ class RunDir:
         it is refused with the holder's PID and host. A folder created here and left empty
         (the run failed before writing anything) is removed again."""
         created = not self.path.exists()
+        if not created and not self.exists():
+            _refuse_data_folder(self.path)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             lock = _RunLock(self.path)
@@ -107,6 +110,17 @@ class RunDir:
 
     # run.json -----------------------------------------------------------------------------
     def read_info(self) -> dict:
+        """run.json, checked; a run left `running` by a process that is gone (killed, a double
+        Ctrl-C, a node lost) reads as stopped ("cancelled"): it resumes like any stopped run."""
+        info = self._stored_info()
+        if info["status"] == "running":
+            from core.locks import holder_alive
+
+            if not holder_alive(self.path / ".flyp.lock", refreshed=True):
+                info["status"] = "cancelled"
+        return info
+
+    def _stored_info(self) -> dict:
         if not self.exists():
             raise FlypError(f"{self.path}: not a FLYP run folder (no run.json)")
         try:
@@ -119,13 +133,15 @@ class RunDir:
         missing = [key for key in REQUIRED if key not in info]
         if missing:
             raise FlypError(f"{self.config_file}: damaged, it lacks {', '.join(missing)}; the file is left as it is")
-        return info
+        from core.file_fields import check_run_info
+
+        return check_run_info(info, self.config_file)
 
     def write_info(self, info: dict) -> None:
         atomic.write_json(self.config_file, {"format": FORMAT, **info})
 
     def update_info(self, **changes: Any) -> dict:
-        info = self.read_info()
+        info = self._stored_info()
         info.update(changes)
         self.write_info(info)
         return info
@@ -222,6 +238,23 @@ class _RunLock(OwnedLock):
     def busy(self, owner: dict) -> str:
         return (f"{self.path.parent}: another flyp process is writing this run (process {owner.get('pid')} on "
                 f"{owner.get('host')}); wait for it to end, or choose another «out»")
+
+
+def _refuse_data_folder(folder: Path) -> None:
+    """A folder that holds images (a class folder, a folder of class folders) is the user's data,
+    not a run: writing a run's files into it would mix them into the data (and the next scan
+    would find a class `checkpoints`)."""
+    from core.data.images import is_image_name
+
+    try:
+        entries = list(folder.iterdir())
+        holds_images = any(is_image_name(e) for e in entries if e.is_file()) or any(
+            is_image_name(f) for e in entries if e.is_dir() and not e.name.startswith(".")
+            for f in itertools.islice(e.iterdir(), 200))
+    except OSError:
+        return  # what cannot be listed is reported when it is used
+    if holds_images:
+        raise FlypError(f"{folder}: holds images (a data folder, not a run); choose another «out» for the run")
 
 
 def _keep_previous(current: Path, previous: Path) -> None:

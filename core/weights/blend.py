@@ -51,9 +51,26 @@ def open_run(run_dir: str | Path, which: str = "best", device: torch.device | st
     if HEAD_KEYS[0] in finetuned:  # a CE run: its zero-shot end is the zero-shot linear head
         head = classifier.zero_shot_linear_head()
         zero_shot[HEAD_KEYS[0]], zero_shot[HEAD_KEYS[1]] = head.weight.detach().clone(), head.bias.detach().clone()
+    check_weights(finetuned, zero_shot, run.weights_file(which))
     blended = BlendedRun(run, info, classifier, zero_shot, finetuned)
     blended.set_alpha(1.0)
     return blended
+
+
+def check_weights(state: dict[str, torch.Tensor], reference: dict[str, torch.Tensor], file: Path) -> None:
+    """FlypError naming `file` when its weights are of another model (other keys or shapes than
+    `reference`, the run's model) or hold NaN or infinite values (which would predict NaN)."""
+    missing, extra = sorted(set(reference) - set(state)), sorted(set(state) - set(reference))
+    if missing or extra:
+        raise FlypError(f"{file}: weights of another model ({len(missing)} of the run's model's tensors missing, "
+                        f"{len(extra)} unknown, e.g. {(missing or extra)[0]}); the file is left as it is")
+    for key, value in state.items():
+        if value.shape != reference[key].shape:
+            raise FlypError(f"{file}: weights of another model ({key} is {tuple(value.shape)}, the run's model's "
+                            f"{tuple(reference[key].shape)}); the file is left as it is")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise FlypError(f"{file}: {key} holds NaN or infinite values; these weights cannot be blended or "
+                            "exported (train again, or use the other checkpoint)")
 
 
 def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[str, EvalImages]:
