@@ -391,11 +391,19 @@ def test_a_nan_loss_stops_in_one_line_and_keeps_the_best_checkpoint(colour_data,
     assert info["status"] == "failed" and "nan" in info["error"] and state_step(run) == 6
 
 
-def test_diverged_weights_never_become_the_best_checkpoint(colour_data, tmp_path, capsys):
+def test_diverged_weights_never_become_the_best_checkpoint(colour_data, tmp_path, capsys, monkeypatch):
     run = RunDir(tmp_path / "run")  # an evaluation after every step: the first would have been "best"
-    code, _, err = run_cli(capsys, "train", *cli_args(colour_data), "--lr", "1e30", "--evals-per-epoch", "6",
-                           "--out", run.path)
-    one_error_line(code, err, "training diverged at step 1", "to 1.", "e+30", "no checkpoint had been saved yet",
+    real_step = train_module._Trainer.train_step
+
+    def exploding_step(self, *args):  # the options' bounds keep the learning rate sane: blow the weights up
+        loss = real_step(self, *args)
+        with torch.no_grad():
+            for p in self.params:
+                p.mul_(1e30)
+        return loss
+    monkeypatch.setattr(train_module._Trainer, "train_step", exploding_step)
+    code, _, err = run_cli(capsys, "train", *cli_args(colour_data), "--evals-per-epoch", "6", "--out", run.path)
+    one_error_line(code, err, "training diverged at step 1", "grew from", "no checkpoint had been saved yet",
                    "try a lower --lr")
     assert not run.best_file.exists() and not run.state_file.exists()
     assert run.read_info()["status"] == "failed" and "best" not in run.read_info()
