@@ -123,6 +123,8 @@ def check_run_info(info: dict, file: Path) -> dict:
         fields.need("model.model_cfg", model.get("model_cfg"), lambda v: isinstance(v, dict), "the model's config")
     fields.preprocess("model.preprocess", model.get("preprocess"))
     config = fields.need("config", info.get("config"), lambda v: isinstance(v, dict), "the run's settings")
+    if config.get("method") == "soup" and isinstance(info.get("soup"), dict):
+        config = {k: v for k, v in config.items() if k != "method"}  # a soup (core.weights.soups): no method trained it
     try:
         check_settings(config, f"{file} (field 'config')")
     except FlypError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtGui import QUndoCommand
 
 from core.errors import FlypError
+from flyp_app.words import error_text
 
 
 def root_of(path: Path, roots: list[Path]) -> Path:
@@ -56,7 +57,7 @@ class MoveImages(QUndoCommand):
             try:
                 done = labeller.assign(sources, self.folder)
             except AssignError as exc:
-                done, self.error = exc.done, str(exc)
+                done, self.error = exc.done, error_text(exc)
             changes |= {str(a.source): str(a.destination) for a in done}
         self.done(changes)
         return len(changes)
@@ -77,6 +78,6 @@ class MoveImages(QUndoCommand):
                 while labeller.history:
                     changes |= {str(a.destination): str(a.source) for a in labeller.undo()}
         except FlypError as exc:
-            self.done(changes, str(exc))
+            self.done(changes, error_text(exc))
             return
         self.done(changes)

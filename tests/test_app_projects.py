@@ -232,7 +232,8 @@ def test_a_soup_joins_the_runs_without_becoming_the_current_one(qtbot, window, f
     for r in range(2):
         compare.table.item(r, 0).setCheckState(Qt.Checked)
     compare.soup_button.click()
-    qtbot.waitUntil(lambda: len(window.state.project.runs) == 3 and compare._soup_worker is None, timeout=120000)
+    qtbot.waitUntil(lambda: compare._soup_worker is None, timeout=120000)
+    assert len(window.state.project.runs) == 3, compare.status.text()
     assert window.state.project.current_run == current
     assert "its best ingredient" in compare.status.text() and "Double-click" in compare.status.text()
     assert "worse than" in soup_verdict({"best": {"id_accuracy": 0.5},

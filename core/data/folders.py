@@ -24,7 +24,8 @@ from core.training.config import TrainConfig
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
-NAMELESS = "leaves no class name for captions"  # a warning that --class-names answers
+NAMELESS = "leaves no class name for captions"
+NAMELESS_FOLDER = "nameless folder"  # a Problem's kind: a warning that «class_names» answers
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Problem:
 
     path: str
     reason: str
+    kind: str = ""  # what code may act on (NAMELESS_FOLDER); the reason is only ever shown
 
     def to_json(self) -> dict:
         return {"path": self.path, "reason": self.reason}
@@ -126,8 +128,8 @@ def scan_folder(
             continue
         samples += [Sample(path, len(classes)) for path in usable]
         classes.append(name)
-    warnings += [Problem(str(root / c), f"class folder {c!r} {NAMELESS}; "
-                                        "rename it or give it a display name") for c in classes if not display_name(c)]
+    warnings += [Problem(str(root / c), f"class folder {c!r} {NAMELESS}; rename it or give it a display name",
+                         NAMELESS_FOLDER) for c in classes if not display_name(c)]
     return FolderScan(root, classes, samples, skipped, warnings, digests)
 
 
@@ -286,7 +288,7 @@ class Datasets:
 
     def name_classes(self, names: dict[str, str]) -> None:
         """Forget the warnings about folders that leave no class name, for those given one."""
-        self.problems = [p for p in self.problems if not (NAMELESS in p.reason and Path(p.path).name in names)]
+        self.problems = [p for p in self.problems if not (p.kind == NAMELESS_FOLDER and Path(p.path).name in names)]
 
     def eval_sets(self) -> dict[str, list[Sample]]:
         """The sets evaluated during training: "id" first, then each OOD set by name."""

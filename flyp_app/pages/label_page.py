@@ -21,6 +21,7 @@ from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import Page
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.label_grid import CELL, VIEWS, ClassBar, LabelGrid, LabelItem, in_view_order
+from flyp_app.words import error_text
 
 REFIT_EVERY = 10
 ZERO_SHOT = "zero-shot"
@@ -453,7 +454,7 @@ class LabelPage(Page):
         try:
             check_class_name(name)
         except FlypError as exc:
-            self.show_error(str(exc))
+            self.show_error(error_text(exc))
             return False
         if self.find_class(name) is not None:
             self.show_error(f"There is a class called “{name}” already.")
@@ -501,7 +502,7 @@ class LabelPage(Page):
         try:
             done, error = labeller.assign(paths, folder, suggestions), ""
         except AssignError as exc:
-            done, error = exc.done, str(exc)
+            done, error = exc.done, error_text(exc)
         for a in done:
             self._remove(str(a.source))
         if done:
@@ -536,7 +537,7 @@ class LabelPage(Page):
         try:
             undone = labeller.undo()
         except FlypError as exc:
-            self.show_error(str(exc))
+            self.show_error(error_text(exc))
             return
         for a in undone:
             item = self._removed.pop(str(a.source), None) or LabelItem(str(a.source), len(self.items))
