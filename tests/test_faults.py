@@ -93,7 +93,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_to_the_same_weights(colou
     wait_for_step(process, run, 4)
     process.send_signal(signal.SIGKILL)
     process.communicate()
-    assert run.read_info()["status"] == "running"  # it really died mid-run: nothing had the time to say so
+    assert json.loads(run.config_file.read_text())["status"] == "running"  # it died mid-run: nothing had the time to say so
+    assert run.read_info()["status"] == "cancelled"  # read back: its process is gone, so it can be resumed, not "training"
     assert 3 <= state_step(run) < 12
     half_written = [run.path / ".run.json.flyp-k1ll3d.tmp", run.path / "checkpoints" / ".last.safetensors.flyp-k1ll3d.tmp"]
     for leftover in half_written:  # what a kill in the middle of a write leaves

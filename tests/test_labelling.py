@@ -166,7 +166,7 @@ def test_features_of_models_unused_the_longest_are_removed(tmp_path, monkeypatch
     monkeypatch.setattr(feature_cache, "KEEP_MODELS", 2)
     for i, name in enumerate(("oldest", "older", "recent")):
         cache = feature_cache.FeatureCache(name, tmp_path)
-        cache.put([f"digest{i}"], torch.ones(1, 4))
+        cache.put([f"digest{i}"], torch.ones(1, 4) / 2)  # a unit row, as features are
         os.utime(cache.folder, (1000 + i, 1000 + i))
     assert len(feature_cache.FeatureCache("oldest", tmp_path)) == 1  # opening it makes it the most recent
     assert not feature_cache.FeatureCache("older", tmp_path).folder.exists()

@@ -96,8 +96,9 @@ def test_lp_ft_starts_from_the_probe_and_finetunes_the_image_encoder(runs, pretr
     assert probe(run) == probe(runs("lp"))
     session = prepare(tiny_config(colour_data, method="lp-ft"), tmp_path / "start", lambda e: None, RunControl())
     session.run.path.mkdir()
-    session.run.write_info({"status": "running", "config": {}, "classes": [], "class_names": [], "templates": [],
-                            "model": {}})
+    begun = {k: v for k, v in RunDir(run).read_info().items() if k in ("config", "classes", "class_names", "templates",
+                                                                       "model")}  # a valid run.json, as a new run writes
+    session.run.write_info({"status": "running", **begun})
     start = _Trainer(session).clf.linear_head  # a new LP-FT run's head, before its first step
     lp_head = weights(runs("lp"), "best")
     torch.testing.assert_close(start.weight.detach(), lp_head[HEAD_KEYS[0]])

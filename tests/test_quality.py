@@ -88,3 +88,17 @@ def test_flyp_check_json_lists_quality(demo_folders, tmp_path, capsys):
     named = {Path(q["path"]).resolve() for q in quality}
     assert len(named & {Path(p).resolve() for p in planted}) >= 8
     assert len(named) <= 12
+
+
+def test_the_measures_are_cached_and_read_back_not_computed_again(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from core.checks import quality
+
+    for i in range(3):
+        Image.new("RGB", (40, 30), (60 * i, 90, 120)).save(tmp_path / f"{i}.png")
+    paths = sorted(tmp_path.glob("*.png"))
+    first = quality.image_measures(paths, cache_root=tmp_path / "cache")
+    monkeypatch.setattr(quality, "measure", lambda *a, **k: pytest.fail("measured again"))
+    again = quality.image_measures(paths, cache_root=tmp_path / "cache")
+    assert [None if m is None else m.tolist() for m in again] == [None if m is None else m.tolist() for m in first]

@@ -97,7 +97,7 @@ def image_measures(paths: Sequence[str | os.PathLike], *, cache_root: str | os.P
     cannot be read (the folder scan reports those)."""
     from core.model.feature_cache import FeatureCache, digest_of
 
-    cache = FeatureCache(KEY, cache_root)
+    cache = FeatureCache(KEY, cache_root, unit_rows=False)  # measures, not features
 
     def one(path: Path) -> tuple[str, torch.Tensor | None, bool]:
         check_cancel(cancel)

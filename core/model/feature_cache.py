@@ -66,8 +66,9 @@ def digest_of(data: bytes) -> str:
 class FeatureCache:
     """The features of one model (`model_key`), by file digest; loaded from disk on first use."""
 
-    def __init__(self, model_key: str, root: str | os.PathLike | None = None):
+    def __init__(self, model_key: str, root: str | os.PathLike | None = None, *, unit_rows: bool = True):
         self.model_key = model_key
+        self.unit_rows = unit_rows  # rows are L2-normalised features (False: other numbers per file, e.g. quality)
         name = hashlib.blake2b(f"{FORMAT}|{model_key}".encode(), digest_size=16).hexdigest()
         self.folder = Path(root) if root is not None else cache_root()
         self.folder = self.folder / name
@@ -82,7 +83,7 @@ class FeatureCache:
                 shards = sorted(self.folder.glob("*.safetensors")) if self.folder.is_dir() else []
                 for shard in shards:
                     rows.update(_read_shard(shard))
-                self._rows = _consistent(rows)
+                self._rows = _consistent(rows, self.unit_rows)
                 if len(shards) > MERGE_AT:
                     self._merge(shards)
         return self._rows
@@ -157,16 +158,17 @@ def _read_shard(path: Path) -> dict[str, torch.Tensor]:
     return dict(zip(keys, features))
 
 
-def _consistent(rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _consistent(rows: dict[str, torch.Tensor], unit_rows: bool = True) -> dict[str, torch.Tensor]:
     """The cached rows that can be features of one model: finite, L2-normalised (as `Encoder`
-    gives them), and of the width most rows have; any other entry is computed again, never used."""
+    gives them; unless not `unit_rows`), and of the width most rows have; any other entry is
+    computed again, never used."""
     from collections import Counter
 
     if not rows:
         return rows
     width = Counter(row.shape[0] for row in rows.values()).most_common(1)[0][0]
     return {key: row for key, row in rows.items() if row.shape[0] == width and bool(torch.isfinite(row).all())
-            and abs(float(row.norm()) - 1.0) < 1e-2}
+            and (not unit_rows or abs(float(row.norm()) - 1.0) < 1e-2)}
 
 
 @dataclass
