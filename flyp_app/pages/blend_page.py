@@ -12,21 +12,20 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QProgressBar, QPushButton, QSlider, QSplitter, QStackedWidget, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from core.weights.curve import BALANCE_RULE, balanced_alpha, best_alpha
-from flyp_app import tasks, trust_tasks
-from flyp_app.file_dialogs import choose_folder
+from flyp_app import tasks
 from flyp_app.pages.base import RunPage
-from flyp_app.theme import ERROR_COLOUR, ID_COLOUR, OK_COLOUR, ood_colour
+from flyp_app.theme import ID_COLOUR, ood_colour
+from flyp_app.widgets.alpha_row import STEPS, alpha_row
+from flyp_app.widgets.blend_trust import BlendTrust
+from flyp_app.widgets.class_table import ClassTable, interp_rows, per_class_rows
 from flyp_app.widgets.confusion import ConfusionMatrix
 from flyp_app.widgets.deferred import Deferred
-from flyp_app.widgets.forgetting_view import ForgettingView
 from flyp_app.widgets.prediction_gallery import PredictionGallery
-from flyp_app.words import error_text
+from flyp_app.widgets.train_plots import set_label
 
 NO_OOD_NOTE = ("This run has no images of different conditions, so the robustness a blend buys cannot be "
                "shown. Add folders of such images (other cameras, sites, lighting, styles) on the Data page and "
@@ -34,23 +33,9 @@ NO_OOD_NOTE = ("This run has no images of different conditions, so the robustnes
 NO_OOD_RULE = ("Without images of different conditions, blending (α below 1) can only trade accuracy on images "
                "like these for robustness to others that this project cannot measure; the best on validation is "
                "the safe choice. Add different-conditions folders on the Data page to see what a blend buys.")
-STEPS = 20           # the slider moves in steps of 0.05
 DEBOUNCE_MS = 200
 OOD_MEAN = "different conditions (mean)"
 
-
-def set_label(name: str) -> str:
-    return "validation" if name == "id" else name
-
-
-def _interp_rows(rows, alphas: list[float], alpha: float):
-    """np.interp of every row of `rows` (values at `alphas`) at `alpha`, at once."""
-    i = int(np.clip(np.searchsorted(alphas, alpha, side="right") - 1, 0, len(alphas) - 2))
-    share = (alpha - alphas[i]) / (alphas[i + 1] - alphas[i])
-    return rows[:, i] * (1 - share) + rows[:, i + 1] * share
-
-
-PRF_HEADER = "F1"  # precision and recall in each cell's tooltip: three columns would not fit 1024 px
 
 class BlendPage(RunPage):
     title = "Blend"
@@ -68,9 +53,7 @@ class BlendPage(RunPage):
         self._curve_run = None                # the RunSummary whose curve is loaded or loading
         self._curve_worker = self._exact_worker = None
         self._exact_seq = self._curve_seq = 0
-        self._table_set = None  # the set whose rows the table holds
         self._per_class: dict = {}  # set → (classes, accuracy of "all" then each class × α)
-        self._better, self._worse, self._same = (QBrush(QColor(c)) for c in (OK_COLOUR, ERROR_COLOUR, "#333333"))
         self._exact_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._exact_timer.timeout.connect(self.request_exact)
         state.alpha_changed.connect(self._alpha_from_state)
@@ -89,7 +72,9 @@ class BlendPage(RunPage):
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 4, 0, 0)
-        layout.addLayout(self._slider_row())
+        row, self.slider, self.alpha_label, self.numbers = alpha_row()
+        self.slider.valueChanged.connect(self._slider_moved)
+        layout.addLayout(row)
         layout.addLayout(self._choice_row())
         self.robust_note = QLabel(NO_OOD_NOTE, wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
         self.robust_stack = QStackedWidget()
@@ -118,51 +103,12 @@ class BlendPage(RunPage):
         return self._robust_plot
 
     def _make_plots(self) -> QWidget:
-        from flyp_app.widgets.blend_plots import AlphaPlot, RobustnessPlot
+        from flyp_app.widgets.blend_plots import BlendPlotPanel
 
-        self._alpha_plot = AlphaPlot()
-        self._alpha_plot.line.setValue(self.alpha)  # the project's α while the curve loads, not 0
+        panel = BlendPlotPanel(self.alpha, self.robust_stack)
+        self._alpha_plot, self._robust_plot = panel.alpha_plot, panel.robust_plot
         self._alpha_plot.alpha_dragged.connect(lambda a: self.slider.setValue(round(a * STEPS)))
-        self._robust_plot = RobustnessPlot()
-        self.robust_stack.insertWidget(0, self._robust_plot)
-        self.robust_stack.setCurrentWidget(self._robust_plot)  # the note only once a curve shows there is no OOD set
-        # A grid, so that the two plots keep the same height whatever their legends below take.
-        plots = QWidget(objectName="plotPanel")
-        grid = QGridLayout(plots)
-        grid.setContentsMargins(0, 0, 0, 4)
-        grid.setHorizontalSpacing(6)
-        grid.setVerticalSpacing(0)
-        grid.addWidget(self._alpha_plot, 0, 0)
-        grid.addWidget(self.robust_stack, 0, 1)
-        grid.addWidget(self._alpha_plot.legend, 1, 0)
-        grid.addWidget(self._robust_plot.legend, 1, 1)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        grid.setRowStretch(0, 1)
-        return plots
-
-    def _slider_row(self) -> QHBoxLayout:
-        self.slider = QSlider(Qt.Horizontal, minimum=0, maximum=STEPS, singleStep=1, pageStep=2)
-        self.slider.setTickPosition(QSlider.TicksBelow)
-        self.slider.setTickInterval(2)
-        self.slider.valueChanged.connect(self._slider_moved)
-        self.slider.setAccessibleName("Blend α, from zero-shot (0) to finetuned (1)")
-        self.slider.setToolTip("α = 0: the original zero-shot model; α = 1: your finetuned model; between: a blend "
-                               "of their weights. Arrow keys move it by 0.05.")
-        self.alpha_label = QLabel("α = 0.50", objectName="bigNumber")
-        self.alpha_label.setMinimumWidth(110)
-        self.numbers = QLabel("")
-        self.numbers.setTextFormat(Qt.RichText)
-        self.numbers.setMinimumWidth(260)
-        self.numbers.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("zero-shot"))
-        row.addWidget(self.slider, 1)
-        row.addWidget(QLabel("finetuned"))
-        row.addSpacing(16)
-        row.addWidget(self.alpha_label)
-        row.addWidget(self.numbers)
-        return row
+        return panel
 
     def _choice_row(self) -> QHBoxLayout:
         """The α choices by rule: the best on validation, and (with different conditions) the best balance."""
@@ -203,29 +149,7 @@ class BlendPage(RunPage):
         self.set_combo.currentIndexChanged.connect(self._set_chosen)
         row.addWidget(self.set_combo, 1)
         layout.addLayout(row)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Class", "Zero-shot", "Finetuned", "Blended", PRF_HEADER])
-        self.table.horizontalHeaderItem(4).setToolTip("Of the blend at the chosen α: F1, the balance of precision "
-                                                      "(how many of the images it puts in the class belong there) and "
-                                                      "recall (how many of the class's images it finds); point at a "
-                                                      "value for both")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.NoSelection)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        # Fixed widths, measured once: ResizeToContents re-measures every row on every change,
-        # which made an exact result over 1000 classes take seconds on the UI thread.
-        metrics = self.table.fontMetrics()
-        for col, widest in ((1, "Zero-shot"), (2, "Finetuned"), (3, "Blended α = 0.00"), (4, PRF_HEADER)):
-            header.setSectionResizeMode(col, QHeaderView.Fixed)
-            self.table.setColumnWidth(col, max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance("≈ 100.0%"))
-                                      + 28)
-        # Room for every column, the class names at least 120 px: at 1024 px only the class column showed.
-        self.table.setMinimumWidth(120 + sum(self.table.columnWidth(c) for c in (1, 2, 3, 4))
-                                   + self.table.verticalScrollBar().sizeHint().width() + 2 * self.table.frameWidth())
-        self.table.setAccessibleName("Accuracy per class")
-        self.table.setToolTip("Accuracy on each class's images: zero-shot, finetuned, and the blend at the chosen α")
+        self.table = ClassTable()
         self.confusion = ConfusionMatrix()
         self.confusion.cell_chosen.connect(lambda _: self._fill_gallery())
         self.by_class = QTabWidget()
@@ -234,17 +158,12 @@ class BlendPage(RunPage):
         self.by_class.setTabToolTip(0, "Zero-shot, finetuned and blended accuracy on each class's images")
         self.by_class.setTabToolTip(1, "The blend at the chosen α on these images: which classes it mistakes for "
                                        "which")
-        self.reliability = Deferred(self._make_reliability, minimum_height=160)  # pyqtgraph: when first shown
-        self.by_class.addTab(self.reliability, "How far to trust its confidence")
-        self.by_class.setTabToolTip(2, "The blend at the chosen α: on each set, how often it is right at each "
-                                       "confidence, and how far its confidence is from its accuracy")
-        self.forgetting = ForgettingView()
-        self.forgetting.choose_requested.connect(self._choose_control)
-        self.forgetting.balance_requested.connect(self._balance_keeping)
-        self.by_class.addTab(self.forgetting, "What it forgot")
-        self.by_class.setTabToolTip(3, "How well the blend still knows classes outside the project, along α")
-        self.by_class.currentChanged.connect(lambda _: self.request_calibration())
-        self._calibration_for = self._calibration_worker = None
+        self.trust = BlendTrust(self.state, self.by_class, self.run,
+                                lambda: (self.picker.current(), self.device(), self.alpha), lambda: self.curve)
+        self.trust.alpha_chosen.connect(lambda alpha, words: (self.state.set_alpha(alpha), self.rule.setText(words)))
+        self.trust.failed.connect(self.show_error)
+        self.reliability, self.forgetting = self.trust.reliability, self.trust.forgetting
+        self.measure_control, self.request_calibration = self.trust.measure_control, self.trust.request_calibration
         layout.addWidget(self.by_class)
         return box
 
@@ -266,11 +185,11 @@ class BlendPage(RunPage):
             if worker is not None:
                 worker.cancel()
         self.curve = self.exact = None
-        self._curve_run = self._table_set = None
-        self.table.setRowCount(0)
+        self._curve_run = None
+        self.table.clear_rows()
         self.predictions.clear()
         self.confusion.set_matrix(None, [])
-        self.forgetting.clear()
+        self.trust.clear()
         self.show_error("")
         if self._plots.built():  # nothing of the last run while this one loads
             self._alpha_plot.set_curve([], {})
@@ -338,13 +257,8 @@ class BlendPage(RunPage):
         if len(self.ood_names) > 1:
             series[OOD_MEAN] = (self.ood_mean, "#555555", True)
         self.series = series
-        self._per_class = {}
-        for name in names:
-            classes = list(curve[-1]["sets"][name]["per_class"])
-            rows = [[p["sets"][name]["accuracy"] for p in curve]]
-            rows += [[p["sets"][name]["per_class"].get(c, 0.0) for p in curve] for c in classes]
-            self._per_class[name] = (classes, np.array(rows, dtype=float))
-        self._table_set = None
+        self._per_class = per_class_rows(curve)
+        self.table.clear_rows()
         self.alpha_plot.set_curve(self.alphas, series)
         if self.ood_mean is not None:
             self.robust_plot.set_curve(acc[self.id_name], self.ood_mean)
@@ -390,7 +304,7 @@ class BlendPage(RunPage):
         """Move everything that is cheap to move: label, markers, numbers, the per-class estimate."""
         self.alpha = alpha
         self.alpha_label.setText(f"α = {alpha:.2f}")
-        self.forgetting.show_alpha(alpha)
+        self.trust.show_alpha(alpha)
         if self.curve is None:
             if self._plots.built():
                 self._alpha_plot.line.setValue(alpha)  # the line follows α while the curve loads
@@ -446,26 +360,6 @@ class BlendPage(RunPage):
         self._fill_gallery()
         self.request_calibration()
 
-    # How far to trust its confidence (core.trust.calibration), while its tab is shown --------------
-    def _make_reliability(self) -> QWidget:
-        from flyp_app.widgets.reliability import ReliabilityView
-
-        return ReliabilityView()
-
-    def request_calibration(self) -> None:
-        run = self.picker.current()
-        wanted = (run.path, run.stamp, self.alpha) if run is not None and run.usable else None
-        if self.by_class.currentWidget() is not self.reliability or wanted is None or wanted == self._calibration_for:
-            return
-        if self._calibration_worker is not None:
-            self._calibration_worker.cancel()
-        self._calibration_for, view = wanted, self.reliability.widget()
-        view.show_waiting(f"Measuring the confidence of the blend at α = {self.alpha:.2f} on each set…")
-        self._calibration_worker = self.run(
-            trust_tasks.calibration_at, self.state.caches, run.path, self.device(), self.alpha,
-            on_done=lambda report: wanted == self._calibration_for and view.set_report(report),
-            on_error=lambda text: wanted == self._calibration_for and view.show_waiting(text))
-
     def _set_chosen(self) -> None:
         self.confusion.clear_choice()
         self._fill_table()
@@ -482,45 +376,11 @@ class BlendPage(RunPage):
         if exact is not None:
             blended = exact["sets"][name]["metrics"]
             values = [blended["accuracy"]] + [blended["per_class"].get(c, 0.0) for c in classes]
-            approx = ""
         else:
-            values = _interp_rows(per_alpha, self.alphas, self.alpha).tolist()
-            approx = "≈ "
-        self.table.horizontalHeaderItem(3).setText(f"Blended α = {self.alpha:.2f}")
-        if self._table_set != name or self.table.rowCount() != len(values):
-            self._table_set = name
-            self._fill_fixed_columns(["All images", *classes], per_alpha[:, 0], per_alpha[:, -1])
-        zero = per_alpha[:, 0]
-        tip = "estimated from the curve; the exact value follows" if approx else "green: better than zero-shot; red: worse"
-        self.table.setUpdatesEnabled(False)
-        for r, b in enumerate(values):
-            cell = self.table.item(r, 3)
-            cell.setText(f"{approx}{b:.1%}")
-            cell.setForeground(self._better if b > zero[r] + 1e-9 else self._worse if b < zero[r] - 1e-9 else self._same)
-            cell.setToolTip(tip)
+            values = interp_rows(per_alpha, self.alphas, self.alpha).tolist()
+        self.table.show_set(name, ["All images", *classes], per_alpha[:, 0], per_alpha[:, -1])
         scores = exact["sets"][name]["metrics"].get("per_class_scores", {}) if exact is not None else {}
-        for r, label in enumerate(["", *classes]):
-            s = scores.get(label)
-            self.table.item(r, 4).setText(f"{s['f1']:.2f}" if s else "")
-            self.table.item(r, 4).setToolTip(f"precision {s['precision']:.2f} · recall {s['recall']:.2f} · "
-                                             f"F1 {s['f1']:.2f} ({s['n']} images)" if s else "")
-        self.table.setUpdatesEnabled(True)
-
-    def _fill_fixed_columns(self, labels: list[str], zero, tuned) -> None:
-        self.table.setUpdatesEnabled(False)
-        self.table.setRowCount(len(labels))
-        bold = QFont()
-        bold.setBold(True)
-        for r, (label, z, t) in enumerate(zip(labels, zero, tuned)):
-            cells = [QTableWidgetItem(label), QTableWidgetItem(f"{z:.1%}"), QTableWidgetItem(f"{t:.1%}"),
-                     QTableWidgetItem(""), QTableWidgetItem("")]
-            for c, cell in enumerate(cells):
-                if c:
-                    cell.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if r == 0:
-                    cell.setFont(bold)
-                self.table.setItem(r, c, cell)
-        self.table.setUpdatesEnabled(True)
+        self.table.show_blend(values, per_alpha[:, 0], self.alpha, exact is None, scores, classes)
 
     def _fill_gallery(self) -> None:
         """The set's mistakes, or the images of the confusion matrix's chosen cell."""
@@ -535,32 +395,3 @@ class BlendPage(RunPage):
     def _show_all_mistakes(self) -> None:
         self.confusion.clear_choice()
         self._fill_gallery()
-
-    # What finetuning forgot (core.trust.forgetting) -------------------------------------------------
-    def _choose_control(self) -> None:
-        run = self.picker.current()
-        if run is not None and run.usable and (folder := choose_folder(self, self.state, "Control folder")):
-            self.measure_control(folder)
-
-    def measure_control(self, folder: str) -> None:
-        """The control folder's zero-shot accuracy along α, in the background."""
-        run = self.picker.current()
-        self.forgetting.show_waiting(f"Measuring {folder} at α = 0, 0.1, …, 1…")
-        self.run(trust_tasks.control_curve, self.state.caches, run.path, self.device(), folder,
-                 on_done=lambda control: run == self.picker.current() and self.forgetting.set_control(control, self.alpha),
-                 on_error=self.forgetting.show_waiting)
-
-    def _balance_keeping(self, points: float) -> None:
-        from core.errors import FlypError
-        from core.trust.forgetting import balance_keeping
-
-        if self.curve is None or self.forgetting.control is None:
-            return
-        try:
-            chosen = balance_keeping(self.curve, self.forgetting.control, points)
-        except FlypError as exc:
-            self.show_error(error_text(exc))
-            return
-        self.state.set_alpha(chosen["alpha"])
-        self.rule.setText(f"Best balance keeping the control set within {points:g} points of zero-shot: "
-                          f"α = {chosen['alpha']:.2f}.")

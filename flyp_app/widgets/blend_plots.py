@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QStackedWidget, QWidget
 
 from flyp_app.theme import ACCENT, ID_COLOUR, ZERO_SHOT_COLOUR, pyqtgraph
 from flyp_app.widgets.legend import LegendLine
@@ -163,3 +164,28 @@ class RobustnessPlot(pg.PlotWidget):
         self.marker_label.setText(f"α = {alpha:.2f}")
         self.marker_label.setPos(x, y)
         self.marker_label.show()
+
+
+class BlendPlotPanel(QWidget):
+    """The Blend page's two plots side by side, their legends below them; the robustness plot
+    shares a stack with `note` (shown instead once a run has no different-conditions set)."""
+
+    def __init__(self, alpha: float, stack: QStackedWidget):
+        super().__init__(objectName="plotPanel")
+        self.alpha_plot = AlphaPlot()
+        self.alpha_plot.line.setValue(alpha)  # the project's α while the curve loads, not 0
+        self.robust_plot = RobustnessPlot()
+        stack.insertWidget(0, self.robust_plot)
+        stack.setCurrentWidget(self.robust_plot)  # the note only once a curve shows there is no OOD set
+        # A grid, so that the two plots keep the same height whatever their legends below take.
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 4)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(0)
+        grid.addWidget(self.alpha_plot, 0, 0)
+        grid.addWidget(stack, 0, 1)
+        grid.addWidget(self.alpha_plot.legend, 1, 0)
+        grid.addWidget(self.robust_plot.legend, 1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(0, 1)
