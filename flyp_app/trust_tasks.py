@@ -32,27 +32,63 @@ def novelty_choices(caches: Caches, run_dir: str, device: str, alpha: float, pro
 def explain_items(caches: Caches, run_dir: str, device: str, alpha: float, target: tuple, items: list[dict],
                   class_index: int | None = None, progress=None, control=None, emit=None) -> None:
     """Where the model looked (`core.trust.explain`) in each of `items` ({"key", "name", "path",
-    "data"}, as `flyp_app.tasks.classify_items` takes them), for the class `class_index` (None: each
-    image's most likely class): sends {"target", "class_index", "key", "png"} (the image with its heat
-    map over it, thumbnail-sized) or {…, "error"} per image."""
-    from core.data.transforms import open_new_image
-    from core.errors import Cancelled, FlypError
-    from core.trust.explain import explain, explainer_of, overlay
-    from flyp_app.words import error_text
+    "data"}, as `flyp_app.tasks.classify_items` takes them, and an item's own "class_index" or
+    class folder "class" if it has one), for the class `class_index` (None: each image's most
+    likely class), by the run at α: sends {"target", "class_index", "key", "png"} (the image with
+    its heat map over it, thumbnail-sized) or {…, "error"} per image."""
+    from core.trust.explain import explainer_of
 
     session = caches.blend_session(run_dir, device)
-    size = session.blended.classifier.loaded.image_size
+
+    def explainer():
+        session.at(alpha)  # under the session's lock: the blend's weights stay at α while the gradients flow
+        return explainer_of(session.blended)
+    _explain_each(caches, session.blended.classifier.loaded.image_size, session.lock, explainer, target, items,
+                  class_index, progress, control, emit)
+
+
+def explain_source(caches: Caches, source: dict, device: str, target, items: list[dict], class_index: int | None = None,
+                   progress=None, control=None, emit=None) -> None:
+    """`explain_items` for the Label page's suggestion source (`flyp_app.label_tasks.open_source`'s
+    `source`): a run at its α, or the pretrained model with the project's captions (zero-shot)."""
+    import threading
+
+    from core.model.classifier import Classifier
+    from core.trust.explain import classifier_explainer
+
+    if source["kind"] == "run":
+        return explain_items(caches, source["path"], device, source["alpha"], target, items, class_index,
+                             progress, control, emit)
+    loaded = caches.model(source["model"], source["pretrained"], device)
+    made = []
+
+    def explainer():  # the zero-shot head once, on the first image
+        if not made:
+            made.append(classifier_explainer(Classifier(loaded, source["names"], source["templates"]),
+                                             source["classes"]))
+        return made[0]
+    _explain_each(caches, loaded.image_size, threading.Lock(), explainer, target, items, class_index, progress, control, emit)
+
+
+def _explain_each(caches: Caches, size: int, lock, explainer, target, items, class_index, progress, control,
+                  emit) -> None:
+    """Each item's heat map by `explainer()` (called under `lock`), sent as `explain_items` says."""
+    from core.data.transforms import open_new_image
+    from core.errors import Cancelled, FlypError
+    from core.trust.explain import explain, overlay
+    from flyp_app.words import error_text
+
     for done, item in enumerate(items, 1):
         if control is not None and control.cancelled():
             raise Cancelled()
         answer = {"target": target, "class_index": class_index, "key": item["key"]}
         try:
             image = open_new_image(item["path"] or item["name"], size, data=item["data"])
-            with session.lock:  # the blend's weights stay at α while the gradients flow
-                session.at(alpha)
-                explainer = explainer_of(session.blended)
-                name = None if class_index is None else explainer.class_names[class_index]
-                explanation = explain(explainer, image, name)
+            with lock:
+                chosen = explainer()
+                index = item.get("class_index", class_index)
+                name = item.get("class") or (None if index is None else chosen.class_names[index])
+                explanation = explain(chosen, image, name)
             answer["png"] = caches.thumbnail_png(image=overlay(explanation))
         except FlypError as exc:
             answer["error"] = error_text(exc)

@@ -13,6 +13,7 @@ benchmarks/README.md, "Where the model looked".
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,12 @@ def explainer_of(blended) -> Explainer:
     """A run's blend (`core.weights.blend.BlendedRun`) at its current α, ready to explain; it
     shares the blend's weights, so the caller keeps α there until it is done (the app: the
     session's lock)."""
-    clf = blended.classifier
+    return classifier_explainer(blended.classifier, list(blended.info["classes"]))
+
+
+def classifier_explainer(clf, class_names: list[str]) -> Explainer:
+    """A `core.model.classifier.Classifier` (zero-shot, or a run's blend) over `class_names`, ready
+    to explain; it shares the classifier's weights."""
     if clf.linear_head is not None:
         weight, bias, scale = clf.linear_head.weight.detach(), clf.linear_head.bias.detach(), 1.0
     else:
@@ -86,7 +92,7 @@ def explainer_of(blended) -> Explainer:
         bias, scale = torch.zeros(len(weight)), float(clf.model.logit_scale.detach().exp())
     pre = clf.loaded.preprocess
     return Explainer(clf.model.visual, clf.normalize, weight.float().cpu().clone(), bias.float().cpu().clone(), scale,
-                     list(blended.info["classes"]), clf.loaded.image_size, pre.get("interpolation", "bicubic"))
+                     list(class_names), clf.loaded.image_size, pre.get("interpolation", "bicubic"))
 
 
 def explain(explainer: Explainer, image: Image.Image, class_name: str | None = None, path: Path | None = None) -> Explanation:
@@ -113,11 +119,15 @@ def _grid_map(explainer: Explainer, pixels: torch.Tensor, class_name: str | None
     visual = explainer.visual
     device = next(visual.parameters()).device
     layer, is_vit = _target_layer(visual)
-    kept = {}
+    kept, caller = {}, threading.get_ident()
+
+    def keep(value) -> None:  # this call's forward only: another thread may run the same tower meanwhile
+        if threading.get_ident() == caller:
+            kept["a"] = value
     if is_vit:  # the last block's input: its patch tokens still reach the class token (its output's do not)
-        handle = layer.register_forward_pre_hook(lambda module, inputs: kept.__setitem__("a", inputs[0]))
+        handle = layer.register_forward_pre_hook(lambda module, inputs: keep(inputs[0]))
     else:
-        handle = layer.register_forward_hook(lambda module, inputs, output: kept.__setitem__("a", output))
+        handle = layer.register_forward_hook(lambda module, inputs, output: keep(output))
     was_training = visual.training
     visual.eval()
     try:

@@ -168,7 +168,7 @@ class BlendPage(RunPage):
         return box
 
     def _gallery_box(self) -> QWidget:
-        self.predictions = PredictionGallery(self.state, self.run)
+        self.predictions = PredictionGallery(self.state, self.run, self.device)
         self.predictions.all_mistakes.connect(self._show_all_mistakes)
         self.predictions.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
         self.gallery, self.gallery_label = self.predictions.list, self.predictions.label
@@ -390,7 +390,8 @@ class BlendPage(RunPage):
             return
         result = exact["sets"][name]
         self.confusion.set_matrix(result.get("confusion"), result.get("classes", []))
-        self.predictions.show_set(result, set_label(name), exact["alpha"], self.confusion.chosen())
+        self.predictions.show_set(result, set_label(name), exact["alpha"], self.confusion.chosen(),
+                                  exact["run"])
 
     def _show_all_mistakes(self) -> None:
         self.confusion.clear_choice()

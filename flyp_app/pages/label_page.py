@@ -12,15 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap, QUndoCommand
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
                                QListWidgetItem, QProgressBar, QPushButton, QScrollArea)
 
 from flyp_app import label_tasks
 from flyp_app.file_dialogs import choose_folder
+from flyp_app.file_moves import Labelled
 from flyp_app.pages.base import Page
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.label_grid import CELL, VIEWS, ClassBar, LabelGrid, LabelItem, in_view_order
+from flyp_app.widgets.label_heat import LabelHeat
 from flyp_app.words import error_text
 
 REFIT_EVERY = 10
@@ -55,6 +57,8 @@ class LabelPage(Page):
         self.grid.undo.connect(self.undo)
         self.grid.typed.connect(self._start_typing)
         self.layout_.addWidget(self.grid, 1)
+        self.heat = LabelHeat(self.grid, self.run, state.caches, self._source, self.device, lambda: self.items,
+                              lambda: self.classes, lambda path: self._thumb_cache.get(path))
         self._bottom_rows()
         self.add_status_line()
         state.project_changed.connect(self._load_project)
@@ -133,6 +137,7 @@ class LabelPage(Page):
         self.completer.setFilterMode(Qt.MatchContains)
         self.name_edit.setCompleter(self.completer)
         row.addWidget(self.name_edit, 1)
+        row.addWidget(self.heat.choice)
         new_class = QPushButton("New class…", toolTip="Add a class: a new folder in the training folder")
         new_class.clicked.connect(self._new_class_dialog)
         row.addWidget(new_class)
@@ -173,6 +178,7 @@ class LabelPage(Page):
         self.classes = found + [c for c in self._made_here if c not in found]
         names = [self.display(c) for c in self.classes]
         self.bar.set_classes(names)
+        self.heat.set_classes(names)
         self.completer.model().setStringList(names + [c for c in self.classes if c not in names])
         self._render_all()
 
@@ -284,6 +290,7 @@ class LabelPage(Page):
             if worker is not None:
                 worker.cancel()
         self.items, self._thumb_cache, self._removed = {}, {}, {}
+        self.heat.forget()
         self.grid.clear()
         self.summary.setText("")
         self.progress.hide()
@@ -294,6 +301,7 @@ class LabelPage(Page):
             if item is not None and item.widget is not None:
                 item.widget.setIcon(QIcon(QPixmap.fromImage(QImage.fromData(png))))
         self._thumb_cache.update(batch)
+        self.heat.show()
 
     def _show_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
@@ -347,6 +355,7 @@ class LabelPage(Page):
         self.show_info(f"Suggestions from {result['description']}"
                        + (f", sharpened by {learned} labelled image(s)." if learned else "."))
         self._arrange()
+        self.heat.refresh()  # the maps of the suggested classes, which may have changed
 
     # The grid ---------------------------------------------------------------------------------------
     def _suggestion(self, item: LabelItem) -> tuple[str, float] | None:
@@ -552,23 +561,3 @@ class LabelPage(Page):
             self._select_row(self.grid.row(first.widget))
         self._summarise()
         self.show_info(f"Undone: {len(undone)} image(s) put back.", ok=True)
-
-
-class Labelled(QUndoCommand):
-    """One labelling on the Label page as a step of the app's undo stack: undo puts the files back
-    (`Labeller.undo`) and their images in the grid; redo labels the same files again. The files
-    are labelled before the command is pushed, so the stack's first redo() does nothing."""
-
-    def __init__(self, page: LabelPage, labeller, paths: list[str], folder: str):
-        super().__init__(f"label {len(paths)} image(s) as {page.display(folder)}")
-        self.page, self.labeller, self.paths, self.folder = page, labeller, paths, folder
-        self._applied = True
-
-    def redo(self) -> None:
-        if self._applied:
-            self._applied = False
-            return
-        self.page.label_files(self.labeller, self.paths, self.folder)
-
-    def undo(self) -> None:
-        self.page.put_back(self.labeller)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core.data.images import IMAGE_EXTENSIONS
@@ -22,6 +22,7 @@ from flyp_app import label_tasks, tasks, trust_tasks
 from flyp_app.file_dialogs import choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.folder_results import FolderResults
+from flyp_app.widgets.heat_choice import HeatChoice
 from flyp_app.widgets.novelty_control import NoveltyControl
 from flyp_app.widgets.try_results import TryResults, folder_text
 from flyp_app.words import error_text
@@ -172,17 +173,10 @@ class TryPage(RunPage):
                          "sort into class folders")
         whole.clicked.connect(self._classify_folder_dialog)
         summary_row.addWidget(whole)
-        self.looked = QPushButton("Where it looked", checkable=True)
-        self.looked.setToolTip("Show over each image where the model looked to choose the class (red: most)")
-        self.looked.toggled.connect(self._looked_changed)
-        summary_row.addWidget(self.looked)
-        self.looked_class = QComboBox()
-        self.looked_class.setToolTip("The class whose heat map is shown: each image's most likely class, or one "
-                                     "class for every image")
-        self.looked_class.addItem("for the most likely class", None)
-        self.looked_class.currentIndexChanged.connect(lambda _: self._looked_changed())
-        self.looked_class.hide()
-        summary_row.addWidget(self.looked_class)
+        self.heat_choice = HeatChoice()
+        self.heat_choice.changed.connect(self._looked_changed)
+        self.looked, self.looked_class = self.heat_choice.button, self.heat_choice.classes
+        summary_row.addWidget(self.heat_choice)
         self._heat_worker = None
         layout.addLayout(summary_row)
         self.novelty = NoveltyControl()
@@ -445,7 +439,7 @@ class TryPage(RunPage):
                 item.probs, item.classes, item.target = answer["probs"], batch["classes"], batch["target"]
                 item.novelty = answer.get("novelty")
                 self._engine_threshold = batch.get("threshold")
-                self._fill_classes(batch["classes"])
+                self.heat_choice.set_classes(batch["classes"])
                 item.pixels = answer.get("pixels", item.pixels)
                 item.thumb = answer.get("thumb", item.thumb)
             self._render(row)
@@ -494,26 +488,14 @@ class TryPage(RunPage):
         self._show_summary()
 
     # "Where it looked" -----------------------------------------------------------------------------
-    def _fill_classes(self, classes: list[str]) -> None:
-        shown = [self.looked_class.itemText(i) for i in range(1, self.looked_class.count())]
-        if shown != [f"for {name}" for name in classes]:
-            self.looked_class.blockSignals(True)
-            while self.looked_class.count() > 1:
-                self.looked_class.removeItem(1)
-            for i, name in enumerate(classes):
-                self.looked_class.addItem(f"for {name}", i)
-            self.looked_class.setCurrentIndex(0)
-            self.looked_class.blockSignals(False)
-
     def _heat_wanted(self) -> tuple | None:
         """(target, class index or None) of the heat maps to show, or None when they are off."""
         target = self._target()
-        if not self.looked.isChecked() or target is None:
+        if not self.heat_choice.on() or target is None:
             return None
-        return (target, self.looked_class.currentData())
+        return (target, self.heat_choice.class_index())
 
-    def _looked_changed(self, *_) -> None:
-        self.looked_class.setVisible(self.looked.isChecked())
+    def _looked_changed(self) -> None:
         self._render_all()
         self._explain_pending()
 

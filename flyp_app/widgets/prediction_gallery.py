@@ -1,6 +1,8 @@
 """The Blend page's gallery of predictions: the misclassified images of a set, or those of one
 cell of the confusion matrix; the review actions on the selected ones (the true label may be
-the wrong one); and its list saved as CSV (`path,label,predicted,confidence`).
+the wrong one); its list saved as CSV (`path,label,predicted,confidence`); and on request where
+the model looked in each image (`flyp_app.widgets.heat_choice`), for its predicted class, its true
+class or one class picked.
 """
 
 from __future__ import annotations
@@ -10,27 +12,31 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QListView,
                                QListWidget, QListWidgetItem, QPushButton, QVBoxLayout)
 
-from flyp_app import check_tasks, label_tasks, tasks
+from flyp_app import check_tasks, label_tasks, tasks, trust_tasks
 from flyp_app.file_dialogs import choose_new
 from flyp_app.widgets.accessible import open_in_file_manager
+from flyp_app.widgets.heat_choice import EACH_OWN, HeatChoice
 from flyp_app.widgets.review_actions import ReviewActions
 
 
 class PredictionGallery(QGroupBox):
     """`show_set(…)` or `show_items(items, text, filtered)`: items are {"path", "true", "predicted",
     "confidence" (, "thumb")}; the first `tasks.GALLERY_LIMIT` are shown (missing thumbnails are made in the
-    background), the CSV has them all. `run` starts a task (the page's `Page.run`);
-    `all_mistakes` asks the page to drop the cell filter; `said(text, ok)` is a line for the page."""
+    background), the CSV has them all. `run` starts a task (the page's `Page.run`), `device()` is
+    the device heat maps are computed on; `all_mistakes` asks the page to drop the cell filter;
+    `said(text, ok)` is a line for the page."""
 
     all_mistakes = Signal()
     said = Signal(str, bool)
 
-    def __init__(self, state, run):
+    def __init__(self, state, run, device=lambda: "auto"):
         super().__init__("Misclassified images")
-        self.state, self._run = state, run
+        self.state, self._run, self._device = state, run, device
         self.items: list[dict] = []
-        self._thumb_worker = None
+        self._thumb_worker = self._heat_worker = None
         self._pixmaps: dict[str, QPixmap] = {}
+        self._heat: dict[tuple, QPixmap] = {}  # (run, α, class choice, path) → the image with its heat map
+        self._target: tuple | None = None      # (run, α) of the images shown
         layout = QVBoxLayout(self)
         self.label = QLabel("", objectName="pageHint", wordWrap=True)
         layout.addWidget(self.label)
@@ -67,6 +73,11 @@ class PredictionGallery(QGroupBox):
                                    "file, true class, predicted class, confidence")
         self.csv_button.setAccessibleName("Save the list as a table")
         self.csv_button.clicked.connect(self.save_dialog)
+        self.heat_choice = HeatChoice(vertical=True, own="for the true class",
+                                      tip="Show over each image where the model looked (red: most), for the "
+                                          "class it predicted, the true class or one class picked")
+        self.heat_choice.changed.connect(self._heat_changed)
+        side.addWidget(self.heat_choice)
         side.addStretch(1)
         side.addWidget(self.all_button)
         side.addWidget(self.csv_button)
@@ -80,10 +91,16 @@ class PredictionGallery(QGroupBox):
         self.label.setText("")
         self.csv_button.setEnabled(False)
 
-    def show_set(self, result: dict, words: str, alpha: float, cell: tuple[int, int] | None) -> None:
-        """The misclassified images of one set's exact result (`tasks.evaluate_at`), or, with a
-        cell (true, predicted) of its confusion matrix, that cell's images. `words`: the set's name."""
+    def show_set(self, result: dict, words: str, alpha: float, cell: tuple[int, int] | None,
+                 run_dir: str | None = None) -> None:
+        """The misclassified images of one set's exact result (`tasks.evaluate_at`) of the run
+        `run_dir` at `alpha`, or, with a cell (true, predicted) of its confusion matrix, that
+        cell's images. `words`: the set's name."""
         at = f"α = {alpha:.2f}"
+        if (target := (run_dir, alpha) if run_dir else None) != self._target:
+            self._heat.clear()  # the maps of another run or α are not shown again
+        self._target = target
+        self.heat_choice.set_classes(list(result.get("classes", [])))
         if cell is not None and "cells" in result:
             (t, p), classes = cell, result["classes"]
             items = [result["images"][i] for i in result["cells"].get(cell, [])]
@@ -110,6 +127,7 @@ class PredictionGallery(QGroupBox):
                              f"predicted: {item['predicted']} ({item['confidence']:.0%} sure)")
             entry.setData(Qt.UserRole, item["path"])
             entry.setData(Qt.UserRole + 1, f"{item['true']}\n→ {item['predicted']}")
+            self._show_icon(entry)
             self.list.addItem(entry)
         self.list.setUpdatesEnabled(True)
         self.refresh_status()
@@ -119,6 +137,55 @@ class PredictionGallery(QGroupBox):
         if missing:
             self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, tasks.THUMB_SIZE,
                                            on_event=self.set_thumbs)
+        self._explain_shown()
+
+    # Where it looked ------------------------------------------------------------------------------
+    def _heat_key(self, path: str) -> tuple | None:
+        """Which heat map of `path` the gallery shows now, or None for the image itself."""
+        if not self.heat_choice.on() or self._target is None:
+            return None
+        return (*self._target, self.heat_choice.class_index(), path)
+
+    def _heat_changed(self) -> None:
+        for row in range(self.list.count()):
+            self._show_icon(self.list.item(row))
+        self._explain_shown()
+
+    def _explain_shown(self) -> None:
+        """Heat maps, in the background, for the images shown that have none for this choice."""
+        if self._heat_worker is not None:
+            self._heat_worker.cancel()
+        if self._heat_key("") is None:
+            return
+        run_dir, alpha = self._target
+        choice, classes = self.heat_choice.class_index(), self.heat_choice.names()
+        todo = []
+        for item in self.items[:tasks.GALLERY_LIMIT]:
+            if self._heat_key(item["path"]) not in self._heat:
+                todo.append({"key": item["path"], "name": item["path"], "path": item["path"], "data": None})
+                if choice == EACH_OWN and item["true"] in classes:
+                    todo[-1]["class_index"] = classes.index(item["true"])
+        if todo:
+            key = (run_dir, alpha, choice)
+            self._heat_worker = self._run(trust_tasks.explain_items, self.state.caches, run_dir, self._device(), alpha,
+                                          key, todo, None if choice == EACH_OWN else choice,
+                                          on_event=self._heat_arrived)
+
+    def _heat_arrived(self, answer: dict) -> None:
+        if "png" not in answer:
+            return  # an image that could not be explained keeps its own picture
+        key = (*answer["target"], answer["key"])
+        self._heat[key] = QPixmap.fromImage(QImage.fromData(answer["png"]))
+        for row in range(self.list.count()):
+            if self.list.item(row).data(Qt.UserRole) == answer["key"]:
+                self._show_icon(self.list.item(row))
+
+    def _show_icon(self, entry: QListWidgetItem) -> None:
+        path = entry.data(Qt.UserRole)
+        heat = self._heat.get(self._heat_key(path))
+        entry.setIcon(QIcon(heat) if heat is not None else QIcon(self._pixmaps[path]) if path in self._pixmaps
+                      else QIcon())
+        entry.setData(Qt.UserRole + 2, heat is not None)  # whether a heat map shows
 
     def _icon(self, item: dict) -> QIcon:
         path = item["path"]
@@ -132,7 +199,7 @@ class PredictionGallery(QGroupBox):
         for row in range(self.list.count()):
             entry = self.list.item(row)
             if entry.data(Qt.UserRole) in batch:
-                entry.setIcon(QIcon(self._pixmaps[entry.data(Qt.UserRole)]))
+                self._show_icon(entry)
 
     def refresh_status(self) -> None:
         """Each image's two lines, and a third saying what was done with it (moved, left out, kept)."""
