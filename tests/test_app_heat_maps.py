@@ -120,3 +120,28 @@ def test_the_label_page_shows_where_the_model_looked_for_the_suggestion_or_a_cla
     choice.button.click()
     assert not page.grid.item(1).data(0x0102)
     page.stop_workers()
+
+
+def test_a_zero_shot_source_is_explained_with_the_projects_captions(colour_data):
+    """The Label page's default source: the pretrained model's map for the class named, or its own choice."""
+    from conftest import TINY
+    from core.model.classifier import Classifier
+    from core.trust.explain import classifier_explainer
+    from flyp_app import trust_tasks
+    from flyp_app.tasks import Caches
+
+    classes = ["blue", "green", "red"]
+    source = {"kind": "zero-shot", "model": TINY, "pretrained": "none", "classes": classes, "names": classes,
+              "templates": ["a photo of a {}."]}
+    files = [str(sorted((colour_data["val"] / c).glob("*.png"))[0]) for c in ("red", "blue")]
+    caches, answers = Caches(), []
+    items = [{"key": files[0], "name": files[0], "path": files[0], "data": None, "class": "green"},
+             {"key": files[1], "name": files[1], "path": files[1], "data": None}]
+    trust_tasks.explain_source(caches, source, "cpu", "zero-shot", items, emit=answers.append)
+    explainer = classifier_explainer(Classifier(caches.model(TINY, "none", "cpu"), classes, source["templates"]),
+                                     classes)
+    assert [a["key"] for a in answers] == files and all("png" in a for a in answers)
+    assert np.abs(picture(answers[0]["png"]) - engine_map(explainer, files[0], "green")).mean() < 3
+    assert np.abs(picture(answers[1]["png"]) - engine_map(explainer, files[1])).mean() < 3
+    green, red = (engine_map(explainer, files[0], name) for name in ("green", "red"))
+    assert np.abs(green - red).mean() > 3  # so the map shown is green's, the class asked for
