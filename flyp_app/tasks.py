@@ -467,8 +467,9 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
 
 def export_model(caches: Caches, run_dir: str, device: str, alpha: float, out: str, onnx: bool,
                  progress=None, control=None, emit=None) -> dict:
-    """Measure the blend at α on the run's sets, then export and self-check it (core.export.write)."""
-    from core.export.write import export_bundle
+    """Measure the blend at α on the run's sets (accuracy, then its confidence and "none of these"
+    score: `core.export.write.measure_for_export`), then export and self-check it (core.export.write)."""
+    from core.export.write import export_bundle, measure_for_export
     from core.progress import no_cancel
 
     session = caches.blend_session(run_dir, device)
@@ -478,9 +479,16 @@ def export_model(caches: Caches, run_dir: str, device: str, alpha: float, out: s
         scores = session.evaluate(alpha, control or no_cancel)
         metrics = {name: {"accuracy": m.accuracy, "macro_f1": m.macro_f1, "n": m.n} for name, m in scores.items()}
         if emit:
+            emit(f"Measuring how far its confidence can be trusted at α = {alpha:.2f}…")
+        novelty = caches.run_novelty(session, alpha)
+        session.at(alpha)
+        novelty, calibration = measure_for_export(run_dir, session.blended, session.eval_sets(cancel=control), novelty,
+                                                  cancel=control or no_cancel)
+        if emit:
             emit("Writing the bundle" + (" and the ONNX file" if onnx else "") + ", then reloading it to check it…")
-        report = export_bundle(session.blended, out, onnx=onnx, metrics=metrics)
-    return report | {"alpha": alpha, "metrics": metrics}
+        report = export_bundle(session.blended, out, onnx=onnx, metrics=metrics, novelty=novelty,
+                               calibration=calibration)
+    return report | {"alpha": alpha, "metrics": metrics, "calibration": calibration}
 
 
 # Comparing runs -------------------------------------------------------------------------------

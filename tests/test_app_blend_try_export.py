@@ -199,6 +199,15 @@ def test_export_writes_a_bundle_that_loads_and_reports_its_self_check(qtbot, win
     bundle = load_bundle(tmp_path / "my bundle")
     assert bundle.info["alpha"] == best["alpha"]
     assert bundle.info["metrics"]["id"]["accuracy"] == pytest.approx(best["sets"]["id"]["accuracy"])
+    # As `flyp export`: the calibration per set and what "none of these" keeps, in flyp.json, run.json and the card.
+    from core.training.runs import RunDir
+
+    calibration = bundle.info["calibration"]
+    assert calibration["alpha"] == best["alpha"] and set(calibration["sets"]) == {"id", "ood"}
+    assert RunDir(tmp_path / "runs" / "flyp").read_info()["calibration"] == calibration
+    card = (tmp_path / "my bundle" / "README.md").read_text()
+    assert "How far the confidence can be trusted" in card and "Coverage:" in card
+    assert bundle.info["novelty"]["threshold"] > 0
     assert "same predictions" in page.result.text() and "Self-check passed" in page.result.text()
     assert page.open_folder.isEnabled()
     image = sorted((colour_data["val"] / "red").glob("*.png"))[0]

@@ -55,6 +55,13 @@ def test_try_says_none_of_these_and_its_threshold_follows_the_control(qtbot, win
     assert f"{len(unknown)} like none of these classes" in page.summary.text()
     kept = float((novelty.validation <= strict).float().mean())
     assert f"validation {kept:.0%}" in page.novelty.effect.text()
+    from core.labelling.predictor import open_predictor
+    from core.trust.choices import keep_choices, set_scores
+    from core.weights.blend import open_run, run_eval_sets
+
+    scores = set_scores(open_predictor(flyp_run, 0.5), novelty, run_eval_sets(open_run(flyp_run).info))
+    ood = keep_choices(novelty, scores, [0.5])[0]["known"]["ood"]  # and what it keeps of the different conditions
+    assert f"ood {ood:.0%}" in page.novelty.effect.text()
 
     from flyp_app.pages.try_page import table_csv
 
@@ -177,6 +184,17 @@ def test_the_blend_page_shows_how_far_to_trust_the_confidence_per_set(qtbot, win
         assert list(xs) == pytest.approx([100 * b["confidence"] for b in bins], abs=0.5)
         assert list(ys) == pytest.approx([100 * b["accuracy"] for b in bins], abs=0.5)
         assert f"off by {100 * s['calibration_error_calibrated']:.0f} points" in view.words.toPlainText()
+        # Beside it, for each minimum confidence (as predictions give it): the share kept and their accuracy.
+        rows = [r for r in s["coverage_uncalibrated"] if r["accuracy"] is not None]
+        accuracy, kept = (curve.getData() for curve in view.kept[name])
+        assert list(accuracy[0]) == pytest.approx([100 * r["threshold"] for r in rows])
+        assert list(accuracy[1]) == pytest.approx([100 * r["accuracy"] for r in rows])
+        assert list(kept[1]) == pytest.approx([100 * r["coverage"] for r in rows])
+        half = next(r for r in rows if r["threshold"] == pytest.approx(0.5))
+        assert f"at least 50% sure: {half['coverage']:.0%} of the images, {half['accuracy']:.0%} of them right" \
+            in view.words.toPlainText()
+        lowered = s["calibration_error_with_novelty"]  # the novelty score lowering the confidence of the unusual
+        assert f"score), off by {100 * lowered:.0f}" in view.words.toPlainText()
     gap = 100 * (expected["sets"]["ood"]["calibration_error_calibrated"] - expected["sets"]["id"]["calibration_error_calibrated"])
     assert (f"{gap:.0f} points more than on validation" in view.words.toPlainText()) == (gap >= 1)
 

@@ -51,3 +51,16 @@ def test_fitted_on_validation_alone_it_makes_an_overconfident_model_honest_there
 def test_novelty_lowers_the_confidence_only_of_the_unusual():
     tail = torch.tensor([1.0, 0.5, 0.05, 0.025, 0.0])
     assert calibration.novelty_weight(tail, 0.95).tolist() == pytest.approx([1, 1, 1, 0.5, 0])
+
+
+def test_the_coverage_curves_give_the_share_kept_above_each_confidence_and_its_accuracy():
+    logits, labels = _overconfident(n=400, seed=3)
+    s = calibration.calibration_report({"id": (logits, labels)})["sets"]["id"]
+    raw = logits.softmax(-1).max(-1)
+    correct = raw.indices == labels
+    for row in s["coverage_uncalibrated"]:  # the confidence predictions give: what `_uncertain/` compares
+        kept = raw.values >= row["threshold"]
+        assert row["coverage"] == pytest.approx(float(kept.float().mean()))
+        assert row["accuracy"] == (pytest.approx(float(correct[kept].float().mean())) if kept.any() else None)
+    first, half = s["coverage"][0], next(r for r in s["coverage"] if r["threshold"] == pytest.approx(0.5))
+    assert first["coverage"] == 1 and half["coverage"] < 1 and half["accuracy"] > first["accuracy"]

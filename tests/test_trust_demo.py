@@ -73,6 +73,14 @@ def test_the_exported_bundle_and_its_onnx_model_say_the_same(capsys, demo, tmp_p
         assert 0 <= s["calibration_error_calibrated"] <= 1 and "calibration_error_with_novelty" in s
     card = (out / "README.md").read_text()
     assert "How far the confidence can be trusted" in card and "None of these classes" in card
+    from core.export.card import set_name
+
+    for name, s in kept["sets"].items():  # per set: known share and coverage, as measured
+        assert 0 <= s["known"] <= 1 and [r["threshold"] for r in s["coverage"]] == pytest.approx([0.5, 0.7, 0.9])
+        row = next(line for line in card.splitlines() if line.startswith(f"| {set_name(name)} | ") and "%," in line)
+        assert all(f"{r['coverage']:.0%}, {r['accuracy']:.1%}" in row for r in s["coverage"] if r["accuracy"])
+        assert f"| {s['known']:.1%} |" in card
+    assert kept["sets"]["id"]["known"] >= 0.85  # the novelty threshold keeps 95% of validation
     files = image_files([demo["val"]])[:6] + image_files([demo["digits"]])[:6]
     from_run = {p["path"]: p for p in _predict(capsys, demo["run"], *files)}
     from_bundle = {p["path"]: p for p in _predict(capsys, out, *files)}

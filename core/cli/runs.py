@@ -51,7 +51,7 @@ def blend(args) -> int:
 
 
 def export(args) -> int:
-    from core.export.write import export_bundle
+    from core.export.write import export_bundle, measure_for_export
     from core.weights.blend import alpha_curve, open_run, parse_alphas, run_eval_sets
     from core.weights.curve import best_alpha
     from core.model.loading import select_device
@@ -63,7 +63,7 @@ def export(args) -> int:
     best = best_alpha(curve)
     blended.set_alpha(best["alpha"])
     metrics = {name: {k: m[k] for k in ("accuracy", "macro_f1", "n")} for name, m in best["sets"].items()}
-    novelty, calibration = _trust(args.run, blended, sets)
+    novelty, calibration = measure_for_export(args.run, blended, sets)
     report = export_bundle(blended, args.out, onnx=args.onnx, metrics=metrics, novelty=novelty, calibration=calibration)
     emit(args, report | {"alpha": best["alpha"], "metrics": {**({"test": report["test"]} if "test" in report else {}),
                                                                **metrics}, "calibration": calibration},
@@ -72,19 +72,6 @@ def export(args) -> int:
          + (f"; test accuracy {report['test']['accuracy']:.1%} on {report['test']['n']} images (the figure to quote)"
             if "test" in report else ""))
     return 0
-
-
-def _trust(run: str, blended, sets) -> tuple:
-    """The novelty score at the blend's α and its calibration on the run's sets (T fitted on ID
-    validation only), kept in run.json too: what the export carries."""
-    from core.labelling.predictor import from_run
-    from core.training.runs import RunDir
-    from core.trust.fitting import calibration_summary, measure_blend
-
-    novelty = from_run(blended, blended.alpha).novelty_model()
-    calibration = calibration_summary(measure_blend(blended, sets, novelty))
-    RunDir(run).update_info(calibration=calibration)
-    return novelty, calibration
 
 
 def predict(args) -> int:

@@ -96,20 +96,40 @@ def novelty_lines(novelty: dict | None) -> list[str]:
 
 
 def calibration_lines(calibration: dict | None) -> list[str]:
-    """The card's table of how far each set's confidence can be trusted (calibration error)."""
+    """The card's tables of how far each set's confidence can be trusted (calibration error, the
+    share the novelty threshold keeps) and of its coverage at a few minimum confidences."""
     if not calibration:
         return []
     lines = ["## How far the confidence can be trusted", "",
              f"Temperature {calibration['temperature']:.3g}, fitted on the validation images only (divide the "
              "logits by it). Calibration error (ECE, 15 bins: the mean gap between confidence and accuracy; "
-             "0 is honest):", "",
-             "| set | accuracy | mean confidence | calibration error | after temperature | with novelty |",
-             "|---|---|---|---|---|---|"]
+             "0 is honest); *known*: the share of the set's images the novelty threshold keeps as one of the "
+             "classes:", "",
+             "| set | accuracy | mean confidence | calibration error | after temperature | with novelty | known |",
+             "|---|---|---|---|---|---|---|"]
     for name, s in calibration["sets"].items():
-        novelty = s.get("calibration_error_with_novelty")
+        novelty, known = s.get("calibration_error_with_novelty"), s.get("known")
         lines.append(f"| {set_name(name)} | {s['accuracy']:.1%} | {s['mean_confidence']:.2f} | "
                      f"{s['calibration_error']:.3f} | {s['calibration_error_calibrated']:.3f} | "
-                     f"{'' if novelty is None else f'{novelty:.3f}'} |")
+                     f"{'' if novelty is None else f'{novelty:.3f}'} | {'' if known is None else f'{known:.1%}'} |")
+    return [*lines, "", *coverage_lines(calibration["sets"])]
+
+
+def coverage_lines(sets: dict) -> list[str]:
+    """Per set, the share of images at least as sure as each minimum confidence and their accuracy
+    (`flyp predict --min-confidence` sends the others to `_uncertain/`)."""
+    thresholds = sorted({r["threshold"] for s in sets.values() for r in s.get("coverage", ())})
+    if not thresholds:
+        return []
+    lines = ["Coverage: the images at least as sure as each minimum confidence (`flyp predict --sort-into "
+             "--min-confidence`; the others go to `_uncertain/`), and how many of them are right:", "",
+             "| set | " + " | ".join(f"≥ {t:.0%}: kept, right" for t in thresholds) + " |",
+             "|---|" + "---|" * len(thresholds)]
+    for name, s in sets.items():
+        rows = {round(r["threshold"], 6): r for r in s.get("coverage", ())}
+        cells = [(f"{r['coverage']:.0%}, {r['accuracy']:.1%}" if r["accuracy"] is not None else f"{r['coverage']:.0%}, —")
+                 if (r := rows.get(round(t, 6))) else "" for t in thresholds]
+        lines.append(f"| {set_name(name)} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

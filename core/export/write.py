@@ -89,6 +89,20 @@ def _with_test(blended: BlendedRun, metrics: dict) -> dict:
     return {"test": {k: test[k] for k in ("accuracy", "macro_f1", "n")}} | {k: v for k, v in metrics.items() if k != "test"}
 
 
+def measure_for_export(run_dir, blended: BlendedRun, sets: dict, novelty=None, cancel=None) -> tuple:
+    """What an export of the blend carries besides its weights: the novelty score at its α
+    (`novelty`, else fitted now; None when the run's training images are gone) and its calibration
+    summary on the run's evaluation `sets` (T fitted on ID validation only), which is kept in the
+    run's run.json too (`calibration`)."""
+    from core.training.runs import RunDir
+    from core.trust.fitting import calibration_summary, measure_blend
+
+    novelty = novelty if novelty is not None else _fit_novelty(blended)
+    calibration = calibration_summary(measure_blend(blended, sets, novelty, cancel=cancel or (lambda: False)))
+    RunDir(run_dir).update_info(calibration=calibration)
+    return novelty, calibration
+
+
 def _fit_novelty(blended: BlendedRun):
     """The novelty score at the blend's α, from the run's images; None when they are gone."""
     from core.labelling.predictor import from_run

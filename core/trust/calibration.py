@@ -81,7 +81,8 @@ def novelty_weight(tail: torch.Tensor, keep: float) -> torch.Tensor:
 
 def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float, weight: torch.Tensor | None = None) -> dict:
     """One set's accuracy, calibration error before and after T (and with novelty's weight),
-    reliability diagram and coverage curve (both calibrated)."""
+    reliability diagram and coverage curve (both calibrated), and the coverage curve of the
+    confidence as predictions give it (before T: what sorting into `_uncertain/` compares)."""
     labels = torch.as_tensor(labels, dtype=torch.long)
     raw = logits.float().softmax(-1).max(-1)
     calibrated = (logits.float() / temperature).softmax(-1).max(-1).values
@@ -90,7 +91,8 @@ def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float, 
               "calibration_error": calibration_error(raw.values, correct),
               "calibration_error_calibrated": calibration_error(calibrated, correct),
               "mean_confidence": float(calibrated.mean()),
-              "reliability": reliability(calibrated, correct), "coverage": coverage_curve(calibrated, correct)}
+              "reliability": reliability(calibrated, correct), "coverage": coverage_curve(calibrated, correct),
+              "coverage_uncalibrated": coverage_curve(raw.values, correct)}
     if weight is not None:
         lowered = calibrated * weight
         report["calibration_error_with_novelty"] = calibration_error(lowered, correct)
@@ -101,14 +103,18 @@ def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float, 
 def calibration_report(sets: dict[str, tuple[torch.Tensor, Sequence[int]]], novelty=None,
                        features: dict[str, torch.Tensor] | None = None) -> dict:
     """{temperature, sets: {name: set_report}}: T fitted on the "id" set alone, every set reported.
-    With `novelty` and each set's `features`, also the error once novelty lowers the confidence."""
+    With `novelty` and each set's `features`, also the error once novelty lowers the confidence and
+    the share of the set's images the novelty threshold keeps as one of the classes ("known")."""
     if "id" not in sets:
         raise FlypError("calibration needs the ID validation set")
     temperature = fit_temperature(*sets["id"])
     out = {}
     for name, (logits, labels) in sets.items():
-        weight = None
+        weight = scores = None
         if novelty is not None and features is not None:
-            weight = novelty_weight(novelty.tail(novelty.score(features[name], logits)), novelty.keep)
+            scores = novelty.score(features[name], logits)
+            weight = novelty_weight(novelty.tail(scores), novelty.keep)
         out[name] = set_report(logits, labels, temperature, weight)
+        if scores is not None and len(scores):
+            out[name]["known"] = float(novelty.known(scores).float().mean())  # the share not "none of these"
     return {"temperature": temperature, "sets": out}

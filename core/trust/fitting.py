@@ -84,10 +84,21 @@ def measure_blend(blended, sets: dict, novelty=None, cancel: Callable[[], bool] 
     return calibration_report(logits, novelty, features) | {"alpha": blended.alpha}
 
 
+SUMMARY_THRESHOLDS = (0.5, 0.7, 0.9)  # the minimum confidences whose coverage the summary keeps
+
+
 def calibration_summary(report: dict) -> dict:
     """What run.json, flyp.json and the model card keep of a calibration report: T and, per set,
-    accuracy, mean confidence and calibration errors (no curves)."""
+    accuracy, mean confidence, calibration errors, the share the novelty threshold keeps, and the
+    coverage (share kept, their accuracy) at a few minimum confidences of predictions as they give
+    it (`flyp predict --min-confidence`), not the curves."""
     keys = ("n", "accuracy", "mean_confidence", "calibration_error", "calibration_error_calibrated",
-            "calibration_error_with_novelty")
+            "calibration_error_with_novelty", "known")
+
+    def summary(s: dict) -> dict:
+        out = {k: s[k] for k in keys if k in s}
+        rows = s.get("coverage_uncalibrated", ())
+        out["coverage"] = [r for r in rows if any(abs(r["threshold"] - t) < 1e-6 for t in SUMMARY_THRESHOLDS)]
+        return out
     return {"alpha": report.get("alpha"), "temperature": report["temperature"],
-            "sets": {name: {k: s[k] for k in keys if k in s} for name, s in report["sets"].items()}}
+            "sets": {name: summary(s) for name, s in report["sets"].items()}}

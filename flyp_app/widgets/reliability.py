@@ -1,6 +1,8 @@
 """The Blend page's "How far to trust its confidence": per evaluation set, the accuracy of the
 images at each confidence (the reliability diagram, core's `core.trust.calibration`) against the
-diagonal of a perfectly honest model, and in words how far off the confidence is on each set.
+diagonal of a perfectly honest model; beside it, for each minimum confidence, the share of the
+images kept above it and their accuracy (what Classify a folder's `_uncertain` threshold keeps,
+on the confidence predictions show); and in words how far off the confidence is on each set.
 
 The temperature is fitted on the ID validation images only; the different-conditions sets are
 measured, never fitted on. This module imports pyqtgraph (the Blend page imports it with its plots).
@@ -9,12 +11,13 @@ measured, never fitted on. This module imports pyqtgraph (the Blend page imports
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QTextBrowser, QVBoxLayout, QWidget
 
 from flyp_app.theme import ID_COLOUR, ood_colour, pyqtgraph
 from flyp_app.widgets.blend_plots import _quiet
 
 pg = pyqtgraph()
+SORT_DEFAULT = 0.5  # Classify a folder's starting minimum confidence (`flyp predict --min-confidence`)
 
 
 def set_words(name: str) -> str:
@@ -36,6 +39,13 @@ def calibration_words(report: dict) -> str:
             more = 100 * (error - base)
             line += (f" — {more:.0f} points more than on validation: trust its confidence less on these images"
                      if more >= 1 else " — as honest as on validation")
+        if (lowered := s.get("calibration_error_with_novelty")) is not None:
+            line += (f"; with the unusual images made less sure (the “none of these” score), off by "
+                     f"{100 * lowered:.0f}")
+        kept = next((r for r in s.get("coverage_uncalibrated", ()) if abs(r["threshold"] - SORT_DEFAULT) < 1e-6), None)
+        if kept is not None and kept["accuracy"] is not None:
+            line += (f"; at least {SORT_DEFAULT:.0%} sure: {kept['coverage']:.0%} of the images, "
+                     f"{kept['accuracy']:.0%} of them right")
         lines.append(line + ".")
     lines.append(f"Calibrated with one temperature ({report['temperature']:.2f}) fitted on the validation images "
                  f"only, at α = {report['alpha']:.2f}.")
@@ -60,7 +70,21 @@ class ReliabilityView(QWidget):
         self.plot.setToolTip("Each point: the images given about that confidence, and how many of them were "
                              "right. On the dashed diagonal the confidence means exactly what it says.")
         self.legend = self.plot.addLegend(offset=(8, 8))
-        layout.addWidget(self.plot, 3)
+        self.coverage = pg.PlotWidget(background="w")
+        _quiet(self.coverage)
+        self.coverage.setMinimumHeight(160)
+        self.coverage.setLabel("bottom", "minimum confidence (%)")
+        self.coverage.setLabel("left", "images kept, their accuracy (%)")
+        self.coverage.setXRange(0, 100)
+        self.coverage.setYRange(0, 100)
+        self.coverage.setAccessibleName("Images kept above each confidence, and their accuracy, per set")
+        self.coverage.setToolTip("For each minimum confidence (Classify a folder puts the images below it in "
+                                 "“_uncertain”): solid, the accuracy of the images kept; dashed, the share kept.")
+        self.coverage.addLegend(offset=(8, 8))
+        plots = QHBoxLayout()
+        plots.addWidget(self.plot, 1)
+        plots.addWidget(self.coverage, 1)
+        layout.addLayout(plots, 3)
         # Scrolls rather than overlap the plot when the tab is short (a label's height-for-width
         # is not honoured inside the tab).
         self.words = QTextBrowser()
@@ -69,12 +93,14 @@ class ReliabilityView(QWidget):
         self.words.setMinimumHeight(60)
         layout.addWidget(self.words, 2)
         self.curves: dict[str, object] = {}
+        self.kept: dict[str, tuple] = {}  # set → (its accuracy curve, its share-kept curve) on the coverage plot
         self.report: dict | None = None
 
     def show_waiting(self, text: str) -> None:
         self.report = None
         self.plot.clear()
-        self.curves = {}
+        self.coverage.clear()
+        self.curves, self.kept = {}, {}
         self.words.setText(text)
 
     def set_report(self, report: dict) -> None:
@@ -82,11 +108,20 @@ class ReliabilityView(QWidget):
         self.report = report
         self.plot.clear()
         self.plot.plot([0, 100], [0, 100], pen=pg.mkPen("#999999", style=Qt.DashLine), name="honest")
-        self.curves = {}
+        self.coverage.clear()
+        self.curves, self.kept = {}, {}
         for i, (name, s) in enumerate(report["sets"].items()):
             bins = [b for b in s["reliability"] if b["n"]]
             colour = ID_COLOUR if name == "id" else ood_colour(i - 1)
             self.curves[name] = self.plot.plot([100 * b["confidence"] for b in bins], [100 * b["accuracy"] for b in bins],
                                                pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
                                                symbolBrush=colour, name=set_words(name).strip("“”"))
+            rows = [r for r in s.get("coverage_uncalibrated", ()) if r["accuracy"] is not None]
+            xs = [100 * r["threshold"] for r in rows]
+            self.kept[name] = (
+                self.coverage.plot(xs, [100 * r["accuracy"] for r in rows], pen=pg.mkPen(colour, width=2),
+                                   name=f"{set_words(name).strip('“”')}: accuracy"),
+                self.coverage.plot(xs, [100 * r["coverage"] for r in rows],
+                                   pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine),
+                                   name=f"{set_words(name).strip('“”')}: kept"))
         self.words.setText(calibration_words(report))
