@@ -31,6 +31,9 @@ class HeatChoice(QWidget):
         self.classes = QComboBox()
         self.classes.setToolTip("The class whose heat map is shown: each image's most likely class, or one "
                                 "class for every image")
+        # a long class name must not widen the page: the combo shows ~18 characters, its list all of them
+        self.classes.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.classes.setMinimumContentsLength(18)
         self.classes.addItem(most_likely, None)
         if own:
             self.classes.addItem(own, EACH_OWN)

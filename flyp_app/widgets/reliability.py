@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QTextBrowser, QVBoxLayout, QWidget
 
 from flyp_app.theme import ID_COLOUR, ood_colour, pyqtgraph
 from flyp_app.widgets.blend_plots import _quiet
+from flyp_app.widgets.legend import LegendLine
 
 pg = pyqtgraph()
 SORT_DEFAULT = 0.5  # Classify a folder's starting minimum confidence (`flyp predict --min-confidence`)
@@ -63,28 +64,29 @@ class ReliabilityView(QWidget):
         _quiet(self.plot)
         self.plot.setMinimumHeight(160)
         self.plot.setLabel("bottom", "confidence (%)")
-        self.plot.setLabel("left", "accuracy of those images (%)")
+        self.plot.setLabel("left", "accuracy (%)")
         self.plot.setXRange(0, 100)
         self.plot.setYRange(0, 100)
         self.plot.setAccessibleName("Confidence against accuracy per set")
         self.plot.setToolTip("Each point: the images given about that confidence, and how many of them were "
                              "right. On the dashed diagonal the confidence means exactly what it says.")
-        self.legend = self.plot.addLegend(offset=(8, 8))
         self.coverage = pg.PlotWidget(background="w")
         _quiet(self.coverage)
         self.coverage.setMinimumHeight(160)
         self.coverage.setLabel("bottom", "minimum confidence (%)")
-        self.coverage.setLabel("left", "images kept, their accuracy (%)")
+        self.coverage.setLabel("left", "kept, right (%)")
         self.coverage.setXRange(0, 100)
         self.coverage.setYRange(0, 100)
         self.coverage.setAccessibleName("Images kept above each confidence, and their accuracy, per set")
         self.coverage.setToolTip("For each minimum confidence (Classify a folder puts the images below it in "
                                  "“_uncertain”): solid, the accuracy of the images kept; dashed, the share kept.")
-        self.coverage.addLegend(offset=(8, 8))
         plots = QHBoxLayout()
         plots.addWidget(self.plot, 1)
         plots.addWidget(self.coverage, 1)
         layout.addLayout(plots, 3)
+        self.legend = LegendLine()  # below the plots: inside, it would cover their curves
+        self.legend.setMinimumHeight(2 * self.legend.fontMetrics().lineSpacing() + 4)  # two lines, never squeezed
+        layout.addWidget(self.legend)
         # Scrolls rather than overlap the plot when the tab is short (a label's height-for-width
         # is not honoured inside the tab).
         self.words = QTextBrowser()
@@ -101,13 +103,15 @@ class ReliabilityView(QWidget):
         self.plot.clear()
         self.coverage.clear()
         self.curves, self.kept = {}, {}
+        self.legend.clear()
         self.words.setText(text)
 
     def set_report(self, report: dict) -> None:
         """A report of `core.trust.fitting.measure_blend` (the blend at one α)."""
         self.report = report
         self.plot.clear()
-        self.plot.plot([0, 100], [0, 100], pen=pg.mkPen("#999999", style=Qt.DashLine), name="honest")
+        self.plot.plot([0, 100], [0, 100], pen=pg.mkPen("#999999", style=Qt.DashLine))
+        self.legend.clear()
         self.coverage.clear()
         self.curves, self.kept = {}, {}
         for i, (name, s) in enumerate(report["sets"].items()):
@@ -115,13 +119,15 @@ class ReliabilityView(QWidget):
             colour = ID_COLOUR if name == "id" else ood_colour(i - 1)
             self.curves[name] = self.plot.plot([100 * b["confidence"] for b in bins], [100 * b["accuracy"] for b in bins],
                                                pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
-                                               symbolBrush=colour, name=set_words(name).strip("“”"))
+                                               symbolBrush=colour)
+            self.legend.add(set_words(name).strip("“”"), colour)
             rows = [r for r in s.get("coverage_uncalibrated", ()) if r["accuracy"] is not None]
             xs = [100 * r["threshold"] for r in rows]
             self.kept[name] = (
-                self.coverage.plot(xs, [100 * r["accuracy"] for r in rows], pen=pg.mkPen(colour, width=2),
-                                   name=f"{set_words(name).strip('“”')}: accuracy"),
+                self.coverage.plot(xs, [100 * r["accuracy"] for r in rows], pen=pg.mkPen(colour, width=2)),
                 self.coverage.plot(xs, [100 * r["coverage"] for r in rows],
-                                   pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine),
-                                   name=f"{set_words(name).strip('“”')}: kept"))
+                                   pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine)))
+        self.legend.add("honest (left)", "#999999", "dashed")
+        self.legend.add("right: accuracy of those kept", "#555555", "plain")
+        self.legend.add("share kept", "#555555", "dashed")
         self.words.setText(calibration_words(report))
