@@ -37,6 +37,7 @@ class LabelHeat(QObject):
         grid.itemSelectionChanged.connect(self.refresh)
         self.maps: dict[tuple, QPixmap] = {}  # (source, class or None, path) → the image with its heat map
         self._worker = None
+        self._shown: set[str] = set()  # the images whose grid cell shows a map
 
     def set_classes(self, names: list[str]) -> None:
         self.choice.set_classes(names)
@@ -59,16 +60,24 @@ class LabelHeat(QObject):
         return (json.dumps(self._source(), sort_keys=True), name, path) if wanted else None
 
     def show(self) -> None:
-        """The selected images with their maps (those there are), the others as themselves."""
-        for widget in (self.grid.item(row) for row in range(self.grid.count())):
-            path = widget.data(Qt.UserRole)
-            key = self._key(path) if widget.isSelected() else None
+        """The selected images with their maps (those there are), the others as themselves: only
+        the selected and those showing a map are looked at, not the whole grid on every key."""
+        items, selected = self._items(), {w.data(Qt.UserRole) for w in self.grid.selectedItems()}
+        for path in selected | self._shown:
+            widget = item.widget if (item := items.get(path)) is not None else None
+            key = self._key(path) if path in selected else None
             heat = self.maps.get(key) if key is not None else None
-            if heat is not None:
+            if widget is None:
+                self._shown.discard(path)
+            elif heat is not None:
                 widget.setIcon(QIcon(heat))
-            elif widget.data(HEAT_SHOWN) and (thumb := self._thumb(path)) is not None:
-                widget.setIcon(QIcon(QPixmap.fromImage(QImage.fromData(thumb))))
-            widget.setData(HEAT_SHOWN, heat is not None)
+                self._shown.add(path)
+            elif path in self._shown:
+                self._shown.discard(path)
+                if (thumb := self._thumb(path)) is not None:
+                    widget.setIcon(QIcon(QPixmap.fromImage(QImage.fromData(thumb))))
+            if widget is not None:
+                widget.setData(HEAT_SHOWN, heat is not None)
 
     def refresh(self) -> None:
         """Show the maps there are for the selected images, and compute those missing."""
@@ -99,3 +108,4 @@ class LabelHeat(QObject):
         if self._worker is not None:
             self._worker.cancel()
         self.maps.clear()
+        self._shown.clear()
