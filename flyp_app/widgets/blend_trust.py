@@ -28,7 +28,7 @@ class BlendTrust(QObject):
     def __init__(self, state, tabs: QTabWidget, run: Callable, current: Callable, curve: Callable):
         super().__init__(tabs)
         self.state, self.tabs, self._run, self._current, self._curve = state, tabs, run, current, curve
-        self.reliability = Deferred(self._make_reliability, minimum_height=160)  # pyqtgraph: when first shown
+        self.reliability = Deferred(self._make_reliability, minimum_height=110)  # pyqtgraph: when first shown
         tabs.addTab(self.reliability, "How far to trust its confidence")
         tabs.setTabToolTip(tabs.count() - 1, "The blend at the chosen α: on each set, how often it is right at each "
                                              "confidence, how far its confidence is from its accuracy, and the "

@@ -62,7 +62,7 @@ class ReliabilityView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.plot = pg.PlotWidget(background="w")
         _quiet(self.plot)
-        self.plot.setMinimumHeight(160)
+        self.plot.setMinimumHeight(110)
         self.plot.setLabel("bottom", "confidence (%)")
         self.plot.setLabel("left", "accuracy (%)")
         self.plot.setXRange(0, 100)
@@ -72,7 +72,7 @@ class ReliabilityView(QWidget):
                              "right. On the dashed diagonal the confidence means exactly what it says.")
         self.coverage = pg.PlotWidget(background="w")
         _quiet(self.coverage)
-        self.coverage.setMinimumHeight(160)
+        self.coverage.setMinimumHeight(110)
         self.coverage.setLabel("bottom", "minimum confidence (%)")
         self.coverage.setLabel("left", "kept, right (%)")
         self.coverage.setXRange(0, 100)
@@ -84,9 +84,9 @@ class ReliabilityView(QWidget):
         plots.addWidget(self.plot, 1)
         plots.addWidget(self.coverage, 1)
         layout.addLayout(plots, 3)
-        self.legend = LegendLine()  # below the plots: inside, it would cover their curves
-        self.legend.setMinimumHeight(2 * self.legend.fontMetrics().lineSpacing() + 4)  # two lines, never squeezed
-        layout.addWidget(self.legend)
+        # The legend heads the words below: inside the plots it would cover their curves, and a row
+        # of its own does not fit the tab's height.
+        self.legend = LegendLine()
         # Scrolls rather than overlap the plot when the tab is short (a label's height-for-width
         # is not honoured inside the tab).
         self.words = QTextBrowser()
@@ -130,4 +130,4 @@ class ReliabilityView(QWidget):
         self.legend.add("honest (left)", "#999999", "dashed")
         self.legend.add("right: accuracy of those kept", "#555555", "plain")
         self.legend.add("share kept", "#555555", "dashed")
-        self.words.setText(calibration_words(report))
+        self.words.setText(self.legend.text() + "<br>" + calibration_words(report))
