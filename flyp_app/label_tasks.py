@@ -52,12 +52,14 @@ def open_source(caches: Caches, source: dict, device: str):
     encode, head = predictor.encode, predictor.head
 
     def locked(fn):
-        def call(x):
+        def call(*args):
             with session.lock:
                 session.at(alpha)
-                return fn(x)
+                return fn(*args)
         return call
     predictor.encode, predictor.head = locked(encode), locked(head)
+    if predictor.text is not None:  # search and shortcuts caption through the blended text tower too
+        predictor.text = locked(predictor.text)
     if predictor.fit_novelty is not None:  # fitted once per run and α, whoever asks first (Try, Label)
         fit = predictor.fit_novelty
         predictor.fit_novelty = lambda: caches.novelty(predictor.key, fit)

@@ -1,5 +1,6 @@
 """Page 1, Data: the folders, the classes found (editable names, counts, thumbnails), problems, and
-the label check (`flyp_app.widgets.label_check`)."""
+tabs to see the data (`flyp_app.widgets.data_views`): the label check (`widgets.label_check`),
+search by words or by example (`widgets.image_search`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, Q
 from flyp_app import tasks
 from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import Page
+from flyp_app.widgets.data_views import DataViews
 from flyp_app.widgets.drop_target import DropTarget
+from flyp_app.widgets.image_search import ImageSearch
 from flyp_app.widgets.label_check import LabelCheck
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
@@ -59,14 +62,12 @@ class DataPage(Page):
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         bottom_layout.addWidget(self.problems_label)
         bottom_layout.addWidget(self.problems)
-        self.check = LabelCheck(state, self.run)
-        self.check.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
         splitter.addWidget(top)
         splitter.addWidget(bottom)
-        splitter.addWidget(self.check)
+        splitter.addWidget(self._data_views(state))
         splitter.setSizes([300, 100, 260])
         # The list to review gets most of the room once there is one; the class table scrolls.
-        self.check.checked.connect(
+        self.views.wants_room.connect(
             lambda: splitter.setSizes([top.minimumSizeHint().height(), bottom.sizeHint().height(), 10_000]))
         self.layout_.addWidget(splitter, 1)
         self.add_status_line()
@@ -78,6 +79,18 @@ class DataPage(Page):
         state.data_changed.connect(self._scan_timer.start)
         state.restored.connect(self._show_project)  # undo / redo
         state.labels_changed.connect(self._labels_changed)
+
+    def _data_views(self, state) -> DataViews:
+        """The tabs that look at the images: the label check (with bad images and shortcuts), the search."""
+        self.views = DataViews()
+        self.check = LabelCheck(state, self.run)
+        self.search = ImageSearch(state, self.run)
+        self.views.add(self.check, "Label check", "Suspicious labels, near-duplicates, bad images, shortcuts and "
+                       "class warnings, each with what to do")
+        self.views.add(self.search, "Search", "Find images by words (“a blurry photo”) or by an example image")
+        for view in (self.check, self.search):
+            view.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
+        return self.views
 
     def _folders_box(self) -> None:
         box = QGroupBox("Folders")

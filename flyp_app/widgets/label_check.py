@@ -1,5 +1,6 @@
 """The Data page's label check: a button that checks the project's folders in the background
-(`flyp_app.check_tasks.check_labels`, with progress, stoppable), then the list to review.
+(`flyp_app.check_tasks.check_labels`, with progress, stoppable), then the list to review:
+suspicious labels, near-duplicates, bad images, shortcuts and class warnings (`ReviewList`).
 
 Nothing on disk changes until the user acts on a listed image (`ReviewList`'s actions).
 """
@@ -20,6 +21,7 @@ class LabelCheck(QWidget):
 
     said = Signal(str, bool)
     checked = Signal()  # a check finished: its list is shown
+    expanded = Signal(bool)  # the list is shown (or hidden again: only the button's row is left)
 
     def __init__(self, state, run):
         super().__init__()
@@ -31,8 +33,9 @@ class LabelCheck(QWidget):
         row = QHBoxLayout()
         self.button = QPushButton("Check labels")
         self.button.setToolTip("Look for images that are probably in the wrong class folder, nearly identical "
-                               "copies (also between training and evaluation folders), and small or imbalanced "
-                               "classes. Nothing is changed until you choose an action.")
+                               "copies (also between training and evaluation folders), bad images (blurred, dark, "
+                               "blank…), shortcuts (something other than the object that one class alone shows) "
+                               "and small or imbalanced classes. Nothing is changed until you choose an action.")
         self.button.setAccessibleName("Check labels")
         self.button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
@@ -58,6 +61,7 @@ class LabelCheck(QWidget):
         """The list, or only the button's row (the class table above gets the room)."""
         self.review.setVisible(shown)
         self.setMaximumHeight(UNLIMITED if shown else self.layout().itemAt(0).sizeHint().height())
+        self.expanded.emit(shown)
 
     def _running(self, running: bool) -> None:
         self.button.setEnabled(not running)
@@ -122,7 +126,8 @@ class LabelCheck(QWidget):
         self.report = report
         self.summary.setText(
             f"{report.images} images checked with {report.model}: {len(report.suspicious)} suspicious label(s), "
-            f"{len(report.near_duplicates)} near-duplicate pair(s), {len(report.warnings)} class warning(s). "
+            f"{len(report.near_duplicates)} near-duplicate pair(s), {len({q.path for q in report.quality})} bad "
+            f"image(s), {len(report.shortcuts)} shortcut(s), {len(report.warnings)} class warning(s). "
             + (f"The suspicious labels cannot be trusted: {report.ranking_note()}." if not report.trusted else
                "Read the list from the top: the most suspicious come first."))
         self.review.show_report(report)

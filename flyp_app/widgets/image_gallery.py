@@ -1,0 +1,89 @@
+"""A gallery of image thumbnails to act on: each image with a caption of its own under it and,
+once the user acted on it (moved, left out, kept), a line saying so (grey until undone).
+
+The search's results on the Data page. Thumbnails are made in the background
+(`flyp_app.label_tasks.thumbnails`); double-click or Enter opens an image.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem
+
+from flyp_app import label_tasks, tasks
+from flyp_app.widgets.accessible import open_in_file_manager
+
+PATH = Qt.UserRole
+CAPTION = Qt.UserRole + 1
+
+
+class ImageGallery(QListWidget):
+    """`show_images([(path, caption)])` fills it; `selected_paths()` are the selected images not
+    acted on yet; `selection(bool)` says whether there are any. `run` starts a task (`Page.run`)."""
+
+    selection = Signal(bool)
+
+    def __init__(self, state, run, name: str):
+        super().__init__()
+        self.state, self._run = state, run
+        self._pixmaps: dict[str, QPixmap] = {}
+        self._thumb_worker = None
+        self.setViewMode(QListView.IconMode)
+        self.setIconSize(QSize(tasks.THUMB_SIZE, tasks.THUMB_SIZE))
+        self.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 60))
+        self.setResizeMode(QListView.Adjust)
+        self.setMovement(QListView.Static)
+        self.setWordWrap(True)
+        self.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.setToolTip("Select images (Shift or Ctrl for several) to act on them; double-click one to open it")
+        self.setAccessibleName(name)
+        self.itemActivated.connect(lambda item: open_in_file_manager(item.data(PATH), self))
+        self.itemSelectionChanged.connect(lambda: self.selection.emit(bool(self.selected_paths())))
+        state.images_changed.connect(self.refresh_status)
+
+    def show_images(self, images: list[tuple[str, str]]) -> None:
+        self.setUpdatesEnabled(False)
+        self.clear()
+        for path, caption in images:
+            entry = QListWidgetItem(QIcon(self._pixmaps[path]) if path in self._pixmaps else QIcon(), "")
+            entry.setToolTip(f"{path}\n{caption}")
+            entry.setData(PATH, path)
+            entry.setData(CAPTION, caption)
+            self.addItem(entry)
+        self.setUpdatesEnabled(True)
+        self.refresh_status()
+        self.stop()
+        missing = [path for path, _ in images if path not in self._pixmaps]
+        if missing:
+            self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, tasks.THUMB_SIZE,
+                                           on_event=self.set_thumbs)
+
+    def stop(self) -> None:
+        if self._thumb_worker is not None:
+            self._thumb_worker.cancel()
+            self._thumb_worker = None
+
+    def set_thumbs(self, batch: dict[str, bytes]) -> None:
+        for path, png in batch.items():
+            self._pixmaps[path] = QPixmap.fromImage(QImage.fromData(png))
+        for row in range(self.count()):
+            entry = self.item(row)
+            if entry.data(PATH) in batch:
+                entry.setIcon(QIcon(self._pixmaps[entry.data(PATH)]))
+
+    def paths(self) -> list[str]:
+        return [self.item(row).data(PATH) for row in range(self.count())]
+
+    def refresh_status(self) -> None:
+        """Each image's caption, and a line saying what was done with it (moved, left out, kept)."""
+        for row in range(self.count()):
+            entry = self.item(row)
+            status = self.state.review_status(entry.data(PATH))
+            entry.setText(entry.data(CAPTION) + (f"\n{status}" if status else ""))
+            entry.setForeground(self.palette().placeholderText() if status else self.palette().text())
+        self.selection.emit(bool(self.selected_paths()))
+
+    def selected_paths(self) -> list[str]:
+        paths = [entry.data(PATH) for entry in self.selectedItems()]
+        return [p for p in paths if not self.state.review_status(p)]
