@@ -78,7 +78,7 @@ class ImageSearch(QWidget):
         below.setContentsMargins(0, 0, 0, 0)
         self.gallery = ImageGallery(state, run, "Images found")
         below.addWidget(self.gallery, 1)
-        self.actions = ReviewActions(state, self.gallery.selected_paths, vertical=True)
+        self.actions = ReviewActions(state, self.gallery.selected_paths, vertical=True, of="images found")
         self.actions.said.connect(self.said)
         self.gallery.selection.connect(self.actions.set_enabled)
         below.addWidget(self.actions)
