@@ -31,9 +31,10 @@ MARKER = ".flyp-screenshots"
 BLEND_STEP = 12           # the Blend slider at α = 0.60 (steps of 0.05)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", default="/tmp/flyp-studio-screenshots",
+def main(shots_class=None, home_default: str = "/tmp/flyp-studio-screenshots", about: str = __doc__) -> int:
+    """Shoot with `shots_class` (default `Shots`: every page; `take_search.py` passes its own)."""
+    parser = argparse.ArgumentParser(description=about.splitlines()[0])
+    parser.add_argument("--home", default=home_default,
                         help="where the app keeps its user folders while shooting (kept between runs)")
     parser.add_argument("--out", default=str(HERE), help="folder for the PNGs (docs/screenshots)")
     args = parser.parse_args()
@@ -49,7 +50,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(HERE.parents[1]))  # the checkout's flyp_app and core
 
-    shots = Shots(Path(args.out), home)
+    shots = (shots_class or Shots)(Path(args.out), home)
     shots.run()
     return 0
 

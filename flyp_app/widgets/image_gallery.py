@@ -1,8 +1,8 @@
 """A gallery of image thumbnails to act on: each image with a caption of its own under it and,
 once the user acted on it (moved, left out, kept), a line saying so (grey until undone).
 
-The search's results on the Data page. Thumbnails are made in the background
-(`flyp_app.label_tasks.thumbnails`); double-click or Enter opens an image.
+The Data page's search results and the Blend page's misclassified images. Thumbnails are made in
+the background (`flyp_app.label_tasks.thumbnails`) unless given; double-click or Enter opens an image.
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ CAPTION = Qt.UserRole + 1
 
 
 class ImageGallery(QListWidget):
-    """`show_images([(path, caption)])` fills it; `selected_paths()` are the selected images not
+    """`show_images([(path, caption, tooltip)])` fills it; `selected_paths()` are the selected images not
     acted on yet; `selection(bool)` says whether there are any. `run` starts a task (`Page.run`)."""
 
     selection = Signal(bool)
 
-    def __init__(self, state, run, name: str):
+    def __init__(self, state, run, name: str, lines: int = 2):
+        """`name`: for screen readers; `lines`: of text under each image, the status line included."""
         super().__init__()
         self.state, self._run = state, run
         self._pixmaps: dict[str, QPixmap] = {}
         self._thumb_worker = None
         self.setViewMode(QListView.IconMode)
         self.setIconSize(QSize(tasks.THUMB_SIZE, tasks.THUMB_SIZE))
-        self.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 60))
+        # Not uniform item sizes: every item would get the first one's text width.
+        self.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 16 + 16 * lines))
         self.setResizeMode(QListView.Adjust)
         self.setMovement(QListView.Static)
         self.setWordWrap(True)
@@ -42,19 +44,23 @@ class ImageGallery(QListWidget):
         self.itemSelectionChanged.connect(lambda: self.selection.emit(bool(self.selected_paths())))
         state.images_changed.connect(self.refresh_status)
 
-    def show_images(self, images: list[tuple[str, str]]) -> None:
+    def show_images(self, images: list[tuple[str, str, str]], thumbs: dict[str, bytes] | None = None) -> None:
+        """`images`: (path, caption, tooltip); `thumbs`: PNGs already made, by path."""
+        for path, png in (thumbs or {}).items():
+            if path not in self._pixmaps:
+                self._pixmaps[path] = QPixmap.fromImage(QImage.fromData(png))
         self.setUpdatesEnabled(False)
         self.clear()
-        for path, caption in images:
+        for path, caption, tip in images:
             entry = QListWidgetItem(QIcon(self._pixmaps[path]) if path in self._pixmaps else QIcon(), "")
-            entry.setToolTip(f"{path}\n{caption}")
+            entry.setToolTip(tip)
             entry.setData(PATH, path)
             entry.setData(CAPTION, caption)
             self.addItem(entry)
         self.setUpdatesEnabled(True)
         self.refresh_status()
         self.stop()
-        missing = [path for path, _ in images if path not in self._pixmaps]
+        missing = [path for path, *_ in images if path not in self._pixmaps]
         if missing:
             self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, tasks.THUMB_SIZE,
                                            on_event=self.set_thumbs)

@@ -204,6 +204,6 @@ class ImageSearch(QWidget):
         self.summary.setText(f"{result['searched']} images compared with {what} by {result['description']}: "
                              f"{first}, most similar first (similarity from −1 to 1).")
         display = self.actions.display
-        self.gallery.show_images([(path, f"{display(Path(path).parent.name)} · {similarity:.2f}")
-                                  for path, similarity in self.matches])
+        self.gallery.show_images([(path, f"{display(Path(path).parent.name)} · {similarity:.2f}",
+                                   f"{path}\nsimilarity {similarity:.3f}") for path, similarity in self.matches])
         self._show_results(True)
