@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 
 from flyp_app.widgets.review_list import PATHS
 from test_app_projects import drop
+from test_app_review import fits_1024_by_700
 
 SKETCHES = 6  # sketches among the star class's 20 photos: a shortcut the check must name
 
@@ -66,6 +67,7 @@ def test_a_typed_phrase_fills_the_gallery_most_similar_first(qtbot, page):
     caption = search.gallery.item(0).text()
     assert caption.startswith(Path(shown[0]).parent.name) and f"{similarities[0]:.2f}" in caption
     qtbot.waitUntil(lambda: not search.gallery.item(0).icon().isNull(), timeout=20000)  # thumbnails follow
+    fits_1024_by_700(qtbot, page.window())
 
 
 def test_dropping_an_image_searches_by_example(qtbot, page):
