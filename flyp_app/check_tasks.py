@@ -11,13 +11,14 @@ from flyp_app.tasks import Caches
 SEARCH_TOP = 120  # the most similar images a search shows
 
 
-def check_labels(caches: Caches, folders: dict, source: dict, device: str, progress=None, control=None,
-                 emit=None):
+def check_labels(caches: Caches, folders: dict, source: dict, device: str, concepts: list[str] = (),
+                 progress=None, control=None, emit=None):
     """`core.checks.report.check_folders` on the project's folders with the project's model,
     zero-shot (a model finetuned on these labels would have learnt their mistakes).
 
     `folders`: {"train", "val" (or None), "ood" (a list), "exclude", "kept"} as absolute paths;
-    `source`: {"model", "pretrained", "classes", "names", "templates"} as the Label page's.
+    `source`: {"model", "pretrained", "classes", "names", "templates"} as the Label page's;
+    `concepts`: the user's own shortcut concepts, beside the default ones.
     Returns the CheckReport. Nothing on disk changes but the feature cache.
     """
     from core.checks.report import check_folders
@@ -32,7 +33,7 @@ def check_labels(caches: Caches, folders: dict, source: dict, device: str, progr
     if emit:
         emit("Checking the images…")
     return check_folders(folders["train"], predictor, val_dir=folders["val"], ood_dirs=folders["ood"],
-                         exclude=folders["exclude"], kept=folders["kept"], zero_shot=True,
+                         exclude=folders["exclude"], kept=folders["kept"], zero_shot=True, concepts=concepts,
                          progress=progress or no_progress, cancel=cancel)
 
 

@@ -111,6 +111,7 @@ def groups(review) -> dict:
 
 def test_the_check_lists_planted_bad_images_and_the_sketch_shortcut_in_the_users_words(qtbot, page):
     window = page.window()
+    page.check.concepts.setText("a sketch of a {} on paper, a petri dish")  # the user's own, beside the default
     page.check.button.click()
     qtbot.waitUntil(lambda: page.check.report is not None, timeout=120000)
     review = page.check.review
@@ -127,6 +128,8 @@ def test_the_check_lists_planted_bad_images_and_the_sketch_shortcut_in_the_users
     first = shortcuts.child(0)
     assert first.text(0).split(":")[0] in ("‘sketch’ in star", "‘drawing’ in star"), first.text(0)
     assert "of its images" in first.text(0) and first.child(0).text(0).startswith("→ ")
+    concepts = [shortcuts.child(i).text(0).split("’")[0].lstrip("‘") for i in range(shortcuts.childCount())]
+    assert "a sketch of a star on paper" in concepts and "a petri dish" not in concepts, concepts
     carried = first.data(0, PATHS)
     assert sum("sketch-" in Path(p).name for p in carried) >= SKETCHES - 1
     review.tree.clearSelection()

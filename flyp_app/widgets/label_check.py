@@ -8,7 +8,7 @@ Nothing on disk changes until the user acts on a listed image (`ReviewList`'s ac
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from flyp_app import check_tasks, label_tasks, tasks
 from flyp_app.widgets.review_list import ReviewList
@@ -42,10 +42,16 @@ class LabelCheck(QWidget):
         self.stop_button.setToolTip("Stop checking (the image features computed so far are kept for next time)")
         self.stop_button.setAccessibleName("Stop checking labels")
         self.stop_button.clicked.connect(self.stop)
+        self.concepts = QLineEdit(placeholderText="also look for… (a ruler, a watermark)", maximumWidth=260)
+        self.concepts.setToolTip("Shortcuts besides styles, text, rulers, hands, frames and backgrounds: things that "
+                                 "might sit in one class's pictures only, separated by commas")
+        self.concepts.setAccessibleName("Also look for these shortcuts")
+        self.concepts.returnPressed.connect(self.start)
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
         self.progress.setAccessibleName("Label check progress")
         self.summary = QLabel("", objectName="pageHint", wordWrap=True)
         row.addWidget(self.button)
+        row.addWidget(self.concepts)
         row.addWidget(self.progress)
         row.addWidget(self.stop_button)
         row.addWidget(self.summary, 1)
@@ -95,7 +101,7 @@ class LabelCheck(QWidget):
         self.summary.setText("Checking labels…")
         self._worker = self._run(check_tasks.check_labels, self.state.caches, self._folders(), self._source(),
                                  str(self.state.project.settings.get("device", "auto")),
-                                 on_done=self._done, on_error=self._failed, on_progress=self._progress,
+                                 [c.strip() for c in self.concepts.text().split(",") if c.strip()], on_done=self._done, on_error=self._failed, on_progress=self._progress,
                                  on_event=self.summary.setText, on_cancelled=self._cancelled)
 
     def stop(self) -> None:

@@ -148,13 +148,14 @@ class ReviewList(QWidget):
                             "the others' (a style, a background, a ruler, text): the model could learn it instead "
                             "of the object. Select a shortcut's row to act on all of its images.")
         for s in report.shortcuts:
-            row = self._several(group, f"‘{s.concept}’ in {self.actions.display(s.class_name)}: "
+            name = self.actions.display(s.class_name)
+            row = self._several(group, f"‘{s.concept.replace('{}', name)}’ in {name}: "
                                        f"{s.share_in_class:.0%} of its images, {s.share_elsewhere:.0%} of the "
                                        "others'", s.images)
-            advice = QTreeWidgetItem(row, [f"→ {s.advice}"])
+            advice = QTreeWidgetItem(row, [f"→ {s.advice.replace('{}', name)}"])
             advice.setFirstColumnSpanned(True)
             advice.setFlags(Qt.ItemIsEnabled)
-            advice.setToolTip(0, s.advice)
+            advice.setToolTip(0, s.advice.replace('{}', name))
             for path in s.images:
                 self._image_row(row, path, s.class_name)
 
