@@ -1,11 +1,11 @@
 """Background work for new images: the Label page's thumbnails and suggestions, and the Try
-page's whole folders (classified, saved as CSV, sorted). No Qt; run like every task of
-`flyp_app.tasks`, with the same `Caches`.
+page's whole folders (classified, saved as CSV, sorted). No Qt; run like every task
+(`flyp_app.workers`), with the one `flyp_app.caches.Caches`.
 """
 
 from __future__ import annotations
 
-from flyp_app.tasks import Caches
+from flyp_app.caches import Caches
 
 LABEL_THUMB = 88       # the Label page's grid
 THUMB_BATCH = 48       # thumbnails sent to the window at a time

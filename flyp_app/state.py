@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.errors import FlypError
-from flyp_app.tasks import Caches
+from flyp_app.caches import Caches
 from core.project import Project, ProjectLock, load_project, remember_project, save_project
 from flyp_app.words import error_text
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QApplication, QFrame, QGridLayout, QHBoxLayout, Q
 from core.errors import FlypError
 from core.data.images import is_image_name
 from core.project import SUFFIX, Project, recent_projects
-from flyp_app import dialogs, tasks, theme, workers
+from flyp_app import dialogs, theme, window_tasks, workers
 from flyp_app.file_dialogs import choose_file, choose_folder, choose_new
 from flyp_app.pages.blend_page import BlendPage
 from flyp_app.pages.captions_page import CaptionsPage
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         name_controls(self)
         if load_engine:
-            self._engine_worker = workers.start(workers.Worker(tasks.import_engine), on_done=self._engine_ready,
+            self._engine_worker = workers.start(workers.Worker(window_tasks.import_engine), on_done=self._engine_ready,
                                                 on_error=lambda e: self.engine_label.setText(f"PyTorch failed to load: {e}"),
                                                 owner=self)
 
@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
 
     def open_demo(self) -> None:
         self.welcome.show_info("Preparing the demo project (writing its images the first time)…")
-        workers.start(workers.Worker(tasks.prepare_demo_project), on_done=self.open_project,
+        workers.start(workers.Worker(window_tasks.prepare_demo_project), on_done=self.open_project,
                       on_error=self.welcome.show_error, owner=self)
 
     # Runs trained elsewhere -------------------------------------------------------------------

@@ -21,7 +21,7 @@ from core.training.defaults import FAMILY_SETTINGS, check_bounds
 from core.training.runs import new_run_dir
 from flyp_app import workers
 from flyp_app.pages.base import Page
-from flyp_app import tasks
+from flyp_app import tasks, train_tasks
 from flyp_app.curves import Curves
 from flyp_app.widgets.augmentation import AugmentationPicker
 from flyp_app.widgets.run_advice import AdviceBox
@@ -73,7 +73,7 @@ class TrainPage(Page):
         self._last_config: dict = {}  # the settings of the run the advice is about
         self.model_picker = ModelPicker(self.state)
         self.params = HyperParameters()
-        self.augment = AugmentationPicker(tasks.AUGMENT_PREVIEWS)
+        self.augment = AugmentationPicker(train_tasks.AUGMENT_PREVIEWS)
         self.plots = TrainingPlots()
         self.history = RunHistory()
         self.advice = AdviceBox()
@@ -236,7 +236,7 @@ class TrainPage(Page):
         if data is None or not data.train:
             self.augment.show_preview([])
             return
-        self.run(tasks.augmentation_preview, str(data.train[0].path), self.augment.value(),
+        self.run(train_tasks.augmentation_preview, str(data.train[0].path), self.augment.value(),
                  on_done=self.augment.show_preview)
 
     # Starting, pausing, stopping ---------------------------------------------------------------
@@ -263,7 +263,7 @@ class TrainPage(Page):
         if p.auto:
             budget_s = p.budget_minutes * 60 or None
             self._begin(config, new_run_dir(p.runs_dir(), "auto"), resume=False,
-                        task=(tasks.run_auto, budget_s, self._train_images()))
+                        task=(train_tasks.run_auto, budget_s, self._train_images()))
             return
         if not self._confirmed and (flags := check_bounds(config, self._train_images())):
             self._warn_bounds(flags)
@@ -291,7 +291,7 @@ class TrainPage(Page):
         self._begin(config, Path(path), resume=True)
 
     def _begin(self, config, run_dir: Path, resume: bool, task: tuple | None = None) -> None:
-        """Train in the page's worker: `tasks.run_training`, or `task` (a task and its arguments
+        """Train in the page's worker: `train_tasks.run_training`, or `task` (a task and its arguments
         after the config and run folder)."""
         self.show_error("")
         self.advice.hide()
@@ -307,7 +307,7 @@ class TrainPage(Page):
         self.progress_bar.show()
         self._ended.clear()
         worker = (workers.Worker(task[0], config, str(run_dir), *task[1:]) if task else
-                  workers.Worker(tasks.run_training, config, str(run_dir), resume=resume))
+                  workers.Worker(train_tasks.run_training, config, str(run_dir), resume=resume))
         worker.signals.event.connect(self._on_event)
         worker.signals.finished.connect(self._finished)
         worker.signals.failed.connect(self._failed)
@@ -501,7 +501,7 @@ class TrainPage(Page):
         """Read the run's curves in the background and show what they suggest."""
         if run_dir and Path(run_dir, "run.json").is_file():
             project = self.state.project
-            self.run(tasks.run_advice, run_dir, on_done=lambda result: self._advised(project, result),
+            self.run(train_tasks.run_advice, run_dir, on_done=lambda result: self._advised(project, result),
                      on_error=lambda _: None)
 
     def _advised(self, project, result: tuple) -> None:
@@ -544,7 +544,7 @@ class TrainPage(Page):
         return [str(self.state.folder(r)) for r in self.state.project.runs]
 
     def _refresh_history(self) -> None:
-        self.run(tasks.read_run_summaries, self._run_paths(), on_done=self._history_read)
+        self.run(train_tasks.read_run_summaries, self._run_paths(), on_done=self._history_read)
 
     def _history_read(self, summaries: list[dict]) -> None:
         if [s["path"] for s in summaries] != self._run_paths():
@@ -573,7 +573,7 @@ class TrainPage(Page):
             return
         self._reading += 1
         generation = self._reading
-        self.run(tasks.read_curves, path, on_done=lambda result: self._curves_read(generation, *result))
+        self.run(train_tasks.read_curves, path, on_done=lambda result: self._curves_read(generation, *result))
 
     def _curves_read(self, generation: int, path: str, curves: Curves) -> None:
         if generation == self._reading and path == self._shown:

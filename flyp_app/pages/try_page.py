@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPu
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core.data.images import IMAGE_EXTENSIONS
-from flyp_app import label_tasks, tasks, trust_tasks
+from flyp_app import label_tasks, tasks, trust_tasks, try_tasks
 from flyp_app.file_dialogs import choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.folder_results import FolderResults
@@ -210,7 +210,7 @@ class TryPage(RunPage):
         """Classify files and the images inside folders (what the window passes on a drop)."""
         paths = [str(p) for p in paths]
         if paths:
-            self.run(tasks.expand_paths, paths, on_done=self._expanded)
+            self.run(try_tasks.expand_paths, paths, on_done=self._expanded)
 
     def _expanded(self, result) -> None:
         files, rejected = result
@@ -421,7 +421,7 @@ class TryPage(RunPage):
         self.progress.setValue(0)
         self.progress.show()
         self._seq += 1
-        self._worker = self.run(tasks.classify_items, self.state.caches, target[0], self.device(), target[2], target, requests,
+        self._worker = self.run(try_tasks.classify_items, self.state.caches, target[0], self.device(), target[2], target, requests,
                                 on_event=self._answers, on_progress=lambda done, _: self.progress.setValue(done),
                                 on_ended=partial(self._classified, self._seq))
 

@@ -1,6 +1,6 @@
 """The project's training runs: status and scores of each, and the buttons that act on one.
 
-Run folders are read in a worker (`flyp_app.tasks.read_run_summaries`, `read_curves`): core's run module
+Run folders are read in a worker (`flyp_app.train_tasks.read_run_summaries`, `read_curves`): core's run module
 brings torch with it, and a long run's metrics file is too big to parse on the UI thread.
 """
 
