@@ -92,7 +92,8 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         name_controls(self)
         if load_engine:
-            self._engine_worker = workers.start(workers.Worker(window_tasks.import_engine), on_done=self._engine_ready,
+            self._engine_worker = workers.start(workers.Worker(window_tasks.import_engine),
+                                                on_done=self._engine_ready,
                                                 on_error=lambda e: self.engine_label.setText(f"PyTorch failed to load: {e}"),
                                                 owner=self)
 

@@ -421,7 +421,8 @@ class TryPage(RunPage):
         self.progress.setValue(0)
         self.progress.show()
         self._seq += 1
-        self._worker = self.run(try_tasks.classify_items, self.state.caches, target[0], self.device(), target[2], target, requests,
+        self._worker = self.run(try_tasks.classify_items, self.state.caches, target[0], self.device(), target[2],
+                                target, requests,
                                 on_event=self._answers, on_progress=lambda done, _: self.progress.setValue(done),
                                 on_ended=partial(self._classified, self._seq))
 
