@@ -27,7 +27,8 @@ from flyp_app.widgets.augmentation import AugmentationPicker
 from flyp_app.widgets.run_advice import AdviceBox
 from flyp_app.widgets.run_history import RunHistory
 from flyp_app.widgets.train_plots import TrainingPlots, set_label
-from flyp_app.widgets.train_settings import HyperParameters, ModelPicker
+from flyp_app.widgets.model_picker import ModelPicker
+from flyp_app.widgets.train_settings import HyperParameters
 from flyp_app.words import download_text, error_text, label, levers_text
 
 REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
