@@ -31,8 +31,8 @@ from flyp_app.widgets.run_curves import RunCurves
 from flyp_app.widgets.run_history import RunHistory
 from flyp_app.widgets.settings_column import SettingsColumn
 from flyp_app.widgets.train_plots import set_label
-from flyp_app.widgets.train_progress import TrainProgress, trial_text
-from flyp_app.words import download_text, error_text, levers_text
+from flyp_app.widgets.train_progress import TrainProgress, finished_text, trial_text
+from flyp_app.words import download_text, error_text
 
 REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
 
@@ -60,7 +60,7 @@ class TrainPage(Page):
         self.progress_box = TrainProgress()
         self.curves = RunCurves(self.run)
         self.plots = self.curves.plots
-        self.history = RunHistory()
+        self.history = RunHistory(state, self.run)
         self.advice = AdviceBox(state, self.run)
         self.advice.retrain.connect(self.train_again)
         body = QHBoxLayout()
@@ -73,9 +73,10 @@ class TrainPage(Page):
         self.settings_column.flagged.connect(
             lambda flagged: self.start_button.setText("Start anyway" if flagged else "Start training"))
         self.history.chosen.connect(self.state.select_run)
+        self.history.listed.connect(self._history_listed)
         self.history.resume_requested.connect(self.resume_run)
         state.project_changed.connect(self._load_project)
-        state.runs_changed.connect(self._refresh_history)
+        state.runs_changed.connect(self.history.refresh)
         state.run_selected.connect(self._run_selected)
 
     # Layout -------------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ class TrainPage(Page):
         if not self.training():
             self.progress_box.clear()
             self.show_error("")
-        self._refresh_history()
+        self.history.refresh()
 
     def _train_images(self) -> int | None:
         data = self.state.datasets
@@ -141,14 +142,7 @@ class TrainPage(Page):
             return
         p = self.state.project
         try:
-            if not p.train_dir:
-                raise FlypError("Choose a training folder on the Data page first.")
-            if self.state.scan_error:
-                raise FlypError(f"The data cannot be used yet: {self.state.scan_error}")
-            if problem := self.model_picker.problem():
-                raise FlypError(problem)
-            self.params.values()
-            config = self.state.train_config()
+            config = self.settings_column.config()
         except FlypError as exc:
             self.show_error(error_text(exc))
             return
@@ -323,7 +317,7 @@ class TrainPage(Page):
                 self.state.add_run(self._live_path)
         else:
             self._progress["message"] = f"Evaluated at step {event['step']}: {scores}."
-            self._refresh_history()
+            self.history.refresh()
 
     def _tick(self) -> None:
         """Draw what arrived since the last tick (timer, a few times a second)."""
@@ -347,22 +341,12 @@ class TrainPage(Page):
             self._live_path = self._pending_path
             self.state.add_run(self._live_path)
             self._show(self._live_path)
-        best, zero = info.get("best") or {}, (info.get("zeroshot") or {}).get("id", {}).get("accuracy")
-        text = f"Finished {Path(self._live_path or self._pending_path).name}."  # the plots may show another run
-        if best:
-            text += f" Best validation accuracy {best['id_accuracy']:.1%} at step {best['step']}"
-            text += f" (zero-shot {zero:.1%})." if zero is not None else "."
-        if auto := info.get("auto"):
-            text += f" Automatic settings: {auto['why']}"
-        if levers := levers_text(info):
-            text += f" {levers}"
         self._end_auto()
-        worse = collapsed(info)  # a run worse than zero-shot: nothing to blend, no curve to compute
-        self._progress["message"] = text + " " + (worse or "Next: blend it with the zero-shot model on the Blend page.")
-        self.show_info("")
         run = self._live_path or self._pending_path
+        self._progress["message"] = finished_text(info, Path(run).name)  # the plots may show another run
+        self.show_info("")
         self.advice.advise(run)
-        if not worse:
+        if not collapsed(info):  # a run worse than zero-shot: nothing to blend, no curve to compute
             self._open_at_best_alpha(run)
 
     def _open_at_best_alpha(self, run: str) -> None:
@@ -403,20 +387,12 @@ class TrainPage(Page):
             self.curves.caption(self._live_path)
 
     # Past runs ---------------------------------------------------------------------------------
-    def _run_paths(self) -> list[str]:
-        return [str(self.state.folder(r)) for r in self.state.project.runs]
-
-    def _refresh_history(self) -> None:
-        self.run(train_tasks.read_run_summaries, self._run_paths(), on_done=self._history_read)
-
-    def _history_read(self, summaries: list[dict]) -> None:
-        if [s["path"] for s in summaries] != self._run_paths():
-            return  # the project changed meanwhile: a newer read follows
-        self.history.set_runs(summaries)
+    def _history_listed(self) -> None:
+        """The runs are listed: show the current run's curves (else the newest's) if none are shown."""
         current = self.state.project.current_run
         current = str(self.state.folder(current)) if current else ""
-        if not self.curves.shown and summaries:
-            self._show(current if current in self.history.summaries else summaries[-1]["path"])
+        if not self.curves.shown and self.history.summaries:
+            self._show(current if current in self.history.summaries else list(self.history.summaries)[-1])
         if self.curves.shown:
             self.history.select(self.curves.shown)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from core.errors import worded
+from core.errors import FlypError, worded
 from flyp_app import train_tasks
 from flyp_app.widgets.augmentation import AugmentationPicker
 from flyp_app.widgets.model_picker import ModelPicker
@@ -62,6 +62,19 @@ class SettingsColumn(QScrollArea):
         self.params.load(p.settings, p.auto, p.budget_minutes)
         self.warn_bounds([])
         self.augment.load(p.settings.get("augment", self.augment.value()))
+
+    def config(self):
+        """The project's data, model and settings as a TrainConfig; FlypError when something is
+        missing or wrong."""
+        p = self.state.project
+        if not p.train_dir:
+            raise FlypError("Choose a training folder on the Data page first.")
+        if self.state.scan_error:
+            raise FlypError(f"The data cannot be used yet: {self.state.scan_error}")
+        if problem := self.model_picker.problem():
+            raise FlypError(problem)
+        self.params.values()
+        return self.state.train_config()
 
     def _store(self, **settings) -> None:
         self._writing = True

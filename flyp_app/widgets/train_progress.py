@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QVBoxLayout
 
+from core.training.advice import collapsed
+from flyp_app.words import levers_text
+
 
 def time_left_text(seconds: float) -> str:
     """The estimate of the time left, in words: "under a minute left", "about 12 min left"."""
@@ -19,6 +22,21 @@ def trial_text(event: dict, left_s: float) -> str:
     left = time_left_text(max(0.0, left_s)).removesuffix(" left")
     return (f"Automatic settings: try {event['index']}, learning rate {event['lr']:g} for {event['epochs']} "
             f"epoch{'s' * (event['epochs'] > 1)} ({left} of the time budget left).")
+
+
+def finished_text(info: dict, name: str) -> str:
+    """What a finished run (`info`, the engine's result) says: its best validation accuracy against
+    zero-shot, the automatic mode's choice, the speed levers used, and what to do next."""
+    best, zero = info.get("best") or {}, (info.get("zeroshot") or {}).get("id", {}).get("accuracy")
+    text = f"Finished {name}."
+    if best:
+        text += f" Best validation accuracy {best['id_accuracy']:.1%} at step {best['step']}"
+        text += f" (zero-shot {zero:.1%})." if zero is not None else "."
+    if auto := info.get("auto"):
+        text += f" Automatic settings: {auto['why']}"
+    if levers := levers_text(info):
+        text += f" {levers}"
+    return text + " " + (collapsed(info) or "Next: blend it with the zero-shot model on the Blend page.")
 
 
 class TrainProgress(QGroupBox):
