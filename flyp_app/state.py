@@ -70,7 +70,6 @@ class AppState(QObject):
     engine_ready = Signal()          # torch + open_clip are imported
     message = Signal(str)            # a short status-bar message
     page_wanted = Signal(str)        # a page asks the window to show another one: its name
-    saved = Signal()
     restored = Signal()              # an undo or redo put back earlier values: pages show them again
     images_changed = Signal()        # images moved to another class, left out of training or kept (or undone)
 
@@ -119,7 +118,6 @@ class AppState(QObject):
         saved = save_project(self.project, path)
         self._switch_lock(saved)
         remember_project(saved)
-        self.saved.emit()
         return saved
 
     def _switch_lock(self, path: Path) -> None:
@@ -141,7 +139,6 @@ class AppState(QObject):
             return
         try:
             save_project(self.project)
-            self.saved.emit()
         except FlypError as exc:
             self.message.emit(error_text(exc))
 

@@ -222,7 +222,6 @@ class _Trainer:
         fused = session.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
                                            weight_decay=cfg.weight_decay, fused=fused or None)
-        self.labels_of_class = torch.arange(len(clf.class_names))
         self.step, self.best, self.best_step = 0, -1.0, 0
         self.reference_size = self.weight_size()  # the pretrained weights': divergence shows as far above it
         self.per_epoch = 1

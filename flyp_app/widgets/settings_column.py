@@ -71,9 +71,8 @@ class SettingsColumn(QScrollArea):
             raise FlypError("Choose a training folder on the Data page first.")
         if self.state.scan_error:
             raise FlypError(f"The data cannot be used yet: {self.state.scan_error}")
-        if problem := self.model_picker.problem():
+        if problem := self.model_picker.problem() or self.params.problem():
             raise FlypError(problem)
-        self.params.values()
         return self.state.train_config()
 
     def _store(self, **settings) -> None:

@@ -99,6 +99,7 @@ class HyperParameters(QGroupBox):
         self._model, self._device_type = defaults()["model"], "cpu"
         self._auto = False
         self._loading = False
+        self._problem = ""
         self._fill_presets()
 
     def _budget_row(self) -> QWidget:
@@ -341,8 +342,14 @@ class HyperParameters(QGroupBox):
         self.changed.emit({**values, "auto": self._auto})
 
     def _show_error(self, text: str) -> None:
+        self._problem = text
         self.error.setText(text)
         self.error.setVisible(bool(text))
+
+    def problem(self) -> str:
+        """Why a value shown cannot be used, as said under the form ("" when every value can): a bad
+        value is never stored, so the project's settings would train instead of what is shown."""
+        return self._problem
 
 
 def _number(text: str, name: str, example: str) -> float:
