@@ -1,11 +1,11 @@
 """Background work for reviewing labels: the Data page's label check, and the list of the Blend
-page's gallery saved as CSV. No Qt; run like every task of `flyp_app.tasks`, with the same
-`Caches` (thumbnails come from `flyp_app.label_tasks.thumbnails`).
+page's gallery saved as CSV. No Qt; run like every task (`flyp_app.workers`), with the one
+`flyp_app.caches.Caches` (thumbnails come from `flyp_app.label_tasks.thumbnails`).
 """
 
 from __future__ import annotations
 
-from flyp_app.tasks import Caches
+from flyp_app.caches import Caches
 
 
 def check_labels(caches: Caches, folders: dict, source: dict, device: str, progress=None, control=None,

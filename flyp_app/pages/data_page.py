@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, Q
                                QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from flyp_app import tasks
+from flyp_app import data_tasks
 from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import Page
 from flyp_app.widgets.drop_target import DropTarget
@@ -34,11 +34,11 @@ class DataPage(Page):
         self._folders_box()
         splitter = QSplitter(Qt.Vertical)
         self.classes = QTableWidget(0, 4)
-        self.classes.setIconSize(QPixmap(tasks.CLASS_THUMB, tasks.CLASS_THUMB).size())
-        self.classes.verticalHeader().setDefaultSectionSize(tasks.CLASS_THUMB + 6)
+        self.classes.setIconSize(QPixmap(data_tasks.CLASS_THUMB, data_tasks.CLASS_THUMB).size())
+        self.classes.verticalHeader().setDefaultSectionSize(data_tasks.CLASS_THUMB + 6)
         self.classes.verticalHeader().hide()
         # Three classes stay in view whatever else the page shows (the label check's list).
-        self.classes.setMinimumHeight(3 * (tasks.CLASS_THUMB + 6) + 2 * self.classes.frameWidth()
+        self.classes.setMinimumHeight(3 * (data_tasks.CLASS_THUMB + 6) + 2 * self.classes.frameWidth()
                                       + self.classes.horizontalHeader().sizeHint().height())
         self.classes.itemChanged.connect(self._name_edited)
         self.summary = QLabel("No training folder yet.")
@@ -227,7 +227,7 @@ class DataPage(Page):
         folder = self.state.folder
         worker = {}  # a scan that was cancelled may still finish: only the newest one's answer counts
         worker["w"] = self._scan_worker = self.run(
-            tasks.scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
+            data_tasks.scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
             [str(folder(d)) for d in p.ood_dirs], p.val_fraction, int(p.settings.get("seed", 0)),
             [str(p.resolve(x)) for x in p.excluded],
             on_done=lambda result: worker["w"] is self._scan_worker and self._scanned(result),

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QLabel
                                QListWidget, QListWidgetItem, QPushButton, QVBoxLayout)
 
 from flyp_app import check_tasks, label_tasks, tasks
+from flyp_app.caches import THUMB_SIZE
 from flyp_app.file_dialogs import choose_new
 from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.widgets.review_actions import ReviewActions
@@ -40,8 +41,8 @@ class PredictionGallery(QGroupBox):
         self.list.setViewMode(QListView.IconMode)
         # Two lines under each image: the true class, then → the predicted one (a third once acted
         # on). Not uniform item sizes: every item would get the first one's text width.
-        self.list.setIconSize(QSize(tasks.THUMB_SIZE, tasks.THUMB_SIZE))
-        self.list.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 60))
+        self.list.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
+        self.list.setGridSize(QSize(THUMB_SIZE + 24, THUMB_SIZE + 60))
         self.list.setResizeMode(QListView.Adjust)
         self.list.setMovement(QListView.Static)
         self.list.setWordWrap(True)
@@ -117,7 +118,7 @@ class PredictionGallery(QGroupBox):
         if self._thumb_worker is not None:
             self._thumb_worker.cancel()
         if missing:
-            self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, tasks.THUMB_SIZE,
+            self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, THUMB_SIZE,
                                            on_event=self.set_thumbs)
 
     def _icon(self, item: dict) -> QIcon:
