@@ -40,6 +40,7 @@ class LabelPage(Page):
         self.classes: list[str] = []      # class folder names, in the training folder's order
         self._made_here: list[str] = []   # classes made with New class… whose folder may not exist yet
         self.labeller = None
+        self.from_project = False  # the images are the project's own (the Data page's map): labelling moves them
         self.since_fit = 0
         self._skipped = 0
         self._refused = ""  # the message refusing a typed class name, while it shows
@@ -58,6 +59,7 @@ class LabelPage(Page):
         self._bottom_rows()
         self.add_status_line()
         state.project_changed.connect(self._load_project)
+        state.images_to_label.connect(self.open_files)
         state.scan_finished.connect(lambda _: self._refresh_classes())
         state.templates_changed.connect(self._refresh_classes)
         state.runs_changed.connect(self._fill_sources)
@@ -225,7 +227,7 @@ class LabelPage(Page):
     def _mode_chosen(self, index: int) -> None:
         self.state.set_label_move(index == 1)
         if self.labeller is not None:
-            self.labeller.move = index == 1
+            self.labeller.move = index == 1 or self.from_project
 
     # The folder of new images --------------------------------------------------------------------
     def _choose_folder(self) -> None:
@@ -242,6 +244,7 @@ class LabelPage(Page):
 
     def open_folder(self, folder: str, remember: bool = True) -> None:
         """Scan `folder` (any depth) and show its images; remembered in the project."""
+        self.from_project = False
         if remember:
             self.state.set_label_folder(folder)
         self.folder_edit.setText(folder)
@@ -259,12 +262,24 @@ class LabelPage(Page):
 
     def _scanned(self, scan) -> None:
         self.progress.hide()
-        for order, path in enumerate(map(str, scan.files)):
-            self.items[path] = LabelItem(path, order)
         skipped = "".join(f"\n{p.path}: {p.reason}" for p in scan.skipped[:20])
         self.summary.setToolTip(skipped.strip())
+        self._show_files(list(map(str, scan.files)), len(scan.skipped))
+
+    def open_files(self, paths: list[str]) -> None:
+        """Images of the project itself (sent from the Data page's map): labelling one moves it into
+        the class chosen, as Move to class does."""
+        self._clear()
+        self.from_project, self.labeller = True, None
+        self.folder_edit.setText("")
+        self.summary.setToolTip("")
+        self._show_files(list(paths), 0)
+
+    def _show_files(self, paths: list[str], skipped: int) -> None:
+        for order, path in enumerate(paths):
+            self.items[path] = LabelItem(path, order)
         self._arrange()
-        self._summarise(len(scan.skipped))
+        self._summarise(skipped)
         paths = list(self.items)
         if self._thumb_worker is not None:
             self._thumb_worker.cancel()
@@ -475,13 +490,17 @@ class LabelPage(Page):
                             "class folders.")
             return False
         if self.labeller is None or self.labeller.train_dir != train:
-            self.labeller = Labeller(train, LabelLog(log_path(project.path)), project.label_move)
+            self.labeller = Labeller(train, LabelLog(log_path(project.path)), project.label_move or self.from_project)
         return True
 
     def assign(self, folder: str, items: list[LabelItem] | None = None) -> None:
         """Label `items` (default: the selected images) as class `folder`: one step of the app's
         undo stack (Edit ▸ Undo, Ctrl+Z, this page's Undo button)."""
         items = items if items is not None else self.selected()
+        if self.from_project:  # the project's images already in that class stay as they are
+            for item in [i for i in items if Path(i.path).parent.name == folder]:
+                self._remove(item.path)
+            items = [i for i in items if Path(i.path).parent.name != folder]
         if not items or not self._ensure_labeller():
             return
         row = min(self.grid.row(i.widget) for i in items)
@@ -506,7 +525,7 @@ class LabelPage(Page):
         for a in done:
             self._remove(str(a.source))
         if done:
-            self.state.labels_updated({folder: len(done)})
+            self.state.labels_updated(self._counts(done, 1))
             self.since_fit += len(done)
         self._summarise()
         if error:
@@ -515,6 +534,16 @@ class LabelPage(Page):
             verb = "moved" if labeller.move else "copied"
             self.show_info(f"{len(done)} image(s) {verb} into {self.display(folder)} · Ctrl+Z undoes.", ok=True)
         return done
+
+    def _counts(self, assignments: list, sign: int) -> dict[str, int]:
+        """{class folder: images gained} after labelling (`sign` 1) or undoing it (-1); the project's own
+        images also leave the class folder they were in."""
+        counts: dict[str, int] = {}
+        for a in assignments:
+            counts[a.class_name] = counts.get(a.class_name, 0) + sign
+            if self.from_project and a.move:
+                counts[a.source.parent.name] = counts.get(a.source.parent.name, 0) - sign
+        return counts
 
     def _remove(self, path: str) -> None:
         item = self.items.pop(path, None)
@@ -542,10 +571,7 @@ class LabelPage(Page):
         for a in undone:
             item = self._removed.pop(str(a.source), None) or LabelItem(str(a.source), len(self.items))
             self.items[item.path] = item
-        counts: dict[str, int] = {}
-        for a in undone:
-            counts[a.class_name] = counts.get(a.class_name, 0) - 1
-        self.state.labels_updated(counts)
+        self.state.labels_updated(self._counts(undone, -1))
         self.since_fit = max(0, self.since_fit - len(undone))
         self._arrange()
         if undone and (first := self.items.get(str(undone[-1].source))) is not None and first.widget is not None:

@@ -1,0 +1,119 @@
+"""The Data page's map (#27): one point per image coloured by class or by folder, computed off the
+UI thread, a lasso's images left out (and Undo bringing them back), "Label these" reaching the
+Label page. Tiny demo folders, the demo model."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QPolygonF
+
+
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory):
+    from core.demo.task import write_demo_data
+
+    root = tmp_path_factory.mktemp("map-demo")
+    write_demo_data(root, seed=0, train_per_class=5, val_per_class=2, ood_per_class=1)
+    return root
+
+
+@pytest.fixture
+def mapped(qtbot, project_window, tiny_demo, tmp_path):
+    """The window on a copy of the demo's folders, its map computed."""
+    train = shutil.copytree(tiny_demo / "train", tmp_path / "train")
+    val = shutil.copytree(tiny_demo / "val", tmp_path / "val")
+    window = project_window
+    window.state.set_folders(train=str(train), val=str(val))
+    page = window.pages["data"]
+    window.show_page("data")
+    qtbot.waitUntil(lambda: window.state.datasets is not None, timeout=20000)
+    page.see.setCurrentWidget(page.map)
+    with qtbot.waitSignal(page.map.drawn, timeout=120000):
+        page.map.button.click()
+    return window, page.map, train
+
+
+def _class_colours(view):
+    return {p["label"]: c for p, c in zip(view.points, view.colours())}
+
+
+def test_the_map_shows_each_image_once_coloured_by_class_and_by_folder(mapped):
+    window, view, _ = mapped
+    data = window.state.datasets
+    paths = [p["path"] for p in view.points]
+    assert sorted(paths) == sorted({str(s.path) for s in data.train + data.val})  # one point per image
+    assert len(view.plot.scatter.data) == len(paths)
+    by_class = view.colours()
+    colours = _class_colours(view)
+    assert len(set(colours.values())) == len(data.classes)  # a colour per class…
+    assert all(c == colours[p["label"]] for p, c in zip(view.points, by_class))  # …the same for its images
+    assert view.legend.text().count("span style='color") >= len(data.classes)
+    view.colour.setCurrentIndex(view.colour.findData("folder"))
+    by_folder = view.colours()
+    assert by_folder != by_class
+    assert {p["set"]: c for p, c in zip(view.points, by_folder)}.keys() == {"training", "validation"}
+    assert len(set(by_folder)) == 2
+    brushes = {spot.brush().color().name() for spot in view.plot.scatter.points()}
+    assert brushes == set(by_folder)  # what is drawn follows the switch
+
+
+def test_a_lasso_then_leave_out_changes_the_project_and_undo_restores_it(qtbot, mapped):
+    window, view, _ = mapped
+    state = window.state
+    chosen = [p for p in view.points if p["set"] == "training"][:2]
+    before = len(state.datasets.train)
+    # A small lasso around each of the two points, the second added with Ctrl.
+    for n, point in enumerate(chosen):
+        x, y, r = point["x"], point["y"], 1e-3
+        view.plot.select_polygon(QPolygonF([QPointF(x - r, y - r), QPointF(x + r, y - r), QPointF(x + r, y + r),
+                                            QPointF(x - r, y + r)]), add=n > 0)
+    assert sorted(view.selected_paths()) == sorted(p["path"] for p in chosen)
+    assert view.actions.exclude_button.isEnabled() and view.label_button.isEnabled()
+    view.actions.exclude_button.click()
+    from core.data.folders import excluded_key
+
+    assert {excluded_key(p["path"]) for p in chosen} <= set(state.project.excluded)
+    assert view.selected_paths() == []  # acted on: no longer offered for another action
+    qtbot.waitUntil(lambda: state.datasets is not None and len(state.datasets.train) == before - 2, timeout=20000)
+    state.undo_stack.undo()
+    assert not set(state.project.excluded)
+    qtbot.waitUntil(lambda: state.datasets is not None and len(state.datasets.train) == before, timeout=20000)
+
+
+def test_label_these_opens_the_selection_on_the_label_page(qtbot, mapped):
+    window, view, _ = mapped
+    training = [p for p in view.points if p["set"] == "training"]
+    validation = [p for p in view.points if p["set"] == "validation"]
+    view.plot.selected = {view.points.index(training[0]), view.points.index(validation[0])}
+    view.plot.selection_changed.emit()
+    view.label_button.click()
+    label = window.pages["label"]
+    assert window.stack.currentWidget() is label
+    assert list(label.items) == [training[0]["path"]]  # a validation image is not labelled into training
+    assert label.from_project and label.labeller is None  # labelling them moves them (made on first label)
+
+
+def test_the_map_is_computed_off_the_ui_thread(qtbot, project_window, tiny_demo, tmp_path, monkeypatch):
+    from flyp_app import explore_tasks
+
+    threads = []
+    real = explore_tasks.project_map
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(explore_tasks, "project_map", spy)
+    window = project_window
+    window.state.set_folders(train=str(shutil.copytree(tiny_demo / "train", tmp_path / "t")))
+    qtbot.waitUntil(lambda: window.state.datasets is not None, timeout=20000)
+    view = window.pages["data"].map
+    with qtbot.waitSignal(view.drawn, timeout=120000):
+        view.button.click()
+        assert not view.button.isEnabled() and view.summary.text()  # the page answers at once
+    assert threads and threads[0] is not threading.main_thread()
+    assert len(view.points) == len(window.state.datasets.train) + len(window.state.datasets.val)
