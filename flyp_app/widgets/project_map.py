@@ -54,13 +54,15 @@ class ProjectMap(QWidget):
         self.legend = LegendLine()
         layout.addWidget(self.legend)
         middle = QHBoxLayout()
-        self.plot_box = Deferred(self._make_plot, minimum_height=180)
+        self.plot_box = Deferred(self._make_plot, minimum_height=30)  # the window fits 1024×700
         middle.addWidget(self.plot_box, 1)
         middle.addLayout(self._preview())
         layout.addLayout(middle, 1)
         bottom = QHBoxLayout()
         self.actions = ReviewActions(state, self.selected_paths)
         self.actions.said.connect(self.said)
+        for button in (self.actions.move_button, self.actions.exclude_button, self.actions.keep_button):
+            button.setAccessibleName(f"{button.accessibleName()} (the map's selection)")  # the check's have the same
         bottom.addWidget(self.actions)
         self.label_button = QPushButton("Label these…", accessibleName="Label these")
         self.label_button.setToolTip("Open the selected training images on the Label page, to sort them into "
@@ -105,7 +107,8 @@ class ProjectMap(QWidget):
     def _preview(self) -> QVBoxLayout:
         side = QVBoxLayout()
         self.thumb = QLabel(alignment=Qt.AlignCenter)
-        self.thumb.setFixedSize(tasks.THUMB_SIZE + 8, tasks.THUMB_SIZE + 8)
+        self.thumb.setFixedWidth(tasks.THUMB_SIZE + 8)
+        self.thumb.setMinimumHeight(0)
         self.about = QLabel("Hover a point to see its image.", objectName="pageHint", wordWrap=True)
         self.about.setFixedWidth(tasks.THUMB_SIZE + 60)
         self.about.setTextInteractionFlags(Qt.TextSelectableByMouse)
