@@ -19,7 +19,7 @@ pg = pyqtgraph()
 
 SYMBOLS = {"training": "o", "validation": "s"}  # each different-conditions folder: "d"
 UNKNOWN_SYMBOL = "star"
-SIZE, MARKED_SIZE = 9, 13
+SIZES = ((300, 9), (1500, 7), (None, 5))  # (up to how many points, their size): thousands must not hide each other
 FADED = "#c8ccd2"  # an image acted on (moved, left out, kept) since the map was drawn
 
 
@@ -102,6 +102,8 @@ class MapPlot(pg.PlotWidget):
         self._draw()
 
     def _draw(self) -> None:
+        size = next(s for n, s in SIZES if n is None or len(self.points) <= n)
+        plain = pg.mkPen("w", width=0.8) if size > 5 else pg.mkPen(None)
         spots = []
         for i, p in enumerate(self.points):
             unknown = p.get("known") is False
@@ -111,10 +113,10 @@ class MapPlot(pg.PlotWidget):
             elif i in self._suspicious:
                 pen = pg.mkPen(ERROR_COLOUR, width=2.5)
             else:
-                pen = pg.mkPen("w", width=0.8)
+                pen = plain
             colour = FADED if i in self._faded else self._colours[i]
             spots.append({"pos": (p["x"], p["y"]), "data": i, "brush": pg.mkBrush(colour), "pen": pen,
-                          "size": MARKED_SIZE if marked or i in self.selected else SIZE,
+                          "size": size + 4 if marked or i in self.selected else size,
                           "symbol": UNKNOWN_SYMBOL if unknown else SYMBOLS.get(p["set"], "d")})
         self.scatter.setData(spots)
 
