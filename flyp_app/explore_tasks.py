@@ -43,7 +43,7 @@ def project_map(caches: Caches, datasets, source: dict, device: str, progress=No
     if emit:
         emit("Computing the images' features (kept for next time)…")
     novelty = predictor.novelty_model() if source["kind"] == "run" else _zero_shot_novelty(
-        caches, predictor, datasets, cache, cancel)
+        caches, predictor, datasets, cache, progress or no_progress, cancel)
     if emit:
         emit("Laying out the map…")
     laid = map_files([p["path"] for p in points], predictor, cache=cache, novelty=novelty,
@@ -58,7 +58,7 @@ def project_map(caches: Caches, datasets, source: dict, device: str, progress=No
             "skipped": [(points[i]["path"], reason) for i, reason in laid.reasons.items()]}
 
 
-def _zero_shot_novelty(caches: Caches, predictor, datasets, cache, cancel):
+def _zero_shot_novelty(caches: Caches, predictor, datasets, cache, progress, cancel):
     """The pretrained model's novelty score fitted on the project's training images (its threshold
     on validation), once per model and training set; None when it cannot be fitted."""
     from core.errors import FlypError
@@ -69,7 +69,8 @@ def _zero_shot_novelty(caches: Caches, predictor, datasets, cache, cancel):
 
     def fit():
         try:
-            return fit_for_predictor(predictor, datasets.train, datasets.val, cache=cache, cancel=cancel)
+            return fit_for_predictor(predictor, datasets.train, datasets.val, cache=cache, progress=progress,
+                                     cancel=cancel)
         except FlypError:  # no usable training or validation image: the map marks none
             return None
     return caches.novelty(key, fit)

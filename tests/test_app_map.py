@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPointF
@@ -85,7 +86,7 @@ def test_a_lasso_then_leave_out_changes_the_project_and_undo_restores_it(qtbot, 
 
 
 def test_label_these_opens_the_selection_on_the_label_page(qtbot, mapped):
-    window, view, _ = mapped
+    window, view, train = mapped
     training = [p for p in view.points if p["set"] == "training"]
     validation = [p for p in view.points if p["set"] == "validation"]
     view.plot.selected = {view.points.index(training[0]), view.points.index(validation[0])}
@@ -94,7 +95,16 @@ def test_label_these_opens_the_selection_on_the_label_page(qtbot, mapped):
     label = window.pages["label"]
     assert window.stack.currentWidget() is label
     assert list(label.items) == [training[0]["path"]]  # a validation image is not labelled into training
-    assert label.from_project and label.labeller is None  # labelling them moves them (made on first label)
+    assert label.from_project
+    # Labelled there into another class, the image moves (a copy would leave it in two classes)…
+    source = Path(training[0]["path"])
+    other = next(c for c in window.state.datasets.classes if c != source.parent.name)
+    before = sorted((train / other).iterdir())
+    label.assign(other, [label.items[str(source)]])
+    assert not source.exists() and len(list((train / other).iterdir())) == len(before) + 1
+    assert not label.items
+    window.state.undo_stack.undo()  # …and Undo puts it back
+    assert source.exists() and sorted((train / other).iterdir()) == before
 
 
 def test_the_map_is_computed_off_the_ui_thread(qtbot, project_window, tiny_demo, tmp_path, monkeypatch):

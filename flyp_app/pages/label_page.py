@@ -339,7 +339,8 @@ class LabelPage(Page):
     def _labelled(self) -> list[tuple[str, str]]:
         """Every labelled image: the training folder's (as last scanned) and those labelled here since."""
         data = self.state.datasets
-        pairs = [(str(s.path), data.classes[s.label]) for s in data.train] if data is not None else []
+        pairs = [(str(s.path), data.classes[s.label]) for s in data.train if str(s.path) not in self.items
+                 or not self.from_project] if data is not None else []  # not the project's images being judged
         if self.labeller is not None:
             pairs += [(str(a.destination), a.class_name) for step in self.labeller.history for a in step]
         return pairs

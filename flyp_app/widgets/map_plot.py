@@ -68,7 +68,8 @@ class MapPlot(pg.PlotWidget):
         self.setMenuEnabled(False)
         for axis in ("left", "bottom"):
             self.getPlotItem().hideAxis(axis)
-        self.setAspectLocked(True)
+        # Not locked to equal axes: the map's axes mean nothing, and below the class table the plot is
+        # wide and low — a round map would fill a sixth of it.
         self.setToolTip("Each point is an image; near points look alike to the model. Draw around points to "
                         "select them (Ctrl or Shift adds); the wheel zooms; click a point to open its image.")
         self.setAccessibleName("Map of the project's images")
@@ -111,12 +112,12 @@ class MapPlot(pg.PlotWidget):
             if i in self.selected:
                 pen = pg.mkPen("#1f2a3a", width=2.5)
             elif i in self._suspicious:
-                pen = pg.mkPen(ERROR_COLOUR, width=2.5)
+                pen = pg.mkPen(ERROR_COLOUR, width=1.5)
             else:
                 pen = plain
             colour = FADED if i in self._faded else self._colours[i]
             spots.append({"pos": (p["x"], p["y"]), "data": i, "brush": pg.mkBrush(colour), "pen": pen,
-                          "size": size + 4 if marked or i in self.selected else size,
+                          "size": size + 4 if i in self.selected else size + 3 if marked else size,
                           "symbol": UNKNOWN_SYMBOL if unknown else SYMBOLS.get(p["set"], "d")})
         self.scatter.setData(spots)
 

@@ -77,6 +77,7 @@ class ProjectMap(QWidget):
         state.project_changed.connect(self.clear)
         state.runs_changed.connect(self._fill_sources)
         state.images_changed.connect(self._mark)
+        state.scan_finished.connect(self._scanned)
         self._fill_sources()
 
     def _controls(self) -> QHBoxLayout:
@@ -262,6 +263,18 @@ class ProjectMap(QWidget):
         self.plot.set_marks({i for i, p in enumerate(self.points) if p["path"] in suspicious},
                             {i for i, p in enumerate(self.points) if self.state.review_status(p["path"])})
         self._selection_changed()
+
+    def _scanned(self, data) -> None:
+        """The folders were scanned again: if they hold other images than the map (besides those acted
+        on from a list or the map), say so."""
+        if not self.points or data is None:
+            return
+        now = {p["path"] for p in explore_tasks.map_points(data)}
+        on_map = {p["path"] for p in self.points} | {self.state.moved.get(p["path"]) for p in self.points}
+        shown = {p["path"] for p in self.points if not self.state.review_status(p["path"])}
+        if now - on_map or shown - now:
+            self.summary.setText("The folders have changed since this map was drawn: Show the map again to see "
+                                 "them as they are.")
 
     def suspicious_changed(self) -> None:
         """The label check finished: its suspicious labels are outlined."""
