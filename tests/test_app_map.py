@@ -127,3 +127,19 @@ def test_the_map_is_computed_off_the_ui_thread(qtbot, project_window, tiny_demo,
         assert not view.button.isEnabled() and view.summary.text()  # the page answers at once
     assert threads and threads[0] is not threading.main_thread()
     assert len(view.points) == len(window.state.datasets.train) + len(window.state.datasets.val)
+
+
+def test_hover_shows_the_thumbnail_and_the_label_check_outlines_its_suspicious_images(qtbot, mapped):
+    window, view, train = mapped
+    index = next(i for i, p in enumerate(view.points) if p["set"] == "validation")
+    point = view.points[index]
+    view.plot.hovered.emit(index)
+    assert Path(point["path"]).name in view.about.text() and "validation" in view.about.text()
+    assert view.actions.display(point["label"]) in view.about.text()
+    qtbot.waitUntil(lambda: not view.thumb.pixmap().isNull(), timeout=20000)
+    page = window.pages["data"]
+    page.check.button.click()
+    qtbot.waitUntil(lambda: page.check.report is not None, timeout=60000)
+    suspicious = {s.path for s in page.check.report.suspicious}
+    assert suspicious  # the zero-shot demo model doubts some labels of so few images
+    assert {view.points[i]["path"] for i in view.plot._suspicious} == suspicious & {p["path"] for p in view.points}
