@@ -103,8 +103,10 @@ def test_label_these_opens_the_selection_on_the_label_page(qtbot, mapped):
     label.assign(other, [label.items[str(source)]])
     assert not source.exists() and len(list((train / other).iterdir())) == len(before) + 1
     assert not label.items
-    window.state.undo_stack.undo()  # …and Undo puts it back
+    assert window.state.review_status(str(source)).startswith("Moved to")  # as Move to class does: the map fades it
+    window.state.undo_stack.undo()  # …and Undo puts it back, on disk and in the grid
     assert source.exists() and sorted((train / other).iterdir()) == before
+    assert list(label.items) == [str(source)]
 
 
 def test_the_map_is_computed_off_the_ui_thread(qtbot, project_window, tiny_demo, tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ The model suggests a class for each image (zero-shot with the Captions page's te
 run at the Blend page's α); after every `REFIT_EVERY` labels, or on demand, a linear probe on
 the labelled images' cached features sharpens the suggestions. Each label copies (or moves)
 the image into its class folder under a new name, is logged in the project folder, and Ctrl+Z
-puts the files back as they were.
+puts the files back as they were. Images of the project itself, sent from the Data page's map
+("Label these"), are moved as the label check's Move to class moves them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class LabelPage(Page):
         self._made_here: list[str] = []   # classes made with New class… whose folder may not exist yet
         self.labeller = None
         self.from_project = False  # the images are the project's own (the Data page's map): labelling moves them
+        self._own_moved: list[str] = []  # those of them moved into another class from here
         self.since_fit = 0
         self._skipped = 0
         self._refused = ""  # the message refusing a typed class name, while it shows
@@ -60,6 +62,7 @@ class LabelPage(Page):
         self.add_status_line()
         state.project_changed.connect(self._load_project)
         state.images_to_label.connect(self.open_files)
+        state.images_changed.connect(self._own_images_changed)
         state.scan_finished.connect(lambda _: self._refresh_classes())
         state.templates_changed.connect(self._refresh_classes)
         state.runs_changed.connect(self._fill_sources)
@@ -227,7 +230,7 @@ class LabelPage(Page):
     def _mode_chosen(self, index: int) -> None:
         self.state.set_label_move(index == 1)
         if self.labeller is not None:
-            self.labeller.move = index == 1 or self.from_project
+            self.labeller.move = index == 1
 
     # The folder of new images --------------------------------------------------------------------
     def _choose_folder(self) -> None:
@@ -268,9 +271,9 @@ class LabelPage(Page):
 
     def open_files(self, paths: list[str]) -> None:
         """Images of the project itself (sent from the Data page's map): labelling one moves it into
-        the class chosen, as Move to class does."""
+        the class chosen, as the label check's Move to class does (`_move_own`)."""
         self._clear()
-        self.from_project, self.labeller = True, None
+        self.from_project, self.labeller, self._own_moved = True, None, []
         self.folder_edit.setText("")
         self.summary.setToolTip("")
         self._show_files(list(paths), 0)
@@ -491,17 +494,16 @@ class LabelPage(Page):
                             "class folders.")
             return False
         if self.labeller is None or self.labeller.train_dir != train:
-            self.labeller = Labeller(train, LabelLog(log_path(project.path)), project.label_move or self.from_project)
+            self.labeller = Labeller(train, LabelLog(log_path(project.path)), project.label_move)
         return True
 
     def assign(self, folder: str, items: list[LabelItem] | None = None) -> None:
         """Label `items` (default: the selected images) as class `folder`: one step of the app's
         undo stack (Edit ▸ Undo, Ctrl+Z, this page's Undo button)."""
         items = items if items is not None else self.selected()
-        if self.from_project:  # the project's images already in that class stay as they are
-            for item in [i for i in items if Path(i.path).parent.name == folder]:
-                self._remove(item.path)
-            items = [i for i in items if Path(i.path).parent.name != folder]
+        if self.from_project:
+            self._move_own(folder, items)
+            return
         if not items or not self._ensure_labeller():
             return
         row = min(self.grid.row(i.widget) for i in items)
@@ -526,7 +528,7 @@ class LabelPage(Page):
         for a in done:
             self._remove(str(a.source))
         if done:
-            self.state.labels_updated(self._counts(done, 1))
+            self.state.labels_updated({folder: len(done)})
             self.since_fit += len(done)
         self._summarise()
         if error:
@@ -536,15 +538,39 @@ class LabelPage(Page):
             self.show_info(f"{len(done)} image(s) {verb} into {self.display(folder)} · Ctrl+Z undoes.", ok=True)
         return done
 
-    def _counts(self, assignments: list, sign: int) -> dict[str, int]:
-        """{class folder: images gained} after labelling (`sign` 1) or undoing it (-1); the project's own
-        images also leave the class folder they were in."""
-        counts: dict[str, int] = {}
-        for a in assignments:
-            counts[a.class_name] = counts.get(a.class_name, 0) + sign
-            if self.from_project and a.move:
-                counts[a.source.parent.name] = counts.get(a.source.parent.name, 0) - sign
-        return counts
+    def _move_own(self, folder: str, items: list[LabelItem]) -> None:
+        """The project's own images labelled as `folder`: moved there through the app's review action
+        (`AppState.move_images`: logged, one step of the undo stack); those in that class already
+        keep their place. Either way they leave the grid."""
+        if not items:
+            return
+        row = min(self.grid.row(i.widget) for i in items)
+        error = self.state.move_images([i.path for i in items], folder)
+        done = [i for i in items if i.path in self.state.moved or Path(i.path).parent.name == folder]
+        self._own_moved += [i.path for i in done if i.path in self.state.moved]
+        for item in done:
+            self._remove(item.path)
+        self._select_row(row)
+        self._summarise()
+        if error and not done:
+            self.show_error(error)
+        else:
+            self.show_info(f"{len(done)} image(s) labelled {self.display(folder)} · Ctrl+Z undoes.", ok=True)
+
+    def _own_images_changed(self) -> None:
+        """A move of the project's own images undone (or redone): they are in the grid while they are
+        where they were."""
+        changed = False
+        for path in self._own_moved if self.from_project else []:
+            if path in self.state.moved and path in self.items:
+                self._remove(path)
+                changed = True
+            elif path not in self.state.moved and path in self._removed:
+                self.items[path] = self._removed.pop(path)
+                changed = True
+        if changed:
+            self._arrange()
+            self._summarise()
 
     def _remove(self, path: str) -> None:
         item = self.items.pop(path, None)
@@ -572,7 +598,10 @@ class LabelPage(Page):
         for a in undone:
             item = self._removed.pop(str(a.source), None) or LabelItem(str(a.source), len(self.items))
             self.items[item.path] = item
-        self.state.labels_updated(self._counts(undone, -1))
+        counts: dict[str, int] = {}
+        for a in undone:
+            counts[a.class_name] = counts.get(a.class_name, 0) - 1
+        self.state.labels_updated(counts)
         self.since_fit = max(0, self.since_fit - len(undone))
         self._arrange()
         if undone and (first := self.items.get(str(undone[-1].source))) is not None and first.widget is not None:
