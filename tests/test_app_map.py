@@ -145,3 +145,62 @@ def test_hover_shows_the_thumbnail_and_the_label_check_outlines_its_suspicious_i
     suspicious = {s.path for s in page.check.report.suspicious}
     assert suspicious  # the zero-shot demo model doubts some labels of so few images
     assert {view.points[i]["path"] for i in view.plot._suspicious} == suspicious & {p["path"] for p in view.points}
+
+
+def test_a_mouse_lasso_selects_the_points_inside_it(qtbot):
+    """A left-button drag around four points of a 5×5 grid, as the mouse sends it."""
+    from PySide6.QtCore import QEvent, QPoint, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    from flyp_app.widgets.map_plot import MapPlot
+
+    plot = MapPlot()
+    qtbot.addWidget(plot)
+    plot.resize(400, 300)
+    plot.show()
+    points = [{"x": float(x), "y": float(y), "set": "training", "known": True} for x in range(5) for y in range(5)]
+    plot.show_points(points, ["#2f6fde"] * len(points))
+    qtbot.wait(20)
+    viewport = plot.viewport()
+    corners = [plot.mapFromScene(plot.box.mapViewToScene(QPointF(x, y)))
+               for x, y in ((0.5, 0.5), (2.5, 0.5), (2.5, 2.5), (0.5, 2.5))]
+
+    def send(kind, pos, buttons):
+        QApplication.sendEvent(viewport, QMouseEvent(kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)),
+                                                     Qt.LeftButton, buttons, Qt.NoModifier))
+
+    send(QEvent.MouseButtonPress, corners[0], Qt.LeftButton)
+    for a, b in zip(corners, corners[1:] + corners[:1]):
+        for t in range(1, 6):
+            send(QEvent.MouseMove, QPoint(int(a.x() + (b.x() - a.x()) * t / 5), int(a.y() + (b.y() - a.y()) * t / 5)),
+                 Qt.LeftButton)
+            qtbot.wait(20)  # pyqtgraph drops mouse moves closer together than a screen refresh
+    with qtbot.waitSignal(plot.selection_changed):
+        send(QEvent.MouseButtonRelease, corners[0], Qt.NoButton)
+    assert sorted((points[i]["x"], points[i]["y"]) for i in plot.selected) == [(1, 1), (1, 2), (2, 1), (2, 2)]
+
+
+def test_stop_ends_the_computing_and_leaves_no_map(qtbot, project_window, tiny_demo, tmp_path, monkeypatch):
+    from core.errors import Cancelled
+    from flyp_app import explore_tasks
+
+    started = threading.Event()
+
+    def slow(*args, control=None, **kwargs):  # a map that takes until it is stopped
+        started.set()
+        while not control.cancelled():
+            threading.Event().wait(0.01)
+        raise Cancelled()
+
+    monkeypatch.setattr(explore_tasks, "project_map", slow)
+    window = project_window
+    window.state.set_folders(train=str(shutil.copytree(tiny_demo / "train", tmp_path / "t")))
+    qtbot.waitUntil(lambda: window.state.datasets is not None, timeout=20000)
+    view = window.pages["data"].map
+    view.button.click()
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    assert not view.stop_button.isHidden()
+    view.stop_button.click()
+    qtbot.waitUntil(lambda: not window.pages["data"].busy(), timeout=10000)
+    assert view.button.isEnabled() and view.stop_button.isHidden() and not view.points
