@@ -72,6 +72,7 @@ class AppState(QObject):
     page_wanted = Signal(str)        # a page asks the window to show another one: its name
     restored = Signal()              # an undo or redo put back earlier values: pages show them again
     images_changed = Signal()        # images moved to another class, left out of training or kept (or undone)
+    images_to_label = Signal(list)   # the project's images sent to the Label page (the Data page's map)
 
     def __init__(self, project: Project | None = None):
         super().__init__()
@@ -322,6 +323,11 @@ class AppState(QObject):
     def want_page(self, name: str) -> None:
         """Ask the window to show the page called `name` (a link from one page to another)."""
         self.page_wanted.emit(name)
+
+    def label_images(self, paths: list[str]) -> None:
+        """Open the project's images `paths` on the Label page (to sort them into classes there)."""
+        self.images_to_label.emit(list(paths))
+        self.want_page("label")
 
     def say(self, text: str) -> None:
         """A short message in the status bar."""

@@ -10,14 +10,15 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from flyp_app import data_tasks
 from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import Page
 from flyp_app.widgets.drop_target import DropTarget
 from flyp_app.widgets.label_check import LabelCheck
+from flyp_app.widgets.project_map import ProjectMap
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
 
@@ -63,11 +64,19 @@ class DataPage(Page):
         self.check.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
         splitter.addWidget(top)
         splitter.addWidget(bottom)
-        splitter.addWidget(self.check)
+        # See the data (#27): the label check, and beside it the map of the images.
+        self.see = QTabWidget()
+        self.see.addTab(self.check, "Check labels")
+        self.map = ProjectMap(state, self.run, lambda: self.check.report)
+        self.map.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
+        self.check.checked.connect(self.map.suspicious_changed)
+        self.see.addTab(self.map, "Map")
+        splitter.addWidget(self.see)
         splitter.setSizes([300, 100, 260])
         # The list to review gets most of the room once there is one; the class table scrolls.
-        self.check.checked.connect(
-            lambda: splitter.setSizes([top.minimumSizeHint().height(), bottom.sizeHint().height(), 10_000]))
+        for done in (self.check.checked, self.map.drawn):
+            done.connect(lambda: splitter.setSizes([top.minimumSizeHint().height(), bottom.sizeHint().height(),
+                                                    10_000]))
         self.layout_.addWidget(splitter, 1)
         self.add_status_line()
         self._filling = False
