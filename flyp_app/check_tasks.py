@@ -1,12 +1,12 @@
 """Background work for reviewing labels: the Data page's label check (suspicious labels, copies,
 bad images, shortcuts) and its search by words or by example, and the list of the Blend page's
-gallery saved as CSV. No Qt; run like every task of `flyp_app.tasks`, with the same
-`Caches` (thumbnails come from `flyp_app.label_tasks.thumbnails`).
+gallery saved as CSV. No Qt; run like every task (`flyp_app.workers`), with the one
+`flyp_app.caches.Caches` (thumbnails come from `flyp_app.label_tasks.thumbnails`).
 """
 
 from __future__ import annotations
 
-from flyp_app.tasks import Caches
+from flyp_app.caches import Caches
 
 SEARCH_TOP = 120  # the most similar images a search shows
 

@@ -55,7 +55,7 @@ def searched(qtbot, search, start):
 
 def test_a_typed_phrase_fills_the_gallery_most_similar_first(qtbot, page):
     search = page.search
-    page.views.setCurrentWidget(search)
+    page.see.setCurrentWidget(search)
     assert not search.gallery.isVisible()  # only the field's row until there is something to show
     qtbot.keyClicks(search.field, "star")
     shown = searched(qtbot, search, lambda: qtbot.keyClick(search.field, Qt.Key_Return))
@@ -72,7 +72,7 @@ def test_a_typed_phrase_fills_the_gallery_most_similar_first(qtbot, page):
 
 def test_dropping_an_image_searches_by_example(qtbot, page):
     search = page.search
-    page.views.setCurrentWidget(search)
+    page.see.setCurrentWidget(search)
     example = page.train / "triangle" / "0002.png"
     shown = searched(qtbot, search, lambda: drop(page.window(), search.field, [example]))
     assert shown[0] == str(example) and search.matches[0][1] == pytest.approx(1.0, abs=1e-3)
@@ -82,7 +82,7 @@ def test_dropping_an_image_searches_by_example(qtbot, page):
 def test_an_action_on_a_search_result_changes_the_project_and_undo_restores_it(qtbot, page):
     window = page.window()
     search = page.search
-    page.views.setCurrentWidget(search)
+    page.see.setCurrentWidget(search)
     shown = searched(qtbot, search, lambda: search.search_text("a sketch of a star."))
     first = Path(shown[0])
     assert first.parent.name == "star"

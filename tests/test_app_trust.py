@@ -56,7 +56,7 @@ def test_try_says_none_of_these_and_its_threshold_follows_the_control(qtbot, win
     kept = float((novelty.validation <= strict).float().mean())
     assert f"validation {kept:.0%}" in page.novelty.effect.text()
 
-    from flyp_app.pages.try_page import table_csv
+    from flyp_app.try_items import table_csv
 
     rows = table_csv(page.items, 3, page._threshold()).splitlines()[1:]
     assert sum(row.split(",")[3] == "false" for row in rows) == len(unknown)  # the saved table says the same

@@ -36,7 +36,7 @@ class SearchShot(Shots):
         self.wait(lambda: window.state.datasets is not None, 120, "the scan of the demo folders")
         data = self.page("data")
         search = data.search
-        data.views.setCurrentWidget(search)
+        data.see.setCurrentWidget(search)
         QTest.keyClicks(search.field, PHRASE)
         QTest.keyClick(search.field, Qt.Key_Return)
         gallery = search.gallery

@@ -11,7 +11,8 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem
 
-from flyp_app import label_tasks, tasks
+from flyp_app import label_tasks
+from flyp_app.caches import THUMB_SIZE
 from flyp_app.widgets.accessible import open_in_file_manager
 
 PATH = Qt.UserRole
@@ -31,9 +32,9 @@ class ImageGallery(QListWidget):
         self._pixmaps: dict[str, QPixmap] = {}
         self._thumb_worker = None
         self.setViewMode(QListView.IconMode)
-        self.setIconSize(QSize(tasks.THUMB_SIZE, tasks.THUMB_SIZE))
+        self.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
         # Not uniform item sizes: every item would get the first one's text width.
-        self.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 16 + 16 * lines))
+        self.setGridSize(QSize(THUMB_SIZE + 24, THUMB_SIZE + 16 + 16 * lines))
         self.setResizeMode(QListView.Adjust)
         self.setMovement(QListView.Static)
         self.setWordWrap(True)
@@ -62,7 +63,7 @@ class ImageGallery(QListWidget):
         self.stop()
         missing = [path for path, *_ in images if path not in self._pixmaps]
         if missing:
-            self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, tasks.THUMB_SIZE,
+            self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, THUMB_SIZE,
                                            on_event=self.set_thumbs)
 
     def stop(self) -> None:

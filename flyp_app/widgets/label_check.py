@@ -10,7 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from flyp_app import check_tasks, label_tasks, tasks
+from flyp_app import check_tasks, label_tasks
+from flyp_app.caches import THUMB_SIZE
 from flyp_app.widgets.review_list import ReviewList
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
@@ -140,4 +141,4 @@ class LabelCheck(QWidget):
         self._show_list(True)
         self.checked.emit()
         self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, self.review.image_paths(),
-                                       tasks.THUMB_SIZE, on_event=self.review.set_thumbs)
+                                       THUMB_SIZE, on_event=self.review.set_thumbs)
