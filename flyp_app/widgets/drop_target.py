@@ -3,7 +3,8 @@ it, and the drop sets that field (not whatever the window would do with a folder
 
 `DropTarget(widget, on_drop)` makes `widget` (a form row: its field and buttons) take folder
 drops (`accepts`: which paths it takes instead, such as image files for a search); its children
-stop taking drops of their own, so a drop anywhere on the row lands here. The highlight is the dynamic property `dropTarget`, drawn by style.qss.
+stop taking drops of their own, so a drop anywhere on the row lands here. The highlight is the
+dynamic property `dropTarget`, drawn by style.qss.
 """
 
 from __future__ import annotations

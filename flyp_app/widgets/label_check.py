@@ -102,7 +102,8 @@ class LabelCheck(QWidget):
         self.summary.setText("Checking labels…")
         self._worker = self._run(check_tasks.check_labels, self.state.caches, self._folders(), self._source(),
                                  str(self.state.project.settings.get("device", "auto")),
-                                 [c.strip() for c in self.concepts.text().split(",") if c.strip()], on_done=self._done, on_error=self._failed, on_progress=self._progress,
+                                 [c.strip() for c in self.concepts.text().split(",") if c.strip()],
+                                 on_done=self._done, on_error=self._failed, on_progress=self._progress,
                                  on_event=self.summary.setText, on_cancelled=self._cancelled)
 
     def stop(self) -> None:
