@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
-from core.errors import FlypError
+from core.errors import FlypError, first_line
 
 MAX_JSON_BYTES = 64 << 20  # no settings file of ours comes near; a bigger one is not ours
 MAX_IMAGE_SIDE = 4096      # a model's input size: beyond it a resize alone takes gigabytes
@@ -30,7 +30,7 @@ def read_json(file: Path, fix: str) -> Any:
     except FileNotFoundError:
         raise FlypError(f"{file}: no such file") from None
     except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError
-        raise FlypError(f"{file}: damaged, cannot be read ({_first_line(exc)}); {fix}") from None
+        raise FlypError(f"{file}: damaged, cannot be read ({first_line(exc)}); {fix}") from None
     except RecursionError:
         raise FlypError(f"{file}: damaged (nested too deep to read); {fix}") from None
 
@@ -94,11 +94,6 @@ def brief(value: Any) -> str:
     """A value for a message: short, one line."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "…"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def check_run_info(info: dict, file: Path) -> dict:

@@ -1,11 +1,11 @@
 """Background work for new images: the Label page's thumbnails and suggestions, and the Try
-page's whole folders (classified, saved as CSV, sorted). No Qt; run like every task of
-`flyp_app.tasks`, with the same `Caches`.
+page's whole folders (classified, saved as CSV, sorted). No Qt; run like every task
+(`flyp_app.workers`), with the one `flyp_app.caches.Caches`.
 """
 
 from __future__ import annotations
 
-from flyp_app.tasks import Caches
+from flyp_app.caches import Caches
 
 LABEL_THUMB = 88       # the Label page's grid
 THUMB_BATCH = 48       # thumbnails sent to the window at a time
@@ -52,12 +52,14 @@ def open_source(caches: Caches, source: dict, device: str):
     encode, head = predictor.encode, predictor.head
 
     def locked(fn):
-        def call(x):
+        def call(*args):
             with session.lock:
                 session.at(alpha)
-                return fn(x)
+                return fn(*args)
         return call
     predictor.encode, predictor.head = locked(encode), locked(head)
+    if predictor.text is not None:  # search and shortcuts caption through the blended text tower too
+        predictor.text = locked(predictor.text)
     if predictor.fit_novelty is not None:  # fitted once per run and α, whoever asks first (Try, Label)
         fit = predictor.fit_novelty
         predictor.fit_novelty = lambda: caches.novelty(predictor.key, fit)
@@ -110,3 +112,19 @@ def sort_folder(predictions: list, folder: str, min_confidence: float, progress=
 
     return sort_into(predictions, folder, min_confidence, progress=progress or (lambda *_: None),
                      cancel=control or (lambda: False))
+
+
+def folder_scores(folder: str, run_path: str, predictions: list) -> dict | None:
+    """A classified folder scored against its class sub-folders (named as the run's class folders),
+    or None when it has none: Classify a folder on a labelled folder is an evaluation."""
+    from core.errors import FlypError
+    from core.model.scores import labelled_folder_scores
+    from core.training.runs import RunDir
+
+    try:
+        info = RunDir(run_path).read_info()
+    except FlypError:
+        return None
+    folder_of = dict(zip(info.get("class_names") or info["classes"], info["classes"]))
+    predicted = {str(p.path): folder_of.get(p.label, p.label) for p in predictions if p.top}
+    return labelled_folder_scores(folder, predicted, info["classes"])

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.errors import FlypError
-from flyp_app.tasks import Caches
+from flyp_app.caches import Caches
 from core.project import Project, ProjectLock, load_project, remember_project, save_project
 from flyp_app.words import error_text
 
@@ -70,9 +70,9 @@ class AppState(QObject):
     engine_ready = Signal()          # torch + open_clip are imported
     message = Signal(str)            # a short status-bar message
     page_wanted = Signal(str)        # a page asks the window to show another one: its name
-    saved = Signal()
     restored = Signal()              # an undo or redo put back earlier values: pages show them again
     images_changed = Signal()        # images moved to another class, left out of training or kept (or undone)
+    images_to_label = Signal(list)   # the project's images sent to the Label page (the Data page's map)
 
     def __init__(self, project: Project | None = None):
         super().__init__()
@@ -119,7 +119,6 @@ class AppState(QObject):
         saved = save_project(self.project, path)
         self._switch_lock(saved)
         remember_project(saved)
-        self.saved.emit()
         return saved
 
     def _switch_lock(self, path: Path) -> None:
@@ -141,7 +140,6 @@ class AppState(QObject):
             return
         try:
             save_project(self.project)
-            self.saved.emit()
         except FlypError as exc:
             self.message.emit(error_text(exc))
 
@@ -325,6 +323,11 @@ class AppState(QObject):
     def want_page(self, name: str) -> None:
         """Ask the window to show the page called `name` (a link from one page to another)."""
         self.page_wanted.emit(name)
+
+    def label_images(self, paths: list[str]) -> None:
+        """Open the project's images `paths` on the Label page (to sort them into classes there)."""
+        self.images_to_label.emit(list(paths))
+        self.want_page("label")
 
     def say(self, text: str) -> None:
         """A short message in the status bar."""

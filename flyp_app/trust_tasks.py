@@ -1,11 +1,11 @@
 """Background work for trusting predictions (`core.trust`): the "none of these" threshold's
 choices on the Try page, heat maps of where the model looked, and the Blend page's reliability
-view. No Qt; run like every task of `flyp_app.tasks`, with the same `Caches`.
+view. No Qt; run like every task (`flyp_app.workers`), with the one `flyp_app.caches.Caches`.
 """
 
 from __future__ import annotations
 
-from flyp_app.tasks import Caches
+from flyp_app.caches import Caches
 
 
 def novelty_choices(caches: Caches, run_dir: str, device: str, alpha: float, progress=None, control=None,
@@ -32,7 +32,7 @@ def novelty_choices(caches: Caches, run_dir: str, device: str, alpha: float, pro
 def explain_items(caches: Caches, run_dir: str, device: str, alpha: float, target: tuple, items: list[dict],
                   class_index: int | None = None, progress=None, control=None, emit=None) -> None:
     """Where the model looked (`core.trust.explain`) in each of `items` ({"key", "name", "path",
-    "data"}, as `flyp_app.tasks.classify_items` takes them, and an item's own "class_index" or
+    "data"}, as `flyp_app.try_tasks.classify_items` takes them, and an item's own "class_index" or
     class folder "class" if it has one), for the class `class_index` (None: each image's most
     likely class), by the run at α: sends {"target", "class_index", "key", "png"} (the image with
     its heat map over it, thumbnail-sized) or {…, "error"} per image."""

@@ -51,6 +51,23 @@ def file_problem_text(exc: FlypError) -> str:
     return exc.reason if isinstance(exc, FileError) else error_text(exc)
 
 
+# Bad images (`core.checks.quality.ISSUES`) as the Data page lists them: their name, and the score in words.
+QUALITY_WORDS = {
+    "blurred": ("Blurred", "{:.0%} as sharp as most images"),
+    "dark": ("Too dark", "brightness {:.0%}"),
+    "bright": ("Too bright", "brightness {:.0%}"),
+    "low-information": ("Nearly uniform", "{:.1f} bits of detail out of 8"),
+    "odd-aspect-ratio": ("Very long or very tall", "{:.1f} times longer than wide"),
+    "tiny": ("Tiny", "{:.0f} pixels on its shorter side"),
+}
+
+
+def quality_text(issue: str, score: float) -> tuple[str, str]:
+    """A bad image's issue in the user's words: (its name, its score)."""
+    name, score_words = QUALITY_WORDS.get(issue, (issue.replace("-", " ").capitalize(), "{:.2f}"))
+    return name, score_words.format(score)
+
+
 def download_text(event: dict) -> str:
     """A status line while a model's files are downloaded (an engine "download" event)."""
     done, total = event["done"] / 1e6, event["total"] / 1e6

@@ -1,10 +1,10 @@
 """Background work: one worker abstraction for everything that may take more than a moment.
 
-A `Worker` runs a plain function (a task of `flyp_app.tasks`) in Qt's thread pool. The function gets `progress` (a callable
-`(done, total)`), `control` (a `core.progress.RunControl`: cancel/pause flags, itself usable as
-the engine's `cancel=` callable) and `emit` (send any object to the UI thread). Results, engine
-errors (`FlypError`, in the app's words: `flyp_app.words`) and cancellation come back as signals on
-the UI thread.
+A `Worker` runs a plain function (a task of one of the adapters, `flyp_app.*_tasks`) in Qt's thread
+pool. The function gets `progress` (a callable `(done, total)`), `control` (a
+`core.progress.RunControl`: cancel/pause flags, itself usable as the engine's `cancel=` callable)
+and `emit` (send any object to the UI thread). Results, engine errors (`FlypError`, in the app's
+words: `flyp_app.words`) and cancellation come back as signals on the UI thread.
 """
 
 from __future__ import annotations

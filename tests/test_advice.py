@@ -41,7 +41,7 @@ def test_a_good_run_gets_no_advice():
 
 def test_a_nan_loss_asks_for_a_ten_times_lower_learning_rate():
     info, records = run([0.1], falling(10), lr=1.0)
-    info |= {"status": "failed", "error": "the loss became nan at step 11; training stopped"}
+    info |= {"status": "failed", "error": "the loss became nan at step 11; training stopped", "nan_loss": True}
     (advice,) = advise_from(info, records)
     assert advice.kind == "diverged" and "NaN" in advice.finding
     assert advice.change == {"lr": 1e-4}  # a tenth of 1 is still far too high: the demo model's usual value

@@ -36,14 +36,14 @@ def test_a_new_project_trains_automatically_within_its_budget(qtbot, window, col
     assert "72 training images: about" in page.params.preset_note.text()  # the suggested budget, in minutes
     window.state.set_settings(model="demo", workers=0, budget_minutes=0.4)  # a CI-sized budget
     page.start_button.click()
-    qtbot.waitUntil(lambda: "Automatic settings: try 1" in page.message.text(), timeout=RUN_TIMEOUT)
+    qtbot.waitUntil(lambda: "Automatic settings: try 1" in page.progress_box.message.text(), timeout=RUN_TIMEOUT)
     wait_finished(qtbot, page)
     runs = window.state.project.runs
     final = info(runs[-1])
     assert final["auto"]["role"] == "final" and final["status"] == "finished"
     trials = [info(r) for r in runs[:-1]]
     assert len(trials) == len(final["auto"]["trials"]) >= 1 and all(t["auto"]["role"] == "trial" for t in trials)
-    assert "Automatic settings: Learning rate" in page.message.text()
+    assert "Automatic settings: Learning rate" in page.progress_box.message.text()
 
 
 def test_far_off_settings_warn_before_start_and_advice_trains_again(qtbot, window, colour_data):
@@ -52,9 +52,10 @@ def test_far_off_settings_warn_before_start_and_advice_trains_again(qtbot, windo
     use_folders(qtbot, window, colour_data)
     window.state.set_settings(model="demo", auto=False, lr=1.0, epochs=1, batch_size=8, workers=0)
     page.start_button.click()
-    assert not page.training() and page.bounds_warning.isVisibleTo(page)
-    assert page.bounds_warning.text().startswith("Learning rate 1 is far outside what works for the built-in demo")
-    assert "--" not in page.bounds_warning.text() and page.start_button.text() == "Start anyway"
+    warning = page.settings_column.bounds_warning
+    assert not page.training() and warning.isVisibleTo(page)
+    assert warning.text().startswith("Learning rate 1 is far outside what works for the built-in demo")
+    assert "--" not in warning.text() and page.start_button.text() == "Start anyway"
     page.start_button.click()
     assert page.training()
     wait_finished(qtbot, page)

@@ -65,7 +65,7 @@ def test_curve_is_computed_plotted_and_reopens_from_the_run_folder(qtbot, window
     assert xs[0] == pytest.approx(100 * zero_shot)  # the zero-shot end is where training started
     assert (run_copy / "blend_curve.json").is_file()
 
-    from flyp_app.tasks import Caches
+    from flyp_app.caches import Caches
 
     window.state.caches = caches = Caches()  # a new session: only the file in the run folder is left
     opened = []

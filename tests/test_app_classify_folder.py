@@ -57,11 +57,11 @@ def test_a_folder_of_more_than_500_images_is_classified_saved_and_sorted(qtbot, 
     assert rows[0][:3] == ["path", "class", "confidence"] and len(rows) == 522
 
     sorted_dir = tmp_path / "sorted"
-    page.sort_into(str(sorted_dir), 0.5)
-    qtbot.waitUntil(lambda: page._sorted is not None, timeout=60000)
+    page.folder_results.sort_into(str(sorted_dir), 0.5)
+    qtbot.waitUntil(lambda: page.folder_results.last_sort is not None, timeout=60000)
     copies = list(sorted_dir.rglob("*.png"))
     assert len(copies) == 520 and {p.parent.name for p in copies} <= {"red", "green", "blue", "_uncertain", "_unknown"}
-    page._unsort()
+    page.folder_results.undo_sort()
     assert not sorted_dir.exists() and len(list(folder.rglob("*.png"))) == 520
 
 

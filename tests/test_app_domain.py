@@ -29,7 +29,7 @@ def test_hub_models_are_offered_with_what_they_were_trained_for(qtbot, window, t
     assert "tree of life" not in picker.note.text()
     choose(picker, "demo")
     window.state.set_settings(model="hf-hub:wisdomik/QuiltNet-B-32", pretrained="")
-    window.pages["train"]._load_settings()
+    window.pages["train"].settings_column.load()
     assert picker.source.currentData() == "hub" and "histopathology" in picker.note.text()
     assert picker.value() == ("hf-hub:wisdomik/QuiltNet-B-32", "")
 
@@ -39,7 +39,8 @@ def test_a_download_shows_in_the_status_line(qtbot, window):
     page._on_event({"type": "download", "model": "hf-hub:imageomics/bioclip", "done": 12_000_000,
                     "total": 340_000_000})
     page._tick()
-    assert "Downloading hf-hub:imageomics/bioclip" in page.message.text() and "12 of 340 MB" in page.message.text()
+    message = page.progress_box.message.text()
+    assert "Downloading hf-hub:imageomics/bioclip" in message and "12 of 340 MB" in message
 
 
 def test_the_kind_of_images_is_stored_and_previewed(qtbot, window, colour_data):
@@ -47,7 +48,7 @@ def test_the_kind_of_images_is_stored_and_previewed(qtbot, window, colour_data):
     state.set_folders(train=str(colour_data["train"]), val=str(colour_data["val"]), ood=[])
     with qtbot.waitSignal(state.scan_finished, timeout=30000):
         window.pages["data"]._load_project()
-    picker = page.augment
+    picker = page.settings_column.augment
     qtbot.waitUntil(lambda: not picker.pictures[0].pixmap().isNull(), timeout=30000)
     photos = [p.pixmap().toImage() for p in picker.pictures]
     picker.combo.setCurrentIndex(picker.combo.findData("microscopy"))

@@ -32,10 +32,10 @@ def test_a_new_project_and_a_new_run_show_nothing_of_the_last_ones(qtbot, projec
     assert not page.advice.isVisibleTo(page)  # the last project's advice is not this one's
 
     far_off_run(qtbot, project_window, colour_data)
-    assert re.search(r"step (\d+) of \1", page.detail.text())
+    assert re.search(r"step (\d+) of \1", page.progress_box.detail.text())
     page.start_button.click()
     page.start_button.click()
-    assert page.training() and not re.search(r"step \d+ of \d+", page.detail.text())  # not the last run's
+    assert page.training() and not re.search(r"step \d+ of \d+", page.progress_box.detail.text())  # not the last run's
     page.stop_and_wait()
 
 
@@ -100,10 +100,10 @@ def test_the_time_left_of_the_automatic_mode_counts_down_during_a_trial(project_
     page._on_event({"type": "auto", "phase": "trial", "index": 1, "lr": 1e-4, "epochs": 2,
                     "run": str(tmp_path / "trials" / "try 1"), "left_s": 20 * 60})
     page._tick()
-    assert "about 20 min of the time budget left" in page.message.text()
+    assert "about 20 min of the time budget left" in page.progress_box.message.text()
     now[0] += 7 * 60
     page._tick()  # no step arrived meanwhile: the countdown moves anyway
-    assert "about 13 min of the time budget left" in page.message.text()
+    assert "about 13 min of the time budget left" in page.progress_box.message.text()
     page._stopped()
     page._tick()
-    assert "time budget left" not in page.message.text()
+    assert "time budget left" not in page.progress_box.message.text()

@@ -46,14 +46,14 @@ def test_a_run_trains_with_live_curves_and_joins_the_history(qtbot, window, colo
     assert page.training() and not page.start_button.isEnabled()
     qtbot.waitUntil(lambda: page.plots.point_counts().get("loss", 0) >= 3, timeout=RUN_TIMEOUT)
     assert page.plots.point_counts()["zero-shot:id"] == 1  # the baseline line came with the first evaluation
-    assert "step" in page.detail.text() and "images/s" in page.detail.text()
+    assert "step" in page.progress_box.detail.text() and "images/s" in page.progress_box.detail.text()
     wait_finished(qtbot, page)
     counts = page.plots.point_counts()  # 72 images, batch 12: 6 steps per epoch; evaluated at 0, 6, 12
     assert counts["loss"] == counts["smooth"] == counts["lr"] == 12
     assert counts["acc:id"] == counts["acc:ood"] == 3 and counts["zero-shot:ood"] == 1
-    assert page.progress_bar.value() == page.progress_bar.maximum() == 12
+    assert page.progress_box.progress_bar.value() == page.progress_box.progress_bar.maximum() == 12
     runs = window.state.project.runs
-    assert page.message.text().startswith(f"Finished {Path(runs[0]).name}. Best validation accuracy")
+    assert page.progress_box.message.text().startswith(f"Finished {Path(runs[0]).name}. Best validation accuracy")
     assert len(runs) == 1 and window.state.project.current_run == runs[0]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d{4} flyp", Path(runs[0]).name)
     assert run_info(runs[0])["status"] == "finished"
@@ -72,8 +72,8 @@ def test_pause_holds_the_run_and_resume_finishes_it(qtbot, window, colour_data):
     paused_at = steps_seen(page)
     qtbot.wait(1500)
     assert steps_seen(page) == paused_at < 12  # nothing trains while paused
-    assert "Paused at step" in page.message.text() and "paused" in page.detail.text()
-    assert "left" not in page.detail.text()  # no time estimate while nothing trains
+    assert "Paused at step" in page.progress_box.message.text() and "paused" in page.progress_box.detail.text()
+    assert "left" not in page.progress_box.detail.text()  # no time estimate while nothing trains
     live = [page.history.tree.topLevelItem(i) for i in range(page.history.tree.topLevelItemCount())]
     assert [item.text(3) for item in live] == ["paused (saved)"]
     assert page.training() and (Path(page._live_path) / "state.safetensors").is_file()  # saved on pause
@@ -90,8 +90,8 @@ def test_stop_leaves_a_resumable_run_and_resume_finishes_it(qtbot, window, colou
     page.stop_button.click()
     wait_finished(qtbot, page)
     path = window.state.project.runs[0]
-    assert run_info(path)["status"] == "cancelled" and "Stopped at step" in page.message.text()
-    assert "left" not in page.detail.text()  # the estimate goes with the run
+    assert run_info(path)["status"] == "cancelled" and "Stopped at step" in page.progress_box.message.text()
+    assert "left" not in page.progress_box.detail.text()  # the estimate goes with the run
     qtbot.waitUntil(lambda: page.history.resume.isEnabled(), timeout=10000)
     assert "can be resumed" in page.history.tree.topLevelItem(0).text(3)
     page.history.resume.click()
@@ -185,7 +185,7 @@ def test_model_choices_are_stored_in_the_project(qtbot, window):
     picker.file.setText("/models/my-weights.safetensors")
     picker.file.editingFinished.emit()
     assert (window.state.project.model, window.state.project.pretrained) == ("ViT-B-32", "/models/my-weights.safetensors")
-    window.pages["train"]._load_settings()
+    window.pages["train"].settings_column.load()
     assert picker.source.currentData() == "file" and picker.file.isVisible()
 
 

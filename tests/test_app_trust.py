@@ -63,7 +63,7 @@ def test_try_says_none_of_these_and_its_threshold_follows_the_control(qtbot, win
     ood = keep_choices(novelty, scores, [0.5])[0]["known"]["ood"]  # and what it keeps of the different conditions
     assert f"ood {ood:.0%}" in page.novelty.effect.text()
 
-    from flyp_app.pages.try_page import table_csv
+    from flyp_app.try_items import table_csv
 
     rows = table_csv(page.items, 3, page._threshold()).splitlines()[1:]
     assert sum(row.split(",")[3] == "false" for row in rows) == len(unknown)  # the saved table says the same

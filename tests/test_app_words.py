@@ -24,7 +24,7 @@ def test_a_project_open_elsewhere_says_who_holds_it_and_since_when(qtbot, window
 
 
 def test_time_left_is_said_plainly():
-    from flyp_app.pages.train_page import time_left_text
+    from flyp_app.widgets.train_progress import time_left_text
 
     assert time_left_text(20) == "under a minute left"
     assert time_left_text(600) == "about 10 min left" and time_left_text(7260) == "about 2 h 01 min left"
@@ -89,7 +89,7 @@ def test_every_page_words_a_runs_state_alike(qtbot, window, flyp_run, tmp_path):
 
 
 def test_the_try_summary_names_every_class_it_counts_unless_there_are_many():
-    from flyp_app.pages.try_page import TryItem, summary_text
+    from flyp_app.try_items import TryItem, summary_text
 
     def answered(predicted: list[str], classes: list[str]) -> list[TryItem]:
         return [TryItem(key=str(i), name=f"{i}.png", classes=classes,

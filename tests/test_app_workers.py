@@ -50,7 +50,7 @@ def test_the_background_engine_import_leaves_pyqtgraph_to_the_ui_thread():
     import subprocess
     import sys
 
-    code = ("import sys; from flyp_app import tasks; tasks.import_engine(); "
+    code = ("import sys; from flyp_app import window_tasks; window_tasks.import_engine(); "
             "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "False"]

@@ -62,6 +62,25 @@ def test_demo_data_reports_progress_and_stops_when_cancelled(tmp_path):
     assert len(list((tmp_path / "cut").rglob("*.png"))) == 5
 
 
+def test_demo_data_drawn_by_several_processes_is_the_same_bytes(tmp_path):
+    """`flyp demo` draws its folders in worker processes before PyTorch loads (a fresh interpreter
+    here: this one holds PyTorch, which a forked child must not inherit); the files are the
+    same as one process writes, and the progress reaches the total."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from core.demo.task import write_demo_data; seen = []; "
+              "write_demo_data(sys.argv[1], train_per_class=3, val_per_class=2, ood_per_class=1, workers=2, "
+              "progress=lambda done, total: seen.append((done, total))); print(seen[-1])")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "parallel")], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 0, done.stderr
+    total = 7 * len(demo.DEMO_CLASSES)
+    assert done.stdout.strip() == str((total, total))
+    demo.write_demo_data(tmp_path / "serial", train_per_class=3, val_per_class=2, ood_per_class=1, workers=1)
+    assert _files(tmp_path / "parallel") == _files(tmp_path / "serial")
+
+
 def test_shipped_model_is_small_fp16_and_loads_in_plain_open_clip():
     weights = SHIPPED / "open_clip_model.safetensors"
     assert weights.stat().st_size < 12 * 2**20

@@ -39,3 +39,47 @@ def test_cancel_stops_and_writes_nothing(tmp_path):
     with pytest.raises(Cancelled):
         feature_map(x, cache_dir=tmp_path, cancel=lambda: True)
     assert not list(tmp_path.iterdir())
+
+
+class _ColourEncoder:
+    """Images → their mean colour (normalised) as features: reds lie apart from blues."""
+
+    key, image_size, interpolation, device = "test-colours", 16, "bilinear", "cpu"
+
+    def features(self, pixels):
+        x = pixels.float().mean(dim=(2, 3)) + 1.0
+        return x / x.norm(dim=1, keepdim=True)
+
+    def head(self, features):
+        return features[:, :2]
+
+
+class _RedIsKnown:
+    """A novelty score by which only the reddish images are like the training images."""
+
+    def score(self, features, logits):
+        return features[:, 2] - features[:, 0]
+
+    def known(self, scores):
+        return scores <= 0
+
+
+def test_map_files_lays_out_the_usable_files_and_marks_the_unknown(tmp_path):
+    from PIL import Image
+
+    from core.explore.map import map_files
+
+    paths = []
+    for i in range(8):
+        colour = (200 + i, 20, 20) if i < 4 else (20, 20, 200 + i)
+        path = tmp_path / f"{i}.png"
+        Image.new("RGB", (16, 16), colour).save(path)
+        paths.append(path)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    laid = map_files(paths[:4] + [broken] + paths[4:], _ColourEncoder(), novelty=_RedIsKnown(),
+                     cache_dir=tmp_path / "maps")
+    assert laid.kept == [0, 1, 2, 3, 5, 6, 7, 8] and list(laid.reasons) == [4] and laid.reasons[4]
+    assert laid.xy.shape == (8, 2)
+    assert laid.known == [True] * 4 + [False] * 4
+    assert len(list((tmp_path / "maps").glob("map-*.npy"))) == 1  # the layout is kept for next time

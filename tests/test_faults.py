@@ -390,6 +390,7 @@ def test_a_nan_loss_stops_in_one_line_and_keeps_the_best_checkpoint(colour_data,
     assert all(torch.isfinite(t).all() for t in load_file(str(run.best_file)).values())
     info = run.read_info()
     assert info["status"] == "failed" and "nan" in info["error"] and state_step(run) == 6
+    assert info["nan_loss"] is True  # the advice's "the loss became NaN" reads this field, not the message
 
 
 def test_diverged_weights_never_become_the_best_checkpoint(colour_data, tmp_path, capsys, monkeypatch):

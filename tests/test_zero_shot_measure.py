@@ -8,7 +8,8 @@ from conftest import TINY, write_class_folders
 from core.model.classifier import Classifier
 from core.data.folders import load_datasets
 from core.data.loader import EvalImages
-from flyp_app import tasks
+from flyp_app import data_tasks
+from flyp_app.caches import Caches
 
 CLASSES = ["red", "green", "blue"]
 
@@ -30,9 +31,9 @@ def test_measuring_again_after_a_template_edit_reuses_the_image_features(tmp_pat
     train = write_class_folders(tmp_path / "train", 4, seed=1)
     val = write_class_folders(tmp_path / "val", 5, seed=2)
     data = load_datasets(str(train), str(val), [])
-    decoded, caches = [], tasks.Caches()
+    decoded, caches = [], Caches()
     for templates in (["a photo of a {}."], ["a {} thing.", "art of the {}."]):  # the user edits the templates
-        measured = tasks.zero_shot(caches, TINY, "none", data, CLASSES, templates)
+        measured = data_tasks.zero_shot(caches, TINY, "none", data, CLASSES, templates)
         decoded.append(list(counted_decodes))
         reference = Classifier(caches.model(TINY, "none"), CLASSES, templates)
         expected = reference.evaluate(EvalImages(data.val, reference.loaded.image_size)).to_json(full=True)
@@ -42,5 +43,5 @@ def test_measuring_again_after_a_template_edit_reuses_the_image_features(tmp_pat
 
     changed = data.val[0].path
     os.utime(changed, ns=(0, 0))  # the file changed on disk: its set is encoded again
-    tasks.zero_shot(caches, TINY, "none", data, CLASSES, ["a photo of a {}."])
+    data_tasks.zero_shot(caches, TINY, "none", data, CLASSES, ["a photo of a {}."])
     assert counted_decodes == [15]

@@ -120,16 +120,17 @@ def demo_train_config(paths: dict, method: str, seed: int, device: str = "auto")
 
 def run_story(root: Path, args) -> int:
     """Zero-shot, each method of STORY and their blends on the demo: print the table (and JSON with --json)."""
+    start = time.monotonic()
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    say(f"Demo folders: {root / 'data'}")
+    paths = demo_paths(ensure_demo_data(root / "data"))  # before PyTorch loads: drawn by several processes
+
     from core.weights.blend import run_eval_sets
     from core.weights.curve import run_curve
     from core.model.loading import select_device
     from core.training.runs import RunDir, RunStatus
     from core.training.loop import train
 
-    start = time.monotonic()
-    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
-    say(f"Demo folders: {root / 'data'}")
-    paths = demo_paths(ensure_demo_data(root / "data"))
     device = select_device(args.device)
     run_dirs = {method: root / "runs" / f"{method}-seed{args.seed}" for method in STORY}
     results, sets = {}, None

@@ -98,6 +98,10 @@ def demo_splits() -> list[str]:
     return ["train", "val", *(f"ood-{shift}" for shift in OOD_SHIFTS)]
 
 
+PARALLEL_FROM = 400  # images: below this, starting processes costs more than it saves
+CHUNK = 24  # images per job of a worker process (a fraction of a second each)
+
+
 def write_demo_data(
     out_dir: str | os.PathLike,
     seed: int = 0,
@@ -107,31 +111,81 @@ def write_demo_data(
     size: int = IMAGE_SIZE,
     progress: Callable[[int, int], None] = _no_progress,
     cancel: Callable[[], bool] = _never,
+    workers: int | None = None,
 ) -> dict[str, int]:
     """Write the demo task as labelled folders: `<split>/<class>/<nnnn>.png`.
 
     Splits are `train` and `val` (photos of an object among clutter, and a distractor) and
     `ood-sketch`, `ood-painting` (the same kind of scenes as sketches and paintings: the shifts);
     class folders are the shape names, so zero-shot captions work as they are. Each file is
-    written atomically; rerunning rewrites the same pixels.
+    written atomically; rerunning rewrites the same pixels. Every image is drawn alone from its
+    own stream, so `workers` processes draw them side by side, with the same pixels as one: by
+    default one per free core for large sets where processes can be forked safely, else one.
     Returns the number of images per split. Raises Cancelled when `cancel()` turns true.
     """
     counts = {"train": train_per_class, "val": val_per_class}
     counts.update({split: ood_per_class for split in demo_splits()[2:]})
-    total = sum(counts.values()) * len(DEMO_CLASSES)
-    done = 0
     out = Path(out_dir)
-    for split, per_class in counts.items():
-        for classname in DEMO_CLASSES:
-            for index in range(per_class):
-                if cancel():
-                    raise Cancelled(f"demo data cancelled after {done} of {total} images in {out}")
-                image = split_image(seed, split, classname, index, size)
-                with atomic_path(out / split / classname / f"{index:04d}.png") as tmp:
-                    image.save(tmp, format="PNG")
-                done += 1
-                progress(done, total)
+    jobs = [(split, classname, index) for split, per_class in counts.items()
+            for classname in DEMO_CLASSES for index in range(per_class)]
+    chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    if workers is None:
+        workers = _free_cores() if len(jobs) >= PARALLEL_FROM and _forks_safely() else 1
+    done = 0
+
+    def stop_if_cancelled():
+        if cancel():
+            raise Cancelled(f"demo data cancelled after {done} of {len(jobs)} images in {out}")
+
+    if workers <= 1:
+        for chunk in chunks:
+            for job in chunk:
+                stop_if_cancelled()
+                done += _write_images(out, seed, size, [job])
+                progress(done, len(jobs))
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            pending = {pool.submit(_write_images, out, seed, size, chunk) for chunk in chunks}
+            try:
+                while pending:
+                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done += future.result()
+                        progress(done, len(jobs))
+                    stop_if_cancelled()
+            finally:
+                for future in pending:
+                    future.cancel()
     return {split: per_class * len(DEMO_CLASSES) for split, per_class in counts.items()}
+
+
+def _write_images(out: Path, seed: int, size: int, jobs: list[tuple[str, str, int]]) -> int:
+    """Draw and write the demo images `jobs` ((split, class, index) each); return how many."""
+    for split, classname, index in jobs:
+        image = split_image(seed, split, classname, index, size)
+        with atomic_path(out / split / classname / f"{index:04d}.png") as tmp:
+            image.save(tmp, format="PNG")
+    return len(jobs)
+
+
+def _forks_safely() -> bool:
+    """Whether worker processes can be forked from this one: a POSIX system, no other thread (the
+    app's, a library's) whose locks a child would inherit held, PyTorch not loaded."""
+    import sys
+    import threading
+
+    return os.name == "posix" and threading.active_count() == 1 and "torch" not in sys.modules
+
+
+def _free_cores() -> int:
+    """The cores no other process keeps busy now (at least one)."""
+    from core.cpu_waiting import busy_cores
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, round(cores - (busy_cores(cores=cores) or 0.0)))
 
 
 ZERO_SHOT_TEMPLATES = ("a photo of a {}.",)  # the model's recorded profile (zero_shot.json)

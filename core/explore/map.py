@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -60,3 +61,50 @@ def _project(x: np.ndarray, seed: int, progress: Progress, cancel: Callable[[], 
     xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
     progress(2, 3)
     return xy.astype(np.float32)
+
+
+@dataclass
+class FilesMap:
+    """The map of a list of files: `kept` indexes the usable ones (`reasons` says why the others
+    are not on it), `xy` is their (len(kept), 2) layout, `known[i]` whether kept image i is like
+    the training images by the novelty score (None without one)."""
+
+    kept: list[int]
+    xy: np.ndarray
+    known: list[bool] | None
+    reasons: dict[int, str]
+
+
+def map_files(paths: Sequence[str | os.PathLike], encoder, *, cache=None, novelty=None,
+              cache_dir: str | os.PathLike | None = None, progress: Progress = no_progress,
+              cancel: Callable[[], bool] = no_cancel) -> FilesMap:
+    """Lay out `paths` by their image features through `encoder` (a predictor: its features come
+    from and go to the feature cache `cache`), and mark each against `novelty`
+    (`core.trust.novelty.NoveltyModel`, scored with the predictor's head) when given.
+
+    Progress runs over the files first, then the three steps of the layout.
+    """
+    from core.model.feature_cache import all_features
+
+    total = len(paths) + 3
+    items = all_features(list(paths), encoder, cache=cache, progress=lambda done, _: progress(done, total),
+                         cancel=cancel)
+    kept = [i for i, item in enumerate(items) if item.features is not None]
+    reasons = {i: item.reason for i, item in enumerate(items) if item.features is None}
+    if not kept:
+        return FilesMap([], np.zeros((0, 2), dtype=np.float32), None, reasons)
+    features = torch.stack([items[i].features for i in kept]).float()
+    known = None
+    if novelty is not None:
+        known = novelty.known(novelty.score(features, encoder.head(features).float())).tolist()
+    check_cancel(cancel)
+    xy = feature_map(features, cache_dir=cache_dir, progress=lambda done, _: progress(len(paths) + done, total),
+                     cancel=cancel)
+    return FilesMap(kept, xy, known, reasons)
+
+
+def map_cache_dir() -> Path:
+    """Where maps are kept: beside the image features' cache (`core.model.feature_cache.cache_root`)."""
+    from core.model.feature_cache import cache_root
+
+    return cache_root().parent / "maps"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 from core.model.classifier import top_k
 from core import checksums
 from core.errors import FlypError, first_line
+from core.file_fields import read_json
 from core.data.transforms import Normalize, eval_file
 
 BUNDLE_FORMAT = 1
@@ -108,10 +108,7 @@ def _is_convolutional(tower: torch.nn.Module) -> bool:
 
 
 def _read_json(file: Path) -> dict:
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # ValueError: JSONDecodeError and UnicodeDecodeError
-        raise FlypError(f"{file}: damaged ({first_line(exc)}); export the bundle again") from None
+    data = read_json(file, "export the bundle again")
     if not isinstance(data, dict):
         raise FlypError(f"{file}: damaged (not a JSON object); export the bundle again")
     return data
@@ -186,15 +183,3 @@ def _read_head(file: Path, classes: int, features: int) -> dict[str, torch.Tenso
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _numbers(value, n: int) -> bool:
-    return isinstance(value, list) and len(value) == n and all(isinstance(v, (int, float)) for v in value)
-
-
-def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", type(None): "nothing"}.get(type(value), type(value).__name__)
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -85,11 +85,6 @@ def add_metadata(path: Path, values: dict[str, str]) -> None:
     onnx.save(model, str(path))
 
 
-def onnx_logits(path: Path, pixels: torch.Tensor) -> torch.Tensor:
-    """Run the exported graph with onnxruntime (CPU) on normalised pixels."""
-    return onnx_outputs(path, pixels)["logits"]
-
-
 def onnx_outputs(path: Path, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
     """Every output of the exported graph (logits; novelty and known where it has them), by name."""
     import onnxruntime

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from core.errors import Cancelled, FlypError
+from core.errors import Cancelled, FlypError, first_line
 from core.progress import Progress, no_cancel
 
 PREFIX = "hf-hub:"
@@ -170,9 +170,7 @@ def download(model_id: str, filename: str, progress: Progress | None, cancel: Ca
         raise FlypError(f"«model» hf-hub:{model_id}: no such model on the Hugging Face Hub "
                         "(or it is private: log in with `hf auth login`)") from None
     except Exception as exc:
-        text = str(exc).strip().splitlines()
-        raise FlypError(f"«model» hf-hub:{model_id}: downloading {filename} failed "
-                        f"({text[0] if text else type(exc).__name__})") from None
+        raise FlypError(f"«model» hf-hub:{model_id}: downloading {filename} failed ({first_line(exc)})") from None
 
 
 def progress_bar(progress: Progress | None, cancel: Callable[[], bool]):

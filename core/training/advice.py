@@ -103,7 +103,7 @@ class _Curves:
         self.trained = trained
         self.best = max(trained, key=lambda e: e[2]["accuracy"]) if trained else None
         self.last = trained[-1] if trained else None
-        self.nan = any(not math.isfinite(x) for x in self.losses) or "loss became" in str(info.get("error", ""))
+        self.nan = any(not math.isfinite(x) for x in self.losses) or info.get("nan_loss") is True
 
     def accuracy(self) -> float:
         return max(self.zero_shot or 0.0, self.best[2]["accuracy"] if self.best else 0.0)

@@ -222,7 +222,6 @@ class _Trainer:
         fused = session.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8,
                                            weight_decay=cfg.weight_decay, fused=fused or None)
-        self.labels_of_class = torch.arange(len(clf.class_names))
         self.step, self.best, self.best_step = 0, -1.0, 0
         self.reference_size = self.weight_size()  # the pretrained weights': divergence shows as far above it
         self.per_epoch = 1
@@ -424,7 +423,7 @@ def _loop(session: Session, state, on_event: Event, control: RunControl, stop: C
     except FlypError as exc:  # a NaN loss, a full disk: run.json says why, if it can still be written
         if isinstance(exc, WriteError):
             exc = FlypError(f"{exc}; once the disk has room (or the folder is writable), continue with «resume»")
-        _mark_failed(run, str(exc))
+        _mark_failed(run, str(exc), nan_loss=isinstance(exc, NanLoss))
         raise exc from None
     except Exception as exc:
         if not out_of_memory(exc):
@@ -495,9 +494,13 @@ def _save(session: Session, trainer: _Trainer) -> None:
     session.run.save_state(*trainer.state())
 
 
+class NanLoss(FlypError):
+    """The loss became NaN or infinite: run.json records it as `nan_loss` (the advice reads it)."""
+
+
 def _stop_on_nan(session: Session, trainer: _Trainer, loss: float) -> None:
     """Stop before anything of the diverged model is saved: the checkpoints on disk stay good."""
-    raise FlypError(f"the loss became {loss} at step {trainer.step}; training stopped and {_kept(session, trainer)}; "
+    raise NanLoss(f"the loss became {loss} at step {trainer.step}; training stopped and {_kept(session, trainer)}; "
                     "try a lower «lr»")
 
 
@@ -529,9 +532,9 @@ def _kept(session: Session, trainer: _Trainer) -> str:
     return "no checkpoint had been saved yet"
 
 
-def _mark_failed(run: RunDir, reason: str) -> None:
+def _mark_failed(run: RunDir, reason: str, nan_loss: bool = False) -> None:
     with contextlib.suppress(FlypError):  # the disk may be the problem: the error itself says enough
-        run.update_info(status=RunStatus.FAILED, error=reason)
+        run.update_info(status=RunStatus.FAILED, error=reason, **({"nan_loss": True} if nan_loss else {}))
 
 
 def _stop_on_oom(session: Session, trainer: _Trainer) -> FlypError:

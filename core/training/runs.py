@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from core import atomic, checksums
-from core.errors import FlypError, WriteError, first_line
+from core.errors import FlypError, WriteError
 from core.locks import OwnedLock
 
 if TYPE_CHECKING:  # reading run.json needs no torch: the app lists runs while torch loads
@@ -123,18 +123,14 @@ class RunDir:
     def _stored_info(self) -> dict:
         if not self.exists():
             raise FlypError(f"{self.path}: not a FLYP run folder (no run.json)")
-        try:
-            info = json.loads(self.config_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FlypError(f"{self.config_file}: damaged, cannot be read ({first_line(exc)}); "
-                            "the file is left as it is") from None
+        from core.file_fields import check_run_info, read_json
+
+        info = read_json(self.config_file, "the file is left as it is")
         if not isinstance(info, dict) or info.get("format") != FORMAT:
             raise FlypError(f"{self.config_file}: not a run file of this FLYP Studio version; the file is left as it is")
         missing = [key for key in REQUIRED if key not in info]
         if missing:
             raise FlypError(f"{self.config_file}: damaged, it lacks {', '.join(missing)}; the file is left as it is")
-        from core.file_fields import check_run_info
-
         return check_run_info(info, self.config_file)
 
     def write_info(self, info: dict) -> None:

@@ -1,5 +1,5 @@
 """A run opened for blending: one model whose weights are set to θ(α) on demand, shared by
-whoever blends it (the app's Blend, Try, Export and Label pages; see `flyp_app.tasks.Caches`).
+whoever blends it (the app's Blend, Try, Export and Label pages; see `flyp_app.caches.Caches`).
 
 A caller holds `lock` from `at(alpha)` until it is done with the classifier, so callers that want
 different α never see each other's weights. The evaluation sets decode on first use. This

@@ -3,7 +3,7 @@
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshots/take.py
 
 Drives the real MainWindow as a user would: opens the demo project from the welcome screen,
-checks its labels, opens the demo's paintings as new images on the Label page, measures zero-shot
+checks its labels and shows the map of its images, opens the demo's paintings as new images on the Label page, measures zero-shot
 accuracy, trains the demo with the cross-entropy baseline and with FLYP on the Train page, moves
 the Blend slider and opens a cell of its confusion matrix, opens a few demo images on Try and
 classifies the validation folder there, exports, and compares.
@@ -31,9 +31,10 @@ MARKER = ".flyp-screenshots"
 BLEND_STEP = 12           # the Blend slider at α = 0.60 (steps of 0.05)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", default="/tmp/flyp-studio-screenshots",
+def main(shots_class=None, home_default: str = "/tmp/flyp-studio-screenshots", about: str = __doc__) -> int:
+    """Shoot with `shots_class` (default `Shots`: every page; `take_search.py` passes its own)."""
+    parser = argparse.ArgumentParser(description=about.splitlines()[0])
+    parser.add_argument("--home", default=home_default,
                         help="where the app keeps its user folders while shooting (kept between runs)")
     parser.add_argument("--out", default=str(HERE), help="folder for the PNGs (docs/screenshots)")
     args = parser.parse_args()
@@ -49,7 +50,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(HERE.parents[1]))  # the checkout's flyp_app and core
 
-    shots = Shots(Path(args.out), home)
+    shots = (shots_class or Shots)(Path(args.out), home)
     shots.run()
     return 0
 
@@ -121,6 +122,7 @@ class Shots:
         for row in data.check.review._images[data.check.report.suspicious[0].path][:1]:
             row.setSelected(True)  # the most suspicious image, selected to act on
         self.shoot("data-check")
+        self.shoot_map(data)
 
         label = self.page("label")
         label.open_folder(str(self.window.state.project.resolve(self.window.state.project.ood_dirs[-1])))
@@ -183,6 +185,26 @@ class Shots:
         self.wait(lambda: compare._worker is None and compare.rows and all(compare.rows), 900, "the Compare rows")
         self.shoot("compare")
         window.close()
+
+    def shoot_map(self, data) -> None:
+        """The Data page's Map tab: the demo's images laid out by the pretrained demo model, the label
+        check's suspicious labels outlined, a lasso's worth of points selected."""
+        data.see.setCurrentWidget(data.map)
+        data.map.start()  # the "Show the map" button
+        self.wait(lambda: data.map.points and not data.busy(), 600, "the map")
+        view = data.map
+        suspicious = [i for i, p in enumerate(view.points) if p["path"] == data.check.report.suspicious[0].path]
+        if suspicious:
+            view.plot._hovered(None, [view.plot.scatter.points()[suspicious[0]]], None)  # as the mouse would
+            self.wait(lambda: view.thumb.pixmap() is not None and not view.thumb.pixmap().isNull(), 60,
+                      "the hovered point's thumbnail")
+            centre = view.points[suspicious[0]]
+            near = sorted(range(len(view.points)), key=lambda i: (view.points[i]["x"] - centre["x"]) ** 2
+                          + (view.points[i]["y"] - centre["y"]) ** 2)[:6]
+            view.plot.selected = set(near)  # what a small lasso around it selects
+            view.plot._draw()
+            view.plot.selection_changed.emit()
+        self.shoot("data-map")
 
     def train_runs(self, train) -> None:
         """Train each of METHODS from the Train page, as a user would press Start training."""

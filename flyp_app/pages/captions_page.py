@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPlain
 
 from core.data.captions import fill, presets, resolve_class_names, validate_templates
 from core.errors import FlypError
-from flyp_app import tasks
+from flyp_app import data_tasks
 from flyp_app.pages.base import Page
 from flyp_app.words import download_text, error_text
 
@@ -162,7 +162,7 @@ class CaptionsPage(Page):
                   "val_dir": str(folder(p.val_dir)) if p.val_dir else None,
                   "ood_dirs": [str(folder(d)) for d in p.ood_dirs], "val_fraction": p.val_fraction,
                   "seed": int(p.settings.get("seed", 0))}
-        self.run(tasks.zero_shot_of_runs, [str(folder(r)) for r in p.runs], wanted, on_done=self._found_measured,
+        self.run(data_tasks.zero_shot_of_runs, [str(folder(r)) for r in p.runs], wanted, on_done=self._found_measured,
                  on_error=lambda _: None)
 
     def _found_measured(self, found) -> None:
@@ -251,7 +251,7 @@ class CaptionsPage(Page):
         self.measure.setEnabled(False)
         self.result.setText("Measuring… (the first time also loads the model)")
         p = self.state.project
-        self.run(tasks.zero_shot, self.state.caches, p.model, p.pretrained or None, data, names, list(p.templates),
+        self.run(data_tasks.zero_shot, self.state.caches, p.model, p.pretrained or None, data, names, list(p.templates),
                  on_event=self._loading_event, on_done=self._measured, on_error=self._not_measured, on_ended=lambda: self.measure.setEnabled(True))
 
     def _loading_event(self, event: dict) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QPushButton, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QWidget)
 
 from core.weights.compare import duration
-from flyp_app import tasks
+from flyp_app import compare_tasks
 from flyp_app.pages.base import Page
 from flyp_app.theme import run_colour
 from flyp_app.widgets.deferred import Deferred
@@ -177,7 +177,7 @@ class ComparePage(Page):
         self._busy(True, "Reading the runs (computing the α curves that are missing)…")
         self._seq += 1
         seq = self._seq
-        self._worker = self.run(tasks.compare_rows, list(self.paths), self.device(),
+        self._worker = self.run(compare_tasks.compare_rows, list(self.paths), self.device(),
                                 on_event=lambda item: self._row_ready(seq, *item),
                                 on_progress=lambda done, total: self.progress.setValue(done),
                                 on_done=lambda rows: self._done(seq, rows), on_error=lambda text: self._failed(seq, text))
@@ -282,7 +282,7 @@ class ComparePage(Page):
         out = new_run_dir(self.state.project.runs_dir(), "greedy soup" if greedy else "soup")
         self.show_error("")
         self.progress.setRange(0, 0)
-        self._soup_worker = self.run(tasks.soup_run, paths, str(out), greedy, self.device(), on_done=self._soup_done,
+        self._soup_worker = self.run(compare_tasks.soup_run, paths, str(out), greedy, self.device(), on_done=self._soup_done,
                                      on_event=lambda text: self.progress_label.setText(str(text)),
                                      on_ended=self._soup_ended)
         self._busy(True, "Making the soup…")

@@ -1,5 +1,6 @@
 """Page 1, Data: the folders, the classes found (editable names, counts, thumbnails), problems, and
-the label check (`flyp_app.widgets.label_check`)."""
+tabs to see the data (`flyp_app.widgets.data_views`): the label check (`widgets.label_check`),
+search by words or by example (`widgets.image_search`), the map (`widgets.project_map`)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from flyp_app import tasks
+from flyp_app import data_tasks
 from flyp_app.file_dialogs import choose_folder
 from flyp_app.pages.base import Page
+from flyp_app.widgets.data_views import DataViews
 from flyp_app.widgets.drop_target import DropTarget
+from flyp_app.widgets.image_search import ImageSearch
 from flyp_app.widgets.label_check import LabelCheck
+from flyp_app.widgets.project_map import ProjectMap
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
 
@@ -34,11 +38,11 @@ class DataPage(Page):
         self._folders_box()
         splitter = QSplitter(Qt.Vertical)
         self.classes = QTableWidget(0, 4)
-        self.classes.setIconSize(QPixmap(tasks.CLASS_THUMB, tasks.CLASS_THUMB).size())
-        self.classes.verticalHeader().setDefaultSectionSize(tasks.CLASS_THUMB + 6)
+        self.classes.setIconSize(QPixmap(data_tasks.CLASS_THUMB, data_tasks.CLASS_THUMB).size())
+        self.classes.verticalHeader().setDefaultSectionSize(data_tasks.CLASS_THUMB + 6)
         self.classes.verticalHeader().hide()
         # Three classes stay in view whatever else the page shows (the label check's list).
-        self.classes.setMinimumHeight(3 * (tasks.CLASS_THUMB + 6) + 2 * self.classes.frameWidth()
+        self.classes.setMinimumHeight(3 * (data_tasks.CLASS_THUMB + 6) + 2 * self.classes.frameWidth()
                                       + self.classes.horizontalHeader().sizeHint().height())
         self.classes.itemChanged.connect(self._name_edited)
         self.summary = QLabel("No training folder yet.")
@@ -59,14 +63,12 @@ class DataPage(Page):
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         bottom_layout.addWidget(self.problems_label)
         bottom_layout.addWidget(self.problems)
-        self.check = LabelCheck(state, self.run)
-        self.check.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
         splitter.addWidget(top)
         splitter.addWidget(bottom)
-        splitter.addWidget(self.check)
+        splitter.addWidget(self._data_views(state))
         splitter.setSizes([300, 100, 260])
-        # The list to review gets most of the room once there is one; the class table scrolls.
-        self.check.checked.connect(
+        # The list to review (or the map) gets most of the room once there is one; the class table scrolls.
+        self.see.wants_room.connect(
             lambda: splitter.setSizes([top.minimumSizeHint().height(), bottom.sizeHint().height(), 10_000]))
         self.layout_.addWidget(splitter, 1)
         self.add_status_line()
@@ -78,6 +80,22 @@ class DataPage(Page):
         state.data_changed.connect(self._scan_timer.start)
         state.restored.connect(self._show_project)  # undo / redo
         state.labels_changed.connect(self._labels_changed)
+
+    def _data_views(self, state) -> DataViews:
+        """See the data (#27): the label check (with bad images and shortcuts), the search, the map."""
+        self.see = DataViews()
+        self.check = LabelCheck(state, self.run)
+        self.search = ImageSearch(state, self.run)
+        self.map = ProjectMap(state, self.run, lambda: self.check.report)
+        self.check.checked.connect(self.map.suspicious_changed)
+        self.map.drawn.connect(self.see.wants_room)
+        self.see.add(self.check, "Check labels", "Suspicious labels, near-duplicates, bad images, shortcuts and "
+                     "class warnings, each with what to do")
+        self.see.add(self.search, "Search", "Find images by words (“a blurry photo”) or by an example image")
+        self.see.add(self.map, "Map", "The images' features on a plane: similar images sit together")
+        for view in (self.check, self.search, self.map):
+            view.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
+        return self.see
 
     def _folders_box(self) -> None:
         box = QGroupBox("Folders")
@@ -227,7 +245,7 @@ class DataPage(Page):
         folder = self.state.folder
         worker = {}  # a scan that was cancelled may still finish: only the newest one's answer counts
         worker["w"] = self._scan_worker = self.run(
-            tasks.scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
+            data_tasks.scan_project, str(folder(p.train_dir)), str(folder(p.val_dir)) if p.val_dir else None,
             [str(folder(d)) for d in p.ood_dirs], p.val_fraction, int(p.settings.get("seed", 0)),
             [str(p.resolve(x)) for x in p.excluded],
             on_done=lambda result: worker["w"] is self._scan_worker and self._scanned(result),

@@ -4,7 +4,8 @@ The model suggests a class for each image (zero-shot with the Captions page's te
 run at the Blend page's α); after every `REFIT_EVERY` labels, or on demand, a linear probe on
 the labelled images' cached features sharpens the suggestions. Each label copies (or moves)
 the image into its class folder under a new name, is logged in the project folder, and Ctrl+Z
-puts the files back as they were.
+puts the files back as they were. Images of the project itself, sent from the Data page's map
+("Label these"), are moved as the label check's Move to class moves them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class LabelPage(Page):
         self.classes: list[str] = []      # class folder names, in the training folder's order
         self._made_here: list[str] = []   # classes made with New class… whose folder may not exist yet
         self.labeller = None
+        self.from_project = False  # the images are the project's own (the Data page's map): labelling moves them
+        self._own_moved: list[str] = []  # those of them moved into another class from here
         self.since_fit = 0
         self._skipped = 0
         self._refused = ""  # the message refusing a typed class name, while it shows
@@ -62,6 +65,8 @@ class LabelPage(Page):
         self._bottom_rows()
         self.add_status_line()
         state.project_changed.connect(self._load_project)
+        state.images_to_label.connect(self.open_files)
+        state.images_changed.connect(self._own_images_changed)
         state.scan_finished.connect(lambda _: self._refresh_classes())
         state.templates_changed.connect(self._refresh_classes)
         state.runs_changed.connect(self._fill_sources)
@@ -248,6 +253,7 @@ class LabelPage(Page):
 
     def open_folder(self, folder: str, remember: bool = True) -> None:
         """Scan `folder` (any depth) and show its images; remembered in the project."""
+        self.from_project = False
         if remember:
             self.state.set_label_folder(folder)
         self.folder_edit.setText(folder)
@@ -265,12 +271,24 @@ class LabelPage(Page):
 
     def _scanned(self, scan) -> None:
         self.progress.hide()
-        for order, path in enumerate(map(str, scan.files)):
-            self.items[path] = LabelItem(path, order)
         skipped = "".join(f"\n{p.path}: {p.reason}" for p in scan.skipped[:20])
         self.summary.setToolTip(skipped.strip())
+        self._show_files(list(map(str, scan.files)), len(scan.skipped))
+
+    def open_files(self, paths: list[str]) -> None:
+        """Images of the project itself (sent from the Data page's map): labelling one moves it into
+        the class chosen, as the label check's Move to class does (`_move_own`)."""
+        self._clear()
+        self.from_project, self.labeller, self._own_moved = True, None, []
+        self.folder_edit.setText("")
+        self.summary.setToolTip("")
+        self._show_files(list(paths), 0)
+
+    def _show_files(self, paths: list[str], skipped: int) -> None:
+        for order, path in enumerate(paths):
+            self.items[path] = LabelItem(path, order)
         self._arrange()
-        self._summarise(len(scan.skipped))
+        self._summarise(skipped)
         paths = list(self.items)
         if self._thumb_worker is not None:
             self._thumb_worker.cancel()
@@ -332,7 +350,8 @@ class LabelPage(Page):
     def _labelled(self) -> list[tuple[str, str]]:
         """Every labelled image: the training folder's (as last scanned) and those labelled here since."""
         data = self.state.datasets
-        pairs = [(str(s.path), data.classes[s.label]) for s in data.train] if data is not None else []
+        pairs = [(str(s.path), data.classes[s.label]) for s in data.train if str(s.path) not in self.items
+                 or not self.from_project] if data is not None else []  # not the project's images being judged
         if self.labeller is not None:
             pairs += [(str(a.destination), a.class_name) for step in self.labeller.history for a in step]
         return pairs
@@ -491,6 +510,9 @@ class LabelPage(Page):
         """Label `items` (default: the selected images) as class `folder`: one step of the app's
         undo stack (Edit ▸ Undo, Ctrl+Z, this page's Undo button)."""
         items = items if items is not None else self.selected()
+        if self.from_project:
+            self._move_own(folder, items)
+            return
         if not items or not self._ensure_labeller():
             return
         row = min(self.grid.row(i.widget) for i in items)
@@ -524,6 +546,40 @@ class LabelPage(Page):
             verb = "moved" if labeller.move else "copied"
             self.show_info(f"{len(done)} image(s) {verb} into {self.display(folder)} · Ctrl+Z undoes.", ok=True)
         return done
+
+    def _move_own(self, folder: str, items: list[LabelItem]) -> None:
+        """The project's own images labelled as `folder`: moved there through the app's review action
+        (`AppState.move_images`: logged, one step of the undo stack); those in that class already
+        keep their place. Either way they leave the grid."""
+        if not items:
+            return
+        row = min(self.grid.row(i.widget) for i in items)
+        error = self.state.move_images([i.path for i in items], folder)
+        done = [i for i in items if i.path in self.state.moved or Path(i.path).parent.name == folder]
+        self._own_moved += [i.path for i in done if i.path in self.state.moved]
+        for item in done:
+            self._remove(item.path)
+        self._select_row(row)
+        self._summarise()
+        if error and not done:
+            self.show_error(error)
+        else:
+            self.show_info(f"{len(done)} image(s) labelled {self.display(folder)} · Ctrl+Z undoes.", ok=True)
+
+    def _own_images_changed(self) -> None:
+        """A move of the project's own images undone (or redone): they are in the grid while they are
+        where they were."""
+        changed = False
+        for path in self._own_moved if self.from_project else []:
+            if path in self.state.moved and path in self.items:
+                self._remove(path)
+                changed = True
+            elif path not in self.state.moved and path in self._removed:
+                self.items[path] = self._removed.pop(path)
+                changed = True
+        if changed:
+            self._arrange()
+            self._summarise()
 
     def _remove(self, path: str) -> None:
         item = self.items.pop(path, None)

@@ -1,5 +1,10 @@
 """Page 3, Train: the model and settings, start / pause / resume / stop, live curves, past runs.
 
+The page runs the training and follows its events; what it shows is in widgets: the settings
+column (`widgets.settings_column`), the progress box (`widgets.train_progress`), the curves of the
+run shown (`widgets.run_curves`), the runs of the project (`widgets.run_history`) and the advice
+after a run (`widgets.run_advice`).
+
 Training runs in its own worker (`core.training.loop.train`); its events reach the UI thread through
 the worker's `event` signal and are only recorded there. A timer draws them a few times a
 second, so a fast GPU run never floods the window with redraws.
@@ -12,40 +17,24 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QThreadPool, QTimer
-from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from core.errors import FlypError, worded
+from core.errors import FlypError
 from core.training.advice import collapsed
 from core.training.defaults import FAMILY_SETTINGS, check_bounds
 from core.training.runs import new_run_dir
-from flyp_app import workers
-from flyp_app.pages.base import Page
-from flyp_app import tasks
+from flyp_app import tasks, train_tasks, workers
 from flyp_app.curves import Curves
-from flyp_app.widgets.augmentation import AugmentationPicker
+from flyp_app.pages.base import Page
 from flyp_app.widgets.run_advice import AdviceBox
+from flyp_app.widgets.run_curves import RunCurves
 from flyp_app.widgets.run_history import RunHistory
-from flyp_app.widgets.train_plots import TrainingPlots, set_label
-from flyp_app.widgets.train_settings import HyperParameters, ModelPicker
-from flyp_app.words import download_text, error_text, label, levers_text
+from flyp_app.widgets.settings_column import SettingsColumn
+from flyp_app.widgets.train_plots import set_label
+from flyp_app.widgets.train_progress import TrainProgress, finished_text, trial_text
+from flyp_app.words import download_text, error_text
 
 REDRAW_MS = 200  # 5 redraws a second at most, whatever the number of steps
-
-
-def time_left_text(seconds: float) -> str:
-    """The estimate of the time left, in words: "under a minute left", "about 12 min left"."""
-    if seconds < 60:
-        return "under a minute left"
-    minutes = round(seconds / 60)
-    return f"about {minutes} min left" if minutes < 60 else f"about {minutes // 60} h {minutes % 60:02d} min left"
-
-
-def trial_text(event: dict, left_s: float) -> str:
-    """The automatic mode's words for the trial it trains, with the time budget left."""
-    left = time_left_text(max(0.0, left_s)).removesuffix(" left")
-    return (f"Automatic settings: try {event['index']}, learning rate {event['lr']:g} for {event['epochs']} "
-            f"epoch{'s' * (event['epochs'] > 1)} ({left} of the time budget left).")
 
 
 class TrainPage(Page):
@@ -64,19 +53,15 @@ class TrainPage(Page):
         self._live_path = ""       # the run folder being trained ("" before its run.json exists)
         self._pending_path = ""    # where the current run is being written
         self._live: Curves | None = None
-        self._shown = ""           # the run whose curves are on screen
-        self._reading = 0          # generation of the last curve read, to drop stale answers
         self._progress: dict = {}
         self._dirty = False
-        self._writing = False
-        self._confirmed = False    # warned of settings far outside what works: the next Start trains anyway
-        self._last_config: dict = {}  # the settings of the run the advice is about
-        self.model_picker = ModelPicker(self.state)
-        self.params = HyperParameters()
-        self.augment = AugmentationPicker(tasks.AUGMENT_PREVIEWS)
-        self.plots = TrainingPlots()
-        self.history = RunHistory()
-        self.advice = AdviceBox()
+        self.settings_column = SettingsColumn(state, self.run)
+        self.model_picker, self.params = self.settings_column.model_picker, self.settings_column.params
+        self.progress_box = TrainProgress()
+        self.curves = RunCurves(self.run)
+        self.plots = self.curves.plots
+        self.history = RunHistory(state, self.run)
+        self.advice = AdviceBox(state, self.run)
         self.advice.retrain.connect(self.train_again)
         body = QHBoxLayout()
         body.setSpacing(14)
@@ -85,38 +70,17 @@ class TrainPage(Page):
         self.layout_.addLayout(body, 1)
         self._timer = QTimer(self, interval=REDRAW_MS)
         self._timer.timeout.connect(self._tick)
-        self.model_picker.changed.connect(lambda model, pretrained: self._store(model=model, pretrained=pretrained))
-        self.params.changed.connect(lambda values: self._store(**values))
-        self.augment.changed.connect(self._augment_chosen)
-        state.scan_finished.connect(lambda _: self._preview_augmentation())
+        self.settings_column.flagged.connect(
+            lambda flagged: self.start_button.setText("Start anyway" if flagged else "Start training"))
         self.history.chosen.connect(self.state.select_run)
+        self.history.listed.connect(self._history_listed)
         self.history.resume_requested.connect(self.resume_run)
         state.project_changed.connect(self._load_project)
-        state.settings_changed.connect(self._load_settings)
-        state.runs_changed.connect(self._refresh_history)
+        state.runs_changed.connect(self.history.refresh)
         state.run_selected.connect(self._run_selected)
-        state.engine_ready.connect(self.model_picker.engine_ready)
-        state.scan_finished.connect(lambda data: self.params.set_train_images(len(data.train) if data else None))
-        state.engine_ready.connect(self._load_settings)  # the suggested time budget knows the device then
-        if state.ready:
-            self.model_picker.engine_ready()
 
     # Layout -------------------------------------------------------------------------------------
     def _left_column(self) -> QWidget:
-        settings = QWidget()
-        settings.setObjectName("page")
-        layout = QVBoxLayout(settings)
-        layout.setContentsMargins(0, 0, 6, 0)
-        layout.addWidget(self.model_picker)
-        layout.addWidget(self.augment)
-        layout.addWidget(self.params)
-        self.bounds_warning = QLabel("", objectName="error", wordWrap=True)
-        self.bounds_warning.hide()
-        layout.addWidget(self.bounds_warning)
-        layout.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(settings)
         self.start_button = QPushButton("Start training", objectName="primary")
         self.start_button.clicked.connect(self.start)
         self.pause_button = QPushButton("Pause")
@@ -132,32 +96,20 @@ class TrainPage(Page):
         column.setFixedWidth(380)
         column_layout = QVBoxLayout(column)
         column_layout.setContentsMargins(0, 0, 0, 0)
-        column_layout.addWidget(scroll, 1)
+        column_layout.addWidget(self.settings_column, 1)
         column_layout.addLayout(buttons)
         self._set_buttons()
         return column
 
     def _right_column(self) -> QWidget:
-        progress_box = QGroupBox("Progress")
-        layout = QVBoxLayout(progress_box)
-        self.message = QLabel("No run in progress.", wordWrap=True)
-        self.progress_bar = QProgressBar(textVisible=True)
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
-        self.progress_bar.hide()
-        self.detail = QLabel("", objectName="pageHint", wordWrap=True)  # wraps rather than widen the window
-        layout.addWidget(self.message)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(self.detail)
+        layout = self.progress_box.layout()
         layout.addWidget(self.advice)
         layout.addWidget(self.status)  # errors in words, where the user is looking
-        self.shown_label = QLabel("", objectName="pageHint", wordWrap=True)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(progress_box)
-        top_layout.addWidget(self.shown_label)
-        top_layout.addWidget(self.plots, 1)
+        top_layout.addWidget(self.progress_box)
+        top_layout.addWidget(self.curves, 1)
         splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)
         splitter.addWidget(top)
         splitter.addWidget(self.history)
@@ -168,76 +120,17 @@ class TrainPage(Page):
 
     # The project's settings ---------------------------------------------------------------------
     def _load_project(self) -> None:
-        self._load_settings()
-        self._shown = ""
-        self.plots.show_curves(None)
-        self.shown_label.setText("")
+        self.settings_column.load()
+        self.curves.clear()
         self.advice.hide()  # it was about the last project's run
         if not self.training():
-            self.message.setText("No run in progress.")
-            self.detail.setText("")
-            self.progress_bar.setRange(0, 1)
-            self.progress_bar.setValue(0)
-            self.progress_bar.hide()  # an empty bar says nothing: it shows with the next run
+            self.progress_box.clear()
             self.show_error("")
-        self._refresh_history()
-
-    def _load_settings(self) -> None:
-        if self._writing:
-            return
-        p = self.state.project
-        self.model_picker.load(p.model, p.pretrained)
-        self.params.set_model(p.model, self._device_type())
-        self.params.load(p.settings, p.auto, p.budget_minutes)
-        self._warn_bounds([])
-        self.augment.load(p.settings.get("augment", self.augment.value()))
-
-    def _store(self, **settings) -> None:
-        self._writing = True
-        try:
-            self.state.set_settings(**settings)
-        finally:
-            self._writing = False
-        p = self.state.project
-        self.params.set_model(p.model, self._device_type())
-        self.params.load(p.settings, p.auto, p.budget_minutes)  # a preset fills several fields
-        self._warn_bounds([])
-
-    def _device_type(self) -> str:
-        """cpu, cuda or mps: what the device setting means on this computer (cpu until PyTorch has loaded)."""
-        device = self.device()
-        if device != "auto":
-            return device.split(":")[0]
-        if not self.state.ready:
-            return "cpu"
-        from core.model.loading import select_device
-
-        return select_device("auto").type
+        self.history.refresh()
 
     def _train_images(self) -> int | None:
         data = self.state.datasets
         return len(data.train) if data is not None else None
-
-    def _warn_bounds(self, flags: list) -> None:
-        """Say which settings are far outside what works; the next press of Start trains anyway."""
-        self._confirmed = bool(flags)
-        self.bounds_warning.setText(" ".join(worded(f.text(), lambda name: label(name)) + "." for f in flags)
-                                    + " Change them, or press Start anyway to train with them." if flags else "")
-        self.bounds_warning.setVisible(bool(flags))
-        self.start_button.setText("Start anyway" if flags else "Start training")
-
-    def _augment_chosen(self, augment: str) -> None:
-        self._store(augment=augment)
-        self._preview_augmentation()
-
-    def _preview_augmentation(self) -> None:
-        """Draw the first training image under the chosen preset (in the background)."""
-        data = self.state.datasets
-        if data is None or not data.train:
-            self.augment.show_preview([])
-            return
-        self.run(tasks.augmentation_preview, str(data.train[0].path), self.augment.value(),
-                 on_done=self.augment.show_preview)
 
     # Starting, pausing, stopping ---------------------------------------------------------------
     def training(self) -> bool:
@@ -249,31 +142,24 @@ class TrainPage(Page):
             return
         p = self.state.project
         try:
-            if not p.train_dir:
-                raise FlypError("Choose a training folder on the Data page first.")
-            if self.state.scan_error:
-                raise FlypError(f"The data cannot be used yet: {self.state.scan_error}")
-            if problem := self.model_picker.problem():
-                raise FlypError(problem)
-            self.params.values()
-            config = self.state.train_config()
+            config = self.settings_column.config()
         except FlypError as exc:
             self.show_error(error_text(exc))
             return
         if p.auto:
             budget_s = p.budget_minutes * 60 or None
             self._begin(config, new_run_dir(p.runs_dir(), "auto"), resume=False,
-                        task=(tasks.run_auto, budget_s, self._train_images()))
+                        task=(train_tasks.run_auto, budget_s, self._train_images()))
             return
-        if not self._confirmed and (flags := check_bounds(config, self._train_images())):
-            self._warn_bounds(flags)
+        if not self.settings_column.confirmed and (flags := check_bounds(config, self._train_images())):
+            self.settings_column.warn_bounds(flags)
             return
-        self._warn_bounds([])
+        self.settings_column.warn_bounds([])
         self._begin(config, new_run_dir(p.runs_dir(), config.method), resume=False)
 
     def train_again(self, change: dict) -> None:
         """Train again with the last run's settings and `change` (advice's one click), by hand."""
-        settings = {name: value for name, value in self._last_config.items() if name in FAMILY_SETTINGS}
+        settings = {name: value for name, value in self.advice.last_config.items() if name in FAMILY_SETTINGS}
         if "val_fraction" in change:  # the project's, with the folders
             self.state.set_folders(val_fraction=change.pop("val_fraction"))
         self.state.set_settings(**(settings | change), auto=False)
@@ -291,23 +177,21 @@ class TrainPage(Page):
         self._begin(config, Path(path), resume=True)
 
     def _begin(self, config, run_dir: Path, resume: bool, task: tuple | None = None) -> None:
-        """Train in the page's worker: `tasks.run_training`, or `task` (a task and its arguments
+        """Train in the page's worker: `train_tasks.run_training`, or `task` (a task and its arguments
         after the config and run folder)."""
         self.show_error("")
         self.advice.hide()
-        self.detail.setText("")  # the last run's "step N of N" until this one knows its steps
+        self.progress_box.detail.setText("")  # the last run's "step N of N" until this one knows its steps
         self._pending_path = str(run_dir)
         self._live_path = str(run_dir) if resume else ""
         self._live = Curves(total_steps=None)
         self._progress = {"message": "Resuming…" if resume else "Starting…"}
-        self._shown = str(run_dir)
-        self.plots.show_curves(self._live)
-        self.shown_label.setText(f"Showing: {run_dir.name} (live)")
-        self.progress_bar.setRange(0, 0)  # busy until the engine knows the number of steps
-        self.progress_bar.show()
+        self.curves.show_live(str(run_dir), self._live)
+        self.progress_box.progress_bar.setRange(0, 0)  # busy until the engine knows the number of steps
+        self.progress_box.progress_bar.show()
         self._ended.clear()
         worker = (workers.Worker(task[0], config, str(run_dir), *task[1:]) if task else
-                  workers.Worker(tasks.run_training, config, str(run_dir), resume=resume))
+                  workers.Worker(train_tasks.run_training, config, str(run_dir), resume=resume))
         worker.signals.event.connect(self._on_event)
         worker.signals.finished.connect(self._finished)
         worker.signals.failed.connect(self._failed)
@@ -382,7 +266,7 @@ class TrainPage(Page):
             self._progress["message"] = f"{download_text(event)}. Stop cancels it; the next start resumes it."
         elif kind == "history":
             self._live = event["curves"]
-            if self._shown == self._live_path:
+            if self.curves.shown == self._live_path:
                 self.plots.show_curves(self._live)
         elif kind == "start":
             self._started(event)
@@ -402,9 +286,7 @@ class TrainPage(Page):
         """The automatic mode starts its next run (a trial, or the final one): its curves are shown."""
         self._pending_path, self._live_path = event["run"], ""
         self._live = Curves(total_steps=None)
-        self._shown = event["run"]
-        self.plots.show_curves(self._live)
-        self.shown_label.setText(f"Showing: {Path(event['run']).name} (live)")
+        self.curves.show_live(event["run"], self._live)
         self._progress = {"message": "Starting…"}
         if event["phase"] == "trial":  # the budget left counts down while the trial trains (see _tick)
             self._progress.update(trial=event, budget_end=self.clock() + event["left_s"])
@@ -435,7 +317,7 @@ class TrainPage(Page):
                 self.state.add_run(self._live_path)
         else:
             self._progress["message"] = f"Evaluated at step {event['step']}: {scores}."
-            self._refresh_history()
+            self.history.refresh()
 
     def _tick(self) -> None:
         """Draw what arrived since the last tick (timer, a few times a second)."""
@@ -446,23 +328,11 @@ class TrainPage(Page):
         if not self._dirty:
             return
         self._dirty = False
-        if self._live is not None and self._shown and self._shown == (self._live_path or self._pending_path):
+        if self._live is not None and self.curves.shown and \
+                self.curves.shown == (self._live_path or self._pending_path):
             self.plots.redraw()
-        self.message.setText(" ".join(filter(None, (info.get("auto"), info.get("message")))))  # auto: which run
-        total, step = info.get("total"), info.get("step", 0)
-        if total:
-            self.progress_bar.setRange(0, total)
-            self.progress_bar.setValue(step)
-            parts = [f"step {step} of {total}",
-                     f"epoch {step / info['per_epoch']:.1f} of {total // info['per_epoch']}"]
-            if info.get("rate"):
-                parts.append(f"{info['rate']:.0f} images/s")
-            running = self.training() and not self._worker.control.cancelled()
-            if running and self._worker.control.paused:
-                parts.append("paused")
-            elif running and info.get("eta") is not None and step < total:  # no estimate once stopped
-                parts.append(time_left_text(info["eta"]))
-            self.detail.setText(" · ".join(parts))
+        running = self.training() and not self._worker.control.cancelled()
+        self.progress_box.draw(info, running, running and self._worker.control.paused)
 
     # How a run ends ------------------------------------------------------------------------------
     def _finished(self, info: dict) -> None:
@@ -471,22 +341,12 @@ class TrainPage(Page):
             self._live_path = self._pending_path
             self.state.add_run(self._live_path)
             self._show(self._live_path)
-        best, zero = info.get("best") or {}, (info.get("zeroshot") or {}).get("id", {}).get("accuracy")
-        text = f"Finished {Path(self._live_path or self._pending_path).name}."  # the plots may show another run
-        if best:
-            text += f" Best validation accuracy {best['id_accuracy']:.1%} at step {best['step']}"
-            text += f" (zero-shot {zero:.1%})." if zero is not None else "."
-        if auto := info.get("auto"):
-            text += f" Automatic settings: {auto['why']}"
-        if levers := levers_text(info):
-            text += f" {levers}"
         self._end_auto()
-        worse = collapsed(info)  # a run worse than zero-shot: nothing to blend, no curve to compute
-        self._progress["message"] = text + " " + (worse or "Next: blend it with the zero-shot model on the Blend page.")
-        self.show_info("")
         run = self._live_path or self._pending_path
-        self._advise(run)
-        if not worse:
+        self._progress["message"] = finished_text(info, Path(run).name)  # the plots may show another run
+        self.show_info("")
+        self.advice.advise(run)
+        if not collapsed(info):  # a run worse than zero-shot: nothing to blend, no curve to compute
             self._open_at_best_alpha(run)
 
     def _open_at_best_alpha(self, run: str) -> None:
@@ -496,19 +356,6 @@ class TrainPage(Page):
         worker["w"] = self.run(tasks.blend_curve, self.state.caches, run, self.device(), on_error=lambda _: None,
                                on_done=lambda curve: worker["w"].control.cancelled()
                                or self.state.open_at_best_alpha(run, curve))
-
-    def _advise(self, run_dir: str) -> None:
-        """Read the run's curves in the background and show what they suggest."""
-        if run_dir and Path(run_dir, "run.json").is_file():
-            project = self.state.project
-            self.run(tasks.run_advice, run_dir, on_done=lambda result: self._advised(project, result),
-                     on_error=lambda _: None)
-
-    def _advised(self, project, result: tuple) -> None:
-        if project is not self.state.project:
-            return  # another project opened meanwhile
-        advice, self._last_config = result
-        self.advice.show_advice(advice)
 
     def _stopped(self) -> None:
         self._end_auto()
@@ -520,7 +367,7 @@ class TrainPage(Page):
         self._end_auto()
         self._progress["message"] = "Training stopped with an error."
         self.show_error(text)
-        self._advise(self._live_path)
+        self.advice.advise(self._live_path)
 
     def _worker_done(self, worker: workers.Worker) -> None:
         self._workers.discard(worker)
@@ -530,54 +377,37 @@ class TrainPage(Page):
         self._timer.stop()
         self._dirty = True
         self._tick()
-        if self.progress_bar.maximum() == 0:
-            self.progress_bar.setRange(0, 1)
+        if self.progress_box.progress_bar.maximum() == 0:
+            self.progress_box.progress_bar.setRange(0, 1)
         self.history.busy = False
         self.history.set_live(None)
         self._set_buttons()
         self.state.set_training_run("")  # other pages reload the finished (or stopped) run (runs_changed)
-        if self._shown == self._live_path:
-            self.shown_label.setText(f"Showing: {Path(self._shown).name}")
+        if self.curves.shown == self._live_path:
+            self.curves.caption(self._live_path)
 
     # Past runs ---------------------------------------------------------------------------------
-    def _run_paths(self) -> list[str]:
-        return [str(self.state.folder(r)) for r in self.state.project.runs]
-
-    def _refresh_history(self) -> None:
-        self.run(tasks.read_run_summaries, self._run_paths(), on_done=self._history_read)
-
-    def _history_read(self, summaries: list[dict]) -> None:
-        if [s["path"] for s in summaries] != self._run_paths():
-            return  # the project changed meanwhile: a newer read follows
-        self.history.set_runs(summaries)
+    def _history_listed(self) -> None:
+        """The runs are listed: show the current run's curves (else the newest's) if none are shown."""
         current = self.state.project.current_run
         current = str(self.state.folder(current)) if current else ""
-        if not self._shown and summaries:
-            self._show(current if current in self.history.summaries else summaries[-1]["path"])
-        if self._shown:
-            self.history.select(self._shown)
+        if not self.curves.shown and self.history.summaries:
+            self._show(current if current in self.history.summaries else list(self.history.summaries)[-1])
+        if self.curves.shown:
+            self.history.select(self.curves.shown)
 
     def _run_selected(self, path: str) -> None:
         path = str(self.state.folder(path)) if path else ""
-        if path and path != self._shown:
+        if path and path != self.curves.shown:
             self._show(path)
         self.history.select(path)
 
     def _show(self, path: str) -> None:
         """Show a run's curves: the live ones, or read from its metrics file in a worker."""
-        self._shown = path
-        live = path == self._live_path and self._live is not None and self.training()
-        self.shown_label.setText(f"Showing: {Path(path).name}{' (live)' if live else ''}")
-        if live:
-            self.plots.show_curves(self._live)
-            return
-        self._reading += 1
-        generation = self._reading
-        self.run(tasks.read_curves, path, on_done=lambda result: self._curves_read(generation, *result))
-
-    def _curves_read(self, generation: int, path: str, curves: Curves) -> None:
-        if generation == self._reading and path == self._shown:
-            self.plots.show_curves(curves)
+        if path == self._live_path and self._live is not None and self.training():
+            self.curves.show_live(path, self._live)
+        else:
+            self.curves.show_run(path)
 
     def add_paths(self, paths) -> None:
         pass

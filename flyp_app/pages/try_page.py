@@ -3,12 +3,12 @@
 Images come from a drop on the window (`add_paths`), the clipboard (`paste`) or the open
 buttons. Each is decoded once (its preprocessed pixels are kept), so a new α or run only
 re-runs the model; results arrive a batch at a time, and answers for an α or run that is no
-longer current are dropped.
+longer current are dropped. The images and their answers are `flyp_app.try_items`; a whole folder's
+table, its CSV and sorting are `widgets.folder_results`; "Where it looked" is `widgets.heat_choice`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -18,100 +18,19 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, Q
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from core.data.images import IMAGE_EXTENSIONS
-from flyp_app import label_tasks, tasks, trust_tasks
+from flyp_app import label_tasks, tasks, trust_tasks, try_tasks
 from flyp_app.file_dialogs import choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
-from flyp_app.widgets.folder_results import FolderResults
+from flyp_app.try_items import TryItem, summary_text, table_csv
+from flyp_app.widgets.folder_results import CSV_FILTER, FolderResults
 from flyp_app.widgets.heat_choice import HeatChoice
 from flyp_app.widgets.novelty_control import NoveltyControl
 from flyp_app.widgets.try_results import TryResults, folder_text
 from flyp_app.words import error_text
 
 MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
-CSV_FILTER = "CSV files (*.csv)"
 IMAGE_FILTER = f"Images ({' '.join('*' + e for e in sorted(IMAGE_EXTENSIONS))});;All files (*)"
 
-
-@dataclass
-class TryItem:
-    key: str                 # the file's path, or "pasted image N"
-    name: str
-    path: str | None = None
-    data: bytes | None = None  # a pasted image's PNG bytes
-    thumb: bytes | None = None
-    pixels: object = None    # uint8 tensor at the model's input size, kept to re-predict quickly
-    probs: list[float] | None = None
-    classes: list[str] = field(default_factory=list)
-    target: tuple | None = None  # (run, weights, α) the probabilities belong to
-    error: str = ""
-    novelty: float | None = None  # how unlike the training images (None: the run has no novelty score)
-    heat: bytes | None = None     # the image with its heat map over it ("Where it looked")…
-    heat_for: tuple | None = None  # …for this (target, class index or None for the most likely class)
-
-    def top(self, k: int) -> list[tuple[str, float]]:
-        order = sorted(range(len(self.probs)), key=self.probs.__getitem__, reverse=True)[:k]
-        return [(self.classes[i], self.probs[i]) for i in order]
-
-    def unknown(self, threshold: float | None) -> bool:
-        """Whether the image is like none of the classes at the novelty `threshold`."""
-        return threshold is not None and self.novelty is not None and self.novelty > threshold
-
-
-def summary_text(items: list[TryItem], shown: int = 6, threshold: float | None = None) -> str:
-    """What a folder's answers add up to: "46 images: 45 predicted seven, 1 predicted one", and
-    how many are like none of the classes at the novelty `threshold`."""
-    from collections import Counter
-
-    answered = [item for item in items if item.probs is not None and not item.error]
-    failed = sum(1 for item in items if item.error)
-    if not answered:
-        return f"{failed} could not be classified." if failed else ""
-    counts = Counter(item.top(1)[0][0] for item in answered).most_common()
-    if len(counts) == 1:
-        text = f"{counts[0][1]} of {len(answered)} images predicted {counts[0][0]}" if len(answered) > 1 else \
-            f"1 image, predicted {counts[0][0]}"
-    else:
-        named = counts if len(counts) <= shown + 1 else counts[:shown]  # one class left over is named too
-        rest = counts[len(named):]
-        text = f"{len(answered)} images predicted: " + ", ".join(f"{n} {name}" for name, n in named) + \
-            (f", and {sum(n for _, n in rest)} in {len(rest)} other classes" if rest else "")
-    waiting = len(items) - len(answered) - failed
-    unknown = sum(item.unknown(threshold) for item in answered)
-    text += f" · {unknown} like none of these classes" if unknown else ""
-    return text + (f" · {waiting} still classifying" if waiting else "") + \
-        (f" · {failed} could not be classified" if failed else "") + "."
-
-
-def table_csv(items: list[TryItem], k: int, threshold: float | None = None) -> str:
-    """The results as CSV, the same table as a classified folder's and `flyp predict`'s
-    (`core.labelling.classify.csv_text`): path, class, confidence, known, novelty, the next
-    classes, skipped; known at the novelty `threshold` the page shows."""
-    from core.labelling.classify import Prediction, csv_text
-
-    rows = []
-    for item in items:
-        answered = item.probs is not None and not item.error
-        known = None if not answered or item.novelty is None or threshold is None else not item.unknown(threshold)
-        rows.append(Prediction(item.path or item.name, item.top(k) if answered else [], item.error,
-                               item.novelty if answered else None, known))
-    return csv_text(rows, k)
-
-
-
-def _folder_scores(folder: str, run_path: str, predictions: list) -> dict | None:
-    """A classified folder scored against its class sub-folders (named as the run's class folders),
-    or None when it has none: Classify a folder on a labelled folder is an evaluation."""
-    from core.errors import FlypError
-    from core.model.scores import labelled_folder_scores
-    from core.training.runs import RunDir
-
-    try:
-        info = RunDir(run_path).read_info()
-    except FlypError:
-        return None
-    folder_of = dict(zip(info.get("class_names") or info["classes"], info["classes"]))
-    predicted = {str(p.path): folder_of.get(p.label, p.label) for p in predictions if p.top}
-    return labelled_folder_scores(folder, predicted, info["classes"])
 
 class TryPage(RunPage):
     title = "Try"
@@ -124,7 +43,6 @@ class TryPage(RunPage):
         self.items: list[TryItem] = []
         self._pasted = 0
         self._worker = self._folder_worker = None
-        self._sorted = None
         self._seq = 0
         self._dirty = False
         self._choices_target = None  # the (run, weights, α) the "none of these" control was set for
@@ -188,10 +106,8 @@ class TryPage(RunPage):
         self.drop_note.setStyleSheet("border: 2px dashed #b8c2cf; border-radius: 12px; color: #5a6472; "
                                      "font-size: 16px; background: white;")
         self.inner = QStackedWidget()
-        self.folder_results = FolderResults()
-        self.folder_results.export_requested.connect(self._export_csv)
-        self.folder_results.sort_requested.connect(self._sort_folder)
-        self.folder_results.unsort_requested.connect(self._unsort)
+        self.folder_results = FolderResults(self.state, self.run)
+        self.folder_results.said.connect(lambda text, ok: self.show_info(text, ok=True) if ok else self.show_error(text))
         self.folder_results.closed.connect(self._close_folder)
         self.inner.addWidget(self.drop_note)
         self.inner.addWidget(self.results)
@@ -204,7 +120,7 @@ class TryPage(RunPage):
         """Classify files and the images inside folders (what the window passes on a drop)."""
         paths = [str(p) for p in paths]
         if paths:
-            self.run(tasks.expand_paths, paths, on_done=self._expanded)
+            self.run(try_tasks.expand_paths, paths, on_done=self._expanded)
 
     def _expanded(self, result) -> None:
         files, rejected = result
@@ -307,7 +223,6 @@ class TryPage(RunPage):
         if self._folder_worker is not None:
             self._folder_worker.cancel()
         self.show_error("")
-        self._sorted = None
         self.folder_results.start(folder)
         self.inner.setCurrentWidget(self.folder_results)
         self._show_summary()
@@ -318,43 +233,9 @@ class TryPage(RunPage):
             on_event=self.folder_results.add, on_progress=lambda done, total: (self.progress.setRange(0, total),
                                                                               self.progress.setValue(done)),
             on_done=lambda r: (self.folder_results.finish(f"{r['count']} image(s) in {folder}, by {r['description']}"),
-                               self.folder_results.show_scores(_folder_scores(folder, target[0],
+                               self.folder_results.show_scores(label_tasks.folder_scores(folder, target[0],
                                                                               self.folder_results.predictions))),
             on_error=self.folder_results.failed, on_ended=self.progress.hide)
-
-    def _export_csv(self) -> None:
-        if out := choose_new(self, self.state, "Save the results as CSV", "classified.csv", CSV_FILTER):
-            self.run(label_tasks.export_csv, list(self.folder_results.predictions), out,
-                     on_done=lambda path: self.show_info(f"Saved {path}.", ok=True))
-
-    def _sort_folder(self, min_confidence: float) -> None:
-        if folder := choose_folder(self, self.state, "Folder to sort the images into"):
-            self.sort_into(folder, min_confidence)
-
-    def sort_into(self, folder: str, min_confidence: float) -> None:
-        """Copy the classified images into class folders under `folder` (the uncertain apart)."""
-        self.folder_results.set_buttons(False)
-        self.run(label_tasks.sort_folder, list(self.folder_results.predictions), folder, min_confidence,
-                 on_done=self._sorted_done, on_ended=lambda: self.folder_results.set_buttons(True))
-
-    def _sorted_done(self, report) -> None:
-        self._sorted = report
-        self.folder_results.unsort.show()
-        counts = ", ".join(f"{name} {n}" for name, n in sorted(report.copied.items()))
-        text = f"Copied into {report.folder}: {counts or 'nothing'}."
-        if report.failed:
-            self.show_error(text + f" {len(report.failed)} could not be copied: {report.failed[0][1]}")
-        else:
-            self.show_info(text + " Undo sorting removes these copies.", ok=True)
-
-    def _unsort(self) -> None:
-        from core.labelling.classify import unsort
-
-        if self._sorted is not None:
-            unsort(self._sorted)
-            self.show_info(f"The {len(self._sorted.placed)} copies in {self._sorted.folder} were removed.", ok=True)
-            self._sorted = None
-            self.folder_results.unsort.hide()
 
     def _close_folder(self) -> None:
         if self._folder_worker is not None:
@@ -415,7 +296,8 @@ class TryPage(RunPage):
         self.progress.setValue(0)
         self.progress.show()
         self._seq += 1
-        self._worker = self.run(tasks.classify_items, self.state.caches, target[0], self.device(), target[2], target, requests,
+        self._worker = self.run(try_tasks.classify_items, self.state.caches, target[0], self.device(), target[2],
+                                target, requests,
                                 on_event=self._answers, on_progress=lambda done, _: self.progress.setValue(done),
                                 on_ended=partial(self._classified, self._seq))
 

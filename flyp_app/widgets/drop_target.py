@@ -1,9 +1,10 @@
-"""Dropping folders on one field: the field lights up while a folder is dragged over it, and the
-drop sets that field (not whatever the window would do with a folder dropped elsewhere).
+"""Dropping folders (or files) on one field: the field lights up while a folder is dragged over
+it, and the drop sets that field (not whatever the window would do with a folder dropped elsewhere).
 
 `DropTarget(widget, on_drop)` makes `widget` (a form row: its field and buttons) take folder
-drops; its children stop taking drops of their own, so a drop anywhere on the row lands here.
-The highlight is the dynamic property `dropTarget`, drawn by style.qss.
+drops (`accepts`: which paths it takes instead, such as image files for a search); its children
+stop taking drops of their own, so a drop anywhere on the row lands here. The highlight is the
+dynamic property `dropTarget`, drawn by style.qss.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def highlight(widget: QWidget, on: bool) -> None:
 class DropTarget(QObject):
     """Folder drops on `widget` call `on_drop(folders)`; anything else is refused."""
 
-    def __init__(self, widget: QWidget, on_drop: Callable[[list[Path]], None]):
+    def __init__(self, widget: QWidget, on_drop: Callable[[list[Path]], None],
+                 accepts: Callable[[Path], bool] = Path.is_dir):
         super().__init__(widget)
-        self.widget, self.on_drop = widget, on_drop
+        self.widget, self.on_drop, self.accepts = widget, on_drop, accepts
         for child in widget.findChildren(QWidget):
             child.setAcceptDrops(False)  # a line edit would take the path as text
             if isinstance(child, QAbstractScrollArea):
@@ -44,7 +46,7 @@ class DropTarget(QObject):
     def eventFilter(self, watched, event) -> bool:
         kind = event.type()
         if kind in (QEvent.DragEnter, QEvent.DragMove):
-            if any(p.is_dir() for p in local_paths(event.mimeData())):
+            if any(self.accepts(p) for p in local_paths(event.mimeData())):
                 event.acceptProposedAction()
                 highlight(self.widget, True)
             else:
@@ -55,7 +57,7 @@ class DropTarget(QObject):
             return True
         if kind == QEvent.Drop:
             highlight(self.widget, False)
-            folders = [p for p in local_paths(event.mimeData()) if p.is_dir()]
+            folders = [p for p in local_paths(event.mimeData()) if self.accepts(p)]
             if folders:
                 event.acceptProposedAction()
                 self.on_drop(folders)

@@ -1,5 +1,5 @@
 """The Try page's classified folder: one row per image (the CSV's columns), and the buttons that
-save the CSV, sort the images into class folders, and undo the sorting."""
+save the CSV, sort the images into class folders, and undo the sorting (each in a worker)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from flyp_app import label_tasks
+from flyp_app.file_dialogs import choose_folder, choose_new
 from flyp_app.theme import ERROR_COLOUR
 from flyp_app.widgets.confusion import ConfusionMatrix
 
+CSV_FILTER = "CSV files (*.csv)"
 VERDICT = "Like the training images"
 COLUMNS = ("Image", "Class", "Confidence", "Second", "Third", "Skipped", VERDICT)
 VERDICTS = {True: "yes", False: "no: none of these classes", None: ""}  # `Prediction.known`
@@ -19,16 +22,18 @@ SHOWN_CLASSES = 12  # per-class lines under the table, weakest first
 
 
 class FolderResults(QWidget):
-    """Rows of predictions (`core.labelling.classify.Prediction`), filled a batch at a time."""
+    """Rows of predictions (`core.labelling.classify.Prediction`), filled a batch at a time.
 
-    export_requested = Signal()
-    sort_requested = Signal(float)
-    unsort_requested = Signal()
+    `run` starts a task in a worker (the page's `Page.run`). `said(text, ok)`: a line for the page."""
+
+    said = Signal(str, bool)
     closed = Signal()
 
-    def __init__(self):
+    def __init__(self, state, run):
         super().__init__()
+        self.state, self._run = state, run
         self.predictions: list = []
+        self.last_sort = None  # the last sorting's report (`core.labelling.classify.SortReport`), to undo it
         self.threshold: float | None = None  # the novelty threshold applied (None: the engine's verdicts)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -40,7 +45,7 @@ class FolderResults(QWidget):
         row.addStretch(1)
         self.export = QPushButton("Save as CSV…", toolTip="Save the table as a CSV file: path, class, confidence "
                                                           "and the next classes")
-        self.export.clicked.connect(self.export_requested)
+        self.export.clicked.connect(self._export_csv)
         row.addWidget(self.export)
         row.addWidget(QLabel("Sort, uncertain below:"))
         self.min_confidence = QDoubleSpinBox(minimum=0, maximum=100, value=50, decimals=0, suffix=" %")
@@ -50,11 +55,11 @@ class FolderResults(QWidget):
         self.sort = QPushButton("Sort into folders…")
         self.sort.setToolTip("Copy each image into a folder named after its class; those like none of the "
                              "classes into “_unknown”, the uncertain ones into “_uncertain”. Nothing is overwritten.")
-        self.sort.clicked.connect(lambda: self.sort_requested.emit(self.min_confidence.value() / 100))
+        self.sort.clicked.connect(lambda: self._sort_folder(self.min_confidence.value() / 100))
         row.addWidget(self.sort)
         self.unsort = QPushButton("Undo sorting")
         self.unsort.setToolTip("Remove the copies the last sorting made")
-        self.unsort.clicked.connect(self.unsort_requested)
+        self.unsort.clicked.connect(self.undo_sort)
         self.unsort.hide()
         row.addWidget(self.unsort)
         back = QPushButton("Back to single images")
@@ -101,12 +106,47 @@ class FolderResults(QWidget):
         self.confusion.set_matrix(result["confusion"], result["classes"])
 
     def start(self, folder: str) -> None:
+        self.last_sort = None
         self.show_scores(None)
         self.predictions = []
         self.table.setRowCount(0)
         self.unsort.hide()
         self.set_buttons(False)
         self.title.setText(f"Classifying the images in {folder}…")
+
+    def _export_csv(self) -> None:
+        if out := choose_new(self, self.state, "Save the results as CSV", "classified.csv", CSV_FILTER):
+            self._run(label_tasks.export_csv, list(self.predictions), out,
+                      on_done=lambda path: self.said.emit(f"Saved {path}.", True))
+
+    def _sort_folder(self, min_confidence: float) -> None:
+        if folder := choose_folder(self, self.state, "Folder to sort the images into"):
+            self.sort_into(folder, min_confidence)
+
+    def sort_into(self, folder: str, min_confidence: float) -> None:
+        """Copy the classified images into class folders under `folder` (the uncertain apart)."""
+        self.set_buttons(False)
+        self._run(label_tasks.sort_folder, list(self.predictions), folder, min_confidence,
+                  on_done=self._sorted_done, on_ended=lambda: self.set_buttons(True))
+
+    def _sorted_done(self, report) -> None:
+        self.last_sort = report
+        self.unsort.show()
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(report.copied.items()))
+        text = f"Copied into {report.folder}: {counts or 'nothing'}."
+        if report.failed:
+            self.said.emit(text + f" {len(report.failed)} could not be copied: {report.failed[0][1]}", False)
+        else:
+            self.said.emit(text + " Undo sorting removes these copies.", True)
+
+    def undo_sort(self) -> None:
+        from core.labelling.classify import unsort
+
+        if self.last_sort is not None:
+            unsort(self.last_sort)
+            self.said.emit(f"The {len(self.last_sort.placed)} copies in {self.last_sort.folder} were removed.", True)
+            self.last_sort = None
+            self.unsort.hide()
 
     def set_buttons(self, enabled: bool) -> None:
         for button in (self.export, self.sort):

@@ -1,5 +1,6 @@
 """The Data page's label check: a button that checks the project's folders in the background
-(`flyp_app.check_tasks.check_labels`, with progress, stoppable), then the list to review.
+(`flyp_app.check_tasks.check_labels`, with progress, stoppable), then the list to review:
+suspicious labels, near-duplicates, bad images, shortcuts and class warnings (`ReviewList`).
 
 Nothing on disk changes until the user acts on a listed image (`ReviewList`'s actions).
 """
@@ -7,9 +8,10 @@ Nothing on disk changes until the user acts on a listed image (`ReviewList`'s ac
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from flyp_app import check_tasks, label_tasks, tasks
+from flyp_app import check_tasks, label_tasks
+from flyp_app.caches import THUMB_SIZE
 from flyp_app.widgets.review_list import ReviewList
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
@@ -20,6 +22,7 @@ class LabelCheck(QWidget):
 
     said = Signal(str, bool)
     checked = Signal()  # a check finished: its list is shown
+    expanded = Signal(bool)  # the list is shown (or hidden again: only the button's row is left)
 
     def __init__(self, state, run):
         super().__init__()
@@ -31,18 +34,25 @@ class LabelCheck(QWidget):
         row = QHBoxLayout()
         self.button = QPushButton("Check labels")
         self.button.setToolTip("Look for images that are probably in the wrong class folder, nearly identical "
-                               "copies (also between training and evaluation folders), and small or imbalanced "
-                               "classes. Nothing is changed until you choose an action.")
+                               "copies (also between training and evaluation folders), bad images (blurred, dark, "
+                               "blank…), shortcuts (something other than the object that one class alone shows) "
+                               "and small or imbalanced classes. Nothing is changed until you choose an action.")
         self.button.setAccessibleName("Check labels")
         self.button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop checking (the image features computed so far are kept for next time)")
         self.stop_button.setAccessibleName("Stop checking labels")
         self.stop_button.clicked.connect(self.stop)
+        self.concepts = QLineEdit(placeholderText="also look for… (a ruler, a watermark)", maximumWidth=260)
+        self.concepts.setToolTip("Shortcuts besides styles, text, rulers, hands, frames and backgrounds: things that "
+                                 "might sit in one class's pictures only, separated by commas")
+        self.concepts.setAccessibleName("Also look for these shortcuts")
+        self.concepts.returnPressed.connect(self.start)
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
         self.progress.setAccessibleName("Label check progress")
         self.summary = QLabel("", objectName="pageHint", wordWrap=True)
         row.addWidget(self.button)
+        row.addWidget(self.concepts)
         row.addWidget(self.progress)
         row.addWidget(self.stop_button)
         row.addWidget(self.summary, 1)
@@ -58,6 +68,7 @@ class LabelCheck(QWidget):
         """The list, or only the button's row (the class table above gets the room)."""
         self.review.setVisible(shown)
         self.setMaximumHeight(UNLIMITED if shown else self.layout().itemAt(0).sizeHint().height())
+        self.expanded.emit(shown)
 
     def _running(self, running: bool) -> None:
         self.button.setEnabled(not running)
@@ -91,6 +102,7 @@ class LabelCheck(QWidget):
         self.summary.setText("Checking labels…")
         self._worker = self._run(check_tasks.check_labels, self.state.caches, self._folders(), self._source(),
                                  str(self.state.project.settings.get("device", "auto")),
+                                 [c.strip() for c in self.concepts.text().split(",") if c.strip()],
                                  on_done=self._done, on_error=self._failed, on_progress=self._progress,
                                  on_event=self.summary.setText, on_cancelled=self._cancelled)
 
@@ -122,11 +134,12 @@ class LabelCheck(QWidget):
         self.report = report
         self.summary.setText(
             f"{report.images} images checked with {report.model}: {len(report.suspicious)} suspicious label(s), "
-            f"{len(report.near_duplicates)} near-duplicate pair(s), {len(report.warnings)} class warning(s). "
+            f"{len(report.near_duplicates)} near-duplicate pair(s), {len({q.path for q in report.quality})} bad "
+            f"image(s), {len(report.shortcuts)} shortcut(s), {len(report.warnings)} class warning(s). "
             + (f"The suspicious labels cannot be trusted: {report.ranking_note()}." if not report.trusted else
                "Read the list from the top: the most suspicious come first."))
         self.review.show_report(report)
         self._show_list(True)
         self.checked.emit()
         self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, self.review.image_paths(),
-                                       tasks.THUMB_SIZE, on_event=self.review.set_thumbs)
+                                       THUMB_SIZE, on_event=self.review.set_thumbs)

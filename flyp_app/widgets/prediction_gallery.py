@@ -7,15 +7,13 @@ class or one class picked.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QLabel, QListView,
-                               QListWidget, QListWidgetItem, QPushButton, QVBoxLayout)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-from flyp_app import check_tasks, label_tasks, tasks, trust_tasks
+from flyp_app import check_tasks, tasks, trust_tasks
 from flyp_app.file_dialogs import choose_new
-from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.widgets.heat_choice import EACH_OWN, HeatChoice
+from flyp_app.widgets.image_gallery import ImageGallery
 from flyp_app.widgets.review_actions import ReviewActions
 
 
@@ -33,36 +31,23 @@ class PredictionGallery(QGroupBox):
         super().__init__("Misclassified images")
         self.state, self._run, self._device = state, run, device
         self.items: list[dict] = []
-        self._thumb_worker = self._heat_worker = None
-        self._pixmaps: dict[str, QPixmap] = {}
-        self._heat: dict[tuple, QPixmap] = {}  # (run, α, class choice, path) → the image with its heat map
-        self._target: tuple | None = None      # (run, α) of the images shown
+        self._heat_worker = None
+        self._heat: dict[tuple, bytes] = {}  # (run, α, class choice, path) → the image with its heat map
+        self._target: tuple | None = None    # (run, α) of the images shown
         layout = QVBoxLayout(self)
         self.label = QLabel("", objectName="pageHint", wordWrap=True)
         layout.addWidget(self.label)
         row = QHBoxLayout()
         layout.addLayout(row, 1)
-        self.list = QListWidget()
-        self.list.setViewMode(QListView.IconMode)
-        # Two lines under each image: the true class, then → the predicted one (a third once acted
-        # on). Not uniform item sizes: every item would get the first one's text width.
-        self.list.setIconSize(QSize(tasks.THUMB_SIZE, tasks.THUMB_SIZE))
-        self.list.setGridSize(QSize(tasks.THUMB_SIZE + 24, tasks.THUMB_SIZE + 60))
-        self.list.setResizeMode(QListView.Adjust)
-        self.list.setMovement(QListView.Static)
-        self.list.setWordWrap(True)
-        self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.list.setToolTip("Select images (Shift or Ctrl for several) to act on them below; double-click one "
-                             "to open it")
-        self.list.setAccessibleName("Gallery of predictions")
-        self.list.itemActivated.connect(lambda item: open_in_file_manager(item.data(Qt.UserRole), self.list))
-        self.list.itemSelectionChanged.connect(self._selection_changed)
+        # Two lines under each image: the true class, then → the predicted one (a third once acted on).
+        self.list = ImageGallery(state, run, "Gallery of predictions", lines=3)
         row.addWidget(self.list, 1)
         side = QVBoxLayout()  # the actions beside the images: a row of them would not fit 1024 px
         row.addLayout(side)
-        self.actions = ReviewActions(state, self.selected_paths, " Recompute curve measures the blend on the "
+        self.actions = ReviewActions(state, self.list.selected_paths, " Recompute curve measures the blend on the "
                                      "folders as they are now.", vertical=True)
         self.actions.said.connect(self.said)
+        self.list.selection.connect(self.actions.set_enabled)
         side.addWidget(self.actions)
         self.all_button = QPushButton("All mistakes")
         self.all_button.setToolTip("Show every misclassified image again, not only one cell of the matrix")
@@ -83,7 +68,6 @@ class PredictionGallery(QGroupBox):
         side.addWidget(self.csv_button)
         self.all_button.hide()
         self.csv_button.setEnabled(False)
-        state.images_changed.connect(self.refresh_status)
 
     def clear(self) -> None:
         self.items = []
@@ -119,25 +103,12 @@ class PredictionGallery(QGroupBox):
         self.label.setText(text)
         self.all_button.setVisible(filtered)
         self.csv_button.setEnabled(bool(items))
-        self.list.setUpdatesEnabled(False)
-        self.list.clear()
-        for item in items[:tasks.GALLERY_LIMIT]:
-            entry = QListWidgetItem(self._icon(item), "")
-            entry.setToolTip(f"{item['path']}\ntrue class: {item['true']}\n"
-                             f"predicted: {item['predicted']} ({item['confidence']:.0%} sure)")
-            entry.setData(Qt.UserRole, item["path"])
-            entry.setData(Qt.UserRole + 1, f"{item['true']}\n→ {item['predicted']}")
-            self._show_icon(entry)
-            self.list.addItem(entry)
-        self.list.setUpdatesEnabled(True)
-        self.refresh_status()
-        missing = [i["path"] for i in items[:tasks.GALLERY_LIMIT] if i["path"] not in self._pixmaps]
-        if self._thumb_worker is not None:
-            self._thumb_worker.cancel()
-        if missing:
-            self._thumb_worker = self._run(label_tasks.thumbnails, self.state.caches, missing, tasks.THUMB_SIZE,
-                                           on_event=self.set_thumbs)
-        self._explain_shown()
+        shown = items[:tasks.GALLERY_LIMIT]
+        self.list.show_images([(i["path"], f"{i['true']}\n→ {i['predicted']}",
+                                f"{i['path']}\ntrue class: {i['true']}\npredicted: {i['predicted']} "
+                                f"({i['confidence']:.0%} sure)") for i in shown],
+                              {i["path"]: i["thumb"] for i in shown if i.get("thumb")})
+        self._heat_changed()
 
     # Where it looked ------------------------------------------------------------------------------
     def _heat_key(self, path: str) -> tuple | None:
@@ -146,13 +117,14 @@ class PredictionGallery(QGroupBox):
             return None
         return (*self._target, self.heat_choice.class_index(), path)
 
-    def _heat_changed(self) -> None:
-        for row in range(self.list.count()):
-            self._show_icon(self.list.item(row))
-        self._explain_shown()
+    def _show_heat(self) -> None:
+        shown = {path: self._heat[key] for path in self.list.paths()
+                 if (key := self._heat_key(path)) is not None and key in self._heat}
+        self.list.set_overlays(shown)
 
-    def _explain_shown(self) -> None:
-        """Heat maps, in the background, for the images shown that have none for this choice."""
+    def _heat_changed(self) -> None:
+        """Show the maps there are for the choice, and compute the others in the background."""
+        self._show_heat()
         if self._heat_worker is not None:
             self._heat_worker.cancel()
         if self._heat_key("") is None:
@@ -166,56 +138,14 @@ class PredictionGallery(QGroupBox):
                 if choice == EACH_OWN and item["true"] in classes:
                     todo[-1]["class_index"] = classes.index(item["true"])
         if todo:
-            key = (run_dir, alpha, choice)
             self._heat_worker = self._run(trust_tasks.explain_items, self.state.caches, run_dir, self._device(), alpha,
-                                          key, todo, None if choice == EACH_OWN else choice,
+                                          (run_dir, alpha, choice), todo, None if choice == EACH_OWN else choice,
                                           on_event=self._heat_arrived)
 
     def _heat_arrived(self, answer: dict) -> None:
-        if "png" not in answer:
-            return  # an image that could not be explained keeps its own picture
-        key = (*answer["target"], answer["key"])
-        self._heat[key] = QPixmap.fromImage(QImage.fromData(answer["png"]))
-        for row in range(self.list.count()):
-            if self.list.item(row).data(Qt.UserRole) == answer["key"]:
-                self._show_icon(self.list.item(row))
-
-    def _show_icon(self, entry: QListWidgetItem) -> None:
-        path = entry.data(Qt.UserRole)
-        heat = self._heat.get(self._heat_key(path))
-        entry.setIcon(QIcon(heat) if heat is not None else QIcon(self._pixmaps[path]) if path in self._pixmaps
-                      else QIcon())
-        entry.setData(Qt.UserRole + 2, heat is not None)  # whether a heat map shows
-
-    def _icon(self, item: dict) -> QIcon:
-        path = item["path"]
-        if path not in self._pixmaps and item.get("thumb"):
-            self._pixmaps[path] = QPixmap.fromImage(QImage.fromData(item["thumb"]))
-        return QIcon(self._pixmaps[path]) if path in self._pixmaps else QIcon()
-
-    def set_thumbs(self, batch: dict[str, bytes]) -> None:
-        for path, png in batch.items():
-            self._pixmaps[path] = QPixmap.fromImage(QImage.fromData(png))
-        for row in range(self.list.count()):
-            entry = self.list.item(row)
-            if entry.data(Qt.UserRole) in batch:
-                self._show_icon(entry)
-
-    def refresh_status(self) -> None:
-        """Each image's two lines, and a third saying what was done with it (moved, left out, kept)."""
-        for row in range(self.list.count()):
-            entry = self.list.item(row)
-            status = self.state.review_status(entry.data(Qt.UserRole))
-            entry.setText(entry.data(Qt.UserRole + 1) + (f"\n{status}" if status else ""))
-            entry.setForeground(self.palette().placeholderText() if status else self.palette().text())
-        self._selection_changed()
-
-    def selected_paths(self) -> list[str]:
-        paths = [entry.data(Qt.UserRole) for entry in self.list.selectedItems()]
-        return [p for p in paths if not self.state.review_status(p)]
-
-    def _selection_changed(self) -> None:
-        self.actions.set_enabled(bool(self.selected_paths()))
+        if "png" in answer:  # an image that could not be explained keeps its own picture
+            self._heat[(*answer["target"], answer["key"])] = answer["png"]
+            self._show_heat()
 
     def save_dialog(self) -> None:
         out = choose_new(self, self.state, "Save the list as a table", "predictions.csv", "CSV tables (*.csv)")

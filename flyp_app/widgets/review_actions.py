@@ -19,9 +19,11 @@ class ReviewActions(QWidget):
 
     said = Signal(str, bool)
 
-    def __init__(self, state, selected: Callable[[], list[str]], after_move: str = "", vertical: bool = False):
+    def __init__(self, state, selected: Callable[[], list[str]], after_move: str = "", vertical: bool = False,
+                 of: str = ""):
         """`after_move`: a sentence added to the line said after a move; `vertical`: the buttons one
-        above the other (beside a gallery, where a row would not fit 1024 px)."""
+        above the other (beside a gallery, where a row would not fit 1024 px); `of`: which images,
+        for screen readers, where a page has two lists ("images found": "Keep as is (images found)")."""
         super().__init__()
         self.state, self.selected, self.after_move = state, selected, after_move
         layout = QVBoxLayout(self) if vertical else QHBoxLayout(self)
@@ -41,7 +43,7 @@ class ReviewActions(QWidget):
                                     "again. Ctrl+Z forgets it.")
         self.keep_button.clicked.connect(self.keep)
         for button in (self.move_button, self.exclude_button, self.keep_button):
-            button.setAccessibleName(button.text().rstrip("…"))
+            button.setAccessibleName(button.text().rstrip("…") + (f" ({of})" if of else ""))
             layout.addWidget(button)
         layout.addStretch(1)
         self.set_enabled(False)

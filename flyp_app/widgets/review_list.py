@@ -1,8 +1,11 @@
 """The label check's findings on the Data page, to review one by one or several at once.
 
-Three groups in one list: suspicious labels (thumbnail, file name, the folder's class, the class
+Five groups in one list: suspicious labels (thumbnail, file name, the folder's class, the class
 the evidence points to, a score, most suspicious first), near-duplicate pairs (a pair, then its
-two images), and class warnings (one line of advice each). The actions below act on the selected
+two images), bad images (by issue: blurred, too dark…, each with its advice, then its images),
+shortcuts (a concept far more common in one class: its shares, one line of advice, then the
+images that carry it), and class warnings (one line of advice each). A row that stands for
+several images (a pair, an issue, a shortcut) acts on all of them. The actions below act on the selected
 images (a pair's row: both of its images); what was done shows in the last column, and goes
 away when it is undone.
 """
@@ -15,6 +18,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from flyp_app.words import quality_text
 from flyp_app.widgets.review_actions import ReviewActions
 
 ICON = 40
@@ -66,6 +70,8 @@ class ReviewList(QWidget):
         self._images.clear()
         self._suspicious(report)
         self._duplicates(report)
+        self._bad_images(report)
+        self._shortcuts(report)
         self._warnings(report)
         self.refresh_status()
 
@@ -119,6 +125,48 @@ class ReviewList(QWidget):
             pair.setExpanded(True)
             for path in (d.a, d.b):
                 self._image_row(pair, path, Path(path).parent.name)
+
+    def _bad_images(self, report) -> None:
+        from core.checks.quality import ADVICE
+
+        group = self._group(f"Bad images ({len({q.path for q in report.quality})})",
+                            "Images that are blurred, too dark or too bright, nearly uniform, very long or tiny: "
+                            "select an issue's row to act on all of its images")
+        by_issue: dict[str, list] = {}
+        for q in report.quality:
+            by_issue.setdefault(q.issue, []).append(q)
+        for issue, found in by_issue.items():
+            name = quality_text(issue, found[0].score)[0]
+            row = self._several(group, f"{name} ({len(found)}) → {ADVICE.get(issue, '')}", [q.path for q in found])
+            for q in found:
+                self._image_row(row, q.path, Path(q.path).parent.name, score=quality_text(issue, q.score)[1],
+                                tip=f"{q.path}\n{name}: {quality_text(issue, q.score)[1]}")
+
+    def _shortcuts(self, report) -> None:
+        group = self._group(f"Shortcuts ({len(report.shortcuts)})",
+                            "Something other than the object that one class's images carry far more often than "
+                            "the others' (a style, a background, a ruler, text): the model could learn it instead "
+                            "of the object. Select a shortcut's row to act on all of its images.")
+        for s in report.shortcuts:
+            name = self.actions.display(s.class_name)
+            row = self._several(group, f"‘{s.concept.replace('{}', name)}’ in {name}: "
+                                       f"{s.share_in_class:.0%} of its images, {s.share_elsewhere:.0%} of the "
+                                       "others'", s.images)
+            advice = QTreeWidgetItem(row, [f"→ {s.advice.replace('{}', name)}"])
+            advice.setFirstColumnSpanned(True)
+            advice.setFlags(Qt.ItemIsEnabled)
+            advice.setToolTip(0, s.advice.replace('{}', name))
+            for path in s.images:
+                self._image_row(row, path, s.class_name)
+
+    def _several(self, parent: QTreeWidgetItem, text: str, paths: list[str]) -> QTreeWidgetItem:
+        """A row standing for several images (listed under it): selecting it selects them all."""
+        row = QTreeWidgetItem(parent, [text])
+        row.setFirstColumnSpanned(True)
+        row.setData(0, PATHS, list(paths))
+        row.setToolTip(0, f"{text}\nSelect this row to act on its {len(paths)} image(s), or pick some below.")
+        row.setExpanded(True)
+        return row
 
     def _shown_path(self, path: str) -> str:
         """A path as the project's folder sees it (two copies often share a file name)."""

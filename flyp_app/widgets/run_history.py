@@ -1,7 +1,8 @@
 """The project's training runs: status and scores of each, and the buttons that act on one.
 
-Run folders are read in a worker (`flyp_app.tasks.read_run_summaries`, `read_curves`): core's run module
-brings torch with it, and a long run's metrics file is too big to parse on the UI thread.
+Run folders are read in a worker (`flyp_app.train_tasks.read_run_summaries`; a run's curves,
+`read_curves`, by `widgets.run_curves`): core's run module brings torch with it, and a long run's
+metrics file is too big to parse on the UI thread.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from core.training.runs import RunStatus
+from flyp_app import train_tasks
 from flyp_app.widgets.accessible import open_in_file_manager
 from flyp_app.words import run_status_text
 
@@ -22,13 +24,17 @@ def _percent(value: float | None) -> str:
 
 
 class RunHistory(QWidget):
-    """A list of runs; selecting one asks the page to show it, Resume asks to continue it."""
+    """A list of runs; selecting one asks the page to show it, Resume asks to continue it.
+
+    `run` starts a task in a worker (the page's `Page.run`): the runs are read there."""
 
     chosen = Signal(str)            # a run folder the user selected
     resume_requested = Signal(str)  # a run folder to continue
+    listed = Signal()               # the project's runs were read and are listed
 
-    def __init__(self):
+    def __init__(self, state, run):
         super().__init__()
+        self.state, self._run = state, run
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         header = QHBoxLayout()
@@ -61,6 +67,19 @@ class RunHistory(QWidget):
         self.paused = False
         self.busy = False  # a run is training: nothing else can be resumed meanwhile
         self._update_buttons()
+
+    def refresh(self) -> None:
+        """Read the project's runs again, in a worker."""
+        self._run(train_tasks.read_run_summaries, self._run_paths(), on_done=self._read)
+
+    def _run_paths(self) -> list[str]:
+        return [str(self.state.folder(r)) for r in self.state.project.runs]
+
+    def _read(self, summaries: list[dict]) -> None:
+        if [s["path"] for s in summaries] != self._run_paths():
+            return  # the project changed meanwhile: a newer read follows
+        self.set_runs(summaries)
+        self.listed.emit()
 
     def set_runs(self, summaries: list[dict]) -> None:
         """Show the runs (newest first), keeping the selection."""
