@@ -67,7 +67,8 @@ def explain_source(caches: Caches, source: dict, device: str, target, items: lis
             made.append(classifier_explainer(Classifier(loaded, source["names"], source["templates"]),
                                              source["classes"]))
         return made[0]
-    _explain_each(caches, loaded.image_size, threading.Lock(), explainer, target, items, class_index, progress, control, emit)
+    _explain_each(caches, loaded.image_size, threading.Lock(), explainer, target, items, class_index, progress,
+                  control, emit)
 
 
 def _explain_each(caches: Caches, size: int, lock, explainer, target, items, class_index, progress, control,

@@ -127,7 +127,7 @@ def coverage_lines(sets: dict) -> list[str]:
              "|---|" + "---|" * len(thresholds)]
     for name, s in sets.items():
         rows = {round(r["threshold"], 6): r for r in s.get("coverage", ())}
-        cells = [(f"{r['coverage']:.0%}, {r['accuracy']:.1%}" if r["accuracy"] is not None else f"{r['coverage']:.0%}, —")
+        cells = [(f"{r['coverage']:.0%}, " + (f"{r['accuracy']:.1%}" if r["accuracy"] is not None else "—"))
                  if (r := rows.get(round(t, 6))) else "" for t in thresholds]
         lines.append(f"| {set_name(name)} | " + " | ".join(cells) + " |")
     return [*lines, ""]
