@@ -96,16 +96,16 @@ def test_a_bundle_field_of_the_wrong_type_or_range_is_named(bundle, colour_data,
 
 
 def test_class_names_no_file_system_takes_become_safe_folders(tmp_path):
-    from core.labelling.classify import MAX_FOLDER_BYTES, UNCERTAIN, Prediction, sort_into
+    from core.labelling.classify import MAX_FOLDER_BYTES, UNCERTAIN, UNKNOWN, Prediction, sort_into
 
     source = tmp_path / "a.png"
     source.write_bytes(b"\x89PNG not really")
-    names = ["x" * 300, "y\0z", "line\nbreak", UNCERTAIN, "..", "a/b"]
+    names = ["x" * 300, "y\0z", "line\nbreak", UNCERTAIN, UNKNOWN, "_Unknown", "..", "a/b"]
     predictions = [Prediction(source, [(name, 0.9)], "") for name in names]
     report = sort_into(predictions, tmp_path / "sorted")
     folders = {p.parent.name for p in report.placed}
     assert len(folders) == len(names) and not report.failed
-    assert UNCERTAIN not in folders and all(len(f.encode()) <= MAX_FOLDER_BYTES for f in folders)
+    assert not folders & {UNCERTAIN, UNKNOWN, "_Unknown"} and all(len(f.encode()) <= MAX_FOLDER_BYTES for f in folders)
     assert not any("\0" in f or "\n" in f or f.startswith(".") for f in folders)
 
 
