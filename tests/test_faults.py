@@ -466,3 +466,38 @@ def test_a_message_quotes_an_errors_first_line_and_out_of_memory_is_told_by_kind
     assert out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert out_of_memory(RuntimeError("MPS backend out of memory"))
     assert not out_of_memory(RuntimeError("size mismatch")) and not out_of_memory(ValueError("out of memory"))
+
+
+class _WorkerSignals(torch.utils.data.Dataset):
+    """Each item says, from inside the loader worker: its process, whether Ctrl-C is ignored
+    there, and the signal it gets when its parent dies (Linux's PR_GET_PDEATHSIG)."""
+
+    def __getitem__(self, key):
+        import ctypes
+
+        death = ctypes.c_int(0)
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None).prctl(2, ctypes.byref(death))  # PR_GET_PDEATHSIG
+        return torch.tensor([os.getpid(), signal.getsignal(signal.SIGINT) is signal.SIG_IGN, death.value])
+
+    def __len__(self):
+        return 4
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="loader workers are forked here")
+def test_loader_workers_leave_ctrl_c_to_the_training_and_die_with_it():
+    """A double Ctrl-C raised in every worker (their inherited handler) and a kill -9 of the
+    training left orphaned workers that printed a traceback: workers ignore Ctrl-C, and on
+    Linux the system kills them with their parent."""
+    from core.cli.output import interrupt_cancels
+    from core.data.loader import train_loader
+
+    restore = interrupt_cancels(RunControl())  # what `flyp train` installs before the loader forks
+    try:
+        rows = [batch[0].tolist() for batch in train_loader(_WorkerSignals(), [[i] for i in range(4)], 2, False)]
+    finally:
+        restore()
+    assert {pid for pid, _, _ in rows} - {os.getpid()}  # they ran in workers
+    assert all(ignored for _, ignored, _ in rows)
+    if sys.platform.startswith("linux"):
+        assert all(death == signal.SIGKILL for _, _, death in rows)
