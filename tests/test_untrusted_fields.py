@@ -49,6 +49,18 @@ def test_a_run_json_field_of_the_wrong_type_or_range_is_named(run, capsys, field
     assert (run / "run.json").read_bytes() == before
 
 
+def test_a_class_list_edited_in_run_json_is_named_there_not_only_the_data_folder(run, colour_data, capsys):
+    """run.json lists two of the three classes its training folder holds: blending names both
+    run.json and the folder; predicting with the run never indexes past its two-class head."""
+    edit_json(run / "run.json", lambda d: d.update(classes=d["classes"][:2], class_names=d["class_names"][:2]))
+    code, _, err = run_cli(capsys, "blend", "--run", run, "--alphas", "0,1")
+    assert_one_line_error(code, err, "run.json lists 'blue', 'green'", str(colour_data["train"]))
+    image = next((colour_data["val"] / "red").iterdir())
+    code, out, err = run_cli(capsys, "predict", run, image, "--json")
+    assert code == 0 and "Traceback" not in err
+    assert {row["class"] for row in json.loads(out)["predictions"][0]["top_k"]} <= {"blue", "green"}
+
+
 def resave(file, state):
     """Weights written as the run writes them, with a valid checksum: the damage is in the values."""
     from safetensors import safe_open

@@ -73,6 +73,17 @@ def check_weights(state: dict[str, torch.Tensor], reference: dict[str, torch.Ten
                             "exported (train again, or use the other checkpoint)")
 
 
+def check_run_classes(info: dict, found: list[str]) -> None:
+    """FlypError unless the run's training folder still holds the classes its run.json lists,
+    naming both: the folders may have changed since, or run.json may have been edited."""
+    listed = list(info["classes"])
+    if list(found) != listed:
+        def names(classes):
+            return ", ".join(map(repr, classes[:6])) + (f" and {len(classes) - 6} more" if len(classes) > 6 else "")
+        raise FlypError(f"{info['config']['train_dir']} holds the classes {names(found)}, but the run's run.json lists "
+                        f"{names(listed)}: the folders changed since the run was trained, or run.json was edited")
+
+
 def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[str, EvalImages]:
     """The run's ID validation and OOD sets, found again from its config (same split seed), at
     its model's input size and interpolation."""
@@ -80,8 +91,7 @@ def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[st
     image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
     interpolation = preprocess.get("interpolation", "bicubic")
     data = load_run_datasets(config, cancel=cancel)
-    if data.classes != info["classes"]:
-        raise FlypError(f"{config['train_dir']}: its classes changed since the run was trained")
+    check_run_classes(info, data.classes)
     return {name: EvalImages(s, image_size, interpolation, cancel) for name, s in data.eval_sets().items() if s}
 
 
