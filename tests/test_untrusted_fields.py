@@ -181,6 +181,24 @@ def test_cached_features_that_are_nan_or_of_another_width_are_computed_again(tmp
     assert torch.equal(again.get("a"), good[0])
 
 
+def test_cached_quality_measures_of_another_width_are_measured_again(tmp_path):
+    """A quality cache whose rows all have three numbers (not seven) is consistent by itself:
+    flyp check --json quality measures those images again instead of failing on them."""
+    from PIL import Image
+
+    from core.checks.quality import KEY, image_measures
+    from core.model.feature_cache import FeatureCache, digest_of
+
+    paths = []
+    for i in range(3):
+        Image.new("RGB", (20 + i, 20), (40 * i, 90, 200)).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    FeatureCache(KEY, tmp_path / "cache", unit_rows=False).put([digest_of(p.read_bytes()) for p in paths],
+                                                                torch.ones(3, 3))
+    rows = image_measures(paths, cache_root=tmp_path / "cache")
+    assert [tuple(r.shape) for r in rows] == [(7,)] * 3 and [int(r[0]) for r in rows] == [20, 21, 22]
+
+
 def test_a_run_left_running_by_a_process_that_is_gone_reads_as_stopped(run):
     from core.training.runs import RunDir
 
