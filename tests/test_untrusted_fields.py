@@ -150,6 +150,12 @@ PROJECT_DAMAGE = [
     ("budget_minutes", {"budget_minutes": 1e308}),
     ("templates", {"templates": ["no placeholder"]}),
     ("class_names", {"class_names": {"red": "colour", "blue": "colour"}}),
+    ("budget_minutes", {"budget_minutes": float("inf")}),  # json writes Infinity, and reads it back
+    ("lr", {"settings": {"lr": float("nan")}}),
+    ("seed", {"settings": {"seed": 2**70}}),
+    ("batch_size", {"settings": {"batch_size": "64"}}),
+    ("val_fraction", {"val_fraction": None}),
+    ("ood_dirs", {"ood_dirs": "not a list"}),
 ]
 
 
