@@ -501,3 +501,48 @@ def test_loader_workers_leave_ctrl_c_to_the_training_and_die_with_it():
     assert all(ignored for _, ignored, _ in rows)
     if sys.platform.startswith("linux"):
         assert all(death == signal.SIGKILL for _, _, death in rows)
+
+
+KILLED_SORT = """
+import os, shutil, signal, sys
+from pathlib import Path
+from core.labelling import files
+from core.labelling.classify import Prediction, sort_into
+
+sources = sorted(Path(sys.argv[1]).iterdir())
+copied = []
+real_copy = shutil.copy2
+
+def copy_then_die(source, target):
+    copied.append(source)
+    if len(copied) == 3:  # kill -9 with half of the third image written
+        Path(target).write_bytes(Path(source).read_bytes()[:10])
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_copy(source, target)
+
+files.shutil.copy2 = copy_then_die
+sort_into([Prediction(p, [("circle", 0.9)], "") for p in sources], sys.argv[2])
+"""
+
+
+def test_a_sort_killed_midway_leaves_no_partial_image_and_a_rerun_completes_it(tmp_path):
+    """kill -9 of `flyp predict --sort-into` mid-copy left a 0-byte image under its final name;
+    now a copy appears under its name only whole, and the same sort again adds no duplicates."""
+    from PIL import Image
+
+    from core.labelling.classify import Prediction, sort_into
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(5):
+        Image.new("RGB", (16, 16), (50 * i, 20, 20)).save(photos / f"p{i}.png")
+    sorted_dir = tmp_path / "sorted"
+    process = subprocess.run([sys.executable, "-c", KILLED_SORT, str(photos), str(sorted_dir)],
+                             cwd=Path(__file__).parent.parent, capture_output=True, timeout=120)
+    assert process.returncode == -signal.SIGKILL
+    visible = [p for p in (sorted_dir / "circle").iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in visible) == ["p0.png", "p1.png"]
+    assert all(p.read_bytes() == (photos / p.name).read_bytes() for p in visible)
+    sort_into([Prediction(p, [("circle", 0.9)], "") for p in sorted(photos.iterdir())], sorted_dir)
+    visible = sorted(p.name for p in (sorted_dir / "circle").iterdir() if not p.name.startswith("."))
+    assert visible == [f"p{i}.png" for i in range(5)]  # completed, no "p0 (2).png"
