@@ -546,3 +546,4 @@ def test_a_sort_killed_midway_leaves_no_partial_image_and_a_rerun_completes_it(t
     sort_into([Prediction(p, [("circle", 0.9)], "") for p in sorted(photos.iterdir())], sorted_dir)
     visible = sorted(p.name for p in (sorted_dir / "circle").iterdir() if not p.name.startswith("."))
     assert visible == [f"p{i}.png" for i in range(5)]  # completed, no "p0 (2).png"
+    assert not list((sorted_dir / "circle").glob(".*.tmp"))  # the killed copy's hidden leftover is gone
