@@ -61,6 +61,13 @@ def test_a_class_list_edited_in_run_json_is_named_there_not_only_the_data_folder
     assert {row["class"] for row in json.loads(out)["predictions"][0]["top_k"]} <= {"blue", "green"}
 
 
+@pytest.mark.parametrize("field", ["train_dir", "val_dir"])
+def test_a_folder_run_json_names_that_is_gone_is_named_with_run_json(run, capsys, tmp_path, field):
+    edit_json(run / "run.json", lambda d: d["config"].update({field: str(tmp_path / "moved")}))
+    code, _, err = run_cli(capsys, "blend", "--run", run, "--alphas", "0,1")
+    assert_one_line_error(code, err, "moved: no such folder", "run.json", f"config.{field}")
+
+
 def resave(file, state):
     """Weights written as the run writes them, with a valid checksum: the damage is in the values."""
     from safetensors import safe_open
