@@ -147,3 +147,22 @@ def test_predict_skips_dev_zero_a_fifo_and_a_sparse_file_with_their_reason(capsy
     reasons = {os.path.basename(s["path"]): s["reason"] for s in report["skipped"]}
     assert "device" in reasons["zero"] and "pipe" in reasons["pipe.png"] and "too large" in reasons["sparse.png"]
     assert [os.path.basename(p["path"]) for p in report["predictions"]] == ["ok0.png"]
+
+
+@pytest.mark.parametrize("name, words", [("pipe.png", "pipe (FIFO)"), ("zero.png", "symbolic link to a device"),
+                                         ("gone.png", "no such file"), ("dangling.png", "broken symbolic link")])
+def test_newer_verbs_name_a_special_file_for_what_it_is(capsys, flyp_run, special, tmp_path, name, words):
+    """flyp search --image and flyp explain said "no such file" of a pipe or a device."""
+    os.symlink(special / "nowhere", special / "dangling.png")
+    for argv in (["search", special.parent, "--image", special / name, "--model", "demo"],
+                 ["explain", flyp_run, special / name, "--out", tmp_path / "maps"]):
+        code, _, err = run_cli(capsys, *argv)
+        assert_one_line_error(code, err, name, words)
+
+
+def test_search_over_a_folder_of_special_files_ranks_the_images_only(capsys, special):
+    import json
+
+    code, out, err = run_cli(capsys, "search", special.parent, "--text", "red", "--model", "demo", "--json")
+    assert code == 0 and "Traceback" not in err
+    assert sorted(os.path.basename(m["path"]) for m in json.loads(out)) == ["ok0.png", "ok1.png"]

@@ -36,6 +36,14 @@ def test_a_batch_larger_than_the_data_and_absurd_epochs_are_flagged():
     assert check_bounds(TrainConfig(train_dir="x", model="ViT-B-32", pretrained="openai"), train_images=300) == []
 
 
+def test_the_batch_chosen_for_a_small_training_set_is_never_warned_about():
+    """24 images: the demo family's batch of 64 becomes 2 (8 steps an epoch), below its usual
+    range; the user gave no batch, so the app and the command line say nothing about one."""
+    for images in (10, 24, 40, 100):
+        config = TrainConfig(train_dir="x", model="demo", **default_settings("demo", images))
+        assert check_bounds(config, train_images=images) == [], images
+
+
 def test_random_weights_and_the_linear_probe_are_not_checked():
     assert check_bounds(TrainConfig(train_dir="x", model="flyp-tiny", pretrained="none", lr=0.5)) == []
     assert check_bounds(TrainConfig(train_dir="x", model="demo", method="lp", lr=0.5)) == []

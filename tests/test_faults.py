@@ -467,3 +467,84 @@ def test_a_message_quotes_an_errors_first_line_and_out_of_memory_is_told_by_kind
     assert out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert out_of_memory(RuntimeError("MPS backend out of memory"))
     assert not out_of_memory(RuntimeError("size mismatch")) and not out_of_memory(ValueError("out of memory"))
+
+
+class _WorkerSignals(torch.utils.data.Dataset):
+    """Each item says, from inside the loader worker: its process, whether Ctrl-C is ignored
+    there, and the signal it gets when its parent dies (Linux's PR_GET_PDEATHSIG)."""
+
+    def __getitem__(self, key):
+        import ctypes
+
+        death = ctypes.c_int(0)
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None).prctl(2, ctypes.byref(death))  # PR_GET_PDEATHSIG
+        return torch.tensor([os.getpid(), signal.getsignal(signal.SIGINT) is signal.SIG_IGN, death.value])
+
+    def __len__(self):
+        return 4
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="loader workers are forked here")
+def test_loader_workers_leave_ctrl_c_to_the_training_and_die_with_it():
+    """A double Ctrl-C raised in every worker (their inherited handler) and a kill -9 of the
+    training left orphaned workers that printed a traceback: workers ignore Ctrl-C, and on
+    Linux the system kills them with their parent."""
+    from core.cli.output import interrupt_cancels
+    from core.data.loader import train_loader
+
+    restore = interrupt_cancels(RunControl())  # what `flyp train` installs before the loader forks
+    try:
+        rows = [batch[0].tolist() for batch in train_loader(_WorkerSignals(), [[i] for i in range(4)], 2, False)]
+    finally:
+        restore()
+    assert {pid for pid, _, _ in rows} - {os.getpid()}  # they ran in workers
+    assert all(ignored for _, ignored, _ in rows)
+    if sys.platform.startswith("linux"):
+        assert all(death == signal.SIGKILL for _, _, death in rows)
+
+
+KILLED_SORT = """
+import os, shutil, signal, sys
+from pathlib import Path
+from core.labelling import files
+from core.labelling.classify import Prediction, sort_into
+
+sources = sorted(Path(sys.argv[1]).iterdir())
+copied = []
+real_copy = shutil.copy2
+
+def copy_then_die(source, target):
+    copied.append(source)
+    if len(copied) == 3:  # kill -9 with half of the third image written
+        Path(target).write_bytes(Path(source).read_bytes()[:10])
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_copy(source, target)
+
+files.shutil.copy2 = copy_then_die
+sort_into([Prediction(p, [("circle", 0.9)], "") for p in sources], sys.argv[2])
+"""
+
+
+def test_a_sort_killed_midway_leaves_no_partial_image_and_a_rerun_completes_it(tmp_path):
+    """kill -9 of `flyp predict --sort-into` mid-copy left a 0-byte image under its final name;
+    now a copy appears under its name only whole, and the same sort again adds no duplicates."""
+    from PIL import Image
+
+    from core.labelling.classify import Prediction, sort_into
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(5):
+        Image.new("RGB", (16, 16), (50 * i, 20, 20)).save(photos / f"p{i}.png")
+    sorted_dir = tmp_path / "sorted"
+    process = subprocess.run([sys.executable, "-c", KILLED_SORT, str(photos), str(sorted_dir)],
+                             cwd=Path(__file__).parent.parent, capture_output=True, timeout=120)
+    assert process.returncode == -signal.SIGKILL
+    visible = [p for p in (sorted_dir / "circle").iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in visible) == ["p0.png", "p1.png"]
+    assert all(p.read_bytes() == (photos / p.name).read_bytes() for p in visible)
+    sort_into([Prediction(p, [("circle", 0.9)], "") for p in sorted(photos.iterdir())], sorted_dir)
+    visible = sorted(p.name for p in (sorted_dir / "circle").iterdir() if not p.name.startswith("."))
+    assert visible == [f"p{i}.png" for i in range(5)]  # completed, no "p0 (2).png"
+    assert not list((sorted_dir / "circle").glob(".*.tmp"))  # the killed copy's hidden leftover is gone

@@ -49,6 +49,25 @@ def test_a_run_json_field_of_the_wrong_type_or_range_is_named(run, capsys, field
     assert (run / "run.json").read_bytes() == before
 
 
+def test_a_class_list_edited_in_run_json_is_named_there_not_only_the_data_folder(run, colour_data, capsys):
+    """run.json lists two of the three classes its training folder holds: blending names both
+    run.json and the folder; predicting with the run never indexes past its two-class head."""
+    edit_json(run / "run.json", lambda d: d.update(classes=d["classes"][:2], class_names=d["class_names"][:2]))
+    code, _, err = run_cli(capsys, "blend", "--run", run, "--alphas", "0,1")
+    assert_one_line_error(code, err, "run.json lists 'blue', 'green'", str(colour_data["train"]))
+    image = next((colour_data["val"] / "red").iterdir())
+    code, out, err = run_cli(capsys, "predict", run, image, "--json")
+    assert code == 0 and "Traceback" not in err
+    assert {row["class"] for row in json.loads(out)["predictions"][0]["top_k"]} <= {"blue", "green"}
+
+
+@pytest.mark.parametrize("field", ["train_dir", "val_dir"])
+def test_a_folder_run_json_names_that_is_gone_is_named_with_run_json(run, capsys, tmp_path, field):
+    edit_json(run / "run.json", lambda d: d["config"].update({field: str(tmp_path / "moved")}))
+    code, _, err = run_cli(capsys, "blend", "--run", run, "--alphas", "0,1")
+    assert_one_line_error(code, err, "moved: no such folder", "run.json", f"config.{field}")
+
+
 def resave(file, state):
     """Weights written as the run writes them, with a valid checksum: the damage is in the values."""
     from safetensors import safe_open
@@ -96,16 +115,16 @@ def test_a_bundle_field_of_the_wrong_type_or_range_is_named(bundle, colour_data,
 
 
 def test_class_names_no_file_system_takes_become_safe_folders(tmp_path):
-    from core.labelling.classify import MAX_FOLDER_BYTES, UNCERTAIN, Prediction, sort_into
+    from core.labelling.classify import MAX_FOLDER_BYTES, UNCERTAIN, UNKNOWN, Prediction, sort_into
 
     source = tmp_path / "a.png"
     source.write_bytes(b"\x89PNG not really")
-    names = ["x" * 300, "y\0z", "line\nbreak", UNCERTAIN, "..", "a/b"]
+    names = ["x" * 300, "y\0z", "line\nbreak", UNCERTAIN, UNKNOWN, "_Unknown", "..", "a/b"]
     predictions = [Prediction(source, [(name, 0.9)], "") for name in names]
     report = sort_into(predictions, tmp_path / "sorted")
     folders = {p.parent.name for p in report.placed}
     assert len(folders) == len(names) and not report.failed
-    assert UNCERTAIN not in folders and all(len(f.encode()) <= MAX_FOLDER_BYTES for f in folders)
+    assert not folders & {UNCERTAIN, UNKNOWN, "_Unknown"} and all(len(f.encode()) <= MAX_FOLDER_BYTES for f in folders)
     assert not any("\0" in f or "\n" in f or f.startswith(".") for f in folders)
 
 
@@ -138,6 +157,12 @@ PROJECT_DAMAGE = [
     ("budget_minutes", {"budget_minutes": 1e308}),
     ("templates", {"templates": ["no placeholder"]}),
     ("class_names", {"class_names": {"red": "colour", "blue": "colour"}}),
+    ("budget_minutes", {"budget_minutes": float("inf")}),  # json writes Infinity, and reads it back
+    ("lr", {"settings": {"lr": float("nan")}}),
+    ("seed", {"settings": {"seed": 2**70}}),
+    ("batch_size", {"settings": {"batch_size": "64"}}),
+    ("val_fraction", {"val_fraction": None}),
+    ("ood_dirs", {"ood_dirs": "not a list"}),
 ]
 
 
@@ -167,6 +192,24 @@ def test_cached_features_that_are_nan_or_of_another_width_are_computed_again(tmp
     again = FeatureCache("model", root=tmp_path)
     assert again.get("nan") is None and again.get("wide") is None
     assert torch.equal(again.get("a"), good[0])
+
+
+def test_cached_quality_measures_of_another_width_are_measured_again(tmp_path):
+    """A quality cache whose rows all have three numbers (not seven) is consistent by itself:
+    flyp check --json quality measures those images again instead of failing on them."""
+    from PIL import Image
+
+    from core.checks.quality import KEY, image_measures
+    from core.model.feature_cache import FeatureCache, digest_of
+
+    paths = []
+    for i in range(3):
+        Image.new("RGB", (20 + i, 20), (40 * i, 90, 200)).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    FeatureCache(KEY, tmp_path / "cache", unit_rows=False).put([digest_of(p.read_bytes()) for p in paths],
+                                                                torch.ones(3, 3))
+    rows = image_measures(paths, cache_root=tmp_path / "cache")
+    assert [tuple(r.shape) for r in rows] == [(7,)] * 3 and [int(r[0]) for r in rows] == [20, 21, 22]
 
 
 def test_a_run_left_running_by_a_process_that_is_gone_reads_as_stopped(run):

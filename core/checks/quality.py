@@ -104,8 +104,8 @@ def image_measures(paths: Sequence[str | os.PathLike], *, cache_root: str | os.P
         try:
             data = read_image_bytes(path)
             digest = digest_of(data)
-            if (known := cache.get(digest)) is not None:
-                return digest, known, False
+            if (known := cache.get(digest)) is not None and known.shape == (ENTROPY + 1,):
+                return digest, known, False  # a row of another width (a damaged cache) is measured again
             return digest, measure(load_rgb(path, draft_size=THUMB, data=data)), True
         except FlypError:
             return "", None, False

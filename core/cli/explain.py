@@ -10,15 +10,15 @@ from core.errors import FlypError, SettingError
 
 def explain(args) -> int:
     from core import atomic
-    from core.data.images import load_rgb
+    from core.data.images import file_problem, load_rgb
     from core.model.loading import select_device
     from core.trust.explain import class_index, explain as explain_image, open_explainer, overlay
 
     if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
         raise SettingError("alpha", "between 0 and 1", args.alpha)
-    missing = [p for p in args.images if not Path(p).is_file()]
-    if missing:
-        raise FlypError(f"{missing[0]}: no such image file")
+    problems = [(p, problem) for p in args.images if (problem := file_problem(Path(p).expanduser()))]
+    if problems:
+        raise FlypError(f"{problems[0][0]}: {problems[0][1]}; give image files")
     out = Path(args.out).expanduser()
     from core.labelling.files import check_writable
 

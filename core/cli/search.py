@@ -11,12 +11,13 @@ SHOWN = 20  # matches printed in the text output without --top
 
 
 def search(args) -> int:
+    from core.data.images import file_problem
     from core.explore.search import image_paths, search as ranked
 
     if (args.text is None) == (args.image is None):
         raise FlypError("give --text PHRASE or --image FILE (one of them)")
-    if args.image is not None and not Path(args.image).expanduser().is_file():
-        raise FlypError(f"--image {args.image}: no such file")
+    if args.image is not None and (problem := file_problem(Path(args.image).expanduser())):
+        raise FlypError(f"--image {args.image}: {problem}")
     paths = image_paths(args.dir)
     if not paths:
         raise FlypError(f"{', '.join(args.dir)}: no usable images found")

@@ -353,12 +353,28 @@ def load_datasets(
 
 
 
-def load_run_datasets(config: dict, *, with_ood: bool = True, cancel: Callable[[], bool] = no_cancel) -> Datasets:
+def load_run_datasets(config: dict, *, with_ood: bool = True, cancel: Callable[[], bool] = no_cancel,
+                      named_in: str | None = None) -> Datasets:
     """A run's datasets found again from its config (run.json's): the same split, exclusions and test
-    set, so that a later blend or export never validates on an image the run trained or is tested on."""
+    set, so that a later blend or export never validates on an image the run trained or is tested on.
+    `named_in` (e.g. "the run's run.json"): where the config was read, named with the field when
+    one of its folders is gone (else the folder alone is named, as for a folder the user gave)."""
+    if named_in:
+        _check_named_folders(config, with_ood, named_in)
     return load_datasets(config["train_dir"], config["val_dir"], config["ood_dirs"] if with_ood else [],
                          val_fraction=config["val_fraction"], seed=config["seed"], exclude=config.get("exclude", ()),
                          cancel=cancel, test_dir=config.get("test_dir"), test_fraction=config.get("test_fraction", 0.0))
+
+
+def _check_named_folders(config: dict, with_ood: bool, named_in: str) -> None:
+    named = [("train_dir", config["train_dir"]), ("val_dir", config["val_dir"]), ("test_dir", config.get("test_dir"))]
+    named += [("ood_dirs", folder) for folder in config["ood_dirs"]] if with_ood else []
+    for field, folder in named:
+        if folder is not None and not Path(folder).expanduser().is_dir():
+            what = "no such folder" if not Path(folder).expanduser().exists() else "not a folder"
+            raise FlypError(f"{folder}: {what}; {named_in} names it (field 'config.{field}'): the folder was moved "
+                            "or renamed since the run was trained; put it back there to use this run")
+
 
 TEST_SPLIT_SEED = 1234  # the test share does not move with the run's seed: every run is tested on the same images
 

@@ -81,6 +81,17 @@ def special_file_reason(path: str | Path) -> str | None:
     return f"not a regular file ({link}{what})"
 
 
+def file_problem(path: str | Path) -> str | None:
+    """Why `path`, named as one image file, cannot be read, in words (no such file, a broken
+    link, not a regular file: a folder, a pipe, a device…), or None when it is a regular file."""
+    try:
+        return special_file_reason(path)
+    except FileNotFoundError:
+        return "a broken symbolic link" if os.path.islink(path) else "no such file"
+    except OSError as exc:
+        return f"cannot read file ({exc.strerror or exc})"
+
+
 def _size(n: int) -> str:
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 

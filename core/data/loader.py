@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Callable, Sequence
 
 import torch
@@ -73,7 +76,30 @@ def train_loader(dataset: TrainImages, batches: EpochBatches, workers: int | Non
     workers = min(workers, os.cpu_count() or 1)  # more processes than cores only compete for them
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=batches, num_workers=workers, pin_memory=pin_memory,
-        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
+        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=partial(_worker_follows_its_parent, os.getpid()) if workers > 0 else None)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _worker_follows_its_parent(parent: int, _worker_id: int) -> None:
+    """A loader worker leaves stopping to the training process. Forked, it inherits the command
+    line's Ctrl-C handler, which would print "stopping after this step" once per worker and raise
+    in each at the second Ctrl-C: it ignores Ctrl-C instead (the training process shuts it down)
+    and SIGTERM ends it plainly. On Linux it is also killed with its parent: after a `kill -9`
+    of the training, no orphaned worker lingers or prints a traceback when its queue breaks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass  # no prctl: torch's own watchdog still ends the worker, later
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(0)
 
 
 class EvalImages:

@@ -186,7 +186,8 @@ def _safe_folder_name(name: str) -> str:
     """A class name as a folder name every file system takes: no path separator, control
     character (a NUL, a newline) or character Windows refuses; no leading dot (nothing hidden,
     nothing that escapes `folder`); at most MAX_FOLDER_BYTES bytes, a long name cut and told apart
-    by a short digest of the whole; and never UNCERTAIN, which is the low-confidence folder."""
+    by a short digest of the whole; and never UNCERTAIN or UNKNOWN, the folders of the images
+    below the confidence asked and of those like none of the classes."""
     import hashlib
 
     cleaned = "".join("_" if ch in '/\\<>:"|?*' or ord(ch) < 32 or ord(ch) == 127 else ch for ch in name)
@@ -195,4 +196,4 @@ def _safe_folder_name(name: str) -> str:
         digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
         cut = cleaned.encode("utf-8", "surrogateescape")[:MAX_FOLDER_BYTES - 9].decode("utf-8", "ignore")
         cleaned = f"{cut}-{digest}"
-    return f"{cleaned} (class)" if cleaned == UNCERTAIN else cleaned
+    return f"{cleaned} (class)" if cleaned.casefold() in (UNCERTAIN, UNKNOWN) else cleaned

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import TMP_MARK
 from core.errors import FlypError
 
 LOG_COLUMNS = ("source", "destination", "class", "time", "suggestion", "confidence", "action")
@@ -71,7 +72,8 @@ def _copy_whole(source: Path, folder: Path) -> Path:
     """Copy `source` into a hidden temporary file in `folder`, then give it a free name with a hard
     link (which never replaces a file): the name appears only with every byte behind it. Where
     the file system has no hard links, the name is reserved and replaced as `_copy_over` does."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{source.name}.", suffix=".tmp", dir=folder)
+    _remove_dead_copies(folder, source.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{source.name}{TMP_MARK}{os.getpid()}-", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
         shutil.copy2(source, tmp)
@@ -97,6 +99,25 @@ def _copy_whole(source: Path, folder: Path) -> Path:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _remove_dead_copies(folder: Path, name: str) -> None:
+    """Remove the hidden partial copies of `name` that a copier killed midway left in `folder`
+    (`.NAME.flyp-PID-….tmp` whose process is gone); those of a live copier stay."""
+    import glob
+
+    prefix = f".{name}{TMP_MARK}"
+    for leftover in folder.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = leftover.name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        except (PermissionError, OverflowError):
+            pass  # alive (another user's), or no process id at all
 
 
 def _same_content(candidate: Path, source: Path) -> bool:

@@ -119,7 +119,8 @@ def check_bounds(config, train_images: int | None = None) -> list[OutOfBounds]:
 
     Nothing is checked for a model with random weights (`pretrained none`: training from
     scratch, not finetuning) or for the linear probe (no steps). A batch larger than the
-    training set is flagged too: the last partial batch is dropped, so no step would run.
+    training set is flagged too: the last partial batch is dropped, so no step would run. The
+    batch chosen automatically for a small training set (`fit_batch`) is within range.
     """
     if (config.pretrained or "").lower() == "none" or config.method == "lp":
         return []
@@ -128,9 +129,9 @@ def check_bounds(config, train_images: int | None = None) -> list[OutOfBounds]:
     for setting, (low, high), typical in (("lr", family.lr_range, family.lr),
                                           ("batch_size", family.batch_range, family.batch_size),
                                           ("epochs", family.epochs_range, family.epochs)):
-        if setting == "batch_size" and train_images:
-            high = min(high, train_images)
+        if setting == "batch_size" and train_images:  # the automatic choice for a small set is never flagged
             typical = fit_batch(typical, train_images)
+            low, high = min(low, typical), min(high, train_images)
         value = getattr(config, setting)
         if not low <= value <= high:
             found.append(OutOfBounds(setting, value, low, high, typical, family.label))

@@ -63,10 +63,12 @@ def fit_for_predictor(predictor, train: Sequence, val: Sequence, *, method: str 
 def run_samples(info: dict, cancel: Callable[[], bool] = no_cancel) -> tuple[list, list]:
     """A run's training and ID validation samples, found again from its config (same split seed)."""
     from core.data.folders import load_datasets
+    from core.weights.blend import check_run_classes
 
     config = info["config"]
     data = load_datasets(config["train_dir"], config["val_dir"], [], val_fraction=config["val_fraction"],
                          seed=config["seed"], exclude=config.get("exclude", ()), cancel=cancel)
+    check_run_classes(info, data.classes)  # labels beyond the run's head would index past it
     return data.train, data.val
 
 

@@ -73,15 +73,28 @@ def check_weights(state: dict[str, torch.Tensor], reference: dict[str, torch.Ten
                             "exported (train again, or use the other checkpoint)")
 
 
+RUN_JSON = "the run's run.json"  # where a run's folders are named, in messages
+
+
+def check_run_classes(info: dict, found: list[str]) -> None:
+    """FlypError unless the run's training folder still holds the classes its run.json lists,
+    naming both: the folders may have changed since, or run.json may have been edited."""
+    listed = list(info["classes"])
+    if list(found) != listed:
+        def names(classes):
+            return ", ".join(map(repr, classes[:6])) + (f" and {len(classes) - 6} more" if len(classes) > 6 else "")
+        raise FlypError(f"{info['config']['train_dir']} holds the classes {names(found)}, but {RUN_JSON} lists "
+                        f"{names(listed)}: the folders changed since the run was trained, or run.json was edited")
+
+
 def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[str, EvalImages]:
     """The run's ID validation and OOD sets, found again from its config (same split seed), at
     its model's input size and interpolation."""
     config, preprocess = info["config"], info["model"]["preprocess"]
     image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
     interpolation = preprocess.get("interpolation", "bicubic")
-    data = load_run_datasets(config, cancel=cancel)
-    if data.classes != info["classes"]:
-        raise FlypError(f"{config['train_dir']}: its classes changed since the run was trained")
+    data = load_run_datasets(config, cancel=cancel, named_in=RUN_JSON)
+    check_run_classes(info, data.classes)
     return {name: EvalImages(s, image_size, interpolation, cancel) for name, s in data.eval_sets().items() if s}
 
 
@@ -93,7 +106,7 @@ def run_test_images(info: dict, cancel: Callable[[], bool] = no_cancel) -> EvalI
         return None
     preprocess = info["model"]["preprocess"]
     image_size = preprocess["size"] if isinstance(preprocess["size"], int) else preprocess["size"][0]
-    data = load_run_datasets(config, with_ood=False, cancel=cancel)
+    data = load_run_datasets(config, with_ood=False, cancel=cancel, named_in=RUN_JSON)
     return EvalImages(data.test, image_size, preprocess.get("interpolation", "bicubic"), cancel) if data.test else None
 
 
