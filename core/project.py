@@ -51,7 +51,7 @@ class Project:
     alpha_run: str = ""  # the run `alpha` was chosen for: another run opens at its own best α
     label_folder: str = ""      # the Label page's folder of unlabelled images
     label_move: bool = False    # the Label page moves images into class folders (default: copies them)
-    label_keys: dict[str, str] = field(default_factory=dict)  # the Label page's keys the user chose: {class folder: key}
+    label_keys: dict[str, str] = field(default_factory=dict)  # the Label page's keys the user chose: {folder: key}
     excluded: list[str] = field(default_factory=list)  # images left out of training, scans and checks
     kept: list[str] = field(default_factory=list)  # images the label check listed and the user kept as they are
     path: Path | None = field(default=None, compare=False, repr=False)

@@ -78,3 +78,17 @@ def test_suggestions_learn_in_the_background_and_show_their_accuracy(qtbot, page
     qtbot.waitUntil(lambda: "of 4 labelled images" in page.suggestions.accuracy.text(), timeout=120000)
     text = page.suggestions.accuracy.text()
     assert "Right for " in text and "% of 4 labelled images (each judged without it)" in text
+
+
+def test_a_project_file_with_a_key_that_cannot_be_one_is_refused_in_one_line(tmp_path):
+    import json
+
+    import pytest
+
+    from core.errors import FlypError
+    from core.project import load_project
+
+    path = tmp_path / "Bad.flyp.json"
+    path.write_text(json.dumps({"format": 1, "name": "Bad", "label_keys": {"red": "rr"}}))
+    with pytest.raises(FlypError, match="label_keys"):
+        load_project(path)

@@ -110,9 +110,6 @@ class TrainPage(Page):
         layout.addWidget(self.model_picker)
         layout.addWidget(self.augment)
         layout.addWidget(self.params)
-        self.bounds_warning = QLabel("", objectName="error", wordWrap=True)
-        self.bounds_warning.hide()
-        layout.addWidget(self.bounds_warning)
         layout.addStretch(1)
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -133,6 +130,10 @@ class TrainPage(Page):
         column_layout = QVBoxLayout(column)
         column_layout.setContentsMargins(0, 0, 0, 0)
         column_layout.addWidget(scroll, 1)
+        # Above Start, outside the scrolled settings: seen without scrolling, where the user is about to click.
+        self.bounds_warning = QLabel("", objectName="error", wordWrap=True)
+        self.bounds_warning.hide()
+        column_layout.addWidget(self.bounds_warning)
         column_layout.addLayout(buttons)
         self._set_buttons()
         return column

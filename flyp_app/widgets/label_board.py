@@ -26,13 +26,21 @@ class LabelBoard(QSplitter):
         self.addWidget(self.preview)
         self.setStretchFactor(0, 3)
         self.setStretchFactor(1, 2)
+        self.preview.setMaximumWidth(520)
         self.items: dict[str, LabelItem] = {}
         self.thumbs: dict[str, bytes] = {}       # path → PNG, kept while the folder is open
         self.removed: dict[str, LabelItem] = {}  # labelled images, to bring back on undo
         self.classes: list[str] = []
         self.display: Callable[[str], str] = str
         self.view = VIEWS[0]
+        self._sized = False
         self.grid.currentItemChanged.connect(lambda *_: self.show_current())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self._sized and self.width() > 0:  # at first the grid takes 3/5, the larger view the rest
+            self._sized = True
+            self.setSizes([self.width() * 3 // 5, self.width() - self.width() * 3 // 5])
 
     def set_classes(self, classes: list[str], display: Callable[[str], str]) -> None:
         """The classes the suggestions are over, and their names as shown; every cell says them again."""

@@ -1,0 +1,56 @@
+"""Layouts at 1024×700 (issue #31 item 12): what the user must read is on screen, not scrolled away
+or cut."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QScrollArea
+
+from test_app_auto_advice import use_folders
+
+SMALL = (1024, 700)
+
+
+def on_screen(widget, window) -> bool:
+    """Whether all of `widget` lies inside the window and inside every scroll area's view around it."""
+    rect = QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+    if not widget.isVisible() or not window.rect().contains(rect):
+        return False
+    parent = widget.parentWidget()
+    while parent is not None and parent is not window:
+        if isinstance(parent, QScrollArea):
+            view = parent.viewport()
+            if not QRect(view.mapTo(window, QPoint(0, 0)), view.size()).contains(rect):
+                return False
+        parent = parent.parentWidget()
+    return True
+
+
+def test_the_learning_rate_warning_is_seen_without_scrolling_at_1024_by_700(qtbot, project_window, colour_data):
+    window = project_window
+    window.resize(*SMALL)
+    page = window.show_page("train")
+    use_folders(qtbot, window, colour_data)
+    window.state.set_settings(model="demo", auto=False, lr=1.0, epochs=1, batch_size=8, workers=0)
+    page.start_button.click()
+    qtbot.waitUntil(lambda: page.bounds_warning.isVisible())
+    assert not page.training() and page.bounds_warning.text().startswith("Learning rate 1 is far outside")
+    assert on_screen(page.bounds_warning, window)
+    assert page.bounds_warning.height() >= page.bounds_warning.heightForWidth(page.bounds_warning.width())  # not cut
+
+
+def test_the_label_page_shows_grid_larger_view_and_accuracy_at_1024_by_700(qtbot, project_window, colour_data):
+    window = project_window
+    window.resize(*SMALL)
+    use_folders(qtbot, window, colour_data, ood=False)
+    page = window.show_page("label")
+    page.open_folder(str(colour_data["val"]))
+    qtbot.waitUntil(lambda: bool(page.items) and all(i.probs for i in page.items.values()) and not page.busy(),
+                    timeout=120000)
+    assert (window.width(), window.height()) == SMALL  # nothing on the page widened the window
+    for widget in (page.grid, page.preview, page.suggestions.accuracy, page.bar.buttons[-1], page.name_edit):
+        assert on_screen(widget, window), widget
+    assert page.preview.width() >= 220 and page.grid.width() >= 300
+    accuracy = page.suggestions.accuracy
+    assert "labelled images" in accuracy.text() and accuracy.height() >= accuracy.heightForWidth(accuracy.width())
+    page.stop_workers()
