@@ -54,3 +54,20 @@ def test_the_label_page_shows_grid_larger_view_and_accuracy_at_1024_by_700(qtbot
     accuracy = page.suggestions.accuracy
     assert "labelled images" in accuracy.text() and accuracy.height() >= accuracy.heightForWidth(accuracy.width())
     page.stop_workers()
+
+
+def test_confusion_matrix_headings_are_whole_where_there_is_room(qtbot):
+    from flyp_app.widgets.confusion import ConfusionMatrix
+
+    matrix = ConfusionMatrix()
+    qtbot.addWidget(matrix)
+    classes = ["elephant", "giraffe", "zebra", "hippopotamus"]
+    matrix.resize(700, 300)
+    matrix.show()
+    matrix.set_matrix([[5, 1, 0, 0], [0, 6, 0, 0], [1, 0, 4, 1], [0, 0, 0, 7]], classes)
+    headings = [matrix.table.horizontalHeaderItem(c).text() for c in range(4)]
+    assert headings == classes  # not "ele", "gir", …
+    matrix.resize(260, 300)  # narrow: cut with …, never below three letters, the whole name in the tooltip
+    qtbot.waitUntil(lambda: matrix.table.horizontalHeaderItem(3).text() != "hippopotamus")
+    cut = matrix.table.horizontalHeaderItem(3)
+    assert cut.text().endswith("…") and len(cut.text()) >= 4 and cut.toolTip() == "predicted: hippopotamus"
