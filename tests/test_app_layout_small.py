@@ -71,3 +71,18 @@ def test_confusion_matrix_headings_are_whole_where_there_is_room(qtbot):
     qtbot.waitUntil(lambda: matrix.table.horizontalHeaderItem(3).text() != "hippopotamus")
     cut = matrix.table.horizontalHeaderItem(3)
     assert cut.text().endswith("…") and len(cut.text()) >= 4 and cut.toolTip() == "predicted: hippopotamus"
+
+
+def test_compare_legend_sits_above_the_plot_not_over_its_curves(qtbot, project_window, flyp_run, tmp_path):
+    import shutil
+
+    window = project_window
+    window.resize(*SMALL)
+    window.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp")))
+    compare = window.show_page("compare")
+    qtbot.waitUntil(lambda: compare._worker is None and bool(compare.rows) and all(compare.rows), timeout=120000)
+    plot, legend = compare.plot, compare.plot.legend
+    assert legend.isVisible() and "zero-shot" in legend.text() and "flyp" in legend.text()
+    legend_box = QRect(legend.mapTo(window, QPoint(0, 0)), legend.size())
+    assert not legend_box.intersects(QRect(plot.mapTo(window, QPoint(0, 0)), plot.size()))
+    assert plot.plotItem.legend is None  # nothing floats inside the view
