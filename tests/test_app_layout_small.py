@@ -86,3 +86,20 @@ def test_compare_legend_sits_above_the_plot_not_over_its_curves(qtbot, project_w
     legend_box = QRect(legend.mapTo(window, QPoint(0, 0)), legend.size())
     assert not legend_box.intersects(QRect(plot.mapTo(window, QPoint(0, 0)), plot.size()))
     assert plot.plotItem.legend is None  # nothing floats inside the view
+
+
+def test_a_run_name_is_shown_whole_in_the_train_page_list_at_1024_by_700(qtbot, project_window, flyp_run, tmp_path):
+    import shutil
+
+    window = project_window
+    window.resize(*SMALL)
+    name = "2026-12-07-flyp-setup"
+    window.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / name)))
+    page = window.show_page("train")
+    tree = page.history.tree
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 1 and tree.topLevelItem(0).text(0) == name)
+    qtbot.wait(50)
+    assert tree.sizeHintForColumn(0) <= tree.columnWidth(0)  # the name's whole width: not "20…up"
+    assert tree.fontMetrics().horizontalAdvance(name) < tree.columnWidth(0)
+    assert tree.topLevelItem(0).text(3).count("%") == 2  # the scores stay in view beside it
+    assert tree.header().sectionViewportPosition(3) + tree.columnWidth(3) <= tree.viewport().width()

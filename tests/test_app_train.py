@@ -58,7 +58,7 @@ def test_a_run_trains_with_live_curves_and_joins_the_history(qtbot, window, colo
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d{4} flyp", Path(runs[0]).name)
     assert run_info(runs[0])["status"] == "finished"
     qtbot.waitUntil(lambda: page.history.tree.topLevelItemCount() == 1
-                    and page.history.tree.topLevelItem(0).text(3) == "finished", timeout=10000)
+                    and page.history.tree.topLevelItem(0).text(2) == "finished", timeout=10000)
     assert "→" in page.history.tree.topLevelItem(0).text(4)
 
 
