@@ -92,20 +92,20 @@ class ConfusionMatrix(QWidget):
 
     def _fit_columns(self) -> None:
         """Columns share the table's width, each as wide as its whole heading where there is room; a
-        heading is cut (…) only where the width runs out, to no fewer than SHORT characters."""
+        heading is cut (…) only where the width runs out, to its first SHORT characters at the least."""
         if not self._classes or self.table.columnCount() != len(self._classes):
             return
         metrics = self.table.horizontalHeader().fontMetrics()
         room = self.table.viewport().width() // len(self._classes)
         least = max(metrics.horizontalAdvance(self._widest_count),
-                    max(metrics.horizontalAdvance(n[:SHORT] + "…") for n in self._classes)) + 12
+                    max(metrics.horizontalAdvance(n[:SHORT]) for n in self._classes)) + 12
         width = max(least, min(room, max(metrics.horizontalAdvance(n) for n in self._classes) + 12))
         for c, name in enumerate(self._classes):
             self.table.setColumnWidth(c, width)
             text = name if metrics.horizontalAdvance(name) + 12 <= width else \
                 metrics.elidedText(name, Qt.ElideRight, width - 12)
-            if len(text.rstrip("…")) < SHORT:
-                text = name[:SHORT] + "…"
+            if len(text.rstrip("…")) < SHORT:  # no room even for "abc…": the first letters, as narrow as can be
+                text = name[:SHORT]
             self.table.horizontalHeaderItem(c).setText(text)
 
     def chosen(self) -> tuple[int, int] | None:
