@@ -51,6 +51,7 @@ class Project:
     alpha_run: str = ""  # the run `alpha` was chosen for: another run opens at its own best α
     label_folder: str = ""      # the Label page's folder of unlabelled images
     label_move: bool = False    # the Label page moves images into class folders (default: copies them)
+    label_keys: dict[str, str] = field(default_factory=dict)  # the Label page's keys the user chose: {folder: key}
     excluded: list[str] = field(default_factory=list)  # images left out of training, scans and checks
     kept: list[str] = field(default_factory=list)  # images the label check listed and the user kept as they are
     path: Path | None = field(default=None, compare=False, repr=False)
@@ -121,8 +122,18 @@ def _check_ranges(values: dict, where: str) -> None:
             validate_templates(values["templates"], where="template")
         except FlypError as exc:
             raise FlypError(f"{where}: field 'templates': {exc}; the file was left as it is") from None
+    keys = list(values.get("label_keys", {}).values())
+    fields.need("label_keys", keys, lambda v: all(k == label_key(k) for k in v) and len(set(v)) == len(v),
+                "a different key for each class: one letter, digit or sign")
     names = list(values.get("class_names", {}).values())
     fields.need("class_names", names, lambda v: len(set(v)) == len(v), "a different display name for each class")
+
+
+def label_key(text: str) -> str:
+    """`text` as a key of the Label page (one letter, digit or sign, letters in lower case), or ""
+    when it cannot be one (empty, a space, several characters)."""
+    key = text.strip().casefold()
+    return key if len(key) == 1 and key.isprintable() else ""
 
 
 PATH_FIELDS = ("train_dir", "val_dir", "current_run", "alpha_run")  # one path each ("" for none)

@@ -20,22 +20,23 @@ def render(run_dirs: list[str], out: str, size: tuple[int, int] = (900, 600), co
     from PySide6.QtWidgets import QApplication
 
     from core.weights.compare import compare_runs, expand_runs
-    from flyp_app.widgets.compare_plot import ComparePlot
+    from flyp_app.widgets.compare_plot import ComparePlotBox
 
     app = QApplication.instance() or QApplication([])
     rows = compare_runs(expand_runs(run_dirs), "cpu", compute=compute)
-    plot = ComparePlot()
+    box = ComparePlotBox()  # the plot under its legend, as on the Compare page
+    box.setStyleSheet("background: white;")  # as the app's style sheet makes the legend
     if title:
-        plot.setTitle(title, size="10pt", color="#333333")
-    plot.resize(*size)
-    plot.set_rows(rows)
-    plot.show()
+        box.plot.setTitle(title, size="10pt", color="#333333")
+    box.resize(*size)
+    box.plot.set_rows(rows)
+    box.show()
     app.processEvents()
-    if not plot.grab().save(out):
+    if not box.grab().save(out):
         from core.errors import FlypError
 
         raise FlypError(f"{out}: could not write the PNG")
-    plot.close()
+    box.close()
     return rows
 
 

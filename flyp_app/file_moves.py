@@ -1,5 +1,6 @@
-"""Images moved to another class from the review lists (label check, Blend's gallery), and images
-labelled on the Label page (`Labelled`), each as one step of the app's undo stack (Edit ▸ Undo, Ctrl+Z).
+"""Images moved to another class from the review lists (label check, Blend's gallery, the Data
+page's map and search), each as one step of the app's undo stack (Edit ▸ Undo, Ctrl+Z); the Label
+page's own labellings are `flyp_app.label_filing.Labelled`.
 
 The files move through the Label page's machinery, `core.labelling.files.Labeller`: each move
 is a row of the project's label log, and undo puts every file back where it was (and removes a
@@ -82,23 +83,3 @@ class MoveImages(QUndoCommand):
             return
         self.done(changes)
 
-
-class Labelled(QUndoCommand):
-    """One labelling on the Label page as a step of the app's undo stack: undo puts the files back
-    (`Labeller.undo`) and their images in the grid; redo labels the same files again. The files
-    are labelled before the command is pushed, so the stack's first redo() does nothing. `page`
-    is the Label page (its `display`, `label_files` and `put_back`)."""
-
-    def __init__(self, page, labeller, paths: list[str], folder: str):
-        super().__init__(f"label {len(paths)} image(s) as {page.display(folder)}")
-        self.page, self.labeller, self.paths, self.folder = page, labeller, paths, folder
-        self._applied = True
-
-    def redo(self) -> None:
-        if self._applied:
-            self._applied = False
-            return
-        self.page.label_files(self.labeller, self.paths, self.folder)
-
-    def undo(self) -> None:
-        self.page.put_back(self.labeller)

@@ -72,7 +72,8 @@ def suggest(caches: Caches, source: dict, device: str, files: list[str], labelle
     `core.labelling.suggest.suggest_labels`: sends {"probs": {path: [p per class]}, "final": bool}
     as they arrive, then, for a run (whose training images say what its classes look like),
     {"known": {path: False for an image like none of the classes, else True}}. Returns
-    {"description", "learned_from"}."""
+    {"description", "learned_from", "accuracy"} (the suggestions' out-of-fold accuracy on the
+    labelled images, None with too few of them)."""
     from core.labelling.suggest import suggest_labels
     from core.trust.fitting import known_files
 
@@ -83,7 +84,8 @@ def suggest(caches: Caches, source: dict, device: str, files: list[str], labelle
                              progress=progress, cancel=control)
     if source["kind"] == "run" and (known := known_files(predictor, files, cache=cache, cancel=control)):
         emit({"probs": {}, "known": known})
-    return {"description": predictor.description, "learned_from": learned}
+    return {"description": predictor.description, "learned_from": learned.learned_from,
+            "accuracy": learned.accuracy}
 
 
 def classify_folder(caches: Caches, run_dir: str, device: str, alpha: float, folder: str, progress=None, control=None,

@@ -67,6 +67,7 @@ class AppState(QObject):
     run_selected = Signal(str)       # the run shown on Blend / Try / Export
     alpha_changed = Signal(float)
     labels_changed = Signal(object)  # images labelled (or undone) on the Label page: {class folder: +n or -n}
+    label_keys_changed = Signal()    # the keys chosen for classes on the Label page (or undone)
     engine_ready = Signal()          # torch + open_clip are imported
     message = Signal(str)            # a short status-bar message
     page_wanted = Signal(str)        # a page asks the window to show another one: its name
@@ -199,6 +200,8 @@ class AppState(QObject):
             if "excluded" in values:
                 self.data_changed.emit()
             self.images_changed.emit()
+        if "label_keys" in values:
+            self.label_keys_changed.emit()
         if "runs" in values:
             self.runs_changed.emit()
         if "current_run" in values:
@@ -342,6 +345,15 @@ class AppState(QObject):
         """Whether labelled images are moved (True) or copied (False) into their class folders."""
         self.project.label_move = move
         self.changed()
+
+    def set_label_key(self, folder: str, key: str, shown: str = "") -> None:
+        """Class `folder` is labelled by `key` on the Label page (`core.project.label_key`; "" gives it
+        its number again); a class that had the key loses it. One step of the undo stack."""
+        keys = {c: k for c, k in self.project.label_keys.items() if c != folder and k != key}
+        if key:
+            keys[folder] = key
+        shown = shown or folder
+        self._edit(f"key {key} for {shown}" if key else f"{shown}'s own key", {"label_keys": keys})
 
     def labels_updated(self, changes: dict) -> None:
         """Images were labelled into (+n) or taken back out of (−n) class folders: {class folder: n}."""

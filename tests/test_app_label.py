@@ -70,7 +70,7 @@ def test_labelling_with_the_keyboard_copies_logs_and_undoes_exactly(qtbot, page,
     assert first not in page.items and len(page.items) == 5
 
     second = grid.currentItem().data(Qt.UserRole)
-    suggestion = page._suggestion(page.items[second])
+    suggestion = page.items[second].suggestion(page.classes)
     qtbot.keyClick(grid, Qt.Key_Return)  # accept the suggestion
     assert (train / suggestion[0] / Path(second).name).is_file()
 
@@ -260,12 +260,12 @@ def test_a_project_opened_after_another_shows_only_its_own_classes(qtbot, tmp_pa
     shapes_before = snapshot(shapes)
 
     assert opened(projects[1], ["bear", "cat"]) == ["1  bear", "2  cat"]
-    assert label.completer.model().stringList() == ["bear", "cat"]
+    assert label.chooser.completer.model().stringList() == ["bear", "cat"]
     assert label.find_class("red") is None and label.find_class("stripes") is None
     label.grid.setFocus()
     first = label.grid.currentItem().data(Qt.UserRole)
     qtbot.keyClick(label.grid, Qt.Key_3)  # the first project's third class: not one of these
-    assert "There is no class 3: 2 classes." in label.status.text() and first in label.items
+    assert "No class has the key 3 (2 classes)" in label.status.text() and first in label.items
     label.bar.buttons[0].click()  # "bear"
     assert (animals / "bear" / Path(first).name).read_bytes() == Path(first).read_bytes()
     assert snapshot(shapes) == shapes_before and not (shapes / "bear").exists()

@@ -56,7 +56,7 @@ def test_digit_keys_label_the_class_named_by_that_digit(qtbot, tmp_path):
 
 
 def test_other_classes_take_the_keys_of_their_place_in_the_row(qtbot):
-    from flyp_app.widgets.label_grid import ClassBar
+    from flyp_app.widgets.label_keys import ClassBar
 
     bar = ClassBar()
     qtbot.addWidget(bar)

@@ -67,7 +67,7 @@ def test_a_moved_project_opens_whole_with_its_runs(qtbot, window, colour_data, f
     assert project.train_dir == str(Path(moved) / "data" / "train")
     assert wait_scan(qtbot, window) is not None  # the folders are found where the project now is
     history = window.pages["train"].history
-    qtbot.waitUntil(lambda: history.tree.topLevelItemCount() == 1 and history.tree.topLevelItem(0).text(3) == "finished",
+    qtbot.waitUntil(lambda: history.tree.topLevelItemCount() == 1 and history.tree.topLevelItem(0).text(2) == "finished",
                     timeout=20000)
     assert window.pages["blend"].picker.current().usable  # not "folder missing"
 

@@ -257,3 +257,15 @@ def test_the_check_keeps_the_window_responsive_and_can_be_stopped(qtbot, project
     assert check.report is None  # it returned at once: the check goes on in the background
     qtbot.waitUntil(lambda: check.report is not None and not window.pages["data"].busy(), timeout=60000)
     assert off_the_ui_thread(forward_passes)
+
+
+def test_the_check_results_have_room_for_several_rows_at_1366_by_768(qtbot, checked):
+    """Issue #31 item 12: the list to review got two rows at 1366×768."""
+    window, page, *_ = checked
+    window.resize(1366, 768)
+    qtbot.wait(50)
+    tree = page.check.review.tree
+    first = tree.topLevelItem(0)
+    rows = [first.child(i) for i in range(first.childCount())] or [first]
+    row_height = max(tree.visualItemRect(r).height() for r in rows)
+    assert row_height > 0 and tree.viewport().height() >= 4 * row_height, (tree.viewport().height(), row_height)

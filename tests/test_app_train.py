@@ -58,8 +58,8 @@ def test_a_run_trains_with_live_curves_and_joins_the_history(qtbot, window, colo
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d{4} flyp", Path(runs[0]).name)
     assert run_info(runs[0])["status"] == "finished"
     qtbot.waitUntil(lambda: page.history.tree.topLevelItemCount() == 1
-                    and page.history.tree.topLevelItem(0).text(3) == "finished", timeout=10000)
-    assert "→" in page.history.tree.topLevelItem(0).text(4)
+                    and page.history.tree.topLevelItem(0).text(2) == "finished", timeout=10000)
+    assert "→" in page.history.tree.topLevelItem(0).text(3)
 
 
 def test_pause_holds_the_run_and_resume_finishes_it(qtbot, window, colour_data):
@@ -75,7 +75,7 @@ def test_pause_holds_the_run_and_resume_finishes_it(qtbot, window, colour_data):
     assert "Paused at step" in page.progress_box.message.text() and "paused" in page.progress_box.detail.text()
     assert "left" not in page.progress_box.detail.text()  # no time estimate while nothing trains
     live = [page.history.tree.topLevelItem(i) for i in range(page.history.tree.topLevelItemCount())]
-    assert [item.text(3) for item in live] == ["paused (saved)"]
+    assert [item.text(2) for item in live] == ["paused (saved)"]
     assert page.training() and (Path(page._live_path) / "state.safetensors").is_file()  # saved on pause
     page.pause_button.click()
     wait_finished(qtbot, page)
@@ -93,7 +93,7 @@ def test_stop_leaves_a_resumable_run_and_resume_finishes_it(qtbot, window, colou
     assert run_info(path)["status"] == "cancelled" and "Stopped at step" in page.progress_box.message.text()
     assert "left" not in page.progress_box.detail.text()  # the estimate goes with the run
     qtbot.waitUntil(lambda: page.history.resume.isEnabled(), timeout=10000)
-    assert "can be resumed" in page.history.tree.topLevelItem(0).text(3)
+    assert "can be resumed" in page.history.tree.topLevelItem(0).text(2)
     page.history.resume.click()
     wait_finished(qtbot, page)
     assert run_info(path)["status"] == "finished"

@@ -79,7 +79,7 @@ def test_every_page_words_a_runs_state_alike(qtbot, window, flyp_run, tmp_path):
     window.state.add_run(str(early))
     train, blend = window.show_page("train"), window.pages["blend"]
     qtbot.waitUntil(lambda: window.pages["train"].history.tree.topLevelItemCount() == 2, timeout=20000)
-    history = {train.history.tree.topLevelItem(i).text(0): train.history.tree.topLevelItem(i).text(3)
+    history = {train.history.tree.topLevelItem(i).text(0): train.history.tree.topLevelItem(i).text(2)
                for i in range(2)}
     picker = {blend.picker.combo.itemText(i).split(" — ", 1)[0]: blend.picker.combo.itemText(i).split(" — ", 1)[1]
               for i in range(2)}

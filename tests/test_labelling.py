@@ -170,3 +170,22 @@ def test_features_of_models_unused_the_longest_are_removed(tmp_path, monkeypatch
         os.utime(cache.folder, (1000 + i, 1000 + i))
     assert len(feature_cache.FeatureCache("oldest", tmp_path)) == 1  # opening it makes it the most recent
     assert not feature_cache.FeatureCache("older", tmp_path).folder.exists()
+
+
+def test_the_suggestions_accuracy_is_measured_out_of_fold():
+    """The accuracy shown beside the suggestions: each labelled image judged by a probe fitted
+    without it — all right where the labels follow the features, about chance where they do not."""
+    import torch
+
+    from core.labelling.suggest import cross_validate
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.eye(3, 8) * 4
+    y = torch.arange(30) % 3
+    x = centres[y] + 0.3 * torch.randn(30, 8, generator=g)
+    prior = (torch.zeros(3, 8), torch.zeros(3))
+    _, accuracy = cross_validate(x, y, prior)
+    assert accuracy == 1.0
+    _, shuffled = cross_validate(x, y[torch.randperm(30, generator=g)], prior)
+    assert shuffled < 0.6
+    assert cross_validate(x[:3], y[:3], prior)[1] is None  # too few to hold any out

@@ -19,6 +19,7 @@ more labels. With 5 labels per class and names it knows, the choice is noisy (2�
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -51,9 +52,11 @@ class AnchoredProbe:
         self.weight, self.bias = self.prior
         self.fitted = False
         self.l2 = l2
+        self.accuracy: float | None = None  # out of fold on the labelled images, when λ was chosen here
         if features is not None and len(labels):
             x, y = features.float(), torch.as_tensor(list(labels), dtype=torch.long)
-            self.l2 = l2 if l2 is not None else choose_l2(x, y, self.prior)
+            if l2 is None:
+                self.l2, self.accuracy = cross_validate(x, y, self.prior)
             self.weight, self.bias = _fit(x, y, self.prior, self.l2)
             self.fitted = True
 
@@ -63,23 +66,35 @@ class AnchoredProbe:
 
 def choose_l2(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor],
               grid: Sequence[float] = PRIOR_L2_GRID) -> float:
-    """The λ of `grid` with the lowest cross-validated log-loss on the labelled images (up to 5
-    folds, each class spread over them); PRIOR_L2 when fewer than 2 images per fold could be held out."""
+    """The λ of `grid` with the lowest cross-validated log-loss on the labelled images (see `cross_validate`)."""
+    return cross_validate(x, y, prior, grid)[0]
+
+
+def cross_validate(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor],
+                   grid: Sequence[float] = PRIOR_L2_GRID) -> tuple[float, float | None]:
+    """(λ, accuracy): the λ of `grid` with the lowest cross-validated log-loss on the labelled
+    images (up to 5 folds, each class spread over them), and the share of them the probe fitted
+    at that λ without them gets right (out of fold: what the suggestions' accuracy will be on new
+    images like them). (PRIOR_L2, None) when fewer than 2 images per fold could be held out."""
     folds = min(5, len(y) // 2)
     if folds < 2:
-        return PRIOR_L2
+        return PRIOR_L2, None
     order = torch.argsort(y, stable=True)  # consecutive images of a class go to different folds
     fold = torch.empty_like(y)
     fold[order] = torch.arange(len(y)) % folds
 
-    def held_out_loss(l2: float) -> float:
-        total = 0.0
+    def held_out(l2: float) -> tuple[float, float]:
+        loss, right = 0.0, 0
         for k in range(folds):
             train, test = fold != k, fold == k
             weight, bias = _fit(x[train], y[train], prior, l2)
-            total += float(F.cross_entropy(x[test] @ weight.T + bias, y[test], reduction="sum"))
-        return total
-    return min(grid, key=held_out_loss)
+            logits = x[test] @ weight.T + bias
+            loss += float(F.cross_entropy(logits, y[test], reduction="sum"))
+            right += int((logits.argmax(dim=-1) == y[test]).sum())
+        return loss, right / len(y)
+    scores = {l2: held_out(l2) for l2 in grid}
+    best = min(grid, key=lambda l2: scores[l2][0])
+    return best, scores[best][1]
 
 
 def _fit(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor],
@@ -100,6 +115,15 @@ def _fit(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tens
     return weight.detach(), bias.detach()
 
 
+@dataclass(frozen=True)
+class Learned:
+    """What the suggestions learned: from how many labelled images, and the share of those the
+    probe gets right when fitted without them (out of fold; None with too few to hold any out)."""
+
+    learned_from: int = 0
+    accuracy: float | None = None
+
+
 def page_order_head(class_names: Sequence[str], head: tuple[torch.Tensor, torch.Tensor],
                     classes: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's (W, b) with one row per name of `classes`, in that order; a class the model
@@ -117,14 +141,14 @@ def page_order_head(class_names: Sequence[str], head: tuple[torch.Tensor, torch.
 def suggest_labels(predictor, files: Sequence[str], labelled: Sequence[tuple[str, str]], classes: Sequence[str], *,
                    cache=None, on_batch: Callable[[dict[str, list[float]], bool], None] = lambda probs, final: None,
                    progress: Callable[[int, int], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> int:
+                   cancel: Callable[[], bool] | None = None) -> Learned:
     """Suggestions for `files` over `classes` (class folder names), from `predictor`
     (`core.labelling.predictor`).
 
     `on_batch({path: [p per class]}, False)` as each batch of the model's probabilities arrives,
     then, when `labelled` ([(path, class folder)]) is not empty, `on_batch(all of them, True)`
     once more from the probe fitted on the labelled images (`AnchoredProbe`). Returns how many
-    labelled images the probe learned from. Features come from `cache`
+    labelled images the probe learned from and its out-of-fold accuracy on them (`Learned`). Features come from `cache`
     (`core.model.feature_cache.FeatureCache`) where they were computed before."""
     from core.model.feature_cache import all_features, image_features
     from core.progress import no_cancel, no_progress
@@ -147,12 +171,12 @@ def suggest_labels(predictor, files: Sequence[str], labelled: Sequence[tuple[str
         features.append(x)
         on_batch(dict(zip(paths[-len(usable):], prior.probabilities(x).tolist())), False)
     if not labelled or prior is None:
-        return 0
+        return Learned()
     items = all_features([p for p, _ in labelled], predictor, cache=cache, cancel=cancel,
                          progress=lambda d, _: progress(len(files) + d, total))
     pairs = [(item.features, index[folder]) for item, (_, folder) in zip(items, labelled) if item.features is not None]
     if not pairs:
-        return 0
+        return Learned()
     probe = AnchoredProbe(*prior.prior, torch.stack([f for f, _ in pairs]), [c for _, c in pairs])
     on_batch(dict(zip(paths, probe.probabilities(torch.cat(features)).tolist())), True)
-    return len(pairs)
+    return Learned(len(pairs), probe.accuracy)

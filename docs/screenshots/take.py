@@ -37,6 +37,8 @@ def main(shots_class=None, home_default: str = "/tmp/flyp-studio-screenshots", a
     parser.add_argument("--home", default=home_default,
                         help="where the app keeps its user folders while shooting (kept between runs)")
     parser.add_argument("--out", default=str(HERE), help="folder for the PNGs (docs/screenshots)")
+    parser.add_argument("--until", default="", metavar="NAME",
+                        help="stop after the picture NAME (label: the pages before training, in a minute)")
     args = parser.parse_args()
     home = Path(args.home)
     if home.exists():  # a clean app each time: no recent projects, runs or exports of an earlier shoot
@@ -50,16 +52,23 @@ def main(shots_class=None, home_default: str = "/tmp/flyp-studio-screenshots", a
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(HERE.parents[1]))  # the checkout's flyp_app and core
 
-    shots = (shots_class or Shots)(Path(args.out), home)
-    shots.run()
+    shots = (shots_class or Shots)(Path(args.out), home, args.until)
+    try:
+        shots.run()
+    except Enough:
+        pass
     return 0
 
 
+class Enough(Exception):
+    """The picture asked for with --until is taken."""
+
+
 class Shots:
-    def __init__(self, out: Path, home: Path):
+    def __init__(self, out: Path, home: Path, until: str = ""):
         from flyp_app.__main__ import create_app
 
-        self.out, self.home = out, home
+        self.out, self.home, self.until = out, home, until
         self.app = create_app()
         self.out.mkdir(parents=True, exist_ok=True)
 
@@ -92,6 +101,8 @@ class Shots:
             subprocess.run(["pngquant", "--force", "--skip-if-larger", "--speed", "1", "--quality", "80-100",
                             "--output", str(path), str(path)], check=False)
         print(f"{path}  {path.stat().st_size // 1024} KB", flush=True)
+        if name == self.until:
+            raise Enough
         return path
 
     def page(self, name: str):

@@ -107,13 +107,13 @@ class ComparePage(Page):
     @property
     def plot(self):
         """The OOD-vs-ID plot, built when first needed (the window opens without pyqtgraph)."""
-        return self._plot_slot.widget()
+        return self._plot_slot.widget().plot
 
     @staticmethod
     def _make_plot() -> QWidget:
-        from flyp_app.widgets.compare_plot import ComparePlot
+        from flyp_app.widgets.compare_plot import ComparePlotBox
 
-        return ComparePlot()
+        return ComparePlotBox()
 
     def _table(self) -> QTableWidget:
         table = QTableWidget(0, len(COLUMNS))

@@ -97,6 +97,8 @@ class TrainPage(Page):
         column_layout = QVBoxLayout(column)
         column_layout.setContentsMargins(0, 0, 0, 0)
         column_layout.addWidget(self.settings_column, 1)
+        # Above Start, outside the scrolled settings: seen without scrolling, where the user is about to click.
+        column_layout.addWidget(self.settings_column.bounds_warning)
         column_layout.addLayout(buttons)
         self._set_buttons()
         return column

@@ -10,9 +10,11 @@ This module imports pyqtgraph: the Compare page imports it when its plot is firs
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from flyp_app.theme import ZERO_SHOT_COLOUR, pyqtgraph, run_colour
 from flyp_app.widgets.blend_plots import INK, PercentAxis, _pad, _quiet
+from flyp_app.widgets.legend import LegendLine
 
 pg = pyqtgraph()
 
@@ -27,10 +29,9 @@ class ComparePlot(pg.PlotWidget):
                       size="10pt", color=INK)
         self.setLabel("bottom", "ID validation accuracy (%)")
         self.setLabel("left", "different conditions, mean (%)")
-        # Bottom left: worse than zero-shot on both axes, where weight-ensembling curves do not go
-        # (top left is where they all start, at the zero-shot point).
-        self.legend = self.addLegend(offset=(10, -10), labelTextSize="9pt", labelTextColor=INK,
-                                     brush=(255, 255, 255, 210))
+        # For the page to place above the plot: inside, any corner hides a curve (one that loses
+        # robustness as it blends runs through the bottom left, from the zero-shot point).
+        self.legend = LegendLine()
         self.curves: dict[str, pg.PlotDataItem] = {}      # run path → its curve
         self.best_points: dict[str, tuple[float, float]] = {}
         self.best = pg.ScatterPlotItem(size=15, symbol="star", pen=pg.mkPen("w", width=1))
@@ -58,9 +59,9 @@ class ComparePlot(pg.PlotWidget):
             colour = run_colour(i)
             x, y = [100 * p["id"] for p in points], [100 * p["ood"] for p in points]
             self.curves[row["run"]] = self.plot(x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
-                                                symbolBrush=colour, symbolPen=None,
-                                                name=row["name"] if row["method"] in row["name"]
-                                                else f"{row['name']} ({row['method']})")
+                                                symbolBrush=colour, symbolPen=None)
+            self.legend.add(row["name"] if row["method"] in row["name"] else f"{row['name']} ({row['method']})",
+                            colour)
             best = next(p for p in points if p["alpha"] == row["best_alpha"]) if row.get("best_alpha") is not None \
                 else points[-1]
             self.best_points[row["run"]] = (100 * best["id"], 100 * best["ood"])
@@ -79,8 +80,8 @@ class ComparePlot(pg.PlotWidget):
         self.zero_shot.setData([zero[0]], [zero[1]])
         self.zero_label.setPos(*zero)
         self.zero_label.show()
-        self.legend.addItem(self.best, "best α on ID validation")
-        self.legend.addItem(self.zero_shot, "zero-shot")
+        self.legend.add("best α on ID validation", INK, "star")
+        self.legend.add("zero-shot", ZERO_SHOT_COLOUR, "diamond")
         self.setXRange(*_pad(min(xs), max(xs), 0.08), padding=0)
         self.setYRange(*_pad(min(ys), max(ys), 0.12), padding=0)
 
@@ -90,3 +91,16 @@ class ComparePlot(pg.PlotWidget):
             pen = item.opts["pen"]
             colour = pen.color() if hasattr(pen, "color") else pg.mkPen(pen).color()
             item.setPen(pg.mkPen(colour, width=4 if path == run else 2, style=Qt.SolidLine))
+
+
+class ComparePlotBox(QWidget):
+    """The plot (`plot`) under its legend: above it, the legend covers no curve."""
+
+    def __init__(self):
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.plot = ComparePlot()
+        layout.addWidget(self.plot.legend)
+        layout.addWidget(self.plot, 1)

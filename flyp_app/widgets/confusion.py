@@ -7,7 +7,7 @@ sends `cell_chosen((true, predicted))` (class indices) so the gallery shows thos
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStackedW
 from flyp_app.theme import ERROR_COLOUR, OK_COLOUR
 
 MAX_CLASSES = 40   # more would not be readable: the note says to use the per-class table
-SHORT = 3          # characters of a class name in a column's heading (the whole name in its tooltip)
+SHORT = 3          # the fewest characters of a class name in a column's heading (the whole name in its tooltip)
 
 
 def _shade(colour: str, share: float) -> QColor:
@@ -42,6 +42,9 @@ class ConfusionMatrix(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Fixed)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.cellClicked.connect(lambda r, c: self.cell_chosen.emit((r, c)))
+        self.table.viewport().installEventFilter(self)  # the headings are fitted again to the new width
+        self._classes: list[str] = []
+        self._widest_count = ""
         self.note = QLabel("", wordWrap=True, alignment=Qt.AlignCenter, objectName="pageHint")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
@@ -61,17 +64,13 @@ class ConfusionMatrix(QWidget):
         self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(classes))
         self.table.setColumnCount(len(classes))
-        # Columns as narrow as the short headings and the largest count: ten classes fit beside the gallery.
-        metrics = self.table.fontMetrics()
-        widest = max([metrics.horizontalAdvance(n[:SHORT]) for n in classes]
-                     + [metrics.horizontalAdvance(str(max(map(max, confusion))))])
-        for c in range(len(classes)):
-            self.table.setColumnWidth(c, widest + 12)
+        self._classes, self._widest_count = list(classes), str(max(map(max, confusion)))
         for c, name in enumerate(classes):
-            heading = QTableWidgetItem(name[:SHORT])
+            heading = QTableWidgetItem(name)
             heading.setToolTip(f"predicted: {name}")
             self.table.setHorizontalHeaderItem(c, heading)
             self.table.setVerticalHeaderItem(c, QTableWidgetItem(name))
+        self._fit_columns()
         for r, row in enumerate(confusion):
             total = sum(row)
             for c, count in enumerate(row):
@@ -85,6 +84,29 @@ class ConfusionMatrix(QWidget):
         if chosen is not None and max(chosen) < len(classes):
             self.table.setCurrentCell(*chosen)
         self.table.setUpdatesEnabled(True)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Resize:
+            self._fit_columns()
+        return super().eventFilter(watched, event)
+
+    def _fit_columns(self) -> None:
+        """Columns share the table's width, each as wide as its whole heading where there is room; a
+        heading is cut (…) only where the width runs out, to its first SHORT characters at the least."""
+        if not self._classes or self.table.columnCount() != len(self._classes):
+            return
+        metrics = self.table.horizontalHeader().fontMetrics()
+        room = self.table.viewport().width() // len(self._classes)
+        least = max(metrics.horizontalAdvance(self._widest_count),
+                    max(metrics.horizontalAdvance(n[:SHORT]) for n in self._classes)) + 12
+        width = max(least, min(room, max(metrics.horizontalAdvance(n) for n in self._classes) + 12))
+        for c, name in enumerate(self._classes):
+            self.table.setColumnWidth(c, width)
+            text = name if metrics.horizontalAdvance(name) + 12 <= width else \
+                metrics.elidedText(name, Qt.ElideRight, width - 12)
+            if len(text.rstrip("…")) < SHORT:  # no room even for "abc…": the first letters, as narrow as can be
+                text = name[:SHORT]
+            self.table.horizontalHeaderItem(c).setText(text)
 
     def chosen(self) -> tuple[int, int] | None:
         items = self.table.selectedItems()

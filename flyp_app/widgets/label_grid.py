@@ -1,42 +1,18 @@
-"""The Label page's widgets: the grid of images to label (keyboard first), its views, and the row of classes."""
+"""The Label page's grid of images to label (keyboard first): its cells, its views and its keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QListView, QListWidget, QListWidgetItem, QPushButton,
-                               QWidget)
+from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem
 
 THUMB = 88
 CELL = QSize(THUMB + 56, THUMB + 46)  # a thumbnail and two lines: the suggestion, the file name
-BAR_COLUMNS = 6
 VIEWS = ("Least confident first", "By suggested class", "Folder order")
-NUMBER_KEYS = {getattr(Qt, f"Key_{n}"): n for n in range(10)}  # Qt's key → the digit on it
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-
-
-def class_keys(names: list[str]) -> list[str]:
-    """The digit key that labels each class, as its button shows it: when every class is named by a
-    different digit ("7" or "seven"), that digit; otherwise its place, 1…9 and 0 for the tenth
-    (none after)."""
-    if named_by_digits(names):
-        return [str(_digit_of(name)) for name in names]
-    return [f"{(i + 1) % 10}" if i < 10 else "" for i in range(len(names))]
-
-
-def named_by_digits(names: list[str]) -> bool:
-    """Whether every class is named by a different digit (the digits' folders, "0"…"9" or "zero"…)."""
-    named = [_digit_of(name) for name in names]
-    return bool(names) and None not in named and len(set(named)) == len(named)
-
-
-def _digit_of(name: str) -> int | None:
-    word = name.strip().casefold()
-    if len(word) == 1 and word.isdigit():
-        return int(word)
-    return DIGIT_WORDS.index(word) if word in DIGIT_WORDS else None
 
 
 @dataclass
@@ -69,14 +45,31 @@ def in_view_order(items: list[LabelItem], view: str, classes: list[str]) -> list
     return sorted(items, key=key)
 
 
+def cell_text(item: LabelItem, classes: list[str], display: Callable[[str], str]) -> tuple[str, str]:
+    """The text of an image's cell (its suggestion, with its confidence, over its file name) and its tooltip."""
+    suggestion = item.suggestion(classes)
+    # a no-break space keeps the class and its confidence on one line
+    text = f"{display(suggestion[0])}\u00a0{suggestion[1]:.0%}" if suggestion else "…"
+    unknown = bool(suggestion) and item.known is False  # unlike the run's training images of every class
+    if unknown:
+        text = f"none of these?\u00a0({text})"
+    tip = item.path + ("\nUnlike the training images of every class: perhaps none of these classes." if unknown else "")
+    return f"{text}\n{Path(item.path).name}", tip
+
+
+def icon(png: bytes) -> QIcon:
+    return QIcon(QPixmap.fromImage(QImage.fromData(png)))
+
+
 class LabelGrid(QListWidget):
     """Thumbnails with their suggestion; the keys that label the selected images.
 
-    Number keys choose a class by its number, Enter accepts the suggestion, Space skips to the
-    next image, Ctrl+Z undoes, and typing letters starts a class name (`typed`).
+    A class's key (a digit, or one the user chose: `keys`) sends `key`, Enter accepts the
+    suggestion, Space skips to the next image, Ctrl+Z undoes, and typing other letters starts a
+    class name (`typed`).
     """
 
-    number = Signal(int)     # the digit pressed, 0…9
+    key = Signal(str)        # a digit, or a key of `keys`, pressed
     accept = Signal()
     skip = Signal()
     undo = Signal()
@@ -95,10 +88,19 @@ class LabelGrid(QListWidget):
         self.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.setLayoutMode(QListView.Batched)
         self.setBatchSize(200)
+        self.keys: set[str] = set()  # the keys that label a class, besides the digits
+
+    # Keys ------------------------------------------------------------------------------------
+    def _class_key(self, event) -> str:
+        """The class key `event` presses ("" if none): a digit (of the keypad too) or one of `keys`."""
+        if event.modifiers() & ~(Qt.KeypadModifier | Qt.ShiftModifier):
+            return ""
+        text = event.text().casefold()
+        return text if len(text) == 1 and (text.isdigit() or text in self.keys) else ""
 
     def _handled(self, event) -> bool:
-        return (event.key() in NUMBER_KEYS and not event.modifiers() & ~Qt.KeypadModifier) \
-            or event.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space) or event.matches(QKeySequence.Undo)
+        return bool(self._class_key(event)) or event.key() in (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Space) \
+            or event.matches(QKeySequence.Undo)
 
     def event(self, event) -> bool:
         # Claim these keys before any window shortcut (an Edit menu's Ctrl+Z) takes them.
@@ -111,8 +113,8 @@ class LabelGrid(QListWidget):
         key = event.key()
         if event.matches(QKeySequence.Undo):
             self.undo.emit()
-        elif key in NUMBER_KEYS and not event.modifiers() & ~Qt.KeypadModifier:
-            self.number.emit(NUMBER_KEYS[key])
+        elif pressed := self._class_key(event):
+            self.key.emit(pressed)
         elif key in (Qt.Key_Return, Qt.Key_Enter):
             self.accept.emit()
         elif key == Qt.Key_Space:
@@ -122,41 +124,32 @@ class LabelGrid(QListWidget):
         else:
             super().keyPressEvent(event)
 
+    # Cells -----------------------------------------------------------------------------------
+    def fill(self, items: list[LabelItem], thumbs: dict[str, bytes]) -> None:
+        """Show `items` in this order, with the thumbnails of `thumbs` ({path: PNG}); the first selected."""
+        self.clear()
+        for item in items:
+            widget = QListWidgetItem()
+            widget.setSizeHint(CELL)  # the grid's items are all of one size: the text must not set it
+            widget.setData(Qt.UserRole, item.path)
+            if item.path in thumbs:
+                widget.setIcon(icon(thumbs[item.path]))
+            item.widget = widget
+            self.addItem(widget)
+        self.select_row(0)
 
-class ClassBar(QWidget):
-    """One button per class, numbered as the keys that choose them and in their order (classes named
-    by digits from 0 up), in rows of `BAR_COLUMNS`."""
+    def select_row(self, row: int) -> None:
+        if self.count():
+            row = max(0, min(row, self.count() - 1))
+            self.setCurrentRow(row)
+            self.scrollToItem(self.item(row))
 
-    chosen = Signal(int)
+    def take(self, item: LabelItem) -> None:
+        """Take `item`'s cell out of the grid."""
+        if item.widget is not None:
+            self.takeItem(self.row(item.widget))
+            item.widget = None
 
-    def __init__(self):
-        super().__init__()
-        self.grid = QGridLayout(self)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setSpacing(6)
-        self.buttons: list[QPushButton] = []  # in the order of the classes, not of the bar
-        self.keys: list[str] = []
-
-    def set_classes(self, names: list[str]) -> None:
-        for button in self.buttons:
-            self.grid.removeWidget(button)
-            button.deleteLater()
-        self.buttons = []
-        self.keys = class_keys(names)
-        shown = sorted(range(len(names)), key=lambda i: int(self.keys[i])) if named_by_digits(names) \
-            else range(len(names))
-        buttons = {}
-        for place, i in enumerate(shown):
-            name, key = names[i], self.keys[i]
-            button = QPushButton(f"{key}  {name}" if key and key != name.strip() else name)
-            button.setToolTip(f"Label the selected images “{name}”" + (f" (key {key})" if key else ""))
-            button.setAccessibleName(f"Label as {name}")
-            button.setFocusPolicy(Qt.NoFocus)
-            button.clicked.connect(lambda _=False, i=i: self.chosen.emit(i))
-            self.grid.addWidget(button, place // BAR_COLUMNS, place % BAR_COLUMNS)
-            buttons[i] = button
-        self.buttons = [buttons[i] for i in range(len(names))]
-
-    def class_for_key(self, digit: int) -> int | None:
-        """The index of the class the digit key labels, None if no class has that key."""
-        return self.keys.index(str(digit)) if str(digit) in self.keys else None
+    def current_path(self) -> str:
+        current = self.currentItem()
+        return current.data(Qt.UserRole) if current is not None else ""

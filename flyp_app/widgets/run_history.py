@@ -51,14 +51,18 @@ class RunHistory(QWidget):
         layout.addLayout(header)
         self.tree = QTreeWidget()
         self.tree.setAccessibleName("Runs of this project")
-        self.tree.setHeaderLabels(["Run", "Model", "Method", "Status", "Validation: zero-shot → best"])
+        # Model and method share a column, and "Validation" has its words in the tooltip: at 1024 pixels
+        # the runs' names were cut to "20…up" for want of the room they took.
+        self.tree.setHeaderLabels(["Run", "Model · method", "Status", "Validation"])
+        self.tree.headerItem().setToolTip(3, "Validation accuracy: zero-shot (before training) → the best checkpoint")
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
         header_view = self.tree.header()
         header_view.setStretchLastSection(False)
         header_view.setSectionResizeMode(QHeaderView.ResizeToContents)
-        # The run's name takes the room left (cut short, whole in its tooltip): the scores stay in view.
-        header_view.setSectionResizeMode(0, QHeaderView.Stretch)
+        # The run's name is shown whole (it is how runs are told apart); the model and method take the
+        # room left, cut short (whole in their tooltip), so that the scores stay in view.
+        header_view.setSectionResizeMode(1, QHeaderView.Stretch)
         self.tree.setTextElideMode(Qt.ElideMiddle)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         layout.addWidget(self.tree)
@@ -91,9 +95,10 @@ class RunHistory(QWidget):
             item = QTreeWidgetItem(self.tree, self._columns(summary))
             item.setData(0, Qt.UserRole, summary["path"])
             item.setToolTip(0, summary["path"])
+            item.setToolTip(1, item.text(1))
             if summary["error"]:
-                item.setToolTip(3, summary["error"])
-            item.setTextAlignment(4, Qt.AlignRight | Qt.AlignVCenter)
+                item.setToolTip(2, summary["error"])
+            item.setTextAlignment(3, Qt.AlignRight | Qt.AlignVCenter)
         self.tree.blockSignals(False)
         if current:
             self.select(current)
@@ -105,7 +110,8 @@ class RunHistory(QWidget):
         live = "paused (saved)" if self.paused else "training…"
         status = live if s["path"] == self.live else run_status_text(s["status"], s["stopped_early"])
         scores = "" if s["zero_shot"] is None else f"{_percent(s['zero_shot'])} → {_percent(s['best'])}"
-        return [s["name"], s["model"], s["method"].upper() if s["method"] else "", status, scores]
+        model = " · ".join(t for t in (s["model"], s["method"].upper() if s["method"] else "") if t)
+        return [s["name"], model, status, scores]
 
     def set_live(self, path: str | None, paused: bool = False) -> None:
         """The run being trained (None when none), and whether it is paused."""
@@ -114,7 +120,7 @@ class RunHistory(QWidget):
             item = self.tree.topLevelItem(i)
             path_i = item.data(0, Qt.UserRole)
             if path_i in self.summaries:
-                item.setText(3, self._columns(self.summaries[path_i])[3])
+                item.setText(2, self._columns(self.summaries[path_i])[2])
         self._update_buttons()
 
     def select(self, path: str) -> None:

@@ -35,9 +35,9 @@ class SettingsColumn(QScrollArea):
         layout.addWidget(self.model_picker)
         layout.addWidget(self.augment)
         layout.addWidget(self.params)
+        # Not in the scrolled settings: the page shows it above Start, seen without scrolling.
         self.bounds_warning = QLabel("", objectName="error", wordWrap=True)
         self.bounds_warning.hide()
-        layout.addWidget(self.bounds_warning)
         layout.addStretch(1)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setWidget(settings)
