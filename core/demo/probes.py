@@ -78,9 +78,9 @@ def colour_image(seed: int, colour: str, index: int, size: int = IMAGE_SIZE) -> 
 def write_colour_control(out_dir: str | os.PathLike, per_class: int = 20, seed: int = 0, size: int = IMAGE_SIZE,
                          progress: Callable[[int, int], None] = no_progress,
                          cancel: Callable[[], bool] = no_cancel) -> int:
-    """Write the colour control as class folders `out_dir/<colour>/nnnn.png` (with
-    `COLOUR_TEMPLATES` as its captions, e.g. `flyp blend --control DIR --control-templates FILE`);
-    returns the number of images."""
+    """Write the colour control as class folders `out_dir/<colour>/nnnn.png` (for `flyp forgetting
+    RUN --control DIR`, or the Blend page's "What it forgot"; `COLOUR_TEMPLATES` are the captions
+    that fit it); returns the number of images."""
     jobs = [(Path(colour) / f"{i:04d}.png", lambda c=colour, i=i: colour_image(seed, c, i, size))
             for colour in COLOUR_CLASSES for i in range(per_class)]
     return _write(out_dir, jobs, progress, cancel)

@@ -66,7 +66,6 @@ class ExportPage(RunPage):
         super().__init__(state)
         self.curve: list[dict] | None = None
         self.report: dict | None = None
-        self._export_worker = None
         self._out_edited = False
         state.alpha_changed.connect(self._alpha_from_state)
         state.project_changed.connect(self._project_opened)
@@ -252,10 +251,10 @@ class ExportPage(RunPage):
         self.progress.show()
         self.open_folder.setEnabled(False)
         self.result.setText("Exporting…")
-        self._export_worker = self.run(tasks.export_model, self.state.caches, run.path, self.device(), round(self.alpha.value(), 2),
-                                       str(Path(out).expanduser()), self.onnx.isChecked(), on_done=self._exported,
-                                       on_error=self._failed, on_event=lambda text: self.stage.setText(str(text)),
-                                       on_ended=self._export_ended)
+        self.run(tasks.export_model, self.state.caches, run.path, self.device(), round(self.alpha.value(), 2),
+                 str(Path(out).expanduser()), self.onnx.isChecked(), on_done=self._exported,
+                 on_error=self._failed, on_event=lambda text: self.stage.setText(str(text)),
+                 on_ended=self._export_ended)
 
     def _export_ended(self) -> None:
         self.export_button.setEnabled(True)
