@@ -41,8 +41,9 @@ class DataPage(Page):
         self.classes.setIconSize(QPixmap(data_tasks.CLASS_THUMB, data_tasks.CLASS_THUMB).size())
         self.classes.verticalHeader().setDefaultSectionSize(data_tasks.CLASS_THUMB + 6)
         self.classes.verticalHeader().hide()
-        # Three classes stay in view whatever else the page shows (the label check's list).
-        self.classes.setMinimumHeight(3 * (data_tasks.CLASS_THUMB + 6) + 2 * self.classes.frameWidth()
+        # Two classes stay in view whatever else the page shows: the rest of the room goes to the tabs
+        # below (at 1366×768 the label check's list keeps four rows or more).
+        self.classes.setMinimumHeight(2 * (data_tasks.CLASS_THUMB + 6) + 2 * self.classes.frameWidth()
                                       + self.classes.horizontalHeader().sizeHint().height())
         self.classes.itemChanged.connect(self._name_edited)
         self.summary = QLabel("No training folder yet.")
