@@ -36,6 +36,13 @@ def thumbnails(caches: Caches, paths: list[str], size: int = LABEL_THUMB, progre
             batch = {}
 
 
+def zero_shot_source(project, classes: list[str], names: list[str]) -> dict:
+    """The source `open_source` takes for the project's model as pretrained, over `classes`
+    (folder names) shown as `names`, captioned with the project's templates."""
+    return {"kind": "zero-shot", "model": project.model, "pretrained": project.pretrained or None,
+            "classes": list(classes), "names": list(names), "templates": list(project.templates)}
+
+
 def open_source(caches: Caches, source: dict, device: str):
     """The Predictor for `source`: {"kind": "zero-shot", "model", "pretrained", "classes", "names",
     "templates"} or {"kind": "run", "path", "alpha"} (a run shares its weights with the Blend and

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgr
                                QVBoxLayout, QWidget)
 
 from core.data.images import is_image_name
-from flyp_app import check_tasks
+from flyp_app import check_tasks, label_tasks
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.drop_target import DropTarget
 from flyp_app.widgets.image_gallery import ImageGallery
@@ -105,10 +105,7 @@ class ImageSearch(QWidget):
         p, data = self.state.project, self.state.datasets
         chosen = self.source.currentData()
         if chosen in (None, MODEL):
-            display = self.actions.display
-            return {"kind": "zero-shot", "model": p.model, "pretrained": p.pretrained or None,
-                    "classes": list(data.classes), "names": [display(c) for c in data.classes],
-                    "templates": list(p.templates)}
+            return label_tasks.zero_shot_source(p, data.classes, [self.actions.display(c) for c in data.classes])
         return {"kind": "run", "path": chosen, "alpha": p.alpha if p.alpha_run == p.current_run else 1.0}
 
     def _folders(self) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from flyp_app import label_tasks
 from flyp_app.widgets.blend_run_picker import describe_run
 
 ZERO_SHOT = "zero-shot"
@@ -83,8 +84,7 @@ class SuggestionRow(QWidget):
         p = self.state.project
         data = self.source.currentData()
         if data in (None, ZERO_SHOT):
-            return {"kind": "zero-shot", "model": p.model, "pretrained": p.pretrained or None,
-                    "classes": list(classes), "names": list(names), "templates": list(p.templates)}
+            return label_tasks.zero_shot_source(p, classes, names)
         return {"kind": "run", "path": data, "alpha": p.alpha}
 
     def describe(self) -> None:

@@ -146,9 +146,7 @@ class ProjectMap(QWidget):
         p, data = self.state.project, self.state.datasets
         chosen = self.source.currentData()
         if chosen in (None, PRETRAINED):
-            return {"kind": "zero-shot", "model": p.model, "pretrained": p.pretrained or None,
-                    "classes": list(data.classes), "names": [self.actions.display(c) for c in data.classes],
-                    "templates": list(p.templates)}
+            return label_tasks.zero_shot_source(p, data.classes, [self.actions.display(c) for c in data.classes])
         return {"kind": "run", "path": chosen, "alpha": p.alpha}
 
     # Computing -----------------------------------------------------------------------------------
