@@ -37,3 +37,32 @@ def test_a_run_with_other_data_or_captions_prepares_its_own(colour_data, tmp_pat
     loop.train(tiny_config(colour_data, epochs=1, ood_dirs=[]), tmp_path / "c", shared=shared)
     assert zero_shot(tmp_path / "b") != zero_shot(tmp_path / "a")  # other captions, other zero-shot head
     assert set(zero_shot(tmp_path / "c")) == {"id"}
+
+
+def test_the_methods_the_demo_compares_encode_each_set_with_the_pretrained_model_once(colour_data, tmp_path,
+                                                                                       monkeypatch):
+    """`flyp demo` trains several methods from one model on one set of folders: the pretrained model's
+    features of each evaluation set serve every method's step-0 evaluation and every α = 0 blend,
+    and what each run reports is what it reports alone."""
+    from core.model.classifier import Classifier
+    from core.weights.curve import run_curve
+
+    encoded, features = [], Classifier.features
+    monkeypatch.setattr(Classifier, "features", lambda self, *a, **k: encoded.append(1) or features(self, *a, **k))
+
+    def story(folder, shared=None):
+        curves = {}
+        for method in ("flyp", "ce"):
+            loop.train(tiny_config(colour_data, epochs=1, method=method), folder / method, shared=shared)
+            curves[method] = run_curve(folder / method, sets=shared.eval_sets if shared else None)
+        return curves, len(encoded)
+
+    alone, alone_encodings = story(tmp_path / "alone")
+    shared = Shared()
+    together, encodings = story(tmp_path / "together", shared)
+    assert together == alone
+    for method in ("flyp", "ce"):
+        assert zero_shot(tmp_path / "together" / method) == zero_shot(tmp_path / "alone" / method)
+    sets = len(shared.eval_sets)  # id and ood
+    # the second method's step 0 and both α = 0 blends encode nothing new
+    assert alone_encodings - (encodings - alone_encodings) == 3 * sets

@@ -116,6 +116,9 @@ class EvalImages:
         with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
             images = list(pool.map(decode, self.samples))
         self.pixels = torch.stack(images) if images else torch.zeros(0, 3, size, size, dtype=torch.uint8)
+        # The image features of a model as loaded, by its `LoadedModel.weights_key`: the runs that start
+        # from the same pretrained model (and each run's α = 0 blend) need them once (`Classifier.evaluate`).
+        self.loaded_features: dict[tuple, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -130,20 +130,24 @@ def run_story(root: Path, args) -> int:
     from core.model.loading import select_device
     from core.training.runs import RunDir, RunStatus
     from core.training.loop import train
+    from core.training.shared import Shared
 
     device = select_device(args.device)
     run_dirs = {method: root / "runs" / f"{method}-seed{args.seed}" for method in STORY}
-    results, sets = {}, None
+    # Every run trains and evaluates on the same demo folders from the same model: the scan, the
+    # decoded evaluation images and the pretrained model's features of them (step 0, α = 0) once.
+    results, shared = {}, Shared()
     for method, label in STORY.items():
         run_dir = run_dirs[method]
         config = demo_train_config(paths, method, args.seed, device=args.device)
         say(f"Finetuning the demo model with {label}…")
         if not RunDir(run_dir).exists():
-            train(config, run_dir)
+            train(config, run_dir, shared=shared)
         elif RunStatus.of(RunDir(run_dir).read_info()) is not RunStatus.FINISHED:
-            train(config, run_dir, resume=True)
-        if sets is None:  # every run evaluates on the same demo folders: decode them once
-            sets = run_eval_sets(RunDir(run_dir).read_info())
+            train(config, run_dir, resume=True, shared=shared)
+        if shared.eval_sets is None:  # this run was trained before: decode the sets for all that follow
+            shared.eval_sets = run_eval_sets(RunDir(run_dir).read_info())
+        sets = shared.eval_sets
         results[method] = run_curve(run_dir, device, sets=sets)  # cached in the run: the app's Blend page reuses it
     project = add_to_demo_project(root, list(run_dirs.values()))
     table = summary_table(results)

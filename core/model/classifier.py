@@ -71,9 +71,17 @@ class Classifier:
         finally:
             self.model.train(was_training)
 
-    def evaluate(self, images: EvalImages, **kwargs) -> Metrics:
-        return compute_metrics(self.logits_from_features(self.features(images, **kwargs)), images.labels,
-                               self.class_names)
+    def evaluate(self, images: EvalImages, as_loaded: bool = False, **kwargs) -> Metrics:
+        """The metrics of `images`. `as_loaded`: the caller knows the image tower holds the weights
+        `load_model` gave (the zero-shot evaluation at step 0, a blend at α = 0), so the set's features
+        of those weights are computed once and kept with the set for every run on it."""
+        if not as_loaded:
+            return compute_metrics(self.logits_from_features(self.features(images, **kwargs)), images.labels,
+                                   self.class_names)
+        key = self.loaded.weights_key
+        if key not in images.loaded_features:
+            images.loaded_features[key] = self.features(images, **kwargs)
+        return compute_metrics(self.logits_from_features(images.loaded_features[key]), images.labels, self.class_names)
 
     # State: the CLIP weights plus the linear head, if any --------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:

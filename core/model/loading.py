@@ -62,6 +62,13 @@ class LoadedModel:
     spec: ModelSpec
     open_clip_name: str  # what open_clip calls it: an architecture, "hf-hub:ORG/NAME" or "local-dir:PATH"
     model_cfg: dict
+    seed: int | None = None  # what random weights were drawn with: with `spec`, names the weights as loaded
+
+    @property
+    def weights_key(self) -> tuple:
+        """Names the weights `load_model` gave (spec and seed): what is computed from them, such as
+        an evaluation set's image features, is the same for every model loaded so (`Classifier.evaluate`)."""
+        return (self.spec.name, self.spec.pretrained, self.seed, str(next(self.model.parameters()).device))
 
     @property
     def image_size(self) -> int:
@@ -135,6 +142,7 @@ def load_model(spec: ModelSpec, device: torch.device | str = "cpu", *, seed: int
         spec=spec,
         open_clip_name=name,
         model_cfg={**_model_config(name), **({"quick_gelu": True} if quick_gelu else {})},
+        seed=seed,
     )
 
 
@@ -189,7 +197,7 @@ def _load_hub_model(spec: ModelSpec, device, seed: int, progress: Progress | Non
         raise FlypError(f"«model» {spec.name}: its tokenizer could not be loaded from the Hugging Face cache "
                         f"({hub.cache_dir()}): {first_line(exc)}") from None
     return LoadedModel(model=model, tokenizer=tokenizer, preprocess=dict(open_clip.get_model_preprocess_cfg(model)),
-                       spec=spec, open_clip_name=spec.name, model_cfg=config["model_cfg"])
+                       spec=spec, open_clip_name=spec.name, model_cfg=config["model_cfg"], seed=seed)
 
 
 def _resolve(spec: ModelSpec) -> tuple[str, Path | None, bool]:

@@ -167,8 +167,8 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
         "levers": levers.used(config.to_json()),
     })
     try:
-        evaluate = lambda: _evaluate(session, step=0, epoch=0, cancel=control)  # noqa: E731
-        zero_shot = session.shared.zero_shot_record(evaluate) if session.shared else evaluate()
+        evaluate = lambda: _evaluate(session, step=0, epoch=0, cancel=control, as_loaded=True)  # noqa: E731
+        zero_shot = session.shared.zero_shot_record(config.method, evaluate) if session.shared else evaluate()
     except Cancelled:
         run.update_info(status=RunStatus.CANCELLED)
         raise
@@ -177,12 +177,13 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
     on_event(zero_shot)
 
 
-def _evaluate(session: Session, step: int, epoch: float, cancel=no_cancel) -> dict:
+def _evaluate(session: Session, step: int, epoch: float, cancel=no_cancel, as_loaded: bool = False) -> dict:
+    """Every set's scores now; `as_loaded`: the weights are still the loaded model's (step 0)."""
     started = time.monotonic()
     session.classifier.invalidate()
     if session.ranks.size > 1:  # the other ranks wait for rank 0's evaluation: it must not stop alone
         cancel = no_cancel
-    sets = {name: _scores(name, session.classifier.evaluate(images, cancel=cancel))
+    sets = {name: _scores(name, session.classifier.evaluate(images, as_loaded=as_loaded, cancel=cancel))
             for name, images in session.eval_sets.items()}
     return {"type": "eval", "step": step, "epoch": epoch, "sets": sets, "seconds": time.monotonic() - started}
 

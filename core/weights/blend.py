@@ -153,7 +153,7 @@ def evaluate_blend(blended: BlendedRun, sets: dict[str, EvalImages], alpha: floa
     results = {}
     for name, images in sets.items():
         check_cancel(cancel)
-        results[name] = blended.classifier.evaluate(images, cancel=cancel)
+        results[name] = blended.classifier.evaluate(images, as_loaded=alpha == 0.0, cancel=cancel)
     check_cancel(cancel)
     return results
 
