@@ -147,8 +147,7 @@ def run_story(root: Path, args) -> int:
             train(config, run_dir, resume=True, shared=shared)
         if shared.eval_sets is None:  # this run was trained before: decode the sets for all that follow
             shared.eval_sets = run_eval_sets(RunDir(run_dir).read_info())
-        sets = shared.eval_sets
-        results[method] = run_curve(run_dir, device, sets=sets)  # cached in the run: the app's Blend page reuses it
+        results[method] = run_curve(run_dir, device, sets=shared.eval_sets)  # cached in the run: the app's Blend page reuses it
     project = add_to_demo_project(root, list(run_dirs.values()))
     table = summary_table(results)
     elapsed = time.monotonic() - start

@@ -75,13 +75,12 @@ class Classifier:
         """The metrics of `images`. `as_loaded`: the caller knows the image tower holds the weights
         `load_model` gave (the zero-shot evaluation at step 0, a blend at α = 0), so the set's features
         of those weights are computed once and kept with the set for every run on it."""
-        if not as_loaded:
-            return compute_metrics(self.logits_from_features(self.features(images, **kwargs)), images.labels,
-                                   self.class_names)
-        key = self.loaded.weights_key
-        if key not in images.loaded_features:
-            images.loaded_features[key] = self.features(images, **kwargs)
-        return compute_metrics(self.logits_from_features(images.loaded_features[key]), images.labels, self.class_names)
+        if as_loaded:
+            kept, key = images.loaded_features, self.loaded.weights_key
+            features = kept[key] if key in kept else kept.setdefault(key, self.features(images, **kwargs))
+        else:
+            features = self.features(images, **kwargs)
+        return compute_metrics(self.logits_from_features(features), images.labels, self.class_names)
 
     # State: the CLIP weights plus the linear head, if any --------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
