@@ -8,6 +8,7 @@ import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -116,9 +117,28 @@ class EvalImages:
         with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
             images = list(pool.map(decode, self.samples))
         self.pixels = torch.stack(images) if images else torch.zeros(0, 3, size, size, dtype=torch.uint8)
-        # The image features of a model as loaded, by its `LoadedModel.weights_key`: the runs that start
-        # from the same pretrained model (and each run's α = 0 blend) need them once (`Classifier.evaluate`).
-        self.loaded_features: dict[tuple, torch.Tensor] = {}
+        # Image features of weights that are known by name (`Classifier.features_of`): the model as
+        # loaded (`LoadedModel.weights_key`: every run from it at step 0, every α = 0 blend) and a run's
+        # saved checkpoint (`weights_file_key`: the α = 1 blend of the best checkpoint a training has
+        # just evaluated). Read-only tensors: whoever gets one must not change it.
+        self.known_features: dict[tuple, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def keep_features(self, key: tuple, features: torch.Tensor) -> None:
+        """Keep `features` under `key`; a file's key replaces the one of that file's earlier contents."""
+        if key and key[0] == FILE_KEY:
+            for old in [k for k in self.known_features if k[:2] == key[:2]]:
+                del self.known_features[old]
+        self.known_features[key] = features
+
+
+FILE_KEY = "weights file"
+
+
+def weights_file_key(path: str | Path) -> tuple:
+    """Names the weights in the file `path` as it is now (its path, size and modification time):
+    the features of an evaluation set under one such key are those of the weights in that file."""
+    stat = Path(path).stat()
+    return (FILE_KEY, str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)

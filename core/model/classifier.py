@@ -18,6 +18,7 @@ from core.model.loading import LoadedModel
 from core.data.transforms import Normalize
 
 HEAD_KEYS = ("flyp_head.weight", "flyp_head.bias")
+EVAL_BATCH = 128  # images per forward pass when evaluating
 
 
 class Classifier:
@@ -62,7 +63,7 @@ class Classifier:
         scale = float(self.model.logit_scale.detach().exp())
         return (scale * features.to(self.device) @ self.text_head().T).float().cpu()
 
-    def features(self, images: EvalImages | torch.Tensor, batch_size: int = 128, **kwargs) -> torch.Tensor:
+    def features(self, images: EvalImages | torch.Tensor, batch_size: int = EVAL_BATCH, **kwargs) -> torch.Tensor:
         pixels = images.pixels if isinstance(images, EvalImages) else images
         was_training = self.model.training
         self.model.eval()
@@ -71,15 +72,28 @@ class Classifier:
         finally:
             self.model.train(was_training)
 
-    def evaluate(self, images: EvalImages, as_loaded: bool = False, **kwargs) -> Metrics:
-        """The metrics of `images`. `as_loaded`: the caller knows the image tower holds the weights
-        `load_model` gave (the zero-shot evaluation at step 0, a blend at α = 0), so the set's features
-        of those weights are computed once and kept with the set for every run on it."""
-        if as_loaded:
-            kept, key = images.loaded_features, self.loaded.weights_key
-            features = kept[key] if key in kept else kept.setdefault(key, self.features(images, **kwargs))
-        else:
-            features = self.features(images, **kwargs)
+    def features_of(self, images: EvalImages, known_as: tuple | None = None, **kwargs) -> torch.Tensor:
+        """`features(images)`; `known_as`: the caller knows the image tower holds the weights of that
+        name (`LoadedModel.weights_key`, `core.data.loader.weights_file_key`), so the set's features
+        of them are computed once and kept with the set for every run and blend that has them."""
+        if known_as is None:
+            return self.features(images, **kwargs)
+        key = self.known_key(known_as, kwargs.get("batch_size", EVAL_BATCH))
+        if key not in images.known_features:
+            images.keep_features(key, self.features(images, **kwargs))
+        return images.known_features[key]
+
+    @staticmethod
+    def known_key(known_as: tuple, batch_size: int = EVAL_BATCH) -> tuple:
+        """The key of `known_as`'s features in `EvalImages.known_features` (the batch size changes
+        the last bits of the sums)."""
+        return (*known_as, batch_size)
+
+    def evaluate(self, images: EvalImages, known_as: tuple | None = None, **kwargs) -> Metrics:
+        """The metrics of `images` (`known_as`: see `features_of`)."""
+        return self.metrics_of(images, self.features_of(images, known_as, **kwargs))
+
+    def metrics_of(self, images: EvalImages, features: torch.Tensor) -> Metrics:
         return compute_metrics(self.logits_from_features(features), images.labels, self.class_names)
 
     # State: the CLIP weights plus the linear head, if any --------------------------------

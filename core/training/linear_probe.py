@@ -106,8 +106,9 @@ def probe(classifier, train: Sequence[Sample], eval_sets: dict[str, EvalImages],
     x = encode_samples(classifier, train, batch_size, cancel).to(device)
     y = torch.tensor([s.label for s in train], device=device)
     on_event({"type": "status", "message": "Linear probe: computing the features of the evaluation images…"})
-    sets = {name: (classifier.features(images, batch_size=batch_size, cancel=cancel).to(device), images.labels)
-            for name, images in eval_sets.items()}
+    loaded = classifier.loaded.weights_key  # the probe is fitted before any finetuning: the model as loaded
+    sets = {name: (classifier.features_of(images, loaded, batch_size=batch_size, cancel=cancel).to(device),
+                   images.labels) for name, images in eval_sets.items()}
     n_classes, sweep, init = len(classifier.class_names), [], None
     for l2 in L2_SWEEP:
         check_cancel(cancel)

@@ -26,7 +26,7 @@ from core.training.config import RUN_OPTIONS, TrainConfig, lr_at
 from core.data.folders import Datasets, load_run_datasets
 from core.errors import Cancelled, FlypError, WriteError, first_line, out_of_memory
 from core.model.fast_text import encode_text
-from core.data.loader import EvalImages, TrainImages, train_loader
+from core.data.loader import EvalImages, TrainImages, train_loader, weights_file_key
 from core.model.loading import ModelSpec, load_model, select_device
 from core.progress import RunControl, no_cancel
 from core.training.runs import RunDir, RunStatus, join_optimizer_state, split_optimizer_state
@@ -167,7 +167,8 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
         "levers": levers.used(config.to_json()),
     })
     try:
-        evaluate = lambda: _evaluate(session, step=0, epoch=0, cancel=control, as_loaded=True)  # noqa: E731
+        evaluate = lambda: _evaluate(session, step=0, epoch=0, cancel=control,  # noqa: E731
+                                     known_as=clf.loaded.weights_key)[0]
         zero_shot = session.shared.zero_shot_record(config.method, evaluate) if session.shared else evaluate()
     except Cancelled:
         run.update_info(status=RunStatus.CANCELLED)
@@ -177,15 +178,19 @@ def _start_run(session: Session, on_event: Event, control: RunControl) -> None:
     on_event(zero_shot)
 
 
-def _evaluate(session: Session, step: int, epoch: float, cancel=no_cancel, as_loaded: bool = False) -> dict:
-    """Every set's scores now; `as_loaded`: the weights are still the loaded model's (step 0)."""
+def _evaluate(session: Session, step: int, epoch: float, cancel=no_cancel,
+              known_as: tuple | None = None) -> tuple[dict, dict]:
+    """Every set's scores now, and the image features they came from; `known_as`: the weights'
+    name when they are known (the loaded model's at step 0: `Classifier.features_of`)."""
     started = time.monotonic()
     session.classifier.invalidate()
     if session.ranks.size > 1:  # the other ranks wait for rank 0's evaluation: it must not stop alone
         cancel = no_cancel
-    sets = {name: _scores(name, session.classifier.evaluate(images, as_loaded=as_loaded, cancel=cancel))
-            for name, images in session.eval_sets.items()}
-    return {"type": "eval", "step": step, "epoch": epoch, "sets": sets, "seconds": time.monotonic() - started}
+    clf, sets, features = session.classifier, {}, {}
+    for name, images in session.eval_sets.items():
+        features[name] = clf.features_of(images, known_as, cancel=cancel)
+        sets[name] = _scores(name, clf.metrics_of(images, features[name]))
+    return {"type": "eval", "step": step, "epoch": epoch, "sets": sets, "seconds": time.monotonic() - started}, features
 
 
 def _scores(name: str, metrics) -> dict:
@@ -473,7 +478,7 @@ def _no_progress_for(cfg: TrainConfig, trainer: _Trainer, eval_steps: set[int]) 
 def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, control: RunControl) -> dict:
     """Evaluate every set, keep the best and last weights; return the evaluation record."""
     _stop_if_diverged(session, trainer)  # before a diverged model can count as the best
-    record = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch, cancel=control)
+    record, features = _evaluate(session, trainer.step, trainer.step / trainer.per_epoch, cancel=control)
     id_scores = record["sets"].get("id", {})
     metric = session.config.select_by
     score = id_scores.get(metric, 0.0)
@@ -482,11 +487,21 @@ def _evaluate_and_save(session: Session, trainer: _Trainer, on_event: Event, con
     if record["best"]:
         trainer.best, trainer.best_step = score, trainer.step
         session.run.save_weights("best", session.classifier.state_dict(), {"step": trainer.step, "sets": record["sets"]})
+        _keep_best_features(session, features)
         session.run.update_info(best={"step": trainer.step, "id_accuracy": id_scores.get("accuracy", 0.0),
                                       "selected_by": metric, "score": score, "sets": record["sets"]})
     _save(session, trainer)
     on_event(record)
     return record
+
+
+def _keep_best_features(session: Session, features: dict) -> None:
+    """Keep each set's features of the best checkpoint just saved, under the file's name: the run's
+    α = 1 blend (`flyp demo`'s curve, on the same evaluation images) need not compute them again."""
+    if session.eval_sets and not session.config.compile:  # rank 0's; a compiled tower's last bits differ
+        key = Classifier.known_key(weights_file_key(session.run.best_file))
+        for name, images in session.eval_sets.items():
+            images.keep_features(key, features[name])
 
 
 def _save(session: Session, trainer: _Trainer) -> None:

@@ -14,7 +14,7 @@ from core.model.classifier import HEAD_KEYS, Classifier
 from core.model.evaluate import Metrics
 from core.data.folders import load_run_datasets
 from core.errors import FlypError
-from core.data.loader import EvalImages
+from core.data.loader import EvalImages, weights_file_key
 from core.model.loading import ModelSpec, load_model, read_state_dict
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 from core.training.runs import RunDir
@@ -29,6 +29,7 @@ class BlendedRun:
     classifier: Classifier
     zero_shot: dict[str, torch.Tensor]
     finetuned: dict[str, torch.Tensor]
+    finetuned_key: tuple  # names the finetuned weights (`core.data.loader.weights_file_key`)
     alpha: float = 1.0
 
     def set_alpha(self, alpha: float) -> None:
@@ -46,13 +47,14 @@ def open_run(run_dir: str | Path, which: str = "best", device: torch.device | st
     spec = ModelSpec(**info["model"]["spec"])
     loaded = load_model(spec, device, seed=info["config"]["seed"])
     classifier = Classifier(loaded, info["class_names"], info["templates"])
+    finetuned_key = weights_file_key(run.weights_file(which))  # before reading: a file replaced after names itself anew
     finetuned = {k: v.to(loaded.model.logit_scale.device) for k, v in read_state_dict(run.weights_file(which)).items()}
     zero_shot = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     if HEAD_KEYS[0] in finetuned:  # a CE run: its zero-shot end is the zero-shot linear head
         head = classifier.zero_shot_linear_head()
         zero_shot[HEAD_KEYS[0]], zero_shot[HEAD_KEYS[1]] = head.weight.detach().clone(), head.bias.detach().clone()
     check_weights(finetuned, zero_shot, run.weights_file(which))
-    blended = BlendedRun(run, info, classifier, zero_shot, finetuned)
+    blended = BlendedRun(run, info, classifier, zero_shot, finetuned, finetuned_key)
     blended.set_alpha(1.0)
     return blended
 
@@ -150,10 +152,13 @@ def evaluate_blend(blended: BlendedRun, sets: dict[str, EvalImages], alpha: floa
     """The blend at α on each set: {set name: metrics, with each image's prediction}."""
     if blended.alpha != alpha:
         blended.set_alpha(alpha)
+    # The two ends' weights are known: their features may be kept with the images already (α = 0:
+    # every run from this model; α = 1: the training that just evaluated this checkpoint).
+    known_as = {0.0: blended.classifier.loaded.weights_key, 1.0: blended.finetuned_key}.get(alpha)
     results = {}
     for name, images in sets.items():
         check_cancel(cancel)
-        results[name] = blended.classifier.evaluate(images, as_loaded=alpha == 0.0, cancel=cancel)
+        results[name] = blended.classifier.evaluate(images, known_as=known_as, cancel=cancel)
     check_cancel(cancel)
     return results
 
