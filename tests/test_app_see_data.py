@@ -139,3 +139,24 @@ def test_the_check_lists_planted_bad_images_and_the_sketch_shortcut_in_the_users
     assert review._images[carried[0]][0].text(4) == "Left out of training"
     window.state.undo_stack.undo()
     assert window.state.project.excluded == []
+
+
+def test_the_users_own_shortcut_concepts_are_saved_with_the_project_and_undone(qtbot, page):
+    import json
+
+    state = page.window().state
+    field = page.check.concepts
+    field.setText("a petri dish,  a sketch of a {} on paper")
+    field.editingFinished.emit()
+    assert state.project.shortcut_concepts == ["a petri dish", "a sketch of a {} on paper"]
+    state.save_now()
+    assert json.loads(state.project.path.read_text())["shortcut_concepts"] == state.project.shortcut_concepts
+    state.undo_stack.undo()
+    assert state.project.shortcut_concepts == [] and field.text() == ""
+    state.undo_stack.redo()
+    assert field.text() == "a petri dish, a sketch of a {} on paper"
+    field.setText("a {x} on paper")
+    page.check.button.click()  # a bad one is named in one line, not saved, and nothing is checked
+    assert "{x}" in page.status.text() and "\n" not in page.status.text() and page.status.isVisible()
+    assert state.project.shortcut_concepts == ["a petri dish", "a sketch of a {} on paper"]
+    assert page.check._worker is None
