@@ -79,6 +79,23 @@ def test_dropping_an_image_searches_by_example(qtbot, page):
     assert "0002.png" in search.summary.text()
 
 
+def test_choose_image_searches_by_the_example_chosen(qtbot, page, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    search = page.search
+    page.see.setCurrentWidget(search)
+    example = page.train / "ring" / "0003.png"
+    opened = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda parent, title, start, filters: opened.append((title, filters)) or ("", ""))
+    search.choose_button.click()  # cancelled: nothing searched
+    assert opened and "*.png" in opened[0][1] and search._worker is None and search.gallery.count() == 0
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a: (str(example), ""))
+    shown = searched(qtbot, search, search.choose_button.click)
+    assert shown[0] == str(example) and search.field.text() == str(example)
+    assert "0003.png" in search.summary.text()
+
+
 def test_an_action_on_a_search_result_changes_the_project_and_undo_restores_it(qtbot, page):
     window = page.window()
     search = page.search

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgr
 
 from core.data.images import is_image_name
 from flyp_app import check_tasks, label_tasks
+from flyp_app.file_dialogs import IMAGE_FILTER, choose_file
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.drop_target import DropTarget
 from flyp_app.widgets.image_gallery import ImageGallery
@@ -53,6 +54,9 @@ class ImageSearch(QWidget):
         self.field.setAccessibleName("Search the images")
         self.field.returnPressed.connect(self.start)
         self._drop = DropTarget(self.field, self._dropped, accepts=is_image_file)  # kept: Qt holds the C++ half
+        self.choose_button = QPushButton("Choose image…", toolTip="Choose an example image: the project's images "
+                                         "most like it come first", accessibleName="Search by an example image")
+        self.choose_button.clicked.connect(self._choose_example)
         self.source = QComboBox()
         self.source.setToolTip("The model that compares the images: the project's model as it was pretrained, or "
                                "the run the Blend page shows, blended at its α")
@@ -66,6 +70,7 @@ class ImageSearch(QWidget):
                                        "kept for next time)", accessibleName="Stop searching")
         self.stop_button.clicked.connect(self.stop)
         row.addWidget(self.field, 1)
+        row.addWidget(self.choose_button)
         row.addWidget(QLabel("with"))
         row.addWidget(self.source)
         for widget in (self.button, self.progress, self.stop_button):
@@ -126,6 +131,12 @@ class ImageSearch(QWidget):
 
     def _dropped(self, files: list[Path]) -> None:
         self.search_example(str(files[0]))
+
+    def _choose_example(self) -> None:
+        typed = self.field.text().strip().strip('"')
+        near = typed if typed and Path(typed).expanduser().exists() else ""
+        if image := choose_file(self, self.state, "Example image", IMAGE_FILTER, near=near):
+            self.search_example(image)
 
     def start(self) -> None:
         """Search for the field's words, or for the image whose path it holds."""
