@@ -121,6 +121,32 @@ def test_an_action_on_a_search_result_changes_the_project_and_undo_restores_it(q
     assert window.state.project.excluded == []
 
 
+def test_the_search_runs_again_after_a_move_and_its_undo(qtbot, page):
+    """Moved images show where they are now (their new class, a file that opens), not greyed at a
+    path that is gone; an example image that was moved is searched for at its new place."""
+    window, search = page.window(), page.search
+    page.see.setCurrentWidget(search)
+    shown = searched(qtbot, search, lambda: search.search_text("a sketch of a star."))
+    first = Path(shown[0])
+    search.gallery.item(0).setSelected(True)
+    search.actions.move_to("circle")
+    now = str(page.train / "circle" / first.name)
+    qtbot.waitUntil(lambda: now in search.gallery.paths() and str(first) not in search.gallery.paths(), timeout=60000)
+    row = search.gallery.paths().index(now)
+    assert search.gallery.item(row).text().startswith("circle · ")
+    window.state.undo_stack.undo()
+    qtbot.waitUntil(lambda: str(first) in search.gallery.paths() and now not in search.gallery.paths(), timeout=60000)
+    example = Path(searched(qtbot, search, lambda: search.search_example(str(first)))[0])
+    assert example == first
+    search.gallery.clearSelection()
+    search.gallery.item(0).setSelected(True)
+    search.actions.move_to("ring")  # the example itself
+    qtbot.waitUntil(lambda: search.gallery.paths()[:1] == [str(page.train / "ring" / first.name)], timeout=60000)
+    assert search.field.text() == str(page.train / "ring" / first.name)
+    window.state.undo_stack.undo()
+    qtbot.waitUntil(lambda: search.gallery.paths()[:1] == [str(first)], timeout=60000)
+
+
 def groups(review) -> dict:
     tree = review.tree
     return {tree.topLevelItem(i).text(0).split(" (")[0]: tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}

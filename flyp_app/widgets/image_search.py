@@ -1,6 +1,7 @@
 """The Data page's search: type a phrase ("a blurry photo", "an empty frame") or drop an image on
 the field, and the project's images come back most similar first, as a gallery with the label
-check's actions (move to a class, leave out, keep; undoable like every review action).
+check's actions (move to a class, leave out, keep; undoable like every review action). After an
+action or its undo the search runs again: a moved image shows where it is now.
 
 The search runs in the background (`flyp_app.check_tasks.search_images`, with progress, stoppable)
 with the project's model, or with the run the Blend page shows at its α.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -42,6 +43,12 @@ class ImageSearch(QWidget):
         self.state, self._run = state, run
         self._worker = None
         self.matches: list[tuple[str, float]] = []
+        self._query: tuple[str, dict] | None = None  # the last search (shown or under way): (what, text= or image=)
+        # After a move, leave out, keep or their undo the search runs again (once for a burst of them),
+        # so that moved images show where they are now.
+        self._again = QTimer(self, singleShot=True, interval=200)
+        self._again.timeout.connect(self._search_again)
+        state.images_changed.connect(lambda: self._query is not None and self._again.start())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self._top = top = QWidget()
@@ -157,12 +164,28 @@ class ImageSearch(QWidget):
         self.field.setText(image)
         self._search(f"images like {Path(image).name}", image=image)
 
+    def _search_again(self) -> None:
+        """The last search once more; an example image that was moved is searched for where it is now."""
+        if self._query is None:
+            return
+        what, query = self._query
+        if "image" in query:  # `moved` holds {first path: path now} while a move is not undone
+            query = {"image": self.state.moved.get(query["first"], query["first"]), "first": query["first"]}
+            self.field.setText(query["image"])
+        self._search(what, **query)
+
     def _search(self, what: str, **query) -> None:
+        self._again.stop()
         if self.state.datasets is None:
             self.said.emit("Choose a usable training folder first: the search looks through the project's "
                            "folders.", False)
             return
         self.stop()
+        if "image" in query and "first" not in query:
+            first = {now: was for was, now in self.state.moved.items()}
+            query["first"] = first.get(query["image"], query["image"])
+        self._query = (what, dict(query))
+        query.pop("first", None)
         self._running(True)
         self.progress.setRange(0, 0)
         self.summary.setText(f"Searching for {what}…")
@@ -181,6 +204,8 @@ class ImageSearch(QWidget):
 
     def clear(self) -> None:
         self.stop()
+        self._again.stop()
+        self._query = None
         self.matches = []
         self.gallery.clear()
         self.summary.setText("")
@@ -195,10 +220,12 @@ class ImageSearch(QWidget):
         if self._worker is not None:  # a newer search is under way
             return
         self._running(False)
+        self._query = None
         self.summary.setText("Search stopped.")
 
     def _failed(self, text: str) -> None:
         self._worker = None
+        self._query = None
         self._running(False)
         self.summary.setText("")
         self.said.emit(text, False)
