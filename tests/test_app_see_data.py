@@ -203,3 +203,20 @@ def test_the_users_own_shortcut_concepts_are_saved_with_the_project_and_undone(q
     assert "{x}" in page.status.text() and "\n" not in page.status.text() and page.status.isVisible()
     assert state.project.shortcut_concepts == ["a petri dish", "a sketch of a {} on paper"]
     assert page.check._worker is None
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1024, 700)])
+def test_the_search_field_shows_its_whole_placeholder(qtbot, page, size):
+    from PySide6.QtWidgets import QStyle, QStyleOptionFrame
+
+    search = page.search
+    page.see.setCurrentWidget(search)
+    page.window().resize(*size)
+    qtbot.waitUntil(lambda: (page.window().width(), page.window().height()) == size)
+    qtbot.wait(50)
+    field = search.field
+    option = QStyleOptionFrame()
+    field.initStyleOption(option)
+    text_room = field.style().subElementRect(QStyle.SE_LineEditContents, option, field).width()
+    needed = field.fontMetrics().horizontalAdvance(field.placeholderText())
+    assert text_room >= needed, (text_room, needed)

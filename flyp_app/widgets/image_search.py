@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -24,11 +24,21 @@ from flyp_app.widgets.image_gallery import ImageGallery
 from flyp_app.widgets.review_actions import ReviewActions
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
+MIN_SOURCE_WIDTH = 120  # px: the least the model's box shrinks to
 MODEL = "model"       # the source entry of the project's model (the other entries: run folders)
 
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and is_image_name(path)
+
+
+class SourceBox(QComboBox):
+    """The choice of model: as wide as its words where there is room, narrower (cut short; whole in
+    its list and its tooltip) where there is not, so that the search field keeps its placeholder."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), MIN_SOURCE_WIDTH), hint.height())
 
 
 class ImageSearch(QWidget):
@@ -54,8 +64,9 @@ class ImageSearch(QWidget):
         self._top = top = QWidget()
         row = QHBoxLayout(top)
         row.setContentsMargins(0, 0, 0, 0)
-        self.field = QLineEdit(placeholderText="search by words — “a blurry photo”, “an empty frame” — or drop an "
-                                               "image here…")
+        self.field = QLineEdit(placeholderText="search by words (“a blurry photo”) or drop an image here…")
+        # Never narrower than its placeholder (the row's other controls give way first, down to 1024 px).
+        self.field.setMinimumWidth(self.field.fontMetrics().horizontalAdvance(self.field.placeholderText()) + 16)
         self.field.setToolTip("Words to look for in the project's images, or an image dropped here (or its path): "
                               "the images most like it come first. Enter searches.")
         self.field.setAccessibleName("Search the images")
@@ -64,10 +75,11 @@ class ImageSearch(QWidget):
         self.choose_button = QPushButton("Choose image…", toolTip="Choose an example image: the project's images "
                                          "most like it come first", accessibleName="Search by an example image")
         self.choose_button.clicked.connect(self._choose_example)
-        self.source = QComboBox()
-        self.source.setToolTip("The model that compares the images: the project's model as it was pretrained, or "
-                               "the run the Blend page shows, blended at its α")
+        self.source = SourceBox()
         self.source.setAccessibleName("Search with")
+        self.source.currentTextChanged.connect(lambda text: self.source.setToolTip(
+            f"Compare with {text}: the project's model as it was pretrained, or the run the Blend page shows, "
+            "blended at its α"))
         self.button = QPushButton("Search", toolTip="Rank the project's images by how well they match",
                                   accessibleName="Search")
         self.button.clicked.connect(self.start)
@@ -112,6 +124,9 @@ class ImageSearch(QWidget):
                 alpha = p.alpha if p.alpha_run == p.current_run else 1.0
                 self.source.addItem(f"run {run.name} at α = {alpha:.2f} (Blend page)", run.path)
         self.source.setCurrentIndex(max(0, self.source.findData(current)))
+        metrics = self.source.fontMetrics()
+        self.source.view().setMinimumWidth(max(metrics.horizontalAdvance(self.source.itemText(i))
+                                               for i in range(self.source.count())) + 32)
 
     def _source(self) -> dict:
         p, data = self.state.project, self.state.datasets
