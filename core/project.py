@@ -54,6 +54,7 @@ class Project:
     label_keys: dict[str, str] = field(default_factory=dict)  # the Label page's keys the user chose: {folder: key}
     excluded: list[str] = field(default_factory=list)  # images left out of training, scans and checks
     kept: list[str] = field(default_factory=list)  # images the label check listed and the user kept as they are
+    shortcut_concepts: list[str] = field(default_factory=list)  # the user's own, beside the check's default ones
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def to_json(self, folder: Path | None = None) -> dict:
@@ -108,7 +109,7 @@ def _check_ranges(values: dict, where: str) -> None:
     """The project's values that the command line also takes, within the same bounds as its options:
     the budget, the held-out share, the caption templates, display names that tell classes apart."""
     from core.training.config import MAX_BUDGET_MINUTES
-    from core.data.captions import validate_templates
+    from core.data.captions import validate_concept, validate_templates
     from core.file_fields import Fields, is_number
 
     fields = Fields(where, "the file was left as it is")
@@ -122,6 +123,11 @@ def _check_ranges(values: dict, where: str) -> None:
             validate_templates(values["templates"], where="template")
         except FlypError as exc:
             raise FlypError(f"{where}: field 'templates': {exc}; the file was left as it is") from None
+    for i, concept in enumerate(values.get("shortcut_concepts", []), 1):
+        try:
+            validate_concept(concept, where=f"concept {i}")
+        except FlypError as exc:
+            raise FlypError(f"{where}: field 'shortcut_concepts': {exc}; the file was left as it is") from None
     keys = list(values.get("label_keys", {}).values())
     fields.need("label_keys", keys, lambda v: all(k == label_key(k) for k in v) and len(set(v)) == len(v),
                 "a different key for each class: one letter, digit or sign")

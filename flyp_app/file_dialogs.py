@@ -13,6 +13,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from core.data.images import IMAGE_EXTENSIONS
+
+IMAGE_FILTER = f"Images ({' '.join('*' + e for e in sorted(IMAGE_EXTENSIONS))});;All files (*)"
+
 
 def start_at(state, near: str = "", name: str = "") -> str:
     """Where a dialog opens: `near` if it or its folder exists, else the last folder used with

@@ -171,6 +171,10 @@ class AppState(QObject):
     def set_templates(self, templates: list[str]) -> None:
         self._edit("templates", {"templates": list(templates)})
 
+    def set_shortcut_concepts(self, concepts: list[str]) -> None:
+        """The user's own shortcut concepts, looked for by the label check beside the default ones."""
+        self._edit("shortcut concepts", {"shortcut_concepts": list(concepts)})
+
     def set_settings(self, **settings) -> None:
         values = {key: settings.pop(key) for key in ("model", "pretrained", "auto", "budget_minutes")
                   if key in settings}  # the project's own, beside its settings

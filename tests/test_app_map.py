@@ -78,7 +78,8 @@ def test_a_lasso_then_leave_out_changes_the_project_and_undo_restores_it(qtbot, 
     from core.data.folders import excluded_key
 
     assert {excluded_key(p["path"]) for p in chosen} <= set(state.project.excluded)
-    assert view.selected_paths() == []  # acted on: no longer offered for another action
+    assert view.selected_paths() == []  # acted on: no longer offered for another action…
+    assert view.plot.selected == set()  # …nor drawn as selected
     qtbot.waitUntil(lambda: state.datasets is not None and len(state.datasets.train) == before - 2, timeout=20000)
     state.undo_stack.undo()
     assert not set(state.project.excluded)
@@ -179,6 +180,81 @@ def test_a_mouse_lasso_selects_the_points_inside_it(qtbot):
     with qtbot.waitSignal(plot.selection_changed):
         send(QEvent.MouseButtonRelease, corners[0], Qt.NoButton)
     assert sorted((points[i]["x"], points[i]["y"]) for i in plot.selected) == [(1, 1), (1, 2), (2, 1), (2, 2)]
+
+
+def grid_plot(qtbot):
+    """A map plot of a 5×5 grid of points, shown 400×300."""
+    from flyp_app.widgets.map_plot import MapPlot
+
+    plot = MapPlot()
+    qtbot.addWidget(plot)
+    plot.resize(400, 300)
+    plot.show()
+    points = [{"x": float(x), "y": float(y), "set": "training", "known": True} for x in range(5) for y in range(5)]
+    plot.show_points(points, ["#2f6fde"] * len(points))
+    qtbot.wait(20)
+    return plot, points
+
+
+def at(plot, x, y):
+    """Where the map's point (x, y) is on the plot's viewport."""
+    return plot.mapFromScene(plot.box.mapViewToScene(QPointF(x, y)))
+
+
+def square(x0, y0, x1, y1):
+    return QPolygonF([QPointF(x0, y0), QPointF(x1, y0), QPointF(x1, y1), QPointF(x0, y1)])
+
+
+def test_a_click_beside_the_points_or_escape_empties_the_selection(qtbot):
+    from PySide6.QtCore import Qt
+
+    plot, points = grid_plot(qtbot)
+    clicked = []
+    plot.clicked.connect(clicked.append)
+    plot.select_polygon(square(0.5, 0.5, 2.5, 2.5))
+    assert len(plot.selected) == 4
+    qtbot.mouseClick(plot.viewport(), Qt.LeftButton, Qt.ControlModifier, at(plot, 3.5, 3.5))
+    assert len(plot.selected) == 4  # Ctrl (or Shift) beside the points keeps the selection, as for the lasso
+    with qtbot.waitSignal(plot.selection_changed):
+        qtbot.mouseClick(plot.viewport(), Qt.LeftButton, Qt.NoModifier, at(plot, 3.5, 3.5))
+    assert plot.selected == set() and clicked == []
+    plot.select_polygon(square(0.5, 0.5, 2.5, 2.5))
+    qtbot.mouseClick(plot.viewport(), Qt.LeftButton, Qt.NoModifier, at(plot, 4, 0))
+    assert clicked == [points.index({"x": 4.0, "y": 0.0, "set": "training", "known": True})]  # a point: opened
+    plot.setFocus()
+    with qtbot.waitSignal(plot.selection_changed):
+        qtbot.keyClick(plot, Qt.Key_Escape)
+    assert plot.selected == set()
+    assert all(spot.pen().widthF() < 2 for spot in plot.scatter.points())  # drawn as no longer selected
+
+
+def test_no_point_shows_its_image_while_a_lasso_is_drawn(qtbot):
+    from PySide6.QtCore import QEvent, QPoint, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    plot, points = grid_plot(qtbot)
+    hovered = []
+    plot.hovered.connect(hovered.append)
+    viewport = plot.viewport()
+
+    def send(kind, pos, buttons):
+        QApplication.sendEvent(viewport, QMouseEvent(kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)),
+                                                     Qt.LeftButton if kind != QEvent.MouseMove else Qt.NoButton,
+                                                     buttons, Qt.NoModifier))
+
+    start, end = at(plot, 0.5, 1), at(plot, 3.5, 1)  # a drag along a row of points
+    send(QEvent.MouseButtonPress, start, Qt.LeftButton)
+    for t in range(1, 21):
+        send(QEvent.MouseMove, QPoint(int(start.x() + (end.x() - start.x()) * t / 20), start.y()), Qt.LeftButton)
+        qtbot.wait(20)  # pyqtgraph drops mouse moves closer together than a screen refresh
+    assert plot.box.drawing()
+    assert [i for i in hovered if i >= 0] == []
+    send(QEvent.MouseButtonRelease, end, Qt.NoButton)
+    qtbot.wait(20)
+    send(QEvent.MouseMove, at(plot, 2, 3), Qt.NoButton)  # the button up: hovering shows images again
+    qtbot.waitUntil(lambda: hovered and hovered[-1] == points.index({"x": 2.0, "y": 3.0, "set": "training",
+                                                                       "known": True}), timeout=2000)
 
 
 def test_stop_ends_the_computing_and_leaves_no_map(qtbot, project_window, tiny_demo, tmp_path, monkeypatch):

@@ -79,6 +79,23 @@ def test_dropping_an_image_searches_by_example(qtbot, page):
     assert "0002.png" in search.summary.text()
 
 
+def test_choose_image_searches_by_the_example_chosen(qtbot, page, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    search = page.search
+    page.see.setCurrentWidget(search)
+    example = page.train / "ring" / "0003.png"
+    opened = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda parent, title, start, filters: opened.append((title, filters)) or ("", ""))
+    search.choose_button.click()  # cancelled: nothing searched
+    assert opened and "*.png" in opened[0][1] and search._worker is None and search.gallery.count() == 0
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a: (str(example), ""))
+    shown = searched(qtbot, search, search.choose_button.click)
+    assert shown[0] == str(example) and search.field.text() == str(example)
+    assert "0003.png" in search.summary.text()
+
+
 def test_an_action_on_a_search_result_changes_the_project_and_undo_restores_it(qtbot, page):
     window = page.window()
     search = page.search
@@ -102,6 +119,32 @@ def test_an_action_on_a_search_result_changes_the_project_and_undo_restores_it(q
     assert search.gallery.item(1).text().endswith("Left out of training")
     window.state.undo_stack.undo()
     assert window.state.project.excluded == []
+
+
+def test_the_search_runs_again_after_a_move_and_its_undo(qtbot, page):
+    """Moved images show where they are now (their new class, a file that opens), not greyed at a
+    path that is gone; an example image that was moved is searched for at its new place."""
+    window, search = page.window(), page.search
+    page.see.setCurrentWidget(search)
+    shown = searched(qtbot, search, lambda: search.search_text("a sketch of a star."))
+    first = Path(shown[0])
+    search.gallery.item(0).setSelected(True)
+    search.actions.move_to("circle")
+    now = str(page.train / "circle" / first.name)
+    qtbot.waitUntil(lambda: now in search.gallery.paths() and str(first) not in search.gallery.paths(), timeout=60000)
+    row = search.gallery.paths().index(now)
+    assert search.gallery.item(row).text().startswith("circle · ")
+    window.state.undo_stack.undo()
+    qtbot.waitUntil(lambda: str(first) in search.gallery.paths() and now not in search.gallery.paths(), timeout=60000)
+    example = Path(searched(qtbot, search, lambda: search.search_example(str(first)))[0])
+    assert example == first
+    search.gallery.clearSelection()
+    search.gallery.item(0).setSelected(True)
+    search.actions.move_to("ring")  # the example itself
+    qtbot.waitUntil(lambda: search.gallery.paths()[:1] == [str(page.train / "ring" / first.name)], timeout=60000)
+    assert search.field.text() == str(page.train / "ring" / first.name)
+    window.state.undo_stack.undo()
+    qtbot.waitUntil(lambda: search.gallery.paths()[:1] == [str(first)], timeout=60000)
 
 
 def groups(review) -> dict:
@@ -139,3 +182,41 @@ def test_the_check_lists_planted_bad_images_and_the_sketch_shortcut_in_the_users
     assert review._images[carried[0]][0].text(4) == "Left out of training"
     window.state.undo_stack.undo()
     assert window.state.project.excluded == []
+
+
+def test_the_users_own_shortcut_concepts_are_saved_with_the_project_and_undone(qtbot, page):
+    import json
+
+    state = page.window().state
+    field = page.check.concepts
+    field.setText("a petri dish,  a sketch of a {} on paper")
+    field.editingFinished.emit()
+    assert state.project.shortcut_concepts == ["a petri dish", "a sketch of a {} on paper"]
+    state.save_now()
+    assert json.loads(state.project.path.read_text())["shortcut_concepts"] == state.project.shortcut_concepts
+    state.undo_stack.undo()
+    assert state.project.shortcut_concepts == [] and field.text() == ""
+    state.undo_stack.redo()
+    assert field.text() == "a petri dish, a sketch of a {} on paper"
+    field.setText("a {x} on paper")
+    page.check.button.click()  # a bad one is named in one line, not saved, and nothing is checked
+    assert "{x}" in page.status.text() and "\n" not in page.status.text() and page.status.isVisible()
+    assert state.project.shortcut_concepts == ["a petri dish", "a sketch of a {} on paper"]
+    assert page.check._worker is None
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1024, 700)])
+def test_the_search_field_shows_its_whole_placeholder(qtbot, page, size):
+    from PySide6.QtWidgets import QStyle, QStyleOptionFrame
+
+    search = page.search
+    page.see.setCurrentWidget(search)
+    page.window().resize(*size)
+    qtbot.waitUntil(lambda: (page.window().width(), page.window().height()) == size)
+    qtbot.wait(50)
+    field = search.field
+    option = QStyleOptionFrame()
+    field.initStyleOption(option)
+    text_room = field.style().subElementRect(QStyle.SE_LineEditContents, option, field).width()
+    needed = field.fontMetrics().horizontalAdvance(field.placeholderText())
+    assert text_room >= needed, (text_room, needed)

@@ -72,3 +72,23 @@ def test_flyp_check_json_lists_shortcuts(sketched, capsys):
     assert {"concept", "class", "share_in_class", "share_elsewhere"} <= set(shortcuts[0])
     strengths = [s["share_in_class"] - s["share_elsewhere"] for s in shortcuts]
     assert strengths == sorted(strengths, reverse=True)
+
+
+def test_flyp_check_looks_for_the_concepts_saved_with_the_project(sketched, tmp_path, capsys):
+    from core.project import Project, load_project, save_project
+
+    path = save_project(Project(name="p", train_dir=str(sketched), shortcut_concepts=["a sketch of a {} on paper"]),
+                        tmp_path / "p.flyp.json")
+    assert load_project(path).shortcut_concepts == ["a sketch of a {} on paper"]  # saved and read back
+    code, out, err = run_cli(capsys, "check", sketched, "--model", "demo", "--json", "--project", path)
+    assert code == 0, err
+    assert "a sketch of a {} on paper" in {s["concept"] for s in json.loads(out)["shortcuts"]}
+
+
+@pytest.mark.parametrize("concept, words", [("a {x} on paper", "{x}"), ("a {} and a {}", "placeholders"),
+                                            ("a ruler {", "stray brace"), ("  ", "empty")])
+def test_a_bad_concept_on_the_command_line_is_one_line(colour_data, capsys, concept, words):
+    from cli_helpers import assert_one_line_error
+
+    code, _, err = run_cli(capsys, "check", colour_data["train"], "--model", "demo", "--concept", concept)
+    assert_one_line_error(code, err, "--concept", words)

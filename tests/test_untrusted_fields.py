@@ -163,6 +163,8 @@ PROJECT_DAMAGE = [
     ("batch_size", {"settings": {"batch_size": "64"}}),
     ("val_fraction", {"val_fraction": None}),
     ("ood_dirs", {"ood_dirs": "not a list"}),
+    ("shortcut_concepts", {"shortcut_concepts": ["a ruler", "a {x} on paper"]}),
+    ("shortcut_concepts", {"shortcut_concepts": "a ruler"}),
 ]
 
 

@@ -63,11 +63,14 @@ class Shortcut:
 
 def concept_templates(own: Sequence[str] = ()) -> dict[str, str]:
     """The default concepts plus the user's own: a caption template with `{}` is used as it is,
-    other words become "a photo of a {} with WORDS."."""
+    other words become "a photo of a {} with WORDS."; FlypError for one with stray braces
+    (`core.data.captions.validate_concept`)."""
+    from core.data.captions import validate_concept
+
     concepts = dict(CONCEPTS)
     for words in own:
-        words = " ".join(words.split())
-        if words:
+        if words.strip():
+            words = validate_concept(words)
             concepts[words] = words if "{}" in words else f"a photo of a {{}} with {words}."
     return concepts
 

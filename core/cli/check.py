@@ -13,6 +13,7 @@ SHOWN = 20  # suspicious images and pairs printed in the text output (--json has
 def check(args) -> int:
     from core.checks.duplicates import THRESHOLD
     from core.checks.report import check_folders
+    from core.data.captions import validate_concept
 
     if args.run and args.model != "demo":
         raise FlypError("--run and --model: give one of them (a run brings its own model)")
@@ -20,24 +21,25 @@ def check(args) -> int:
         args.threshold = THRESHOLD
     if not 0.0 < args.threshold <= 1.0:
         raise FlypError(f"--threshold must be above 0 and at most 1 (got {args.threshold})")
-    excluded, kept = _reviewed(args.project)
+    concepts = [validate_concept(c, where="--concept") for c in args.concept or []]
+    excluded, kept, own = _reviewed(args.project)
     predictor = _predictor(args)
     report = check_folders(args.dir, predictor, val_dir=args.val, ood_dirs=args.ood or [], exclude=excluded, kept=kept,
-                           zero_shot=not args.run, threshold=args.threshold, concepts=args.concept or [],
-                           progress=bar("Checking", args))
+                           zero_shot=not args.run, threshold=args.threshold,
+                           concepts=list(dict.fromkeys(own + concepts)), progress=bar("Checking", args))
     emit(args, report.to_json(), _text(report))
     return 0
 
 
-def _reviewed(project: str | None) -> tuple[list[str], list[str]]:
-    """The images a project leaves out of training and those it keeps as they are (a loaded
-    project's paths are absolute)."""
+def _reviewed(project: str | None) -> tuple[list[str], list[str], list[str]]:
+    """The images a project leaves out of training, those it keeps as they are (a loaded
+    project's paths are absolute) and the user's own shortcut concepts saved with it."""
     if not project:
-        return [], []
+        return [], [], []
     from core.project import load_project
 
     loaded = load_project(project)
-    return loaded.excluded, loaded.kept
+    return loaded.excluded, loaded.kept, loaded.shortcut_concepts
 
 
 def _predictor(args):

@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "hand…), e.g. 'a petri dish' or a caption with {} for the class; may be repeated")
     p.add_argument("--project", metavar="NAME.flyp.json",
                    help="a FLYP Studio project: the images it leaves out of training are not checked, and "
-                        "those reviewed and kept as they are not listed again")
+                        "those reviewed and kept as they are not listed again; its own shortcut concepts are looked "
+                        "for too")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda or mps (default: auto)")
 
     p = verb("search", search.search, "rank images by similarity to a phrase or to an example image")

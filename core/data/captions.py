@@ -39,6 +39,18 @@ def validate_template(template: str, where: str = "template") -> str:
     return text
 
 
+def validate_concept(words: str, where: str = "concept") -> str:
+    """A shortcut concept the user gave (`core.checks.shortcuts`), its spaces collapsed: plain words
+    ("a ruler") or a caption with one `{}` for the class ("a sketch of a {} on paper"). FlypError
+    naming `where` when it is empty or its braces are not one bare `{}`."""
+    text = " ".join(words.split())
+    if not text:
+        raise FlypError(f"{where} is empty")
+    if "{" in text or "}" in text:
+        return validate_template(text, where)
+    return text
+
+
 def validate_templates(templates: list[str], where: str = "template") -> list[str]:
     """Validate every template (numbered in messages) and drop exact repeats."""
     if not templates:

@@ -17,9 +17,8 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
-from core.data.images import IMAGE_EXTENSIONS
 from flyp_app import label_tasks, tasks, trust_tasks, try_tasks
-from flyp_app.file_dialogs import choose_files, choose_folder, choose_new
+from flyp_app.file_dialogs import IMAGE_FILTER, choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.try_items import TryItem, summary_text, table_csv
 from flyp_app.widgets.folder_results import CSV_FILTER, FolderResults
@@ -29,7 +28,6 @@ from flyp_app.widgets.try_results import TryResults, folder_text
 from flyp_app.words import error_text
 
 MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
-IMAGE_FILTER = f"Images ({' '.join('*' + e for e in sorted(IMAGE_EXTENSIONS))});;All files (*)"
 
 
 class TryPage(RunPage):

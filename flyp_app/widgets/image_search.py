@@ -1,6 +1,7 @@
 """The Data page's search: type a phrase ("a blurry photo", "an empty frame") or drop an image on
 the field, and the project's images come back most similar first, as a gallery with the label
-check's actions (move to a class, leave out, keep; undoable like every review action).
+check's actions (move to a class, leave out, keep; undoable like every review action). After an
+action or its undo the search runs again: a moved image shows where it is now.
 
 The search runs in the background (`flyp_app.check_tasks.search_images`, with progress, stoppable)
 with the project's model, or with the run the Blend page shows at its α.
@@ -10,23 +11,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
 from core.data.images import is_image_name
 from flyp_app import check_tasks, label_tasks
+from flyp_app.file_dialogs import IMAGE_FILTER, choose_file
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.drop_target import DropTarget
 from flyp_app.widgets.image_gallery import ImageGallery
 from flyp_app.widgets.review_actions import ReviewActions
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
+MIN_SOURCE_WIDTH = 120  # px: the least the model's box shrinks to
 MODEL = "model"       # the source entry of the project's model (the other entries: run folders)
 
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and is_image_name(path)
+
+
+class SourceBox(QComboBox):
+    """The choice of model: as wide as its words where there is room, narrower (cut short; whole in
+    its list and its tooltip) where there is not, so that the search field keeps its placeholder."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), MIN_SOURCE_WIDTH), hint.height())
 
 
 class ImageSearch(QWidget):
@@ -41,22 +53,33 @@ class ImageSearch(QWidget):
         self.state, self._run = state, run
         self._worker = None
         self.matches: list[tuple[str, float]] = []
+        self._query: tuple[str, dict] | None = None  # the last search (shown or under way): (what, text= or image=)
+        # After a move, leave out, keep or their undo the search runs again (once for a burst of them),
+        # so that moved images show where they are now.
+        self._again = QTimer(self, singleShot=True, interval=200)
+        self._again.timeout.connect(self._search_again)
+        state.images_changed.connect(lambda: self._query is not None and self._again.start())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self._top = top = QWidget()
         row = QHBoxLayout(top)
         row.setContentsMargins(0, 0, 0, 0)
-        self.field = QLineEdit(placeholderText="search by words — “a blurry photo”, “an empty frame” — or drop an "
-                                               "image here…")
+        self.field = QLineEdit(placeholderText="search by words (“a blurry photo”) or drop an image here…")
+        # Never narrower than its placeholder (the row's other controls give way first, down to 1024 px).
+        self.field.setMinimumWidth(self.field.fontMetrics().horizontalAdvance(self.field.placeholderText()) + 16)
         self.field.setToolTip("Words to look for in the project's images, or an image dropped here (or its path): "
                               "the images most like it come first. Enter searches.")
         self.field.setAccessibleName("Search the images")
         self.field.returnPressed.connect(self.start)
         self._drop = DropTarget(self.field, self._dropped, accepts=is_image_file)  # kept: Qt holds the C++ half
-        self.source = QComboBox()
-        self.source.setToolTip("The model that compares the images: the project's model as it was pretrained, or "
-                               "the run the Blend page shows, blended at its α")
+        self.choose_button = QPushButton("Choose image…", toolTip="Choose an example image: the project's images "
+                                         "most like it come first", accessibleName="Search by an example image")
+        self.choose_button.clicked.connect(self._choose_example)
+        self.source = SourceBox()
         self.source.setAccessibleName("Search with")
+        self.source.currentTextChanged.connect(lambda text: self.source.setToolTip(
+            f"Compare with {text}: the project's model as it was pretrained, or the run the Blend page shows, "
+            "blended at its α"))
         self.button = QPushButton("Search", toolTip="Rank the project's images by how well they match",
                                   accessibleName="Search")
         self.button.clicked.connect(self.start)
@@ -66,6 +89,7 @@ class ImageSearch(QWidget):
                                        "kept for next time)", accessibleName="Stop searching")
         self.stop_button.clicked.connect(self.stop)
         row.addWidget(self.field, 1)
+        row.addWidget(self.choose_button)
         row.addWidget(QLabel("with"))
         row.addWidget(self.source)
         for widget in (self.button, self.progress, self.stop_button):
@@ -100,6 +124,9 @@ class ImageSearch(QWidget):
                 alpha = p.alpha if p.alpha_run == p.current_run else 1.0
                 self.source.addItem(f"run {run.name} at α = {alpha:.2f} (Blend page)", run.path)
         self.source.setCurrentIndex(max(0, self.source.findData(current)))
+        metrics = self.source.fontMetrics()
+        self.source.view().setMinimumWidth(max(metrics.horizontalAdvance(self.source.itemText(i))
+                                               for i in range(self.source.count())) + 32)
 
     def _source(self) -> dict:
         p, data = self.state.project, self.state.datasets
@@ -127,6 +154,12 @@ class ImageSearch(QWidget):
     def _dropped(self, files: list[Path]) -> None:
         self.search_example(str(files[0]))
 
+    def _choose_example(self) -> None:
+        typed = self.field.text().strip().strip('"')
+        near = typed if typed and Path(typed).expanduser().exists() else ""
+        if image := choose_file(self, self.state, "Example image", IMAGE_FILTER, near=near):
+            self.search_example(image)
+
     def start(self) -> None:
         """Search for the field's words, or for the image whose path it holds."""
         text = " ".join(self.field.text().split()).strip('"')
@@ -146,12 +179,28 @@ class ImageSearch(QWidget):
         self.field.setText(image)
         self._search(f"images like {Path(image).name}", image=image)
 
+    def _search_again(self) -> None:
+        """The last search once more; an example image that was moved is searched for where it is now."""
+        if self._query is None:
+            return
+        what, query = self._query
+        if "image" in query:  # `moved` holds {first path: path now} while a move is not undone
+            query = {"image": self.state.moved.get(query["first"], query["first"]), "first": query["first"]}
+            self.field.setText(query["image"])
+        self._search(what, **query)
+
     def _search(self, what: str, **query) -> None:
+        self._again.stop()
         if self.state.datasets is None:
             self.said.emit("Choose a usable training folder first: the search looks through the project's "
                            "folders.", False)
             return
         self.stop()
+        if "image" in query and "first" not in query:
+            first = {now: was for was, now in self.state.moved.items()}
+            query["first"] = first.get(query["image"], query["image"])
+        self._query = (what, dict(query))
+        query.pop("first", None)
         self._running(True)
         self.progress.setRange(0, 0)
         self.summary.setText(f"Searching for {what}…")
@@ -170,6 +219,8 @@ class ImageSearch(QWidget):
 
     def clear(self) -> None:
         self.stop()
+        self._again.stop()
+        self._query = None
         self.matches = []
         self.gallery.clear()
         self.summary.setText("")
@@ -184,10 +235,12 @@ class ImageSearch(QWidget):
         if self._worker is not None:  # a newer search is under way
             return
         self._running(False)
+        self._query = None
         self.summary.setText("Search stopped.")
 
     def _failed(self, text: str) -> None:
         self._worker = None
+        self._query = None
         self._running(False)
         self.summary.setText("")
         self.said.emit(text, False)

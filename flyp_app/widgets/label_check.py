@@ -48,6 +48,7 @@ class LabelCheck(QWidget):
                                  "might sit in one class's pictures only, separated by commas")
         self.concepts.setAccessibleName("Also look for these shortcuts")
         self.concepts.returnPressed.connect(self.start)
+        self.concepts.editingFinished.connect(self._save_concepts)
         self.progress = QProgressBar(maximumWidth=220, textVisible=False)
         self.progress.setAccessibleName("Label check progress")
         self.summary = QLabel("", objectName="pageHint", wordWrap=True)
@@ -63,6 +64,31 @@ class LabelCheck(QWidget):
         self._running(False)
         self._show_list(False)
         state.project_changed.connect(self.clear)
+        state.project_changed.connect(self._show_concepts)
+        state.restored.connect(self._show_concepts)  # undo / redo
+
+    def _show_concepts(self) -> None:
+        """The concepts saved with the project in the field (unless it already says the same)."""
+        if self._typed_concepts() != self.state.project.shortcut_concepts:
+            self.concepts.setText(", ".join(self.state.project.shortcut_concepts))
+
+    def _typed_concepts(self) -> list[str]:
+        return [" ".join(c.split()) for c in self.concepts.text().split(",") if c.strip()]
+
+    def _save_concepts(self) -> bool:
+        """The field's concepts saved with the project (undoable); False, and why said, when one is
+        not a concept (`core.data.captions.validate_concept`)."""
+        from core.data.captions import validate_concept
+        from core.errors import FlypError
+        from flyp_app.words import error_text
+
+        try:
+            concepts = [validate_concept(c, where="The shortcut") for c in self._typed_concepts()]
+        except FlypError as exc:
+            self.said.emit(error_text(exc), False)
+            return False
+        self.state.set_shortcut_concepts(list(dict.fromkeys(concepts)))
+        return True
 
     def _show_list(self, shown: bool) -> None:
         """The list, or only the button's row (the class table above gets the room)."""
@@ -96,13 +122,15 @@ class LabelCheck(QWidget):
         if self.state.datasets is None:
             self.said.emit("Choose a usable training folder first: the check looks at its class folders.", False)
             return
+        if not self._save_concepts():
+            return
         self.stop()
         self._running(True)
         self.progress.setRange(0, 0)
         self.summary.setText("Checking labels…")
         self._worker = self._run(check_tasks.check_labels, self.state.caches, self._folders(), self._source(),
                                  str(self.state.project.settings.get("device", "auto")),
-                                 [c.strip() for c in self.concepts.text().split(",") if c.strip()],
+                                 list(self.state.project.shortcut_concepts),
                                  on_done=self._done, on_error=self._failed, on_progress=self._progress,
                                  on_event=self.summary.setText, on_cancelled=self._cancelled)
 

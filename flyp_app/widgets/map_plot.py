@@ -3,7 +3,8 @@ labels and unknown images, hover, click and a free-hand lasso (`flyp_app.widgets
 holds it and what acts on the selection).
 
 Mouse: drag with the left button draws a lasso around the points to select (Ctrl or Shift adds
-to the selection), the wheel zooms, a drag with the right button zooms one axis, the middle
+to the selection; no point shows its image meanwhile), a click beside the points or Escape
+empties the selection, the wheel zooms, a drag with the right button zooms one axis, the middle
 button pans; a click on a point opens its image. This module imports pyqtgraph: the Data page
 builds the plot when the map is first shown.
 """
@@ -25,9 +26,11 @@ FADED = "#c8ccd2"  # an image acted on (moved, left out, kept) since the map was
 
 class LassoBox(pg.ViewBox):
     """A view box whose left-button drag draws a lasso instead of panning; `lassoed(polygon, add)`
-    gives the lasso in data coordinates when the button is released."""
+    gives the lasso in data coordinates when the button is released; `clicked_beside(add)`: a
+    left click on no point (the points take the clicks on them)."""
 
     lassoed = Signal(object, bool)
+    clicked_beside = Signal(bool)
 
     def __init__(self):
         super().__init__()
@@ -35,6 +38,17 @@ class LassoBox(pg.ViewBox):
         self.line = pg.PlotCurveItem(pen=pg.mkPen(ACCENT, width=1.5, style=Qt.DashLine))
         self.line.setZValue(20)
         self.addItem(self.line, ignoreBounds=True)
+
+    def drawing(self) -> bool:
+        """Whether a lasso is being drawn (the left button is down and has moved)."""
+        return bool(self._trail)
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() != Qt.LeftButton:
+            super().mouseClickEvent(ev)
+            return
+        ev.accept()
+        self.clicked_beside.emit(bool(ev.modifiers() & (Qt.ControlModifier | Qt.ShiftModifier)))
 
     def mouseDragEvent(self, ev, axis=None) -> None:
         if ev.button() != Qt.LeftButton:
@@ -78,6 +92,8 @@ class MapPlot(pg.PlotWidget):
         self.scatter.sigHovered.connect(self._hovered)
         self.scatter.sigClicked.connect(self._clicked)
         self.box.lassoed.connect(self.select_polygon)
+        self.box.clicked_beside.connect(lambda add: add or self.clear_selection())
+        self.setFocusPolicy(Qt.StrongFocus)  # Escape empties the selection
         self.points: list[dict] = []
         self.selected: set[int] = set()
         self._colours: list[str] = []
@@ -130,12 +146,26 @@ class MapPlot(pg.PlotWidget):
         self.selection_changed.emit()
 
     def clear_selection(self) -> None:
-        if self.selected:
-            self.selected = set()
+        self.deselect(self.selected)
+
+    def deselect(self, indices) -> None:
+        """Take the points `indices` out of the selection (those acted on: they are done)."""
+        if self.selected & set(indices):
+            self.selected = self.selected - set(indices)
             self._draw()
             self.selection_changed.emit()
 
+    def keyPressEvent(self, ev) -> None:
+        if ev.key() == Qt.Key_Escape and self.selected:
+            self.clear_selection()
+            ev.accept()
+            return
+        super().keyPressEvent(ev)
+
     def _hovered(self, _item, spots, _ev) -> None:
+        if self.box.drawing():  # the points under a lasso being drawn are not being looked at
+            self._hover = -1
+            return
         index = int(spots[0].data()) if len(spots) else -1
         if index != self._hover:
             self._hover = index

@@ -4,7 +4,8 @@ folder, suspicious labels (the label check's) and unknown images marked.
 
 Hover a point: its thumbnail, name, class and folder beside the map; click: the image opens; a
 lasso selects images for the label check's actions (move to a class, leave out, keep: undoable
-like theirs) or for the Label page ("Label these"). The plot (`map_plot`, pyqtgraph) is built
+like theirs) or for the Label page ("Label these"); images acted on leave the selection, a click
+beside the points or Escape empties it. The plot (`map_plot`, pyqtgraph) is built
 when the map is first computed.
 """
 
@@ -258,8 +259,9 @@ class ProjectMap(QWidget):
             return
         report = self._report()
         suspicious = {s.path for s in report.suspicious} if report is not None else set()
-        self.plot.set_marks({i for i, p in enumerate(self.points) if p["path"] in suspicious},
-                            {i for i, p in enumerate(self.points) if self.state.review_status(p["path"])})
+        acted = {i for i, p in enumerate(self.points) if self.state.review_status(p["path"])}
+        self.plot.set_marks({i for i, p in enumerate(self.points) if p["path"] in suspicious}, acted)
+        self.plot.deselect(acted)  # done with: the selection keeps only what is left to act on
         self._selection_changed()
 
     def _scanned(self, data) -> None:
@@ -322,8 +324,9 @@ class ProjectMap(QWidget):
         paths = self.selected_paths()
         self.actions.set_enabled(bool(paths))
         self.label_button.setEnabled(bool(paths))
-        self.selection_label.setText(f"{len(paths)} image(s) selected" if paths else
-                                     "Draw around points to select them." if self.points else "")
+        self.selection_label.setText(
+            f"{len(paths)} image(s) selected · Esc or a click beside the points lets go" if paths else
+            "Draw around points to select them." if self.points else "")
 
     def label_these(self) -> None:
         """Send the selected training images to the Label page (evaluation images stay out: labelling
