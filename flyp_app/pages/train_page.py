@@ -1,7 +1,8 @@
 """Page 3, Train: the model and settings, start / pause / resume / stop, live curves, past runs.
 
 The page runs the training and follows its events; what it shows is in widgets: the settings
-column (`widgets.settings_column`), the run control's buttons (`widgets.run_controls`), the progress box (`widgets.train_progress`), the curves of the
+column (`widgets.settings_column`), the run control's buttons (`widgets.run_controls`), the column of
+the run's progress, curves and the project's runs (`widgets.run_column`), the progress box (`widgets.train_progress`), the curves of the
 run shown (`widgets.run_curves`), the runs of the project (`widgets.run_history`) and the advice
 after a run (`widgets.run_advice`).
 
@@ -15,8 +16,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThreadPool, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QThreadPool, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from core.errors import FlypError
 from core.training.advice import collapsed
@@ -26,6 +27,7 @@ from flyp_app import tasks, train_tasks, workers
 from flyp_app.curves import Curves
 from flyp_app.pages.base import Page
 from flyp_app.widgets.run_advice import AdviceBox
+from flyp_app.widgets.run_column import RunColumn
 from flyp_app.widgets.run_controls import RunControls
 from flyp_app.widgets.run_curves import RunCurves
 from flyp_app.widgets.run_history import RunHistory
@@ -65,7 +67,8 @@ class TrainPage(Page):
         body = QHBoxLayout()
         body.setSpacing(14)
         body.addWidget(self._left_column())
-        body.addWidget(self._right_column(), 1)
+        # Advice, and errors in words, in the progress box: where the user is looking.
+        body.addWidget(RunColumn(self.progress_box, [self.advice, self.status], self.curves, self.history), 1)
         self.layout_.addLayout(body, 1)
         self._timer = QTimer(self, interval=REDRAW_MS)
         self._timer.timeout.connect(self._tick)
@@ -93,23 +96,6 @@ class TrainPage(Page):
         column_layout.addWidget(self.settings_column.bounds_warning)
         column_layout.addWidget(self.controls)
         return column
-
-    def _right_column(self) -> QWidget:
-        layout = self.progress_box.layout()
-        layout.addWidget(self.advice)
-        layout.addWidget(self.status)  # errors in words, where the user is looking
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.progress_box)
-        top_layout.addWidget(self.curves, 1)
-        splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)
-        splitter.addWidget(top)
-        splitter.addWidget(self.history)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([520, 150])
-        return splitter
 
     # The project's settings ---------------------------------------------------------------------
     def _load_project(self) -> None:

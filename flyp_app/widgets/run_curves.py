@@ -1,5 +1,6 @@
 """The Train page's curves: the run they are of ("Showing: …"), and its loss and accuracy plots,
-either the live run's or a past run's, read from its metrics file in a worker."""
+either the live run's or a past run's, read from its metrics file in a worker. The run's name and the
+plots' legend share one line above the plots, shown once there is something to say."""
 
 from __future__ import annotations
 
@@ -20,17 +21,22 @@ class RunCurves(QWidget):
         self._run = run
         self.shown = ""     # the run whose curves are on screen
         self._reading = 0   # generation of the last curve read, to drop stale answers
-        self.shown_label = QLabel("", objectName="pageHint", wordWrap=True)
+        self.shown_label = QLabel("", objectName="pageHint")
+        self.shown_label.hide()
         self.plots = TrainingPlots()
+        self.plots.header.insertWidget(0, self.shown_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.shown_label)
         layout.addWidget(self.plots, 1)
+
+    def hasHeightForWidth(self) -> bool:
+        return False  # the plots take what is left: the page's column asks for their minimum only
 
     def clear(self) -> None:
         self.shown = ""
         self.plots.show_curves(None)
         self.shown_label.setText("")
+        self.shown_label.hide()
 
     def show_live(self, path: str, curves: Curves) -> None:
         """The live run's curves (redrawn by the page as its events arrive)."""
@@ -48,6 +54,7 @@ class RunCurves(QWidget):
 
     def caption(self, path: str, live: bool = False) -> None:
         self.shown_label.setText(f"Showing: {Path(path).name}{' (live)' if live else ''}")
+        self.shown_label.show()
 
     def _curves_read(self, generation: int, path: str, curves: Curves) -> None:
         if generation == self._reading and path == self.shown:
