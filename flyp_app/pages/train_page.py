@@ -23,7 +23,7 @@ from core.errors import FlypError
 from core.training.advice import collapsed
 from core.training.defaults import FAMILY_SETTINGS, check_bounds
 from core.training.runs import new_run_dir
-from flyp_app import tasks, train_tasks, workers
+from flyp_app import blend_tasks, train_tasks, workers
 from flyp_app.curves import Curves
 from flyp_app.pages.base import Page
 from flyp_app.widgets.run_advice import AdviceBox
@@ -296,7 +296,7 @@ class TrainPage(Page):
         """Compute the run's α curve in the background (the Blend page reuses it) and make its best
         validation α the one Blend, Try and Export open at; nothing once the window is closing."""
         worker = {}
-        worker["w"] = self.run(tasks.blend_curve, self.state.caches, run, self.device(), on_error=lambda _: None,
+        worker["w"] = self.run(blend_tasks.blend_curve, self.state.caches, run, self.device(), on_error=lambda _: None,
                                on_done=lambda curve: worker["w"].control.cancelled()
                                or self.state.open_at_best_alpha(run, curve))
 
