@@ -26,12 +26,21 @@ def whole(label) -> bool:
     return label.height() >= label.heightForWidth(label.width())
 
 
+def settle() -> None:
+    """Let every posted layout request run (a widget's new minimum asks its parent's layout again)."""
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(10):
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+
+
 def test_no_empty_strip_above_the_plots_before_any_run(qtbot, project_window):
     window = project_window
     window.resize(1366, 768)
     page = window.show_page("train")
     qtbot.waitUntil(lambda: page.plots.graphics is not None)
-    qtbot.wait(50)
+    settle()
     box = page.progress_box
     gap = top(page.plots.graphics, window) - (top(box, window) + box.height())
     assert gap <= 12, gap  # neither an empty "Showing:" line nor an empty legend above the plots
@@ -57,7 +66,7 @@ def test_a_long_run_message_and_its_advice_are_shown_whole(qtbot, project_window
         Advice("few_validation_images", "The validation accuracy rests on only 24 images (fewer than 200): 100% "
                "measured there means anywhere from 86% to 100% (95% interval), so differences smaller than that "
                "between runs or blends mean little.", {}, "Add images to the validation folder.")])
-    qtbot.wait(100)
+    settle()
     assert (window.width(), window.height()) == (width, 768)
     for label in (page.progress_box.message, page.advice.text, page.settings_column.augment.note):
         assert on_screen(label, window) and whole(label), label.text()[:40]
