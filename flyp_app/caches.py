@@ -2,7 +2,7 @@
 opened for blending, α curves, novelty scores and thumbnails. No Qt.
 
 One `Caches` object is held by the app (`AppState.caches`) and passed to the tasks that need it
-(`flyp_app.tasks`, `data_tasks`, `try_tasks`, `label_tasks`, `check_tasks`, `trust_tasks`); it is
+(`flyp_app.blend_tasks`, `data_tasks`, `try_tasks`, `label_tasks`, `check_tasks`, `trust_tasks`); it is
 safe to use from several worker threads at once.
 """
 

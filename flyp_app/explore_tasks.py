@@ -1,5 +1,5 @@
 """Background work for seeing the data: the Data page's map of the project's images
-(`core.explore.map`). No Qt; run like every task of `flyp_app.tasks`, with the same `Caches`
+(`core.explore.map`). No Qt; run like every task of `flyp_app.blend_tasks`, with the same `Caches`
 (the image features are the ones the Label page and the label check share).
 """
 

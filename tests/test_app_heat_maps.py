@@ -128,7 +128,7 @@ def test_a_zero_shot_source_is_explained_with_the_projects_captions(colour_data)
     from core.model.classifier import Classifier
     from core.trust.explain import classifier_explainer
     from flyp_app import trust_tasks
-    from flyp_app.tasks import Caches
+    from flyp_app.caches import Caches
 
     classes = ["blue", "green", "red"]
     source = {"kind": "zero-shot", "model": TINY, "pretrained": "none", "classes": classes, "names": classes,

@@ -80,7 +80,7 @@ def test_the_apps_background_tasks_need_no_qt():
     import subprocess
     import sys
 
-    code = ("import sys, flyp_app.caches, flyp_app.tasks, flyp_app.data_tasks, flyp_app.train_tasks, "
+    code = ("import sys, flyp_app.caches, flyp_app.blend_tasks, flyp_app.data_tasks, flyp_app.train_tasks, "
             "flyp_app.try_tasks, flyp_app.compare_tasks, flyp_app.window_tasks, flyp_app.label_tasks, "
             "flyp_app.check_tasks, flyp_app.trust_tasks, flyp_app.explore_tasks, flyp_app.curves, flyp_app.words; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')))")

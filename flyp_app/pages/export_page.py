@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from core.weights.curve import best_alpha
-from flyp_app import tasks
+from flyp_app import blend_tasks
 from flyp_app.file_dialogs import choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.widgets.accessible import open_in_file_manager
@@ -199,7 +199,7 @@ class ExportPage(RunPage):
         """The curve, if the Blend page has computed it (no model is loaded for this)."""
         run = self.picker.current()
         if run is not None and run.usable:
-            self.run(tasks.blend_curve, self.state.caches, run.path, cached_only=True, on_done=partial(self._curve_done, run, False),
+            self.run(blend_tasks.blend_curve, self.state.caches, run.path, cached_only=True, on_done=partial(self._curve_done, run, False),
                      on_error=lambda _: None)
 
     def _curve_done(self, run, choose_best: bool, curve: list[dict] | None) -> None:
@@ -232,7 +232,7 @@ class ExportPage(RunPage):
                 return
             self.best.setEnabled(False)
             self.stage.setText("Computing the α curve first…")
-            self.run(tasks.blend_curve, self.state.caches, run.path, self.device(), on_done=partial(self._curve_done, run, True),
+            self.run(blend_tasks.blend_curve, self.state.caches, run.path, self.device(), on_done=partial(self._curve_done, run, True),
                      on_ended=lambda: (self.best.setEnabled(True), self.stage.setText("")))
             return
         self.state.set_alpha(self.best_alpha())
@@ -251,7 +251,7 @@ class ExportPage(RunPage):
         self.progress.show()
         self.open_folder.setEnabled(False)
         self.result.setText("Exporting…")
-        self.run(tasks.export_model, self.state.caches, run.path, self.device(), round(self.alpha.value(), 2),
+        self.run(blend_tasks.export_model, self.state.caches, run.path, self.device(), round(self.alpha.value(), 2),
                  str(Path(out).expanduser()), self.onnx.isChecked(), on_done=self._exported,
                  on_error=self._failed, on_event=lambda text: self.stage.setText(str(text)),
                  on_ended=self._export_ended)

@@ -1,9 +1,10 @@
 """Page 3, Train: the model and settings, start / pause / resume / stop, live curves, past runs.
 
 The page runs the training and follows its events; what it shows is in widgets: the settings
-column (`widgets.settings_column`), the progress box (`widgets.train_progress`), the curves of the
-run shown (`widgets.run_curves`), the runs of the project (`widgets.run_history`) and the advice
-after a run (`widgets.run_advice`).
+column (`widgets.settings_column`), the run control's buttons (`widgets.run_controls`), and the
+column (`widgets.run_column`) of the progress box (`widgets.train_progress`), the curves of the run
+shown (`widgets.run_curves`) and the runs of the project (`widgets.run_history`); the advice after
+a run (`widgets.run_advice`) is in the progress box.
 
 Training runs in its own worker (`core.training.loop.train`); its events reach the UI thread through
 the worker's `event` signal and are only recorded there. A timer draws them a few times a
@@ -12,21 +13,22 @@ second, so a fast GPU run never floods the window with redraws.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QThreadPool, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QThreadPool, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from core.errors import FlypError
 from core.training.advice import collapsed
 from core.training.defaults import FAMILY_SETTINGS, check_bounds
 from core.training.runs import new_run_dir
-from flyp_app import tasks, train_tasks, workers
+from flyp_app import blend_tasks, train_tasks, workers
 from flyp_app.curves import Curves
 from flyp_app.pages.base import Page
 from flyp_app.widgets.run_advice import AdviceBox
+from flyp_app.widgets.run_column import RunColumn
+from flyp_app.widgets.run_controls import RunControls
 from flyp_app.widgets.run_curves import RunCurves
 from flyp_app.widgets.run_history import RunHistory
 from flyp_app.widgets.settings_column import SettingsColumn
@@ -49,7 +51,6 @@ class TrainPage(Page):
         super().__init__(state)
         self._pool = QThreadPool(self, maxThreadCount=1)  # training never starves the shared pool
         self._worker: workers.Worker | None = None
-        self._ended = threading.Event()
         self._live_path = ""       # the run folder being trained ("" before its run.json exists)
         self._pending_path = ""    # where the current run is being written
         self._live: Curves | None = None
@@ -66,12 +67,12 @@ class TrainPage(Page):
         body = QHBoxLayout()
         body.setSpacing(14)
         body.addWidget(self._left_column())
-        body.addWidget(self._right_column(), 1)
+        # Advice, and errors in words, in the progress box: where the user is looking.
+        body.addWidget(RunColumn(self.progress_box, [self.advice, self.status], self.curves, self.history), 1)
         self.layout_.addLayout(body, 1)
         self._timer = QTimer(self, interval=REDRAW_MS)
         self._timer.timeout.connect(self._tick)
-        self.settings_column.flagged.connect(
-            lambda flagged: self.start_button.setText("Start anyway" if flagged else "Start training"))
+        self.settings_column.flagged.connect(self.controls.flag)
         self.history.chosen.connect(self.state.select_run)
         self.history.listed.connect(self._history_listed)
         self.history.resume_requested.connect(self.resume_run)
@@ -81,17 +82,11 @@ class TrainPage(Page):
 
     # Layout -------------------------------------------------------------------------------------
     def _left_column(self) -> QWidget:
-        self.start_button = QPushButton("Start training", objectName="primary")
-        self.start_button.clicked.connect(self.start)
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.clicked.connect(self.toggle_pause)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop and save the run; it can be resumed later")
-        self.stop_button.clicked.connect(self.stop)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button, 1)
-        buttons.addWidget(self.pause_button)
-        buttons.addWidget(self.stop_button)
+        self.controls = RunControls()
+        self.start_button, self.pause_button, self.stop_button = (
+            self.controls.start_button, self.controls.pause_button, self.controls.stop_button)
+        self.controls.start_wanted.connect(self.start)
+        self.controls.said.connect(self._say)
         column = QWidget()
         column.setFixedWidth(380)
         column_layout = QVBoxLayout(column)
@@ -99,26 +94,8 @@ class TrainPage(Page):
         column_layout.addWidget(self.settings_column, 1)
         # Above Start, outside the scrolled settings: seen without scrolling, where the user is about to click.
         column_layout.addWidget(self.settings_column.bounds_warning)
-        column_layout.addLayout(buttons)
-        self._set_buttons()
+        column_layout.addWidget(self.controls)
         return column
-
-    def _right_column(self) -> QWidget:
-        layout = self.progress_box.layout()
-        layout.addWidget(self.advice)
-        layout.addWidget(self.status)  # errors in words, where the user is looking
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.progress_box)
-        top_layout.addWidget(self.curves, 1)
-        splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)
-        splitter.addWidget(top)
-        splitter.addWidget(self.history)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([520, 150])
-        return splitter
 
     # The project's settings ---------------------------------------------------------------------
     def _load_project(self) -> None:
@@ -191,7 +168,6 @@ class TrainPage(Page):
         self.curves.show_live(str(run_dir), self._live)
         self.progress_box.progress_bar.setRange(0, 0)  # busy until the engine knows the number of steps
         self.progress_box.progress_bar.show()
-        self._ended.clear()
         worker = (workers.Worker(task[0], config, str(run_dir), *task[1:]) if task else
                   workers.Worker(train_tasks.run_training, config, str(run_dir), resume=resume))
         worker.signals.event.connect(self._on_event)
@@ -199,7 +175,7 @@ class TrainPage(Page):
         worker.signals.failed.connect(self._failed)
         worker.signals.cancelled.connect(self._stopped)
         worker.signals.done.connect(lambda: self._worker_done(worker))
-        worker.signals.done.connect(self._ended.set, Qt.DirectConnection)  # last: the others are queued by then
+        self.controls.attach(worker)  # last of the `done` slots
         self._worker = worker
         self._workers.add(worker)
         workers.start(worker, pool=self._pool)
@@ -207,51 +183,17 @@ class TrainPage(Page):
         self.history.set_live(self._live_path or None)
         if resume:
             self.state.set_training_run(str(run_dir))  # not blended, evaluated or soup'd while it trains
-        self._set_buttons()
         self._timer.start()
         self._tick()
 
-    def toggle_pause(self) -> None:
-        if not self.training():
-            return
-        control = self._worker.control
-        if control.paused:
-            control.resume()
-            self.pause_button.setText("Pause")
-            self._progress["message"] = "Resuming…"
-        else:
-            control.pause()
-            self.pause_button.setText("Pausing…")
-            self.pause_button.setEnabled(False)  # until the engine has saved and says "paused"
-            self._progress["message"] = "Pausing at the end of this step…"
+    def _say(self, message: str) -> None:
+        """The progress line's words for a pause, a resume or a stop asked for (drawn at the next tick)."""
+        self._progress["message"] = message
         self._dirty = True
-
-    def stop(self) -> None:
-        if self.training():
-            self._worker.cancel()
-            self._progress["message"] = "Stopping: saving the run so that it can be resumed…"
-            self._dirty = True
-            self._set_buttons()
 
     def stop_and_wait(self, timeout: float = 300.0) -> None:
         """Cancel the run and wait until the engine has saved its resumable state (window closing)."""
-        if self._worker is None:
-            return
-        self.stop()
-        deadline = time.monotonic() + timeout
-        while not self._ended.wait(0.05) and time.monotonic() < deadline:
-            # Keep painting (an evaluation of a big model can take a while) but take no clicks.
-            QCoreApplication.processEvents(QEventLoop.ExcludeUserInputEvents, 50)
-        QCoreApplication.processEvents(QEventLoop.ExcludeUserInputEvents)  # the worker's last signals
-
-    def _set_buttons(self) -> None:
-        training = self.training()
-        stopping = training and self._worker.control.cancelled()
-        self.start_button.setEnabled(not training)
-        self.pause_button.setEnabled(training and not stopping and self.pause_button.text() != "Pausing…")
-        self.stop_button.setEnabled(training and not stopping)
-        if not training:
-            self.pause_button.setText("Pause")
+        self.controls.stop_and_wait(timeout)
 
     # Events from the engine (UI thread: record, and let the timer draw) -----------------------------
     def _on_event(self, event: dict) -> None:
@@ -276,8 +218,7 @@ class TrainPage(Page):
             self._auto_run(event)
         elif kind == "paused":
             self._progress["message"] = f"Paused at step {event['step']} (saved). Press Resume to continue."
-            self.pause_button.setText("Resume")
-            self.pause_button.setEnabled(not self._worker.control.cancelled())
+            self.controls.paused()
             self.history.set_live(self._live_path or None, paused=True)
         elif kind == "resumed":
             self._progress["message"] = "Training…"
@@ -355,7 +296,7 @@ class TrainPage(Page):
         """Compute the run's α curve in the background (the Blend page reuses it) and make its best
         validation α the one Blend, Try and Export open at; nothing once the window is closing."""
         worker = {}
-        worker["w"] = self.run(tasks.blend_curve, self.state.caches, run, self.device(), on_error=lambda _: None,
+        worker["w"] = self.run(blend_tasks.blend_curve, self.state.caches, run, self.device(), on_error=lambda _: None,
                                on_done=lambda curve: worker["w"].control.cancelled()
                                or self.state.open_at_best_alpha(run, curve))
 
@@ -383,7 +324,7 @@ class TrainPage(Page):
             self.progress_box.progress_bar.setRange(0, 1)
         self.history.busy = False
         self.history.set_live(None)
-        self._set_buttons()
+        self.controls.detach()
         self.state.set_training_run("")  # other pages reload the finished (or stopped) run (runs_changed)
         if self.curves.shown == self._live_path:
             self.curves.caption(self._live_path)

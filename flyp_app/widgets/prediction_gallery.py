@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-from flyp_app import check_tasks, tasks, trust_tasks
+from flyp_app import blend_tasks, check_tasks, trust_tasks
 from flyp_app.file_dialogs import choose_new
 from flyp_app.widgets.heat_choice import EACH_OWN, HeatChoice
 from flyp_app.widgets.image_gallery import ImageGallery
@@ -19,7 +19,7 @@ from flyp_app.widgets.review_actions import ReviewActions
 
 class PredictionGallery(QGroupBox):
     """`show_set(…)` or `show_items(items, text, filtered)`: items are {"path", "true", "predicted",
-    "confidence" (, "thumb")}; the first `tasks.GALLERY_LIMIT` are shown (missing thumbnails are made in the
+    "confidence" (, "thumb")}; the first `blend_tasks.GALLERY_LIMIT` are shown (missing thumbnails are made in the
     background), the CSV has them all. `run` starts a task (the page's `Page.run`), `device()` is
     the device heat maps are computed on; `all_mistakes` asks the page to drop the cell filter;
     `said(text, ok)` is a line for the page."""
@@ -77,7 +77,7 @@ class PredictionGallery(QGroupBox):
 
     def show_set(self, result: dict, words: str, alpha: float, cell: tuple[int, int] | None,
                  run_dir: str | None = None) -> None:
-        """The misclassified images of one set's exact result (`tasks.evaluate_at`) of the run
+        """The misclassified images of one set's exact result (`blend_tasks.evaluate_at`) of the run
         `run_dir` at `alpha`, or, with a cell (true, predicted) of its confusion matrix, that
         cell's images. `words`: the set's name."""
         at = f"α = {alpha:.2f}"
@@ -92,7 +92,7 @@ class PredictionGallery(QGroupBox):
             self.setTitle(f"{classes[t]} → {classes[p]}")
             self.show_items(items, f"{len(items)} {words} image(s) of {classes[t]} {what} at {at}.", filtered=True)
             return
-        wrong, n, limit = result["wrong"], result["metrics"]["n"], tasks.GALLERY_LIMIT
+        wrong, n, limit = result["wrong"], result["metrics"]["n"], blend_tasks.GALLERY_LIMIT
         shown = f"; the {limit} most confident mistakes are shown" if len(wrong) > limit else ""
         self.setTitle("Misclassified images")
         self.show_items(wrong, f"{len(wrong)} of {n} {words} images misclassified at {at}{shown}. Labels read true → "
@@ -103,7 +103,7 @@ class PredictionGallery(QGroupBox):
         self.label.setText(text)
         self.all_button.setVisible(filtered)
         self.csv_button.setEnabled(bool(items))
-        shown = items[:tasks.GALLERY_LIMIT]
+        shown = items[:blend_tasks.GALLERY_LIMIT]
         self.list.show_images([(i["path"], f"{i['true']}\n→ {i['predicted']}",
                                 f"{i['path']}\ntrue class: {i['true']}\npredicted: {i['predicted']} "
                                 f"({i['confidence']:.0%} sure)") for i in shown],
@@ -132,7 +132,7 @@ class PredictionGallery(QGroupBox):
         run_dir, alpha = self._target
         choice, classes = self.heat_choice.class_index(), self.heat_choice.names()
         todo = []
-        for item in self.items[:tasks.GALLERY_LIMIT]:
+        for item in self.items[:blend_tasks.GALLERY_LIMIT]:
             if self._heat_key(item["path"]) not in self._heat:
                 todo.append({"key": item["path"], "name": item["path"], "path": item["path"], "data": None})
                 if choice == EACH_OWN and item["true"] in classes:

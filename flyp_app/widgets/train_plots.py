@@ -16,6 +16,7 @@ from flyp_app.curves import Curves
 from flyp_app.widgets.legend import LegendLine
 
 INK = "#333333"
+MIN_HEIGHT = 240  # below it the three plots' axis titles run into each other (the page's column keeps it)
 
 
 def set_label(name: str) -> str:
@@ -23,12 +24,16 @@ def set_label(name: str) -> str:
 
 
 class TrainingPlots(QWidget):
-    """Accuracy (top, largest), loss and learning rate, sharing the step axis."""
+    """Accuracy (top, largest), loss and learning rate, sharing the step axis; above them the legend's
+    line, which may begin with a caption (`set_caption`), hidden while it has nothing to say."""
 
     def __init__(self):
         super().__init__()
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.legend = LegendLine()  # above the plots: inside, it would hide the curves
+        self.legend.hide()
+        self.layout_.addWidget(self.legend)
         self.placeholder = QLabel("The curves of a run appear here.", objectName="pageHint")
         self.layout_.addWidget(self.placeholder)
         self.graphics = None
@@ -59,7 +64,6 @@ class TrainingPlots(QWidget):
         layout = self.graphics.ci.layout
         for row, stretch in enumerate((6, 4, 3)):
             layout.setRowStretchFactor(row, stretch)
-        self.legend = LegendLine()  # above the plots: inside, it would hide the curves
         self.raw_loss = self._line(self.loss, (*_rgb(LOSS_COLOUR), 70), 1)
         self.smooth_loss = self._line(self.loss, LOSS_COLOUR, 2)
         self.lr_line = self._line(self.lr, LR_COLOUR, 2)
@@ -68,7 +72,6 @@ class TrainingPlots(QWidget):
         self.accuracy.addItem(self.best_marker)
         self._best_in_legend = False
         self.layout_.replaceWidget(self.placeholder, self.graphics)
-        self.layout_.insertWidget(0, self.legend)
         self.placeholder.hide()
 
     def _plot(self, row: int, label: str, axis=None):
@@ -137,6 +140,15 @@ class TrainingPlots(QWidget):
             self.accuracy.setYRange(max(0.0, low - pad), min(103.0, high + pad), padding=0)  # 100% stays visible
         else:  # no run, or none evaluated yet: percent from 0 to 100, not the last run's range
             self.accuracy.setYRange(0, 100, padding=0.02)
+        self._show_legend()
+
+    def set_caption(self, text: str) -> None:
+        """What the plots are of ("Showing: run"), at the start of the legend's line."""
+        self.legend.set_caption(text)
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        self.legend.setVisible(bool(self.legend.entries or self.legend.caption))
 
     def _set_item(self, name: str, index: int):
         if name not in self._set_items:
