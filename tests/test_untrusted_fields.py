@@ -61,6 +61,33 @@ def test_a_class_list_edited_in_run_json_is_named_there_not_only_the_data_folder
     assert {row["class"] for row in json.loads(out)["predictions"][0]["top_k"]} <= {"blue", "green"}
 
 
+def test_a_run_whose_training_folder_gained_a_class_predicts_its_own_with_novelty_and_says_so(
+        run, colour_data, capsys, tmp_path):
+    """A class folder added to the training folder after the run: `flyp predict` predicts over the
+    run's three classes, still says whether each image is like them, and warns once (stderr, --json)."""
+    import random
+
+    from conftest import make_image
+
+    train = shutil.copytree(colour_data["train"], tmp_path / "train")
+    (train / "yellow").mkdir()
+    rng = random.Random(5)
+    for i in range(6):
+        make_image((230, 220, 40), rng).save(train / "yellow" / f"yellow_{i}.png")
+    edit_json(run / "run.json", lambda d: d["config"].update(train_dir=str(train)))
+    image = next((colour_data["val"] / "red").iterdir())
+    code, out, err = run_cli(capsys, "predict", run, image, "--json")
+    assert code == 0 and "Traceback" not in err, err
+    report = json.loads(out)
+    assert len(report["warnings"]) == 1 and "'yellow'" in report["warnings"][0], report["warnings"]
+    prediction = report["predictions"][0]
+    assert {row["class"] for row in prediction["top_k"]} <= {"red", "green", "blue"}
+    assert isinstance(prediction["known"], bool) and isinstance(prediction["novelty"], float), prediction
+    code, out, err = run_cli(capsys, "predict", run, image)
+    warnings = [line for line in err.splitlines() if line.startswith("flyp: warning:")]
+    assert code == 0 and len(warnings) == 1 and "changed since this run was trained" in warnings[0], err
+
+
 @pytest.mark.parametrize("field", ["train_dir", "val_dir"])
 def test_a_folder_run_json_names_that_is_gone_is_named_with_run_json(run, capsys, tmp_path, field):
     edit_json(run / "run.json", lambda d: d["config"].update({field: str(tmp_path / "moved")}))
