@@ -37,6 +37,28 @@ RUN_DAMAGE = [
     ("model.preprocess.interpolation", lambda d: d["model"]["preprocess"].update(interpolation="bogus")),
     ("epochs", lambda d: d["config"].update(epochs=10**12)),
     ("seed", lambda d: d["config"].update(seed=2**70)),
+    ("model.model_cfg", lambda d: d["model"].update(model_cfg=[1, 2])),
+    ("model.model_cfg.embed_dim", lambda d: d["model"]["model_cfg"].update(embed_dim="64")),
+    ("model.model_cfg.embed_dim", lambda d: d["model"]["model_cfg"].pop("embed_dim")),
+    ("model.model_cfg.vision_cfg", lambda d: d["model"]["model_cfg"].update(vision_cfg=7)),
+    ("model.model_cfg.vision_cfg.width", lambda d: d["model"]["model_cfg"]["vision_cfg"].update(width=-64)),
+    ("model.model_cfg.vision_cfg.layers", lambda d: d["model"]["model_cfg"]["vision_cfg"].update(layers=[3, "x"])),
+    ("model.model_cfg.vision_cfg.image_size", lambda d: d["model"]["model_cfg"]["vision_cfg"].update(image_size=1e9)),
+    ("model.model_cfg.text_cfg.heads", lambda d: d["model"]["model_cfg"]["text_cfg"].update(heads=True)),
+    ("model.model_cfg.text_cfg.context_length", lambda d: d["model"]["model_cfg"]["text_cfg"].update(
+        context_length=None)),
+    ("model.model_cfg.text_cfg.hf_model_name", lambda d: d["model"]["model_cfg"]["text_cfg"].update(hf_model_name=5)),
+    ("model.model_cfg.quick_gelu", lambda d: d["model"]["model_cfg"].update(quick_gelu="yes")),
+    ("model.open_clip_name", lambda d: d["model"].update(open_clip_name=None)),
+    ("model.open_clip_name", lambda d: d["model"].update(open_clip_name=" ")),
+    ("model.open_clip_name", lambda d: d["model"].pop("open_clip_name")),
+    ("best.step", lambda d: d["best"].update(step="12")),
+    ("best.step", lambda d: d["best"].update(step=-1)),
+    ("best.step", lambda d: d["best"].update(step=2.5)),
+    ("best.id_accuracy", lambda d: d["best"].update(id_accuracy=1.5)),
+    ("best.id_accuracy", lambda d: d["best"].update(id_accuracy="high")),
+    ("best.id_accuracy", lambda d: d["best"].update(id_accuracy=None)),
+    ("best.score", lambda d: d["best"].update(score=float("nan"))),
 ]
 
 
