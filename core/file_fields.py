@@ -16,6 +16,8 @@ MAX_JSON_BYTES = 64 << 20  # no settings file of ours comes near; a bigger one i
 MAX_IMAGE_SIDE = 4096      # a model's input size: beyond it a resize alone takes gigabytes
 INTERPOLATIONS = ("bicubic", "bilinear", "nearest", "lanczos", "box", "hamming")
 MAX_NAME = 1000            # characters in a class name or a caption template
+MAX_PATH = 4096            # characters in a model's name ("local-dir:PATH" holds a path)
+MAX_STEP = 1 << 53         # a step number: JSON's whole numbers stay exact up to here
 
 
 def read_json(file: Path, fix: str) -> Any:
@@ -66,6 +68,24 @@ class Fields:
                       f"one of {', '.join(INTERPOLATIONS)}")
         return pre
 
+    def model_config(self, name: str, cfg: Any) -> dict:
+        """An open_clip model config: embed_dim, and in it and its towers (vision_cfg, text_cfg,
+        multimodal_cfg) the sizes (whole numbers in range), layers (a number, or a list for a
+        ResNet), image_size (a side or [height, width]), names (texts) and flags (true or false)
+        where given; other keys, which open_clip adds over its versions, pass as they are."""
+        self.need(name, cfg, lambda v: isinstance(v, dict), "the model's config (an object)")
+        self.need(f"{name}.embed_dim", cfg.get("embed_dim"), lambda v: is_whole(v, 1, MAX_WIDTH),
+                  f"the embedding width (a whole number from 1 to {MAX_WIDTH})")
+        for tower in ("", *TOWERS):
+            part, where = (cfg, name) if not tower else (cfg.get(tower), f"{name}.{tower}")
+            if tower and tower not in cfg:
+                continue
+            self.need(where, part, lambda v: isinstance(v, dict), "an object (the tower's config)")
+            for key, (ok, words) in MODEL_CFG_PARTS.items():
+                if key in part:
+                    self.need(f"{where}.{key}", part[key], ok, words)
+        return cfg
+
     def names(self, name: str, value: Any, unique: bool = True) -> list[str]:
         """A non-empty list of texts (class names, folders), each of 1 to MAX_NAME characters (any
         characters: a folder made from one is made safe where it is made)."""
@@ -88,6 +108,40 @@ def is_number(value: Any, low: float = -math.inf, high: float = math.inf) -> boo
 
 def numbers(value: Any, n: int, low: float, high: float) -> bool:
     return isinstance(value, list) and len(value) == n and all(is_number(v, low, high) for v in value)
+
+
+MAX_WIDTH = 1 << 20   # a model's widths, heads, vocabulary, context: no CLIP comes near
+TOWERS = ("vision_cfg", "text_cfg", "multimodal_cfg")
+
+
+def _side(v: Any) -> bool:
+    return is_whole(v, 8, MAX_IMAGE_SIDE) or (isinstance(v, list) and len(v) == 2
+                                               and all(is_whole(s, 8, MAX_IMAGE_SIDE) for s in v))
+
+
+def _text(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and len(v) <= MAX_NAME)
+
+
+_SIZE = (lambda v: is_whole(v, 1, MAX_WIDTH), f"a whole number from 1 to {MAX_WIDTH}")
+_NAME = (_text, f"a name (a text of at most {MAX_NAME} characters, or null)")
+_FLAG = (lambda v: isinstance(v, bool), "true or false")
+# The parts of an open_clip config checked where given (`Fields.model_config`).
+MODEL_CFG_PARTS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{key: _SIZE for key in ("width", "heads", "head_width", "context_length", "vocab_size", "output_dim",
+                              "attn_pooler_heads")},
+    "patch_size": (lambda v: v is None or is_whole(v, 1, MAX_IMAGE_SIDE),
+                   f"a whole number from 1 to {MAX_IMAGE_SIDE} (or null, for a ResNet)"),
+    "layers": (lambda v: is_whole(v, 1, 1000) or (isinstance(v, list) and 1 <= len(v) <= 16
+                                                  and all(is_whole(n, 1, 1000) for n in v)),
+               "a number of layers from 1 to 1000 (or a list of them, for a ResNet)"),
+    "image_size": (_side, f"an image side from 8 to {MAX_IMAGE_SIDE} pixels (or [height, width])"),
+    "mlp_ratio": (lambda v: is_number(v, 0.01, 100), "a number from 0.01 to 100"),
+    **{key: _NAME for key in ("hf_model_name", "hf_tokenizer_name", "hf_pooler_type", "hf_proj_type",
+                              "timm_model_name", "timm_pool", "timm_proj", "pool_type")},
+    **{key: _FLAG for key in ("quick_gelu", "custom_text", "timm_model_pretrained", "output_tokens",
+                              "attentional_pool", "embed_cls", "no_causal_mask", "proj_bias")},
+}
 
 
 def brief(value: Any) -> str:
@@ -115,7 +169,9 @@ def check_run_info(info: dict, file: Path) -> dict:
                        "an object with the model's name and pretrained weights")
     fields.need("model.spec.name", spec["name"], lambda v: v.strip(), "a model name")
     if "model_cfg" in model or spec["name"] != "demo":
-        fields.need("model.model_cfg", model.get("model_cfg"), lambda v: isinstance(v, dict), "the model's config")
+        fields.model_config("model.model_cfg", model.get("model_cfg"))
+    fields.need("model.open_clip_name", model.get("open_clip_name"), lambda v: isinstance(v, str) and v.strip()
+                and len(v) <= MAX_PATH, f"what open_clip calls the model (a text of 1 to {MAX_PATH} characters)")
     fields.preprocess("model.preprocess", model.get("preprocess"))
     config = fields.need("config", info.get("config"), lambda v: isinstance(v, dict), "the run's settings")
     if config.get("method") == "soup" and isinstance(info.get("soup"), dict):
@@ -127,4 +183,12 @@ def check_run_info(info: dict, file: Path) -> dict:
     for key in ("best", "zeroshot"):
         if info.get(key) is not None:
             fields.need(key, info[key], lambda v: isinstance(v, dict), "an object (or null)")
+    if info.get("best") is not None:
+        best = info["best"]
+        fields.need("best.step", best.get("step"), lambda v: is_whole(v, 0, MAX_STEP),
+                    "the step of the best checkpoint (a whole number from 0)")
+        fields.need("best.id_accuracy", best.get("id_accuracy"), lambda v: is_number(v, 0, 1),
+                    "the validation accuracy there (a number from 0 to 1)")
+        if "score" in best:
+            fields.need("best.score", best["score"], lambda v: is_number(v, 0, 1), "a number from 0 to 1")
     return info

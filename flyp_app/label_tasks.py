@@ -98,7 +98,8 @@ def suggest(caches: Caches, source: dict, device: str, files: list[str], labelle
 def classify_folder(caches: Caches, run_dir: str, device: str, alpha: float, folder: str, progress=None, control=None,
                     emit=None) -> dict:
     """Classify every image under `folder` with the run at α, sending lists of
-    `core.labelling.classify.Prediction` a batch at a time. Returns {"description", "count"}."""
+    `core.labelling.classify.Prediction` a batch at a time. Returns {"description", "count", "warnings"}
+    (what the user is told about the run: its training folder changed since, say)."""
     from core.labelling.classify import classify_files, image_files
 
     files = image_files([folder])
@@ -106,7 +107,7 @@ def classify_folder(caches: Caches, run_dir: str, device: str, alpha: float, fol
     for batch in classify_files(files, predictor, top_k=3, cache=caches.feature_cache(predictor.key),
                                 progress=progress or (lambda *_: None), cancel=control or (lambda: False)):
         emit(batch)
-    return {"description": predictor.description, "count": len(files)}
+    return {"description": predictor.description, "count": len(files), "warnings": predictor.warnings()}
 
 
 def export_csv(predictions: list, out: str, progress=None, control=None, emit=None) -> str:

@@ -39,7 +39,8 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     An item is {"key", "name", "path", "data", "pixels", "has_thumb"}; each answer is
     {"key", "probs", "novelty"} plus "pixels" and "thumb" when the image was decoded now, or
     {"key", "error"}. Each batch also carries "threshold", the novelty above which an image is
-    like none of the classes (chosen on ID validation; None, and "novelty" None, without a score).
+    like none of the classes (chosen on ID validation; None, and "novelty" None, without a score),
+    and "warnings", what the user is told about the run (its training folder changed since, say).
     """
     from core.errors import Cancelled, FlypError
     from core.data.transforms import eval_new_image, open_new_image
@@ -73,6 +74,7 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
                 answer["probs"], answer["novelty"] = p, s
         if emit is not None:
             emit({"target": target, "classes": session.class_names, "answers": answers,
-                  "threshold": None if novelty is None else novelty.threshold})
+                  "threshold": None if novelty is None else novelty.threshold,
+                  "warnings": list(getattr(novelty, "warnings", ()))})
         if progress is not None:
             progress(min(len(items), start + CLASSIFY_BATCH), len(items))

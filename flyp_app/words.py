@@ -46,6 +46,11 @@ def error_text(exc: BaseException) -> str:
     return exc.worded(label) if isinstance(exc, FlypError) else str(exc)
 
 
+def sentence(text: str) -> str:
+    """An engine's message ("the training folder … changed …") as a sentence of its own."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def file_problem_text(exc: FlypError) -> str:
     """Why a file cannot be used, for a line that shows the file beside it (no path repeated)."""
     return exc.reason if isinstance(exc, FileError) else error_text(exc)

@@ -48,19 +48,31 @@ class Worker(QRunnable):
                              emit=partial(self._emit, self.signals.event), **self.kwargs)
         except Cancelled:
             self._emit(self.signals.cancelled)
+        except RuntimeError as exc:
+            if not _shut_down(exc, self.control.cancelled()):
+                self._internal_error(exc)
+            else:  # the window closed and the interpreter is ending: nothing to report, and nobody to hear it
+                logging.getLogger("flyp_app").debug("%s ended as the app closed: %s", self._name(), exc)
+                self._emit(self.signals.cancelled)
         except FlypError as exc:
             self._emit(self.signals.failed, error_text(exc))
         except Exception as exc:  # a bug: say it in words, keep the traceback in the log
-            from flyp_app.errors import log_file
-
-            logging.getLogger("flyp_app").exception("Internal error in %s", getattr(self.fn, "__name__", self.fn))
-            self._emit(self.signals.failed, f"Internal error: {type(exc).__name__}: {exc} (the details are in the "
-                                            f"log file {log_file()})")
+            self._internal_error(exc)
         else:
             self._emit(self.signals.finished, result)
         finally:
             self.running = False
             self._emit(self.signals.done)
+
+    def _name(self) -> str:
+        return getattr(self.fn, "__name__", str(self.fn))
+
+    def _internal_error(self, exc: Exception) -> None:
+        from flyp_app.errors import log_file
+
+        logging.getLogger("flyp_app").error("Internal error in %s", self._name(), exc_info=exc)
+        self._emit(self.signals.failed, f"Internal error: {type(exc).__name__}: {exc} (the details are in the "
+                                        f"log file {log_file()})")
 
     def _emit(self, signal, *args) -> None:
         """`signal.emit(*args)`, silent once nobody can hear it: a window closed while this worker
@@ -72,6 +84,15 @@ class Worker(QRunnable):
 
     def cancel(self) -> None:
         self.control.cancel()
+
+
+def _shut_down(exc: RuntimeError, cancelled: bool) -> bool:
+    """Whether `exc` is a thread pool refusing work because it is shut down: the interpreter is
+    ending (the window closed while this worker was still busy, past `wait_for_background_work`),
+    or, for a worker already cancelled (its page closed), its pool was shut down under it. A
+    pool shut down under a worker that nobody stopped is a bug, and stays one."""
+    text = str(exc)
+    return text.startswith("cannot schedule new futures after") and ("interpreter" in text or cancelled)
 
 
 def start(worker: Worker, *, on_done: Callable[[Any], None] | None = None,

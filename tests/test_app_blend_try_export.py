@@ -181,6 +181,40 @@ def test_pasted_image_and_folders_are_classified(qtbot, window, colour_data):
     assert page.results.rowCount() == 9
 
 
+def test_try_on_a_run_whose_training_folder_gained_a_class_says_so_and_still_finds_novelty(
+        qtbot, tmp_path, run_copy, colour_data):
+    """A class folder added after training: Try predicts the run's classes with a novelty score
+    (fitted on the run's own classes) and says once under the results that the folder changed."""
+    import json
+    import random
+
+    from conftest import make_image
+    from flyp_app.window import MainWindow
+
+    train = shutil.copytree(colour_data["train"], tmp_path / "train")
+    (train / "yellow").mkdir()
+    rng = random.Random(5)
+    for i in range(6):
+        make_image((230, 220, 40), rng).save(train / "yellow" / f"yellow_{i}.png")
+    info = json.loads((run_copy / "run.json").read_text())
+    info["config"]["train_dir"] = str(train)
+    (run_copy / "run.json").write_text(json.dumps(info))
+    win = MainWindow(load_engine=False)
+    qtbot.addWidget(win)
+    win.create_project(tmp_path / "Mine.flyp.json")
+    win.state.add_run(str(run_copy))
+    win.show()
+    try:
+        drop(win, [sorted((colour_data["val"] / "red").glob("*.png"))[0]])
+        page = win.pages["try"]
+        qtbot.waitUntil(lambda: "changed since this run was trained" in page.summary.text(), timeout=60000)
+        assert page.summary.text().count("changed since") == 1 and "'yellow'" in page.summary.text()
+        item = page.items[0]
+        assert item.novelty is not None and set(item.classes) == {"red", "green", "blue"}
+    finally:
+        win.close()
+
+
 def test_export_writes_a_bundle_that_loads_and_reports_its_self_check(qtbot, window, tmp_path, colour_data):
     from core.export.bundle import load_bundle
 

@@ -94,8 +94,8 @@ def test_the_label_page_shows_where_the_model_looked_for_the_suggestion_or_a_cla
     page.source.setCurrentIndex(index)
     page.source.activated.emit(index)  # suggestions from the run at α = 1
     page.open_folder(str(new))
-    qtbot.waitUntil(lambda: bool(page.items) and all(i.probs for i in page.items.values()) and not page.busy(),
-                    timeout=60000)
+    qtbot.waitUntil(lambda: bool(page.items) and all(i.probs for i in page.items.values())
+                    and "Suggestions from" in page.status.text(), timeout=60000)
     choice = page.heat.choice
     assert choice.classes.currentText() == "for the suggested class"
     forward_passes.clear()

@@ -42,7 +42,7 @@ def page(qtbot, tmp_path, colour_data):
     state.project_changed.emit()
     widget.open_folder(str(tmp_path / "new"))
     qtbot.waitUntil(lambda: len(widget.items) == 6 and all(i.probs for i in widget.items.values())
-                    and not widget.busy(), timeout=60000)
+                    and "Suggestions from" in widget.status.text(), timeout=60000)  # their worker's end, as shown
     yield widget
     widget.stop_workers()
 
@@ -129,8 +129,8 @@ def test_moving_remembers_the_choice_and_undo_brings_the_file_back(qtbot, page, 
 def test_a_new_class_gets_its_folder_with_its_first_image_and_loses_it_on_undo(qtbot, page, tmp_path):
     assert page.new_class("purple")
     assert page.classes[-1] == "purple" and len(page.bar.buttons) == 4
-    qtbot.waitUntil(lambda: not page.busy() and all(len(i.probs or ()) == 4 for i in page.items.values()),
-                    timeout=60000)
+    qtbot.waitUntil(lambda: "Suggestions from" in page.status.text()
+                    and all(len(i.probs or ()) == 4 for i in page.items.values()), timeout=60000)
     page.grid.setFocus()
     qtbot.keyClick(page.grid, Qt.Key_4)
     assert len(list((tmp_path / "train" / "purple").iterdir())) == 1
@@ -175,7 +175,7 @@ def test_the_data_page_counts_follow_the_labels_without_a_rescan(qtbot, tmp_path
     count = int(data.classes.item(red_row, 2).text())
     window.show_page("label")
     label.open_folder(str(new))
-    qtbot.waitUntil(lambda: len(label.items) == 1 and not label.busy(), timeout=60000)
+    qtbot.waitUntil(lambda: len(label.items) == 1 and "Suggestions from" in label.status.text(), timeout=60000)
     scans = []
     data.rescan = lambda: scans.append(1)
     label.grid.setFocus()
@@ -250,7 +250,7 @@ def test_a_project_opened_after_another_shows_only_its_own_classes(qtbot, tmp_pa
         with qtbot.waitSignal(window.state.scan_finished, timeout=20000):
             assert window.open_project(path)
         window.show_page("label")
-        qtbot.waitUntil(lambda: len(label.items) == 3 and not label.busy(), timeout=60000)
+        qtbot.waitUntil(lambda: len(label.items) == 3 and "Suggestions from" in label.status.text(), timeout=60000)
         assert label.classes == classes
         return [b.text() for b in label.bar.buttons]
 

@@ -42,7 +42,7 @@ def test_digit_keys_label_the_class_named_by_that_digit(qtbot, tmp_path):
     page.show()
     state.project_changed.emit()
     page.open_folder(str(new))
-    qtbot.waitUntil(lambda: len(page.items) == 3 and not page.busy(), timeout=60000)
+    qtbot.waitUntil(lambda: len(page.items) == 3 and "Suggestions from" in page.status.text(), timeout=60000)
     assert page.classes[0] == "eight"  # the folders' alphabetical order…
     assert bar_texts(page.bar)[:3] == ["0  zero", "1  one", "2  two"]  # …is not the order shown
 

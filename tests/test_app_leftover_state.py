@@ -56,7 +56,7 @@ def test_the_data_summary_counts_the_images_labelled_since_the_scan(qtbot, proje
     assert f"{before} training images" in data.summary.text()
     label = project_window.show_page("label")
     label.open_folder(str(new))
-    qtbot.waitUntil(lambda: len(label.items) == 3 and not label.busy(), timeout=60000)
+    qtbot.waitUntil(lambda: len(label.items) == 3 and "Suggestions from" in label.status.text(), timeout=60000)
     label.grid.setFocus()
     label.grid.selectAll()
     label.assign("red")

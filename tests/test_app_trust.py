@@ -98,13 +98,15 @@ def test_the_label_pages_suggestions_from_a_run_say_none_of_these(qtbot, tmp_pat
     page.show()
     state.project_changed.emit()
     page.open_folder(str(new))
-    qtbot.waitUntil(lambda: bool(page.items) and all(i.probs for i in page.items.values()) and not page.busy(), timeout=60000)
+    qtbot.waitUntil(lambda: bool(page.items) and all(i.probs for i in page.items.values())
+                    and "Suggestions from" in page.status.text(), timeout=60000)
     assert all(item.known is None for item in page.items.values())  # zero-shot has no training images to compare with
     index = page.source.findData(run)
     assert index > 0
     page.source.setCurrentIndex(index)
     page.source.activated.emit(index)  # as a choice in the list does
-    qtbot.waitUntil(lambda: all(i.known is not None for i in page.items.values()) and not page.busy(), timeout=60000)
+    qtbot.waitUntil(lambda: all(i.known is not None for i in page.items.values())
+                    and "Suggestions from" in page.status.text(), timeout=60000)
 
     expected = known_files(open_predictor(run, state.project.alpha), sorted(page.items))
     assert {path: item.known for path, item in page.items.items()} == expected

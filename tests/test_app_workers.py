@@ -80,3 +80,47 @@ def test_a_worker_outliving_its_page_ends_quietly_and_the_app_waits_for_it(qtbot
     deleted.set()
     assert workers.wait_for_background_work(5)
     assert ended and not worker.running
+
+
+def submits_after_shutdown(progress=None, control=None, emit=None):
+    """Work that hands a thread pool a task after the pool was shut down under it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    pool.shutdown()
+    return pool.submit(print).result()
+
+
+def test_a_worker_whose_thread_pool_shut_down_as_the_app_closed_ends_quietly(qtbot, monkeypatch, caplog):
+    """"cannot schedule new futures after (interpreter) shutdown" was logged as an internal error
+    when the window closed right after a run: a worker still busy as the interpreter ends, or one
+    cancelled by its closed page, ends as cancelled, with nothing to show and no error logged."""
+    import concurrent.futures.thread
+    import logging
+
+    heard = []
+    caplog.set_level(logging.DEBUG, logger="flyp_app")
+    closed = workers.Worker(submits_after_shutdown)
+    closed.cancel()  # what closing its page does
+    workers.start(closed, pool=RunAtOnce(), on_error=heard.append, on_cancelled=lambda: heard.append("cancelled"))
+    monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)  # what the interpreter's exit sets
+    workers.start(workers.Worker(quick_pool_user), pool=RunAtOnce(), on_error=heard.append,
+                  on_cancelled=lambda: heard.append("cancelled"))
+    assert heard == ["cancelled", "cancelled"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def quick_pool_user(progress=None, control=None, emit=None):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(print).result()
+
+
+def test_a_pool_shut_down_under_a_worker_nobody_stopped_is_still_an_internal_error(qtbot, caplog):
+    import logging
+
+    heard = []
+    workers.start(workers.Worker(submits_after_shutdown), pool=RunAtOnce(), on_error=heard.append)
+    assert len(heard) == 1 and heard[0].startswith("Internal error: RuntimeError: cannot schedule new futures")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -548,3 +548,33 @@ def test_a_sort_killed_midway_leaves_no_partial_image_and_a_rerun_completes_it(t
     visible = sorted(p.name for p in (sorted_dir / "circle").iterdir() if not p.name.startswith("."))
     assert visible == [f"p{i}.png" for i in range(5)]  # completed, no "p0 (2).png"
     assert not list((sorted_dir / "circle").glob(".*.tmp"))  # the killed copy's hidden leftover is gone
+
+
+def test_a_partial_copy_left_by_an_older_version_is_removed_and_a_users_like_named_file_kept(tmp_path):
+    """Older versions named a sort's hidden copy `.NAME.XXXXXXXX.tmp`, without a process id: the
+    next sort of that image removes such a leftover (a killed copy: its bytes begin the image's,
+    untouched for a while), never a user's file of a like name, nor a copy being written now."""
+    from PIL import Image
+
+    from core.labelling.classify import Prediction, sort_into
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (16, 16), (200, 20, 20)).save(photos / "p0.png")
+    image = (photos / "p0.png").read_bytes()
+    circle = tmp_path / "sorted" / "circle"
+    circle.mkdir(parents=True)
+    old = time.time() - 3600
+    left = {".p0.png.k2x9_q7a.tmp": image[:10], ".p0.png.a1b2c3d4.tmp": b""}  # killed mid-copy, and before a byte
+    kept = {".p0.png.notes.tmp": image[:10], ".p0.png.ABCDEFGH.tmp": image[:10],  # not mkstemp's names
+            ".p0.png.zz9yy8xx.tmp": b"my own words",  # not the image's bytes
+            "p0.png.k2x9_q7b.tmp": image[:10], ".p0.png.k2x9_q7b.txt": image[:10]}  # not hidden; not .tmp
+    for name, data in {**left, **kept}.items():
+        (circle / name).write_bytes(data)
+        os.utime(circle / name, (old, old))
+    (circle / ".p0.png.fresh123.tmp").write_bytes(image[:10])  # an older version's copier at work now
+    kept[".p0.png.fresh123.tmp"] = image[:10]
+    sort_into([Prediction(photos / "p0.png", [("circle", 0.9)], "")], tmp_path / "sorted")
+    assert (circle / "p0.png").read_bytes() == image
+    assert sorted(p.name for p in circle.iterdir()) == sorted([*kept, "p0.png"])
+    assert all((circle / name).read_bytes() == data for name, data in kept.items())

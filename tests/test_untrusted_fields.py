@@ -37,6 +37,28 @@ RUN_DAMAGE = [
     ("model.preprocess.interpolation", lambda d: d["model"]["preprocess"].update(interpolation="bogus")),
     ("epochs", lambda d: d["config"].update(epochs=10**12)),
     ("seed", lambda d: d["config"].update(seed=2**70)),
+    ("model.model_cfg", lambda d: d["model"].update(model_cfg=[1, 2])),
+    ("model.model_cfg.embed_dim", lambda d: d["model"]["model_cfg"].update(embed_dim="64")),
+    ("model.model_cfg.embed_dim", lambda d: d["model"]["model_cfg"].pop("embed_dim")),
+    ("model.model_cfg.vision_cfg", lambda d: d["model"]["model_cfg"].update(vision_cfg=7)),
+    ("model.model_cfg.vision_cfg.width", lambda d: d["model"]["model_cfg"]["vision_cfg"].update(width=-64)),
+    ("model.model_cfg.vision_cfg.layers", lambda d: d["model"]["model_cfg"]["vision_cfg"].update(layers=[3, "x"])),
+    ("model.model_cfg.vision_cfg.image_size", lambda d: d["model"]["model_cfg"]["vision_cfg"].update(image_size=1e9)),
+    ("model.model_cfg.text_cfg.heads", lambda d: d["model"]["model_cfg"]["text_cfg"].update(heads=True)),
+    ("model.model_cfg.text_cfg.context_length", lambda d: d["model"]["model_cfg"]["text_cfg"].update(
+        context_length=None)),
+    ("model.model_cfg.text_cfg.hf_model_name", lambda d: d["model"]["model_cfg"]["text_cfg"].update(hf_model_name=5)),
+    ("model.model_cfg.quick_gelu", lambda d: d["model"]["model_cfg"].update(quick_gelu="yes")),
+    ("model.open_clip_name", lambda d: d["model"].update(open_clip_name=None)),
+    ("model.open_clip_name", lambda d: d["model"].update(open_clip_name=" ")),
+    ("model.open_clip_name", lambda d: d["model"].pop("open_clip_name")),
+    ("best.step", lambda d: d["best"].update(step="12")),
+    ("best.step", lambda d: d["best"].update(step=-1)),
+    ("best.step", lambda d: d["best"].update(step=2.5)),
+    ("best.id_accuracy", lambda d: d["best"].update(id_accuracy=1.5)),
+    ("best.id_accuracy", lambda d: d["best"].update(id_accuracy="high")),
+    ("best.id_accuracy", lambda d: d["best"].update(id_accuracy=None)),
+    ("best.score", lambda d: d["best"].update(score=float("nan"))),
 ]
 
 
@@ -59,6 +81,33 @@ def test_a_class_list_edited_in_run_json_is_named_there_not_only_the_data_folder
     code, out, err = run_cli(capsys, "predict", run, image, "--json")
     assert code == 0 and "Traceback" not in err
     assert {row["class"] for row in json.loads(out)["predictions"][0]["top_k"]} <= {"blue", "green"}
+
+
+def test_a_run_whose_training_folder_gained_a_class_predicts_its_own_with_novelty_and_says_so(
+        run, colour_data, capsys, tmp_path):
+    """A class folder added to the training folder after the run: `flyp predict` predicts over the
+    run's three classes, still says whether each image is like them, and warns once (stderr, --json)."""
+    import random
+
+    from conftest import make_image
+
+    train = shutil.copytree(colour_data["train"], tmp_path / "train")
+    (train / "yellow").mkdir()
+    rng = random.Random(5)
+    for i in range(6):
+        make_image((230, 220, 40), rng).save(train / "yellow" / f"yellow_{i}.png")
+    edit_json(run / "run.json", lambda d: d["config"].update(train_dir=str(train)))
+    image = next((colour_data["val"] / "red").iterdir())
+    code, out, err = run_cli(capsys, "predict", run, image, "--json")
+    assert code == 0 and "Traceback" not in err, err
+    report = json.loads(out)
+    assert len(report["warnings"]) == 1 and "'yellow'" in report["warnings"][0], report["warnings"]
+    prediction = report["predictions"][0]
+    assert {row["class"] for row in prediction["top_k"]} <= {"red", "green", "blue"}
+    assert isinstance(prediction["known"], bool) and isinstance(prediction["novelty"], float), prediction
+    code, out, err = run_cli(capsys, "predict", run, image)
+    warnings = [line for line in err.splitlines() if line.startswith("flyp: warning:")]
+    assert code == 0 and len(warnings) == 1 and "changed since this run was trained" in warnings[0], err
 
 
 @pytest.mark.parametrize("field", ["train_dir", "val_dir"])

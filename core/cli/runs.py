@@ -90,7 +90,7 @@ def predict(args) -> int:
                                                  progress=bar("Classifying", args)) for p in batch]
     report = {"predictions": [p.to_json() for p in predictions if not p.reason],
               "skipped": [{"path": str(p.path), "reason": p.reason} for p in predictions if p.reason],
-              "model": predictor.description}
+              "model": predictor.description, "warnings": predictor.warnings()}
     lines = [f"{shown(p.path)}: " + ("none of these classes (closest: " if p.known is False else "")
              + ", ".join(f"{shown(c)} {q:.1%}" for c, q in p.top) + (")" if p.known is False else "")
              for p in predictions if not p.reason]
@@ -106,6 +106,8 @@ def predict(args) -> int:
         counts = ", ".join(f"{name} {n}" for name, n in sorted(sorted_.copied.items()))
         lines.append(f"copied into {args.sort_into}: {counts or 'nothing'}")
     emit(args, report, "\n".join(lines))
+    for warning in report["warnings"]:
+        print(f"flyp: warning: {warning}", file=sys.stderr)
     for path, reason in failed:
         print(f"flyp: error: {shown(path)}: {shown(reason)}", file=sys.stderr)
     return 2 if failed else 0

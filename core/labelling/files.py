@@ -18,6 +18,7 @@ import csv
 import io
 import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ def _copy_whole(source: Path, folder: Path) -> Path:
     """Copy `source` into a hidden temporary file in `folder`, then give it a free name with a hard
     link (which never replaces a file): the name appears only with every byte behind it. Where
     the file system has no hard links, the name is reserved and replaced as `_copy_over` does."""
-    _remove_dead_copies(folder, source.name)
+    _remove_dead_copies(folder, source.name, source)
     fd, tmp = tempfile.mkstemp(prefix=f".{source.name}{TMP_MARK}{os.getpid()}-", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
@@ -101,9 +102,10 @@ def _copy_whole(source: Path, folder: Path) -> Path:
             os.unlink(tmp)
 
 
-def _remove_dead_copies(folder: Path, name: str) -> None:
-    """Remove the hidden partial copies of `name` that a copier killed midway left in `folder`
-    (`.NAME.flyp-PID-….tmp` whose process is gone); those of a live copier stay."""
+def _remove_dead_copies(folder: Path, name: str, source: Path) -> None:
+    """Remove the hidden partial copies of `name` (a copy of `source`) that a copier killed midway
+    left in `folder`: `.NAME.flyp-PID-….tmp` whose process is gone (a live copier's stay), and
+    those of older versions, `.NAME.XXXXXXXX.tmp` with no process id (see `_old_partial_copy`)."""
     import glob
 
     prefix = f".{name}{TMP_MARK}"
@@ -118,6 +120,36 @@ def _remove_dead_copies(folder: Path, name: str) -> None:
                 leftover.unlink()
         except (PermissionError, OverflowError):
             pass  # alive (another user's), or no process id at all
+    for leftover in folder.glob(f"{glob.escape(f'.{name}.')}*.tmp"):
+        if _old_partial_copy(leftover, name, source):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+OLD_COPY_AGE = 600  # seconds: an older version's copier writes one image in far less; one older than this is dead
+_MKSTEMP_NAME = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")  # what tempfile's 8 random characters use
+
+
+def _old_partial_copy(leftover: Path, name: str, source: Path) -> bool:
+    """Whether `leftover` is a partial copy of `source` that an older version's copier, killed, left:
+    named `.NAME.` + 8 of mkstemp's characters + `.tmp` (no process id to ask whether its copier
+    lives), a regular file untouched for `OLD_COPY_AGE`, whose bytes begin `source` (a copy is
+    written in order). Anything else of a like name, a user's `.NAME.notes.tmp` say, is not."""
+    middle = leftover.name[len(name) + 2:-len(".tmp")]
+    if len(middle) != 8 or not set(middle) <= _MKSTEMP_NAME:
+        return False
+    try:
+        info = os.lstat(leftover)
+        if not stat.S_ISREG(info.st_mode) or time.time() - info.st_mtime < OLD_COPY_AGE \
+                or info.st_size > source.stat().st_size:
+            return False
+        with open(leftover, "rb") as partial, open(source, "rb") as whole:
+            while chunk := partial.read(1 << 20):
+                if whole.read(len(chunk)) != chunk:
+                    return False
+        return True
+    except OSError:
+        return False
 
 
 def _same_content(candidate: Path, source: Path) -> bool:
@@ -128,8 +160,11 @@ def _same_content(candidate: Path, source: Path) -> bool:
 
 
 def _copy_over(source: Path, reserved: Path) -> None:
-    """Copy `source` (contents and times) onto the reserved name, through a temporary file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{reserved.name}.", suffix=".tmp", dir=reserved.parent)
+    """Copy `source` (contents and times) onto the reserved name, through a temporary file named
+    with this process's id, as `_copy_whole`'s are (a killed copier's is then known as such)."""
+    _remove_dead_copies(reserved.parent, reserved.name, source)
+    fd, tmp = tempfile.mkstemp(prefix=f".{reserved.name}{TMP_MARK}{os.getpid()}-", suffix=".tmp",
+                               dir=reserved.parent)
     os.close(fd)
     try:
         shutil.copy2(source, tmp)

@@ -63,6 +63,11 @@ class Predictor:
             self.novelty, self.fit_novelty = self.fit_novelty(), None
         return self.novelty
 
+    def warnings(self) -> list[str]:
+        """What the user is told once about these predictions: e.g. that a run's training folder
+        changed since the run (its novelty score then fitted on the run's own classes only)."""
+        return list(getattr(self.novelty_model(), "warnings", ()))
+
 
 def from_classifier(classifier, key: str, description: str) -> Predictor:
     """A `core.model.classifier.Classifier` (zero-shot, or a run's at some α) as a Predictor."""
@@ -131,14 +136,18 @@ def from_run(blended, alpha: float) -> Predictor:
 
 
 def _fit_run_novelty(blended, alpha: float, predictor: Predictor):
-    """The run's novelty score at `alpha`, fitted on its training and validation images (their
-    features cached on disk under the predictor's key, as prediction's are)."""
+    """The run's novelty score at `alpha`, fitted on its training and validation images of the
+    run's own classes (their features cached on disk under the predictor's key, as prediction's
+    are), carrying the warning when the training folder changed since the run."""
+    from dataclasses import replace
+
     from core.trust.fitting import fit_for_predictor, run_samples
 
     if blended.alpha != alpha:  # the run may have been blended elsewhere meanwhile (the app shares it)
         blended.set_alpha(alpha)
     try:
-        return fit_for_predictor(predictor, *run_samples(blended.info))
+        train, val, warnings = run_samples(blended.info)
+        return replace(fit_for_predictor(predictor, train, val), warnings=tuple(warnings))
     except FlypError:  # its image folders are gone or unusable: predictions carry no novelty then
         return None
 

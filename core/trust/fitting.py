@@ -13,6 +13,7 @@ import torch
 
 from core.errors import FlypError
 from core.progress import Progress, no_cancel, no_progress
+from core.words import shown
 from core.trust.novelty import DEFAULT_METHOD, KEEP, NoveltyModel, fit_novelty
 
 
@@ -60,16 +61,36 @@ def fit_for_predictor(predictor, train: Sequence, val: Sequence, *, method: str 
                        logits[~in_train], keep)
 
 
-def run_samples(info: dict, cancel: Callable[[], bool] = no_cancel) -> tuple[list, list]:
-    """A run's training and ID validation samples, found again from its config (same split seed)."""
-    from core.data.folders import load_datasets
-    from core.weights.blend import check_run_classes
+def run_samples(info: dict, cancel: Callable[[], bool] = no_cancel) -> tuple[list, list, list[str]]:
+    """A run's training and ID validation samples, found again from its config (same split seed),
+    labelled by the run's own class list, and the warnings to show. When the training folder's
+    classes changed since the run (a class folder added, removed or renamed), only the images of
+    the run's own classes are kept, and a warning says so: the run still predicts its classes."""
+    from core.data.folders import Sample, load_datasets
 
     config = info["config"]
     data = load_datasets(config["train_dir"], config["val_dir"], [], val_fraction=config["val_fraction"],
                          seed=config["seed"], exclude=config.get("exclude", ()), cancel=cancel)
-    check_run_classes(info, data.classes)  # labels beyond the run's head would index past it
-    return data.train, data.val
+    listed = list(info["classes"])
+    if data.classes == listed:
+        return data.train, data.val, []
+    index = {name: i for i, name in enumerate(listed)}
+
+    def own(samples: list) -> list:  # relabelled by the run's list: labels beyond its head would index past it
+        return [Sample(s.path, index[data.classes[s.label]]) for s in samples if data.classes[s.label] in index]
+    return own(data.train), own(data.val), [folder_changed(config["train_dir"], listed, data.classes)]
+
+
+def folder_changed(folder, listed: list[str], found: list[str]) -> str:
+    """The warning for a run whose training folder's classes are no longer those it was trained on."""
+    def names(classes):
+        return ", ".join(map(repr, classes[:4])) + (f" and {len(classes) - 4} more" if len(classes) > 4 else "")
+    added, gone = [c for c in found if c not in listed], [c for c in listed if c not in found]
+    change = "; ".join(([f"classes added since: {names(added)}"] if added else [])
+                       + ([f"classes gone since: {names(gone)}"] if gone else [])) or "its classes were reordered"
+    return (f"the training folder {shown(folder)} changed since this run was trained ({change}): predictions are "
+            f"over the run's own {len(listed)} classes, and its novelty score is fitted on their images only"
+            + ("; train again to include the new classes" if added else ""))
 
 
 def measure_blend(blended, sets: dict, novelty=None, cancel: Callable[[], bool] = no_cancel) -> dict:

@@ -49,13 +49,15 @@ TENSORS = {"mahalanobis": ("means", "precision"), "relative_mahalanobis": ("mean
 @dataclass
 class NoveltyModel:
     """A fitted novelty score with its threshold. `tensors` holds what `method` needs (`TENSORS`);
-    `validation` the ID validation images' scores, sorted."""
+    `validation` the ID validation images' scores, sorted; `warnings` what the user is told about
+    the images it was fitted on (a run's training folder that changed since the run, say)."""
 
     method: str
     tensors: dict[str, torch.Tensor]
     threshold: float
     keep: float
     validation: torch.Tensor
+    warnings: tuple[str, ...] = ()
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """N novelty scores of N×D normalised features and their N×C logits (higher: more novel)."""

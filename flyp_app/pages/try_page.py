@@ -25,7 +25,7 @@ from flyp_app.widgets.folder_results import CSV_FILTER, FolderResults
 from flyp_app.widgets.heat_choice import HeatChoice
 from flyp_app.widgets.novelty_control import NoveltyControl
 from flyp_app.widgets.try_results import TryResults, folder_text
-from flyp_app.words import error_text
+from flyp_app.words import error_text, sentence
 
 MAX_IMAGES = 500  # a dropped folder of thousands of photos is sampled, not all shown
 
@@ -45,6 +45,7 @@ class TryPage(RunPage):
         self._dirty = False
         self._choices_target = None  # the (run, weights, α) the "none of these" control was set for
         self._engine_threshold = None  # the threshold of the last answers (chosen on ID validation)
+        self._engine_warnings: list[str] = []  # what the last answers' run warns of, said once under the summary
         self._timer = QTimer(self, singleShot=True, interval=150)
         self._timer.timeout.connect(self.classify_pending)
         state.alpha_changed.connect(lambda _: self._changed())
@@ -194,13 +195,14 @@ class TryPage(RunPage):
 
     def _show_summary(self) -> None:
         folder = self.inner.currentWidget() is self.folder_results  # the folder's table has its own words
-        self.summary.setText("" if folder else summary_text(self.items, threshold=self._threshold()))
+        lines = [summary_text(self.items, threshold=self._threshold()), *map(sentence, self._engine_warnings)]
+        self.summary.setText("" if folder else "\n".join(filter(None, lines)))
         self.save_table.setEnabled(not folder and any(item.probs is not None or item.error for item in self.items))
 
     def clear(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
-        self.items = []
+        self.items, self._engine_warnings = [], []
         self.results.forget()
         self.inner.setCurrentWidget(self.drop_note)
         self.progress.hide()
@@ -230,7 +232,8 @@ class TryPage(RunPage):
             label_tasks.classify_folder, self.state.caches, target[0], self.device(), target[2], folder,
             on_event=self.folder_results.add, on_progress=lambda done, total: (self.progress.setRange(0, total),
                                                                               self.progress.setValue(done)),
-            on_done=lambda r: (self.folder_results.finish(f"{r['count']} image(s) in {folder}, by {r['description']}"),
+            on_done=lambda r: (self.folder_results.finish(f"{r['count']} image(s) in {folder}, by {r['description']}."
+                                                          + "".join(f" {sentence(w)}" for w in r["warnings"])),
                                self.folder_results.show_scores(label_tasks.folder_scores(folder, target[0],
                                                                               self.folder_results.predictions))),
             on_error=self.folder_results.failed, on_ended=self.progress.hide)
@@ -318,7 +321,7 @@ class TryPage(RunPage):
             else:
                 item.probs, item.classes, item.target = answer["probs"], batch["classes"], batch["target"]
                 item.novelty = answer.get("novelty")
-                self._engine_threshold = batch.get("threshold")
+                self._engine_threshold, self._engine_warnings = batch.get("threshold"), batch.get("warnings", [])
                 self.heat_choice.set_classes(batch["classes"])
                 item.pixels = answer.get("pixels", item.pixels)
                 item.thumb = answer.get("thumb", item.thumb)
