@@ -103,4 +103,5 @@ def calibration_summary(report: dict) -> dict:
         out["coverage"] = [r for r in rows if any(abs(r["threshold"] - t) < 1e-6 for t in SUMMARY_THRESHOLDS)]
         return out
     return {"alpha": report.get("alpha"), "temperature": report["temperature"],
+            "temperature_fit": report.get("temperature_fit", "fitted"),
             "sets": {name: summary(s) for name, s in report["sets"].items()}}
