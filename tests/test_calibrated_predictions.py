@@ -27,7 +27,8 @@ def _photos(colour_data, tmp_path):
 
 def _calibration(temperature: float, alpha: float = 1.0, accuracy: float = 0.8) -> dict:
     return {"alpha": alpha, "temperature": temperature, "temperature_fit": "fitted",
-            "sets": {"id": {"n": 12, "accuracy": accuracy}}}
+            "sets": {"id": {"n": 12, "accuracy": accuracy, "mean_confidence": 0.9, "calibration_error": 0.1,
+                            "calibration_error_calibrated": 0.02, "coverage": []}}}
 
 
 def _bundle_with(flyp_bundle, tmp_path, calibration_entry):
@@ -152,3 +153,28 @@ def test_a_collapsed_temperature_kept_before_the_rule_reads_as_none():
     with pytest.raises(FlypError, match="flyp.json.*temperature"):
         from_calibration({"temperature": "hot"}, "flyp.json")
 
+
+def test_the_onnx_model_outputs_the_calibrated_probabilities_last(flyp_run, colour_data, tmp_path):
+    """onnxruntime on the exported graph: its last output `probabilities` is softmax(logits / T)
+    with the T in flyp.json, and the export's self-check compared it with the engine's."""
+    import onnx
+    import onnxruntime
+
+    from core.export.bundle import load_bundle
+    from core.export.write import export_bundle
+    from core.weights.blend import open_run
+
+    out = tmp_path / "bundle"
+    report = export_bundle(open_run(flyp_run), out, onnx=True, calibration=_calibration(2.0))
+    assert report["onnx_max_calibrated_difference"] < 1e-4
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    assert names[0] == "logits" and names[-1] == "probabilities"
+    bundle = load_bundle(out)
+    pixels = bundle.normalize(bundle.images(_photos(colour_data, tmp_path)))
+    values = dict(zip(names, session.run(names, {"pixels": pixels.numpy().astype("float32")})))
+    logits = torch.from_numpy(values["logits"])
+    assert torch.allclose(torch.from_numpy(values["probabilities"]), (logits / 2.0).softmax(-1), atol=1e-5)
+    assert not torch.allclose(torch.from_numpy(values["probabilities"]), logits.softmax(-1), atol=1e-3)
+    metadata = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
+    assert float(metadata["temperature"]) == 2.0 and metadata["calibrated"] == "true"
