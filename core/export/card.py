@@ -101,8 +101,11 @@ def calibration_lines(calibration: dict | None) -> list[str]:
     if not calibration:
         return []
     lines = ["## How far the confidence can be trusted", "",
-             f"Temperature {calibration['temperature']:.3g}, fitted on the validation images only (divide the "
-             "logits by it). Calibration error (ECE, 15 bins: the mean gap between confidence and accuracy; "
+             f"Temperature {calibration['temperature']:.3g}, fitted on the validation images only"
+             + (" (every validation image was right, so the confidence is left as the model gives it)"
+                if calibration.get("temperature_fit") == "no validation errors" else "")
+             + ": the confidences FLYP Studio gives, and `model.onnx`'s `probabilities`, are softmax(logits / "
+             "temperature). Calibration error (ECE, 15 bins: the mean gap between confidence and accuracy; "
              "0 is honest); *known*: the share of the set's images the novelty threshold keeps as one of the "
              "classes:", "",
              "| set | accuracy | mean confidence | calibration error | after temperature | with novelty | known |",
@@ -121,8 +124,8 @@ def coverage_lines(sets: dict) -> list[str]:
     thresholds = sorted({r["threshold"] for s in sets.values() for r in s.get("coverage", ())})
     if not thresholds:
         return []
-    lines = ["Coverage: the images at least as sure as each minimum confidence (`flyp predict --sort-into "
-             "--min-confidence`; the others go to `_uncertain/`), and how many of them are right:", "",
+    lines = ["Coverage: the images at least as sure as each minimum confidence, calibrated (`flyp predict "
+             "--sort-into --min-confidence`; the others go to `_uncertain/`), and how many of them are right:", "",
              "| set | " + " | ".join(f"≥ {t:.0%}: kept, right" for t in thresholds) + " |",
              "|---|" + "---|" * len(thresholds)]
     for name, s in sets.items():
