@@ -44,15 +44,38 @@ def test_the_uncertain_line_is_the_project_setting_and_tries_box(qtbot, window):
     assert saved["min_confidence"] == pytest.approx(0.8)
 
 
-def test_the_plot_shows_the_calibrated_coverage_where_predictions_use_it(qtbot, window, tmp_path):
-    from core.training.runs import RunDir
+def _report(calibrated_predictions: bool, temperature_fit: str = "fitted") -> dict:
+    rows = lambda share: [{"threshold": t / 20, "coverage": share * (1 - t / 20), "accuracy": 0.5 + t / 40}
+                          for t in range(21)]
+    bins = [{"low": 0.9, "high": 1.0, "n": 10, "confidence": 0.95, "accuracy": 0.7}]
+    s = {"n": 10, "accuracy": 0.7, "mean_confidence": 0.8, "calibration_error": 0.25,
+         "calibration_error_calibrated": 0.05, "reliability": bins, "coverage": rows(0.6),
+         "coverage_uncalibrated": rows(0.9)}
+    return {"alpha": 0.5, "temperature": 1.7, "temperature_fit": temperature_fit, "sets": {"id": s},
+            "calibrated_predictions": calibrated_predictions}
 
-    run = tmp_path / "runs" / "flyp"
-    RunDir(run).update_info(calibration={"alpha": 0.5, "temperature": 2.0, "sets": {"id": {"accuracy": 0.9}}})
-    view = _reliability(qtbot, window)
-    assert view.report["calibrated_predictions"] is True
-    for name, s in view.report["sets"].items():
-        rows = [r for r in s["coverage"] if r["accuracy"] is not None]
-        accuracy, kept = (curve.getData() for curve in view.kept[name])
-        assert list(kept[1]) == pytest.approx([100 * r["coverage"] for r in rows])
-    assert "Predictions at this α use it" in view.words.toPlainText()
+
+@pytest.mark.parametrize("calibrated", [True, False], ids=["exported at α: calibrated", "raw"])
+def test_the_plot_shows_the_coverage_of_the_confidence_predictions_give(qtbot, calibrated):
+    from flyp_app.widgets.reliability import ReliabilityView
+
+    view = ReliabilityView(0.5)
+    qtbot.addWidget(view)
+    report = _report(calibrated)
+    view.set_report(report)
+    _, kept = (curve.getData() for curve in view.kept["id"])
+    rows = report["sets"]["id"]["coverage" if calibrated else "coverage_uncalibrated"]
+    assert list(kept[1]) == pytest.approx([100 * r["coverage"] for r in rows])
+    words = view.words.toPlainText()
+    assert ("Predictions at this α use it" in words) == calibrated
+    half = rows[10]
+    assert f"at least 50% sure: {half['coverage']:.0%} of the images" in words
+
+
+def test_a_perfect_validation_set_is_said_to_leave_the_confidence_as_it_is(qtbot):
+    from flyp_app.widgets.reliability import ReliabilityView
+
+    view = ReliabilityView(0.5)
+    qtbot.addWidget(view)
+    view.set_report(_report(False, "no validation errors"))
+    assert "every validation image is right" in view.words.toPlainText()

@@ -57,10 +57,16 @@ def calibration_words(report: dict, uncertain_below: float = SORT_DEFAULT) -> st
             line += (f"; at least {uncertain_below:.0%} sure: {kept['coverage']:.0%} of the images, "
                      f"{kept['accuracy']:.0%} of them right")
         lines.append(line + ".")
-    lines.append(f"Calibrated with one temperature ({report['temperature']:.2f}) fitted on the validation images "
-                 f"only, at α = {report['alpha']:.2f}. "
-                 + ("Predictions at this α use it (measured when it was exported)." if report.get("calibrated_predictions")
-                    else "Predictions at this α give the confidence before it until the blend is exported at this α."))
+    at = f"at α = {report['alpha']:.2f}"
+    if report.get("temperature_fit") == "no validation errors":
+        lines.append(f"Not calibrated {at}: every validation image is right, so there is nothing to fit a "
+                     "temperature on and the confidence is left as the model gives it.")
+    else:
+        lines.append(f"Calibrated with one temperature ({report['temperature']:.2f}) fitted on the validation images "
+                     f"only, {at}. " + ("Predictions at this α use it (measured when it was exported)."
+                                        if report.get("calibrated_predictions") else
+                                        "Predictions at this α give the confidence before it until the blend is "
+                                        "exported at this α."))
     return "<br>".join(lines)
 
 
