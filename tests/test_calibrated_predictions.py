@@ -66,6 +66,27 @@ def test_a_bundle_with_a_temperature_gives_the_calibrated_confidence(capsys, fly
         for entry in p["top_k"]:
             assert entry["probability"] == pytest.approx(expected[p["path"]][entry["class"]], abs=1e-5)
         assert p["confidence"] != pytest.approx(max(raw[p["path"]].values()), abs=1e-4)  # not the raw softmax
+    from core.export.bundle import load_bundle
+
+    for path, top in zip(paths, load_bundle(bundle).predict(paths, 3)):  # the bundle's own API says the same
+        assert [q for _, q in top] == pytest.approx(sorted(expected[str(path)].values(), reverse=True), abs=1e-5)
+
+
+def test_the_model_cards_sample_prints_the_calibrated_confidence(flyp_bundle, colour_data, tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    bundle = _bundle_with(flyp_bundle, tmp_path, _calibration(2.5))
+    card = (bundle / "README.md").read_text()
+    sample = next(block for block in re.findall(r"```python\n(.*?)```", card, re.S) if "class_head" in block)
+    (tmp_path / "classify.py").write_text(sample)
+    image = _photos(colour_data, tmp_path)[0]
+    done = subprocess.run([sys.executable, str(tmp_path / "classify.py"), str(image)], cwd=bundle,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    name, probability = done.stdout.strip().split("\t")
+    assert float(probability) == pytest.approx(_by_hand(bundle, [image], 2.5)[str(image)][name], abs=2e-3)
 
 
 def test_a_bundle_without_one_gives_the_raw_softmax_and_says_so(capsys, flyp_bundle, colour_data, tmp_path):

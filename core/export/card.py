@@ -32,12 +32,15 @@ folder = Path(".")
 model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
 model.eval()
 head = load_file(str(folder / "class_head.safetensors"))  # weight (classes × features), bias, scale
-classes = json.loads((folder / "flyp.json").read_text())["class_names"]
+info = json.loads((folder / "flyp.json").read_text())
+classes = info["class_names"]
+temperature = (info.get("calibration") or {}).get("temperature", 1.0)  # fitted on validation: honest confidence
 
 image = preprocess(Image.open(sys.argv[1]).convert("RGB")).unsqueeze(0)
 with torch.no_grad():
     features = torch.nn.functional.normalize(model.encode_image(image), dim=-1)
-    probabilities = (head["scale"] * features @ head["weight"].T + head["bias"]).softmax(dim=-1)[0]
+    logits = head["scale"] * features @ head["weight"].T + head["bias"]
+    probabilities = (logits / temperature).softmax(dim=-1)[0]
 best = int(probabilities.argmax())
 print(f"{classes[best]}\\t{float(probabilities[best]):.3f}")
 '''

@@ -222,11 +222,8 @@ def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: b
         from core.export.onnx_model import onnx_outputs
 
         outputs = onnx_outputs(folder / ONNX_FILE, bundle.normalize(pixels))
-        from core.trust.temperature import from_calibration
-
         onnx_diff = float((outputs["logits"].softmax(-1) - got.softmax(-1)).abs().max())
-        temperature = from_calibration(bundle.info.get("calibration"), folder / INFO_FILE) or 1.0
-        calibrated = (expected.float().cpu() / temperature).softmax(-1)
+        calibrated = (expected.float().cpu() / (bundle.temperature or 1.0)).softmax(-1)
         report["onnx_max_calibrated_difference"] = float((outputs["probabilities"] - calibrated).abs().max())
         report["onnx_max_probability_difference"] = onnx_diff
         diff = max(diff, onnx_diff, report["onnx_max_calibrated_difference"])

@@ -119,14 +119,13 @@ def from_bundle(bundle) -> Predictor:
         return F.normalize(bundle.model.encode_image(bundle.normalize(pixels).to(device)).float(), dim=-1).cpu()
 
     from core.trust.stored import read_novelty
-    from core.trust.temperature import from_calibration
 
     return Predictor(f"bundle|{bundle.path.resolve()}|{weights.st_size}|{weights.st_mtime_ns}",
                      f"bundle {bundle.path.name}", list(bundle.class_names), size,
                      pre.get("interpolation", "bicubic"), encode,
                      lambda features: bundle.scale * features @ bundle.head.T + bundle.bias,
                      next(bundle.model.parameters()).device.type, novelty=read_novelty(bundle.path, bundle.info),
-                     temperature=from_calibration(bundle.info.get("calibration"), bundle.path / "flyp.json"))
+                     temperature=bundle.temperature)
 
 
 def from_run(blended, alpha: float) -> Predictor:
