@@ -49,6 +49,7 @@ class Project:
     current_run: str = ""
     alpha: float = 0.5
     alpha_run: str = ""  # the run `alpha` was chosen for: another run opens at its own best α
+    min_confidence: float = 0.5  # below it, sorting puts an image in `_uncertain` (Try; the Blend page's line)
     label_folder: str = ""      # the Label page's folder of unlabelled images
     label_move: bool = False    # the Label page moves images into class folders (default: copies them)
     label_keys: dict[str, str] = field(default_factory=dict)  # the Label page's keys the user chose: {folder: key}
@@ -116,6 +117,8 @@ def _check_ranges(values: dict, where: str) -> None:
     if "budget_minutes" in values:
         fields.need("budget_minutes", values["budget_minutes"], lambda v: is_number(v, 0, MAX_BUDGET_MINUTES),
                     f"0 (the default) or a number of minutes up to {MAX_BUDGET_MINUTES}")
+    if "min_confidence" in values:
+        fields.need("min_confidence", values["min_confidence"], lambda v: is_number(v, 0, 1), "between 0 and 1")
     if "val_fraction" in values:
         fields.need("val_fraction", values["val_fraction"], lambda v: is_number(v) and 0 < v < 1, "between 0 and 1")
     if "templates" in values:

@@ -20,7 +20,7 @@ from core.project import Project, ProjectLock, load_project, remember_project, s
 from flyp_app.words import error_text
 
 MERGE_SECONDS = 2.0  # edits of one kind this close together are undone as one (typing, spin-box steps)
-MERGED = ("held-out share", "templates", "training settings")  # the edits made in small steps
+MERGED = ("held-out share", "templates", "training settings", "uncertain below")  # the edits made in small steps
 
 
 def app_settings() -> QSettings:
@@ -66,6 +66,7 @@ class AppState(QObject):
     runs_changed = Signal()          # a run was added, started or finished training
     run_selected = Signal(str)       # the run shown on Blend / Try / Export
     alpha_changed = Signal(float)
+    min_confidence_changed = Signal(float)  # the confidence below which sorting says "uncertain" (Try, Blend)
     labels_changed = Signal(object)  # images labelled (or undone) on the Label page: {class folder: +n or -n}
     label_keys_changed = Signal()    # the keys chosen for classes on the Label page (or undone)
     engine_ready = Signal()          # torch + open_clip are imported
@@ -182,6 +183,10 @@ class AppState(QObject):
             values["settings"] = self.project.settings | settings
         self._edit("model" if "model" in values else "training settings", values)
 
+    def set_min_confidence(self, value: float) -> None:
+        """The confidence (0–1) below which sorting puts an image in `_uncertain` (one undo step)."""
+        self._edit("uncertain below", {"min_confidence": round(min(1.0, max(0.0, float(value))), 4)})
+
     def _edit(self, text: str, after: dict) -> None:
         """Apply `after` ({field: value}) to the project and put the edit on the undo stack."""
         before = {key: copy.deepcopy(getattr(self.project, key)) for key in after}
@@ -204,6 +209,8 @@ class AppState(QObject):
             if "excluded" in values:
                 self.data_changed.emit()
             self.images_changed.emit()
+        if "min_confidence" in values:
+            self.min_confidence_changed.emit(self.project.min_confidence)
         if "label_keys" in values:
             self.label_keys_changed.emit()
         if "runs" in values:

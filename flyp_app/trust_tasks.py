@@ -102,15 +102,18 @@ def calibration_at(caches: Caches, run_dir: str, device: str, alpha: float, prog
                    emit=None) -> dict:
     """The blend's calibration at α on the run's evaluation sets (`core.trust.fitting.measure_blend`:
     the temperature fitted on ID validation only, every set reported, with the novelty score's
-    lowering where the run has one)."""
+    lowering where the run has one), and "calibrated_predictions": whether predictions at α divide
+    by a temperature (run.json keeps one measured at this α, at export) or give the raw softmax."""
     from core.progress import no_cancel
     from core.trust.fitting import measure_blend
+    from core.trust.temperature import run_temperature
 
     session = caches.blend_session(run_dir, device)
     novelty = caches.run_novelty(session, alpha)
     with session.lock:
         session.at(alpha)
-        return measure_blend(session.blended, session.eval_sets(cancel=control), novelty, cancel=control or no_cancel)
+        report = measure_blend(session.blended, session.eval_sets(cancel=control), novelty, cancel=control or no_cancel)
+    return report | {"calibrated_predictions": run_temperature(run_dir, alpha) is not None}
 
 
 def control_curve(caches: Caches, run_dir: str, device: str, folder: str, progress=None, control=None,

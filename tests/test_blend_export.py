@@ -76,3 +76,5 @@ def test_onnx_export_agrees_with_the_model(flyp_run, tmp_path):
     assert int(metadata["input_size"]) == blended.classifier.loaded.image_size
     assert json.loads(metadata["mean"]) == list(blended.classifier.loaded.preprocess["mean"])
     assert json.loads(metadata["std"]) == list(blended.classifier.loaded.preprocess["std"])
+    assert metadata["calibrated"] == "false" and float(metadata["temperature"]) == 1.0  # no calibration given
+    assert report["onnx_max_calibrated_difference"] < 1e-4  # its `probabilities`: the raw softmax then

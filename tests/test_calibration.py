@@ -64,3 +64,22 @@ def test_the_coverage_curves_give_the_share_kept_above_each_confidence_and_its_a
         assert row["accuracy"] == (pytest.approx(float(correct[kept].float().mean())) if kept.any() else None)
     first, half = s["coverage"][0], next(r for r in s["coverage"] if r["threshold"] == pytest.approx(0.5))
     assert first["coverage"] == 1 and half["coverage"] < 1 and half["accuracy"] > first["accuracy"]
+
+
+def test_the_summary_and_the_card_give_the_coverage_of_the_calibrated_confidence():
+    """What run.json, flyp.json and the model card keep: the share kept above 50/70/90% of the
+    confidence predictions give (calibrated), the raw one beside it as `coverage_uncalibrated`."""
+    from core.export.card import calibration_lines
+    from core.trust.fitting import calibration_summary
+
+    logits, labels = _overconfident(n=1000, seed=4)
+    report = calibration.calibration_report({"id": (logits, labels)}) | {"alpha": 1.0}
+    summary = calibration_summary(report)["sets"]["id"]
+    at = {round(r["threshold"], 2): r for r in summary["coverage"]}
+    raw = {round(r["threshold"], 2): r for r in summary["coverage_uncalibrated"]}
+    assert set(at) == set(raw) == {0.5, 0.7, 0.9}
+    confidence = (logits / report["temperature"]).softmax(-1).max(-1).values
+    assert at[0.9]["coverage"] == pytest.approx(float((confidence >= 0.9).float().mean()))
+    assert raw[0.9]["coverage"] > at[0.9]["coverage"] + 0.1  # overconfident: the raw keeps far more
+    card = "\n".join(calibration_lines(calibration_summary(report)))
+    assert f"{at[0.9]['coverage']:.0%}, {at[0.9]['accuracy']:.1%}" in card

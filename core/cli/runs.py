@@ -90,7 +90,8 @@ def predict(args) -> int:
                                                  progress=bar("Classifying", args)) for p in batch]
     report = {"predictions": [p.to_json() for p in predictions if not p.reason],
               "skipped": [{"path": str(p.path), "reason": p.reason} for p in predictions if p.reason],
-              "model": predictor.description, "warnings": predictor.warnings()}
+              "model": predictor.description, "calibrated": predictor.calibrated,
+              "temperature": predictor.temperature, "warnings": predictor.warnings()}
     lines = [f"{shown(p.path)}: " + ("none of these classes (closest: " if p.known is False else "")
              + ", ".join(f"{shown(c)} {q:.1%}" for c, q in p.top) + (")" if p.known is False else "")
              for p in predictions if not p.reason]

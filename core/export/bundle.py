@@ -61,8 +61,17 @@ class Bundle:
         features = F.normalize(self.model.encode_image(pixels).float(), dim=-1).cpu()
         return self.scale * features @ self.head.T + self.bias
 
+    @property
+    def temperature(self) -> float | None:
+        """The temperature fitted on ID validation that predictions divide the logits by (flyp.json's
+        `calibration`, `core.trust.temperature`); None for a bundle exported without one."""
+        from core.trust.temperature import from_calibration
+
+        return from_calibration(self.info.get("calibration"), self.path / INFO_FILE)
+
     def predict(self, paths: Sequence[str | Path], k: int = 5) -> list[list[tuple[str, float]]]:
-        return top_k(self.logits(self.images(paths)), self.class_names, k)
+        """The k most likely classes of each file, with their calibrated probabilities."""
+        return top_k(self.logits(self.images(paths)) / (self.temperature or 1.0), self.class_names, k)
 
 
 def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:

@@ -32,12 +32,15 @@ folder = Path(".")
 model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
 model.eval()
 head = load_file(str(folder / "class_head.safetensors"))  # weight (classes × features), bias, scale
-classes = json.loads((folder / "flyp.json").read_text())["class_names"]
+info = json.loads((folder / "flyp.json").read_text())
+classes = info["class_names"]
+temperature = (info.get("calibration") or {}).get("temperature", 1.0)  # fitted on validation: honest confidence
 
 image = preprocess(Image.open(sys.argv[1]).convert("RGB")).unsqueeze(0)
 with torch.no_grad():
     features = torch.nn.functional.normalize(model.encode_image(image), dim=-1)
-    probabilities = (head["scale"] * features @ head["weight"].T + head["bias"]).softmax(dim=-1)[0]
+    logits = head["scale"] * features @ head["weight"].T + head["bias"]
+    probabilities = (logits / temperature).softmax(dim=-1)[0]
 best = int(probabilities.argmax())
 print(f"{classes[best]}\\t{float(probabilities[best]):.3f}")
 '''
@@ -101,8 +104,11 @@ def calibration_lines(calibration: dict | None) -> list[str]:
     if not calibration:
         return []
     lines = ["## How far the confidence can be trusted", "",
-             f"Temperature {calibration['temperature']:.3g}, fitted on the validation images only (divide the "
-             "logits by it). Calibration error (ECE, 15 bins: the mean gap between confidence and accuracy; "
+             f"Temperature {calibration['temperature']:.3g}, fitted on the validation images only"
+             + (" (every validation image was right, so the confidence is left as the model gives it)"
+                if calibration.get("temperature_fit") == "no validation errors" else "")
+             + ": the confidences FLYP Studio gives, and `model.onnx`'s `probabilities`, are softmax(logits / "
+             "temperature). Calibration error (ECE, 15 bins: the mean gap between confidence and accuracy; "
              "0 is honest); *known*: the share of the set's images the novelty threshold keeps as one of the "
              "classes:", "",
              "| set | accuracy | mean confidence | calibration error | after temperature | with novelty | known |",
@@ -121,8 +127,8 @@ def coverage_lines(sets: dict) -> list[str]:
     thresholds = sorted({r["threshold"] for s in sets.values() for r in s.get("coverage", ())})
     if not thresholds:
         return []
-    lines = ["Coverage: the images at least as sure as each minimum confidence (`flyp predict --sort-into "
-             "--min-confidence`; the others go to `_uncertain/`), and how many of them are right:", "",
+    lines = ["Coverage: the images at least as sure as each minimum confidence, calibrated (`flyp predict "
+             "--sort-into --min-confidence`; the others go to `_uncertain/`), and how many of them are right:", "",
              "| set | " + " | ".join(f"≥ {t:.0%}: kept, right" for t in thresholds) + " |",
              "|---|" + "---|" * len(thresholds)]
     for name, s in sets.items():

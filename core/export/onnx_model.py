@@ -1,9 +1,12 @@
-"""ONNX export of a blended classifier: normalised pixels (N×3×S×S) → class logits, and with a
-novelty score (`core.trust.novelty`) also each image's novelty and whether it is known.
+"""ONNX export of a blended classifier: normalised pixels (N×3×S×S) → class logits, with a
+novelty score (`core.trust.novelty`) also each image's novelty and whether it is known, and last
+the class probabilities, softmax(logits / T) with the temperature fitted on ID validation
+(`core.trust.temperature`; T = 1 without one) — what FLYP Studio's own predictions give.
 
 The graph's metadata carries what a user of the file needs to feed it and read its output:
 class_names (JSON list, in logit order), input_size, mean and std (JSON lists) and interpolation,
-and with a novelty score novelty_method, novelty_threshold and novelty_keep.
+temperature and calibrated ("true"/"false"), and with a novelty score novelty_method,
+novelty_threshold and novelty_keep.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from core.errors import FlypError
 
 
 class _ImageClassifier(torch.nn.Module):
-    def __init__(self, visual: torch.nn.Module, head: torch.Tensor, bias: torch.Tensor, scale: float, novelty=None):
+    def __init__(self, visual: torch.nn.Module, head: torch.Tensor, bias: torch.Tensor, scale: float, novelty=None,
+                 temperature: float = 1.0):
         super().__init__()
+        self.temperature = float(temperature)
         self.visual = visual
         self.register_buffer("head", (scale * head).detach().clone())
         self.register_buffer("bias", bias.detach().clone())
@@ -30,18 +35,20 @@ class _ImageClassifier(torch.nn.Module):
     def forward(self, pixels: torch.Tensor):
         features = F.normalize(self.visual(pixels), dim=-1)
         logits = features @ self.head.T + self.bias
+        probabilities = (logits / self.temperature).softmax(dim=-1)
         if self.novelty is None:
-            return logits
+            return logits, probabilities
         from core.trust.novelty import score
 
         tensors = {name: getattr(self, f"novelty_{name}") for name in self.novelty.tensors}
         novelty = score(self.novelty.method, tensors, features, logits)
-        return logits, novelty, novelty <= self.novelty.threshold
+        return logits, novelty, novelty <= self.novelty.threshold, probabilities
 
 
-def export_onnx(blended, path: Path, novelty=None) -> None:
+def export_onnx(blended, path: Path, novelty=None, temperature: float | None = None) -> None:
     """Write the image tower and class head of `blended` at its α as one ONNX graph; with
-    `novelty` (a `core.trust.novelty.NoveltyModel`) the graph also outputs `novelty` and `known`."""
+    `novelty` (a `core.trust.novelty.NoveltyModel`) the graph also outputs `novelty` and `known`;
+    last, `probabilities` divided by `temperature` (None: not calibrated, T = 1)."""
     try:
         import onnx  # noqa: F401  (the exporter needs it; say so clearly if missing)
     except ImportError:
@@ -52,10 +59,11 @@ def export_onnx(blended, path: Path, novelty=None) -> None:
     else:
         head = clf.text_head()
         bias, scale = torch.zeros(head.shape[0]), float(clf.model.logit_scale.detach().exp())
-    module = _ImageClassifier(clf.model.visual, head.float().cpu(), bias.float().cpu(), scale, novelty).cpu().eval()
+    module = _ImageClassifier(clf.model.visual, head.float().cpu(), bias.float().cpu(), scale, novelty,
+                            1.0 if temperature is None else temperature).cpu().eval()
     size = clf.loaded.image_size
     example = torch.zeros(2, 3, size, size)
-    outputs = ["logits"] + (["novelty", "known"] if novelty is not None else [])
+    outputs = ["logits"] + (["novelty", "known"] if novelty is not None else []) + ["probabilities"]
     with torch.no_grad():
         torch.onnx.export(module, (example,), str(path), input_names=["pixels"], output_names=outputs,
                           dynamic_shapes={"pixels": {0: torch.export.Dim("batch", min=1)}}, dynamo=True,
@@ -66,12 +74,16 @@ def export_onnx(blended, path: Path, novelty=None) -> None:
                 "mean": json.dumps(list(pre["mean"])), "std": json.dumps(list(pre["std"])),
                 "interpolation": str(pre.get("interpolation", "bicubic")),
                 "input": "pixels: N×3×S×S RGB scaled to 0–1, then (x − mean) / std",
+                "temperature": repr(1.0 if temperature is None else float(temperature)),
+                "calibrated": "false" if temperature is None else "true",
                 "output": "logits: N×classes, in the order of class_names"}
     if novelty is not None:
         metadata |= {"novelty_method": novelty.method, "novelty_threshold": repr(novelty.threshold),
                      "novelty_keep": repr(novelty.keep),
                      "output": metadata["output"] + "; novelty: N (higher: less like the training images); "
                                "known: N booleans, novelty <= novelty_threshold (false: none of these classes)"}
+    metadata["output"] += ("; probabilities: N×classes, softmax(logits / temperature) (the temperature fitted on "
+                           "the validation images; 1 when calibrated is false)")
     add_metadata(path, metadata)
 
 
@@ -86,7 +98,8 @@ def add_metadata(path: Path, values: dict[str, str]) -> None:
 
 
 def onnx_outputs(path: Path, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Every output of the exported graph (logits; novelty and known where it has them), by name."""
+    """Every output of the exported graph (logits; novelty and known where it has them;
+    probabilities), by name."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -65,7 +65,9 @@ def export_bundle(blended: BlendedRun, out: str | Path, *, onnx: bool = False, m
         if onnx:
             from core.export.onnx_model import export_onnx
 
-            export_onnx(blended, staging / ONNX_FILE, novelty)
+            from core.trust.temperature import from_calibration
+
+            export_onnx(blended, staging / ONNX_FILE, novelty, from_calibration(calibration, staging / INFO_FILE))
         report = verify_bundle(blended, staging, check_images or _default_check_images(blended), onnx=onnx,
                                novelty=novelty)
         _replace_folder(staging, out)
@@ -203,7 +205,8 @@ def _default_check_images(blended: BlendedRun) -> list[Path]:
 
 def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: bool = False, novelty=None) -> dict:
     """Reload `folder` and compare its class probabilities (and novelty scores, with `novelty`,
-    the score in memory) with the model in memory."""
+    the score in memory) with the model in memory; the ONNX graph's calibrated `probabilities`
+    too, against softmax(logits / T) with the T the reloaded flyp.json gives predictions."""
     if not images:
         raise FlypError("no images to verify the export with (the run's image folders are gone?)")
     bundle = load_bundle(folder)
@@ -220,8 +223,10 @@ def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: b
 
         outputs = onnx_outputs(folder / ONNX_FILE, bundle.normalize(pixels))
         onnx_diff = float((outputs["logits"].softmax(-1) - got.softmax(-1)).abs().max())
+        calibrated = (expected.float().cpu() / (bundle.temperature or 1.0)).softmax(-1)
+        report["onnx_max_calibrated_difference"] = float((outputs["probabilities"] - calibrated).abs().max())
         report["onnx_max_probability_difference"] = onnx_diff
-        diff = max(diff, onnx_diff)
+        diff = max(diff, onnx_diff, report["onnx_max_calibrated_difference"])
     if not same or diff > TOLERANCE:
         raise FlypError(f"the exported bundle does not reproduce the model (max probability difference {diff:.2g}); "
                         "nothing was written")

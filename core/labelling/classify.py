@@ -89,7 +89,7 @@ def _predict(predictor, novelty, items: list, top_k: int) -> list[Prediction]:
     names = predictor.class_names
     features = torch.stack([item.features for item in items])
     logits = predictor.head(features).float()
-    values, indices = logits.softmax(dim=-1).topk(max(1, min(top_k, len(names))), dim=-1)
+    values, indices = predictor.calibrate(logits).softmax(dim=-1).topk(max(1, min(top_k, len(names))), dim=-1)
     scores = novelty.score(features, logits).tolist() if novelty is not None else [None] * len(items)
     return [Prediction(item.path, [(names[i], float(p)) for p, i in zip(vs, ids)], item.reason, s,
                        None if s is None else s <= novelty.threshold)

@@ -42,6 +42,17 @@ class Predictor:
     text: Callable[[list[str], list[str]], torch.Tensor] | None = field(default=None, repr=False)
     templates: list[str] = field(default_factory=lambda: ["a photo of a {}."])
     caption_names: list[str] | None = None  # the names captions use, by class (default: class_names)
+    # The temperature fitted on ID validation (`core.trust.temperature`): probabilities are
+    # softmax(logits / T); None where none was fitted for this model (the raw softmax).
+    temperature: float | None = None
+
+    @property
+    def calibrated(self) -> bool:
+        return self.temperature is not None
+
+    def calibrate(self, logits: torch.Tensor) -> torch.Tensor:
+        """`logits` divided by the temperature (as they are without one): what the softmax takes."""
+        return logits if self.temperature is None else logits / self.temperature
 
     def text_features(self, names: list[str], templates: list[str] | None = None) -> torch.Tensor:
         """N×D normalised text embeddings of `names` through `templates` (default: the model's);
@@ -55,7 +66,7 @@ class Predictor:
         return self.encode(pixels).float().cpu()
 
     def probabilities(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features).float().softmax(dim=-1)
+        return self.calibrate(self.head(features).float()).softmax(dim=-1)
 
     def novelty_model(self):
         """The novelty score (`core.trust.novelty.NoveltyModel`), fitted on first use; or None."""
@@ -118,11 +129,14 @@ def from_bundle(bundle) -> Predictor:
                      f"bundle {bundle.path.name}", list(bundle.class_names), size,
                      pre.get("interpolation", "bicubic"), encode,
                      lambda features: bundle.scale * features @ bundle.head.T + bundle.bias,
-                     next(bundle.model.parameters()).device.type, novelty=read_novelty(bundle.path, bundle.info))
+                     next(bundle.model.parameters()).device.type, novelty=read_novelty(bundle.path, bundle.info),
+                     temperature=bundle.temperature)
 
 
 def from_run(blended, alpha: float) -> Predictor:
-    """A run (`core.weights.blend.BlendedRun`) blended at `alpha`; the caller holds the weights there."""
+    """A run (`core.weights.blend.BlendedRun`) blended at `alpha`; the caller holds the weights there.
+    Calibrated by the temperature its run.json keeps when that was measured at `alpha`."""
+    from core.trust.temperature import run_temperature
     from core.weights.curve import weights_stamp
 
     blended.set_alpha(alpha)
@@ -131,6 +145,7 @@ def from_run(blended, alpha: float) -> Predictor:
     name = Path(blended.run.path).name
     predictor = from_classifier(blended.classifier, key, f"run {name} at α = {alpha:.2f}")
     predictor.class_names = list(blended.info["classes"])
+    predictor.temperature = run_temperature(blended.run.path, alpha)
     predictor.fit_novelty = lambda: _fit_run_novelty(blended, alpha, predictor)
     return predictor
 

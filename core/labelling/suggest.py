@@ -124,6 +124,12 @@ class Learned:
     accuracy: float | None = None
 
 
+def _calibrated_head(predictor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The predictor's head with its logits divided by its temperature (fitted on ID validation):
+    the suggestions before any label are the model's calibrated probabilities."""
+    return lambda features: predictor.calibrate(predictor.head(features).float())
+
+
 def page_order_head(class_names: Sequence[str], head: tuple[torch.Tensor, torch.Tensor],
                     classes: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's (W, b) with one row per name of `classes`, in that order; a class the model
@@ -165,7 +171,7 @@ def suggest_labels(predictor, files: Sequence[str], labelled: Sequence[tuple[str
             continue
         x = torch.stack([item.features for item in usable])
         if prior is None:
-            prior = AnchoredProbe(*page_order_head(predictor.class_names, affine_head(predictor.head, x.shape[1]),
+            prior = AnchoredProbe(*page_order_head(predictor.class_names, affine_head(_calibrated_head(predictor), x.shape[1]),
                                                    classes))
         paths += [str(item.path) for item in usable]
         features.append(x)

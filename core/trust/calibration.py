@@ -15,17 +15,30 @@ from typing import Sequence
 import torch
 
 from core.errors import FlypError
+from core.trust.temperature import clamp
 
 BINS = 15            # reliability bins over [0, 1], as the calibration literature reports ECE
 COVERAGE_POINTS = 21  # confidence thresholds 0, 0.05, … 1 for the coverage/accuracy curve
 
 
 def fit_temperature(logits: torch.Tensor, labels: Sequence[int]) -> float:
-    """The T > 0 minimising the NLL of softmax(logits / T) on `labels` (ID validation images)."""
+    """The T > 0 minimising the NLL of softmax(logits / T) on `labels` (ID validation images),
+    within `core.trust.temperature`'s range; 1 when every validation image is right."""
+    return temperature_fit(logits, labels)["temperature"]
+
+
+def temperature_fit(logits: torch.Tensor, labels: Sequence[int]) -> dict:
+    """{"temperature", "temperature_fit"}: the T of `fit_temperature` and how it was found:
+    "fitted"; "no validation errors" (kept at 1: with every image right the NLL falls as T → 0,
+    without a minimum, and a fitted T would make every confidence 1.00 whatever the image);
+    or "clamped" (the minimum lies outside [T_MIN, T_MAX], where confidences are all 0/1 or
+    1/classes)."""
     labels = torch.as_tensor(labels, dtype=torch.long)
     if not len(labels):
         raise FlypError("no validation images to fit the calibration temperature on")
     logits = logits.double()
+    if bool((logits.argmax(-1) == labels).all()):
+        return {"temperature": 1.0, "temperature_fit": "no validation errors"}
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.LBFGS([log_t], lr=0.5, max_iter=100, line_search_fn="strong_wolfe")
 
@@ -36,7 +49,9 @@ def fit_temperature(logits: torch.Tensor, labels: Sequence[int]) -> float:
         return loss
 
     optimiser.step(closure)
-    return float(log_t.detach().exp())
+    fitted = float(log_t.detach().exp())
+    kept = 1.0 if math.isnan(fitted) else clamp(fitted)
+    return {"temperature": kept, "temperature_fit": "fitted" if kept == fitted else "clamped"}
 
 
 def reliability(confidence: torch.Tensor, correct: torch.Tensor, bins: int = BINS) -> list[dict]:
@@ -102,13 +117,14 @@ def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float, 
 
 def calibration_report(sets: dict[str, tuple[torch.Tensor, Sequence[int]]], novelty=None,
                        features: dict[str, torch.Tensor] | None = None) -> dict:
-    """{temperature, sets: {name: set_report}}: T fitted on the "id" set alone, every set reported.
+    """{temperature, temperature_fit, sets: {name: set_report}}: T fitted on the "id" set alone
+    (`temperature_fit`), every set reported.
     With `novelty` and each set's `features`, also the error once novelty lowers the confidence and
     the share of the set's images the novelty threshold keeps as one of the classes ("known")."""
     if "id" not in sets:
         raise FlypError("calibration needs the ID validation set")
-    temperature = fit_temperature(*sets["id"])
-    out = {}
+    fit = temperature_fit(*sets["id"])
+    temperature, out = fit["temperature"], {}
     for name, (logits, labels) in sets.items():
         weight = scores = None
         if novelty is not None and features is not None:
@@ -117,4 +133,4 @@ def calibration_report(sets: dict[str, tuple[torch.Tensor, Sequence[int]]], nove
         out[name] = set_report(logits, labels, temperature, weight)
         if scores is not None and len(scores):
             out[name]["known"] = float(novelty.known(scores).float().mean())  # the share not "none of these"
-    return {"temperature": temperature, "sets": out}
+    return fit | {"sets": out}

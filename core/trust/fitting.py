@@ -111,17 +111,23 @@ SUMMARY_THRESHOLDS = (0.5, 0.7, 0.9)  # the minimum confidences whose coverage t
 
 
 def calibration_summary(report: dict) -> dict:
-    """What run.json, flyp.json and the model card keep of a calibration report: T and, per set,
-    accuracy, mean confidence, calibration errors, the share the novelty threshold keeps, and the
-    coverage (share kept, their accuracy) at a few minimum confidences of predictions as they give
-    it (`flyp predict --min-confidence`), not the curves."""
+    """What run.json, flyp.json and the model card keep of a calibration report: T (and how it was
+    found) and, per set, accuracy, mean confidence, calibration errors, the share the novelty
+    threshold keeps, and the coverage (share kept, their accuracy) at a few minimum confidences:
+    `coverage` of the calibrated confidence, which predictions at this α give (`flyp predict
+    --min-confidence` compares it), and `coverage_uncalibrated` of the raw softmax; not the curves."""
     keys = ("n", "accuracy", "mean_confidence", "calibration_error", "calibration_error_calibrated",
             "calibration_error_with_novelty", "known")
 
+    def at_thresholds(rows) -> list[dict]:
+        return [r for r in rows if any(abs(r["threshold"] - t) < 1e-6 for t in SUMMARY_THRESHOLDS)]
+
     def summary(s: dict) -> dict:
         out = {k: s[k] for k in keys if k in s}
-        rows = s.get("coverage_uncalibrated", ())
-        out["coverage"] = [r for r in rows if any(abs(r["threshold"] - t) < 1e-6 for t in SUMMARY_THRESHOLDS)]
+        out["coverage"] = at_thresholds(s.get("coverage", ()))
+        if "coverage_uncalibrated" in s:
+            out["coverage_uncalibrated"] = at_thresholds(s["coverage_uncalibrated"])
         return out
     return {"alpha": report.get("alpha"), "temperature": report["temperature"],
+            "temperature_fit": report.get("temperature_fit", "fitted"),
             "sets": {name: summary(s) for name, s in report["sets"].items()}}

@@ -81,9 +81,12 @@ class BlendSession:
         return self.predict(alpha, pixels)[0]
 
     def predict(self, alpha: float, pixels: Sequence, novelty=None) -> tuple[list[list[float]], list]:
-        """Class probabilities at α of preprocessed images and, with `novelty` (a
+        """Class probabilities at α of preprocessed images (calibrated by the temperature run.json
+        keeps for this α, `core.trust.temperature.run_temperature`) and, with `novelty` (a
         `core.trust.novelty.NoveltyModel` fitted at this α), each image's novelty score (else None)."""
         import torch
+
+        from core.trust.temperature import run_temperature
 
         with self.lock:
             classifier = self.at(alpha)
@@ -91,4 +94,5 @@ class BlendSession:
             logits = classifier.logits_from_features(features)
         scores = novelty.score(features.float().cpu(), logits.float().cpu()).tolist() if novelty is not None \
             else [None] * len(pixels)
-        return logits.softmax(-1).tolist(), scores
+        temperature = run_temperature(self.blended.run.path, alpha) or 1.0
+        return (logits.float() / temperature).softmax(-1).tolist(), scores

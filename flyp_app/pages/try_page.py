@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
@@ -21,6 +21,7 @@ from flyp_app import label_tasks, tasks, trust_tasks, try_tasks
 from flyp_app.file_dialogs import IMAGE_FILTER, choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.try_items import TryItem, summary_text, table_csv
+from flyp_app.widgets.clipboard import clipboard_contents
 from flyp_app.widgets.folder_results import CSV_FILTER, FolderResults
 from flyp_app.widgets.heat_choice import HeatChoice
 from flyp_app.widgets.novelty_control import NoveltyControl
@@ -155,20 +156,11 @@ class TryPage(RunPage):
 
     def paste(self) -> None:
         """Ctrl+V: image data, or image files / folders copied in a file manager."""
-        mime = QGuiApplication.clipboard().mimeData()
-        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
-        text = mime.text().strip() if mime.hasText() else ""
+        files, image = clipboard_contents()
         if files:
             self.add_paths(files)
-        elif mime.hasImage():
-            image = QGuiApplication.clipboard().image()
-            raw = QByteArray()
-            buffer = QBuffer(raw)
-            buffer.open(QIODevice.WriteOnly)
-            image.save(buffer, "PNG")
-            self.add_image_data(bytes(raw.data()))
-        elif text and "\n" not in text and Path(text).exists():
-            self.add_paths([text])
+        elif image is not None:
+            self.add_image_data(image)
         else:
             self.show_error("The clipboard holds no image and no image file to classify.")
 

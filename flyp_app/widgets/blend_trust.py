@@ -39,12 +39,21 @@ class BlendTrust(QObject):
         tabs.addTab(self.forgetting, "What it forgot")
         tabs.setTabToolTip(tabs.count() - 1, "How well the blend still knows classes outside the project, along α")
         tabs.currentChanged.connect(lambda _: self.request_calibration())
-        self._calibration_for = self._calibration_worker = None
+        self._calibration_for = self._calibration_worker = self._view = None
+        state.project_changed.connect(self._project_opened)
 
     def _make_reliability(self) -> QWidget:
         from flyp_app.widgets.reliability import ReliabilityView
 
-        return ReliabilityView()
+        state = self.state
+        view = ReliabilityView(state.project.min_confidence, state.set_min_confidence)
+        state.min_confidence_changed.connect(view.show_uncertain)
+        self._view = view
+        return view
+
+    def _project_opened(self) -> None:
+        if self._view is not None:  # the view reads the project's line when it is first made
+            self._view.show_uncertain(self.state.project.min_confidence)
 
     def _usable(self):
         run, device, alpha = self._current()

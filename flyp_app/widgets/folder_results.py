@@ -48,9 +48,13 @@ class FolderResults(QWidget):
         self.export.clicked.connect(self._export_csv)
         row.addWidget(self.export)
         row.addWidget(QLabel("Sort, uncertain below:"))
-        self.min_confidence = QDoubleSpinBox(minimum=0, maximum=100, value=50, decimals=0, suffix=" %")
+        self.min_confidence = QDoubleSpinBox(minimum=0, maximum=100, decimals=0, suffix=" %")
         self.min_confidence.setToolTip("Images whose top class is less sure than this go into “_uncertain” "
-                                       "when sorting")
+                                       "when sorting (the “Uncertain below” line of the Blend page's plot)")
+        self.show_min_confidence(state.project.min_confidence)
+        self.min_confidence.valueChanged.connect(lambda v: state.set_min_confidence(v / 100))
+        state.min_confidence_changed.connect(self.show_min_confidence)
+        state.project_changed.connect(self._project_opened)
         row.addWidget(self.min_confidence)
         self.sort = QPushButton("Sort into folders…")
         self.sort.setToolTip("Copy each image into a folder named after its class; those like none of the "
@@ -118,6 +122,15 @@ class FolderResults(QWidget):
         if out := choose_new(self, self.state, "Save the results as CSV", "classified.csv", CSV_FILTER):
             self._run(label_tasks.export_csv, list(self.predictions), out,
                       on_done=lambda path: self.said.emit(f"Saved {path}.", True))
+
+    def show_min_confidence(self, value: float) -> None:
+        """The project's minimum confidence (0–1) in the box, without making it an edit again."""
+        self.min_confidence.blockSignals(True)
+        self.min_confidence.setValue(round(100 * value))
+        self.min_confidence.blockSignals(False)
+
+    def _project_opened(self) -> None:
+        self.show_min_confidence(self.state.project.min_confidence)
 
     def _sort_folder(self, min_confidence: float) -> None:
         if folder := choose_folder(self, self.state, "Folder to sort the images into"):

@@ -10,6 +10,8 @@ measured, never fitted on. This module imports pyqtgraph (the Blend page imports
 
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QTextBrowser, QVBoxLayout, QWidget
 
@@ -21,13 +23,20 @@ pg = pyqtgraph()
 SORT_DEFAULT = 0.5  # Classify a folder's starting minimum confidence (`flyp predict --min-confidence`)
 
 
+def shown_coverage(report: dict, s: dict) -> list[dict]:
+    """A set's coverage rows of the confidence predictions at the report's α give: calibrated
+    where run.json keeps a temperature for that α (measured at export), else the raw softmax."""
+    return s.get("coverage" if report.get("calibrated_predictions") else "coverage_uncalibrated", [])
+
+
 def set_words(name: str) -> str:
     return "validation" if name == "id" else f"“{name}”"
 
 
-def calibration_words(report: dict) -> str:
-    """The calibration report in words: per set, how far its confidence is from its accuracy, and
-    for each different-conditions set how much less it can be trusted than on validation."""
+def calibration_words(report: dict, uncertain_below: float = SORT_DEFAULT) -> str:
+    """The calibration report in words: per set, how far its confidence is from its accuracy, for
+    each different-conditions set how much less it can be trusted than on validation, and what
+    sorting keeps at `uncertain_below` where the curve was measured there (every 5%)."""
     sets = report["sets"]
     lines = []
     base = sets.get("id", {}).get("calibration_error_calibrated")
@@ -43,21 +52,31 @@ def calibration_words(report: dict) -> str:
         if (lowered := s.get("calibration_error_with_novelty")) is not None:
             line += (f"; with the unusual images made less sure (the “none of these” score), off by "
                      f"{100 * lowered:.0f}")
-        kept = next((r for r in s.get("coverage_uncalibrated", ()) if abs(r["threshold"] - SORT_DEFAULT) < 1e-6), None)
+        kept = next((r for r in shown_coverage(report, s) if abs(r["threshold"] - uncertain_below) < 1e-6), None)
         if kept is not None and kept["accuracy"] is not None:
-            line += (f"; at least {SORT_DEFAULT:.0%} sure: {kept['coverage']:.0%} of the images, "
+            line += (f"; at least {uncertain_below:.0%} sure: {kept['coverage']:.0%} of the images, "
                      f"{kept['accuracy']:.0%} of them right")
         lines.append(line + ".")
-    lines.append(f"Calibrated with one temperature ({report['temperature']:.2f}) fitted on the validation images "
-                 f"only, at α = {report['alpha']:.2f}.")
+    at = f"at α = {report['alpha']:.2f}"
+    if report.get("temperature_fit") == "no validation errors":
+        lines.append(f"Not calibrated {at}: every validation image is right, so there is nothing to fit a "
+                     "temperature on and the confidence is left as the model gives it.")
+    else:
+        lines.append(f"Calibrated with one temperature ({report['temperature']:.2f}) fitted on the validation images "
+                     f"only, {at}. " + ("Predictions at this α use it (measured when it was exported)."
+                                        if report.get("calibrated_predictions") else
+                                        "Predictions at this α give the confidence before it until the blend is "
+                                        "exported at this α."))
     return "<br>".join(lines)
 
 
 class ReliabilityView(QWidget):
-    """The reliability plot (confidence → accuracy, %) and the words under it."""
+    """The reliability plot (confidence → accuracy, %) and the words under it. On the coverage plot
+    a draggable "Uncertain below" line: `uncertain_moved(value, 0–1)` when the user lets it go."""
 
-    def __init__(self):
+    def __init__(self, uncertain_below: float = SORT_DEFAULT, uncertain_moved: Callable[[float], None] = lambda _: None):
         super().__init__()
+        self.uncertain_below, self._uncertain_moved = uncertain_below, uncertain_moved
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.plot = pg.PlotWidget(background="w")
@@ -80,6 +99,13 @@ class ReliabilityView(QWidget):
         self.coverage.setAccessibleName("Images kept above each confidence, and their accuracy, per set")
         self.coverage.setToolTip("For each minimum confidence (Classify a folder puts the images below it in "
                                  "“_uncertain”): solid, the accuracy of the images kept; dashed, the share kept.")
+        self.uncertain = pg.InfiniteLine(100 * uncertain_below, angle=90, movable=True, bounds=(0, 100),
+                                         pen=pg.mkPen("#c0392b", width=2), hoverPen=pg.mkPen("#c0392b", width=4),
+                                         label="Uncertain below {value:.0f}%",
+                                         labelOpts={"position": 0.92, "color": "#c0392b", "movable": True})
+        self.uncertain.setToolTip("Drag: images less sure than this go into “_uncertain” when Try sorts a folder")
+        self.uncertain.sigPositionChangeFinished.connect(self._uncertain_dropped)
+        self.coverage.addItem(self.uncertain)
         plots = QHBoxLayout()
         plots.addWidget(self.plot, 1)
         plots.addWidget(self.coverage, 1)
@@ -102,6 +128,7 @@ class ReliabilityView(QWidget):
         self.report = None
         self.plot.clear()
         self.coverage.clear()
+        self.coverage.addItem(self.uncertain)
         self.curves, self.kept = {}, {}
         self.legend.clear()
         self.words.setText(text)
@@ -113,6 +140,7 @@ class ReliabilityView(QWidget):
         self.plot.plot([0, 100], [0, 100], pen=pg.mkPen("#999999", style=Qt.DashLine))
         self.legend.clear()
         self.coverage.clear()
+        self.coverage.addItem(self.uncertain)
         self.curves, self.kept = {}, {}
         for i, (name, s) in enumerate(report["sets"].items()):
             bins = [b for b in s["reliability"] if b["n"]]
@@ -121,7 +149,7 @@ class ReliabilityView(QWidget):
                                                pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
                                                symbolBrush=colour)
             self.legend.add(set_words(name).strip("“”"), colour)
-            rows = [r for r in s.get("coverage_uncalibrated", ()) if r["accuracy"] is not None]
+            rows = [r for r in shown_coverage(report, s) if r["accuracy"] is not None]
             xs = [100 * r["threshold"] for r in rows]
             self.kept[name] = (
                 self.coverage.plot(xs, [100 * r["accuracy"] for r in rows], pen=pg.mkPen(colour, width=2)),
@@ -130,4 +158,18 @@ class ReliabilityView(QWidget):
         self.legend.add("honest (left)", "#999999", "dashed")
         self.legend.add("right: accuracy of those kept", "#555555", "plain")
         self.legend.add("share kept", "#555555", "dashed")
-        self.words.setText(self.legend.text() + "<br>" + calibration_words(report))
+        self.words.setText(self.legend.text() + "<br>" + calibration_words(report, self.uncertain_below))
+
+    def show_uncertain(self, value: float) -> None:
+        """Put the line at the project's minimum confidence `value` (0–1), and the words with it."""
+        self.uncertain_below = value
+        self.uncertain.blockSignals(True)
+        self.uncertain.setValue(100 * value)
+        self.uncertain.blockSignals(False)
+        if self.report is not None:
+            self.words.setText(self.legend.text() + "<br>" + calibration_words(self.report, value))
+
+    def _uncertain_dropped(self) -> None:
+        value = round(self.uncertain.value()) / 100  # whole percents, as Try's box shows it
+        self.show_uncertain(value)
+        self._uncertain_moved(value)
