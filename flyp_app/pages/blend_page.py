@@ -24,6 +24,7 @@ from flyp_app.widgets.blend_trust import BlendTrust
 from flyp_app.widgets.class_table import ClassTable, interp_rows, per_class_rows
 from flyp_app.widgets.confusion import ConfusionMatrix
 from flyp_app.widgets.deferred import Deferred
+from flyp_app.widgets.narrow_combo import narrow
 from flyp_app.widgets.prediction_gallery import PredictionGallery
 from flyp_app.widgets.train_plots import set_label
 
@@ -143,7 +144,7 @@ class BlendPage(RunPage):
         layout = QVBoxLayout(box)
         row = QHBoxLayout()
         row.addWidget(QLabel("Images:"))
-        self.set_combo = QComboBox()
+        self.set_combo = narrow(QComboBox(), 16)  # a different-conditions folder's long name does not widen the page
         self.set_combo.setToolTip("The images the table's accuracy per class is measured on: validation or a "
                                   "folder of different conditions")
         self.set_combo.currentIndexChanged.connect(self._set_chosen)

@@ -19,6 +19,7 @@ from flyp_app import check_tasks, label_tasks
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.drop_target import DropTarget
 from flyp_app.widgets.image_gallery import ImageGallery
+from flyp_app.widgets.narrow_combo import narrow
 from flyp_app.widgets.review_actions import ReviewActions
 
 UNLIMITED = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum height
@@ -53,7 +54,7 @@ class ImageSearch(QWidget):
         self.field.setAccessibleName("Search the images")
         self.field.returnPressed.connect(self.start)
         self._drop = DropTarget(self.field, self._dropped, accepts=is_image_file)  # kept: Qt holds the C++ half
-        self.source = QComboBox()
+        self.source = narrow(QComboBox(), 20)  # "run <its name> at α…", "the project's model (<hub name>)"
         self.source.setToolTip("The model that compares the images: the project's model as it was pretrained, or "
                                "the run the Blend page shows, blended at its α")
         self.source.setAccessibleName("Search with")
