@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from PySide6.QtCore import QPoint, QRect, QSize
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from test_app_auto_advice import use_folders
@@ -146,3 +146,28 @@ def test_every_page_fits_1024_by_700_beside_the_sidebar_with_a_run_shown(qtbot, 
     window.show_page("blend")
     qtbot.wait(20)
     assert window.size() == QSize(*SMALL)  # with the curve's plots and table filled
+
+
+def test_the_blend_page_at_1024_by_700_cuts_no_tab_and_covers_no_words_of_its_plots(qtbot, project_window,
+                                                                                      colour_data, flyp_run, tmp_path):
+    window = project_window
+    window.resize(*SMALL)
+    use_folders(qtbot, window, colour_data)
+    window.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp")))
+    page = window.show_page("blend")
+    qtbot.waitUntil(lambda: page.curve is not None and page.robust_plot.marker_label.isVisible(), timeout=60000)
+    qtbot.wait(50)
+    bar = page.by_class.tabBar()
+    for i in range(bar.count()):  # every tab in view, its words cut short with … where they must be
+        assert bar.rect().contains(bar.tabRect(i)), bar.tabText(i)
+    assert page.by_class.elideMode() == Qt.ElideRight
+    for plot in (page.alpha_plot, page.robust_plot):  # the legend below the plot, not over its axis' words
+        plot_box = QRect(plot.mapTo(window, QPoint(0, 0)), plot.size())
+        legend_box = QRect(plot.legend.mapTo(window, QPoint(0, 0)), plot.legend.size())
+        assert not plot_box.intersects(legend_box), type(plot).__name__
+        axis = plot.getAxis("bottom")
+        words = axis.mapRectToScene(axis.label.mapRectToParent(axis.label.boundingRect()))
+        assert plot.sceneRect().contains(words), type(plot).__name__  # in the plot's picture: not cut
+    view = page.robust_plot.getViewBox().sceneBoundingRect()
+    for label in (*page.robust_plot.labels, page.robust_plot.marker_label):  # "finetuned", "α = 0.50" whole
+        assert view.contains(label.sceneBoundingRect()), label.toPlainText()

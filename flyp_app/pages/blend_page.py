@@ -84,7 +84,7 @@ class BlendPage(RunPage):
         bottom = QSplitter(Qt.Horizontal, childrenCollapsible=False)
         bottom.addWidget(self._table_box())
         bottom.addWidget(self._gallery_box())
-        bottom.setSizes([430, 650])
+        bottom.setSizes([600, 480])  # the table's four tabs whole at 1366 px; the gallery keeps its actions
         rows = QSplitter(Qt.Vertical)
         rows.addWidget(self._plots)
         rows.addWidget(bottom)
@@ -153,7 +153,7 @@ class BlendPage(RunPage):
         self.table = ClassTable()
         self.confusion = ConfusionMatrix()
         self.confusion.cell_chosen.connect(lambda _: self._fill_gallery())
-        self.by_class = QTabWidget()
+        self.by_class = QTabWidget(elideMode=Qt.ElideRight)  # four tabs in a narrow box: "How far to t…", not cut
         self.by_class.addTab(self.table, "Accuracy per class")
         self.by_class.addTab(self.confusion, "Confusion matrix")
         self.by_class.setTabToolTip(0, "Zero-shot, finetuned and blended accuracy on each class's images")
