@@ -3,12 +3,29 @@ or cut."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QScrollArea
+import shutil
+
+import pytest
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from test_app_auto_advice import use_folders
 
 SMALL = (1024, 700)
+
+
+@pytest.fixture(autouse=True)
+def app_style():
+    """The app's palette and style sheet, as `flyp_app.__main__.create_app` gives them: its padding and
+    fonts make widgets wider than Qt's defaults (the Blend page fitted unstyled, not in the app)."""
+    from flyp_app import theme
+
+    app = QApplication.instance()
+    saved = app.palette(), app.styleSheet()
+    theme.apply(app)
+    yield
+    app.setStyleSheet(saved[1])
+    app.setPalette(saved[0])
 
 
 def on_screen(widget, window) -> bool:
@@ -104,3 +121,53 @@ def test_a_run_name_is_shown_whole_in_the_train_page_list_at_1024_by_700(qtbot, 
     assert tree.fontMetrics().horizontalAdvance(name) < tree.columnWidth(0)
     assert tree.topLevelItem(0).text(3).count("%") == 2  # the scores stay in view beside it
     assert tree.header().sectionViewportPosition(3) + tree.columnWidth(3) <= tree.viewport().width()
+
+
+def test_every_page_fits_1024_by_700_beside_the_sidebar_with_a_run_shown(qtbot, project_window, colour_data,
+                                                                          flyp_run, tmp_path):
+    window = project_window
+    window.resize(*SMALL)
+    use_folders(qtbot, window, colour_data)
+    window.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / "2026-12-07 0935 flyp-frozen-text (2)")))
+    window.pages["train"].params.toggle.setChecked(True)  # its advanced settings open
+    window.pages["try"].progress.show()  # as while images are being classified
+    room = QSize(SMALL[0] - window.nav.width(), SMALL[1] - window.menuBar().height() - window.statusBar().height())
+    too_big = []
+    for name, page in window.pages.items():
+        window.show_page(name)
+        qtbot.wait(20)
+        hint = page.minimumSizeHint()
+        if hint.width() > room.width() or hint.height() > room.height():
+            too_big.append(f"{page.title} needs {hint.width()}×{hint.height()}")
+    assert not too_big, f"beside the sidebar there is {room.width()}×{room.height()}: {too_big}"
+    assert window.size() == QSize(*SMALL)
+    blend = window.pages["blend"]
+    qtbot.waitUntil(lambda: blend.curve is not None and not window.pages["compare"].busy(), timeout=60000)
+    window.show_page("blend")
+    qtbot.wait(20)
+    assert window.size() == QSize(*SMALL)  # with the curve's plots and table filled
+
+
+def test_the_blend_page_at_1024_by_700_cuts_no_tab_and_covers_no_words_of_its_plots(qtbot, project_window,
+                                                                                      colour_data, flyp_run, tmp_path):
+    window = project_window
+    window.resize(*SMALL)
+    use_folders(qtbot, window, colour_data)
+    window.state.add_run(str(shutil.copytree(flyp_run, tmp_path / "runs" / "flyp")))
+    page = window.show_page("blend")
+    qtbot.waitUntil(lambda: page.curve is not None and page.robust_plot.marker_label.isVisible(), timeout=60000)
+    qtbot.wait(50)
+    bar = page.by_class.tabBar()
+    for i in range(bar.count()):  # every tab in view, its words cut short with … where they must be
+        assert bar.rect().contains(bar.tabRect(i)), bar.tabText(i)
+    assert page.by_class.elideMode() == Qt.ElideRight
+    for plot in (page.alpha_plot, page.robust_plot):  # the legend below the plot, not over its axis' words
+        plot_box = QRect(plot.mapTo(window, QPoint(0, 0)), plot.size())
+        legend_box = QRect(plot.legend.mapTo(window, QPoint(0, 0)), plot.legend.size())
+        assert not plot_box.intersects(legend_box), type(plot).__name__
+        axis = plot.getAxis("bottom")
+        words = axis.mapRectToScene(axis.label.mapRectToParent(axis.label.boundingRect()))
+        assert plot.sceneRect().contains(words), type(plot).__name__  # in the plot's picture: not cut
+    view = page.robust_plot.getViewBox().sceneBoundingRect()
+    for label in (*page.robust_plot.labels, page.robust_plot.marker_label):  # "finetuned", "α = 0.50" whole
+        assert view.contains(label.sceneBoundingRect()), label.toPlainText()

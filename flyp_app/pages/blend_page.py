@@ -24,6 +24,7 @@ from flyp_app.widgets.blend_trust import BlendTrust
 from flyp_app.widgets.class_table import ClassTable, interp_rows, per_class_rows
 from flyp_app.widgets.confusion import ConfusionMatrix
 from flyp_app.widgets.deferred import Deferred
+from flyp_app.widgets.narrow_combo import narrow
 from flyp_app.widgets.prediction_gallery import PredictionGallery
 from flyp_app.widgets.train_plots import set_label
 
@@ -83,7 +84,7 @@ class BlendPage(RunPage):
         bottom = QSplitter(Qt.Horizontal, childrenCollapsible=False)
         bottom.addWidget(self._table_box())
         bottom.addWidget(self._gallery_box())
-        bottom.setSizes([430, 650])
+        bottom.setSizes([600, 480])  # the table's four tabs whole at 1366 px; the gallery keeps its actions
         rows = QSplitter(Qt.Vertical)
         rows.addWidget(self._plots)
         rows.addWidget(bottom)
@@ -143,7 +144,7 @@ class BlendPage(RunPage):
         layout = QVBoxLayout(box)
         row = QHBoxLayout()
         row.addWidget(QLabel("Images:"))
-        self.set_combo = QComboBox()
+        self.set_combo = narrow(QComboBox(), 16)  # a different-conditions folder's long name does not widen the page
         self.set_combo.setToolTip("The images the table's accuracy per class is measured on: validation or a "
                                   "folder of different conditions")
         self.set_combo.currentIndexChanged.connect(self._set_chosen)
@@ -152,7 +153,7 @@ class BlendPage(RunPage):
         self.table = ClassTable()
         self.confusion = ConfusionMatrix()
         self.confusion.cell_chosen.connect(lambda _: self._fill_gallery())
-        self.by_class = QTabWidget()
+        self.by_class = QTabWidget(elideMode=Qt.ElideRight)  # four tabs in a narrow box: "How far to t…", not cut
         self.by_class.addTab(self.table, "Accuracy per class")
         self.by_class.addTab(self.confusion, "Confusion matrix")
         self.by_class.setTabToolTip(0, "Zero-shot, finetuned and blended accuracy on each class's images")

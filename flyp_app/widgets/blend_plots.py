@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QStackedWidget, QWidget
 
 from flyp_app.theme import ACCENT, ID_COLOUR, ZERO_SHOT_COLOUR, pyqtgraph
@@ -20,6 +21,7 @@ from flyp_app.widgets.legend import LegendLine
 pg = pyqtgraph()
 
 INK = "#333333"
+PLOT_HEIGHT = 190  # with its legend's line below, within the 220 px the Blend page keeps for its plots
 
 
 def _percent(values: Sequence[float]) -> list[float]:
@@ -36,6 +38,9 @@ def _quiet(plot: pg.PlotWidget) -> None:
     plot.hideButtons()
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMinimumHeight(200)
+    # pyqtgraph puts the bottom axis' words 5 px below the axis, past the plot's edge: their descenders
+    # were cut (and under a legend line, half the words)
+    plot.getPlotItem().layout.setContentsMargins(1, 1, 1, 6)
 
 
 class PercentAxis(pg.AxisItem):
@@ -49,6 +54,18 @@ class PercentAxis(pg.AxisItem):
 def _pad(low: float, high: float, share: float, floor: float = 2.0) -> tuple[float, float]:
     span = max(high - low, floor)
     return low - share * span, high + share * span
+
+
+def _pad_pixels(low: float, high: float, share: float, room: tuple[float, float], pixels: float,
+                floor: float = 2.0) -> tuple[float, float]:
+    """`low`…`high` widened by `share` of its span and by `room` pixels (below, above) of a view
+    `pixels` long: the range R with span + share·span + (room below + above)·R / pixels = R."""
+    span = max(high - low, floor)
+    fraction = min(sum(room) / pixels, 0.6) if pixels > 0 else 0.0  # a tiny view: the words may overlap
+    total = span * (1 + 2 * share) / (1 - fraction)
+    extra = total - span * (1 + 2 * share)
+    below = extra * room[0] / sum(room) if sum(room) else 0.0
+    return low - share * span - below, high + share * span + extra - below
 
 
 class AlphaPlot(pg.PlotWidget):
@@ -135,6 +152,8 @@ class RobustnessPlot(pg.PlotWidget):
         self.legend = LegendLine()  # below the plot, as the accuracy plot's beside it
         self.legend.add("blends, α = 0 … 1", "#9aa5b1")
         self.legend.add("α chosen with the slider", ACCENT, "star")
+        self._data_box: tuple[float, float, float, float] | None = None  # the curve's, in percent
+        self.getViewBox().sigResized.connect(lambda _: self._fit_range())
         self.clear_curve()
 
     def clear_curve(self) -> None:
@@ -144,6 +163,7 @@ class RobustnessPlot(pg.PlotWidget):
         self.marker.setData([], [])
         for label in (*self.labels, self.marker_label):
             label.hide()
+        self._data_box = None
         self.setXRange(0, 100, padding=0.03)
         self.setYRange(0, 100, padding=0.03)
 
@@ -155,8 +175,20 @@ class RobustnessPlot(pg.PlotWidget):
         for label, x, y in zip(self.labels, (xs[0], xs[-1]), (ys[0], ys[-1])):
             label.setPos(x, y)
             label.show()
-        self.setXRange(*_pad(min(xs), max(xs), 0.18), padding=0)
-        self.setYRange(*_pad(min(ys), max(ys), 0.22), padding=0)
+        self._data_box = (min(xs), max(xs), min(ys), max(ys))
+        self._fit_range()
+
+    def _fit_range(self) -> None:
+        """The curve's box with room, in pixels, for the words at its ends: a share of the span
+        alone left "finetuned" cut at the top and "α = 0.50" at the right in a small window."""
+        if self._data_box is None:
+            return
+        low_x, high_x, low_y, high_y = self._data_box
+        view = self.getViewBox().size()
+        words_high = 1.35 * self.labels[0].boundingRect().height()  # "zero-shot" 1.3 of its height below its point
+        words_wide = 1.15 * QFontMetrics(self.marker_label.textItem.font()).horizontalAdvance("α = 0.00") + 10
+        self.setXRange(*_pad_pixels(low_x, high_x, 0.08, (words_wide / 2, words_wide), view.width()), padding=0)
+        self.setYRange(*_pad_pixels(low_y, high_y, 0.08, (words_high, words_high), view.height()), padding=0)
 
     def set_alpha(self, alpha: float, id_accuracy: float, ood_accuracy: float) -> None:
         x, y = 100 * id_accuracy, 100 * ood_accuracy
@@ -175,6 +207,8 @@ class BlendPlotPanel(QWidget):
         self.alpha_plot = AlphaPlot()
         self.alpha_plot.line.setValue(alpha)  # the project's α while the curve loads, not 0
         self.robust_plot = RobustnessPlot()
+        for plot in (self.alpha_plot, self.robust_plot):  # taller, the legends covered the axes' words at
+            plot.setMinimumHeight(PLOT_HEIGHT)            # 1024×700
         stack.insertWidget(0, self.robust_plot)
         stack.setCurrentWidget(self.robust_plot)  # the note only once a curve shows there is no OOD set
         # A grid, so that the two plots keep the same height whatever their legends below take.

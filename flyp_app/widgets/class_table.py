@@ -31,6 +31,10 @@ def interp_rows(rows, alphas: list[float], alpha: float):
     return rows[:, i] * (1 - share) + rows[:, i + 1] * share
 
 
+def blended_heading(alpha: float) -> str:
+    return f"Blended\nα = {alpha:.2f}"
+
+
 class ClassTable(QTableWidget):
     """`show_set(name, labels, zero, tuned)` fills the fixed columns once per set;
     `show_blend(values, zero, alpha, approx, scores)` only the blended column and F1."""
@@ -49,12 +53,15 @@ class ClassTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.NoSelection)
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
-        # Fixed widths, measured once: ResizeToContents re-measures every row on every change,
-        # which made an exact result over 1000 classes take seconds on the UI thread.
+        # Fixed widths, sized once to the widest heading or cell: ResizeToContents re-measures every row
+        # on every change, which made an exact result over 1000 classes take seconds on the UI thread.
+        # "Blended" and its α take two lines, so the column is as wide as a value, not the heading.
+        self.horizontalHeaderItem(3).setText(blended_heading(0.0))
         metrics = self.fontMetrics()
-        for col, widest in ((1, "Zero-shot"), (2, "Finetuned"), (3, "Blended α = 0.00"), (4, PRF_HEADER)):
+        for col, widest in ((1, "100.0%"), (2, "100.0%"), (3, "≈ 100.0%"), (4, "0.00")):
             header.setSectionResizeMode(col, QHeaderView.Fixed)
-            self.setColumnWidth(col, max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance("≈ 100.0%")) + 28)
+            self.setColumnWidth(col, max(header.sectionSizeFromContents(col).width(),
+                                         metrics.horizontalAdvance(widest) + 16))
         # Room for every column, the class names at least 120 px: at 1024 px only the class column showed.
         self.setMinimumWidth(120 + sum(self.columnWidth(c) for c in (1, 2, 3, 4))
                              + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth())
@@ -90,7 +97,7 @@ class ClassTable(QTableWidget):
         """The blend's accuracy per row (estimated from the curve when `approx`), coloured against
         zero-shot, and F1 from `scores` ({class: {"precision", "recall", "f1", "n"}})."""
         mark = "≈ " if approx else ""
-        self.horizontalHeaderItem(3).setText(f"Blended α = {alpha:.2f}")
+        self.horizontalHeaderItem(3).setText(blended_heading(alpha))
         tip = ("estimated from the curve; the exact value follows" if approx
                else "green: better than zero-shot; red: worse")
         self.setUpdatesEnabled(False)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QL
 
 from core.model import hub
 from flyp_app.file_dialogs import choose_file
-from flyp_app.widgets.train_settings import narrow
+from flyp_app.widgets.narrow_combo import narrow
 
 DEMO, OPEN_CLIP, HUB, FILE = "demo", "open_clip", "hub", "file"
 SOURCES = {DEMO: "Built-in demo model", OPEN_CLIP: "open_clip model + pretrained weights",

@@ -24,6 +24,7 @@ from flyp_app.theme import ERROR_COLOUR, RUN_COLOURS, ood_colour, run_colour
 from flyp_app.widgets.blend_run_picker import describe_run
 from flyp_app.widgets.deferred import Deferred
 from flyp_app.widgets.legend import LegendLine
+from flyp_app.widgets.narrow_combo import narrow
 from flyp_app.widgets.review_actions import ReviewActions
 
 PRETRAINED = "pretrained"
@@ -87,7 +88,7 @@ class ProjectMap(QWidget):
         self.button.setToolTip("Lay out every image of the project by what the model sees in it: near points look "
                                "alike. The images' features are computed once and kept.")
         self.button.clicked.connect(self.start)
-        self.source = QComboBox(accessibleName="Map's model")
+        self.source = narrow(QComboBox(accessibleName="Map's model"), 20)  # "Run <its name> at…"
         self.source.setToolTip("Whose eyes the map uses: the project's model as pretrained, or a training run "
                                "blended at the Blend page's α")
         self.colour = QComboBox(accessibleName="Colour the points by")

@@ -17,6 +17,7 @@ from core.training.defaults import MIN_STEPS_PER_EPOCH, default_settings, family
 from core.demo.story import DEMO_SETTINGS
 from core.errors import FlypError
 from flyp_app.words import error_text
+from flyp_app.widgets.narrow_combo import narrow
 
 METHOD_NAMES = {"flyp": "FLYP (recommended)", "ce": "Cross-entropy baseline (FT)", "lp": "Linear probe (LP)",
                 "lp-ft": "Linear probe, then finetune (LP-FT)", "l2sp": "Finetune near the start (L2-SP)",
@@ -29,14 +30,6 @@ AUTO = "Automatic (recommended)"
 AUTO_NOTE = ("Tries a few learning rates in short runs, keeps the one with the best accuracy on your validation "
              "images, then trains it until it stops improving or the time is up; it sets the epochs, batch size, "
              "learning rate and warmup. Every try is kept as a run.")
-
-
-def narrow(combo: QComboBox) -> QComboBox:
-    """A combo box that fits the settings column: its longest item ("Cross-entropy on captions, both
-    encoders (ablation)") would otherwise widen the column past the window's edge."""
-    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(12)
-    return combo
 
 
 def config_defaults() -> dict:
