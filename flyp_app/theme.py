@@ -14,6 +14,7 @@ LR_COLOUR = "#8e44ad"
 ACCENT = "#2f6fde"
 ERROR_COLOUR = "#c0392b"
 OK_COLOUR = "#2a9d6f"
+HINT_COLOUR = "#5a6472"  # the hints' grey (QLabel#pageHint in style.qss)
 RUN_COLOURS = ["#2f6fde", "#e0672b", "#2a9d6f", "#9b59b6", "#c0392b", "#b8860b", "#17a2b8", "#e83e8c",
                "#6c757d", "#343a40"]  # one per run on the Compare page (table names and plot curves)
 

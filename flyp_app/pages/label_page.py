@@ -107,8 +107,8 @@ class LabelPage(Page):
         self.source.activated.connect(lambda _: self._source_changed())
         self.suggestions.refit_button.clicked.connect(self.update_suggestions)
         self.layout_.addWidget(self.suggestions)
-        self.summary_row = SummaryRow()
-        self.summary, self.progress, self.view = self.summary_row.summary, self.summary_row.progress, self.summary_row.view
+        self.summary_row = row = SummaryRow()
+        self.summary, self.progress, self.view = row.summary, row.progress, row.view
         self.view.activated.connect(lambda _: self.board.arrange(self.view.currentText()))
         self.layout_.addWidget(self.summary_row)
 

@@ -1,10 +1,10 @@
 """Page 3, Train: the model and settings, start / pause / resume / stop, live curves, past runs.
 
 The page runs the training and follows its events; what it shows is in widgets: the settings
-column (`widgets.settings_column`), the run control's buttons (`widgets.run_controls`), the column of
-the run's progress, curves and the project's runs (`widgets.run_column`), the progress box (`widgets.train_progress`), the curves of the
-run shown (`widgets.run_curves`), the runs of the project (`widgets.run_history`) and the advice
-after a run (`widgets.run_advice`).
+column (`widgets.settings_column`), the run control's buttons (`widgets.run_controls`), and the
+column (`widgets.run_column`) of the progress box (`widgets.train_progress`), the curves of the run
+shown (`widgets.run_curves`) and the runs of the project (`widgets.run_history`); the advice after
+a run (`widgets.run_advice`) is in the progress box.
 
 Training runs in its own worker (`core.training.loop.train`); its events reach the UI thread through
 the worker's `event` signal and are only recorded there. A timer draws them a few times a

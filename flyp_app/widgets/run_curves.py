@@ -1,12 +1,12 @@
 """The Train page's curves: the run they are of ("Showing: …"), and its loss and accuracy plots,
-either the live run's or a past run's, read from its metrics file in a worker. The run's name and the
-plots' legend share one line above the plots, shown once there is something to say."""
+either the live run's or a past run's, read from its metrics file in a worker. The run's name begins
+the plots' legend line, so that the two take one line above the plots, and none before a run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from flyp_app import train_tasks
 from flyp_app.curves import Curves
@@ -21,10 +21,7 @@ class RunCurves(QWidget):
         self._run = run
         self.shown = ""     # the run whose curves are on screen
         self._reading = 0   # generation of the last curve read, to drop stale answers
-        self.shown_label = QLabel("", objectName="pageHint")
-        self.shown_label.hide()
         self.plots = TrainingPlots()
-        self.plots.header.insertWidget(0, self.shown_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plots, 1)
@@ -35,8 +32,7 @@ class RunCurves(QWidget):
     def clear(self) -> None:
         self.shown = ""
         self.plots.show_curves(None)
-        self.shown_label.setText("")
-        self.shown_label.hide()
+        self.plots.set_caption("")
 
     def show_live(self, path: str, curves: Curves) -> None:
         """The live run's curves (redrawn by the page as its events arrive)."""
@@ -53,8 +49,7 @@ class RunCurves(QWidget):
         self._run(train_tasks.read_curves, path, on_done=lambda result: self._curves_read(generation, *result))
 
     def caption(self, path: str, live: bool = False) -> None:
-        self.shown_label.setText(f"Showing: {Path(path).name}{' (live)' if live else ''}")
-        self.shown_label.show()
+        self.plots.set_caption(f"Showing: {Path(path).name}{' (live)' if live else ''}")
 
     def _curves_read(self, generation: int, path: str, curves: Curves) -> None:
         if generation == self._reading and path == self.shown:

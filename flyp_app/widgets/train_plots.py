@@ -9,7 +9,7 @@ pyqtgraph is imported when the plots are first needed, so the window opens witho
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flyp_app.theme import ID_COLOUR, LOSS_COLOUR, LR_COLOUR, ZERO_SHOT_COLOUR, ood_colour
 from flyp_app.curves import Curves
@@ -24,18 +24,16 @@ def set_label(name: str) -> str:
 
 
 class TrainingPlots(QWidget):
-    """Accuracy (top, largest), loss and learning rate, sharing the step axis; above them `header`, the
-    legend's line (hidden while it has no entries), where a holder may put a caption too."""
+    """Accuracy (top, largest), loss and learning rate, sharing the step axis; above them the legend's
+    line, which may begin with a caption (`set_caption`), hidden while it has nothing to say."""
 
     def __init__(self):
         super().__init__()
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
-        self.header = QHBoxLayout()
         self.legend = LegendLine()  # above the plots: inside, it would hide the curves
         self.legend.hide()
-        self.header.addWidget(self.legend, 1)
-        self.layout_.addLayout(self.header)
+        self.layout_.addWidget(self.legend)
         self.placeholder = QLabel("The curves of a run appear here.", objectName="pageHint")
         self.layout_.addWidget(self.placeholder)
         self.graphics = None
@@ -142,7 +140,15 @@ class TrainingPlots(QWidget):
             self.accuracy.setYRange(max(0.0, low - pad), min(103.0, high + pad), padding=0)  # 100% stays visible
         else:  # no run, or none evaluated yet: percent from 0 to 100, not the last run's range
             self.accuracy.setYRange(0, 100, padding=0.02)
-        self.legend.setVisible(bool(self.legend.entries))
+        self._show_legend()
+
+    def set_caption(self, text: str) -> None:
+        """What the plots are of ("Showing: run"), at the start of the legend's line."""
+        self.legend.set_caption(text)
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        self.legend.setVisible(bool(self.legend.entries or self.legend.caption))
 
     def _set_item(self, name: str, index: int):
         if name not in self._set_items:
