@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgr
                                QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from core.weights.curve import BALANCE_RULE, balanced_alpha, best_alpha
-from flyp_app import tasks
+from flyp_app import blend_tasks
 from flyp_app.pages.base import RunPage
 from flyp_app.theme import ID_COLOUR, ood_colour
 from flyp_app.widgets.alpha_row import STEPS, alpha_row
@@ -222,7 +222,7 @@ class BlendPage(RunPage):
         self.progress.setRange(0, 0)
         self._busy(True, "Computing accuracy for each α…" if recompute else "Loading the α curve…")
         self._curve_seq += 1
-        self._curve_worker = self.run(tasks.blend_curve, self.state.caches, run.path, self.device(), recompute,
+        self._curve_worker = self.run(blend_tasks.blend_curve, self.state.caches, run.path, self.device(), recompute,
                                       on_done=partial(self._curve_done, run), on_error=partial(self._curve_failed, run),
                                       on_progress=self._curve_progress,
                                       on_event=lambda text: self.progress_label.setText(str(text)),
@@ -344,7 +344,7 @@ class BlendPage(RunPage):
         if self._exact_worker is not None:
             self._exact_worker.cancel()
         self._exact_seq += 1
-        self._exact_worker = self.run(tasks.evaluate_at, self.state.caches, run.path, self.device(), self.alpha,
+        self._exact_worker = self.run(blend_tasks.evaluate_at, self.state.caches, run.path, self.device(), self.alpha,
                                       on_done=partial(self._exact_done, self._exact_seq),
                                       on_error=partial(self._exact_failed, self._exact_seq))
 

@@ -17,7 +17,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
-from flyp_app import label_tasks, tasks, trust_tasks, try_tasks
+from flyp_app import blend_tasks, label_tasks, trust_tasks, try_tasks
 from flyp_app.file_dialogs import IMAGE_FILTER, choose_files, choose_folder, choose_new
 from flyp_app.pages.base import RunPage
 from flyp_app.try_items import TryItem, summary_text, table_csv
@@ -248,7 +248,7 @@ class TryPage(RunPage):
         self._changed()
         if run is not None and run.usable:  # a run not opened before opens at its best α (from a computed curve)
             worker = {}
-            worker["w"] = self.run(tasks.blend_curve, self.state.caches, run.path, cached_only=True,
+            worker["w"] = self.run(blend_tasks.blend_curve, self.state.caches, run.path, cached_only=True,
                                    on_error=lambda _: None,
                                    on_done=lambda curve: curve and not worker["w"].control.cancelled()
                                    and self.state.open_at_best_alpha(run.stored, curve))
