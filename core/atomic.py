@@ -11,7 +11,9 @@ import contextlib
 import json
 import os
 import re
+import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -53,16 +55,43 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def remove_leftovers(folder: str | os.PathLike) -> int:
+def remove_leftovers(folder: str | os.PathLike, older: tuple[str, ...] = ()) -> int:
     """Delete the temporary files that writes killed mid-way (kill -9, power loss) left in
     `folder` and its sub-folders; return how many. Call it only while nothing writes there.
-    Only this program's own (`.NAME.flyp-….tmp`) are touched: a user's `.notes.tmp` stays."""
+    Only this program's own (`.NAME.flyp-….tmp`) are touched: a user's `.notes.tmp` stays; and
+    those older versions named `.NAME.XXXXXXXX.tmp` for a NAME of `older` (see `is_old_temp`)."""
+    import glob
+
+    leftovers = set(Path(folder).rglob(f".*{TMP_MARK}*.tmp"))
+    for name in older:
+        leftovers |= {p for p in Path(folder).rglob(f".{glob.escape(name)}.*.tmp") if is_old_temp(p, name)}
     removed = 0
-    for leftover in Path(folder).rglob(f".*{TMP_MARK}*.tmp"):
+    for leftover in sorted(leftovers):
         with contextlib.suppress(OSError):
             leftover.unlink()
             removed += 1
     return removed
+
+
+OLD_TMP_AGE = 600  # seconds: an older version writes one file in far less; a temporary file older than this is dead
+_MKSTEMP_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")  # what tempfile's 8 random characters use
+
+
+def is_old_temp(leftover: Path, name: str) -> bool:
+    """Whether `leftover` is a temporary copy of `name` as older versions named them, before they
+    carried TMP_MARK (and a sort's copies a process id): `.NAME.` + 8 of mkstemp's characters +
+    `.tmp`, a regular file untouched for OLD_TMP_AGE (no process id to ask whether its writer
+    lives). A user's `.NAME.notes.tmp` is not one."""
+    prefix = f".{name}."
+    middle = leftover.name[len(prefix):-len(".tmp")]
+    if not (leftover.name.startswith(prefix) and leftover.name.endswith(".tmp") and len(middle) == 8
+            and set(middle) <= _MKSTEMP_CHARS):
+        return False
+    try:
+        info = os.lstat(leftover)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= OLD_TMP_AGE
 
 
 def _write_error(path: Path, exc: OSError) -> WriteError:

@@ -578,3 +578,22 @@ def test_a_partial_copy_left_by_an_older_version_is_removed_and_a_users_like_nam
     assert (circle / "p0.png").read_bytes() == image
     assert sorted(p.name for p in circle.iterdir()) == sorted([*kept, "p0.png"])
     assert all((circle / name).read_bytes() == data for name, data in kept.items())
+
+
+def test_a_resumed_run_removes_an_older_versions_temporary_copies_of_its_files_and_keeps_the_users(flyp_run, tmp_path):
+    """Older versions named a write's temporary file `.NAME.XXXXXXXX.tmp` (no `.flyp-`): resuming a
+    run removes those of the run's own files, never a user's like-named file, nor one written now."""
+    import shutil
+
+    run = RunDir(shutil.copytree(flyp_run, tmp_path / "run"))
+    old = time.time() - 3600
+    gone = [run.path / ".state.safetensors.k2x9_q7a.tmp", run.path / "checkpoints" / ".best.safetensors.a1b2c3d4.tmp",
+            run.path / ".run.json.zz9yy8xx.tmp"]
+    kept = [run.path / ".notes.txt.k2x9_q7a.tmp", run.path / ".run.json.notes.tmp", run.path / ".run.json.ABCDEFGH.tmp",
+            run.path / "run.json.k2x9_q7a.tmp", run.path / ".state.safetensors.fresh123.tmp"]
+    for path in gone + kept:
+        path.write_bytes(b"half")
+        if path.name != ".state.safetensors.fresh123.tmp":  # that one is being written now
+            os.utime(path, (old, old))
+    assert run.remove_leftovers() == len(gone)
+    assert not any(p.exists() for p in gone) and all(p.read_bytes() == b"half" for p in kept)

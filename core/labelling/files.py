@@ -18,13 +18,12 @@ import csv
 import io
 import os
 import shutil
-import stat
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic import TMP_MARK
+from core.atomic import TMP_MARK, is_old_temp
 from core.errors import FlypError
 
 LOG_COLUMNS = ("source", "destination", "class", "time", "suggestion", "confidence", "action")
@@ -126,22 +125,14 @@ def _remove_dead_copies(folder: Path, name: str, source: Path) -> None:
                 leftover.unlink()
 
 
-OLD_COPY_AGE = 600  # seconds: an older version's copier writes one image in far less; one older than this is dead
-_MKSTEMP_NAME = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")  # what tempfile's 8 random characters use
-
-
 def _old_partial_copy(leftover: Path, name: str, source: Path) -> bool:
     """Whether `leftover` is a partial copy of `source` that an older version's copier, killed, left:
-    named `.NAME.` + 8 of mkstemp's characters + `.tmp` (no process id to ask whether its copier
-    lives), a regular file untouched for `OLD_COPY_AGE`, whose bytes begin `source` (a copy is
+    named and aged as `core.atomic.is_old_temp` says, and its bytes begin `source`'s (a copy is
     written in order). Anything else of a like name, a user's `.NAME.notes.tmp` say, is not."""
-    middle = leftover.name[len(name) + 2:-len(".tmp")]
-    if len(middle) != 8 or not set(middle) <= _MKSTEMP_NAME:
+    if not is_old_temp(leftover, name):
         return False
     try:
-        info = os.lstat(leftover)
-        if not stat.S_ISREG(info.st_mode) or time.time() - info.st_mtime < OLD_COPY_AGE \
-                or info.st_size > source.stat().st_size:
+        if leftover.stat().st_size > source.stat().st_size:
             return False
         with open(leftover, "rb") as partial, open(source, "rb") as whole:
             while chunk := partial.read(1 << 20):

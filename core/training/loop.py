@@ -17,7 +17,6 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core import atomic
 from core.training import acceleration, distributed, levers, linear_probe, methods, tested
 from core.training.accumulate import ce_backward, flyp_backward
 from core.data.captions import captions_for, resolve_class_names, validate_templates
@@ -119,7 +118,7 @@ def _train(config: TrainConfig, run: RunDir, resume: bool, on_event: Event, cont
     if resume:
         config = _resumed_config(run, config)
         if distributed.current().is_main:  # a killed process may have left half-written files
-            atomic.remove_leftovers(run.path)
+            run.remove_leftovers()
     elif run.exists() and distributed.current().is_main:  # other ranks may see rank 0's new run
         raise FlypError(f"{run.path}: already holds a run; use «resume» to continue it or choose another «out»")
     started = time.monotonic()

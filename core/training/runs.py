@@ -82,8 +82,18 @@ class RunDir:
     best_file = property(lambda self: self.path / "checkpoints" / "best.safetensors")
     last_file = property(lambda self: self.path / "checkpoints" / "last.safetensors")
 
+    # The files a run's writes replace (`core.atomic`), whose older versions' temporary copies,
+    # named without `.flyp-`, are theirs to remove too; the α-curve cache is `core.weights.curve`'s.
+    WRITTEN = ("run.json", "metrics.jsonl", "state.safetensors", "state.previous.safetensors", "best.safetensors",
+               "last.safetensors", "blend_curve.json")
+
     def exists(self) -> bool:
         return self.config_file.is_file()
+
+    def remove_leftovers(self) -> int:
+        """Delete what writes killed mid-way left here (`core.atomic.remove_leftovers`), older
+        versions' temporary copies of the run's own files included; only while holding the folder."""
+        return atomic.remove_leftovers(self.path, older=self.WRITTEN)
 
     @contextlib.contextmanager
     def held(self) -> Iterator["RunDir"]:
