@@ -20,12 +20,13 @@ def render(run_dirs: list[str], out: str, size: tuple[int, int] = (900, 600), co
     from PySide6.QtWidgets import QApplication
 
     from core.weights.compare import compare_runs, expand_runs
+    from flyp_app.theme import style_sheet
     from flyp_app.widgets.compare_plot import ComparePlotBox
 
     app = QApplication.instance() or QApplication([])
     rows = compare_runs(expand_runs(run_dirs), "cpu", compute=compute)
     box = ComparePlotBox()  # the plot under its legend, as on the Compare page
-    box.setStyleSheet("background: white;")  # as the app's style sheet makes the legend
+    box.setStyleSheet(style_sheet() + "\nQWidget { background: white; }")  # the app's: the legend's padding
     if title:
         box.plot.setTitle(title, size="10pt", color="#333333")
     box.resize(*size)

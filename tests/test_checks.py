@@ -68,6 +68,37 @@ def test_flipped_labels_rank_first(demo_folders, demo_predictor, tmp_path):
     assert sum(held) / len(held) >= 0.70, held
 
 
+def test_in_a_small_folder_planted_labels_lead_a_ranking_whose_scores_differ(demo_folders, tmp_path):
+    """20 images a class, six classes, six filed under the next class: the probes separate so few
+    images perfectly, and their raw scores all read 1.00 (issue #31 item 9); calibrated, they are a ranking."""
+    from core.checks.report import check_folders
+    from core.labelling.predictor import zero_shot
+    from core.model.loading import ModelSpec, load_model
+
+    classes = ["circle", "square", "star", "triangle", "ring", "cross"]
+    files = [(c, p) for c in classes for p in sorted((demo_folders / "train" / c).glob("00[01]*.png"))]
+    rng = random.Random(0)
+    plant = set(rng.sample(range(len(files)), len(classes)))
+    planted = set()
+    for i, (name, path) in enumerate(files):
+        folder = classes[(classes.index(name) + 1) % len(classes)] if i in plant else name
+        target = tmp_path / "small" / folder / f"{name}-{path.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+        if i in plant:
+            planted.add(str(target))
+    assert len(files) == 120
+    report = check_folders(tmp_path / "small", zero_shot(load_model(ModelSpec("demo", None), "cpu"), sorted(classes),
+                                                         ["a photo of a {}."]))
+    assert report.trusted
+    top = report.suspicious[:2 * len(planted)]
+    assert top[0].path in planted and len({s.path for s in top} & planted) >= len(planted) / 2  # measured 4 of 6
+    shown = [s.score_text() for s in top]
+    assert "1.00" not in shown and len(set(shown)) >= len(planted), shown  # measured 9 values in 12, not 3
+    scores = [s.score for s in report.suspicious]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_planted_copies_are_found_and_distinct_images_are_not_paired(demo_folders, demo_predictor, tmp_path):
     from core.checks.report import check_folders
 

@@ -39,6 +39,11 @@ class Suspicious:
     def to_json(self) -> dict:
         return {"path": self.path, "label": self.label, "likely": self.likely, "score": round(self.score, 4)}
 
+    def score_text(self) -> str:
+        """The score to two decimals, "> 0.99" where that would read 1.00: the folder's class is
+        never wholly ruled out, and a column of 1.00 reads as no ranking at all."""
+        return "> 0.99" if self.score >= 0.995 else f"{self.score:.2f}"
+
 
 @dataclass
 class Duplicate:

@@ -67,7 +67,7 @@ def _text(report) -> str:
                  + (f" ({report.kept} kept as they are not listed)" if report.kept else "") + ":")
     if note := report.ranking_note():
         lines.append(f"  ({note})")
-    lines += [f"  {f'{s.score:.2f}' if report.trusted else '  – '}  {shown(s.path)}  filed under {shown(repr(s.label))}, "
+    lines += [f"  {s.score_text() if report.trusted else '  – ':>6}  {shown(s.path)}  filed under {shown(repr(s.label))}, "
               f"looks like {shown(repr(s.likely))}" for s in report.suspicious[:SHOWN]]
     lines.append(f"\n{len(report.near_duplicates)} near-duplicate pair(s):")
     lines += [f"  {d.similarity:.3f}  {d.kind:<18}  {shown(d.a)}  ~  {shown(d.b)}"

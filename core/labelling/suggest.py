@@ -60,8 +60,11 @@ class AnchoredProbe:
             self.weight, self.bias = _fit(x, y, self.prior, self.l2)
             self.fitted = True
 
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return features.float() @ self.weight.T + self.bias
+
     def probabilities(self, features: torch.Tensor) -> torch.Tensor:
-        return (features.float() @ self.weight.T + self.bias).softmax(dim=-1)
+        return self.logits(features).softmax(dim=-1)
 
 
 def choose_l2(x: torch.Tensor, y: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor],

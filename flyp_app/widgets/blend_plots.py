@@ -21,7 +21,8 @@ from flyp_app.widgets.legend import LegendLine
 pg = pyqtgraph()
 
 INK = "#333333"
-PLOT_HEIGHT = 190  # with its legend's line below, within the 220 px the Blend page keeps for its plots
+PLOT_HEIGHT = 175  # with two lines of legend below (three sets and their mean), within the 220 px the
+                   # Blend page keeps for its plots: taller, the legend covered the axis' words
 
 
 def _percent(values: Sequence[float]) -> list[float]:
@@ -207,8 +208,8 @@ class BlendPlotPanel(QWidget):
         self.alpha_plot = AlphaPlot()
         self.alpha_plot.line.setValue(alpha)  # the project's α while the curve loads, not 0
         self.robust_plot = RobustnessPlot()
-        for plot in (self.alpha_plot, self.robust_plot):  # taller, the legends covered the axes' words at
-            plot.setMinimumHeight(PLOT_HEIGHT)            # 1024×700
+        for plot in (self.alpha_plot, self.robust_plot):
+            plot.setMinimumHeight(PLOT_HEIGHT)
         stack.insertWidget(0, self.robust_plot)
         stack.setCurrentWidget(self.robust_plot)  # the note only once a curve shows there is no OOD set
         # A grid, so that the two plots keep the same height whatever their legends below take.

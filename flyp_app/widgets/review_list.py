@@ -107,7 +107,7 @@ class ReviewList(QWidget):
                             "Images whose folder the model's evidence contradicts, most suspicious first. The "
                             "score (0–1) is how little the folder's class is believed.")
         for s in report.suspicious:
-            self._image_row(group, s.path, s.label, s.likely, "–" if note else f"{s.score:.2f}",
+            self._image_row(group, s.path, s.label, s.likely, "–" if note else s.score_text(),
                             f"{s.path}\nfiled under {self.actions.display(s.label)}; looks like "
                             f"{self.actions.display(s.likely)}")
 
