@@ -7,7 +7,6 @@ edits (folders, class names, templates, settings) go on an undo stack (Edit ▸ 
 from __future__ import annotations
 
 import copy
-import os
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.errors import FlypError
 from flyp_app.caches import Caches
+from flyp_app.image_review import ImageReview
 from core.project import Project, ProjectLock, load_project, remember_project, save_project
 from flyp_app.words import error_text
 
@@ -89,7 +89,7 @@ class AppState(QObject):
         self._save_timer = QTimer(self, singleShot=True, interval=400)
         self._save_timer.timeout.connect(self.save_now)
         self.undo_stack = QUndoStack(self)
-        self.moved: dict[str, str] = {}  # images moved to another class this session: {first path: path now}
+        self.review = ImageReview(self)  # what the user did with listed images: moves, left out, kept
 
     # Project file -------------------------------------------------------------------------
     def open(self, path: str | Path) -> None:
@@ -103,7 +103,7 @@ class AppState(QObject):
         remember_project(project.path)
         self.datasets, self.scan_error, self.scanning = None, "", False
         self.undo_stack.clear()
-        self.moved = {}
+        self.review.forget()
         self.remember_folder(project.path.parent)
         self.project_changed.emit()
 
@@ -113,7 +113,7 @@ class AppState(QObject):
         self.project = Project()
         self.datasets, self.scan_error, self.scanning = None, "", False
         self.undo_stack.clear()
-        self.moved = {}
+        self.review.forget()
         self.project_changed.emit()
 
     def save_as(self, path: str | Path) -> Path:
@@ -164,30 +164,30 @@ class AppState(QObject):
         values = {k: v for k, v in values.items() if v is not None}
         what = {"train_dir": "training folder", "val_dir": "validation folder", "ood_dirs": "different conditions",
                 "val_fraction": "held-out share"}
-        self._edit(", ".join(what[k] for k in values), values)
+        self.edit_project(", ".join(what[k] for k in values), values)
 
     def set_class_name(self, folder: str, name: str) -> None:
-        self._edit(f"class name {name!r}", {"class_names": self.project.class_names | {folder: name}})
+        self.edit_project(f"class name {name!r}", {"class_names": self.project.class_names | {folder: name}})
 
     def set_templates(self, templates: list[str]) -> None:
-        self._edit("templates", {"templates": list(templates)})
+        self.edit_project("templates", {"templates": list(templates)})
 
     def set_shortcut_concepts(self, concepts: list[str]) -> None:
         """The user's own shortcut concepts, looked for by the label check beside the default ones."""
-        self._edit("shortcut concepts", {"shortcut_concepts": list(concepts)})
+        self.edit_project("shortcut concepts", {"shortcut_concepts": list(concepts)})
 
     def set_settings(self, **settings) -> None:
         values = {key: settings.pop(key) for key in ("model", "pretrained", "auto", "budget_minutes")
                   if key in settings}  # the project's own, beside its settings
         if settings:
             values["settings"] = self.project.settings | settings
-        self._edit("model" if "model" in values else "training settings", values)
+        self.edit_project("model" if "model" in values else "training settings", values)
 
     def set_min_confidence(self, value: float) -> None:
         """The confidence (0–1) below which sorting puts an image in `_uncertain` (one undo step)."""
-        self._edit("uncertain below", {"min_confidence": round(min(1.0, max(0.0, float(value))), 4)})
+        self.edit_project("uncertain below", {"min_confidence": round(min(1.0, max(0.0, float(value))), 4)})
 
-    def _edit(self, text: str, after: dict) -> None:
+    def edit_project(self, text: str, after: dict) -> None:
         """Apply `after` ({field: value}) to the project and put the edit on the undo stack."""
         before = {key: copy.deepcopy(getattr(self.project, key)) for key in after}
         if before == after:
@@ -220,68 +220,6 @@ class AppState(QObject):
         if restored:
             self.restored.emit()
 
-    # Reviewing images: the label check and the Blend page's gallery -----------------------------
-    def move_images(self, paths: list[str], folder: str) -> str:
-        """Move images into class folder `folder` of their own folder (training, validation, …),
-        logged and undoable (`flyp_app.file_moves`). Returns why some could not move ("" if all did)."""
-        from core.labelling.files import log_path
-        from flyp_app.file_moves import MoveImages
-
-        p = self.project
-        if p.path is None:
-            return "Save the project first: moved images are logged beside it."
-        roots = [Path(os.path.abspath(self.folder(d))) for d in (p.train_dir, p.val_dir, *p.ood_dirs) if d]
-        command = MoveImages(paths, folder, roots, log_path(p.path), self._images_moved)
-        if command.moved:
-            self.undo_stack.push(command)
-        elif not command.error:
-            return "The selected images are in that class already."
-        return command.error
-
-    def _images_moved(self, changes: dict[str, str], error: str = "") -> None:
-        first = {now: was for was, now in self.moved.items()}
-        for old, new in changes.items():
-            origin = first.get(old, old)
-            if new == origin:
-                self.moved.pop(origin, None)
-            else:
-                self.moved[origin] = new
-        if error:
-            self.message.emit(error)
-        if changes:
-            self.data_changed.emit()
-            self.images_changed.emit()
-
-    def exclude_images(self, paths: list[str]) -> None:
-        """Leave images out of training, scans and checks (the project's list; the files stay)."""
-        from core.data.folders import excluded_key
-
-        new = [excluded_key(x) for x in paths if excluded_key(x) not in self.project.excluded]
-        if new:
-            self._edit(f"leave {len(new)} image(s) out of training", {"excluded": self.project.excluded + new})
-
-    def keep_images(self, paths: list[str]) -> None:
-        """Images the user looked at and keeps as they are: the label check does not list them again."""
-        from core.data.folders import excluded_key
-
-        new = [excluded_key(x) for x in paths if excluded_key(x) not in self.project.kept]
-        if new:
-            self._edit(f"keep {len(new)} image(s) as they are", {"kept": self.project.kept + new})
-
-    def review_status(self, path: str) -> str:
-        """What the user did with a listed image, in words ("" when nothing yet)."""
-        from core.data.captions import display_name
-        from core.data.folders import excluded_key
-
-        if path in self.moved:
-            folder = Path(self.moved[path]).parent.name
-            return f"Moved to {self.project.class_names.get(folder) or display_name(folder)}"
-        if excluded_key(path) in self.project.excluded:
-            return "Left out of training"
-        if excluded_key(path) in self.project.kept:
-            return "Kept as is"
-        return ""
-
     # Where file dialogs start -------------------------------------------------------------------
     def dialog_folder(self) -> str:
         """The folder a file dialog opens in: the last one used, else the project's, else home."""
@@ -309,7 +247,7 @@ class AppState(QObject):
         """Runs trained elsewhere, listed in the project (undoable; the last becomes the current run)."""
         runs = [str(Path(r).absolute()) for r in run_dirs]
         listed = self.project.runs + [r for r in runs if r not in self.project.runs]
-        self._edit("add run folder", {"runs": listed, "current_run": runs[-1]})
+        self.edit_project("add run folder", {"runs": listed, "current_run": runs[-1]})
 
     def set_training_run(self, run_dir: str) -> None:
         """The run being trained now ("" when training ends): the other pages leave it alone meanwhile."""
@@ -364,7 +302,7 @@ class AppState(QObject):
         if key:
             keys[folder] = key
         shown = shown or folder
-        self._edit(f"key {key} for {shown}" if key else f"{shown}'s own key", {"label_keys": keys})
+        self.edit_project(f"key {key} for {shown}" if key else f"{shown}'s own key", {"label_keys": keys})
 
     def labels_updated(self, changes: dict) -> None:
         """Images were labelled into (+n) or taken back out of (−n) class folders: {class folder: n}."""

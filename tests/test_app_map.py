@@ -104,7 +104,7 @@ def test_label_these_opens_the_selection_on_the_label_page(qtbot, mapped):
     label.assign(other, [label.items[str(source)]])
     assert not source.exists() and len(list((train / other).iterdir())) == len(before) + 1
     assert not label.items
-    assert window.state.review_status(str(source)).startswith("Moved to")  # as Move to class does: the map fades it
+    assert window.state.review.status(str(source)).startswith("Moved to")  # as Move to class does: the map fades it
     window.state.undo_stack.undo()  # …and Undo puts it back, on disk and in the grid
     assert source.exists() and sorted((train / other).iterdir()) == before
     assert list(label.items) == [str(source)]

@@ -206,15 +206,15 @@ def test_the_users_own_shortcut_concepts_are_saved_with_the_project_and_undone(q
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1024, 700)])
-def test_the_search_field_shows_its_whole_placeholder(qtbot, page, size):
+@pytest.mark.parametrize("tab", ["search", "check"])
+def test_the_search_and_concept_fields_show_their_whole_placeholder(qtbot, page, size, tab):
     from PySide6.QtWidgets import QStyle, QStyleOptionFrame
 
-    search = page.search
-    page.see.setCurrentWidget(search)
+    field = page.search.field if tab == "search" else page.check.concepts
+    page.see.setCurrentWidget(getattr(page, tab))
     page.window().resize(*size)
     qtbot.waitUntil(lambda: (page.window().width(), page.window().height()) == size)
     qtbot.wait(50)
-    field = search.field
     option = QStyleOptionFrame()
     field.initStyleOption(option)
     text_room = field.style().subElementRect(QStyle.SE_LineEditContents, option, field).width()

@@ -92,7 +92,7 @@ def test_pages_change_the_app_state_only_through_its_setters():
     """No page, widget or window assigns AppState's fields or emits its signals itself."""
     bad = []
     for path in sorted((ROOT / "flyp_app").rglob("*.py")):
-        if path.name == "state.py":
+        if path.name in ("state.py", "image_review.py"):  # the state and its part, AppState.review
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []

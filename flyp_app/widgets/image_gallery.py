@@ -102,11 +102,11 @@ class ImageGallery(QListWidget):
         """Each image's caption, and a line saying what was done with it (moved, left out, kept)."""
         for row in range(self.count()):
             entry = self.item(row)
-            status = self.state.review_status(entry.data(PATH))
+            status = self.state.review.status(entry.data(PATH))
             entry.setText(entry.data(CAPTION) + (f"\n{status}" if status else ""))
             entry.setForeground(self.palette().placeholderText() if status else self.palette().text())
         self.selection.emit(bool(self.selected_paths()))
 
     def selected_paths(self) -> list[str]:
         paths = [entry.data(PATH) for entry in self.selectedItems()]
-        return [p for p in paths if not self.state.review_status(p)]
+        return [p for p in paths if not self.state.review.status(p)]

@@ -185,7 +185,7 @@ class ImageSearch(QWidget):
             return
         what, query = self._query
         if "image" in query:  # `moved` holds {first path: path now} while a move is not undone
-            query = {"image": self.state.moved.get(query["first"], query["first"]), "first": query["first"]}
+            query = {"image": self.state.review.moved.get(query["first"], query["first"]), "first": query["first"]}
             self.field.setText(query["image"])
         self._search(what, **query)
 
@@ -197,7 +197,7 @@ class ImageSearch(QWidget):
             return
         self.stop()
         if "image" in query and "first" not in query:
-            first = {now: was for was, now in self.state.moved.items()}
+            first = {now: was for was, now in self.state.review.moved.items()}
             query["first"] = first.get(query["image"], query["image"])
         self._query = (what, dict(query))
         query.pop("first", None)

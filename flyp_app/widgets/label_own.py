@@ -1,6 +1,6 @@
 """The Label page's own-images mode: images of the project itself, sent from the Data page's map
 ("Label these"). Labelling one moves it into the class chosen through the app's review action
-(`AppState.move_images`: logged, one step of the undo stack), as the label check's Move to class
+(`ImageReview.move`: logged, one step of the undo stack), as the label check's Move to class
 does; an undo (or redo) of such a move brings the image back into the grid (or takes it out)."""
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ class OwnImages:
             return
         grid = self.board.grid
         row = min(grid.row(i.widget) for i in items)
-        error = self.state.move_images([i.path for i in items], folder)
-        done = [i for i in items if i.path in self.state.moved or Path(i.path).parent.name == folder]
-        self.moved += [i.path for i in done if i.path in self.state.moved]
+        error = self.state.review.move([i.path for i in items], folder)
+        done = [i for i in items if i.path in self.state.review.moved or Path(i.path).parent.name == folder]
+        self.moved += [i.path for i in done if i.path in self.state.review.moved]
         for item in done:
             self.board.remove(item.path)
         grid.select_row(row)
@@ -52,8 +52,8 @@ class OwnImages:
         """The project's images changed (a move undone or redone): the images moved from here are in
         the grid while they are where they were."""
         moved = self.moved if self.active else []
-        gone = [p for p in moved if p in self.state.moved and p in self.board.items]
-        back = [p for p in moved if p not in self.state.moved and p in self.board.removed]
+        gone = [p for p in moved if p in self.state.review.moved and p in self.board.items]
+        back = [p for p in moved if p not in self.state.review.moved and p in self.board.removed]
         for path in gone:
             self.board.remove(path)
         if back:

@@ -260,7 +260,7 @@ class ProjectMap(QWidget):
             return
         report = self._report()
         suspicious = {s.path for s in report.suspicious} if report is not None else set()
-        acted = {i for i, p in enumerate(self.points) if self.state.review_status(p["path"])}
+        acted = {i for i, p in enumerate(self.points) if self.state.review.status(p["path"])}
         self.plot.set_marks({i for i, p in enumerate(self.points) if p["path"] in suspicious}, acted)
         self.plot.deselect(acted)  # done with: the selection keeps only what is left to act on
         self._selection_changed()
@@ -271,8 +271,8 @@ class ProjectMap(QWidget):
         if not self.points or data is None:
             return
         now = {p["path"] for p in explore_tasks.map_points(data)}
-        on_map = {p["path"] for p in self.points} | {self.state.moved.get(p["path"]) for p in self.points}
-        shown = {p["path"] for p in self.points if not self.state.review_status(p["path"])}
+        on_map = {p["path"] for p in self.points} | {self.state.review.moved.get(p["path"]) for p in self.points}
+        shown = {p["path"] for p in self.points if not self.state.review.status(p["path"])}
         if now - on_map or shown - now:
             self.summary.setText("The folders have changed since this map was drawn: Show the map again to see "
                                  "them as they are.")
@@ -287,7 +287,7 @@ class ProjectMap(QWidget):
             return
         point = self.points[index]
         path = point["path"]
-        status = self.state.review_status(path)
+        status = self.state.review.status(path)
         self.about.setText(f"{Path(path).name}\n{self.actions.display(point['label'])} · {point['set']}"
                            + ("\nunlike every class" if point["known"] is False else "")
                            + (f"\n{status}" if status else ""))
@@ -319,7 +319,7 @@ class ProjectMap(QWidget):
         if not self.points or not self.plot_box.built():
             return []
         return [self.points[i]["path"] for i in sorted(self.plot.selected)
-                if not self.state.review_status(self.points[i]["path"])]
+                if not self.state.review.status(self.points[i]["path"])]
 
     def _selection_changed(self) -> None:
         paths = self.selected_paths()

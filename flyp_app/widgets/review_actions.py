@@ -78,7 +78,7 @@ class ReviewActions(QWidget):
         paths = self.selected()
         if not paths:
             return
-        error = self.state.move_images(paths, folder)
+        error = self.state.review.move(paths, folder)
         if error:
             self.said.emit(error, False)
         else:
@@ -86,11 +86,11 @@ class ReviewActions(QWidget):
 
     def exclude(self) -> None:
         if paths := self.selected():
-            self.state.exclude_images(paths)
+            self.state.review.leave_out(paths)
             self.said.emit(f"{len(paths)} image(s) left out of training; the files stay where they are"
                            f"{UNDO_HINT}", True)
 
     def keep(self) -> None:
         if paths := self.selected():
-            self.state.keep_images(paths)
+            self.state.review.keep(paths)
             self.said.emit(f"{len(paths)} image(s) kept as they are: not listed again{UNDO_HINT}", True)

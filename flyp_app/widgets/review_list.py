@@ -219,14 +219,14 @@ class ReviewList(QWidget):
         paths = []
         for item in self.tree.selectedItems():
             for path in item.data(0, PATHS) or []:
-                if path not in paths and not self.state.review_status(path):
+                if path not in paths and not self.state.review.status(path):
                     paths.append(path)
         return paths
 
     def refresh_status(self) -> None:
         """Show what was done with each image (moved, left out, kept), or nothing once undone."""
         for path, rows in self._images.items():
-            status = self.state.review_status(path)
+            status = self.state.review.status(path)
             for row in rows:
                 row.setText(4, status)
                 for col in range(4):
