@@ -100,7 +100,7 @@ def test_compare_legend_sits_above_the_plot_not_over_its_curves(qtbot, project_w
     compare = window.show_page("compare")
     qtbot.waitUntil(lambda: compare._worker is None and bool(compare.rows) and all(compare.rows), timeout=120000)
     plot, legend = compare.plot, compare.plot.legend
-    assert legend.isVisible() and "zero-shot" in legend.text() and "flyp" in legend.text()
+    assert legend.isVisible() and "zero\u2011shot" in legend.text() and "flyp" in legend.text()  # unbroken
     legend_box = QRect(legend.mapTo(window, QPoint(0, 0)), legend.size())
     assert not legend_box.intersects(QRect(plot.mapTo(window, QPoint(0, 0)), plot.size()))
     assert plot.plotItem.legend is None  # nothing floats inside the view

@@ -45,5 +45,11 @@ class LegendLine(QLabel):
     def _render(self) -> None:
         caption = [f"<span style='color:{HINT_COLOUR}'>{html.escape(self.caption)}</span>"] if self.caption else []
         self.setText(" &nbsp;&nbsp; ".join(caption + [
-            f"<span style='white-space:nowrap'><span style='color:{c}'>{MARKS[m]}</span>&nbsp;{n}</span>"
+            f"<span style='white-space:nowrap'><span style='color:{c}'>{MARKS[m]}</span>&nbsp;{_unbroken(n)}</span>"
             for n, c, m in self.entries]))
+
+
+def _unbroken(name: str) -> str:
+    """An entry's name that the line never breaks inside (Qt breaks at a hyphen despite nowrap:
+    "zero-" at the end of one line, "shot" on the next)."""
+    return html.escape(name).replace("-", "\u2011").replace(" ", "&nbsp;")
