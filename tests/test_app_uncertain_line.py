@@ -79,3 +79,20 @@ def test_a_perfect_validation_set_is_said_to_leave_the_confidence_as_it_is(qtbot
     qtbot.addWidget(view)
     view.set_report(_report(False, "no validation errors"))
     assert "every validation image is right" in view.words.toPlainText()
+
+
+def test_the_uncertain_lines_words_are_whole_inside_the_plot(qtbot, window):
+    view = _reliability(qtbot, window)
+    view.window().resize(1280, 800)
+    for percent in (10, 50, 90):
+        _drag_to(view, percent)
+        qtbot.wait(100)
+        _assert_inside(view)
+
+
+def _assert_inside(view) -> None:
+    box = view.coverage.getViewBox()
+    label = view.uncertain.label
+    inside = box.mapRectToScene(box.boundingRect())
+    words = label.mapRectToScene(label.boundingRect())
+    assert inside.left() <= words.left() and words.right() <= inside.right() + 1, (words, inside)

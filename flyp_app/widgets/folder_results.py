@@ -50,7 +50,7 @@ class FolderResults(QWidget):
         row.addWidget(QLabel("Sort, uncertain below:"))
         self.min_confidence = QDoubleSpinBox(minimum=0, maximum=100, decimals=0, suffix=" %")
         self.min_confidence.setToolTip("Images whose top class is less sure than this go into “_uncertain” "
-                                       "when sorting (the “Uncertain below” line of the Blend page's plot)")
+                                       "when sorting (the red “uncertain <” line of the Blend page's plot)")
         self.show_min_confidence(state.project.min_confidence)
         self.min_confidence.valueChanged.connect(lambda v: state.set_min_confidence(v / 100))
         state.min_confidence_changed.connect(self.show_min_confidence)

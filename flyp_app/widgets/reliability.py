@@ -72,7 +72,7 @@ def calibration_words(report: dict, uncertain_below: float = SORT_DEFAULT) -> st
 
 class ReliabilityView(QWidget):
     """The reliability plot (confidence → accuracy, %) and the words under it. On the coverage plot
-    a draggable "Uncertain below" line: `uncertain_moved(value, 0–1)` when the user lets it go."""
+    a draggable "uncertain < N%" line: `uncertain_moved(value, 0–1)` when the user lets it go."""
 
     def __init__(self, uncertain_below: float = SORT_DEFAULT, uncertain_moved: Callable[[float], None] = lambda _: None):
         super().__init__()
@@ -101,8 +101,10 @@ class ReliabilityView(QWidget):
                                  "“_uncertain”): solid, the accuracy of the images kept; dashed, the share kept.")
         self.uncertain = pg.InfiniteLine(100 * uncertain_below, angle=90, movable=True, bounds=(0, 100),
                                          pen=pg.mkPen("#c0392b", width=2), hoverPen=pg.mkPen("#c0392b", width=4),
-                                         label="Uncertain below {value:.0f}%",
+                                         label="uncertain < {value:.0f}%",
                                          labelOpts={"position": 0.92, "color": "#c0392b", "movable": True})
+        self.uncertain.sigPositionChanged.connect(self._uncertain_words_side)
+        self._uncertain_words_side()
         self.uncertain.setToolTip("Drag: images less sure than this go into “_uncertain” when Try sorts a folder")
         self.uncertain.sigPositionChangeFinished.connect(self._uncertain_dropped)
         self.coverage.addItem(self.uncertain)
@@ -168,6 +170,12 @@ class ReliabilityView(QWidget):
         self.uncertain.blockSignals(False)
         if self.report is not None:
             self.words.setText(self.legend.text() + "<br>" + calibration_words(self.report, value))
+
+    def _uncertain_words_side(self) -> None:
+        """The line's words on its wider side, so that the plot's edge never cuts them."""
+        side = 0 if self.uncertain.value() < 50 else 1  # the words' left (0) or right (1) end at the line
+        self.uncertain.label.anchors = [(side, 0), (side, 0)]
+        self.uncertain.label.updatePosition()
 
     def _uncertain_dropped(self) -> None:
         value = round(self.uncertain.value()) / 100  # whole percents, as Try's box shows it
