@@ -44,7 +44,8 @@ class LabelCheck(QWidget):
         self.stop_button.setAccessibleName("Stop checking labels")
         self.stop_button.clicked.connect(self.stop)
         self.concepts = QLineEdit(placeholderText="also look for… (a ruler, a watermark)")
-        self.concepts.setMinimumWidth(self.concepts.fontMetrics().horizontalAdvance(self.concepts.placeholderText()) + 16)
+        placeholder = self.concepts.fontMetrics().horizontalAdvance(self.concepts.placeholderText())
+        self.concepts.setMinimumWidth(placeholder + 16)
         self.concepts.setMaximumWidth(max(260, self.concepts.minimumWidth()))  # its placeholder whole, not cut
         self.concepts.setToolTip("Shortcuts besides styles, text, rulers, hands, frames and backgrounds: things that "
                                  "might sit in one class's pictures only, separated by commas")

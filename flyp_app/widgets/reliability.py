@@ -74,7 +74,8 @@ class ReliabilityView(QWidget):
     """The reliability plot (confidence → accuracy, %) and the words under it. On the coverage plot
     a draggable "uncertain < N%" line: `uncertain_moved(value, 0–1)` when the user lets it go."""
 
-    def __init__(self, uncertain_below: float = SORT_DEFAULT, uncertain_moved: Callable[[float], None] = lambda _: None):
+    def __init__(self, uncertain_below: float = SORT_DEFAULT,
+                 uncertain_moved: Callable[[float], None] = lambda _: None):
         super().__init__()
         self.uncertain_below, self._uncertain_moved = uncertain_below, uncertain_moved
         layout = QVBoxLayout(self)
