@@ -74,6 +74,7 @@ def remove_leftovers(folder: str | os.PathLike, older: tuple[str, ...] = ()) -> 
 
 
 OLD_TMP_AGE = 600  # seconds: an older version writes one file in far less; a temporary file older than this is dead
+clock = time.time  # what "now" is for a leftover's age (tests pin it)
 _MKSTEMP_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")  # what tempfile's 8 random characters use
 
 
@@ -91,7 +92,7 @@ def is_old_temp(leftover: Path, name: str) -> bool:
         info = os.lstat(leftover)
     except OSError:
         return False
-    return stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= OLD_TMP_AGE
+    return stat.S_ISREG(info.st_mode) and clock() - info.st_mtime >= OLD_TMP_AGE
 
 
 def _write_error(path: Path, exc: OSError) -> WriteError:

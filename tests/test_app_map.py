@@ -154,18 +154,9 @@ def test_a_mouse_lasso_selects_the_points_inside_it(qtbot):
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    from flyp_app.widgets.map_plot import MapPlot
-
-    plot = MapPlot()
-    qtbot.addWidget(plot)
-    plot.resize(400, 300)
-    plot.show()
-    points = [{"x": float(x), "y": float(y), "set": "training", "known": True} for x in range(5) for y in range(5)]
-    plot.show_points(points, ["#2f6fde"] * len(points))
-    qtbot.wait(20)
+    plot, points = grid_plot(qtbot)
     viewport = plot.viewport()
-    corners = [plot.mapFromScene(plot.box.mapViewToScene(QPointF(x, y)))
-               for x, y in ((0.5, 0.5), (2.5, 0.5), (2.5, 2.5), (0.5, 2.5))]
+    corners = [at(plot, x, y) for x, y in ((0.5, 0.5), (2.5, 0.5), (2.5, 2.5), (0.5, 2.5))]
 
     def send(kind, pos, buttons):
         QApplication.sendEvent(viewport, QMouseEvent(kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)),

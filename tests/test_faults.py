@@ -550,7 +550,7 @@ def test_a_sort_killed_midway_leaves_no_partial_image_and_a_rerun_completes_it(t
     assert not list((sorted_dir / "circle").glob(".*.tmp"))  # the killed copy's hidden leftover is gone
 
 
-def test_a_partial_copy_left_by_an_older_version_is_removed_and_a_users_like_named_file_kept(tmp_path):
+def test_a_partial_copy_left_by_an_older_version_is_removed_and_a_users_like_named_file_kept(tmp_path, monkeypatch):
     """Older versions named a sort's hidden copy `.NAME.XXXXXXXX.tmp`, without a process id: the
     next sort of that image removes such a leftover (a killed copy: its bytes begin the image's,
     untouched for a while), never a user's file of a like name, nor a copy being written now."""
@@ -564,7 +564,8 @@ def test_a_partial_copy_left_by_an_older_version_is_removed_and_a_users_like_nam
     image = (photos / "p0.png").read_bytes()
     circle = tmp_path / "sorted" / "circle"
     circle.mkdir(parents=True)
-    old = time.time() - 3600
+    now = pin_clock(monkeypatch)
+    old = now - 3600
     left = {".p0.png.k2x9_q7a.tmp": image[:10], ".p0.png.a1b2c3d4.tmp": b""}  # killed mid-copy, and before a byte
     kept = {".p0.png.notes.tmp": image[:10], ".p0.png.ABCDEFGH.tmp": image[:10],  # not mkstemp's names
             ".p0.png.zz9yy8xx.tmp": b"my own words",  # not the image's bytes
@@ -573,6 +574,7 @@ def test_a_partial_copy_left_by_an_older_version_is_removed_and_a_users_like_nam
         (circle / name).write_bytes(data)
         os.utime(circle / name, (old, old))
     (circle / ".p0.png.fresh123.tmp").write_bytes(image[:10])  # an older version's copier at work now
+    os.utime(circle / ".p0.png.fresh123.tmp", (now, now))
     kept[".p0.png.fresh123.tmp"] = image[:10]
     sort_into([Prediction(photos / "p0.png", [("circle", 0.9)], "")], tmp_path / "sorted")
     assert (circle / "p0.png").read_bytes() == image
@@ -580,20 +582,30 @@ def test_a_partial_copy_left_by_an_older_version_is_removed_and_a_users_like_nam
     assert all((circle / name).read_bytes() == data for name, data in kept.items())
 
 
-def test_a_resumed_run_removes_an_older_versions_temporary_copies_of_its_files_and_keeps_the_users(flyp_run, tmp_path):
+def test_a_resumed_run_removes_an_older_versions_temporary_copies_of_its_files_and_keeps_the_users(flyp_run, tmp_path, monkeypatch):
     """Older versions named a write's temporary file `.NAME.XXXXXXXX.tmp` (no `.flyp-`): resuming a
     run removes those of the run's own files, never a user's like-named file, nor one written now."""
     import shutil
 
     run = RunDir(shutil.copytree(flyp_run, tmp_path / "run"))
-    old = time.time() - 3600
+    now = pin_clock(monkeypatch)
+    old = now - 3600
     gone = [run.path / ".state.safetensors.k2x9_q7a.tmp", run.path / "checkpoints" / ".best.safetensors.a1b2c3d4.tmp",
             run.path / ".run.json.zz9yy8xx.tmp"]
     kept = [run.path / ".notes.txt.k2x9_q7a.tmp", run.path / ".run.json.notes.tmp", run.path / ".run.json.ABCDEFGH.tmp",
             run.path / "run.json.k2x9_q7a.tmp", run.path / ".state.safetensors.fresh123.tmp"]
     for path in gone + kept:
         path.write_bytes(b"half")
-        if path.name != ".state.safetensors.fresh123.tmp":  # that one is being written now
-            os.utime(path, (old, old))
+        written = now if path.name == ".state.safetensors.fresh123.tmp" else old  # that one is being written now
+        os.utime(path, (written, written))
     assert run.remove_leftovers() == len(gone)
     assert not any(p.exists() for p in gone) and all(p.read_bytes() == b"half" for p in kept)
+
+
+def pin_clock(monkeypatch) -> float:
+    """"Now", for the age of leftovers, pinned: however slow the machine, a file written "now" stays young."""
+    from core import atomic
+
+    now = time.time()
+    monkeypatch.setattr(atomic, "clock", lambda: now)
+    return now
