@@ -7,11 +7,11 @@ No torch here: the app asks which temperature applies without loading a model.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from core.errors import FlypError
+from core.file_fields import read_json
 
 # The range a fitted T is kept in. Below 1/20 the logits are multiplied by more than 20, and every
 # confidence rounds to 0 or 1: that is what the fit runs to when validation has (almost) no errors,
@@ -49,8 +49,8 @@ def run_temperature(run_dir: str | Path, alpha: float, info: dict | None = None)
     where = Path(run_dir) / "run.json"
     if info is None:
         try:
-            info = json.loads(where.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            info = read_json(where, "")  # re-read: an export since the run was opened may have calibrated it
+        except FlypError:
             return None  # run.json itself is checked where the run is opened
     calibration = info.get("calibration") if isinstance(info, dict) else None
     if not isinstance(calibration, dict) or not isinstance(calibration.get("alpha"), (int, float)):
