@@ -16,3 +16,10 @@ def shown(text) -> str:
         return text
     return "".join(_ESCAPES.get(c) or (c.encode("unicode_escape").decode("ascii")
                                        if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c) for c in text)
+
+
+def first_names(names, shown_at_most: int) -> str:
+    """The first `shown_at_most` of `names`, quoted, then how many more: "'cat', 'dog' and 3 more"."""
+    names = list(names)
+    more = f" and {len(names) - shown_at_most} more" if len(names) > shown_at_most else ""
+    return ", ".join(map(repr, names[:shown_at_most])) + more

@@ -13,7 +13,7 @@ import torch
 
 from core.errors import FlypError
 from core.progress import Progress, no_cancel, no_progress
-from core.words import shown
+from core.words import first_names, shown
 from core.trust.novelty import DEFAULT_METHOD, KEEP, NoveltyModel, fit_novelty
 
 
@@ -83,11 +83,9 @@ def run_samples(info: dict, cancel: Callable[[], bool] = no_cancel) -> tuple[lis
 
 def folder_changed(folder, listed: list[str], found: list[str]) -> str:
     """The warning for a run whose training folder's classes are no longer those it was trained on."""
-    def names(classes):
-        return ", ".join(map(repr, classes[:4])) + (f" and {len(classes) - 4} more" if len(classes) > 4 else "")
     added, gone = [c for c in found if c not in listed], [c for c in listed if c not in found]
-    change = "; ".join(([f"classes added since: {names(added)}"] if added else [])
-                       + ([f"classes gone since: {names(gone)}"] if gone else [])) or "its classes were reordered"
+    change = "; ".join(([f"classes added since: {first_names(added, 4)}"] if added else [])
+                       + ([f"classes gone since: {first_names(gone, 4)}"] if gone else [])) or "its classes were reordered"
     return (f"the training folder {shown(folder)} changed since this run was trained ({change}): predictions are "
             f"over the run's own {len(listed)} classes, and its novelty score is fitted on their images only"
             + ("; train again to include the new classes" if added else ""))

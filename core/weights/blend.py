@@ -14,6 +14,7 @@ from core.model.classifier import HEAD_KEYS, Classifier
 from core.model.evaluate import Metrics
 from core.data.folders import load_run_datasets
 from core.errors import FlypError
+from core.words import first_names
 from core.data.loader import EvalImages, weights_file_key
 from core.model.loading import ModelSpec, load_model, read_state_dict
 from core.progress import Progress, check_cancel, no_cancel, no_progress
@@ -83,10 +84,9 @@ def check_run_classes(info: dict, found: list[str]) -> None:
     naming both: the folders may have changed since, or run.json may have been edited."""
     listed = list(info["classes"])
     if list(found) != listed:
-        def names(classes):
-            return ", ".join(map(repr, classes[:6])) + (f" and {len(classes) - 6} more" if len(classes) > 6 else "")
-        raise FlypError(f"{info['config']['train_dir']} holds the classes {names(found)}, but {RUN_JSON} lists "
-                        f"{names(listed)}: the folders changed since the run was trained, or run.json was edited")
+        raise FlypError(f"{info['config']['train_dir']} holds the classes {first_names(found, 6)}, but {RUN_JSON} "
+                        f"lists {first_names(listed, 6)}: the folders changed since the run was trained, or run.json "
+                        "was edited")
 
 
 def run_eval_sets(info: dict, cancel: Callable[[], bool] = no_cancel) -> dict[str, EvalImages]:
