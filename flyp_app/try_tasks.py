@@ -6,7 +6,7 @@ folders are classified by `flyp_app.label_tasks.classify_folder`.
 from __future__ import annotations
 
 from flyp_app.caches import Caches
-from flyp_app.words import file_problem_text
+from flyp_app.words import UNCALIBRATED, file_problem_text
 
 CLASSIFY_BATCH = 32    # images classified per step, each step sent to the window
 
@@ -40,7 +40,8 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     {"key", "probs", "novelty"} plus "pixels" and "thumb" when the image was decoded now, or
     {"key", "error"}. Each batch also carries "threshold", the novelty above which an image is
     like none of the classes (chosen on ID validation; None, and "novelty" None, without a score),
-    and "warnings", what the user is told about the run (its training folder changed since, say).
+    and "warnings", what the user is told about the run (its training folder changed since, say; its
+    confidence not calibrated at this α, `flyp_app.words.UNCALIBRATED`).
     """
     from core.errors import Cancelled, FlypError
     from core.data.transforms import eval_new_image, open_new_image
@@ -49,6 +50,9 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     loaded = session.blended.classifier.loaded
     size, interpolation = loaded.image_size, loaded.preprocess["interpolation"]
     novelty = caches.run_novelty(session, alpha)
+    warnings = list(getattr(novelty, "warnings", ()))
+    if session.temperature(alpha) is None:
+        warnings.append(UNCALIBRATED)
     for start in range(0, len(items), CLASSIFY_BATCH):
         if control is not None and control.cancelled():
             raise Cancelled()
@@ -75,6 +79,6 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
         if emit is not None:
             emit({"target": target, "classes": session.class_names, "answers": answers,
                   "threshold": None if novelty is None else novelty.threshold,
-                  "warnings": list(getattr(novelty, "warnings", ()))})
+                  "warnings": warnings})
         if progress is not None:
             progress(min(len(items), start + CLASSIFY_BATCH), len(items))

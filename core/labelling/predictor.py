@@ -135,7 +135,8 @@ def from_bundle(bundle) -> Predictor:
 
 def from_run(blended, alpha: float) -> Predictor:
     """A run (`core.weights.blend.BlendedRun`) blended at `alpha`; the caller holds the weights there.
-    Calibrated by the temperature its run.json keeps when that was measured at `alpha`."""
+    Calibrated by `core.trust.temperature.run_temperature`: the temperature its run.json keeps when
+    that was measured at `alpha`, else its cached α curve's at `alpha`; raw without either."""
     from core.trust.temperature import run_temperature
     from core.weights.curve import weights_stamp
 
