@@ -67,6 +67,7 @@ def test_predict_at_an_alpha_never_exported_is_calibrated_by_the_curve(capsys, c
     code, out, _ = run_cli(capsys, "predict", run, *paths, "--alpha", "0.3", "--top-k", "3", "--json")
     report = json.loads(out)
     assert code == 0 and report["calibrated"] is True
+    assert not any("raw softmax" in w for w in report["warnings"])
     assert report["temperature"] == pytest.approx(by_hand, rel=1e-3)
 
     from core.labelling.predictor import open_predictor
@@ -120,7 +121,9 @@ def test_a_curve_cached_before_temperatures_is_computed_again_and_raw_until_then
     (run / CURVE_FILE).write_text(json.dumps(data))
     assert cached_curve(run) is None and run_temperature(run, 0.3) is None
     code, out, _ = run_cli(capsys, "predict", run, *_photos(colour_data, tmp_path), "--alpha", "0.3", "--json")
-    assert code == 0 and json.loads(out)["calibrated"] is False and json.loads(out)["temperature"] is None
+    report = json.loads(out)
+    assert code == 0 and report["calibrated"] is False and report["temperature"] is None
+    assert any("raw softmax" in w and "α = 0.3" in w for w in report["warnings"])  # said, not silent
     curve = run_curve(run)
     assert all("temperature" in p for p in curve)
     assert run_temperature(run, 0.3) == pytest.approx(curved_run[1][3]["temperature"], rel=1e-3)
