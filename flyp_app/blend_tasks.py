@@ -45,8 +45,10 @@ def blend_curve(caches: Caches, run_dir: str, device: str = "auto", recompute: b
 
 def evaluate_at(caches: Caches, run_dir: str, device: str, alpha: float, progress=None, control=None, emit=None) -> dict:
     """The exact blend at α on every evaluation set: metrics, the confusion matrix and the images
-    of each of its cells (the engine's), every image's prediction, and the misclassified ones
-    (most confident mistakes first, the first `GALLERY_LIMIT` with thumbnails)."""
+    of each of its cells (the engine's), every image's prediction with its confidence as
+    predictions at α give it (calibrated; "calibrated", here and per set, says whether a temperature
+    was there), and the misclassified ones (most confident mistakes first, the first
+    `GALLERY_LIMIT` with thumbnails)."""
     from core.errors import Cancelled, FlypError
     from core.progress import no_cancel
 
@@ -57,7 +59,8 @@ def evaluate_at(caches: Caches, run_dir: str, device: str, alpha: float, progres
             raise Cancelled()
         sets = session.eval_sets(cancel=control)
         names = session.blended.classifier.class_names
-        for name, metrics in session.evaluate(alpha, control or no_cancel).items():
+        temperature = session.temperature(alpha)
+        for name, metrics in session.evaluate(alpha, control or no_cancel, temperature).items():
             samples = sets[name].samples
             images = [{"path": str(samples[i].path), "true": names[t], "predicted": names[p], "confidence": c}
                       for i, (t, p, c) in enumerate(zip(metrics.labels, metrics.predictions, metrics.confidences))]
@@ -65,7 +68,8 @@ def evaluate_at(caches: Caches, run_dir: str, device: str, alpha: float, progres
                            key=lambda w: -w["confidence"])
             summary = metrics.to_json(full=True)
             results[name] = {"metrics": summary, "confusion": summary.pop("confusion"), "classes": list(names),
-                             "cells": metrics.cells(), "images": images, "wrong": wrong}
+                             "cells": metrics.cells(), "images": images, "wrong": wrong,
+                             "calibrated": temperature is not None}
     for result in results.values():  # thumbnails need no model: outside the lock
         for item in result["wrong"][:GALLERY_LIMIT]:
             if control is not None and control.cancelled():
@@ -74,7 +78,7 @@ def evaluate_at(caches: Caches, run_dir: str, device: str, alpha: float, progres
                 item["thumb"] = caches.thumbnail_png(item["path"])
             except FlypError:
                 item["thumb"] = None
-    return {"run": run_dir, "alpha": alpha, "sets": results}
+    return {"run": run_dir, "alpha": alpha, "sets": results, "calibrated": temperature is not None}
 
 
 def export_model(caches: Caches, run_dir: str, device: str, alpha: float, out: str, onnx: bool,

@@ -103,7 +103,8 @@ def calibration_at(caches: Caches, run_dir: str, device: str, alpha: float, prog
     """The blend's calibration at α on the run's evaluation sets (`core.trust.fitting.measure_blend`:
     the temperature fitted on ID validation only, every set reported, with the novelty score's
     lowering where the run has one), and "calibrated_predictions": whether predictions at α divide
-    by a temperature (run.json keeps one measured at this α, at export) or give the raw softmax."""
+    by a temperature (`core.trust.temperature.run_temperature`: the one measured at export at this α,
+    else the α curve's) or give the raw softmax."""
     from core.progress import no_cancel
     from core.trust.fitting import measure_blend
     from core.trust.temperature import run_temperature

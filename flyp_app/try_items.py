@@ -21,6 +21,7 @@ class TryItem:
     novelty: float | None = None  # how unlike the training images (None: the run has no novelty score)
     heat: bytes | None = None     # the image with its heat map over it ("Where it looked")…
     heat_for: tuple | None = None  # …for this (target, class index or None for the most likely class)
+    calibrated: bool = True  # probs divided by a temperature; False: raw, predicted again once one exists
 
     def top(self, k: int) -> list[tuple[str, float]]:
         order = sorted(range(len(self.probs)), key=self.probs.__getitem__, reverse=True)[:k]

@@ -6,7 +6,7 @@ folders are classified by `flyp_app.label_tasks.classify_folder`.
 from __future__ import annotations
 
 from flyp_app.caches import Caches
-from flyp_app.words import file_problem_text
+from flyp_app.words import UNCALIBRATED, file_problem_text
 
 CLASSIFY_BATCH = 32    # images classified per step, each step sent to the window
 
@@ -32,6 +32,14 @@ def expand_paths(paths: list[str], progress=None, control=None, emit=None) -> tu
     return files, rejected
 
 
+def calibrated_at(run_dir: str, alpha: float) -> bool:
+    """Whether predictions of the run at α are calibrated (`core.trust.temperature.run_temperature`:
+    no model is loaded, two small files are read), so that raw answers can be asked again."""
+    from core.trust.temperature import run_temperature
+
+    return run_temperature(run_dir, alpha) is not None
+
+
 def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, target: tuple, items: list[dict],
                    progress=None, control=None, emit=None) -> None:
     """Class probabilities of `items` at α, sent to the UI a batch at a time through `emit`.
@@ -40,7 +48,9 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     {"key", "probs", "novelty"} plus "pixels" and "thumb" when the image was decoded now, or
     {"key", "error"}. Each batch also carries "threshold", the novelty above which an image is
     like none of the classes (chosen on ID validation; None, and "novelty" None, without a score),
-    and "warnings", what the user is told about the run (its training folder changed since, say).
+    "warnings", what the user is told about the run (its training folder changed since, say; its
+    confidence not calibrated at this α, `flyp_app.words.UNCALIBRATED`), and "calibrated", whether
+    the probabilities were divided by a temperature (`calibrated_at`).
     """
     from core.errors import Cancelled, FlypError
     from core.data.transforms import eval_new_image, open_new_image
@@ -49,6 +59,9 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     loaded = session.blended.classifier.loaded
     size, interpolation = loaded.image_size, loaded.preprocess["interpolation"]
     novelty = caches.run_novelty(session, alpha)
+    warnings, calibrated = list(getattr(novelty, "warnings", ())), session.temperature(alpha) is not None
+    if not calibrated:
+        warnings.append(UNCALIBRATED)
     for start in range(0, len(items), CLASSIFY_BATCH):
         if control is not None and control.cancelled():
             raise Cancelled()
@@ -75,6 +88,6 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
         if emit is not None:
             emit({"target": target, "classes": session.class_names, "answers": answers,
                   "threshold": None if novelty is None else novelty.threshold,
-                  "warnings": list(getattr(novelty, "warnings", ()))})
+                  "warnings": warnings, "calibrated": calibrated})
         if progress is not None:
             progress(min(len(items), start + CLASSIFY_BATCH), len(items))

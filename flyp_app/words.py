@@ -107,3 +107,7 @@ def levers_text(info: dict) -> str:
     parts = [f"{label(name)}: {shown[name](value)}" if name in shown else label(name) for name, value in levers.items()]
     why = " (chosen by the automatic mode: the time budget was short)" if (info.get("auto") or {}).get("levers") else ""
     return f"Trained faster, with the same FLYP loss — {'; '.join(parts)}{why}."
+
+# Said wherever a run's confidence is shown raw (`core.trust.temperature.run_temperature` gave None).
+UNCALIBRATED = ("The confidence is the model's own, not calibrated: no temperature is fitted on the validation "
+                "images at this α yet (the Blend page fits them as it draws its α curve).")

@@ -169,6 +169,75 @@ def test_dropped_images_get_top_k_and_follow_alpha(qtbot, window, colour_data, r
     assert len(page.results.cellWidget(0, 2).rows) == 1
 
 
+def calibrated_top(reference, run, path, alpha):
+    """The top class and its confidence at α divided by the temperature predictions there use (the
+    α curve's, fitted on ID validation), and that temperature."""
+    from core.data.images import load_rgb
+    from core.data.transforms import eval_image
+    from core.trust.temperature import run_temperature
+
+    blended = reference[0]
+    blended.set_alpha(alpha)
+    clf = blended.classifier
+    pixels = eval_image(load_rgb(path), clf.loaded.image_size, clf.loaded.preprocess["interpolation"])
+    temperature = run_temperature(run, alpha)
+    probs = (clf.logits_from_features(clf.features(pixels[None])).float() / temperature).softmax(-1)[0]
+    return clf.class_names[int(probs.argmax())], float(probs.max()), temperature
+
+
+def test_try_is_calibrated_at_any_alpha_once_the_curve_is_there(qtbot, window, colour_data, reference, run_copy):
+    """Before the α curve exists Try says its confidence is raw; once the Blend page drew it, Try at
+    α = 0.45 (between the curve's points, never exported) gives softmax(logits / T) with the
+    curve's T there, and no longer says so."""
+    from flyp_app.words import UNCALIBRATED
+
+    images = [sorted((colour_data["val"] / c).glob("*.png"))[0] for c in ("red", "blue")]
+    window.state.set_alpha(0.45)
+    drop(window, images)
+    page = window.pages["try"]
+    qtbot.waitUntil(lambda: len(page.items) == 2 and all(i.probs for i in page.items), timeout=30000)
+    assert UNCALIBRATED in page.summary.text()
+    raw = expected_top(reference, images[0], 0.45)[0]
+    assert page.items[0].top(1)[0][1] == pytest.approx(raw[1], abs=1e-5)
+
+    open_blend(qtbot, window)  # computes the α curve, with a temperature at each point
+    window.state.set_alpha(0.45)  # the curve opened the run at its best α: back to 0.45
+    window.show_page("try")  # the raw answers at 0.45 are asked again, calibrated now
+    qtbot.waitUntil(lambda: page.items[0].target is not None and page.items[0].target[2] == 0.45
+                    and UNCALIBRATED not in page.summary.text(), timeout=30000)
+    for row, path in enumerate(images):
+        name, confidence, temperature = calibrated_top(reference, run_copy, path, 0.45)
+        assert page.items[row].top(1)[0] == (name, pytest.approx(confidence, abs=1e-5))
+    assert temperature != pytest.approx(1.0)  # a fitted T: calibrated and raw differ
+    assert page.items[0].top(1)[0][1] != pytest.approx(raw[1], abs=1e-3)
+
+
+def test_the_blend_gallery_and_calibration_tab_are_calibrated_at_the_sliders_alpha(qtbot, window, reference,
+                                                                                 run_copy):
+    from core.trust.temperature import run_temperature
+    from flyp_app import trust_tasks
+    from flyp_app.words import UNCALIBRATED
+
+    page = open_blend(qtbot, window)
+    page.slider.setValue(9)  # α = 0.45: never exported, between the curve's points
+    qtbot.waitUntil(lambda: page._exact_here() is not None and page.exact["alpha"] == 0.45, timeout=30000)
+    temperature = run_temperature(run_copy, 0.45)
+    assert page.exact["calibrated"] is True and temperature != pytest.approx(1.0)
+    blended, sets = reference
+    blended.set_alpha(0.45)
+    logits = blended.classifier.logits_from_features(blended.classifier.features(sets["id"])).float()
+    calibrated, raw = (logits / temperature).softmax(-1).max(-1).values, logits.softmax(-1).max(-1).values
+    shown = [image["confidence"] for image in page.exact["sets"]["id"]["images"]]
+    assert shown == pytest.approx(calibrated.tolist(), abs=1e-5)
+    assert shown != pytest.approx(raw.tolist(), abs=1e-3)
+    wrong = page.exact["sets"]["id"]["wrong"]
+    if wrong:  # the gallery's words: the most confident mistake first, calibrated
+        assert f"({wrong[0]['confidence']:.0%} sure)" in page.gallery.item(0).toolTip()
+    assert UNCALIBRATED not in page.gallery_label.text()
+    report = trust_tasks.calibration_at(window.state.caches, str(run_copy), "cpu", 0.45)
+    assert report["calibrated_predictions"] is True
+
+
 def test_pasted_image_and_folders_are_classified(qtbot, window, colour_data):
     window.show_page("try")
     page = window.pages["try"]

@@ -1,6 +1,6 @@
 """The Blend page's coverage plot has a draggable "Uncertain below" line: the project's
 `min_confidence` (one undo step), in step with Try's folder-sorting box; and the plot shows the
-coverage of the confidence predictions at α give (calibrated where run.json keeps a temperature)."""
+coverage of the confidence predictions at α give (calibrated where a temperature applies at α)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _report(calibrated_predictions: bool, temperature_fit: str = "fitted") -> di
             "calibrated_predictions": calibrated_predictions}
 
 
-@pytest.mark.parametrize("calibrated", [True, False], ids=["exported at α: calibrated", "raw"])
+@pytest.mark.parametrize("calibrated", [True, False], ids=["a temperature at α: calibrated", "raw"])
 def test_the_plot_shows_the_coverage_of_the_confidence_predictions_give(qtbot, calibrated):
     from flyp_app.widgets.reliability import ReliabilityView
 

@@ -13,7 +13,8 @@ import torch
 from cli_helpers import run_cli
 from core.training.runs import RunDir
 from core.trust import calibration
-from core.trust.temperature import T_MAX, T_MIN, from_calibration
+from core.trust.temperature import from_calibration
+from core.trust.temperature_range import T_MAX, T_MIN
 
 
 def _photos(colour_data, tmp_path):

@@ -45,6 +45,8 @@ class Predictor:
     # The temperature fitted on ID validation (`core.trust.temperature`): probabilities are
     # softmax(logits / T); None where none was fitted for this model (the raw softmax).
     temperature: float | None = None
+    # Said with the warnings when a run's predictions are raw at their α (no temperature there yet)
+    uncalibrated: str = ""
 
     @property
     def calibrated(self) -> bool:
@@ -76,8 +78,9 @@ class Predictor:
 
     def warnings(self) -> list[str]:
         """What the user is told once about these predictions: e.g. that a run's training folder
-        changed since the run (its novelty score then fitted on the run's own classes only)."""
-        return list(getattr(self.novelty_model(), "warnings", ()))
+        changed since the run (its novelty score then fitted on the run's own classes only), or that
+        its confidence is not calibrated at this α yet."""
+        return list(getattr(self.novelty_model(), "warnings", ())) + ([self.uncalibrated] if self.uncalibrated else [])
 
 
 def from_classifier(classifier, key: str, description: str) -> Predictor:
@@ -135,7 +138,8 @@ def from_bundle(bundle) -> Predictor:
 
 def from_run(blended, alpha: float) -> Predictor:
     """A run (`core.weights.blend.BlendedRun`) blended at `alpha`; the caller holds the weights there.
-    Calibrated by the temperature its run.json keeps when that was measured at `alpha`."""
+    Calibrated by `core.trust.temperature.run_temperature`: the temperature its run.json keeps when
+    that was measured at `alpha`, else its cached α curve's at `alpha`; raw without either."""
     from core.trust.temperature import run_temperature
     from core.weights.curve import weights_stamp
 
@@ -146,6 +150,10 @@ def from_run(blended, alpha: float) -> Predictor:
     predictor = from_classifier(blended.classifier, key, f"run {name} at α = {alpha:.2f}")
     predictor.class_names = list(blended.info["classes"])
     predictor.temperature = run_temperature(blended.run.path, alpha)
+    if predictor.temperature is None:
+        predictor.uncalibrated = (f"the confidence is the raw softmax: no temperature is fitted at α = {alpha:g} "
+                                  "yet (computing the run's α curve, by `flyp compare` or the Blend page, fits one "
+                                  "on its validation images at each α)")
     predictor.fit_novelty = lambda: _fit_run_novelty(blended, alpha, predictor)
     return predictor
 

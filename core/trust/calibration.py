@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 
 from core.errors import FlypError
-from core.trust.temperature import clamp
+from core.trust.temperature_range import clamp
 
 BINS = 15            # reliability bins over [0, 1], as the calibration literature reports ECE
 COVERAGE_POINTS = 21  # confidence thresholds 0, 0.05, … 1 for the coverage/accuracy curve
@@ -23,7 +23,7 @@ COVERAGE_POINTS = 21  # confidence thresholds 0, 0.05, … 1 for the coverage/ac
 
 def fit_temperature(logits: torch.Tensor, labels: Sequence[int]) -> float:
     """The T > 0 minimising the NLL of softmax(logits / T) on `labels` (ID validation images),
-    within `core.trust.temperature`'s range; 1 when every validation image is right."""
+    within `core.trust.temperature_range`'s range; 1 when every validation image is right."""
     return temperature_fit(logits, labels)["temperature"]
 
 

@@ -1,6 +1,8 @@
 """Which temperature a model's predictions divide their logits by: the one fitted on ID validation
 (`core.trust.calibration.fit_temperature`) and kept in a bundle's flyp.json or a run's run.json
-(`calibration`, at the α it was measured at), or none (the raw softmax, `calibrated: false`).
+(`calibration`, at the α it was measured at), for a run at any other α the one of its α curve
+(`blend_curve.json`, fitted at α = 0, 0.1, …, 1 and interpolated between), or none (the raw
+softmax, `calibrated: false`).
 
 No torch here: the app asks which temperature applies without loading a model.
 """
@@ -12,18 +14,10 @@ from pathlib import Path
 
 from core.errors import FlypError
 from core.file_fields import read_json
+from core.trust.temperature_range import clamp
+from core.weights.curve import cached_curve
 
-# The range a fitted T is kept in. Below 1/20 the logits are multiplied by more than 20, and every
-# confidence rounds to 0 or 1: that is what the fit runs to when validation has (almost) no errors,
-# the NLL then falling as T → 0 without a minimum, not a measurement of the model. Above 20 every
-# confidence tends to 1/classes: the fit runs there only when validation is no better than chance.
-T_MIN, T_MAX = 0.05, 20.0
 ALPHA_TOLERANCE = 1e-6  # a run's calibration applies to predictions at the α it was measured at
-
-
-def clamp(temperature: float) -> float:
-    """`temperature` kept within [T_MIN, T_MAX]."""
-    return min(T_MAX, max(T_MIN, float(temperature)))
 
 
 def from_calibration(calibration, where: str | Path) -> float | None:
@@ -45,7 +39,9 @@ def from_calibration(calibration, where: str | Path) -> float | None:
 
 def run_temperature(run_dir: str | Path, alpha: float, info: dict | None = None) -> float | None:
     """The temperature of the run in `run_dir` at `alpha`: its run.json's calibration (measured at
-    export) when that was measured at this α, else None. `info`: run.json as already read."""
+    export) when that was measured at this α, else its cached α curve's (`curve_temperature`),
+    else None: no curve of the current best weights with temperatures yet (the Blend page,
+    `flyp compare` or `flyp demo` compute it). `info`: run.json as already read."""
     where = Path(run_dir) / "run.json"
     if info is None:
         try:
@@ -53,8 +49,30 @@ def run_temperature(run_dir: str | Path, alpha: float, info: dict | None = None)
         except FlypError:
             return None  # run.json itself is checked where the run is opened
     calibration = info.get("calibration") if isinstance(info, dict) else None
-    if not isinstance(calibration, dict) or not isinstance(calibration.get("alpha"), (int, float)):
-        return None
-    if abs(calibration["alpha"] - alpha) > ALPHA_TOLERANCE:
-        return None
-    return from_calibration(calibration, where)
+    if isinstance(calibration, dict) and isinstance(calibration.get("alpha"), (int, float)) \
+            and abs(calibration["alpha"] - alpha) <= ALPHA_TOLERANCE:
+        return from_calibration(calibration, where)
+    curve = cached_curve(run_dir)
+    return curve_temperature(curve, alpha) if curve is not None else None
+
+
+def curve_temperature(curve: list[dict], alpha: float) -> float | None:
+    """The temperature at `alpha` from an α curve whose points each keep the T fitted on ID
+    validation at their α (`core.weights.blend.alpha_curve`): a point's own at its α, between two
+    points linear in log T (a scale: halfway between 0.5 and 2 is 1, not 1.25). None when a point
+    has no valid temperature (a curve without an "id" set) or `alpha` lies outside the curve."""
+    points = []
+    for point in curve:
+        t, a = point.get("temperature"), point.get("alpha")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0 \
+                or isinstance(a, bool) or not isinstance(a, (int, float)):
+            return None
+        points.append((float(a), clamp(t)))
+    points.sort()
+    for (a0, t0), (a1, t1) in zip(points, points[1:]):
+        if a0 - ALPHA_TOLERANCE <= alpha <= a1 + ALPHA_TOLERANCE:
+            share = min(1.0, max(0.0, (alpha - a0) / (a1 - a0))) if a1 > a0 else 0.0
+            return math.exp((1 - share) * math.log(t0) + share * math.log(t1))
+    if len(points) == 1 and abs(points[0][0] - alpha) <= ALPHA_TOLERANCE:
+        return points[0][1]
+    return None

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import torch
 
 from core.model.classifier import HEAD_KEYS, Classifier
-from core.model.evaluate import Metrics
+from core.model.evaluate import Metrics, compute_metrics
 from core.data.folders import load_run_datasets
 from core.errors import FlypError
 from core.words import first_names
@@ -19,6 +19,7 @@ from core.data.loader import EvalImages, weights_file_key
 from core.model.loading import ModelSpec, load_model, read_state_dict
 from core.progress import Progress, check_cancel, no_cancel, no_progress
 from core.training.runs import RunDir
+from core.trust.calibration import temperature_fit
 
 
 @dataclass
@@ -147,9 +148,9 @@ def parse_alphas(text: str) -> list[float]:
     return alphas
 
 
-def evaluate_blend(blended: BlendedRun, sets: dict[str, EvalImages], alpha: float,
-                   cancel: Callable[[], bool] = no_cancel) -> dict[str, Metrics]:
-    """The blend at α on each set: {set name: metrics, with each image's prediction}."""
+def blend_logits(blended: BlendedRun, sets: dict[str, EvalImages], alpha: float,
+                 cancel: Callable[[], bool] = no_cancel) -> dict[str, torch.Tensor]:
+    """The blend's N×C logits at α on each set: {set name: logits, in set order}."""
     if blended.alpha != alpha:
         blended.set_alpha(alpha)
     # The two ends' weights are known: their features may be kept with the images already (α = 0:
@@ -158,18 +159,34 @@ def evaluate_blend(blended: BlendedRun, sets: dict[str, EvalImages], alpha: floa
     results = {}
     for name, images in sets.items():
         check_cancel(cancel)
-        results[name] = blended.classifier.evaluate(images, known_as=known_as, cancel=cancel)
+        features = blended.classifier.features_of(images, known_as, cancel=cancel)
+        results[name] = blended.classifier.logits_from_features(features)
     check_cancel(cancel)
     return results
 
 
+def evaluate_blend(blended: BlendedRun, sets: dict[str, EvalImages], alpha: float,
+                   cancel: Callable[[], bool] = no_cancel, temperature: float | None = None) -> dict[str, Metrics]:
+    """The blend at α on each set: {set name: metrics, with each image's prediction}. Each image's
+    confidence is softmax(logits / `temperature`) (None: the raw softmax); the rest is the same."""
+    names = blended.classifier.class_names
+    return {name: compute_metrics(logits.float() / (temperature or 1.0), sets[name].labels, names)
+            for name, logits in blend_logits(blended, sets, alpha, cancel).items()}
+
+
 def alpha_curve(blended: BlendedRun, sets: dict[str, EvalImages], alphas: Sequence[float],
                 progress: Progress = no_progress, cancel: Callable[[], bool] = no_cancel) -> list[dict]:
-    """Accuracy and macro-F1 of every set at every α: [{"alpha": a, "sets": {name: metrics}}]."""
-    curve = []
+    """Accuracy and macro-F1 of every set at every α: [{"alpha": a, "sets": {name: metrics}}], and
+    with an "id" set the temperature fitted on its logits alone at that α (`temperature` and
+    `temperature_fit`, `core.trust.calibration.temperature_fit`): what predictions at α divide by."""
+    names, curve = blended.classifier.class_names, []
     for i, alpha in enumerate(alphas):
-        scores = evaluate_blend(blended, sets, alpha, cancel)
-        curve.append({"alpha": alpha, "sets": {name: m.to_json(full=True) for name, m in scores.items()}})
+        logits = blend_logits(blended, sets, alpha, cancel)
+        scores = {name: compute_metrics(logits[name], sets[name].labels, names) for name in sets}
+        point = {"alpha": alpha, "sets": {name: m.to_json(full=True) for name, m in scores.items()}}
+        if "id" in sets and len(sets["id"].labels):
+            point |= temperature_fit(logits["id"], sets["id"].labels)  # never fitted on the other sets
+        curve.append(point)
         progress(i + 1, len(alphas))
     return curve
 

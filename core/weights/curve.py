@@ -2,7 +2,9 @@
 
 The curve of a run's best checkpoint is computed once and cached in the run folder as
 `blend_curve.json`, tied to the size and time of the best weights: `flyp compare`, `flyp demo`
-and the app's Blend, Export and Compare pages all read and write this one file. Importing this
+and the app's Blend, Export and Compare pages all read and write this one file. Each point also
+keeps the temperature fitted on the ID validation logits at its α: predictions at any α are
+calibrated from it (`core.trust.temperature.run_temperature`). Importing this
 module loads no torch, so the app can read cached curves while PyTorch is still loading.
 """
 
@@ -18,6 +20,10 @@ from core.progress import Progress, no_cancel, no_progress
 
 CURVE_FILE = "blend_curve.json"
 CURVE_ALPHAS = tuple(i / 10 for i in range(11))  # α = 0, 0.1, …, 1
+# 2: each point keeps its temperature. A file of format 1, written before, is out of date like a
+# curve of other weights: computed again when next needed, and until then predictions off the
+# exported α are not calibrated (rather than calibrated by a temperature that was never fitted).
+CURVE_FORMAT = 2
 
 
 def best_alpha(curve: list[dict]) -> dict:
@@ -60,13 +66,15 @@ def weights_stamp(run_dir: str | Path) -> list[int]:
 
 
 def cached_curve(run_dir: str | Path) -> list[dict] | None:
-    """The run's cached α curve if it belongs to its current best weights, else None."""
+    """The run's cached α curve if it belongs to its current best weights and was written in this
+    format (with its temperatures, `CURVE_FORMAT`), else None."""
     try:
         stamp = weights_stamp(run_dir)
         data = json.loads((Path(run_dir) / CURVE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError, FlypError):
         return None
-    if not isinstance(data, dict) or data.get("weights") != stamp or data.get("alphas") != list(CURVE_ALPHAS):
+    if not isinstance(data, dict) or data.get("format") != CURVE_FORMAT or data.get("weights") != stamp \
+            or data.get("alphas") != list(CURVE_ALPHAS):
         return None
     curve = data.get("curve")
     return curve if isinstance(curve, list) and curve else None
@@ -74,7 +82,8 @@ def cached_curve(run_dir: str | Path) -> list[dict] | None:
 
 def run_curve(run_dir: str | Path, device="cpu", *, recompute: bool = False, progress: Progress = no_progress,
               cancel: Callable[[], bool] = no_cancel, sets: dict | None = None, blended=None) -> list[dict]:
-    """The run's α curve: [{"alpha", "sets": {name: metrics}}], from the cache or computed and cached.
+    """The run's α curve: [{"alpha", "sets": {name: metrics}, "temperature", "temperature_fit"}], from
+    the cache or computed and cached (the temperature fitted on the "id" set alone at each α).
 
     `sets`: the run's evaluation images when the caller has them already (runs on the same
     folders share them); `blended`: the run already opened (`core.weights.blend.open_run`).
@@ -94,7 +103,7 @@ def run_curve(run_dir: str | Path, device="cpu", *, recompute: bool = False, pro
             metrics.pop("confusion", None)  # C×C per set and α: too big to keep for many classes
     try:
         atomic.write_json(Path(run_dir) / CURVE_FILE,
-                          {"format": 1, "weights": stamp, "alphas": list(CURVE_ALPHAS), "curve": curve})
+                          {"format": CURVE_FORMAT, "weights": stamp, "alphas": list(CURVE_ALPHAS), "curve": curve})
     except FlypError:
         pass  # a read-only run folder: the curve is still returned
     return curve

@@ -69,24 +69,31 @@ class BlendSession:
             return run_curve(run_dir, recompute=True, progress=progress or (lambda *_: None), cancel=cancel,
                              sets=sets, blended=self.blended)
 
-    def evaluate(self, alpha: float, cancel=no_cancel) -> dict:
-        """{set name: core.model.evaluate.Metrics} of the blend at α on the run's evaluation sets."""
+    def evaluate(self, alpha: float, cancel=no_cancel, temperature: float | None = None) -> dict:
+        """{set name: core.model.evaluate.Metrics} of the blend at α on the run's evaluation sets, each
+        image's confidence softmax(logits / `temperature`) (None: raw; `temperature(alpha)` is what
+        predictions at α use)."""
         from core.weights.blend import evaluate_blend
 
         with self.lock:
-            return evaluate_blend(self.blended, self.eval_sets(cancel=cancel), alpha, cancel)
+            return evaluate_blend(self.blended, self.eval_sets(cancel=cancel), alpha, cancel, temperature)
+
+    def temperature(self, alpha: float) -> float | None:
+        """The temperature predictions at α divide their logits by (`core.trust.temperature.run_temperature`:
+        the exported calibration at this α, else the α curve's), None while there is none (raw softmax)."""
+        from core.trust.temperature import run_temperature
+
+        return run_temperature(self.blended.run.path, alpha)
 
     def probabilities(self, alpha: float, pixels: Sequence) -> list[list[float]]:
         """Class probabilities at α of preprocessed images (`core.data.transforms.eval_new_image`)."""
         return self.predict(alpha, pixels)[0]
 
     def predict(self, alpha: float, pixels: Sequence, novelty=None) -> tuple[list[list[float]], list]:
-        """Class probabilities at α of preprocessed images (calibrated by the temperature run.json
-        keeps for this α, `core.trust.temperature.run_temperature`) and, with `novelty` (a
+        """Class probabilities at α of preprocessed images (calibrated by `temperature(alpha)`: the
+        exported calibration at this α, else the α curve's; raw without either) and, with `novelty` (a
         `core.trust.novelty.NoveltyModel` fitted at this α), each image's novelty score (else None)."""
         import torch
-
-        from core.trust.temperature import run_temperature
 
         with self.lock:
             classifier = self.at(alpha)
@@ -94,5 +101,5 @@ class BlendSession:
             logits = classifier.logits_from_features(features)
         scores = novelty.score(features.float().cpu(), logits.float().cpu()).tolist() if novelty is not None \
             else [None] * len(pixels)
-        temperature = run_temperature(self.blended.run.path, alpha) or 1.0
+        temperature = self.temperature(alpha) or 1.0
         return (logits.float() / temperature).softmax(-1).tolist(), scores

@@ -259,7 +259,7 @@ class TryPage(RunPage):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._dirty:
+        if self._dirty or any(not item.calibrated for item in self.items):
             self._dirty = False
             self.classify_pending()
 
@@ -278,7 +278,11 @@ class TryPage(RunPage):
             self._dirty = True  # re-predicted when the page is next shown, not on every slider step
             return
         self._ask_choices(target)
-        todo = [item for item in self.items if not item.error and item.target != target]
+        # Raw answers are asked again once a temperature applies (the Blend page computed the α curve)
+        raw = any(not i.calibrated and i.target == target for i in self.items) \
+            and try_tasks.calibrated_at(target[0], target[2])
+        todo = [item for item in self.items
+                if not item.error and (item.target != target or raw and not item.calibrated)]
         if not todo:
             return
         if self._worker is not None:
@@ -312,7 +316,7 @@ class TryPage(RunPage):
                 item.error = answer["error"]
             else:
                 item.probs, item.classes, item.target = answer["probs"], batch["classes"], batch["target"]
-                item.novelty = answer.get("novelty")
+                item.novelty, item.calibrated = answer.get("novelty"), batch.get("calibrated", True)
                 self._engine_threshold, self._engine_warnings = batch.get("threshold"), batch.get("warnings", [])
                 self.heat_choice.set_classes(batch["classes"])
                 item.pixels = answer.get("pixels", item.pixels)

@@ -15,6 +15,7 @@ from flyp_app.file_dialogs import choose_new
 from flyp_app.widgets.heat_choice import EACH_OWN, HeatChoice
 from flyp_app.widgets.image_gallery import ImageGallery
 from flyp_app.widgets.review_actions import ReviewActions
+from flyp_app.words import UNCALIBRATED
 
 
 class PredictionGallery(QGroupBox):
@@ -81,6 +82,7 @@ class PredictionGallery(QGroupBox):
         `run_dir` at `alpha`, or, with a cell (true, predicted) of its confusion matrix, that
         cell's images. `words`: the set's name."""
         at = f"α = {alpha:.2f}"
+        raw = "" if result.get("calibrated", True) else f" {UNCALIBRATED}"
         if (target := (run_dir, alpha) if run_dir else None) != self._target:
             self._heat.clear()  # the maps of another run or α are not shown again
         self._target = target
@@ -90,13 +92,14 @@ class PredictionGallery(QGroupBox):
             items = [result["images"][i] for i in result["cells"].get(cell, [])]
             what = "correctly classified" if t == p else f"predicted {classes[p]}"
             self.setTitle(f"{classes[t]} → {classes[p]}")
-            self.show_items(items, f"{len(items)} {words} image(s) of {classes[t]} {what} at {at}.", filtered=True)
+            self.show_items(items, f"{len(items)} {words} image(s) of {classes[t]} {what} at {at}.{raw}", filtered=True)
             return
         wrong, n, limit = result["wrong"], result["metrics"]["n"], blend_tasks.GALLERY_LIMIT
         shown = f"; the {limit} most confident mistakes are shown" if len(wrong) > limit else ""
         self.setTitle("Misclassified images")
-        self.show_items(wrong, f"{len(wrong)} of {n} {words} images misclassified at {at}{shown}. Labels read true → "
-                        "predicted." if wrong else f"No {words} image is misclassified at {at}.", filtered=False)
+        text = (f"{len(wrong)} of {n} {words} images misclassified at {at}{shown}. Labels read true → predicted."
+                if wrong else f"No {words} image is misclassified at {at}.")
+        self.show_items(wrong, text + raw, filtered=False)
 
     def show_items(self, items: list[dict], text: str, filtered: bool) -> None:
         self.items = items

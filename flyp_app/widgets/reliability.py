@@ -24,8 +24,8 @@ SORT_DEFAULT = 0.5  # Classify a folder's starting minimum confidence (`flyp pre
 
 
 def shown_coverage(report: dict, s: dict) -> list[dict]:
-    """A set's coverage rows of the confidence predictions at the report's α give: calibrated
-    where run.json keeps a temperature for that α (measured at export), else the raw softmax."""
+    """A set's coverage rows of the confidence predictions at the report's α give: calibrated where
+    a temperature applies at that α (exported there, or the α curve's), else the raw softmax."""
     return s.get("coverage" if report.get("calibrated_predictions") else "coverage_uncalibrated", [])
 
 
@@ -63,10 +63,11 @@ def calibration_words(report: dict, uncertain_below: float = SORT_DEFAULT) -> st
                      "temperature on and the confidence is left as the model gives it.")
     else:
         lines.append(f"Calibrated with one temperature ({report['temperature']:.2f}) fitted on the validation images "
-                     f"only, {at}. " + ("Predictions at this α use it (measured when it was exported)."
+                     f"only, {at}. " + ("Predictions at this α use it (between the α curve's points, 0.1 apart, "
+                                        "a temperature interpolated between theirs)."
                                         if report.get("calibrated_predictions") else
-                                        "Predictions at this α give the confidence before it until the blend is "
-                                        "exported at this α."))
+                                        "Predictions at this α give the confidence before it until the α curve "
+                                        "is computed (it fits a temperature at each α)."))
     return "<br>".join(lines)
 
 
