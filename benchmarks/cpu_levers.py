@@ -48,7 +48,7 @@ SKIP_STEPS = 3  # steps left out of the speed: the first ones warm up (and compi
 
 def dataset_folders(root: Path, name: str, quick: bool) -> dict:
     """The TrainConfig folders of the demo or the digits, written under `root` once."""
-    from benchmarks.demo_digits import write_digit_folders
+    from core.demo.probes import write_digit_folders
     from core.demo.task import write_demo_data
 
     if name == "digits":
