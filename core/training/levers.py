@@ -34,13 +34,15 @@ from core.errors import FlypError
 
 LEVERS = ("patch_dropout", "frozen_blocks", "train_size", "precision", "compile")
 # What the automatic mode turns on on a CPU when its budget allows too few epochs: the levers within
-# 1 point of full FLYP's ID accuracy on both the demo and digits in benchmarks/cpu_levers.py, and the
-# speed they are planned at until the first trial measures it. Measured on the demo model (2026-12-07,
-# benchmarks/README.md), none is: patch dropout 0.25 and one frozen block held on the demo (+1.0,
-# −1.0 points) but cost 21–24 points on digits, far from the demo model's pretraining. Empty until
-# a lever passes (on a real ViT-B/32, whose 12 blocks and 49 patches may spare some).
-AUTO_LEVERS: dict = {}
-AUTO_SPEEDUP: dict = {"precision": 1.3}  # placeholder
+# 1 point of full FLYP's ID accuracy on both the demo and digits in benchmarks/cpu_levers.py (3 seeds,
+# benchmarks/README.md), used only where they pay (`pays_here`), and the speed-up each is planned at
+# until the first trial measures it. On the demo model patch dropout 0.25 and one frozen block held
+# on the demo (+1.0, −1.0 points) but cost 21–24 points on digits, far from its pretraining; bf16
+# held on both (2026-12-08, a Xeon with AMX: −0.1 points on the demo, +2.0 on digits, over 3 seeds).
+AUTO_LEVERS: dict = {"precision": "bf16"}
+# bf16's figure is a placeholder until measured alone on a CPU with AMX (benchmarks/bf16_cpu.py); the
+# first trial's measured speed replaces it anyway.
+AUTO_SPEEDUP: dict = {"precision": 1.3}
 VISION_EMBEDDINGS = ("conv1", "class_embedding", "positional_embedding", "ln_pre")  # below the first block
 TEXT_EMBEDDINGS = ("token_embedding", "positional_embedding")
 
