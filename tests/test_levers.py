@@ -187,3 +187,18 @@ def test_avx512_bf16_without_amx_tiles_is_not_counted_whatever_onednn_says(monke
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: amx, raising=False)
     monkeypatch.setattr(torch.cpu, "_init_amx", lambda: False, raising=False)  # the kernel refused the tiles
     assert levers.cpu_bf16() is False
+
+
+def test_bf16_is_worded_for_the_user_on_the_model_card_and_the_train_page():
+    from core.export.card import model_card
+    from core.training.config import TrainConfig
+    from core.training.levers import used
+    from flyp_app.words import levers_text
+
+    config = TrainConfig(precision="bf16").to_json()
+    flyp = {"model": {"name": "demo"}, "class_names": ["a"], "templates": ["{}"], "alpha": 0.5, "method": "flyp",
+            "metrics": {}, "provenance": {"flyp_studio": "0", "config": config}}
+    card = model_card(flyp)
+    assert "less precise arithmetic (bf16) in the towers while training, evaluation in full precision" in card
+    assert levers_text({"levers": used(config)}) == (
+        "Trained faster, with the same FLYP loss — Arithmetic: bf16 while training (quicker, less precise).")
