@@ -48,7 +48,7 @@ SKIP_STEPS = 3  # steps left out of the speed: the first ones warm up (and compi
 
 def dataset_folders(root: Path, name: str, quick: bool) -> dict:
     """The TrainConfig folders of the demo or the digits, written under `root` once."""
-    from benchmarks.demo_digits import write_digit_folders
+    from core.demo.probes import write_digit_folders
     from core.demo.task import write_demo_data
 
     if name == "digits":
@@ -118,15 +118,15 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=Path("/tmp/cpu-levers"))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="the demo only, small, 1 seed, 2 epochs")
-    parser.add_argument("--levers", nargs="*", help="lever names (default: all; without native bf16, all but "
-                        "bf16: emulated, it was 10× slower than fp32 here and only rounds differently)")
+    parser.add_argument("--levers", nargs="*", help="lever names (default: all; on a CPU where bf16 does not "
+                        "pay (no AMX, levers.cpu_bf16), all but bf16: emulated, it was 10× slower on AVX2)")
     parser.add_argument("--datasets", nargs="*", default=["demo", "digits"], help="demo, digits (default: both)")
     args = parser.parse_args()
     seeds, epochs = (1, 2) if args.quick else (args.seeds, None)
     if args.levers is None:
         args.levers = [name for name in LEVERS if cpu_bf16() or LEVERS[name].get("precision") != "bf16"]
     args.root.mkdir(parents=True, exist_ok=True)
-    print(f"load average before: {os.getloadavg()}; this CPU has native bf16: {cpu_bf16()}", flush=True)
+    print(f"load average before: {os.getloadavg()}; bf16 pays on this CPU (AMX): {cpu_bf16()}", flush=True)
     tag = "quick" if args.quick else "-".join(args.datasets)
     out = args.root / f"results-{tag}.json"
     # A run stopped half-way continues: what is in its results file is not trained again.

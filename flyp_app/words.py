@@ -103,7 +103,8 @@ def levers_text(info: dict) -> str:
     if not levers:
         return ""
     shown = {"patch_dropout": lambda v: f"{v:.0%} of the image patches", "frozen_blocks": lambda v: f"{v}",
-             "train_size": lambda v: f"{v} pixels", "precision": lambda v: "bf16", "compile": lambda v: "on"}
+             "train_size": lambda v: f"{v} pixels", "precision": lambda v: "bf16 while training (quicker, less precise)",
+             "compile": lambda v: "on"}
     parts = [f"{label(name)}: {shown[name](value)}" if name in shown else label(name) for name, value in levers.items()]
     why = " (chosen by the automatic mode: the time budget was short)" if (info.get("auto") or {}).get("levers") else ""
     return f"Trained faster, with the same FLYP loss — {'; '.join(parts)}{why}."

@@ -180,19 +180,12 @@ def test_a_busy_machine_runs_fewer_trials_of_the_same_length_not_shorter_ones(sl
     assert len(info["auto"]["trials"]) == (3 if slowdown == 1 else 2)
 
 
-@pytest.mark.parametrize("budget, levers_on", [(120, False), (12, True)])
-def test_on_a_cpu_a_budget_of_too_few_epochs_trains_every_run_with_the_levers(budget, levers_on, tmp_path,
-                                                                                monkeypatch):
-    """192 images at the demo family's 60 images/s: an epoch is 3.2 s of work. 120 s leave the final
-    run many epochs, full FLYP; 12 s leave it about one of the family's 4, so trials and final run
-    all train with the levers, and run.json's summary and its words say so. (The levers are set here:
-    on the demo model none has passed benchmarks/cpu_levers.py yet, so the shipped table is empty.)"""
+def fake_auto_run(budget: float, tmp_path: Path, monkeypatch) -> tuple[dict, list[TrainConfig]]:
+    """The automatic mode on the demo family's CPU figures, its runs faked: 192 images at 60
+    images/s, an epoch is 3.2 s of work. Returns run.json's info and every run's config."""
     import core.training.auto as auto
     import core.training.loop as loop
-    from core.training import levers
 
-    AUTO_LEVERS = {"patch_dropout": 0.25, "frozen_blocks": 1}  # what the mode would use once levers pass
-    monkeypatch.setattr(levers, "AUTO_LEVERS", AUTO_LEVERS)
     clock, configs, marks = WorkClock(), [], []
 
     def fake_train(config, run_dir, on_event=None, **kwargs):
@@ -214,12 +207,51 @@ def test_on_a_cpu_a_budget_of_too_few_epochs_trains_every_run_with_the_levers(bu
     monkeypatch.setattr(auto, "_mark", lambda run, summary: marks.append(summary))
     config = TrainConfig(train_dir=str(tmp_path), val_dir=str(tmp_path), model="demo", workers=0, device="cpu")
     info = auto_train(config, tmp_path / "auto", budget, train_images=192, on_event=clock.event, clock=clock)
+    return info, configs
+
+
+@pytest.mark.parametrize("budget, levers_on", [(120, False), (12, True)])
+def test_on_a_cpu_a_budget_of_too_few_epochs_trains_every_run_with_the_levers(budget, levers_on, tmp_path,
+                                                                                monkeypatch):
+    """120 s leave the final run many epochs, full FLYP; 12 s leave it about one of the family's 4,
+    so trials and final run all train with the levers, and run.json's summary and its words say so.
+    (The levers are set here, whatever the shipped table holds.)"""
+    from core.training import levers
+
+    AUTO_LEVERS = {"patch_dropout": 0.25, "frozen_blocks": 1}
+    monkeypatch.setattr(levers, "AUTO_LEVERS", AUTO_LEVERS)
+    monkeypatch.setattr(levers, "AUTO_SPEEDUP", {"patch_dropout": 1.2, "frozen_blocks": 1.2})
+    info, configs = fake_auto_run(budget, tmp_path, monkeypatch)
     expected = AUTO_LEVERS if levers_on else {}
     for run in configs:  # every trial and the final run alike: their scores compare
         assert {name: getattr(run, name) for name in AUTO_LEVERS} == (
             AUTO_LEVERS if levers_on else {name: getattr(TrainConfig(), name) for name in AUTO_LEVERS})
     assert info["auto"]["levers"] == expected
     assert ("trained faster with" in info["auto"]["why"]) == levers_on
+
+
+AMX = {"amx_bf16": True, "amx_tile": True, "amx_granted": True, "onednn_bf16": True}
+
+
+@pytest.mark.parametrize("cpu, budget, bf16", [(AMX, 12, True), (AMX, 120, False), ({}, 12, False),
+                                               ({"amx_tile": False, "onednn_bf16": True}, 12, False)])
+def test_the_automatic_mode_trains_in_bf16_only_where_it_pays_and_epochs_would_be_few(cpu, budget, bf16, tmp_path,
+                                                                                        monkeypatch):
+    """bf16 in the table: a CPU with AMX and a budget of about one epoch of the family's 4 trains
+    every run in bf16 and says so; with the budget to spare, or on an AVX2 or an AVX-512 CPU
+    without AMX tiles (where bf16 is emulated or barely faster), every run stays fp32."""
+    from core.training import levers
+    from flyp_app.words import levers_text
+
+    monkeypatch.setattr(levers, "AUTO_LEVERS", {"precision": "bf16"})
+    monkeypatch.setattr(levers, "_cpu_capabilities", lambda: dict(cpu))
+    info, configs = fake_auto_run(budget, tmp_path, monkeypatch)
+    assert {run.precision for run in configs} == ({"bf16"} if bf16 else {TrainConfig().precision})
+    assert info["auto"]["levers"] == ({"precision": "bf16"} if bf16 else {})
+    assert ("arithmetic (bf16)" in info["auto"]["why"]) == bf16
+    if bf16:  # what the Train page shows of the final run (its run.json's "levers")
+        words = levers_text({"levers": levers.used(configs[-1].to_json()), "auto": info["auto"]})
+        assert "Arithmetic: bf16 while training (quicker, less precise)" in words and "automatic mode" in words
 
 
 def test_the_automatic_mode_keeps_full_flyp_off_the_cpu_and_the_levers_the_user_set(monkeypatch):
@@ -233,3 +265,7 @@ def test_the_automatic_mode_keeps_full_flyp_off_the_cpu_and_the_levers_the_user_
     assert _levers_for(TrainConfig(), "cuda", **few) == {}
     assert _levers_for(TrainConfig(), "cpu", **few) == AUTO_LEVERS
     assert "patch_dropout" not in _levers_for(TrainConfig(patch_dropout=0.5), "cpu", **few)
+    monkeypatch.setattr(levers, "AUTO_LEVERS", {"precision": "bf16"})
+    monkeypatch.setattr(levers, "_cpu_capabilities", lambda: dict(AMX))
+    assert _levers_for(TrainConfig(), "cpu", **few) == {"precision": "bf16"}
+    assert _levers_for(TrainConfig(precision="fp32"), "cpu", **few) == {}  # the user's fp32 stays

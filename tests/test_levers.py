@@ -156,3 +156,49 @@ def test_the_app_words_the_levers_a_run_used_in_its_own_labels():
     assert text.startswith("Trained faster, with the same FLYP loss")
     assert "Patch dropout: 25% of the image patches" in text and "Frozen lower blocks: 1" in text
     assert "automatic mode" in text and "patch_dropout" not in text
+
+
+AMX = {"amx_bf16": True, "amx_tile": True, "amx_granted": True, "onednn_bf16": True}
+
+
+@pytest.mark.parametrize("capabilities, pays", [
+    (AMX, True),                                                         # Xeon from Sapphire Rapids on
+    ({"amx_bf16": False, "amx_tile": False, "onednn_bf16": True}, False),  # AVX-512 (BF16) only: Skylake, Zen 4
+    (AMX | {"amx_granted": False}, False),                                # a kernel before 5.16 withholds the tiles
+    (AMX | {"onednn_bf16": False}, False),                                # a torch built without oneDNN
+    ({}, False),                                                         # AVX2: torch says nothing of bf16
+])
+def test_bf16_counts_as_paying_only_on_a_cpu_with_amx(capabilities, pays, monkeypatch):
+    from core.training import levers
+
+    monkeypatch.setattr(levers, "_cpu_capabilities", lambda: dict(capabilities))
+    assert levers.cpu_bf16() is pays
+    assert levers.pays_here("precision") is pays and levers.pays_here("patch_dropout")
+
+
+def test_avx512_bf16_without_amx_tiles_is_not_counted_whatever_onednn_says(monkeypatch):
+    """torch's own bf16 test is True on any AVX-512 CPU; the CPU flags torch reports decide."""
+    from core.training import levers
+
+    zen4 = {"avx512_f": True, "avx512_bf16": True, "amx_bf16": False, "amx_tile": False}
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: zen4, raising=False)  # torch 2.8 on
+    assert levers.cpu_bf16() is False
+    amx = zen4 | {"amx_bf16": True, "amx_tile": True}
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_init_amx", lambda: False, raising=False)  # the kernel refused the tiles
+    assert levers.cpu_bf16() is False
+
+
+def test_bf16_is_worded_for_the_user_on_the_model_card_and_the_train_page():
+    from core.export.card import model_card
+    from core.training.config import TrainConfig
+    from core.training.levers import used
+    from flyp_app.words import levers_text
+
+    config = TrainConfig(precision="bf16").to_json()
+    flyp = {"model": {"name": "demo"}, "class_names": ["a"], "templates": ["{}"], "alpha": 0.5, "method": "flyp",
+            "metrics": {}, "provenance": {"flyp_studio": "0", "config": config}}
+    card = model_card(flyp)
+    assert "less precise arithmetic (bf16) in the towers while training, evaluation in full precision" in card
+    assert levers_text({"levers": used(config)}) == (
+        "Trained faster, with the same FLYP loss — Arithmetic: bf16 while training (quicker, less precise).")

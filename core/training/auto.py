@@ -99,7 +99,7 @@ class _Search:
         self.levers = _levers_for(config, device, self.budget_s, self.speed, self.family)
         if self.levers:  # the same levers in every trial and the final run: their scores compare
             self.base = replace(self.base, **self.levers)
-            self.speed = _Speed(self.speed.per_epoch / levers.AUTO_SPEEDUP, clock)
+            self.speed = _Speed(self.speed.per_epoch / levers.planned_speedup(self.levers), clock)
         self.trial_epochs = _trial_epochs(self.budget_s, self.speed, self.family)
         self.trials: list[Trial] = []
         self.shared = Shared()  # the scan, evaluation images and zero-shot evaluation: once for all runs
@@ -219,13 +219,14 @@ def _device_type(device: str) -> str:
 
 def _levers_for(config: TrainConfig, device: str, budget_s: float, speed: _Speed, family: Family) -> dict:
     """The levers the search turns on: on a CPU, when the final run would otherwise get fewer than
-    FEW_EPOCHS_SHARE of the family's epochs; never one the user set (theirs stay as they are)."""
+    FEW_EPOCHS_SHARE of the family's epochs; only those that pay on this CPU (bf16 where it has AMX);
+    never one the user set (theirs stay as they are)."""
     final_s = budget_s * (1 - TRIAL_SHARE) - speed.start
     if device != "cpu" or final_s / speed.per_epoch >= FEW_EPOCHS_SHARE * family.epochs:
         return {}
     defaults = TrainConfig()
     return {name: value for name, value in levers.AUTO_LEVERS.items()
-            if getattr(config, name) == getattr(defaults, name)}
+            if getattr(config, name) == getattr(defaults, name) and levers.pays_here(name)}
 
 
 def _trial_epochs(budget_s: float, speed: _Speed, family: Family) -> int:

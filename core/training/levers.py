@@ -15,7 +15,7 @@ changes is how much of the towers a step computes:
   positional embedding is interpolated to that grid while training (its gradient flows back to
   the stored one), and evaluation runs at the model's own resolution.
 - bf16 arithmetic (`precision`) and `compile` are `core.training.acceleration`'s; `cpu_bf16`
-  says whether this CPU computes bf16 natively (without it, bf16 is emulated and slower).
+  says whether bf16 pays on this CPU (AMX; elsewhere it is emulated or barely faster).
 
 `used(config)` names the levers a run used, as run.json records them (`"levers"`), the model card
 and the app say so; `describe` words them.
@@ -24,6 +24,7 @@ and the app say so; `describe` words them.
 from __future__ import annotations
 
 import contextlib
+import math
 import types
 
 from core.errors import FlypError
@@ -33,15 +34,27 @@ from core.errors import FlypError
 
 LEVERS = ("patch_dropout", "frozen_blocks", "train_size", "precision", "compile")
 # What the automatic mode turns on on a CPU when its budget allows too few epochs: the levers within
-# 1 point of full FLYP's ID accuracy on both the demo and digits in benchmarks/cpu_levers.py, and the
-# speed they are planned at until the first trial measures it. Measured on the demo model (2026-12-07,
-# benchmarks/README.md), none is: patch dropout 0.25 and one frozen block held on the demo (+1.0,
-# −1.0 points) but cost 21–24 points on digits, far from the demo model's pretraining. Empty until
-# a lever passes (on a real ViT-B/32, whose 12 blocks and 49 patches may spare some).
-AUTO_LEVERS: dict = {}
-AUTO_SPEEDUP = 1.3
+# 1 point of full FLYP's ID accuracy on both the demo and digits in benchmarks/cpu_levers.py (3 seeds,
+# benchmarks/README.md), used only where they pay (`pays_here`), and the speed-up each is planned at
+# until the first trial measures it. On the demo model patch dropout 0.25 and one frozen block held
+# on the demo (+1.0, −1.0 points) but cost 21–24 points on digits, far from its pretraining; bf16
+# held on both (2026-12-08, a Xeon with AMX: −0.1 points on the demo, +2.0 on digits, over 3 seeds).
+AUTO_LEVERS: dict = {"precision": "bf16"}
+# bf16's figure is a placeholder until measured alone on a CPU with AMX (benchmarks/bf16_cpu.py); the
+# first trial's measured speed replaces it anyway.
+AUTO_SPEEDUP: dict = {"precision": 1.3}
 VISION_EMBEDDINGS = ("conv1", "class_embedding", "positional_embedding", "ln_pre")  # below the first block
 TEXT_EMBEDDINGS = ("token_embedding", "positional_embedding")
+
+
+def pays_here(name: str) -> bool:
+    """Whether lever `name` makes training faster on this CPU: bf16 only where `cpu_bf16` says so."""
+    return name != "precision" or cpu_bf16()
+
+
+def planned_speedup(chosen: dict) -> float:
+    """The speed-up the automatic mode plans the levers `chosen` at, until its first trial measures it."""
+    return math.prod(AUTO_SPEEDUP[name] for name in chosen)
 
 
 def used(config: dict) -> dict:
@@ -58,19 +71,50 @@ def describe(levers: dict) -> list[str]:
         "patch_dropout": lambda v: f"patch dropout while training: {v:.0%} of the image patches left out of each step",
         "frozen_blocks": lambda v: f"the lowest {v} block{'s' * (v > 1)} of both towers frozen",
         "train_size": lambda v: f"trained on {v}-pixel images (evaluated at the model's own size)",
-        "precision": lambda v: "bf16 arithmetic in the towers",
+        "precision": lambda v: "quicker, less precise arithmetic (bf16) in the towers while training, "
+                              "evaluation in full precision",
         "compile": lambda v: "the towers compiled (torch.compile)",
     }
     return [words[name](value) for name, value in levers.items() if name in words]
 
 
 def cpu_bf16() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), which oneDNN uses."""
+    """Whether bf16 arithmetic pays on this CPU: True only where it has AMX (Intel's matrix tiles
+    for bf16: Xeon from Sapphire Rapids on), the kernel lets this process use them, and PyTorch's
+    oneDNN takes bf16.
+
+    Why AMX alone: the towers' time is in matrix products. oneDNN computes them in bf16 on AMX
+    tiles (on a 2-core Xeon with AMX, a ViT-B/32 forward pass ran 3–4× faster under bf16 autocast,
+    benchmarks/README.md). With AVX-512 BF16 but no AMX (Cooper Lake, AMD Zen 4) an instruction
+    does at most twice fp32's multiply-adds, before the casts around each product: a small gain
+    at best, not measured, so not counted on. With plain AVX-512 oneDNN emulates bf16, with AVX2
+    PyTorch does: slower than fp32 (10× on the AVX2 build machine). PyTorch's own test,
+    `torch.ops.mkldnn._is_mkldnn_bf16_supported()`, is True on any AVX-512 CPU (Skylake
+    included): it says where bf16 runs, not where it pays. ARM CPUs with bf16: not measured, False.
+    """
+    capabilities = _cpu_capabilities()
+    return bool(capabilities.get("amx_bf16") and capabilities.get("amx_tile") and capabilities.get("amx_granted")
+                and capabilities.get("onednn_bf16"))
+
+
+def _cpu_capabilities() -> dict:
+    """What `cpu_bf16` reads: the CPU's AMX flags, whether Linux granted the AMX state to this
+    process (kernel 5.16 on), whether oneDNN runs bf16. Anything torch cannot say is False."""
     import torch
 
+    found = {}
     with contextlib.suppress(AttributeError, RuntimeError):
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
+        flags = torch.cpu.get_capabilities()  # torch 2.8 on
+        found = {"amx_bf16": flags.get("amx_bf16", False), "amx_tile": flags.get("amx_tile", False)}
+    if not found:  # older torch: the tile flag only (every CPU with AMX tiles so far has AMX-BF16)
+        with contextlib.suppress(AttributeError, RuntimeError):
+            found = dict.fromkeys(("amx_bf16", "amx_tile"), bool(torch.cpu._is_amx_tile_supported()))
+    if found.get("amx_tile"):
+        with contextlib.suppress(AttributeError, RuntimeError):
+            found["amx_granted"] = bool(torch.cpu._init_amx())  # asks the kernel (arch_prctl) for the tiles
+    with contextlib.suppress(AttributeError, RuntimeError):
+        found["onednn_bf16"] = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return found
 
 
 def check(config, model: torch.nn.Module, image_size: int) -> None:

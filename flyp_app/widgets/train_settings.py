@@ -143,8 +143,9 @@ class HyperParameters(QGroupBox):
         self.precision = narrow(QComboBox())
         for key, text in PRECISIONS.items():
             self.precision.addItem(text, key)
-        self.precision.setToolTip("bf16 runs the towers in 16-bit arithmetic on GPUs that support it: faster, "
-                                  "same results up to rounding")
+        self.precision.setToolTip("bf16 runs the towers in 16-bit arithmetic while training, faster on GPUs that "
+                                  "support it and on CPUs with AMX (recent Intel Xeon), same results up to rounding; "
+                                  "on other CPUs it is slower")
         # Short labels, the why in tooltips: the settings column is 380 px wide.
         self.compile = QCheckBox(settings()["compile"].label)
         self.compile.setToolTip("Compiles the model's computations before training (needs a C++ compiler): faster "
