@@ -50,8 +50,9 @@ def calibration_words(report: dict, uncertain_below: float = SORT_DEFAULT) -> st
             line += (f" — {more:.0f} points more than on validation: trust its confidence less on these images"
                      if more >= 1 else " — as honest as on validation")
         if (lowered := s.get("calibration_error_with_novelty")) is not None:
-            line += (f"; with the unusual images made less sure (the “none of these” score), off by "
-                     f"{100 * lowered:.0f}")
+            sure = s.get("mean_confidence_with_novelty")
+            line += (f"; predictions are less sure of unusual images (by the “none of these” score): then off by "
+                     f"{100 * lowered:.0f}" + ("" if sure is None else f", {sure:.0%} sure on average"))
         kept = next((r for r in shown_coverage(report, s) if abs(r["threshold"] - uncertain_below) < 1e-6), None)
         if kept is not None and kept["accuracy"] is not None:
             line += (f"; at least {uncertain_below:.0%} sure: {kept['coverage']:.0%} of the images, "
