@@ -108,7 +108,8 @@ def calibration_lines(calibration: dict | None) -> list[str]:
              + (" (every validation image was right, so the confidence is left as the model gives it)"
                 if calibration.get("temperature_fit") == "no validation errors" else "")
              + ": the confidences FLYP Studio gives, and `model.onnx`'s `probabilities`, are softmax(logits / "
-             "temperature) for typical images. Calibration error (ECE, 15 bins: the mean gap between confidence and accuracy; "
+             "temperature) for typical images. Calibration error (ECE, 15 bins: the mean gap between confidence "
+             "and accuracy; "
              "0 is honest); *with novelty*: the error of the confidence predictions give, once they are less "
              "sure of unusual images (softmax(logits / (temperature × factor)), the factor growing with the "
              "novelty score, fitted on the validation images: flyp.json's `novelty.lowering`); *known*: the share "

@@ -88,7 +88,8 @@ def coverage_curve(confidence: torch.Tensor, correct: torch.Tensor, points: int 
     return rows
 
 
-def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float, factor: torch.Tensor | None = None) -> dict:
+def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float,
+               factor: torch.Tensor | None = None) -> dict:
     """One set's accuracy, calibration error before and after T (and with each image's novelty
     `factor` on T, as predictions lower the confidence of unusual images),
     reliability diagram and coverage curve (both calibrated), and the coverage curve of the

@@ -185,7 +185,8 @@ def fit_novelty(method: str, train_features: torch.Tensor, train_labels, classes
     return NoveltyModel(method, tensors, threshold_for(scores, keep), keep, scores.sort().values, lowering=lowering)
 
 
-def from_tensors(info: dict, tensors: dict[str, torch.Tensor], where: str, info_where: str = "flyp.json") -> NoveltyModel:
+def from_tensors(info: dict, tensors: dict[str, torch.Tensor], where: str,
+                 info_where: str = "flyp.json") -> NoveltyModel:
     """A NoveltyModel from a bundle's flyp.json `novelty` entry and its tensors; FlypError names
     `where` when something is missing or of the wrong shape, `info_where` (flyp.json) when the
     entry's lowering is damaged."""
