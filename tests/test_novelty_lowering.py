@@ -30,7 +30,7 @@ def _model(scores, logits, labels) -> novelty.NoveltyModel:
 def test_the_factors_grow_with_novelty_and_never_make_an_unusual_image_surer():
     model, _ = _model(*_validation())
     factors = model.lowering.factors
-    assert all(a <= b for a, b in zip(factors, factors[1:])) and factors[0] >= 1
+    assert all(a <= b for a, b in zip(factors, factors[1:])) and factors[0] >= lowering.G_MIN
     assert factors[-1] > 1.5 * factors[0]  # the most novel band is far less sure than the typical half
     logits = torch.tensor([[4.0, 1.0, 0.0, 0.0, 0.0]]).repeat(3, 1)
     scores = torch.tensor([0.1, 0.9, 5.0])  # typical, among the 5% most novel, beyond every validation image
@@ -81,6 +81,8 @@ def test_the_report_with_novelty_uses_the_rule_predictions_use():
     correct = logits.argmax(-1) == labels
     assert report["calibration_error_with_novelty"] == pytest.approx(calibration.calibration_error(lowered, correct))
     assert report["mean_confidence_with_novelty"] == pytest.approx(float(lowered.mean()))
+    half = next(r for r in report["coverage_with_novelty"] if r["threshold"] == pytest.approx(0.5))
+    assert half["coverage"] == pytest.approx(float((lowered >= 0.5).float().mean()))  # what _uncertain/ leaves
 
 
 def test_the_lowering_survives_flyp_json_and_a_damaged_one_names_it(tmp_path):

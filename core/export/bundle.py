@@ -76,7 +76,7 @@ class Bundle:
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """N×C class probabilities as FLYP Studio gives them: softmax(logits / (T·g)), T the
-        calibration temperature (1 without one) and g ≥ 1 the novelty score's factor for unusual
+        calibration temperature (1 without one) and g the novelty score's factor, above 1 for unusual
         images (1 for a bundle exported without it, `core.trust.lowering`)."""
         return self._lowered_logits(images).softmax(-1)
 

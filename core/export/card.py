@@ -127,15 +127,19 @@ def calibration_lines(calibration: dict | None) -> list[str]:
 def coverage_lines(sets: dict) -> list[str]:
     """Per set, the share of images at least as sure as each minimum confidence and their accuracy
     (`flyp predict --min-confidence` sends the others to `_uncertain/`)."""
-    thresholds = sorted({r["threshold"] for s in sets.values() for r in s.get("coverage", ())})
+    def shown(s: dict) -> list:  # as the bundle predicts: less sure of unusual images where it can say
+        return s.get("coverage_with_novelty") or s.get("coverage", ())
+
+    thresholds = sorted({r["threshold"] for s in sets.values() for r in shown(s)})
     if not thresholds:
         return []
-    lines = ["Coverage: the images at least as sure as each minimum confidence, calibrated (`flyp predict "
+    lines = ["Coverage: the images at least as sure as each minimum confidence, calibrated and lowered for "
+             "unusual images where the bundle has a novelty score, as it predicts (`flyp predict "
              "--sort-into --min-confidence`; the others go to `_uncertain/`), and how many of them are right:", "",
              "| set | " + " | ".join(f"≥ {t:.0%}: kept, right" for t in thresholds) + " |",
              "|---|" + "---|" * len(thresholds)]
     for name, s in sets.items():
-        rows = {round(r["threshold"], 6): r for r in s.get("coverage", ())}
+        rows = {round(r["threshold"], 6): r for r in shown(s)}
         cells = [(f"{r['coverage']:.0%}, " + (f"{r['accuracy']:.1%}" if r["accuracy"] is not None else "—"))
                  if (r := rows.get(round(t, 6))) else "" for t in thresholds]
         lines.append(f"| {set_name(name)} | " + " | ".join(cells) + " |")

@@ -207,7 +207,7 @@ def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: b
     """Reload `folder` and compare its class probabilities (and novelty scores, with `novelty`,
     the score in memory) with the model in memory; the ONNX graph's calibrated `probabilities`
     too, against softmax(logits / (T·g)) with the T the reloaded flyp.json gives predictions and the
-    novelty score's factor g ≥ 1 for unusual images (`core.trust.lowering`), as the bundle gives them."""
+    novelty score's factor g (above 1 for unusual images, `core.trust.lowering`), as the bundle gives them."""
     if not images:
         raise FlypError("no images to verify the export with (the run's image folders are gone?)")
     bundle = load_bundle(folder)

@@ -31,8 +31,8 @@ class Prediction:
     """One image: its classes, most likely first, with probabilities; or why it was skipped.
     `novelty` (higher: less like the training images) and `known` (within the threshold set on
     ID validation) are None for a model without a novelty score (zero-shot); `lowered_by`, how much
-    the novelty score lowered the top confidence (0 for a typical image; `core.trust.lowering`),
-    is None too for a model without a lowering."""
+    the novelty score lowered the top confidence (`core.trust.lowering`: below 0 where a very typical
+    image is a little surer than the temperature alone says), is None too for a model without one."""
 
     path: Path
     top: list[tuple[str, float]] = field(default_factory=list)
@@ -98,7 +98,7 @@ def _predict(predictor, novelty, items: list, top_k: int) -> list[Prediction]:
     values, indices = lowered.softmax(dim=-1).topk(max(1, min(top_k, len(names))), dim=-1)
     drop = [None] * len(items)
     if scores is not None and novelty.lowering is not None:
-        drop = (logits.softmax(-1).max(-1).values - values[:, 0]).clamp(min=0).tolist()
+        drop = (logits.softmax(-1).max(-1).values - values[:, 0]).tolist()
     scores = scores.tolist() if scores is not None else [None] * len(items)
     return [Prediction(item.path, [(names[i], float(p)) for p, i in zip(vs, ids)], item.reason, s,
                        None if s is None else s <= novelty.threshold, d)

@@ -4,7 +4,7 @@ set the calibration error, the reliability diagram and the coverage/accuracy cur
 Temperature scaling (Guo et al., 2017) divides every logit by one T that minimises the negative
 log-likelihood of the ID validation labels; it never changes which class wins. The different-
 conditions sets are reported on, never fitted on. A novelty score (`core.trust.novelty`) lowers
-the confidence of unusual images as predictions do: softmax(logits / (T·g)), g ≥ 1 growing with
+the confidence of unusual images as predictions do: softmax(logits / (T·g)), g growing with
 novelty (`core.trust.lowering`, fitted on ID validation too).
 """
 
@@ -93,7 +93,8 @@ def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float,
     """One set's accuracy, calibration error before and after T (and with each image's novelty
     `factor` on T, as predictions lower the confidence of unusual images),
     reliability diagram and coverage curve (both calibrated), and the coverage curve of the
-    confidence as predictions give it (before T: what sorting into `_uncertain/` compares)."""
+    confidence as predictions give it (before T: what sorting into `_uncertain/` compares); with
+    `factor`, both coverage curves once novelty lowers the confidence (`*_with_novelty`)."""
     labels = torch.as_tensor(labels, dtype=torch.long)
     raw = logits.float().softmax(-1).max(-1)
     calibrated = (logits.float() / temperature).softmax(-1).max(-1).values
@@ -109,6 +110,8 @@ def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float,
         report["mean_confidence_with_novelty"] = float(lowered.mean()) if len(labels) else math.nan
         report["calibration_error_with_novelty"] = calibration_error(lowered, correct)
         report["coverage_with_novelty"] = coverage_curve(lowered, correct)
+        raw_lowered = (logits.float() / factor[:, None]).softmax(-1).max(-1).values  # a run not calibrated at α
+        report["coverage_uncalibrated_with_novelty"] = coverage_curve(raw_lowered, correct)
     return report
 
 

@@ -115,7 +115,9 @@ def calibration_summary(report: dict) -> dict:
     found) and, per set, accuracy, mean confidence, calibration errors, the share the novelty
     threshold keeps, and the coverage (share kept, their accuracy) at a few minimum confidences:
     `coverage` of the calibrated confidence, which predictions at this α give (`flyp predict
-    --min-confidence` compares it), and `coverage_uncalibrated` of the raw softmax; not the curves."""
+    --min-confidence` compares it), `coverage_uncalibrated` of the raw softmax, and with a novelty
+    score `coverage_with_novelty`, of the calibrated confidence lowered for unusual images (what
+    a bundle's predictions compare); not the curves."""
     keys = ("n", "accuracy", "mean_confidence", "calibration_error", "calibration_error_calibrated",
             "calibration_error_with_novelty", "mean_confidence_with_novelty", "known")
 
@@ -125,8 +127,9 @@ def calibration_summary(report: dict) -> dict:
     def summary(s: dict) -> dict:
         out = {k: s[k] for k in keys if k in s}
         out["coverage"] = at_thresholds(s.get("coverage", ()))
-        if "coverage_uncalibrated" in s:
-            out["coverage_uncalibrated"] = at_thresholds(s["coverage_uncalibrated"])
+        for key in ("coverage_uncalibrated", "coverage_with_novelty"):
+            if key in s:
+                out[key] = at_thresholds(s[key])
         return out
     return {"alpha": report.get("alpha"), "temperature": report["temperature"],
             "temperature_fit": report.get("temperature_fit", "fitted"),

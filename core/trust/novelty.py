@@ -75,7 +75,7 @@ class NoveltyModel:
         return lowering_rule.tail(self.validation, scores.float())
 
     def factor(self, scores: torch.Tensor) -> torch.Tensor:
-        """Each score's factor on the temperature (≥ 1: predictions give softmax(logits / (T·factor)));
+        """Each score's factor on the temperature (predictions give softmax(logits / (T·factor)));
         1 everywhere without a lowering (a bundle exported before it existed)."""
         if self.lowering is None:
             return torch.ones_like(scores, dtype=torch.float32)

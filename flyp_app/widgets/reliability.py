@@ -25,8 +25,10 @@ SORT_DEFAULT = 0.5  # Classify a folder's starting minimum confidence (`flyp pre
 
 def shown_coverage(report: dict, s: dict) -> list[dict]:
     """A set's coverage rows of the confidence predictions at the report's α give: calibrated
-    where run.json keeps a temperature for that α (measured at export), else the raw softmax."""
-    return s.get("coverage" if report.get("calibrated_predictions") else "coverage_uncalibrated", [])
+    where run.json keeps a temperature for that α (measured at export), else the raw softmax;
+    either less sure of unusual images where the run has a novelty score (`core.trust.lowering`)."""
+    key = "coverage" if report.get("calibrated_predictions") else "coverage_uncalibrated"
+    return s.get(f"{key}_with_novelty") or s.get(key, [])
 
 
 def set_words(name: str) -> str:
