@@ -79,7 +79,9 @@ def model_card(flyp: dict) -> str:
         "With FLYP Studio:", "",
         "```", "flyp predict THIS_FOLDER image.jpg --top-k 3", "```", "",
         "In Python with plain open_clip (`python classify.py image.jpg`, run in this folder): the model "
-        "gives image features, the class head in `class_head.safetensors` turns them into classes.", "",
+        "gives image features, the class head in `class_head.safetensors` turns them into classes. It "
+        "prints the confidence of a typical image: FLYP Studio and `model.onnx` are less sure of an unusual "
+        "one (by the novelty score, `novelty.lowering` in flyp.json).", "",
         "```python", SAMPLE.rstrip("\n"), "```", "",
         "The model was exported and then reloaded and compared with the model in memory.", "",
     ]
