@@ -93,8 +93,9 @@ def export_onnx(blended, path: Path, novelty=None, temperature: float | None = N
                                "known: N booleans, novelty <= novelty_threshold (false: none of these classes)"}
     metadata["output"] += ("; probabilities: N×classes, softmax(logits / temperature) (the temperature fitted on "
                            "the validation images; 1 when calibrated is false)"
-                           + (", the temperature multiplied by a factor growing with novelty, above 1 for unusual images (novelty_lowering: by "
-                              "the share of validation images at least as novel)"
+                           + (", the temperature multiplied by a factor growing with novelty, above 1 for "
+                              "unusual images (novelty_lowering: by the share of validation images at least as "
+                              "novel)"
                               if novelty is not None and novelty.lowering is not None else ""))
     add_metadata(path, metadata)
 
