@@ -187,7 +187,8 @@ def test_the_blend_page_shows_how_far_to_trust_the_confidence_per_set(qtbot, win
         assert list(ys) == pytest.approx([100 * b["accuracy"] for b in bins], abs=0.5)
         assert f"off by {100 * s['calibration_error_calibrated']:.0f} points" in view.words.toPlainText()
         # Beside it, for each minimum confidence (as predictions give it): the share kept and their accuracy.
-        rows = [r for r in s["coverage_uncalibrated"] if r["accuracy"] is not None]
+        # (not calibrated at this α yet; less sure of unusual images, as predictions are)
+        rows = [r for r in s["coverage_uncalibrated_with_novelty"] if r["accuracy"] is not None]
         accuracy, kept = (curve.getData() for curve in view.kept[name])
         assert list(accuracy[0]) == pytest.approx([100 * r["threshold"] for r in rows])
         assert list(accuracy[1]) == pytest.approx([100 * r["accuracy"] for r in rows])
@@ -196,7 +197,9 @@ def test_the_blend_page_shows_how_far_to_trust_the_confidence_per_set(qtbot, win
         assert f"at least 50% sure: {half['coverage']:.0%} of the images, {half['accuracy']:.0%} of them right" \
             in view.words.toPlainText()
         lowered = s["calibration_error_with_novelty"]  # the novelty score lowering the confidence of the unusual
-        assert f"score), off by {100 * lowered:.0f}" in view.words.toPlainText()
+        sure = s["mean_confidence_with_novelty"]  # as predictions give it: less sure of unusual images
+        assert f"less sure of unusual images (by the “none of these” score): then off by {100 * lowered:.0f}, " \
+            f"{sure:.0%} sure on average" in view.words.toPlainText()
     gap = 100 * (expected["sets"]["ood"]["calibration_error_calibrated"] - expected["sets"]["id"]["calibration_error_calibrated"])
     assert (f"{gap:.0f} points more than on validation" in view.words.toPlainText()) == (gap >= 1)
 

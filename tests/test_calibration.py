@@ -48,11 +48,6 @@ def test_fitted_on_validation_alone_it_makes_an_overconfident_model_honest_there
     assert sum(b["n"] for b in bins) == 2000 and len(bins) == calibration.BINS
 
 
-def test_novelty_lowers_the_confidence_only_of_the_unusual():
-    tail = torch.tensor([1.0, 0.5, 0.05, 0.025, 0.0])
-    assert calibration.novelty_weight(tail, 0.95).tolist() == pytest.approx([1, 1, 1, 0.5, 0])
-
-
 def test_the_coverage_curves_give_the_share_kept_above_each_confidence_and_its_accuracy():
     logits, labels = _overconfident(n=400, seed=3)
     s = calibration.calibration_report({"id": (logits, labels)})["sets"]["id"]

@@ -52,6 +52,8 @@ def test_images_of_none_of_the_classes_are_turned_away_and_the_demo_photos_kept(
 
 
 def test_the_exported_bundle_and_its_onnx_model_say_the_same(capsys, demo, tmp_path):
+    import torch
+
     from core.export.bundle import load_bundle
     from core.export.onnx_model import onnx_outputs
     from core.labelling.classify import image_files
@@ -78,7 +80,9 @@ def test_the_exported_bundle_and_its_onnx_model_say_the_same(capsys, demo, tmp_p
     for name, s in kept["sets"].items():  # per set: known share and coverage, as measured
         assert 0 <= s["known"] <= 1 and [r["threshold"] for r in s["coverage"]] == pytest.approx([0.5, 0.7, 0.9])
         row = next(line for line in card.splitlines() if line.startswith(f"| {set_name(name)} | ") and "%," in line)
-        assert all(f"{r['coverage']:.0%}, {r['accuracy']:.1%}" in row for r in s["coverage"] if r["accuracy"])
+        shown = s["coverage_with_novelty"]  # as the bundle predicts: less sure of unusual images
+        assert [r["threshold"] for r in shown] == pytest.approx([0.5, 0.7, 0.9])
+        assert all(f"{r['coverage']:.0%}, {r['accuracy']:.1%}" in row for r in shown if r["accuracy"])
         assert f"| {s['known']:.1%} |" in card
     assert kept["sets"]["id"]["known"] >= 0.85  # the novelty threshold keeps 95% of validation
     files = image_files([demo["val"]])[:6] + image_files([demo["digits"]])[:6]
@@ -91,6 +95,56 @@ def test_the_exported_bundle_and_its_onnx_model_say_the_same(capsys, demo, tmp_p
     outputs = onnx_outputs(out / "model.onnx", bundle.normalize(bundle.images(files)))
     assert [bool(k) for k in outputs["known"]] == [from_bundle[str(f)]["known"] for f in files]
     assert sum(not from_bundle[str(f)]["known"] for f in files[6:]) >= 5  # the digits: none of these
+    # Less sure of unusual images, alike in the run, the bundle and its ONNX model (`core.trust.lowering`).
+    factors = info["novelty"]["lowering"]["factors"]
+    assert factors == sorted(factors) and factors[0] > 0
+    assert factors[-1] > 1  # its most novel validation photos are wrong more often than their confidence says
+    for key, p in from_bundle.items():
+        assert p["confidence"] == pytest.approx(from_run[key]["confidence"], rel=1e-3)
+        assert p["confidence_lowered_by"] == pytest.approx(from_run[key]["confidence_lowered_by"], abs=1e-3)
+    digits = [from_bundle[str(f)] for f in files[6:]]
+    assert all(p["confidence_lowered_by"] > 0 for p in digits)  # beyond every validation photo: the last band
+    assert report["max_lowered_difference"] < 1e-3 and report["onnx_max_calibrated_difference"] < 1e-3
+    lowered = bundle.probabilities(bundle.images(files[6:]))
+    assert float((outputs["probabilities"][6:] - lowered).abs().max()) < 1e-4
+    assert [p["confidence"] for p in digits] == pytest.approx(lowered.max(-1).values.tolist(), abs=1e-5)
+    from core.weights.session import BlendSession  # Try: the run at the bundle's α, its novelty score
+
+    probs, _ = BlendSession.open(demo["run"], "cpu").predict(1.0, list(bundle.images(files[6:])), bundle.novelty)
+    assert float((torch.tensor(probs) - lowered).abs().max()) < 1e-4
+
+
+def test_a_bundle_without_the_lowering_predicts_as_before_and_a_damaged_one_is_named(capsys, demo, tmp_path):
+    import shutil
+
+    import torch
+
+    from core.export.bundle import load_bundle
+    from core.labelling.classify import image_files
+
+    out = tmp_path / "bundle"
+    code, _, err = run_cli(capsys, "export", "--run", demo["run"], "--alpha", "1", "--out", out, "--json")
+    assert code == 0, err
+    older = tmp_path / "older"
+    shutil.copytree(out, older)
+    info = json.loads((older / "flyp.json").read_text())
+    del info["novelty"]["lowering"]  # as bundles were written before it existed
+    (older / "flyp.json").write_text(json.dumps(info))
+    files = image_files([demo["digits"]])[:6]
+    bundle = load_bundle(older)
+    by_hand = (bundle.logits(bundle.images(files)) / bundle.temperature).softmax(-1).max(-1).values
+    predicted = _predict(capsys, older, *files)
+    assert [p["confidence"] for p in predicted] == pytest.approx(by_hand.tolist(), abs=1e-6)
+    assert all(p["confidence_lowered_by"] is None for p in predicted)
+    lowered = _predict(capsys, out, *files)
+    assert all(a["confidence"] < b["confidence"] for a, b in zip(lowered, predicted))  # the same images, less sure
+    assert [a["class"] for a in lowered] == [b["class"] for b in predicted]
+    info["novelty"]["lowering"] = {"edges": [0.5], "factors": [2.0, 1.0]}  # more sure of the more unusual
+    (older / "flyp.json").write_text(json.dumps(info))
+    code, _, err = run_cli(capsys, "predict", older, *files)
+    assert code != 0 and str(older / "flyp.json") in err and "lowering" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert torch.isfinite(by_hand).all()
 
 
 def test_the_csv_says_known_after_confidence_and_sorting_puts_the_unknown_apart(capsys, demo, tmp_path):

@@ -94,6 +94,8 @@ def predict(args) -> int:
               "temperature": predictor.temperature, "warnings": predictor.warnings()}
     lines = [f"{shown(p.path)}: " + ("none of these classes (closest: " if p.known is False else "")
              + ", ".join(f"{shown(c)} {q:.1%}" for c, q in p.top) + (")" if p.known is False else "")
+             + (f" (less sure of this unusual image: {100 * p.lowered_by:.0f} points less)"
+                if p.lowered_by is not None and p.lowered_by >= 0.005 else "")
              for p in predictions if not p.reason]
     failed = [(s["path"], s["reason"]) for s in report["skipped"]]
     if args.csv:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -55,11 +56,35 @@ class Bundle:
         return Normalize(self.info["preprocess"]["mean"], self.info["preprocess"]["std"])(images)
 
     @torch.inference_mode()
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """N×D normalised image features of preprocessed uint8 images."""
         device = next(self.model.parameters()).device
-        pixels = self.normalize(images).to(device)
-        features = F.normalize(self.model.encode_image(pixels).float(), dim=-1).cpu()
+        return F.normalize(self.model.encode_image(self.normalize(images).to(device)).float(), dim=-1).cpu()
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self.logits_from_features(self.features(images))
+
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.scale * features @ self.head.T + self.bias
+
+    @cached_property
+    def novelty(self):
+        """The novelty score the bundle carries (`core.trust.stored.read_novelty`), or None."""
+        from core.trust.stored import read_novelty
+
+        return read_novelty(self.path, self.info)
+
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """N×C class probabilities as FLYP Studio gives them: softmax(logits / (T·g)), T the
+        calibration temperature (1 without one) and g the novelty score's factor, above 1 for unusual
+        images (1 for a bundle exported without it, `core.trust.lowering`)."""
+        return self._lowered_logits(images).softmax(-1)
+
+    def _lowered_logits(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.features(images)
+        logits = self.logits_from_features(features)
+        g = self.novelty.factor(self.novelty.score(features, logits))[:, None] if self.novelty is not None else 1.0
+        return logits / ((self.temperature or 1.0) * g)
 
     @property
     def temperature(self) -> float | None:
@@ -70,8 +95,8 @@ class Bundle:
         return from_calibration(self.info.get("calibration"), self.path / INFO_FILE)
 
     def predict(self, paths: Sequence[str | Path], k: int = 5) -> list[list[tuple[str, float]]]:
-        """The k most likely classes of each file, with their calibrated probabilities."""
-        return top_k(self.logits(self.images(paths)) / (self.temperature or 1.0), self.class_names, k)
+        """The k most likely classes of each file, with their probabilities (`probabilities`)."""
+        return top_k(self._lowered_logits(self.images(paths)), self.class_names, k)
 
 
 def load_bundle(path: str | Path, device: torch.device | str = "cpu") -> Bundle:

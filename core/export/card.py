@@ -79,7 +79,9 @@ def model_card(flyp: dict) -> str:
         "With FLYP Studio:", "",
         "```", "flyp predict THIS_FOLDER image.jpg --top-k 3", "```", "",
         "In Python with plain open_clip (`python classify.py image.jpg`, run in this folder): the model "
-        "gives image features, the class head in `class_head.safetensors` turns them into classes.", "",
+        "gives image features, the class head in `class_head.safetensors` turns them into classes. It "
+        "prints the confidence of a typical image: FLYP Studio and `model.onnx` are less sure of an unusual "
+        "one (by the novelty score, `novelty.lowering` in flyp.json).", "",
         "```python", SAMPLE.rstrip("\n"), "```", "",
         "The model was exported and then reloaded and compared with the model in memory.", "",
     ]
@@ -108,9 +110,12 @@ def calibration_lines(calibration: dict | None) -> list[str]:
              + (" (every validation image was right, so the confidence is left as the model gives it)"
                 if calibration.get("temperature_fit") == "no validation errors" else "")
              + ": the confidences FLYP Studio gives, and `model.onnx`'s `probabilities`, are softmax(logits / "
-             "temperature). Calibration error (ECE, 15 bins: the mean gap between confidence and accuracy; "
-             "0 is honest); *known*: the share of the set's images the novelty threshold keeps as one of the "
-             "classes:", "",
+             "temperature) for typical images. Calibration error (ECE, 15 bins: the mean gap between confidence "
+             "and accuracy; "
+             "0 is honest); *with novelty*: the error of the confidence predictions give, once they are less "
+             "sure of unusual images (softmax(logits / (temperature × factor)), the factor growing with the "
+             "novelty score, fitted on the validation images: flyp.json's `novelty.lowering`); *known*: the share "
+             "of the set's images the novelty threshold keeps as one of the classes:", "",
              "| set | accuracy | mean confidence | calibration error | after temperature | with novelty | known |",
              "|---|---|---|---|---|---|---|"]
     for name, s in calibration["sets"].items():
@@ -124,15 +129,19 @@ def calibration_lines(calibration: dict | None) -> list[str]:
 def coverage_lines(sets: dict) -> list[str]:
     """Per set, the share of images at least as sure as each minimum confidence and their accuracy
     (`flyp predict --min-confidence` sends the others to `_uncertain/`)."""
-    thresholds = sorted({r["threshold"] for s in sets.values() for r in s.get("coverage", ())})
+    def shown(s: dict) -> list:  # as the bundle predicts: less sure of unusual images where it can say
+        return s.get("coverage_with_novelty") or s.get("coverage", ())
+
+    thresholds = sorted({r["threshold"] for s in sets.values() for r in shown(s)})
     if not thresholds:
         return []
-    lines = ["Coverage: the images at least as sure as each minimum confidence, calibrated (`flyp predict "
+    lines = ["Coverage: the images at least as sure as each minimum confidence, calibrated and lowered for "
+             "unusual images where the bundle has a novelty score, as it predicts (`flyp predict "
              "--sort-into --min-confidence`; the others go to `_uncertain/`), and how many of them are right:", "",
              "| set | " + " | ".join(f"≥ {t:.0%}: kept, right" for t in thresholds) + " |",
              "|---|" + "---|" * len(thresholds)]
     for name, s in sets.items():
-        rows = {round(r["threshold"], 6): r for r in s.get("coverage", ())}
+        rows = {round(r["threshold"], 6): r for r in shown(s)}
         cells = [(f"{r['coverage']:.0%}, " + (f"{r['accuracy']:.1%}" if r["accuracy"] is not None else "—"))
                  if (r := rows.get(round(t, 6))) else "" for t in thresholds]
         lines.append(f"| {set_name(name)} | " + " | ".join(cells) + " |")

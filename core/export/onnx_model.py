@@ -1,12 +1,13 @@
 """ONNX export of a blended classifier: normalised pixels (N×3×S×S) → class logits, with a
 novelty score (`core.trust.novelty`) also each image's novelty and whether it is known, and last
 the class probabilities, softmax(logits / T) with the temperature fitted on ID validation
-(`core.trust.temperature`; T = 1 without one) — what FLYP Studio's own predictions give.
+(`core.trust.temperature`; T = 1 without one), T multiplied for an unusual image by the novelty
+score's factor (`core.trust.lowering`) — what FLYP Studio's own predictions give.
 
 The graph's metadata carries what a user of the file needs to feed it and read its output:
 class_names (JSON list, in logit order), input_size, mean and std (JSON lists) and interpolation,
 temperature and calibrated ("true"/"false"), and with a novelty score novelty_method,
-novelty_threshold and novelty_keep.
+novelty_threshold and novelty_keep (and novelty_lowering, JSON edges and factors, when it lowers).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class _ImageClassifier(torch.nn.Module):
         self.novelty = novelty
         for name, tensor in (novelty.tensors.items() if novelty is not None else ()):
             self.register_buffer(f"novelty_{name}", tensor.detach().float().clone())
+        if novelty is not None and novelty.lowering is not None:  # the tail is taken among these scores
+            self.register_buffer("novelty_validation", novelty.validation.detach().float().clone())
 
     def forward(self, pixels: torch.Tensor):
         features = F.normalize(self.visual(pixels), dim=-1)
@@ -42,6 +45,11 @@ class _ImageClassifier(torch.nn.Module):
 
         tensors = {name: getattr(self, f"novelty_{name}") for name in self.novelty.tensors}
         novelty = score(self.novelty.method, tensors, features, logits)
+        if self.novelty.lowering is not None:  # less sure of unusual images, as FLYP Studio's predictions
+            from core.trust.lowering import tail
+
+            factor = self.novelty.lowering.factor(tail(self.novelty_validation, novelty))
+            probabilities = (logits / (self.temperature * factor[:, None])).softmax(dim=-1)
         return logits, novelty, novelty <= self.novelty.threshold, probabilities
 
 
@@ -80,10 +88,15 @@ def export_onnx(blended, path: Path, novelty=None, temperature: float | None = N
     if novelty is not None:
         metadata |= {"novelty_method": novelty.method, "novelty_threshold": repr(novelty.threshold),
                      "novelty_keep": repr(novelty.keep),
+                     **({"novelty_lowering": json.dumps(novelty.lowering.to_json())} if novelty.lowering else {}),
                      "output": metadata["output"] + "; novelty: N (higher: less like the training images); "
                                "known: N booleans, novelty <= novelty_threshold (false: none of these classes)"}
     metadata["output"] += ("; probabilities: N×classes, softmax(logits / temperature) (the temperature fitted on "
-                           "the validation images; 1 when calibrated is false)")
+                           "the validation images; 1 when calibrated is false)"
+                           + (", the temperature multiplied by a factor growing with novelty, above 1 for "
+                              "unusual images (novelty_lowering: by the share of validation images at least as "
+                              "novel)"
+                              if novelty is not None and novelty.lowering is not None else ""))
     add_metadata(path, metadata)
 
 

@@ -30,13 +30,16 @@ UNKNOWN = "_unknown"      # the folder for images unlike every class's training 
 class Prediction:
     """One image: its classes, most likely first, with probabilities; or why it was skipped.
     `novelty` (higher: less like the training images) and `known` (within the threshold set on
-    ID validation) are None for a model without a novelty score (zero-shot)."""
+    ID validation) are None for a model without a novelty score (zero-shot); `lowered_by`, how much
+    the novelty score lowered the top confidence (`core.trust.lowering`: below 0 where a very typical
+    image is a little surer than the temperature alone says), is None too for a model without one."""
 
     path: Path
     top: list[tuple[str, float]] = field(default_factory=list)
     reason: str = ""
     novelty: float | None = None
     known: bool | None = None
+    lowered_by: float | None = None
 
     @property
     def label(self) -> str:
@@ -50,7 +53,7 @@ class Prediction:
         if self.reason:
             return {"path": str(self.path), "reason": self.reason}
         return {"path": str(self.path), "class": self.label, "confidence": self.confidence,
-                "known": self.known, "novelty": self.novelty,
+                "known": self.known, "novelty": self.novelty, "confidence_lowered_by": self.lowered_by,
                 "top_k": [{"class": c, "probability": p} for c, p in self.top]}
 
 
@@ -88,12 +91,18 @@ def _predict(predictor, novelty, items: list, top_k: int) -> list[Prediction]:
 
     names = predictor.class_names
     features = torch.stack([item.features for item in items])
-    logits = predictor.head(features).float()
-    values, indices = predictor.calibrate(logits).softmax(dim=-1).topk(max(1, min(top_k, len(names))), dim=-1)
-    scores = novelty.score(features, logits).tolist() if novelty is not None else [None] * len(items)
+    raw = predictor.head(features).float()
+    logits = predictor.calibrate(raw)
+    scores = novelty.score(features, raw) if novelty is not None else None
+    lowered = logits if scores is None else logits / novelty.factor(scores)[:, None]  # less sure of the unusual
+    values, indices = lowered.softmax(dim=-1).topk(max(1, min(top_k, len(names))), dim=-1)
+    drop = [None] * len(items)
+    if scores is not None and novelty.lowering is not None:
+        drop = (logits.softmax(-1).max(-1).values - values[:, 0]).tolist()
+    scores = scores.tolist() if scores is not None else [None] * len(items)
     return [Prediction(item.path, [(names[i], float(p)) for p, i in zip(vs, ids)], item.reason, s,
-                       None if s is None else s <= novelty.threshold)
-            for item, vs, ids, s in zip(items, values.tolist(), indices.tolist(), scores)]
+                       None if s is None else s <= novelty.threshold, d)
+            for item, vs, ids, s, d in zip(items, values.tolist(), indices.tolist(), scores, drop)]
 
 
 def csv_text(predictions: Sequence[Prediction], top_k: int) -> str:

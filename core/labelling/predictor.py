@@ -126,13 +126,11 @@ def from_bundle(bundle) -> Predictor:
         device = next(bundle.model.parameters()).device
         return F.normalize(bundle.model.encode_image(bundle.normalize(pixels).to(device)).float(), dim=-1).cpu()
 
-    from core.trust.stored import read_novelty
-
     return Predictor(f"bundle|{bundle.path.resolve()}|{weights.st_size}|{weights.st_mtime_ns}",
                      f"bundle {bundle.path.name}", list(bundle.class_names), size,
                      pre.get("interpolation", "bicubic"), encode,
                      lambda features: bundle.scale * features @ bundle.head.T + bundle.bias,
-                     next(bundle.model.parameters()).device.type, novelty=read_novelty(bundle.path, bundle.info),
+                     next(bundle.model.parameters()).device.type, novelty=bundle.novelty,
                      temperature=bundle.temperature)
 
 

@@ -3,8 +3,9 @@ set the calibration error, the reliability diagram and the coverage/accuracy cur
 
 Temperature scaling (Guo et al., 2017) divides every logit by one T that minimises the negative
 log-likelihood of the ID validation labels; it never changes which class wins. The different-
-conditions sets are reported on, never fitted on. A novelty score (`core.trust.novelty`) can lower
-the confidence of images less typical than almost all validation images (`novelty_weight`).
+conditions sets are reported on, never fitted on. A novelty score (`core.trust.novelty`) lowers
+the confidence of unusual images as predictions do: softmax(logits / (T·g)), g growing with
+novelty (`core.trust.lowering`, fitted on ID validation too).
 """
 
 from __future__ import annotations
@@ -87,17 +88,13 @@ def coverage_curve(confidence: torch.Tensor, correct: torch.Tensor, points: int 
     return rows
 
 
-def novelty_weight(tail: torch.Tensor, keep: float) -> torch.Tensor:
-    """How much of its confidence an image keeps given `tail`, the share of ID validation images at
-    least as novel (`NoveltyModel.tail`): all of it while it is more typical than the threshold's
-    1 − keep, then less, down to none for an image more novel than every validation image."""
-    return torch.clamp(tail / max(1e-9, 1.0 - keep), max=1.0)
-
-
-def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float, weight: torch.Tensor | None = None) -> dict:
-    """One set's accuracy, calibration error before and after T (and with novelty's weight),
+def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float,
+               factor: torch.Tensor | None = None) -> dict:
+    """One set's accuracy, calibration error before and after T (and with each image's novelty
+    `factor` on T, as predictions lower the confidence of unusual images),
     reliability diagram and coverage curve (both calibrated), and the coverage curve of the
-    confidence as predictions give it (before T: what sorting into `_uncertain/` compares)."""
+    confidence as predictions give it (before T: what sorting into `_uncertain/` compares); with
+    `factor`, both coverage curves once novelty lowers the confidence (`*_with_novelty`)."""
     labels = torch.as_tensor(labels, dtype=torch.long)
     raw = logits.float().softmax(-1).max(-1)
     calibrated = (logits.float() / temperature).softmax(-1).max(-1).values
@@ -108,10 +105,13 @@ def set_report(logits: torch.Tensor, labels: Sequence[int], temperature: float, 
               "mean_confidence": float(calibrated.mean()),
               "reliability": reliability(calibrated, correct), "coverage": coverage_curve(calibrated, correct),
               "coverage_uncalibrated": coverage_curve(raw.values, correct)}
-    if weight is not None:
-        lowered = calibrated * weight
+    if factor is not None:
+        lowered = (logits.float() / (temperature * factor[:, None])).softmax(-1).max(-1).values
+        report["mean_confidence_with_novelty"] = float(lowered.mean()) if len(labels) else math.nan
         report["calibration_error_with_novelty"] = calibration_error(lowered, correct)
         report["coverage_with_novelty"] = coverage_curve(lowered, correct)
+        raw_lowered = (logits.float() / factor[:, None]).softmax(-1).max(-1).values  # a run not calibrated at α
+        report["coverage_uncalibrated_with_novelty"] = coverage_curve(raw_lowered, correct)
     return report
 
 
@@ -126,11 +126,11 @@ def calibration_report(sets: dict[str, tuple[torch.Tensor, Sequence[int]]], nove
     fit = temperature_fit(*sets["id"])
     temperature, out = fit["temperature"], {}
     for name, (logits, labels) in sets.items():
-        weight = scores = None
+        factor = scores = None
         if novelty is not None and features is not None:
             scores = novelty.score(features[name], logits)
-            weight = novelty_weight(novelty.tail(scores), novelty.keep)
-        out[name] = set_report(logits, labels, temperature, weight)
+            factor = novelty.factor(scores)
+        out[name] = set_report(logits, labels, temperature, factor)
         if scores is not None and len(scores):
             out[name]["known"] = float(novelty.known(scores).float().mean())  # the share not "none of these"
     return fit | {"sets": out}

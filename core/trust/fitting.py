@@ -49,7 +49,8 @@ def fit_for_predictor(predictor, train: Sequence, val: Sequence, *, method: str 
                       keep: float = KEEP, cache=None, progress: Progress = no_progress,
                       cancel: Callable[[], bool] = no_cancel) -> NoveltyModel:
     """The novelty score of `predictor` fitted on `train` samples (path, label) and its threshold
-    set on `val` samples to keep `keep` of them. FlypError when either has no usable image."""
+    set on `val` samples to keep `keep` of them, with the lowering of unusual images' confidence
+    fitted on `val` too (`core.trust.lowering`). FlypError when either has no usable image."""
     paths = [s.path for s in train] + [s.path for s in val]
     features, logits, kept = features_and_logits(predictor, paths, cache=cache, progress=progress,
                                                  cancel=cancel)
@@ -57,8 +58,9 @@ def fit_for_predictor(predictor, train: Sequence, val: Sequence, *, method: str 
     if not in_train.any() or in_train.all():
         raise FlypError("no usable training or validation images to fit the novelty score on")
     labels = torch.tensor([train[i].label for i in kept if i < len(train)])
+    val_labels = torch.tensor([val[i - len(train)].label for i in kept if i >= len(train)])
     return fit_novelty(method, features[in_train], labels, len(predictor.class_names), features[~in_train],
-                       logits[~in_train], keep)
+                       logits[~in_train], keep, val_labels)
 
 
 def run_samples(info: dict, cancel: Callable[[], bool] = no_cancel) -> tuple[list, list, list[str]]:
@@ -113,9 +115,11 @@ def calibration_summary(report: dict) -> dict:
     found) and, per set, accuracy, mean confidence, calibration errors, the share the novelty
     threshold keeps, and the coverage (share kept, their accuracy) at a few minimum confidences:
     `coverage` of the calibrated confidence, which predictions at this α give (`flyp predict
-    --min-confidence` compares it), and `coverage_uncalibrated` of the raw softmax; not the curves."""
+    --min-confidence` compares it), `coverage_uncalibrated` of the raw softmax, and with a novelty
+    score `coverage_with_novelty`, of the calibrated confidence lowered for unusual images (what
+    a bundle's predictions compare); not the curves."""
     keys = ("n", "accuracy", "mean_confidence", "calibration_error", "calibration_error_calibrated",
-            "calibration_error_with_novelty", "known")
+            "calibration_error_with_novelty", "mean_confidence_with_novelty", "known")
 
     def at_thresholds(rows) -> list[dict]:
         return [r for r in rows if any(abs(r["threshold"] - t) < 1e-6 for t in SUMMARY_THRESHOLDS)]
@@ -123,8 +127,9 @@ def calibration_summary(report: dict) -> dict:
     def summary(s: dict) -> dict:
         out = {k: s[k] for k in keys if k in s}
         out["coverage"] = at_thresholds(s.get("coverage", ()))
-        if "coverage_uncalibrated" in s:
-            out["coverage_uncalibrated"] = at_thresholds(s["coverage_uncalibrated"])
+        for key in ("coverage_uncalibrated", "coverage_with_novelty"):
+            if key in s:
+                out[key] = at_thresholds(s[key])
         return out
     return {"alpha": report.get("alpha"), "temperature": report["temperature"],
             "temperature_fit": report.get("temperature_fit", "fitted"),

@@ -17,8 +17,8 @@ chosen by measurement on the demo (benchmarks/README.md, "None of these classes"
 
 The threshold keeps a share (`keep`, 95%) of the ID validation images: a score above it is
 *none of these*. The sorted validation scores are kept too: the share of them at least as novel
-as an image says how unusual it is (`NoveltyModel.tail`), which lowers its confidence
-(`core.trust.assess`).
+as an image says how unusual it is (`NoveltyModel.tail`), which lowers its confidence: a factor
+on the temperature per band of tails, fitted on the same validation images (`core.trust.lowering`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import FlypError
+from core.trust import lowering as lowering_rule
 
 FEATURE_METHODS = ("mahalanobis", "relative_mahalanobis", "knn", "prototype")
 LOGIT_METHODS = ("energy", "max_logit", "max_probability")
@@ -50,7 +51,8 @@ TENSORS = {"mahalanobis": ("means", "precision"), "relative_mahalanobis": ("mean
 class NoveltyModel:
     """A fitted novelty score with its threshold. `tensors` holds what `method` needs (`TENSORS`);
     `validation` the ID validation images' scores, sorted; `warnings` what the user is told about
-    the images it was fitted on (a run's training folder that changed since the run, say)."""
+    the images it was fitted on (a run's training folder that changed since the run, say);
+    `lowering` how much less sure an unusual image is (`core.trust.lowering`; None: not at all)."""
 
     method: str
     tensors: dict[str, torch.Tensor]
@@ -58,6 +60,7 @@ class NoveltyModel:
     keep: float
     validation: torch.Tensor
     warnings: tuple[str, ...] = ()
+    lowering: lowering_rule.Lowering | None = None
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """N novelty scores of N×D normalised features and their N×C logits (higher: more novel)."""
@@ -69,16 +72,21 @@ class NoveltyModel:
 
     def tail(self, scores: torch.Tensor) -> torch.Tensor:
         """The share of ID validation images at least as novel as each score (1: as typical as any)."""
-        if not len(self.validation):
-            return torch.ones_like(scores)
-        below = torch.searchsorted(self.validation.contiguous(), scores.contiguous(), right=False)
-        return 1.0 - below.float() / len(self.validation)
+        return lowering_rule.tail(self.validation, scores.float())
+
+    def factor(self, scores: torch.Tensor) -> torch.Tensor:
+        """Each score's factor on the temperature (predictions give softmax(logits / (T·factor)));
+        1 everywhere without a lowering (a bundle exported before it existed)."""
+        if self.lowering is None:
+            return torch.ones_like(scores, dtype=torch.float32)
+        return self.lowering.factor(self.tail(scores))
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
         return {**{k: v.contiguous() for k, v in self.tensors.items()}, "validation": self.validation.contiguous()}
 
     def to_json(self) -> dict:
-        return {"method": self.method, "threshold": self.threshold, "keep": self.keep}
+        lowering = {} if self.lowering is None else {"lowering": self.lowering.to_json()}
+        return {"method": self.method, "threshold": self.threshold, "keep": self.keep} | lowering
 
 
 def fit_reference(method: str, features: torch.Tensor, labels: torch.Tensor, classes: int) -> dict[str, torch.Tensor]:
@@ -161,17 +169,27 @@ def threshold_for(scores: torch.Tensor, keep: float = KEEP) -> float:
 
 
 def fit_novelty(method: str, train_features: torch.Tensor, train_labels, classes: int,
-                val_features: torch.Tensor, val_logits: torch.Tensor, keep: float = KEEP) -> NoveltyModel:
+                val_features: torch.Tensor, val_logits: torch.Tensor, keep: float = KEEP,
+                val_labels=None) -> NoveltyModel:
     """A novelty score fitted on the training images' features, its threshold set on the ID
-    validation images' (their features and logits) to keep `keep` of them."""
+    validation images' (their features and logits) to keep `keep` of them; with `val_labels`,
+    also how much less sure an unusual image should be (`core.trust.lowering`, on top of the
+    temperature fitted on the same validation images)."""
+    from core.trust.calibration import fit_temperature
+
     tensors = fit_reference(method, train_features, train_labels, classes)
     scores = score(method, tensors, val_features.float(), val_logits.float())
-    return NoveltyModel(method, tensors, threshold_for(scores, keep), keep, scores.sort().values)
+    lowering = None
+    if val_labels is not None and len(scores):
+        lowering = lowering_rule.fit_lowering(scores, val_logits, val_labels, fit_temperature(val_logits, val_labels))
+    return NoveltyModel(method, tensors, threshold_for(scores, keep), keep, scores.sort().values, lowering=lowering)
 
 
-def from_tensors(info: dict, tensors: dict[str, torch.Tensor], where: str) -> NoveltyModel:
+def from_tensors(info: dict, tensors: dict[str, torch.Tensor], where: str,
+                 info_where: str = "flyp.json") -> NoveltyModel:
     """A NoveltyModel from a bundle's flyp.json `novelty` entry and its tensors; FlypError names
-    `where` when something is missing or of the wrong shape."""
+    `where` when something is missing or of the wrong shape, `info_where` (flyp.json) when the
+    entry's lowering is damaged."""
     method = info.get("method")
     if method not in METHODS:
         raise FlypError(f"{where}: damaged: unknown novelty method {method!r}; export the bundle again")
@@ -179,7 +197,8 @@ def from_tensors(info: dict, tensors: dict[str, torch.Tensor], where: str) -> No
     if missing:
         raise FlypError(f"{where}: damaged: the novelty score lacks {', '.join(missing)}; export the bundle again")
     return NoveltyModel(method, {k: tensors[k].float() for k in TENSORS[method]}, float(info["threshold"]),
-                        float(info["keep"]), tensors["validation"].float())
+                        float(info["keep"]), tensors["validation"].float(),
+                        lowering=lowering_rule.from_json(info.get("lowering"), info_where))
 
 
 def auroc(known_scores: torch.Tensor, foreign_scores: torch.Tensor) -> float:

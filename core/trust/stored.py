@@ -1,5 +1,6 @@
 """A fitted novelty score in a bundle: `novelty.safetensors` (what the score needs, and the ID
-validation scores) and a `novelty` entry in flyp.json (method, threshold, kept share).
+validation scores) and a `novelty` entry in flyp.json (method, threshold, kept share, and the
+`lowering` of unusual images' confidence, `core.trust.lowering`).
 
 Kept in a file of its own beside the class head, so that a bundle used elsewhere says "none of
 these" exactly as FLYP Studio did when it exported it; bundles written before have neither and
@@ -36,4 +37,4 @@ def read_novelty(folder: Path, info: dict) -> NoveltyModel | None:
     if not where.is_file():
         raise FlypError(f"{where}: missing (flyp.json names it); export the bundle again")
     tensors, _ = checksums.read_verified(where)
-    return from_tensors(entry, tensors, str(where))
+    return from_tensors(entry, tensors, str(where), str(Path(folder) / "flyp.json"))

@@ -92,14 +92,18 @@ class BlendSession:
     def predict(self, alpha: float, pixels: Sequence, novelty=None) -> tuple[list[list[float]], list]:
         """Class probabilities at α of preprocessed images (calibrated by `temperature(alpha)`: the
         exported calibration at this α, else the α curve's; raw without either) and, with `novelty` (a
-        `core.trust.novelty.NoveltyModel` fitted at this α), each image's novelty score (else None)."""
+        `core.trust.novelty.NoveltyModel` fitted at this α), each image's novelty score (else None),
+        the probabilities then less sure of unusual images (`core.trust.lowering`)."""
         import torch
 
         with self.lock:
             classifier = self.at(alpha)
             features = classifier.features(torch.stack(list(pixels)))
             logits = classifier.logits_from_features(features)
-        scores = novelty.score(features.float().cpu(), logits.float().cpu()).tolist() if novelty is not None \
-            else [None] * len(pixels)
-        temperature = self.temperature(alpha) or 1.0
-        return (logits.float() / temperature).softmax(-1).tolist(), scores
+        logits = logits.float().cpu()
+        calibrated = logits / (self.temperature(alpha) or 1.0)
+        if novelty is None:
+            return calibrated.softmax(-1).tolist(), [None] * len(pixels)
+        scores = novelty.score(features.float().cpu(), logits)
+        lowered = calibrated / novelty.factor(scores)[:, None]  # less sure of unusual images
+        return lowered.softmax(-1).tolist(), scores.tolist()

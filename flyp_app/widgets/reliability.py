@@ -25,8 +25,10 @@ SORT_DEFAULT = 0.5  # Classify a folder's starting minimum confidence (`flyp pre
 
 def shown_coverage(report: dict, s: dict) -> list[dict]:
     """A set's coverage rows of the confidence predictions at the report's α give: calibrated where
-    a temperature applies at that α (exported there, or the α curve's), else the raw softmax."""
-    return s.get("coverage" if report.get("calibrated_predictions") else "coverage_uncalibrated", [])
+    a temperature applies at that α (exported there, or the α curve's), else the raw softmax; either
+    less sure of unusual images where the run has a novelty score (`core.trust.lowering`)."""
+    key = "coverage" if report.get("calibrated_predictions") else "coverage_uncalibrated"
+    return s.get(f"{key}_with_novelty") or s.get(key, [])
 
 
 def set_words(name: str) -> str:
@@ -50,8 +52,9 @@ def calibration_words(report: dict, uncertain_below: float = SORT_DEFAULT) -> st
             line += (f" — {more:.0f} points more than on validation: trust its confidence less on these images"
                      if more >= 1 else " — as honest as on validation")
         if (lowered := s.get("calibration_error_with_novelty")) is not None:
-            line += (f"; with the unusual images made less sure (the “none of these” score), off by "
-                     f"{100 * lowered:.0f}")
+            sure = s.get("mean_confidence_with_novelty")
+            line += (f"; predictions are less sure of unusual images (by the “none of these” score): then off by "
+                     f"{100 * lowered:.0f}" + ("" if sure is None else f", {sure:.0%} sure on average"))
         kept = next((r for r in shown_coverage(report, s) if abs(r["threshold"] - uncertain_below) < 1e-6), None)
         if kept is not None and kept["accuracy"] is not None:
             line += (f"; at least {uncertain_below:.0%} sure: {kept['coverage']:.0%} of the images, "
