@@ -53,8 +53,8 @@ def recognised_halves(explainer, pairs) -> list[bool]:
     known = []
     for seed, (left, right) in enumerate(pairs):
         image, _, _ = probes.side_by_side(left, right, seed=seed)
-        halves = probes.halves(image)
-        known.append(explain(explainer, halves[0]).class_name == left and explain(explainer, halves[1]).class_name == right)
+        named = [explain(explainer, half).class_name for half in probes.halves(image)]
+        known.append(named == [left, right])
     return known
 
 

@@ -40,7 +40,8 @@ def located_split_image(seed: int, split: str, classname: str, index: int, size:
     return layers
 
 
-def side_by_side(left: str, right: str, seed: int = 0, size: int = IMAGE_SIZE) -> tuple[Image.Image, Image.Image, Image.Image]:
+def side_by_side(left: str, right: str, seed: int = 0,
+                 size: int = IMAGE_SIZE) -> tuple[Image.Image, Image.Image, Image.Image]:
     """A photo of two different shapes, `left` in the left half and `right` in the right half:
     (image, left mask, right mask). Each half is the middle of a photo of the world drawn as the
     task draws its validation photos (photo style, any of its backgrounds, a colour of its own),

@@ -1,7 +1,7 @@
 """Where the model looked: a heat map over the image for one class (`flyp explain`, Try).
 
-ViT towers: occlusion — each 2×2 square of the tower's patch grid (at most 8×8 cells: 49 squares
-of cells for any tower) is painted over with the image's mean colour, and a cell's value is how
+ViT towers: occlusion — each 2×2 square of the tower's patch grid (at most 8×8 cells, so at most
+49 squares and forward passes for any tower) is painted over with the image's mean colour, and a cell's value is how
 much the class's logit drops, summed over the squares that cover it (negatives cut). It asks the
 model the question the map answers — without this part, is it still that class? — so naming
 another class moves the peak onto that object, which the gradient rules (gradient × activation
@@ -27,9 +27,9 @@ from core.errors import FlypError
 from core.trust.gradient_maps import GRADIENT_RULES, gradient_map, is_vit, patch_grid
 
 VIT_RULE = "occlusion"  # chosen among VIT_RULES in benchmarks/README.md, "Where the model looked"
-OCCLUSION_RULES = ("occlusion", "contrast_occlusion", "contrast_occlusion_1x1")
+OCCLUSION_RULES = ("occlusion", "contrast_occlusion", "contrast_occlusion_1x1", "occlusion_grey")
 VIT_RULES = OCCLUSION_RULES + GRADIENT_RULES
-MAX_CELLS = 8  # the occlusion grid's side at most: 49 forward passes for any tower
+MAX_CELLS = 8  # the occlusion grid's side at most: at most 49 painted copies for any tower
 
 
 @dataclass
@@ -114,7 +114,7 @@ def explain(explainer: Explainer, image: Image.Image, class_name: str | None = N
     target = class_index(explainer, class_name) if class_name is not None else None
     if rule in OCCLUSION_RULES and is_vit(explainer.visual):
         grid, logits = _occlusion_map(explainer, pixels, target, window=1 if rule.endswith("_1x1") else 2,
-                                      contrast=rule.startswith("contrast"))
+                                      contrast=rule.startswith("contrast"), grey=rule.endswith("_grey"))
     else:
         grid, logits = gradient_map(explainer, pixels, target, rule if rule in GRADIENT_RULES else "grad_x_activation")
     chosen = class_name if class_name is not None else explainer.class_names[int(logits.argmax())]
@@ -131,31 +131,41 @@ def class_index(explainer: Explainer, class_name: str) -> int:
 
 
 def _occlusion_map(explainer: Explainer, pixels: torch.Tensor, target: int | None, window: int = 2,
-                   contrast: bool = False, chunk: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
+                   contrast: bool = False, grey: bool = False, chunk: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
     """The cells×cells map (CPU) of the class `target` (None: the predicted one) and the image's
     logits: how much the class's score (its logit; `contrast`: less the other classes' mean) drops
-    when each `window`×`window` square of cells is painted over with the image's mean colour, the
-    drops of the squares covering a cell summed."""
+    when each `window`×`window` square of cells is painted over with the image's mean colour
+    (`grey`: the tower's, 0 after its normalisation), the drops of the squares covering a cell
+    summed."""
     visual = explainer.visual
     device = next(visual.parameters()).device
     cells = min(patch_grid(visual), MAX_CELLS)
     size = pixels.shape[-1]
     edges = [round(k * size / cells) for k in range(cells + 1)]
     steps = cells - window + 1
-    mean = pixels.float().mean(dim=(2, 3), keepdim=True).round().to(pixels.dtype)
-    covered = [pixels]
+    if grey:  # 0 after the tower's normalisation: the mean colour of what it was trained on
+        image = explainer.normalize(pixels)
+        fill = torch.zeros_like(image[..., :1, :1])
+    else:
+        image = pixels
+        fill = pixels.float().mean(dim=(2, 3), keepdim=True).round().to(pixels.dtype)
+    covered = [image]
     for i in range(steps):
         for j in range(steps):
-            painted = pixels.clone()
-            painted[..., edges[i]:edges[i + window], edges[j]:edges[j + window]] = mean
+            painted = image.clone()
+            painted[..., edges[i]:edges[i + window], edges[j]:edges[j + window]] = fill
             covered.append(painted)
     was_training = visual.training
     visual.eval()
     weight, bias = explainer.weight.to(device), explainer.bias.to(device)
+
+    def logits_of(part: torch.Tensor) -> torch.Tensor:
+        features = visual((part if grey else explainer.normalize(part)).to(device))
+        features = features[0] if isinstance(features, tuple) else features
+        return explainer.scale * F.normalize(features.float(), dim=-1) @ weight.T + bias
     try:
         with torch.no_grad():
-            logits = torch.cat([_logits(explainer, visual(explainer.normalize(part).to(device)), weight, bias)
-                                for part in torch.cat(covered).split(chunk)]).cpu()
+            logits = torch.cat([logits_of(part) for part in torch.cat(covered).split(chunk)]).cpu()
     finally:
         visual.train(was_training)
     target = int(logits[0].argmax()) if target is None else target
@@ -168,11 +178,6 @@ def _occlusion_map(explainer: Explainer, pixels: torch.Tensor, target: int | Non
         for j in range(steps):
             grid[i:i + window, j:j + window] += drops[i, j]
     return grid.clamp(min=0), logits[0]
-
-
-def _logits(explainer: Explainer, features, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    features = features[0] if isinstance(features, tuple) else features
-    return explainer.scale * F.normalize(features.float(), dim=-1) @ weight.T + bias
 
 
 def _to_image_pixels(grid: torch.Tensor, image_size: tuple[int, int], size: int) -> np.ndarray:
