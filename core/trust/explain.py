@@ -1,15 +1,16 @@
 """Where the model looked: a heat map over the image for one class (`flyp explain`, Try).
 
-ViT towers: occlusion — each 2×2 square of the tower's patch grid (at most 8×8 cells, so at most
-49 squares and forward passes for any tower) is painted over with the image's mean colour, and a cell's value is how
-much the class's logit drops, summed over the squares that cover it (negatives cut). It asks the
-model the question the map answers — without this part, is it still that class? — so naming
-another class moves the peak onto that object, which the gradient rules (gradient × activation
-on the tokens, Grad-CAM, attention relevance: `core.trust.gradient_maps`) mostly do not.
-Convolutional towers (open_clip's ResNets): Grad-CAM on the last stage's feature map. The map is
-mapped back to the image's own pixels through the eval transform (shorter side to the input size,
-centre crop). Every rule was measured on the demo world, where every object's position is known:
-benchmarks/README.md, "Where the model looked".
+ViT towers: occlusion. Each 2×2 square of the tower's patch grid (at most 8×8 cells, so at most
+49 squares, and as many forward passes, for any tower) is painted over with the image's mean
+colour; a cell's value is how much the class's logit drops, summed over the squares that cover
+it (negatives cut). It asks the model the question the map answers — without this part, is it
+still that class? — so naming another class moves the peak onto that object, which the
+gradient rules (gradient × activation on the tokens, Grad-CAM, attention relevance:
+`core.trust.gradient_maps`) mostly do not. Convolutional towers (open_clip's ResNets): Grad-CAM
+on the last stage's feature map. The map is mapped back to the image's own pixels through the
+eval transform (shorter side to the input size, centre crop). Every rule was measured on the
+demo world, where every object's position is known: benchmarks/README.md, "Where the model
+looked".
 """
 
 from __future__ import annotations
