@@ -41,7 +41,7 @@ def explain_items(caches: Caches, run_dir: str, device: str, alpha: float, targe
     session = caches.blend_session(run_dir, device)
 
     def explainer():
-        session.at(alpha)  # under the session's lock: the blend's weights stay at α while the gradients flow
+        session.at(alpha)  # under the session's lock: the blend's weights stay at α while the maps are made
         return explainer_of(session.blended)
     _explain_each(caches, session.blended.classifier.loaded.image_size, session.lock, explainer, target, items,
                   class_index, progress, control, emit)

@@ -141,7 +141,7 @@ def test_a_zero_shot_source_is_explained_with_the_projects_captions(colour_data)
     explainer = classifier_explainer(Classifier(caches.model(TINY, "none", "cpu"), classes, source["templates"]),
                                      classes)
     assert [a["key"] for a in answers] == files and all("png" in a for a in answers)
-    assert np.abs(picture(answers[0]["png"]) - engine_map(explainer, files[0], "green")).mean() < 3
     assert np.abs(picture(answers[1]["png"]) - engine_map(explainer, files[1])).mean() < 3
-    green, red = (engine_map(explainer, files[0], name) for name in ("green", "red"))
-    assert np.abs(green - red).mean() > 3  # so the map shown is green's, the class asked for
+    shown, green, red = picture(answers[0]["png"]), *(engine_map(explainer, files[0], n) for n in ("green", "red"))
+    # the map shown is green's, the class asked for: the untrained tower's maps differ little, so closer to green's
+    assert np.abs(shown - green).mean() < 3 and np.abs(shown - green).mean() < np.abs(shown - red).mean() / 2

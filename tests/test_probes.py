@@ -38,6 +38,14 @@ def test_side_by_side_draws_each_shape_on_its_own_half():
     xs_right = np.nonzero(np.asarray(right) > 127)[1]
     assert xs_left.mean() < 32 < xs_right.mean()
     assert image.size == (64, 64)
+    for pair in probes.shape_pairs((5,)):  # each object wholly in its half, filling it as a task photo's object
+        _, left, right = probes.side_by_side(*pair)
+        for mask, half in ((left, (0, 32)), (right, (32, 64))):
+            ys, xs = np.nonzero(np.asarray(mask) > 127)
+            assert half[0] <= xs.min() and xs.max() < half[1], (pair, half)
+            assert max(xs.max() - xs.min(), ys.max() - ys.min()) >= 16, (pair, half)  # half the half's width
+    assert [h.size for h in probes.halves(image)] == [(32, 64), (32, 64)]
+    assert len(probes.shape_pairs()) == 132 and all(a != b for a, b in probes.shape_pairs())
 
 
 def test_the_folders_are_written_with_progress(tmp_path):

@@ -15,7 +15,7 @@ from core.demo import probes
 from core.demo.task import write_demo_data
 
 FOREIGN = 40  # images of each foreign kind
-PAIR = ("triangle", "diamond")  # a picture of two shapes side by side (`probes.side_by_side`)
+PAIRS = probes.shape_pairs((5,))  # 12 pictures of two shapes side by side, each shape once per side
 
 
 @pytest.fixture(scope="module")
@@ -191,15 +191,21 @@ def test_the_heat_map_peaks_on_the_object_of_correctly_classified_photos(capsys,
 
 
 def test_naming_a_class_moves_the_peak_to_that_object(capsys, demo, tmp_path):
-    image, left_mask, right_mask = probes.side_by_side(*PAIR)
-    image.save(tmp_path / "pair.png")
-    peaks = {}
-    for name in PAIR:
-        code, out, err = run_cli(capsys, "explain", demo["run"], tmp_path / "pair.png", "--out", tmp_path / name,
+    files, peaks = [], {}
+    for seed, (left, right) in enumerate(PAIRS):
+        image, left_mask, right_mask = probes.side_by_side(left, right, seed=seed)
+        image.save(tmp_path / f"pair-{seed}.png")
+        files.append((tmp_path / f"pair-{seed}.png", left_mask, right_mask))
+    for name in sorted({shape for pair in PAIRS for shape in pair}):  # one run per class, on its two pictures
+        chosen = [f for (f, _, _), pair in zip(files, PAIRS) if name in pair]
+        code, out, err = run_cli(capsys, "explain", demo["run"], *chosen, "--out", tmp_path / name,
                                  "--class", name, "--json")
         assert code == 0, err
-        peaks[name] = json.loads(out)[0]["peak"]
-    assert _on(left_mask, peaks[PAIR[0]]) and _on(right_mask, peaks[PAIR[1]]), peaks
-    code, _, err = run_cli(capsys, "explain", demo["run"], tmp_path / "pair.png", "--out", tmp_path / "x",
-                           "--class", "banana")
+        for f, result in zip(chosen, json.loads(out)):
+            assert result["class"] == name
+            peaks[f.name, name] = result["peak"]
+    moved = [_on(left_mask, peaks[f.name, left]) and _on(right_mask, peaks[f.name, right])
+             for (f, left_mask, right_mask), (left, right) in zip(files, PAIRS)]
+    assert sum(moved) >= 2 / 3 * len(PAIRS), [pair for pair, m in zip(PAIRS, moved) if not m]
+    code, _, err = run_cli(capsys, "explain", demo["run"], files[0][0], "--out", tmp_path / "x", "--class", "banana")
     assert code == 2 and "banana" in err and "Traceback" not in err

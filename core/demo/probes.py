@@ -1,7 +1,8 @@
 """Demo images for checking trust in a prediction: where things are, and what the task is not.
 
 The world knows where it drew every object, so the demo can measure whether a heat map points
-at the object (`located_split_image`, `side_by_side`); it can draw scenes that hold none of the
+at the object (`located_split_image`), and whether naming a class moves it onto that object
+(`side_by_side`: two objects, one in each half); it can draw scenes that hold none of the
 12 shapes (`write_foreign_folder`: the clutter and backgrounds of the task's photos, no object),
 the "none of these classes" a model must recognise; and it can write a control task the shapes
 project never trains (`write_colour_control`: the object's colour), to measure what finetuning
@@ -20,12 +21,12 @@ from PIL import Image
 
 from core.atomic import atomic_path
 from core.demo import world
-from core.demo.task import DISTRACTOR, IMAGE_SIZE, split_scenes
+from core.demo.task import DEMO_CLASSES, DISTRACTOR, IMAGE_SIZE, split_scenes
 from core.errors import Cancelled, FlypError
 from core.progress import no_cancel, no_progress
 
 COLOUR_CLASSES: tuple[str, ...] = tuple(world.COLOURS)
-SIDE_BY_SIDE_SIZE = "small"  # each object of `side_by_side` (large ones overlap in the middle)
+SIDE_BY_SIDE_SIZE = "small"  # each object of `side_by_side`: a small one fills a half as a large one a photo
 # Captions for the colour control: each colour named on every shape, the way the world's captions
 # name colours ("a photo of a red star"), averaged by the zero-shot head.
 COLOUR_TEMPLATES: tuple[str, ...] = tuple(f"a photo of a {{}} {shape}." for shape in world.SHAPES)
@@ -39,19 +40,40 @@ def located_split_image(seed: int, split: str, classname: str, index: int, size:
     return layers
 
 
-def side_by_side(left: str, right: str, seed: int = 0, size: int = IMAGE_SIZE) -> tuple[Image.Image, Image.Image, Image.Image]:
-    """A photo of two different shapes, `left` on the left and `right` on the right, on a plain
-    background: (image, left mask, right mask). Each object is drawn as a small photographed
-    object of the world; the right one is pasted onto the left one's scene by its mask."""
+def side_by_side(left: str, right: str, seed: int = 0,
+                 size: int = IMAGE_SIZE) -> tuple[Image.Image, Image.Image, Image.Image]:
+    """A photo of two different shapes, `left` in the left half and `right` in the right half:
+    (image, left mask, right mask). Each half is the middle of a photo of the world drawn as the
+    task draws its validation photos (photo style, any of its backgrounds, a colour of its own),
+    holding one object as large as fits in the half — as large, for the half, as the task's
+    objects are for a whole photo; `halves(image)` shown alone, the model sees it at that scale.
+    No clutter: the other object is the only thing beside it."""
     rng = random.Random(f"flyp-pair:{seed}:{left}:{right}")
     colours = rng.sample(COLOUR_CLASSES, 2)
-    drawn = []
-    for shape, colour, position in ((left, colours[0], "left"), (right, colours[1], "right")):
-        scene = world.Scene(shape, colour, SIDE_BY_SIDE_SIZE, position, "plain", "photo", "clear")
-        drawn.append(world.render_layers(scene, size, random.Random(rng.random())))
-    image = drawn[0].image.copy()
-    image.paste(drawn[1].image, (0, 0), drawn[1].object)
-    return image, drawn[0].object, drawn[1].object
+    image, masks = Image.new("RGB", (size, size)), []
+    half = size // 2
+    for k, (shape, colour) in enumerate(((left, colours[0]), (right, colours[1]))):
+        scene = world.Scene(shape, colour, SIDE_BY_SIDE_SIZE, "middle", rng.choice(world.BACKGROUNDS), "photo")
+        layers = world.render_layers(scene, size, random.Random(rng.random()))
+        box = (half // 2, 0, half // 2 + half, size)
+        image.paste(layers.image.crop(box), (k * half, 0))
+        mask = Image.new("L", (size, size), 0)
+        mask.paste(layers.object.crop(box), (k * half, 0))
+        masks.append(mask)
+    return image, masks[0], masks[1]
+
+
+def halves(image: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """The left and right halves of a `side_by_side` picture, each to be shown alone."""
+    w, h = image.size
+    return image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, w, h))
+
+
+def shape_pairs(offsets: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)) -> list[tuple[str, str]]:
+    """Ordered pairs of different shapes: each shape on the left with the one `offset` places on in
+    `DEMO_CLASSES`, for each offset (all 132 by default; (5,) gives 12, each shape once per side)."""
+    shapes = list(DEMO_CLASSES)
+    return [(shapes[i], shapes[(i + k) % len(shapes)]) for k in offsets for i in range(len(shapes))]
 
 
 def foreign_image(seed: int, index: int, size: int = IMAGE_SIZE) -> Image.Image:

@@ -1,19 +1,21 @@
 """Where the model looked: a heat map over the image for one class (`flyp explain`, Try).
 
-ViT towers: gradient × activation on the patch tokens entering the last transformer block (each
-token's activation times the gradient of the class logit, summed over channels, negatives cut:
-Grad-CAM applied to tokens; the block's own output tokens never reach the class token, so their
-gradient is zero); convolutional towers (open_clip's ResNets): Grad-CAM on
-the last stage's feature map. The map is at the tower's grid (8×8 for the demo), mapped back to
-the image's own pixels through the eval transform (shorter side to the input size, centre crop).
-Which variant was measured on the demo world, where every object's position is known:
-benchmarks/README.md, "Where the model looked".
+ViT towers: occlusion. Each 2×2 square of the tower's patch grid (at most 8×8 cells, so at most
+49 squares, and as many forward passes, for any tower) is painted over with the image's mean
+colour; a cell's value is how much the class's logit drops, summed over the squares that cover
+it (negatives cut). It asks the model the question the map answers — without this part, is it
+still that class? — so naming another class moves the peak onto that object, which the
+gradient rules (gradient × activation on the tokens, Grad-CAM, attention relevance:
+`core.trust.gradient_maps`) mostly do not. Convolutional towers (open_clip's ResNets): Grad-CAM
+on the last stage's feature map. The map is mapped back to the image's own pixels through the
+eval transform (shorter side to the input size, centre crop). Every rule was measured on the
+demo world, where every object's position is known: benchmarks/README.md, "Where the model
+looked".
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +25,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.errors import FlypError
+from core.trust.gradient_maps import GRADIENT_RULES, gradient_map, is_vit, patch_grid
 
-VIT_RULE = "grad_x_activation"  # or "gradcam" (channel weights); measured in benchmarks/README.md
+VIT_RULE = "occlusion"  # chosen among VIT_RULES in benchmarks/README.md, "Where the model looked"
+OCCLUSION_RULES = ("occlusion", "contrast_occlusion", "contrast_occlusion_1x1", "occlusion_grey")
+VIT_RULES = OCCLUSION_RULES + GRADIENT_RULES
+MAX_CELLS = 8  # the occlusion grid's side at most: at most 49 painted copies for any tower
 
 
 @dataclass
@@ -95,12 +101,23 @@ def classifier_explainer(clf, class_names: list[str]) -> Explainer:
                      list(class_names), clf.loaded.image_size, pre.get("interpolation", "bicubic"))
 
 
-def explain(explainer: Explainer, image: Image.Image, class_name: str | None = None, path: Path | None = None) -> Explanation:
-    """The heat map of `class_name` (default: the predicted class) over `image`."""
+def explain(explainer: Explainer, image: Image.Image, class_name: str | None = None, path: Path | None = None,
+            rule: str | None = None) -> Explanation:
+    """The heat map of `class_name` (default: the predicted class) over `image`. `rule`: one of
+    `VIT_RULES` for a ViT tower (default `VIT_RULE`; the benchmark compares them); convolutional
+    towers always use Grad-CAM."""
     from core.data.transforms import eval_image
 
+    rule = rule or VIT_RULE
+    if rule not in VIT_RULES:
+        raise FlypError(f"unknown heat-map rule {rule!r}; known: {', '.join(VIT_RULES)}")
     pixels = eval_image(image, explainer.image_size, explainer.interpolation)[None]
-    grid, logits = _grid_map(explainer, pixels, class_name)
+    target = class_index(explainer, class_name) if class_name is not None else None
+    if rule in OCCLUSION_RULES and is_vit(explainer.visual):
+        grid, logits = _occlusion_map(explainer, pixels, target, window=1 if rule.endswith("_1x1") else 2,
+                                      contrast=rule.startswith("contrast"), grey=rule.endswith("_grey"))
+    else:
+        grid, logits = gradient_map(explainer, pixels, target, rule if rule in GRADIENT_RULES else "grad_x_activation")
     chosen = class_name if class_name is not None else explainer.class_names[int(logits.argmax())]
     heat = _to_image_pixels(grid, image.size, explainer.image_size)
     y, x = np.unravel_index(int(heat.argmax()), heat.shape)
@@ -114,62 +131,54 @@ def class_index(explainer: Explainer, class_name: str) -> int:
     return explainer.class_names.index(class_name)
 
 
-def _grid_map(explainer: Explainer, pixels: torch.Tensor, class_name: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The g×g map (CPU) of the class and the image's logits."""
+def _occlusion_map(explainer: Explainer, pixels: torch.Tensor, target: int | None, window: int = 2,
+                   contrast: bool = False, grey: bool = False, chunk: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cells×cells map (CPU) of the class `target` (None: the predicted one) and the image's
+    logits: how much the class's score (its logit; `contrast`: less the other classes' mean) drops
+    when each `window`×`window` square of cells is painted over with the image's mean colour
+    (`grey`: the tower's, 0 after its normalisation), the drops of the squares covering a cell
+    summed."""
     visual = explainer.visual
     device = next(visual.parameters()).device
-    layer, is_vit = _target_layer(visual)
-    kept, caller = {}, threading.get_ident()
-
-    def keep(value) -> None:  # this call's forward only: another thread may run the same tower meanwhile
-        if threading.get_ident() == caller:
-            kept["a"] = value
-    if is_vit:  # the last block's input: its patch tokens still reach the class token (its output's do not)
-        handle = layer.register_forward_pre_hook(lambda module, inputs: keep(inputs[0]))
+    cells = min(patch_grid(visual), MAX_CELLS)
+    size = pixels.shape[-1]
+    edges = [round(k * size / cells) for k in range(cells + 1)]
+    steps = cells - window + 1
+    if grey:  # 0 after the tower's normalisation: the mean colour of what it was trained on
+        image = explainer.normalize(pixels)
+        fill = torch.zeros_like(image[..., :1, :1])
     else:
-        handle = layer.register_forward_hook(lambda module, inputs, output: keep(output))
+        image = pixels
+        fill = pixels.float().mean(dim=(2, 3), keepdim=True).round().to(pixels.dtype)
+    covered = [image]
+    for i in range(steps):
+        for j in range(steps):
+            painted = image.clone()
+            painted[..., edges[i]:edges[i + window], edges[j]:edges[j + window]] = fill
+            covered.append(painted)
     was_training = visual.training
     visual.eval()
+    weight, bias = explainer.weight.to(device), explainer.bias.to(device)
+
+    def logits_of(part: torch.Tensor) -> torch.Tensor:
+        features = visual((part if grey else explainer.normalize(part)).to(device))
+        features = features[0] if isinstance(features, tuple) else features
+        return explainer.scale * F.normalize(features.float(), dim=-1) @ weight.T + bias
     try:
-        with torch.enable_grad():
-            features = visual(explainer.normalize(pixels).to(device))
-            features = features[0] if isinstance(features, tuple) else features
-            logits = explainer.scale * F.normalize(features.float(), dim=-1) @ explainer.weight.to(device).T
-            logits = logits + explainer.bias.to(device)
-            target = class_index(explainer, class_name) if class_name is not None else int(logits.argmax())
-            activation = kept["a"]
-            gradient, = torch.autograd.grad(logits[0, target], activation)
+        with torch.no_grad():
+            logits = torch.cat([logits_of(part) for part in torch.cat(covered).split(chunk)]).cpu()
     finally:
-        handle.remove()
         visual.train(was_training)
-    if is_vit:
-        tokens, grads = activation[0], gradient[0]           # L×D, batch first
-        prefix = tokens.shape[0] - _patches(visual)
-        tokens, grads = tokens[prefix:], grads[prefix:]
-        if VIT_RULE == "gradcam":  # one weight per channel: the mean gradient over the patches
-            grads = grads.mean(0, keepdim=True)
-        cam = (tokens * grads).sum(-1).clamp(min=0)
-        side = int(round(cam.numel() ** 0.5))
-        grid = cam.reshape(side, side)
-    else:
-        weights = gradient[0].mean(dim=(1, 2), keepdim=True)  # Grad-CAM: channel weights
-        grid = (weights * activation[0]).sum(0).clamp(min=0)
-    return grid.detach().float().cpu(), logits.detach().cpu()[0]
-
-
-def _target_layer(visual: torch.nn.Module) -> tuple[torch.nn.Module, bool]:
-    if hasattr(visual, "transformer") and hasattr(visual.transformer, "resblocks"):
-        if not getattr(visual.transformer, "batch_first", True):
-            raise FlypError("heat maps need a batch-first ViT tower (open_clip 2.23 or later)")
-        return visual.transformer.resblocks[-1], True
-    if hasattr(visual, "layer4"):
-        return visual.layer4, False
-    raise FlypError("heat maps need a ViT or ResNet image tower; this model has neither")
-
-
-def _patches(visual) -> int:
-    grid = getattr(visual, "grid_size", None)
-    return int(grid[0] * grid[1]) if grid else 0
+    target = int(logits[0].argmax()) if target is None else target
+    score = logits[:, target]
+    if contrast:
+        score = score - (logits.sum(1) - score) / max(1, logits.shape[1] - 1)
+    drops = (score[0] - score[1:]).reshape(steps, steps)
+    grid = torch.zeros(cells, cells)
+    for i in range(steps):
+        for j in range(steps):
+            grid[i:i + window, j:j + window] += drops[i, j]
+    return grid.clamp(min=0), logits[0]
 
 
 def _to_image_pixels(grid: torch.Tensor, image_size: tuple[int, int], size: int) -> np.ndarray:
