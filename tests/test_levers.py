@@ -173,7 +173,8 @@ def test_bf16_counts_as_paying_only_on_a_cpu_with_amx(capabilities, pays, monkey
 
     monkeypatch.setattr(levers, "_cpu_capabilities", lambda: dict(capabilities))
     assert levers.cpu_bf16() is pays
-    assert levers.pays_here("precision") is pays and levers.pays_here("patch_dropout")
+    assert levers.pays_here("precision", "vit-b-32") is pays and levers.pays_here("patch_dropout")
+    assert levers.pays_here("precision", "demo") is False  # its matrices too small for the tiles to pay
 
 
 def test_avx512_bf16_without_amx_tiles_is_not_counted_whatever_onednn_says(monkeypatch):

@@ -226,7 +226,7 @@ def _levers_for(config: TrainConfig, device: str, budget_s: float, speed: _Speed
         return {}
     defaults = TrainConfig()
     return {name: value for name, value in levers.AUTO_LEVERS.items()
-            if getattr(config, name) == getattr(defaults, name) and levers.pays_here(name)}
+            if getattr(config, name) == getattr(defaults, name) and levers.pays_here(name, family.key)}
 
 
 def _trial_epochs(budget_s: float, speed: _Speed, family: Family) -> int:
