@@ -50,7 +50,8 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     like none of the classes (chosen on ID validation; None, and "novelty" None, without a score),
     "warnings", what the user is told about the run (its training folder changed since, say; its
     confidence not calibrated at this α, `flyp_app.words.UNCALIBRATED`), and "calibrated", whether
-    the probabilities were divided by a temperature (`calibrated_at`).
+    the probabilities were divided by a temperature (`calibrated_at`, or the one the novelty score
+    fitted on the run's validation images at α, `core.weights.session.BlendSession.predict`).
     """
     from core.errors import Cancelled, FlypError
     from core.data.transforms import eval_new_image, open_new_image
@@ -59,7 +60,8 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     loaded = session.blended.classifier.loaded
     size, interpolation = loaded.image_size, loaded.preprocess["interpolation"]
     novelty = caches.run_novelty(session, alpha)
-    warnings, calibrated = list(getattr(novelty, "warnings", ())), session.temperature(alpha) is not None
+    warnings = list(getattr(novelty, "warnings", ()))
+    calibrated = session.temperature(alpha) is not None or getattr(novelty, "temperature", None) is not None
     if not calibrated:
         warnings.append(UNCALIBRATED)
     for start in range(0, len(items), CLASSIFY_BATCH):

@@ -110,5 +110,5 @@ def levers_text(info: dict) -> str:
     return f"Trained faster, with the same FLYP loss — {'; '.join(parts)}{why}."
 
 # Said wherever a run's confidence is shown raw (`core.trust.temperature.run_temperature` gave None).
-UNCALIBRATED = ("The confidence is the model's own, not calibrated: no temperature is fitted on the validation "
-                "images at this α yet (the Blend page fits them as it draws its α curve).")
+UNCALIBRATED = ("The confidence is the model's own, not calibrated: no temperature could be fitted at this α "
+                "(the run's validation images are not usable).")

@@ -169,9 +169,9 @@ def test_dropped_images_get_top_k_and_follow_alpha(qtbot, window, colour_data, r
     assert len(page.results.cellWidget(0, 2).rows) == 1
 
 
-def calibrated_top(reference, run, path, alpha):
-    """The top class and its confidence at α divided by the temperature predictions there use (the
-    α curve's, fitted on ID validation), and that temperature."""
+def calibrated_top(reference, run, path, alpha, temperature=None):
+    """The top class and its confidence at α divided by `temperature` (default: the one predictions
+    there use, the α curve's, fitted on ID validation), and that temperature."""
     from core.data.images import load_rgb
     from core.data.transforms import eval_image
     from core.trust.temperature import run_temperature
@@ -180,36 +180,45 @@ def calibrated_top(reference, run, path, alpha):
     blended.set_alpha(alpha)
     clf = blended.classifier
     pixels = eval_image(load_rgb(path), clf.loaded.image_size, clf.loaded.preprocess["interpolation"])
-    temperature = run_temperature(run, alpha)
+    temperature = run_temperature(run, alpha) if temperature is None else temperature
     probs = (clf.logits_from_features(clf.features(pixels[None])).float() / temperature).softmax(-1)[0]
     return clf.class_names[int(probs.argmax())], float(probs.max()), temperature
 
 
-def test_try_is_calibrated_at_any_alpha_once_the_curve_is_there(qtbot, window, colour_data, reference, run_copy):
-    """Before the α curve exists Try says its confidence is raw; once the Blend page drew it, Try at
-    α = 0.45 (between the curve's points, never exported) gives softmax(logits / T) with the
-    curve's T there, and no longer says so."""
+def test_try_is_calibrated_at_any_alpha_before_and_after_the_curve(qtbot, window, colour_data, reference, run_copy):
+    """Try at α = 0.45 (never exported, between the curve's points) is calibrated before the α
+    curve exists — by the T fitted on the run's ID validation images at 0.45 along with its novelty
+    score, as fitting it by hand gives — and once the Blend page drew the curve, by the curve's T
+    there; it never says its confidence is raw."""
+    from core.trust.calibration import fit_temperature
     from flyp_app.words import UNCALIBRATED
+
+    blended, sets = reference
+    blended.set_alpha(0.45)
+    logits = blended.classifier.logits_from_features(blended.classifier.features(sets["id"])).float()
+    by_hand = fit_temperature(logits, sets["id"].labels)
+    assert by_hand != pytest.approx(1.0)  # a fitted T: calibrated and raw differ
 
     images = [sorted((colour_data["val"] / c).glob("*.png"))[0] for c in ("red", "blue")]
     window.state.set_alpha(0.45)
     drop(window, images)
     page = window.pages["try"]
     qtbot.waitUntil(lambda: len(page.items) == 2 and all(i.probs for i in page.items), timeout=30000)
-    assert UNCALIBRATED in page.summary.text()
+    assert UNCALIBRATED not in page.summary.text()
     raw = expected_top(reference, images[0], 0.45)[0]
-    assert page.items[0].top(1)[0][1] == pytest.approx(raw[1], abs=1e-5)
+    assert page.items[0].top(1)[0][1] != pytest.approx(raw[1], abs=1e-3)
+    for row, path in enumerate(images):
+        name, confidence, _ = calibrated_top(reference, run_copy, path, 0.45, by_hand)
+        assert page.items[row].top(1)[0] == (name, pytest.approx(confidence, abs=1e-5))
 
     open_blend(qtbot, window)  # computes the α curve, with a temperature at each point
-    window.state.set_alpha(0.45)  # the curve opened the run at its best α: back to 0.45
-    window.show_page("try")  # the raw answers at 0.45 are asked again, calibrated now
-    qtbot.waitUntil(lambda: page.items[0].target is not None and page.items[0].target[2] == 0.45
-                    and UNCALIBRATED not in page.summary.text(), timeout=30000)
+    window.state.set_alpha(0.35)  # between two other points of the curve
+    window.show_page("try")
+    qtbot.waitUntil(lambda: page.items[0].target is not None and page.items[0].target[2] == 0.35, timeout=30000)
     for row, path in enumerate(images):
-        name, confidence, temperature = calibrated_top(reference, run_copy, path, 0.45)
+        name, confidence, temperature = calibrated_top(reference, run_copy, path, 0.35)
         assert page.items[row].top(1)[0] == (name, pytest.approx(confidence, abs=1e-5))
-    assert temperature != pytest.approx(1.0)  # a fitted T: calibrated and raw differ
-    assert page.items[0].top(1)[0][1] != pytest.approx(raw[1], abs=1e-3)
+    assert UNCALIBRATED not in page.summary.text()
 
 
 def test_the_blend_gallery_and_calibration_tab_are_calibrated_at_the_sliders_alpha(qtbot, window, reference,

@@ -107,11 +107,12 @@ def test_the_exported_calibration_wins_at_its_own_alpha(curved_run, tmp_path):
     assert run_temperature(run, 0.4) == pytest.approx(curved_run[1][4]["temperature"])  # elsewhere the curve's
 
 
-def test_a_curve_cached_before_temperatures_is_computed_again_and_raw_until_then(capsys, curved_run, colour_data,
-                                                                                 tmp_path):
-    """A blend_curve.json of format 1 (no temperatures) reads as no curve: predictions at α say
-    `calibrated: false` rather than pretend, and the next time the curve is needed it is computed
-    again, with its temperatures."""
+def test_a_curve_cached_before_temperatures_is_computed_again_and_meanwhile_validation_calibrates(
+        capsys, curved_run, colour_data, tmp_path):
+    """A blend_curve.json of format 1 (no temperatures) reads as no curve, and is computed again
+    (with its temperatures) the next time it is needed. Meanwhile predictions at α are calibrated
+    all the same: fitting the run's novelty score on its ID validation images at α fits their
+    temperature too — the same T as by hand."""
     run = tmp_path / "run"
     shutil.copytree(curved_run[0], run)
     data = json.loads((run / CURVE_FILE).read_text())
@@ -122,8 +123,24 @@ def test_a_curve_cached_before_temperatures_is_computed_again_and_raw_until_then
     assert cached_curve(run) is None and run_temperature(run, 0.3) is None
     code, out, _ = run_cli(capsys, "predict", run, *_photos(colour_data, tmp_path), "--alpha", "0.3", "--json")
     report = json.loads(out)
-    assert code == 0 and report["calibrated"] is False and report["temperature"] is None
-    assert any("raw softmax" in w and "α = 0.3" in w for w in report["warnings"])  # said, not silent
+    assert code == 0 and report["calibrated"] is True
+    assert report["temperature"] == pytest.approx(fit_temperature(*_id_logits_at(run, 0.3)), rel=1e-3)
+    assert not any("raw softmax" in w for w in report["warnings"])
     curve = run_curve(run)
     assert all("temperature" in p for p in curve)
     assert run_temperature(run, 0.3) == pytest.approx(curved_run[1][3]["temperature"], rel=1e-3)
+
+
+def test_a_run_whose_images_are_gone_predicts_raw_and_says_so(capsys, curved_run, colour_data, tmp_path):
+    """No curve and no usable validation images to fit a temperature on: the raw softmax, said."""
+    from core.training.runs import RunDir
+
+    run = tmp_path / "run"
+    shutil.copytree(curved_run[0], run)
+    (run / CURVE_FILE).unlink()
+    config = RunDir(run).read_info()["config"]
+    RunDir(run).update_info(config=config | {"train_dir": str(tmp_path / "gone"), "val_dir": str(tmp_path / "gone")})
+    code, out, _ = run_cli(capsys, "predict", run, *_photos(colour_data, tmp_path), "--alpha", "0.3", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["calibrated"] is False and report["temperature"] is None
+    assert any("raw softmax" in w and "α = 0.3" in w for w in report["warnings"])  # said, not silent

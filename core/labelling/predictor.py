@@ -71,9 +71,14 @@ class Predictor:
         return self.calibrate(self.head(features).float()).softmax(dim=-1)
 
     def novelty_model(self):
-        """The novelty score (`core.trust.novelty.NoveltyModel`), fitted on first use; or None."""
+        """The novelty score (`core.trust.novelty.NoveltyModel`), fitted on first use; or None.
+        Fitting it fits a temperature on the same ID validation images at the same α: a run's
+        predictions without one yet (no α curve computed) are calibrated by it from then on."""
         if self.novelty is None and self.fit_novelty is not None:
             self.novelty, self.fit_novelty = self.fit_novelty(), None
+            fitted = getattr(self.novelty, "temperature", None)
+            if self.temperature is None and fitted is not None:
+                self.temperature, self.uncalibrated = fitted, ""
         return self.novelty
 
     def warnings(self) -> list[str]:
@@ -137,7 +142,9 @@ def from_bundle(bundle) -> Predictor:
 def from_run(blended, alpha: float) -> Predictor:
     """A run (`core.weights.blend.BlendedRun`) blended at `alpha`; the caller holds the weights there.
     Calibrated by `core.trust.temperature.run_temperature`: the temperature its run.json keeps when
-    that was measured at `alpha`, else its cached α curve's at `alpha`; raw without either."""
+    that was measured at `alpha`, else its cached α curve's at `alpha`; without either, by the one
+    fitted on its ID validation images at `alpha` with its novelty score (`novelty_model`); raw
+    only where those images are gone."""
     from core.trust.temperature import run_temperature
     from core.weights.curve import weights_stamp
 
@@ -148,10 +155,9 @@ def from_run(blended, alpha: float) -> Predictor:
     predictor = from_classifier(blended.classifier, key, f"run {name} at α = {alpha:.2f}")
     predictor.class_names = list(blended.info["classes"])
     predictor.temperature = run_temperature(blended.run.path, alpha)
-    if predictor.temperature is None:
-        predictor.uncalibrated = (f"the confidence is the raw softmax: no temperature is fitted at α = {alpha:g} "
-                                  "yet (computing the run's α curve, by `flyp compare` or the Blend page, fits one "
-                                  "on its validation images at each α)")
+    if predictor.temperature is None:  # until the novelty score, fitted on the run's images at α, brings one
+        predictor.uncalibrated = (f"the confidence is the raw softmax: no temperature could be fitted at α = "
+                                  f"{alpha:g} (the run's validation images are not usable)")
     predictor.fit_novelty = lambda: _fit_run_novelty(blended, alpha, predictor)
     return predictor
 

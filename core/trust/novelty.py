@@ -52,7 +52,11 @@ class NoveltyModel:
     """A fitted novelty score with its threshold. `tensors` holds what `method` needs (`TENSORS`);
     `validation` the ID validation images' scores, sorted; `warnings` what the user is told about
     the images it was fitted on (a run's training folder that changed since the run, say);
-    `lowering` how much less sure an unusual image is (`core.trust.lowering`; None: not at all)."""
+    `lowering` how much less sure an unusual image is (`core.trust.lowering`; None: not at all);
+    `temperature` the one fitted on the same ID validation images, at the same α (None without their
+    labels): what a run's predictions divide by where nothing else keeps one for that α (its α
+    curve not computed yet, `core.labelling.predictor.Predictor.novelty_model`). A bundle keeps its
+    own in flyp.json, so this is not written into it."""
 
     method: str
     tensors: dict[str, torch.Tensor]
@@ -61,6 +65,7 @@ class NoveltyModel:
     validation: torch.Tensor
     warnings: tuple[str, ...] = ()
     lowering: lowering_rule.Lowering | None = None
+    temperature: float | None = None
 
     def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """N novelty scores of N×D normalised features and their N×C logits (higher: more novel)."""
@@ -179,10 +184,12 @@ def fit_novelty(method: str, train_features: torch.Tensor, train_labels, classes
 
     tensors = fit_reference(method, train_features, train_labels, classes)
     scores = score(method, tensors, val_features.float(), val_logits.float())
-    lowering = None
+    lowering = temperature = None
     if val_labels is not None and len(scores):
-        lowering = lowering_rule.fit_lowering(scores, val_logits, val_labels, fit_temperature(val_logits, val_labels))
-    return NoveltyModel(method, tensors, threshold_for(scores, keep), keep, scores.sort().values, lowering=lowering)
+        temperature = fit_temperature(val_logits, val_labels)
+        lowering = lowering_rule.fit_lowering(scores, val_logits, val_labels, temperature)
+    return NoveltyModel(method, tensors, threshold_for(scores, keep), keep, scores.sort().values, lowering=lowering,
+                        temperature=temperature)
 
 
 def from_tensors(info: dict, tensors: dict[str, torch.Tensor], where: str,

@@ -91,9 +91,10 @@ class BlendSession:
 
     def predict(self, alpha: float, pixels: Sequence, novelty=None) -> tuple[list[list[float]], list]:
         """Class probabilities at α of preprocessed images (calibrated by `temperature(alpha)`: the
-        exported calibration at this α, else the α curve's; raw without either) and, with `novelty` (a
-        `core.trust.novelty.NoveltyModel` fitted at this α), each image's novelty score (else None),
-        the probabilities then less sure of unusual images (`core.trust.lowering`)."""
+        exported calibration at this α, else the α curve's; else the one `novelty` fitted on the same
+        validation images; raw without any) and, with `novelty` (a `core.trust.novelty.NoveltyModel`
+        fitted at this α), each image's novelty score (else None), the probabilities then less sure
+        of unusual images (`core.trust.lowering`)."""
         import torch
 
         with self.lock:
@@ -101,7 +102,7 @@ class BlendSession:
             features = classifier.features(torch.stack(list(pixels)))
             logits = classifier.logits_from_features(features)
         logits = logits.float().cpu()
-        calibrated = logits / (self.temperature(alpha) or 1.0)
+        calibrated = logits / (self.temperature(alpha) or getattr(novelty, "temperature", None) or 1.0)
         if novelty is None:
             return calibrated.softmax(-1).tolist(), [None] * len(pixels)
         scores = novelty.score(features.float().cpu(), logits)
