@@ -139,11 +139,11 @@ def test_a_bundle_of_a_convolutional_tower_predicts_what_its_run_predicts(colour
     from conftest import tiny_config
 
     from core.export.bundle import load_bundle
-    from core.export.write import export_bundle
+    from core.export.write import export_bundle, measure_for_export
     from core.labelling.classify import classify_files, image_files
     from core.labelling.predictor import from_bundle, open_predictor
     from core.training.loop import train
-    from core.weights.blend import open_run
+    from core.weights.blend import open_run, run_eval_sets
 
     config = tmp_path / "flyp-tiny-resnet.json"  # CLIP's ResNet design, tiny (BatchNorm, pooling)
     config.write_text(json.dumps({"embed_dim": 64, "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 16},
@@ -152,7 +152,9 @@ def test_a_bundle_of_a_convolutional_tower_predicts_what_its_run_predicts(colour
     open_clip.add_model_config(config)
     run = tmp_path / "resnet-run"
     train(tiny_config(colour_data, model="flyp-tiny-resnet", epochs=1), run)
-    export_bundle(open_run(run), tmp_path / "bundle")  # itself compares the bundle with the run
+    blended = open_run(run)  # exported as the app and `flyp export` do: with its novelty score and calibration
+    novelty, calibration = measure_for_export(run, blended, run_eval_sets(blended.info))
+    export_bundle(blended, tmp_path / "bundle", novelty=novelty, calibration=calibration)  # compares itself with the run
     bundle = load_bundle(tmp_path / "bundle")
     assert bundle.model.visual.conv1.weight.is_contiguous(memory_format=torch.channels_last)  # the fast layout
     files = [f for f in image_files([photos]) if f.stat().st_size > 100]
