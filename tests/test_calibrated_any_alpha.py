@@ -12,7 +12,7 @@ import shutil
 import pytest
 import torch
 
-from cli_helpers import run_cli
+from cli_helpers import run_cli, two_photos_per_colour as _photos
 from core.trust.calibration import fit_temperature
 from core.trust.temperature import curve_temperature, run_temperature
 from core.weights.curve import CURVE_FILE, cached_curve, run_curve
@@ -35,15 +35,6 @@ def _id_logits_at(run, alpha: float):
     images = run_eval_sets(blended.info)["id"]
     blended.set_alpha(alpha)
     return blended.classifier.logits_from_features(blended.classifier.features(images)), images.labels
-
-
-def _photos(colour_data, tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for colour in ("red", "green", "blue"):
-        for src in sorted((colour_data["val"] / colour).glob("*.png"))[:2]:
-            shutil.copy(src, folder / src.name)
-    return sorted(folder.glob("*.png"))
 
 
 def test_each_curve_point_keeps_the_temperature_fitted_on_validation_there(curved_run):

@@ -10,20 +10,11 @@ import shutil
 import pytest
 import torch
 
-from cli_helpers import run_cli
+from cli_helpers import run_cli, two_photos_per_colour as _photos
 from core.training.runs import RunDir
 from core.trust import calibration
 from core.trust.temperature import from_calibration
 from core.trust.temperature_range import T_MAX, T_MIN
-
-
-def _photos(colour_data, tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for colour in ("red", "green", "blue"):
-        for src in sorted((colour_data["val"] / colour).glob("*.png"))[:2]:
-            shutil.copy(src, folder / src.name)
-    return sorted(folder.glob("*.png"))
 
 
 def _calibration(temperature: float, alpha: float = 1.0, accuracy: float = 0.8) -> dict:
