@@ -3,6 +3,8 @@ patch grid than 8×8 still costs at most 49 painted copies of the image (small r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -50,3 +52,17 @@ def test_a_vit_with_a_fine_patch_grid_is_painted_over_at_most_49_times():
     e = explain(_explainer(visual, 112, 16), _picture(112, 150))
     assert sum(seen) <= 1 + 49, sum(seen)
     assert e.heat.shape == (150, 112) and e.heat.max() > 0.9  # a map, at the image's own size
+
+
+def test_the_overlay_dims_what_the_model_did_not_look_at_and_colours_where_it_did():
+    """On a light grey picture (where a tint alone barely shows) the cells the map leaves out are
+    dimmed and its peak turns warm: the map reads on a thumbnail."""
+    from core.trust.explain import Explanation, overlay
+
+    heat = np.zeros((8, 8), dtype=np.float32)
+    heat[2, 5] = 1.0
+    picture = Image.new("RGB", (8, 8), (200, 200, 200))
+    shown = np.asarray(overlay(Explanation(Path("x.png"), "a", (5, 2), heat, picture)), dtype=np.int32)
+    assert (shown[0, 0] < 100).all()  # not looked at: dimmed well below the picture's 200
+    red, green, blue = shown[2, 5]
+    assert red > 200 and blue < 120 and red > blue + 100  # the peak: red to yellow, not grey

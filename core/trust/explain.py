@@ -199,12 +199,17 @@ def _to_image_pixels(grid: torch.Tensor, image_size: tuple[int, int], size: int)
     return heat
 
 
+UNSEEN_SHADE = 0.4  # how bright what the model did not look at stays: dimmed, so the rest stands out
+
+
 def overlay(explanation: Explanation, alpha: float = 0.5) -> Image.Image:
-    """The image with its heat map laid over it (red where the model looked most)."""
+    """The image with its heat map laid over it: red to yellow where the model looked most, the
+    parts it did not look at dimmed (so that the map reads on a thumbnail and on a light image)."""
     if not 0.0 <= alpha <= 1.0:
         raise FlypError(f"«alpha» for the overlay must be between 0 and 1 (got {alpha})")
     base = np.asarray(explanation.image.convert("RGB"), dtype=np.float32)
     heat = explanation.heat[..., None]
     colour = np.concatenate([np.ones_like(heat), heat, np.zeros_like(heat)], axis=-1) * 255  # red → yellow
-    mixed = base * (1 - alpha * heat) + colour * (alpha * heat)
+    shaded = base * (UNSEEN_SHADE + (1 - UNSEEN_SHADE) * heat)
+    mixed = shaded * (1 - alpha * heat) + colour * (alpha * heat)
     return Image.fromarray(mixed.clip(0, 255).astype(np.uint8))
