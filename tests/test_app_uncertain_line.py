@@ -96,3 +96,15 @@ def _assert_inside(view) -> None:
     inside = box.mapRectToScene(box.boundingRect())
     words = label.mapRectToScene(label.boundingRect())
     assert inside.left() <= words.left() and words.right() <= inside.right() + 1, (words, inside)
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
+def test_both_plots_left_axis_words_are_whole(qtbot, window, size):
+    """The tab's plots are short: the words along their left axes must fit its height, not be cut."""
+    view = _reliability(qtbot, window)
+    view.window().resize(*size)
+    qtbot.wait(100)
+    for plot in (view.plot, view.coverage):
+        axis = plot.getAxis("left")
+        label = axis.label  # drawn turned by 90°: its width runs along the axis' height
+        assert label.boundingRect().width() <= axis.boundingRect().height(), (label.toPlainText(), size)

@@ -88,7 +88,8 @@ class ReliabilityView(QWidget):
         _quiet(self.plot)
         self.plot.setMinimumHeight(110)
         self.plot.setLabel("bottom", "confidence (%)")
-        self.plot.setLabel("left", "accuracy (%)")
+        # Short left labels: the plots are about 70 px tall in the tab, and a longer one is cut
+        self.plot.setLabel("left", "right (%)")
         self.plot.setXRange(0, 100)
         self.plot.setYRange(0, 100)
         self.plot.setAccessibleName("Confidence against accuracy per set")
@@ -98,7 +99,7 @@ class ReliabilityView(QWidget):
         _quiet(self.coverage)
         self.coverage.setMinimumHeight(110)
         self.coverage.setLabel("bottom", "minimum confidence (%)")
-        self.coverage.setLabel("left", "kept, right (%)")
+        self.coverage.setLabel("left", "%")  # of the images kept (dashed) and right (solid): the legend says
         self.coverage.setXRange(0, 100)
         self.coverage.setYRange(0, 100)
         self.coverage.setAccessibleName("Images kept above each confidence, and their accuracy, per set")
