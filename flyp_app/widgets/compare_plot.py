@@ -19,6 +19,11 @@ from flyp_app.widgets.legend import LegendLine
 pg = pyqtgraph()
 
 
+# Where the zero-shot point's words go: the curves all leave that point, mostly to the right
+# (finetuning raises ID accuracy), up or down; the words sit below it when they rise, else above.
+BELOW, ABOVE = (0.3, -0.3), (0.3, 1.3)
+
+
 class ComparePlot(pg.PlotWidget):
     """`set_rows(rows)` draws every row of `core.weights.compare.compare_runs` that has a curve with OOD values."""
 
@@ -41,7 +46,7 @@ class ComparePlot(pg.PlotWidget):
                                             pen=pg.mkPen("w", width=1.5))
         self.zero_shot.setZValue(11)
         self.addItem(self.zero_shot)
-        self.zero_label = pg.TextItem("zero-shot", color=ZERO_SHOT_COLOUR, anchor=(-0.1, 1.1))
+        self.zero_label = pg.TextItem("zero-shot", color=ZERO_SHOT_COLOUR, anchor=BELOW)
         self.zero_label.hide()  # an empty TextItem in an empty view repaints itself endlessly
         self.addItem(self.zero_label)
 
@@ -51,7 +56,7 @@ class ComparePlot(pg.PlotWidget):
         self.legend.clear()
         self.curves, self.best_points = {}, {}
         xs, ys, stars, brushes = [], [], [], []
-        zero = None
+        zero, rises = None, 0.0
         for i, row in enumerate(rows):
             points = [p for p in (row.get("curve") or []) if p["id"] is not None and p["ood"] is not None]
             if not points:
@@ -68,6 +73,7 @@ class ComparePlot(pg.PlotWidget):
             stars.append(self.best_points[row["run"]])
             brushes.append(pg.mkBrush(colour))
             zero = zero or (x[0], y[0])
+            rises += (y[1] - y[0]) if len(y) > 1 else 0.0
             xs += x
             ys += y
         self.best.setData(pos=stars, brush=brushes)
@@ -78,6 +84,7 @@ class ComparePlot(pg.PlotWidget):
             self.setYRange(0, 100, padding=0.03)
             return
         self.zero_shot.setData([zero[0]], [zero[1]])
+        self.zero_label.setAnchor(BELOW if rises >= 0 else ABOVE)  # on the side the curves leave free
         self.zero_label.setPos(*zero)
         self.zero_label.show()
         self.legend.add("best α on ID validation", INK, "star")
