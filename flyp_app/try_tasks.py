@@ -50,8 +50,8 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     like none of the classes (chosen on ID validation; None, and "novelty" None, without a score),
     "warnings", what the user is told about the run (its training folder changed since, say; its
     confidence not calibrated at this α, `flyp_app.words.UNCALIBRATED`), and "calibrated", whether
-    the probabilities were divided by a temperature (`calibrated_at`, or the one the novelty score
-    fitted on the run's validation images at α, `core.weights.session.BlendSession.predict`).
+    the probabilities were divided by a temperature (`core.weights.session.BlendSession.temperature`:
+    the run's kept one at α, or the one its novelty score fitted on its validation images at α).
     """
     from core.errors import Cancelled, FlypError
     from core.data.transforms import eval_new_image, open_new_image
@@ -60,8 +60,8 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
     loaded = session.blended.classifier.loaded
     size, interpolation = loaded.image_size, loaded.preprocess["interpolation"]
     novelty = caches.run_novelty(session, alpha)
-    warnings = list(getattr(novelty, "warnings", ()))
-    calibrated = session.temperature(alpha) is not None or getattr(novelty, "temperature", None) is not None
+    warnings, temperature = list(getattr(novelty, "warnings", ())), session.temperature(alpha, novelty)
+    calibrated = temperature is not None
     if not calibrated:
         warnings.append(UNCALIBRATED)
     for start in range(0, len(items), CLASSIFY_BATCH):
@@ -84,7 +84,7 @@ def classify_items(caches: Caches, run_dir: str, device: str, alpha: float, targ
                     answer["thumb"] = caches.thumbnail_png(image=image)
             good.append((answer, pixels))
         if good:
-            probs, scores = session.predict(alpha, [p for _, p in good], novelty)
+            probs, scores = session.predict(alpha, [p for _, p in good], novelty, temperature)
             for (answer, _), p, s in zip(good, probs, scores):
                 answer["probs"], answer["novelty"] = p, s
         if emit is not None:

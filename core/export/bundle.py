@@ -15,6 +15,7 @@ from core import checksums
 from core.errors import FlypError, first_line
 from core.file_fields import read_json
 from core.data.transforms import Normalize, eval_file
+from core.trust.novelty import as_predicted
 
 BUNDLE_FORMAT = 1
 # The weights under open_clip's own name, so that a bundle uploaded to the Hub loads as
@@ -83,8 +84,7 @@ class Bundle:
     def _lowered_logits(self, images: torch.Tensor) -> torch.Tensor:
         features = self.features(images)
         logits = self.logits_from_features(features)
-        g = self.novelty.factor(self.novelty.score(features, logits))[:, None] if self.novelty is not None else 1.0
-        return logits / ((self.temperature or 1.0) * g)
+        return as_predicted(logits, features, self.temperature, self.novelty)
 
     @property
     def temperature(self) -> float | None:

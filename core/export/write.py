@@ -27,6 +27,7 @@ from core.export.bundle import (BUNDLE_FORMAT, CARD_FILE, CONFIG_FILE, HEAD_FILE
                                 ONNX_FILE, TEXT_TOWER_DIR, load_bundle)
 from core.model.classifier import HEAD_KEYS
 from core.errors import FlypError, WriteError
+from core.trust.novelty import as_predicted
 
 VERIFY_IMAGES = 8
 TOLERANCE = 1e-4
@@ -218,7 +219,7 @@ def verify_bundle(blended: BlendedRun, folder: Path, images: list[Path], onnx: b
     diff = float((expected.softmax(-1) - got.softmax(-1)).abs().max())
     same = bool((expected.argmax(-1) == got.argmax(-1)).all())
     report = {"verified_images": len(images), "max_probability_difference": diff, "same_predictions": same}
-    lowered = _as_predicted(expected.float().cpu(), features.float().cpu(), bundle.temperature, novelty)
+    lowered = as_predicted(expected.float().cpu(), features.float().cpu(), bundle.temperature, novelty).softmax(-1)
     report["max_lowered_difference"] = _off_edges_difference(bundle.probabilities(pixels), lowered, novelty, features,
                                                              expected)
     diff = max(diff, report["max_lowered_difference"])
@@ -252,12 +253,6 @@ def _off_edges_difference(got, want, novelty, features, logits) -> float:
     margin = 1.5 / max(1, len(novelty.validation))
     clear = torch.stack([(tail - edge).abs() > margin for edge in novelty.lowering.edges]).all(0)
     return float((got - want)[clear].abs().max()) if bool(clear.any()) else 0.0
-
-
-def _as_predicted(logits, features, temperature: float | None, novelty):
-    """softmax(logits / (T·g)): the probabilities FLYP Studio's predictions give (g = 1 without a lowering)."""
-    g = 1.0 if novelty is None else novelty.factor(novelty.score(features, logits))[:, None]
-    return (logits / ((temperature or 1.0) * g)).softmax(-1)
 
 
 def _replace_folder(staging: Path, out: Path) -> None:

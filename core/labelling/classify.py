@@ -94,7 +94,7 @@ def _predict(predictor, novelty, items: list, top_k: int) -> list[Prediction]:
     raw = predictor.head(features).float()
     logits = predictor.calibrate(raw)
     scores = novelty.score(features, raw) if novelty is not None else None
-    lowered = logits if scores is None else logits / novelty.factor(scores)[:, None]  # less sure of the unusual
+    lowered = logits if scores is None else novelty.lowered(logits, scores)  # less sure of the unusual
     values, indices = lowered.softmax(dim=-1).topk(max(1, min(top_k, len(names))), dim=-1)
     drop = [None] * len(items)
     if scores is not None and novelty.lowering is not None:

@@ -86,6 +86,11 @@ class NoveltyModel:
             return torch.ones_like(scores, dtype=torch.float32)
         return self.lowering.factor(self.tail(scores))
 
+    def lowered(self, logits: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """N×C `logits` (divided by T already, or raw) divided by each image's factor: what the softmax
+        of a prediction takes, less sure of the unusual images (as they are without a lowering)."""
+        return logits / self.factor(scores)[:, None].to(logits.dtype)
+
     def to_tensors(self) -> dict[str, torch.Tensor]:
         return {**{k: v.contiguous() for k, v in self.tensors.items()}, "validation": self.validation.contiguous()}
 
@@ -206,6 +211,14 @@ def from_tensors(info: dict, tensors: dict[str, torch.Tensor], where: str,
     return NoveltyModel(method, {k: tensors[k].float() for k in TENSORS[method]}, float(info["threshold"]),
                         float(info["keep"]), tensors["validation"].float(),
                         lowering=lowering_rule.from_json(info.get("lowering"), info_where))
+
+
+def as_predicted(logits: torch.Tensor, features: torch.Tensor, temperature: float | None, novelty) -> torch.Tensor:
+    """logits / (T·g): what the softmax of FLYP Studio's predictions takes, T the calibration
+    temperature (1 without one) and g each image's factor from `novelty` (a NoveltyModel, or None:
+    1), above 1 for unusual images."""
+    calibrated = logits / (temperature or 1.0)
+    return calibrated if novelty is None else novelty.lowered(calibrated, novelty.score(features, logits))
 
 
 def auroc(known_scores: torch.Tensor, foreign_scores: torch.Tensor) -> float:

@@ -78,23 +78,26 @@ class BlendSession:
         with self.lock:
             return evaluate_blend(self.blended, self.eval_sets(cancel=cancel), alpha, cancel, temperature)
 
-    def temperature(self, alpha: float) -> float | None:
+    def temperature(self, alpha: float, novelty=None) -> float | None:
         """The temperature predictions at α divide their logits by (`core.trust.temperature.run_temperature`:
-        the exported calibration at this α, else the α curve's), None while there is none (raw softmax)."""
+        the exported calibration at this α, else the α curve's; else the one `novelty`, a
+        `core.trust.novelty.NoveltyModel` fitted at this α, fitted on the same validation images),
+        None while there is none (raw softmax)."""
         from core.trust.temperature import run_temperature
 
-        return run_temperature(self.blended.run.path, alpha)
+        return run_temperature(self.blended.run.path, alpha) or getattr(novelty, "temperature", None)
 
     def probabilities(self, alpha: float, pixels: Sequence) -> list[list[float]]:
         """Class probabilities at α of preprocessed images (`core.data.transforms.eval_new_image`)."""
         return self.predict(alpha, pixels)[0]
 
-    def predict(self, alpha: float, pixels: Sequence, novelty=None) -> tuple[list[list[float]], list]:
-        """Class probabilities at α of preprocessed images (calibrated by `temperature(alpha)`: the
-        exported calibration at this α, else the α curve's; else the one `novelty` fitted on the same
-        validation images; raw without any) and, with `novelty` (a `core.trust.novelty.NoveltyModel`
-        fitted at this α), each image's novelty score (else None), the probabilities then less sure
-        of unusual images (`core.trust.lowering`)."""
+    def predict(self, alpha: float, pixels: Sequence, novelty=None,
+                temperature: float | None = None) -> tuple[list[list[float]], list]:
+        """Class probabilities at α of preprocessed images (calibrated by `temperature`, by default
+        `temperature(alpha, novelty)`: a caller predicting batch after batch asks it once; raw
+        without any) and, with `novelty` (a `core.trust.novelty.NoveltyModel` fitted at this α),
+        each image's novelty score (else None), the probabilities then less sure of unusual images
+        (`core.trust.lowering`)."""
         import torch
 
         with self.lock:
@@ -102,9 +105,8 @@ class BlendSession:
             features = classifier.features(torch.stack(list(pixels)))
             logits = classifier.logits_from_features(features)
         logits = logits.float().cpu()
-        calibrated = logits / (self.temperature(alpha) or getattr(novelty, "temperature", None) or 1.0)
+        calibrated = logits / (temperature or self.temperature(alpha, novelty) or 1.0)
         if novelty is None:
             return calibrated.softmax(-1).tolist(), [None] * len(pixels)
         scores = novelty.score(features.float().cpu(), logits)
-        lowered = calibrated / novelty.factor(scores)[:, None]  # less sure of unusual images
-        return lowered.softmax(-1).tolist(), scores.tolist()
+        return novelty.lowered(calibrated, scores).softmax(-1).tolist(), scores.tolist()
