@@ -45,7 +45,7 @@ class Predictor:
     # The temperature fitted on ID validation (`core.trust.temperature`): probabilities are
     # softmax(logits / T); None where none was fitted for this model (the raw softmax).
     temperature: float | None = None
-    # Said with the warnings when a run's predictions are raw at their α (no temperature there yet)
+    # Said with the warnings when the predictions are raw (no temperature, even after the novelty fit)
     uncalibrated: str = ""
 
     @property
@@ -76,16 +76,17 @@ class Predictor:
         predictions without one yet (no α curve computed) are calibrated by it from then on."""
         if self.novelty is None and self.fit_novelty is not None:
             self.novelty, self.fit_novelty = self.fit_novelty(), None
-            fitted = getattr(self.novelty, "temperature", None)
-            if self.temperature is None and fitted is not None:
-                self.temperature, self.uncalibrated = fitted, ""
+            if self.temperature is None:
+                self.temperature = getattr(self.novelty, "temperature", None)
         return self.novelty
 
     def warnings(self) -> list[str]:
         """What the user is told once about these predictions: e.g. that a run's training folder
         changed since the run (its novelty score then fitted on the run's own classes only), or that
         its confidence is not calibrated at this α yet."""
-        return list(getattr(self.novelty_model(), "warnings", ())) + ([self.uncalibrated] if self.uncalibrated else [])
+        novelty = self.novelty_model()  # first: fitting it may bring the temperature
+        raw = [self.uncalibrated] if self.uncalibrated and self.temperature is None else []
+        return list(getattr(novelty, "warnings", ())) + raw
 
 
 def from_classifier(classifier, key: str, description: str) -> Predictor:
@@ -154,10 +155,9 @@ def from_run(blended, alpha: float) -> Predictor:
     name = Path(blended.run.path).name
     predictor = from_classifier(blended.classifier, key, f"run {name} at α = {alpha:.2f}")
     predictor.class_names = list(blended.info["classes"])
-    predictor.temperature = run_temperature(blended.run.path, alpha)
-    if predictor.temperature is None:  # until the novelty score, fitted on the run's images at α, brings one
-        predictor.uncalibrated = (f"the confidence is the raw softmax: no temperature could be fitted at α = "
-                                  f"{alpha:g} (the run's validation images are not usable)")
+    predictor.temperature = run_temperature(blended.run.path, alpha)  # else the novelty fit's, when it runs
+    predictor.uncalibrated = (f"the confidence is the raw softmax: no temperature could be fitted at α = {alpha:g} "
+                              "(the run's validation images are not usable)")
     predictor.fit_novelty = lambda: _fit_run_novelty(blended, alpha, predictor)
     return predictor
 

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from core.errors import FlypError
-from core.file_fields import read_json
+from core.file_fields import is_number, read_json
 from core.trust.temperature_range import clamp
 from core.weights.curve import cached_curve
 
@@ -28,7 +28,7 @@ def from_calibration(calibration, where: str | Path) -> float | None:
     if calibration is None:
         return None
     t = calibration.get("temperature") if isinstance(calibration, dict) else None
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
+    if not is_number(t) or t <= 0:
         raise FlypError(f"{where}: damaged: its calibration entry's temperature should be a positive number "
                         f"(it is {t!r}); measure and export again")
     validation = (calibration.get("sets") or {}).get("id") or {}
@@ -64,8 +64,7 @@ def curve_temperature(curve: list[dict], alpha: float) -> float | None:
     points = []
     for point in curve:
         t, a = point.get("temperature"), point.get("alpha")
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0 \
-                or isinstance(a, bool) or not isinstance(a, (int, float)):
+        if not is_number(t) or t <= 0 or not is_number(a):
             return None
         points.append((float(a), clamp(t)))
     points.sort()
