@@ -92,11 +92,11 @@ def cpu_bf16() -> bool:
     oneDNN takes bf16.
 
     Why AMX alone: the towers' time is in matrix products. oneDNN computes them in bf16 on AMX
-    tiles (on a 2-core Xeon with AMX, a ViT-B/32 forward pass ran 3–4× faster under bf16 autocast,
+    tiles (on a 2-core Xeon with AMX, a ViT-B/32 FLYP step ran 1.94× faster under bf16 autocast,
     benchmarks/README.md). With AVX-512 BF16 but no AMX (Cooper Lake, AMD Zen 4) an instruction
-    does at most twice fp32's multiply-adds, before the casts around each product: a small gain
-    at best, not measured, so not counted on. With plain AVX-512 oneDNN emulates bf16, with AVX2
-    PyTorch does: slower than fp32 (10× on the AVX2 build machine). PyTorch's own test,
+    does at most twice fp32's multiply-adds, before the casts around each product: the same step
+    ran at 0.68× with oneDNN capped there. With plain AVX-512 oneDNN emulates bf16 (0.29×), with
+    AVX2 PyTorch does: slower than fp32 (10× on the AVX2 build machine). PyTorch's own test,
     `torch.ops.mkldnn._is_mkldnn_bf16_supported()`, is True on any AVX-512 CPU (Skylake
     included): it says where bf16 runs, not where it pays. ARM CPUs with bf16: not measured, False.
     """
